@@ -1,0 +1,134 @@
+import AdLoadCore
+
+/// A baseline policy named on the command line.
+public enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
+    case none
+    case fixed(every: Int)
+    case myopic
+    /// Best fixed K per observable segment, chosen on a training seed.
+    case segment
+    /// Best fixed K per user, chosen knowing the latent traits on a training seed.
+    case staticOracle
+
+    /// The accepted spellings, for help and error messages.
+    public static let usage = "none, fixed:every=K, myopic, segment, oracle:static"
+
+    /// Parses `none`, `fixed:every=K`, `myopic`, `segment` or `oracle:static`.
+    public init(parsing text: String) throws(BaselineSpecError) {
+        switch text {
+        case "none": self = .none
+        case "myopic": self = .myopic
+        case "segment": self = .segment
+        case "oracle:static", "oracle": self = .staticOracle
+        default:
+            let prefix = "fixed:every="
+            guard text.hasPrefix(prefix) else { throw BaselineSpecError(text: text, problem: "unknown policy") }
+            let number = text.dropFirst(prefix.count)
+            guard let k = Int(number), k >= 0, k <= AdPlan.maxPosition else {
+                throw BaselineSpecError(text: text, problem: "K must be an integer in 0...\(AdPlan.maxPosition)")
+            }
+            self = .fixed(every: k)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .none: "none"
+        case let .fixed(k): "fixed:every=\(k)"
+        case .myopic: "myopic"
+        case .segment: "segment"
+        case .staticOracle: "oracle:static"
+        }
+    }
+}
+
+/// A policy name that does not parse.
+public struct BaselineSpecError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let text: String
+    public let problem: String
+    public var description: String { "policy '\(text)': \(problem) (expected one of \(BaselineSpec.usage))" }
+}
+
+/// Builds baseline policies, training the ones that need it (segment, oracle) on a
+/// training seed distinct from the evaluation seed.
+public struct BaselineTrainer: Sendable {
+    public let runner: SimulationRunner
+    /// The cadences K tried by the segment and oracle baselines and by the sweep.
+    public let grid: [Int]
+    /// Independent training replications per user for the oracle (averaged before argmax).
+    public let oracleReplications: Int
+
+    /// The default cadence grid: from every allowed slot's neighbourhood to very sparse.
+    public static let defaultGrid = [2, 3, 4, 6, 8, 10, 12, 14, 17, 20, 25, 30, 40, 60]
+
+    public init(runner: SimulationRunner, grid: [Int] = BaselineTrainer.defaultGrid, oracleReplications: Int = 3) {
+        self.runner = runner
+        self.grid = grid
+        self.oracleReplications = max(1, oracleReplications)
+    }
+
+    /// The training seed paired with an evaluation seed.
+    public static func trainingSeed(for seed: UInt64) -> UInt64 {
+        CounterRandom.mix(seed ^ 0x7472_6169_6E69_6E67) // "training"
+    }
+
+    /// The policy for `spec`, trained if needed for evaluation on `evaluation`.
+    public func policy(
+        _ spec: BaselineSpec, evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(SimulationError) -> CadencePolicy {
+        switch spec {
+        case .none: return .none
+        case .myopic: return .myopic
+        case let .fixed(k): return .fixed(every: k)
+        case .segment: return try segmentPolicy(evaluation: evaluation, progress: progress)
+        case .staticOracle: return try oraclePolicy(evaluation: evaluation, progress: progress)
+        }
+    }
+
+    /// Best fixed K per observable segment, chosen on a fresh training population.
+    public func segmentPolicy(
+        evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(SimulationError) -> CadencePolicy {
+        let trainingSeed = Self.trainingSeed(for: evaluation.luckSeed)
+        let training = SimulationSetup(users: evaluation.users, days: evaluation.days, seed: trainingSeed)
+        let segments = runner.model.config.segmentCount
+        var totals = Array(repeating: Array(repeating: 0.0, count: grid.count), count: segments)
+        for (column, k) in grid.enumerated() {
+            progress?("segment: training fixed:every=\(k) (\(column + 1)/\(grid.count))")
+            let outcomes = try runner.outcomes(CadencePolicy.fixed(every: k), setup: training)
+            for (index, outcome) in outcomes.enumerated() {
+                let segment = runner.model.user(index, populationSeed: training.populationSeed).segment
+                totals[segment][column] += outcome.objective
+            }
+        }
+        let table: [Int?] = totals.map { row in
+            row.allSatisfy { $0 == 0 } ? nil : grid[row.indices.max { row[$0] < row[$1] } ?? 0]
+        }
+        // A segment never seen in training falls back to the best global cadence.
+        let global = grid[grid.indices.max { column, other in
+            totals.reduce(0) { $0 + $1[column] } < totals.reduce(0) { $0 + $1[other] }
+        } ?? 0]
+        return CadencePolicy(name: "segment", assignment: .bySegment(table.map { $0 ?? global }))
+    }
+
+    /// Best fixed K per user: the same users as `evaluation` (latent traits known), chosen on
+    /// training luck, so the evaluation luck stays held out.
+    public func oraclePolicy(
+        evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(SimulationError) -> CadencePolicy {
+        var totals = Array(repeating: Array(repeating: 0.0, count: grid.count), count: evaluation.users)
+        var luckSeed = Self.trainingSeed(for: evaluation.luckSeed)
+        for replication in 0..<oracleReplications {
+            let training = SimulationSetup(
+                users: evaluation.users, days: evaluation.days, populationSeed: evaluation.populationSeed, luckSeed: luckSeed)
+            for (column, k) in grid.enumerated() {
+                progress?("oracle:static: replication \(replication + 1)/\(oracleReplications), fixed:every=\(k) (\(column + 1)/\(grid.count))")
+                let outcomes = try runner.outcomes(CadencePolicy.fixed(every: k), setup: training)
+                for (user, outcome) in outcomes.enumerated() { totals[user][column] += outcome.objective }
+            }
+            luckSeed = CounterRandom.mix(luckSeed)
+        }
+        let table: [Int?] = totals.map { row in grid[row.indices.max { row[$0] < row[$1] } ?? 0] }
+        return CadencePolicy(name: "oracle:static", assignment: .byUser(table))
+    }
+}

@@ -1,0 +1,213 @@
+import AdLoadCore
+
+/// The environment model compiled for speed: the parameters of an ``EnvironmentConfig``
+/// laid out for the per-position loop, plus precomputed tables.
+///
+/// ``simulateUser(_:policy:luckSeed:days:)`` runs one user's whole horizon; it allocates
+/// nothing per session or position.
+public struct EnvironmentModel: Sendable {
+    public let config: EnvironmentConfig
+    let d: DynamicsParameters
+    let returns: ReturnParameters
+    let hourExitShift: [Double]
+    /// Hour value × region multiplier, indexed [region * 24 + hour].
+    let adValueByRegionHour: [Double]
+    /// n^(−ν) for the n-th ad of a session, indexed by n (0 unused).
+    let inventoryValue: [Double]
+    let rules: [PlacementRules]
+    /// tanh of the satisfaction step of one organic item, for the addition formula.
+    let organicTanhStep: Double
+
+    public init(config: EnvironmentConfig) {
+        self.config = config
+        d = config.dynamics
+        returns = config.returns
+        hourExitShift = config.hourExitShift
+        adValueByRegionHour = config.regions.flatMap { region in config.hourAdValue.map { $0 * region.revenueMultiplier } }
+        inventoryValue = (0...AdPlan.maxPosition).map { $0 == 0 ? 0 : pow(Double($0), -config.dynamics.inventoryDecay) }
+        rules = config.regions.map(\.rules)
+        organicTanhStep = tanh(config.dynamics.satisfactionRate * config.dynamics.organicUtility)
+    }
+
+    /// Draws user `index` of the population of `populationSeed`.
+    public func user(_ index: Int, populationSeed: UInt64) -> UserProfile {
+        UserProfile(index: index, config: config, populationSeed: populationSeed)
+    }
+
+    /// Simulates one user over `days` days under `policy`, with the luck of `luckSeed`.
+    ///
+    /// - Throws: ``SimulationError/ruleViolation`` if the policy asks for an ad the
+    ///   placement rules forbid.
+    /// - Complexity: O(sessions × positions), no allocation.
+    public func simulateUser<P: SessionPolicy>(
+        _ user: UserProfile, policy: P, luckSeed: UInt64, days: Int
+    ) throws(SimulationError) -> UserOutcome {
+        let luck = CounterRandom(seed: luckSeed, domain: RandomDomain.luck).child(UInt64(user.index))
+        let horizon = Double(days)
+        let inverseTolerance = exp(-user.logTolerance)
+        let regionRules = rules[user.region]
+        let discount = config.objective.discountPerDay
+        let engagementWeight = config.objective.engagementWeight
+
+        var outcome = UserOutcome()
+        var history = BehaviourHistory()
+        var satisfaction = 0.0
+        var blindness = 0.0
+        // The first visit arrives like any other: exponential with the user's visit rate.
+        var time = luck.exponential(0, rate: user.visitRate)
+        var day = -1
+        var adsToday = 0
+        var sessionIndex = 0
+        while time < horizon {
+            let today = Int(time)
+            if today != day {
+                if day >= 0 && day + 1 < days {
+                    outcome.activeDaysWithNextDay += 1
+                    if today == day + 1 { outcome.nextDayReturns += 1 }
+                }
+                day = today
+                adsToday = 0
+            }
+            let hour = min(23, Int((time - Double(today)) * 24))
+            let context = SessionContext(
+                userIndex: user.index, region: user.region, device: user.device, tenure: user.tenure,
+                segment: user.segment, sessionIndex: sessionIndex, time: time, hour: hour, adsToday: adsToday,
+                feedLength: config.maxItems, rules: regionRules, history: history)
+            var decider = policy.beginSession(context)
+            let sessionLuck = luck.child(UInt64(sessionIndex) &+ 1)
+            var session = SessionSoFar()
+            var revenue = 0.0
+            try runSession(
+                user: user, inverseTolerance: inverseTolerance, hour: hour, rules: regionRules, adsToday: adsToday,
+                luck: sessionLuck, decider: &decider, session: &session, revenue: &revenue,
+                satisfaction: &satisfaction, blindness: &blindness, policyName: policy.name, sessionIndex: sessionIndex)
+
+            outcome.sessions += 1
+            outcome.items += session.items
+            outcome.ads += session.ads
+            outcome.clicks += session.clicks
+            outcome.negatives += session.negatives
+            outcome.dwell += session.dwell
+            outcome.revenue += revenue
+            let value = revenue + engagementWeight * Double(session.items)
+            outcome.objective += discount == 0 ? value : exp(-discount * time) * value
+            adsToday += session.ads
+            history.record(time: time, items: session.items, ads: session.ads, clicks: session.clicks,
+                           negatives: session.negatives, dwell: session.dwell)
+
+            // Between sessions: churn, else an exponential gap whose rate rises with satisfaction.
+            let tanhS = tanh(satisfaction)
+            let churnLogit = returns.churnBase - returns.churnSatisfaction * tanhS
+            if sessionLuck.uniform(0) < 1 / (1 + exp(-churnLogit)) {
+                outcome.survived = false
+                break
+            }
+            let gap = sessionLuck.exponential(1, rate: user.visitRate * exp(returns.returnSatisfaction * tanhS))
+            satisfaction *= exp(-gap / returns.satisfactionMemoryDays)
+            blindness *= exp(-gap / returns.blindnessMemoryDays)
+            time += gap
+            sessionIndex += 1
+        }
+        if day >= 0 && day + 1 < days { outcome.activeDaysWithNextDay += 1 }
+        return outcome
+    }
+
+    /// One session, position by position (ENVMODEL.md, "State and dynamics").
+    @inline(__always)
+    func runSession<D: AdDecider>(
+        user: UserProfile, inverseTolerance: Double, hour: Int, rules: PlacementRules, adsToday: Int,
+        luck: CounterRandom, decider: inout D, session: inout SessionSoFar, revenue: inout Double,
+        satisfaction: inout Double, blindness: inout Double, policyName: String, sessionIndex: Int
+    ) throws(SimulationError) {
+        let baseExit = user.exitLogit + hourExitShift[hour]
+        let adValue = adValueByRegionHour[user.region * 24 + hour]
+        let expectedRevenue = config.objective.expectedRevenue
+        var tracker = PlacementTracker(rules: rules, adsToday: adsToday)
+        var fatigue = 0.0
+        // tanh S is needed at every position; organic items move S by a constant step, so
+        // it follows by the addition formula tanh(a+b) = (tanh a + tanh b)/(1 + tanh a tanh b).
+        var tanhS = fastTanh(satisfaction)
+        let organicStep = d.satisfactionRate * d.organicUtility
+        var position = 1
+        while position <= config.maxItems {
+            fatigue *= d.fatigueDecay
+            let showAd = decider.showAd(tracker: tracker, session: session)
+            // Counters: 4 streams per position; position 0 is reserved for between-session draws.
+            let counter = UInt64(position) &<< 2
+            var exitLogit: Double
+            if showAd {
+                guard tracker.allowsAd() else {
+                    throw .ruleViolation(
+                        policy: policyName, user: user.index, session: sessionIndex,
+                        violation: tracker.violation() ?? .positionOutOfRange(position: position, feedLength: config.maxItems))
+                }
+                let adNumber = session.ads + 1
+                fatigue += 1
+                blindness += d.blindnessPerAd
+                var penalty = 1.0
+                if position <= d.earlyPositions { penalty += d.earlyPenalty }
+                if session.ads > 0 && tracker.organicSinceLastAd < d.backToBackGap { penalty += d.backToBackPenalty }
+                let clickProbability = 1 / (1 + exp(-(user.clickLogit - d.clickBlindness * blindness - d.clickFatigue * fatigue)))
+                let clicked = luck.uniform(counter | 1) < clickProbability
+                if clicked { session.clicks += 1 }
+                let clickCredit = expectedRevenue ? clickProbability : (clicked ? 1 : 0)
+                revenue += inventoryValue[adNumber] * adValue * (d.revenuePerImpression + d.revenuePerClick * clickCredit)
+                let negativeLogit = d.negativeBase + d.negativeFatigue * fatigue - user.logTolerance
+                let negative = luck.uniform(counter | 2) * (1 + exp(-negativeLogit)) < 1
+                if negative {
+                    session.negatives += 1
+                    satisfaction -= d.negativeSatisfactionDrop
+                }
+                satisfaction += d.satisfactionRate * d.adUtility * penalty * inverseTolerance
+                tanhS = fastTanh(satisfaction)
+                exitLogit = baseExit - d.exitSatisfaction * tanhS
+                    + (d.exitPerAd * penalty + d.exitFatigue * fatigue) * inverseTolerance
+                if negative { exitLogit += d.negativeExitBoost }
+                session.ads = adNumber
+            } else {
+                satisfaction += organicStep
+                tanhS = (tanhS + organicTanhStep) / (1 + tanhS * organicTanhStep)
+                exitLogit = baseExit - d.exitSatisfaction * tanhS + d.exitFatigue * fatigue * inverseTolerance
+                let dwell = exp(d.dwellLogMean + d.dwellSatisfaction * tanhS - d.dwellFatigue * fatigue
+                    + d.dwellLogSD * luck.normal(counter | 3))
+                session.items += 1
+                session.lastDwell = dwell
+                session.dwell += dwell
+            }
+            tracker.advance(showingAd: showAd)
+            // Exit with probability σ(exitLogit): u < 1/(1+e^(−x)) ⇔ u(1+e^(−x)) < 1.
+            if luck.uniform(counter) * (1 + exp(-exitLogit)) < 1 { return }
+            position += 1
+        }
+    }
+}
+
+/// tanh through one `exp` (glibc's `tanh` is several times slower); absolute error below
+/// 1e-15, and saturating beyond |x| > 20.
+@inline(__always)
+func fastTanh(_ x: Double) -> Double {
+    if x > 20 { return 1 }
+    if x < -20 { return -1 }
+    return 1 - 2 / (exp(2 * x) + 1)
+}
+
+/// A simulation that cannot go on.
+public enum SimulationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The policy asked for an ad the placement rules forbid.
+    case ruleViolation(policy: String, user: Int, session: Int, violation: PlacementViolation)
+
+    public var description: String {
+        switch self {
+        case let .ruleViolation(policy, user, session, violation):
+            "policy \(policy) broke a placement rule (user \(user), session \(session)): \(violation)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,106 @@
+/// The metrics of one policy over one simulation (ENVMODEL.md: every term of the
+/// objective is reported separately).
+public struct SimulationReport: Sendable, Equatable {
+    public let policy: String
+    public let setup: SimulationSetup
+    public let sessions: Int
+    /// Mean discounted objective per user.
+    public let objectivePerUser: Double
+    public let revenuePerUser: Double
+    /// Organic items watched per session.
+    public let itemsPerSession: Double
+    public let adsPerSession: Double
+    /// Ads among all positions shown.
+    public let adShare: Double
+    /// Clicks per ad.
+    public let ctr: Double
+    /// Negative feedback events per ad.
+    public let negativeFeedbackRate: Double
+    public let sessionsPerUserDay: Double
+    /// Share of active user-days followed by a session on the next day.
+    public let nextDayReturn: Double
+    /// Share of users not churned at the end of the horizon.
+    public let survival: Double
+    /// Mean organic dwell per item, seconds.
+    public let dwellPerItem: Double
+    /// Standard error of ``objectivePerUser`` across users.
+    public let objectiveStandardError: Double
+    public let positions: Int
+    public let elapsedSeconds: Double
+
+    public init(policy: String, setup: SimulationSetup, outcomes: [UserOutcome], elapsedSeconds: Double) {
+        self.policy = policy
+        self.setup = setup
+        self.elapsedSeconds = elapsedSeconds
+        var sessions = 0, items = 0, ads = 0, clicks = 0, negatives = 0, survivors = 0
+        var eligibleDays = 0, returns = 0
+        var objective = 0.0, objectiveSquares = 0.0, revenue = 0.0, dwell = 0.0
+        for outcome in outcomes {
+            sessions += outcome.sessions
+            items += outcome.items
+            ads += outcome.ads
+            clicks += outcome.clicks
+            negatives += outcome.negatives
+            survivors += outcome.survived ? 1 : 0
+            eligibleDays += outcome.activeDaysWithNextDay
+            returns += outcome.nextDayReturns
+            objective += outcome.objective
+            objectiveSquares += outcome.objective * outcome.objective
+            revenue += outcome.revenue
+            dwell += outcome.dwell
+        }
+        let users = Double(max(1, outcomes.count))
+        func ratio(_ a: Double, _ b: Int) -> Double { b == 0 ? 0 : a / Double(b) }
+        self.sessions = sessions
+        positions = items + ads
+        objectivePerUser = objective / users
+        let variance = max(0, objectiveSquares / users - objectivePerUser * objectivePerUser)
+        objectiveStandardError = (variance / max(1, users - 1)).squareRoot()
+        revenuePerUser = revenue / users
+        itemsPerSession = ratio(Double(items), sessions)
+        adsPerSession = ratio(Double(ads), sessions)
+        adShare = ratio(Double(ads), items + ads)
+        ctr = ratio(Double(clicks), ads)
+        negativeFeedbackRate = ratio(Double(negatives), ads)
+        sessionsPerUserDay = Double(sessions) / (users * Double(max(1, setup.days)))
+        nextDayReturn = ratio(Double(returns), eligibleDays)
+        survival = Double(survivors) / users
+        dwellPerItem = ratio(dwell, items)
+    }
+
+    /// Sessions simulated per second of wall time.
+    public var sessionsPerSecond: Double { elapsedSeconds > 0 ? Double(sessions) / elapsedSeconds : 0 }
+
+    /// The report as JSON key/value pairs in a fixed order (for `--json`).
+    /// Everything but `sessions_per_second` is a deterministic function of the inputs.
+    public var jsonFields: [(String, String)] {
+        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+        return [
+            ("policy", "\"\(policy.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""),
+            ("users", "\(setup.users)"),
+            ("days", "\(setup.days)"),
+            ("seed", "\(setup.luckSeed)"),
+            ("population_seed", "\(setup.populationSeed)"),
+            ("sessions", "\(sessions)"),
+            ("positions", "\(positions)"),
+            ("objective_per_user", number(objectivePerUser)),
+            ("objective_standard_error", number(objectiveStandardError)),
+            ("revenue_per_user", number(revenuePerUser)),
+            ("items_per_session", number(itemsPerSession)),
+            ("ads_per_session", number(adsPerSession)),
+            ("ad_share", number(adShare)),
+            ("ctr", number(ctr)),
+            ("negative_feedback_rate", number(negativeFeedbackRate)),
+            ("sessions_per_user_day", number(sessionsPerUserDay)),
+            ("next_day_return", number(nextDayReturn)),
+            ("survival", number(survival)),
+            ("dwell_per_item", number(dwellPerItem)),
+            ("sessions_per_second", number(sessionsPerSecond)),
+        ]
+    }
+
+    /// One JSON object with every metric.
+    public var json: String {
+        "{" + jsonFields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+}

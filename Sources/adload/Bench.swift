@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Simulation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure simulator throughput: sessions and positions per second, one thread and all threads.")
+
+    @Option(help: "Environment-model configuration (JSON).")
+    var env = "env/default.json"
+
+    @Option(help: "Simulated users per measurement.")
+    var users = 2000
+
+    @Option(help: "Simulated days per user.")
+    var days = 120
+
+    @Option(help: "Fixed cadence K of the measured policy.")
+    var every = 12
+
+    @Option(help: "Repetitions; the best (fastest) is reported.")
+    var repeats = 3
+
+    func run() throws {
+        let config: EnvironmentConfig
+        do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let setup = SimulationSetup(users: users, days: days, seed: 1)
+        let policy = CadencePolicy.fixed(every: every)
+        print("simulator throughput, \(config.name), fixed:every=\(every), \(users) users × \(days) days, best of \(repeats)")
+        var single = 0.0
+        for threads in Array(Set([1, cores])).sorted() {
+            let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: threads)
+            var best: SimulationReport?
+            for _ in 0..<max(1, repeats) {
+                let report = try runner.run(policy, setup: setup)
+                if best == nil || report.elapsedSeconds < best!.elapsedSeconds { best = report }
+            }
+            guard let report = best else { continue }
+            let sessionsPerSecond = report.sessionsPerSecond
+            if threads == 1 { single = sessionsPerSecond }
+            print(String(
+                format: "threads %d: %.3f M sessions/s (%.3f M per core), %.1f M positions/s, %.1f positions/session%@",
+                threads, sessionsPerSecond / 1e6, sessionsPerSecond / 1e6 / Double(threads),
+                Double(report.positions) / report.elapsedSeconds / 1e6, Double(report.positions) / Double(report.sessions),
+                threads > 1 && single > 0 ? String(format: ", scaling %.2fx", sessionsPerSecond / single) : ""))
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import AdLoadCore
+import ArgumentParser
+import Foundation
+import Simulation
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run policies on the environment model and compare them on the same users and luck.",
+        discussion: """
+        Policies: \(BaselineSpec.usage). Give --policy several times to compare them side by \
+        side (ratios are to the first), or --compare for every baseline and a sweep of fixed cadences.
+        """
+    )
+
+    @Option(help: "Environment-model configuration (JSON).")
+    var env = "env/default.json"
+
+    @Option(name: .customLong("policy"), help: "A policy to run (repeatable).")
+    var policies: [String] = []
+
+    @Flag(help: "Run none, myopic, fixed:every=K over the grid, segment and oracle:static.")
+    var compare = false
+
+    @Option(help: "Simulated users.")
+    var users = 800
+
+    @Option(help: "Simulated days per user.")
+    var days = 120
+
+    @Option(help: "Seed of the evaluation users and luck (training uses a seed derived from it).")
+    var seed: UInt64 = 7
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Comma-separated cadences K for --compare and for training segment and oracle:static.")
+    var grid = BaselineTrainer.defaultGrid.map(String.init).joined(separator: ",")
+
+    @Option(help: "Training replications per user for oracle:static.")
+    var oracleReplications = 3
+
+    @Flag(help: "Print one JSON object on stdout instead of a table.")
+    var json = false
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard users >= 1 && users <= 10_000_000 else { throw ValidationError("--users must be in 1...10000000, got \(users)") }
+        guard days >= 1 && days <= 3650 else { throw ValidationError("--days must be in 1...3650, got \(days)") }
+        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        guard oracleReplications >= 1 && oracleReplications <= 100 else {
+            throw ValidationError("--oracle-replications must be in 1...100, got \(oracleReplications)")
+        }
+        guard !policies.isEmpty || compare else {
+            throw ValidationError("give at least one --policy (\(BaselineSpec.usage)) or --compare")
+        }
+        _ = try parsedGrid()
+        for policy in policies {
+            do { _ = try BaselineSpec(parsing: policy) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    func parsedGrid() throws -> [Int] {
+        let values = grid.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 && ($0 ?? -1) <= AdPlan.maxPosition }) else {
+            throw ValidationError("--grid must be comma-separated integers in 0...\(AdPlan.maxPosition), got '\(grid)'")
+        }
+        return values.compactMap { $0 }
+    }
+
+    func run() throws {
+        let config: EnvironmentConfig
+        do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
+        let grid = try parsedGrid()
+        var specs = try policies.map { text throws -> BaselineSpec in try BaselineSpec(parsing: text) }
+        if compare {
+            specs += [.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .staticOracle]
+        }
+        let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: threads)
+        let trainer = BaselineTrainer(runner: runner, grid: grid, oracleReplications: oracleReplications)
+        let setup = SimulationSetup(users: users, days: days, seed: seed)
+        let progress = Progress(enabled: !quiet)
+
+        var reports: [SimulationReport] = []
+        for (index, spec) in specs.enumerated() {
+            let label = "[\(index + 1)/\(specs.count)] \(spec)"
+            let policy = try trainer.policy(spec, evaluation: setup) { progress.note("\(label): \($0)") }
+            let report = try runner.run(policy, setup: setup) { done in progress.note("\(label): \(done)/\(setup.users) users") }
+            progress.finish(String(
+                format: "%@: %d sessions in %.2f s (%.0f sessions/s)", label, report.sessions, report.elapsedSeconds,
+                report.sessionsPerSecond))
+            reports.append(report)
+        }
+        let comparison = Comparison(reports: reports)
+        if json {
+            print(reports.count == 1 ? reports[0].json : comparison.json(environment: config.name, file: env))
+        } else {
+            print("environment \(config.name) (\(env)), \(users) users × \(days) days, seed \(seed), \(threads) threads")
+            print(comparison.table())
+            if let summary = comparison.summary() { print(summary) }
+        }
+    }
+}
+
+/// A user-facing failure: printed as one line, exit status 1, no stack trace.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Progress lines on stderr: rewritten in place on a terminal, one line per step otherwise.
+final class Progress: Sendable {
+    let enabled: Bool
+    let terminal: Bool
+
+    init(enabled: Bool) {
+        self.enabled = enabled
+        terminal = isatty(STDERR_FILENO) != 0
+    }
+
+    func note(_ line: String) {
+        guard enabled && terminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+    }
+
+    func finish(_ line: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + "\n").utf8))
+    }
+}
