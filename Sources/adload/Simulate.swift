@@ -39,6 +39,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Training replications per user for oracle:static.")
     var oracleReplications = 3
 
+    @Option(help: "Override the environment's objective.engagement_weight (objective value per organic item watched).")
+    var engagementWeight: Double?
+
     @Flag(help: "Print one JSON object on stdout instead of a table.")
     var json = false
 
@@ -56,6 +59,9 @@ struct Simulate: ParsableCommand {
             throw ValidationError("give at least one --policy (\(BaselineSpec.usage)) or --compare")
         }
         _ = try parsedGrid()
+        if let weight = engagementWeight, !(weight >= 0 && weight <= 1000) {
+            throw ValidationError("--engagement-weight must be in 0...1000, got \(weight)")
+        }
         for policy in policies {
             do { _ = try BaselineSpec(parsing: policy) } catch { throw ValidationError("\(error)") }
         }
@@ -70,8 +76,9 @@ struct Simulate: ParsableCommand {
     }
 
     func run() throws {
-        let config: EnvironmentConfig
+        var config: EnvironmentConfig
         do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
+        if let weight = engagementWeight { config.objective.engagementWeight = weight }
         let grid = try parsedGrid()
         var specs = try policies.map { text throws -> BaselineSpec in try BaselineSpec(parsing: text) }
         if compare {
@@ -96,7 +103,8 @@ struct Simulate: ParsableCommand {
         if json {
             print(reports.count == 1 ? reports[0].json : comparison.json(environment: config.name, file: env))
         } else {
-            print("environment \(config.name) (\(env)), \(users) users × \(days) days, seed \(seed), \(threads) threads")
+            print("environment \(config.name) (\(env)), engagement weight \(config.objective.engagementWeight), "
+                + "\(users) users × \(days) days, seed \(seed), \(threads) threads")
             print(comparison.table())
             if let summary = comparison.summary() { print(summary) }
         }

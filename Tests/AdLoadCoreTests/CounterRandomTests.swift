@@ -48,12 +48,12 @@ struct CounterRandomTests {
         #expect(abs(Double(beyond2) / Double(n) - 0.0455) < 0.002)
     }
 
-    @Test("the inverse normal CDF matches known quantiles")
+    @Test("the inverse normal CDF matches known quantiles within its documented 2e-6")
     func quantiles() {
         let known: [(Double, Double)] = [(0.5, 0), (0.975, 1.959963984540054), (0.025, -1.959963984540054),
                                          (0.001, -3.090232306167813), (0.8413447460685429, 1.0)]
         for (p, z) in known {
-            #expect(abs(CounterRandom.inverseNormalCDF(p) - z) < 1e-8, "quantile at \(p)")
+            #expect(abs(CounterRandom.inverseNormalCDF(p) - z) < 2e-6, "quantile at \(p)")
         }
     }
 }

@@ -1,5 +1,7 @@
 import AdLoadCore
 import Simulation
+import Foundation
+import Synchronization
 import Testing
 
 /// A policy that asks for an ad at every position, ignoring the rules.
@@ -23,6 +25,20 @@ struct CoinPolicy: SessionPolicy {
     var name: String { "coin" }
     func beginSession(_ context: SessionContext) -> Decider {
         Decider(random: CounterRandom(seed: 99, domain: 1).child(UInt64(context.userIndex)).child(UInt64(context.sessionIndex)))
+    }
+}
+
+/// Records each user's first session context, then acts like `inner`.
+final class RecordingPolicy: SessionPolicy {
+    let inner: CadencePolicy
+    let firstSessions = Mutex<[Int: [Double]]>([:])
+    init(inner: CadencePolicy) { self.inner = inner }
+    var name: String { "recording \(inner.name)" }
+    func beginSession(_ context: SessionContext) -> CadenceDecider {
+        if context.sessionIndex == 0 {
+            firstSessions.withLock { $0[context.userIndex] = [context.time, Double(context.hour), Double(context.segment)] }
+        }
+        return inner.beginSession(context)
     }
 }
 
@@ -52,14 +68,18 @@ struct SimulatorTests {
         #expect(one != otherSeed)
     }
 
-    @Test("policies compared on one seed meet the same users: without ads, population and luck match exactly")
+    @Test("policies compared on one seed meet the same users and the same first-session luck")
     func commonRandomNumbers() throws {
         let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: testThreads)
         let setup = SimulationSetup(users: 100, days: 20, seed: 5)
-        // A cadence so sparse it never fires in a 400-item feed behaves exactly like no ads.
-        let none = try runner.outcomes(CadencePolicy.none, setup: setup)
-        let never = try runner.outcomes(CadencePolicy.fixed(every: 500), setup: setup)
-        #expect(none == never)
+        let sparse = RecordingPolicy(inner: .fixed(every: 40))
+        let dense = RecordingPolicy(inner: .myopic)
+        let sparseReport = try runner.run(sparse, setup: setup)
+        let denseReport = try runner.run(dense, setup: setup)
+        #expect(sparseReport.adsPerSession < denseReport.adsPerSession)
+        let first = sparse.firstSessions.withLock { $0 }
+        #expect(first.count > 90)
+        #expect(first == dense.firstSessions.withLock { $0 }, "first session time, hour and segment per user must not depend on the policy")
     }
 
     @Test("an ad the rules forbid is refused with the rule named, never shown")
