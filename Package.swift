@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "Simulation", targets: ["Simulation"]),
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "StateStore", targets: ["StateStore"]),
+        .library(name: "Policies", targets: ["Policies"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,18 +33,22 @@ let package = Package(
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"]),
         .target(name: "AdLoadCore"),
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
+        .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra"]),
+        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra"]),
         .target(name: "StateStore", dependencies: ["CHiredis"]),
         .target(name: "AdLoadTestSupport", dependencies: ["StateStore"], path: "Sources/AdLoadTestSupport"),
         .executableTarget(
             name: "adload",
             dependencies: [
-                "AdLoadCore", "Simulation",
+                "AdLoadCore", "Simulation", "Policies", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),
+        .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "AdLoadTestSupport", "CHiredis"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,165 @@
+/// The compact family of ad plans a learner chooses from: the first ad at position
+/// `first`, then one ad after every `spacing` organic items, at most `maxAds` ads; plus
+/// the plan with no ads.
+///
+/// A ``PlanCatalog`` materializes the family once per region and keeps only the plans the
+/// region's rules allow, so a learner only ever scores valid plans.
+public struct PlanFamily: Sendable, Equatable {
+    public var firstPositions: [Int]
+    public var spacings: [Int]
+    public var maxAds: [Int]
+
+    public init(firstPositions: [Int], spacings: [Int], maxAds: [Int]) {
+        self.firstPositions = firstPositions
+        self.spacings = spacings
+        self.maxAds = maxAds
+    }
+
+    /// The default family: 6 first positions × 13 spacings, at most 40 ads.
+    public static let standard = PlanFamily(
+        firstPositions: [4, 6, 10, 15, 20, 30],
+        spacings: [2, 3, 4, 6, 8, 10, 12, 14, 17, 20, 25, 30, 40],
+        maxAds: [40])
+}
+
+/// One member of a ``PlanFamily``: `first`, `spacing`, `maxAds`, or the empty plan.
+public struct PlanSpec: Sendable, Hashable, CustomStringConvertible {
+    /// Position of the first ad (0 for the plan with no ads).
+    public let first: Int
+    /// Organic items between consecutive ads.
+    public let spacing: Int
+    /// Largest number of ads.
+    public let maxAds: Int
+
+    public init(first: Int, spacing: Int, maxAds: Int) {
+        self.first = first
+        self.spacing = spacing
+        self.maxAds = maxAds
+    }
+
+    /// The plan with no ads.
+    public static let empty = PlanSpec(first: 0, spacing: 0, maxAds: 0)
+
+    public var isEmpty: Bool { maxAds == 0 }
+
+    public var description: String { isEmpty ? "no-ads" : "first=\(first),every=\(spacing),max=\(maxAds)" }
+
+    /// The ad positions of this spec in a feed of `feedLength` positions, at most `limit` ads.
+    public func plan(feedLength: Int, limit: Int) -> AdPlan {
+        var plan = AdPlan()
+        guard !isEmpty, first >= 1 else { return plan }
+        var position = first
+        var count = 0
+        while position <= min(feedLength, AdPlan.maxPosition) && count < min(maxAds, limit) {
+            plan.insert(position)
+            count += 1
+            position += spacing + 1
+        }
+        return plan
+    }
+}
+
+/// A valid plan with the descriptors the feature encoder uses.
+public struct CandidatePlan: Sendable, Equatable {
+    public let spec: PlanSpec
+    public let plan: AdPlan
+    /// Ad count of the plan.
+    public let adCount: Int
+    /// Position of the last ad (0 for the empty plan).
+    public let lastPosition: Int
+    /// The plan descriptors q (see ``FeatureSchema/descriptorNames``).
+    public let descriptors: PlanDescriptors
+
+    public init(spec: PlanSpec, plan: AdPlan) {
+        self.spec = spec
+        self.plan = plan
+        adCount = plan.count
+        lastPosition = plan.positions.last ?? 0
+        descriptors = PlanDescriptors(plan: plan)
+    }
+}
+
+/// Plan descriptors q = (1, density, density², first-ad delay), where density is the
+/// number of ads per 10 positions among the first 60 and the delay is the first ad's
+/// position / 20 (3 for the empty plan): what a linear model needs to find a
+/// context-dependent optimal ad load.
+public struct PlanDescriptors: Sendable, Equatable {
+    public static let count = 4
+    public static let names = ["one", "density", "density_squared", "first_ad_delay"]
+    public static let horizon = 60
+
+    public let values: InlineArray<4, Double>
+
+    public init(plan: AdPlan) {
+        var early = 0
+        var first = 0
+        for position in 1...PlanDescriptors.horizon where plan.contains(position) {
+            early += 1
+            if first == 0 { first = position }
+        }
+        if first == 0 { first = plan.positions.first ?? PlanDescriptors.horizon }
+        let density = Double(early) / 6
+        values = [1, density, density * density, Double(first) / 20]
+    }
+
+    public subscript(index: Int) -> Double { values[index] }
+
+    public static func == (lhs: PlanDescriptors, rhs: PlanDescriptors) -> Bool {
+        (0..<count).allSatisfy { lhs.values[$0] == rhs.values[$0] }
+    }
+}
+
+/// The valid plans of a ``PlanFamily`` per region, materialized once.
+///
+/// Validity is checked with ``PlacementRules/violation(of:feedLength:adsToday:)`` on the
+/// longest feed; a shorter feed or a daily cap only removes later ads, and a prefix of a
+/// valid plan is valid, so ``candidates(region:feedLength:adsToday:into:)`` truncates
+/// instead of re-checking.
+public struct PlanCatalog: Sendable {
+    public let family: PlanFamily
+    /// Valid candidates per region index, the empty plan first, duplicates removed.
+    public let byRegion: [[CandidatePlan]]
+    let rules: [PlacementRules]
+
+    public init(family: PlanFamily, rules: [PlacementRules]) {
+        self.family = family
+        self.rules = rules
+        byRegion = rules.map { regionRules in
+            var seen = Set<AdPlan>()
+            var result = [CandidatePlan(spec: .empty, plan: AdPlan())]
+            seen.insert(AdPlan())
+            for first in family.firstPositions {
+                for spacing in family.spacings {
+                    for maxAds in family.maxAds {
+                        let spec = PlanSpec(first: first, spacing: spacing, maxAds: maxAds)
+                        let plan = spec.plan(feedLength: AdPlan.maxPosition, limit: regionRules.maxAdsPerSession)
+                        guard regionRules.violation(of: plan, feedLength: AdPlan.maxPosition, adsToday: 0) == nil,
+                              !seen.contains(plan) else { continue }
+                        seen.insert(plan)
+                        result.append(CandidatePlan(spec: spec, plan: plan))
+                    }
+                }
+            }
+            return result
+        }
+    }
+
+    /// The largest candidate count of any region.
+    public var maxCandidates: Int { byRegion.map(\.count).max() ?? 0 }
+
+    /// Writes the candidates valid for a session into `buffer` (reusing its storage).
+    /// Plans are cut to the feed length and to the ads the daily cap still allows.
+    public func candidates(region: Int, feedLength: Int, adsToday: Int, into buffer: inout [CandidatePlan]) {
+        buffer.removeAll(keepingCapacity: true)
+        let regionRules = rules[region]
+        let dailyLeft = regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max
+        for candidate in byRegion[region] {
+            if candidate.adCount <= dailyLeft && candidate.lastPosition <= feedLength {
+                buffer.append(candidate)
+            } else if !candidate.spec.isEmpty {
+                let cut = candidate.spec.plan(feedLength: feedLength, limit: min(dailyLeft, regionRules.maxAdsPerSession))
+                if cut.count > 0 { buffer.append(CandidatePlan(spec: candidate.spec, plan: cut)) }
+            }
+        }
+    }
+}
