@@ -5,7 +5,7 @@ import AdLoadCore
 ///
 /// `K = 0` fills every allowed slot (myopic); `nil` shows no ads. The placement rules are
 /// applied through ``PlacementTracker`` so a cadence never produces an invalid plan.
-public struct CadencePolicy: SessionPolicy {
+public struct CadencePolicy: SessionPolicy, PolicyWorker {
     /// How K is chosen for a session.
     public enum Assignment: Sendable, Equatable {
         case uniform(Int?)

@@ -34,82 +34,99 @@ public struct EnvironmentModel: Sendable {
         UserProfile(index: index, config: config, populationSeed: populationSeed)
     }
 
-    /// Simulates one user over `days` days under `policy`, with the luck of `luckSeed`.
+    /// Starts user `user`'s trajectory over `days` days with the luck of `luckSeed`:
+    /// the first visit arrives like any other, exponential with the user's visit rate.
+    public func startTrajectory(_ user: UserProfile, luckSeed: UInt64, days: Int) -> UserTrajectory {
+        let luck = CounterRandom(seed: luckSeed, domain: RandomDomain.luck).child(UInt64(user.index))
+        var trajectory = UserTrajectory(
+            user: user, days: days, luck: luck, inverseTolerance: exp(-user.logTolerance),
+            time: luck.exponential(0, rate: user.visitRate))
+        trajectory.rollOverDay()
+        return trajectory
+    }
+
+    /// What a policy sees at the start of the trajectory's next session.
+    /// - Precondition: `trajectory.isActive`.
+    public func context(of trajectory: UserTrajectory) -> SessionContext {
+        let user = trajectory.user
+        return SessionContext(
+            userIndex: user.index, region: user.region, device: user.device, tenure: user.tenure,
+            segment: user.segment, sessionIndex: trajectory.sessionIndex, time: trajectory.time,
+            hour: trajectory.hour, adsToday: trajectory.adsToday, feedLength: config.maxItems,
+            rules: rules[user.region], history: trajectory.history)
+    }
+
+    /// Runs the trajectory's next session with `decider`, then the transition to the next
+    /// session (churn, or an exponential gap whose rate rises with satisfaction).
+    ///
+    /// - Throws: ``SimulationError/ruleViolation`` if the decider asks for an ad the
+    ///   placement rules forbid.
+    /// - Complexity: O(positions), no allocation.
+    @discardableResult
+    public func step<D: AdDecider>(
+        _ trajectory: inout UserTrajectory, decider: inout D, policyName: @autoclosure () -> String
+    ) throws(SimulationError) -> SessionOutcome {
+        let user = trajectory.user
+        let sessionLuck = trajectory.luck.child(UInt64(trajectory.sessionIndex) &+ 1)
+        var session = SessionSoFar()
+        var revenue = 0.0
+        let start = trajectory.time
+        do {
+            try runSession(
+                user: user, inverseTolerance: trajectory.inverseTolerance, hour: trajectory.hour,
+                rules: rules[user.region], adsToday: trajectory.adsToday, luck: sessionLuck, decider: &decider,
+                session: &session, revenue: &revenue, satisfaction: &trajectory.satisfaction,
+                blindness: &trajectory.blindness)
+        } catch let .ruleViolation(_, _, _, violation) {
+            throw .ruleViolation(policy: policyName(), user: user.index, session: trajectory.sessionIndex, violation: violation)
+        }
+        let objective = config.objective
+        let value = revenue + objective.engagementWeight * Double(session.items)
+        trajectory.totals.sessions += 1
+        trajectory.totals.items += session.items
+        trajectory.totals.ads += session.ads
+        trajectory.totals.clicks += session.clicks
+        trajectory.totals.negatives += session.negatives
+        trajectory.totals.dwell += session.dwell
+        trajectory.totals.revenue += revenue
+        trajectory.totals.objective += objective.discountPerDay == 0 ? value : exp(-objective.discountPerDay * start) * value
+        trajectory.adsToday += session.ads
+        trajectory.history.record(time: start, items: session.items, ads: session.ads, clicks: session.clicks,
+                                  negatives: session.negatives, dwell: session.dwell)
+
+        let tanhS = tanh(trajectory.satisfaction)
+        let churnLogit = returns.churnBase - returns.churnSatisfaction * tanhS
+        var gap = Double.infinity
+        if sessionLuck.uniform(0) < 1 / (1 + exp(-churnLogit)) {
+            trajectory.churned = true
+            trajectory.totals.survived = false
+        } else {
+            gap = sessionLuck.exponential(1, rate: user.visitRate * exp(returns.returnSatisfaction * tanhS))
+            trajectory.satisfaction *= exp(-gap / returns.satisfactionMemoryDays)
+            trajectory.blindness *= exp(-gap / returns.blindnessMemoryDays)
+            trajectory.time += gap
+            trajectory.sessionIndex += 1
+            trajectory.rollOverDay()
+        }
+        return SessionOutcome(
+            time: start, items: session.items, ads: session.ads, clicks: session.clicks, negatives: session.negatives,
+            dwell: session.dwell, revenue: revenue, value: value, churned: trajectory.churned, gapToNext: gap)
+    }
+
+    /// Simulates one user over `days` days under a policy worker, with the luck of `luckSeed`.
     ///
     /// - Throws: ``SimulationError/ruleViolation`` if the policy asks for an ad the
     ///   placement rules forbid.
     /// - Complexity: O(sessions × positions), no allocation.
-    public func simulateUser<P: SessionPolicy>(
-        _ user: UserProfile, policy: P, luckSeed: UInt64, days: Int
+    public func simulateUser<W: PolicyWorker>(
+        _ user: UserProfile, worker: inout W, policyName: String, luckSeed: UInt64, days: Int
     ) throws(SimulationError) -> UserOutcome {
-        let luck = CounterRandom(seed: luckSeed, domain: RandomDomain.luck).child(UInt64(user.index))
-        let horizon = Double(days)
-        let inverseTolerance = exp(-user.logTolerance)
-        let regionRules = rules[user.region]
-        let discount = config.objective.discountPerDay
-        let engagementWeight = config.objective.engagementWeight
-
-        var outcome = UserOutcome()
-        var history = BehaviourHistory()
-        var satisfaction = 0.0
-        var blindness = 0.0
-        // The first visit arrives like any other: exponential with the user's visit rate.
-        var time = luck.exponential(0, rate: user.visitRate)
-        var day = -1
-        var adsToday = 0
-        var sessionIndex = 0
-        while time < horizon {
-            let today = Int(time)
-            if today != day {
-                if day >= 0 && day + 1 < days {
-                    outcome.activeDaysWithNextDay += 1
-                    if today == day + 1 { outcome.nextDayReturns += 1 }
-                }
-                day = today
-                adsToday = 0
-            }
-            let hour = min(23, Int((time - Double(today)) * 24))
-            let context = SessionContext(
-                userIndex: user.index, region: user.region, device: user.device, tenure: user.tenure,
-                segment: user.segment, sessionIndex: sessionIndex, time: time, hour: hour, adsToday: adsToday,
-                feedLength: config.maxItems, rules: regionRules, history: history)
-            var decider = policy.beginSession(context)
-            let sessionLuck = luck.child(UInt64(sessionIndex) &+ 1)
-            var session = SessionSoFar()
-            var revenue = 0.0
-            try runSession(
-                user: user, inverseTolerance: inverseTolerance, hour: hour, rules: regionRules, adsToday: adsToday,
-                luck: sessionLuck, decider: &decider, session: &session, revenue: &revenue,
-                satisfaction: &satisfaction, blindness: &blindness, policyName: policy.name, sessionIndex: sessionIndex)
-
-            outcome.sessions += 1
-            outcome.items += session.items
-            outcome.ads += session.ads
-            outcome.clicks += session.clicks
-            outcome.negatives += session.negatives
-            outcome.dwell += session.dwell
-            outcome.revenue += revenue
-            let value = revenue + engagementWeight * Double(session.items)
-            outcome.objective += discount == 0 ? value : exp(-discount * time) * value
-            adsToday += session.ads
-            history.record(time: time, items: session.items, ads: session.ads, clicks: session.clicks,
-                           negatives: session.negatives, dwell: session.dwell)
-
-            // Between sessions: churn, else an exponential gap whose rate rises with satisfaction.
-            let tanhS = tanh(satisfaction)
-            let churnLogit = returns.churnBase - returns.churnSatisfaction * tanhS
-            if sessionLuck.uniform(0) < 1 / (1 + exp(-churnLogit)) {
-                outcome.survived = false
-                break
-            }
-            let gap = sessionLuck.exponential(1, rate: user.visitRate * exp(returns.returnSatisfaction * tanhS))
-            satisfaction *= exp(-gap / returns.satisfactionMemoryDays)
-            blindness *= exp(-gap / returns.blindnessMemoryDays)
-            time += gap
-            sessionIndex += 1
+        var trajectory = startTrajectory(user, luckSeed: luckSeed, days: days)
+        while trajectory.isActive {
+            var decider = worker.beginSession(context(of: trajectory))
+            try step(&trajectory, decider: &decider, policyName: policyName)
         }
-        if day >= 0 && day + 1 < days { outcome.activeDaysWithNextDay += 1 }
-        return outcome
+        return trajectory.outcome
     }
 
     /// One session, position by position (ENVMODEL.md, "State and dynamics").
@@ -117,7 +134,7 @@ public struct EnvironmentModel: Sendable {
     func runSession<D: AdDecider>(
         user: UserProfile, inverseTolerance: Double, hour: Int, rules: PlacementRules, adsToday: Int,
         luck: CounterRandom, decider: inout D, session: inout SessionSoFar, revenue: inout Double,
-        satisfaction: inout Double, blindness: inout Double, policyName: String, sessionIndex: Int
+        satisfaction: inout Double, blindness: inout Double
     ) throws(SimulationError) {
         let baseExit = user.exitLogit + hourExitShift[hour]
         let adValue = adValueByRegionHour[user.region * 24 + hour]
@@ -138,7 +155,7 @@ public struct EnvironmentModel: Sendable {
             if showAd {
                 guard tracker.allowsAd() else {
                     throw .ruleViolation(
-                        policy: policyName, user: user.index, session: sessionIndex,
+                        policy: "", user: user.index, session: 0,
                         violation: tracker.violation() ?? .positionOutOfRange(position: position, feedLength: config.maxItems))
                 }
                 let adNumber = session.ads + 1

@@ -24,6 +24,12 @@ public struct SessionContext: Sendable {
     public let rules: PlacementRules
     /// What the service would know from the user's past sessions.
     public let history: BehaviourHistory
+
+    /// The observable part, as the feature encoder and the decision service see it.
+    public var decision: DecisionContext {
+        DecisionContext(region: region, device: device, tenure: tenure, hour: hour, time: time, adsToday: adsToday,
+                        feedLength: feedLength, rules: rules, history: history)
+    }
 }
 
 /// What a per-position policy sees at each feed position: the session so far.
@@ -52,14 +58,27 @@ public protocol AdDecider {
     mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool
 }
 
-/// A policy the simulator can run: given a session's context, it returns the decider for
-/// that session. Policies are immutable values shared by all simulation threads.
+/// A policy the simulator can run. Policies are immutable values shared by all simulation
+/// threads; each thread asks for its own ``PolicyWorker``, which may keep scratch buffers
+/// so that deciding allocates nothing per session.
 public protocol SessionPolicy: Sendable {
-    associatedtype Decider: AdDecider
+    associatedtype Worker: PolicyWorker
     /// A short name for reports (`fixed:every=12`).
     var name: String { get }
-    /// Starts a session.
-    func beginSession(_ context: SessionContext) -> Decider
+    /// A worker for one thread.
+    func makeWorker() -> Worker
+}
+
+/// The per-thread side of a policy: starts sessions.
+public protocol PolicyWorker {
+    associatedtype Decider: AdDecider
+    /// Starts a session: returns the decider for its positions.
+    mutating func beginSession(_ context: SessionContext) -> Decider
+}
+
+extension SessionPolicy where Self: PolicyWorker {
+    /// A stateless policy is its own worker.
+    public func makeWorker() -> Self { self }
 }
 
 /// Follows a fixed per-session plan: the service's contract (one plan per session).

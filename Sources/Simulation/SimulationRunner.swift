@@ -51,6 +51,7 @@ public struct SimulationRunner: Sendable {
         let failure = Mutex<SimulationError?>(nil)
         let model = self.model
         DispatchQueue.concurrentPerform(iterations: min(threads, max(1, chunkCount))) { _ in
+            var worker = policy.makeWorker()
             var local: [UserOutcome] = []
             local.reserveCapacity(chunkSize)
             while true {
@@ -61,7 +62,8 @@ public struct SimulationRunner: Sendable {
                 do throws(SimulationError) {
                     for index in range {
                         let user = model.user(index, populationSeed: setup.populationSeed)
-                        local.append(try model.simulateUser(user, policy: policy, luckSeed: setup.luckSeed, days: setup.days))
+                        local.append(try model.simulateUser(
+                            user, worker: &worker, policyName: policy.name, luckSeed: setup.luckSeed, days: setup.days))
                     }
                 } catch {
                     failure.withLock { $0 = $0 ?? error }

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// A policy that asks for an ad at every position, ignoring the rules.
-struct RuleBreakingPolicy: SessionPolicy {
+struct RuleBreakingPolicy: SessionPolicy, PolicyWorker {
     struct Decider: AdDecider {
         mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool { true }
     }
@@ -15,7 +15,7 @@ struct RuleBreakingPolicy: SessionPolicy {
 
 /// A per-position policy that flips a seeded coin at every allowed slot and shows an ad
 /// only after a long-dwell item: it uses what it sees of the session so far.
-struct CoinPolicy: SessionPolicy {
+struct CoinPolicy: SessionPolicy, PolicyWorker {
     struct Decider: AdDecider {
         let random: CounterRandom
         mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool {
@@ -29,7 +29,7 @@ struct CoinPolicy: SessionPolicy {
 }
 
 /// Records each user's first session context, then acts like `inner`.
-final class RecordingPolicy: SessionPolicy {
+final class RecordingPolicy: SessionPolicy, PolicyWorker {
     let inner: CadencePolicy
     let firstSessions = Mutex<[Int: [Double]]>([:])
     init(inner: CadencePolicy) { self.inner = inner }
@@ -43,7 +43,7 @@ final class RecordingPolicy: SessionPolicy {
 }
 
 /// A per-session plan policy: the plan is fixed at session start.
-struct FixedPlanPolicy: SessionPolicy {
+struct FixedPlanPolicy: SessionPolicy, PolicyWorker {
     let plan: AdPlan
     var name: String { "plan:\(plan.positions)" }
     func beginSession(_ context: SessionContext) -> PlanDecider { PlanDecider(plan: plan) }

@@ -1,0 +1,81 @@
+import AdLoadCore
+
+/// One user's life in the environment model, advanced one session at a time by
+/// ``EnvironmentModel/step(_:decider:policyName:)``.
+///
+/// A value type: copying it snapshots the user (latent state, history, luck), which is how
+/// counterfactual sessions are simulated (what would this plan have done here?).
+public struct UserTrajectory: Sendable {
+    public let user: UserProfile
+    public let days: Int
+    let luck: CounterRandom
+    let inverseTolerance: Double
+    /// Start time of the next session, in days.
+    public internal(set) var time: Double
+    /// Latent satisfaction S.
+    public internal(set) var satisfaction = 0.0
+    /// Latent ad blindness B.
+    public internal(set) var blindness = 0.0
+    public internal(set) var history = BehaviourHistory()
+    /// Ads seen on the current calendar day.
+    public internal(set) var adsToday = 0
+    /// Index of the next session.
+    public internal(set) var sessionIndex = 0
+    public internal(set) var churned = false
+    var day = -1
+    var totals = UserOutcome()
+
+    init(user: UserProfile, days: Int, luck: CounterRandom, inverseTolerance: Double, time: Double) {
+        self.user = user
+        self.days = days
+        self.luck = luck
+        self.inverseTolerance = inverseTolerance
+        self.time = time
+    }
+
+    /// Whether another session happens within the horizon.
+    public var isActive: Bool { !churned && time < Double(days) }
+
+    /// Hour of day at the next session's start.
+    public var hour: Int { min(23, max(0, Int((time - time.rounded(.down)) * 24))) }
+
+    /// Everything so far, summed; the current day counts toward next-day return once it
+    /// has a next day inside the horizon.
+    public var outcome: UserOutcome {
+        var result = totals
+        if day >= 0 && day + 1 < days { result.activeDaysWithNextDay += 1 }
+        return result
+    }
+
+    /// Starts a new calendar day if the next session falls on one, closing the last
+    /// active day for next-day-return accounting.
+    mutating func rollOverDay() {
+        let today = Int(time.rounded(.down))
+        guard today != day else { return }
+        if day >= 0 && day + 1 < days {
+            totals.activeDaysWithNextDay += 1
+            if today == day + 1 { totals.nextDayReturns += 1 }
+        }
+        day = today
+        adsToday = 0
+    }
+}
+
+/// What one session did, and what followed it.
+public struct SessionOutcome: Sendable, Equatable {
+    /// Session start, in days.
+    public let time: Double
+    public let items: Int
+    public let ads: Int
+    public let clicks: Int
+    public let negatives: Int
+    /// Organic dwell, seconds.
+    public let dwell: Double
+    public let revenue: Double
+    /// This session's undiscounted objective term: revenue + w_e · items.
+    public let value: Double
+    /// Whether the user churned after this session.
+    public let churned: Bool
+    /// Days until the next session (infinite after churn); may reach past the horizon.
+    public let gapToNext: Double
+}
