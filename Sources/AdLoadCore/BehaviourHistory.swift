@@ -21,6 +21,17 @@ public struct BehaviourHistory: Sendable, Equatable {
         public var clicks = 0.0
         public var negatives = 0.0
 
+        public init(sessions: Double = 0, items: Double = 0, ads: Double = 0, clicks: Double = 0, negatives: Double = 0) {
+            self.sessions = sessions
+            self.items = items
+            self.ads = ads
+            self.clicks = clicks
+            self.negatives = negatives
+        }
+
+        /// The counts in a fixed order (sessions, items, ads, clicks, negatives), for storage.
+        public var values: [Double] { [sessions, items, ads, clicks, negatives] }
+
         mutating func add(items: Int, ads: Int, clicks: Int, negatives: Int) {
             sessions += 1
             self.items += Double(items)
@@ -46,6 +57,15 @@ public struct BehaviourHistory: Sendable, Equatable {
     public private(set) var totalSessions = 0
 
     public init() {}
+
+    /// Restores a history from stored fields (a Redis hash, a decision log).
+    public init(lastVisit: Double?, week: Counts, month: Counts, recentDwell: Double, totalSessions: Int) {
+        self.lastVisit = lastVisit
+        self.week = week
+        self.month = month
+        self.recentDwell = recentDwell
+        self.totalSessions = totalSessions
+    }
 
     /// Days since the last session at `time`, or `nil` for a new user.
     public func daysSinceLastVisit(at time: Double) -> Double? {

@@ -1,14 +1,18 @@
 import AdLoadCore
 import ArgumentParser
 import Foundation
+import Policies
 import Simulation
+import Training
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run policies on the environment model and compare them on the same users and luck.",
         discussion: """
-        Policies: \(BaselineSpec.usage). Give --policy several times to compare them side by \
-        side (ratios are to the first), or --compare for every baseline and a sweep of fixed cadences.
+        Policies: \(BaselineSpec.usage), or a policy file (a path ending in .json, written by \
+        `adload train bandit`). Give --policy several times to compare them side by side (ratios \
+        are to the first), or --compare for every baseline and a sweep of fixed cadences. \
+        Trained policies act frozen (they do not learn during the run).
         """
     )
 
@@ -42,6 +46,15 @@ struct Simulate: ParsableCommand {
     @Option(help: "Override the environment's objective.engagement_weight (objective value per organic item watched).")
     var engagementWeight: Double?
 
+    @Flag(help: "Run trained policies greedily (no exploration): the argmax of their mean reward.")
+    var exploit = false
+
+    @Option(help: "Write every decision of the (single) trained policy as JSON Lines to this file (format: README).")
+    var log: String?
+
+    @Option(help: "Reward weights for --log, as name=value pairs (default: the policy file's).")
+    var reward: String?
+
     @Flag(help: "Print one JSON object on stdout instead of a table.")
     var json = false
 
@@ -62,8 +75,16 @@ struct Simulate: ParsableCommand {
         if let weight = engagementWeight, !(weight >= 0 && weight <= 1000) {
             throw ValidationError("--engagement-weight must be in 0...1000, got \(weight)")
         }
-        for policy in policies {
+        for policy in policies where !Self.isPolicyFile(policy) {
             do { _ = try BaselineSpec(parsing: policy) } catch { throw ValidationError("\(error)") }
+        }
+        if log != nil {
+            guard policies.filter(Self.isPolicyFile).count == 1, policies.count == 1, !compare else {
+                throw ValidationError("--log needs exactly one --policy, a trained policy file, and no --compare")
+            }
+        }
+        if let reward {
+            do { _ = try RewardWeights(parsing: reward) } catch { throw ValidationError("--reward: \(error)") }
         }
     }
 
@@ -80,9 +101,11 @@ struct Simulate: ParsableCommand {
         do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
         if let weight = engagementWeight { config.objective.engagementWeight = weight }
         let grid = try parsedGrid()
-        var specs = try policies.map { text throws -> BaselineSpec in try BaselineSpec(parsing: text) }
+        var specs = try policies.map { text throws -> PolicyArgument in
+            Self.isPolicyFile(text) ? .file(text) : .baseline(try BaselineSpec(parsing: text))
+        }
         if compare {
-            specs += [.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .staticOracle]
+            specs += ([.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .staticOracle]).map(PolicyArgument.baseline)
         }
         let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: threads)
         let trainer = BaselineTrainer(runner: runner, grid: grid, oracleReplications: oracleReplications)
@@ -92,8 +115,14 @@ struct Simulate: ParsableCommand {
         var reports: [SimulationReport] = []
         for (index, spec) in specs.enumerated() {
             let label = "[\(index + 1)/\(specs.count)] \(spec)"
-            let policy = try trainer.policy(spec, evaluation: setup) { progress.note("\(label): \($0)") }
-            let report = try runner.run(policy, setup: setup) { done in progress.note("\(label): \(done)/\(setup.users) users") }
+            let report: SimulationReport
+            switch spec {
+            case let .baseline(baseline):
+                let policy = try trainer.policy(baseline, evaluation: setup) { progress.note("\(label): \($0)") }
+                report = try runner.run(policy, setup: setup) { done in progress.note("\(label): \(done)/\(setup.users) users") }
+            case let .file(path):
+                report = try runTrained(path, config: config, setup: setup, progress: progress, label: label)
+            }
             progress.finish(String(
                 format: "%@: %d sessions in %.2f s (%.0f sessions/s)", label, report.sessions, report.elapsedSeconds,
                 report.sessionsPerSecond))
@@ -107,6 +136,65 @@ struct Simulate: ParsableCommand {
                 + "\(users) users × \(days) days, seed \(seed), \(threads) threads")
             print(comparison.table())
             if let summary = comparison.summary() { print(summary) }
+        }
+    }
+}
+
+extension Simulate {
+    static func isPolicyFile(_ text: String) -> Bool { text.hasSuffix(".json") || text.contains("/") }
+
+    /// Evaluates a trained policy file, frozen, on `setup` (logging every decision with --log).
+    func runTrained(_ path: String, config: EnvironmentConfig, setup: SimulationSetup, progress: Progress, label: String) throws -> SimulationReport {
+        let file: PolicyFile
+        do { file = try PolicyFile.load(path: path, expectedSchema: config.featureSchema) } catch { throw CLIError(error.description) }
+        if file.provenance.source == .simulation && file.provenance.seed == setup.luckSeed {
+            FileHandle.standardError.write(Data("warning: \(path) was trained on seed \(setup.luckSeed); evaluate on another --seed\n".utf8))
+        }
+        var bandit = file.bandit
+        if exploit { bandit = try bandit.with(algorithm: .epsilonGreedy(epsilon: 0)) }
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + (exploit ? " (greedy)" : "")
+        let policy = BanditPolicy(
+            name: name, version: policyVersion(path), bandit: bandit, schema: file.schema,
+            catalog: PlanCatalog(family: file.planFamily, rules: config.regions.map(\.rules)), decisionSeed: setup.luckSeed)
+        guard let log else {
+            return try SimulationRunner(model: EnvironmentModel(config: config), threads: threads).run(policy, setup: setup) { done in
+                progress.note("\(label): \(done)/\(setup.users) users")
+            }
+        }
+        let weights: RewardWeights
+        do {
+            weights = try reward.map { try RewardWeights(parsing: $0) } ?? RewardWeights(dictionary: file.reward)
+        } catch {
+            throw CLIError("\(path): reward weights: \(error)")
+        }
+        let writer: DecisionLogWriter
+        do { writer = try DecisionLogWriter(path: log) } catch { throw CLIError(error.description) }
+        let result = try BanditRunner(model: EnvironmentModel(config: config), threads: threads).run(
+            policy, setup: setup, reward: weights, learn: false, log: writer
+        ) { step in progress.note("\(label): day \(step.day)/\(step.days), \(step.sessions) decisions logged") }
+        do { try writer.close() } catch { throw CLIError(error.description) }
+        progress.finish("\(label): wrote \(writer.count) decisions to \(log)")
+        return SimulationReport(policy: name, setup: setup, outcomes: result.outcomes, elapsedSeconds: result.elapsedSeconds)
+    }
+}
+
+/// The version of a policy file: its checksum field (the file has been verified on load).
+func policyVersion(_ path: String) -> String {
+    guard let data = FileManager.default.contents(atPath: path),
+          case let .object(fields)? = try? JSONValue.parse(data, file: path),
+          case let .string(checksum)? = fields["checksum"] else { return "unknown" }
+    return checksum
+}
+
+/// A policy named on the command line: a baseline, or a trained policy file.
+enum PolicyArgument: CustomStringConvertible {
+    case baseline(BaselineSpec)
+    case file(String)
+
+    var description: String {
+        switch self {
+        case let .baseline(spec): spec.description
+        case let .file(path): path
         }
     }
 }

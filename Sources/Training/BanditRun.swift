@@ -1,0 +1,173 @@
+import AdLoadCore
+import Dispatch
+import Foundation
+import Policies
+import Simulation
+import Synchronization
+
+/// Progress of a bandit run, reported after each simulated day.
+public struct BanditProgress: Sendable {
+    public let day: Int
+    public let days: Int
+    public let sessions: Int
+    /// Mean reward over the last simulated day.
+    public let dayReward: Double
+    /// Mean reward since the start.
+    public let runningReward: Double
+    public let elapsedSeconds: Double
+
+    /// Estimated seconds left, from the pace so far.
+    public var etaSeconds: Double { day > 0 ? elapsedSeconds / Double(day) * Double(days - day) : 0 }
+}
+
+/// One point of a learning curve: a simulated day.
+public struct CurvePoint: Sendable, Equatable {
+    public let day: Int
+    public let sessions: Int
+    public let meanReward: Double
+    public let revenuePerSession: Double
+    public let adsPerSession: Double
+    public let itemsPerSession: Double
+
+    public static let csvHeader = "day,sessions,mean_reward,revenue_per_session,ads_per_session,items_per_session"
+    public var csvLine: String { "\(day),\(sessions),\(meanReward),\(revenuePerSession),\(adsPerSession),\(itemsPerSession)" }
+}
+
+/// What a bandit run produced.
+public struct BanditRunResult: Sendable {
+    /// The bandit after the run (unchanged when not learning).
+    public let bandit: LinearBandit
+    public let curve: [CurvePoint]
+    /// Per-user outcomes, in user order.
+    public let outcomes: [UserOutcome]
+    public let sessions: Int
+    public let meanReward: Double
+    public let elapsedSeconds: Double
+}
+
+/// Runs a ``BanditPolicy`` over simulated users day by day: within a day, users are
+/// simulated in parallel with the policy frozen; at the day's end the bandit learns from
+/// the day's sessions in user order. Results therefore do not depend on the thread count,
+/// and the same seed gives the same policy.
+public struct BanditRunner: Sendable {
+    public let model: EnvironmentModel
+    public let threads: Int
+
+    public init(model: EnvironmentModel, threads: Int) {
+        self.model = model
+        self.threads = max(1, threads)
+    }
+
+    struct Observation {
+        let context: [Double]
+        let descriptors: PlanDescriptors
+        let reward: Double
+        let revenue: Double
+        let ads: Int
+        let items: Int
+        let record: LoggedRecord?
+    }
+
+    /// Runs `policy` on `setup`'s users for `setup.days` days.
+    /// - Parameters:
+    ///   - learn: update the bandit after every simulated day.
+    ///   - log: write every decision (with the simulator snapshot) to this log.
+    public func run(
+        _ policy: BanditPolicy, setup: SimulationSetup, reward weights: RewardWeights, learn: Bool,
+        log: DecisionLogWriter? = nil, progress: ((BanditProgress) -> Void)? = nil
+    ) throws -> BanditRunResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let model = self.model
+        var trajectories = (0..<setup.users).map {
+            model.startTrajectory(model.user($0, populationSeed: setup.populationSeed), luckSeed: setup.luckSeed, days: setup.days)
+        }
+        var bandit = policy.bandit
+        var curve: [CurvePoint] = []
+        var sessions = 0
+        var rewardSum = 0.0
+        let chunkSize = 32
+        let chunkCount = (setup.users + chunkSize - 1) / chunkSize
+        let logging = log != nil
+        for day in 0..<setup.days {
+            let frozen = BanditPolicy(
+                name: policy.name, version: policy.version, bandit: bandit, schema: policy.schema, catalog: policy.catalog,
+                decisionSeed: policy.decisionSeed)
+            let dayEnd = Double(day + 1)
+            let results = Mutex<[[Observation]]>(Array(repeating: [], count: chunkCount))
+            let updated = Mutex<[(Int, UserTrajectory)]>([])
+            let failure = Mutex<(any Error)?>(nil)
+            let nextChunk = Atomic<Int>(0)
+            let snapshotTrajectories = trajectories
+            DispatchQueue.concurrentPerform(iterations: min(threads, max(1, chunkCount))) { _ in
+                var worker = frozen.makeWorker()
+                while true {
+                    let chunk = nextChunk.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if chunk >= chunkCount || failure.withLock({ $0 != nil }) { return }
+                    var observations: [Observation] = []
+                    var moved: [(Int, UserTrajectory)] = []
+                    do {
+                        for index in (chunk * chunkSize)..<min(setup.users, (chunk + 1) * chunkSize) {
+                            var trajectory = snapshotTrajectories[index]
+                            guard trajectory.isActive && trajectory.time < dayEnd else { continue }
+                            while trajectory.isActive && trajectory.time < dayEnd {
+                                let context = model.context(of: trajectory)
+                                let snapshot = logging
+                                    ? model.snapshot(trajectory, populationSeed: setup.populationSeed, luckSeed: setup.luckSeed) : nil
+                                var decider = worker.beginSession(context)
+                                let outcome = try model.step(&trajectory, decider: &decider, policyName: frozen.name)
+                                let reward = weights.reward(outcome)
+                                let record = logging
+                                    ? worker.record(session: context, outcome: outcome, reward: reward, weights: weights,
+                                                    snapshot: snapshot, schema: frozen.schema) : nil
+                                observations.append(Observation(
+                                    context: worker.context, descriptors: worker.candidates[worker.choice.index].descriptors,
+                                    reward: reward, revenue: outcome.revenue, ads: outcome.ads, items: outcome.items, record: record))
+                            }
+                            moved.append((index, trajectory))
+                        }
+                    } catch {
+                        failure.withLock { $0 = $0 ?? error }
+                        return
+                    }
+                    results.withLock { $0[chunk] = observations }
+                    updated.withLock { $0.append(contentsOf: moved) }
+                }
+            }
+            if let error = failure.withLock({ $0 }) { throw error }
+            for (index, trajectory) in updated.withLock({ $0 }) { trajectories[index] = trajectory }
+
+            var daySessions = 0, dayAds = 0, dayItems = 0
+            var dayReward = 0.0, dayRevenue = 0.0
+            for chunkObservations in results.withLock({ $0 }) {
+                for observation in chunkObservations {
+                    if learn { bandit.update(context: observation.context, descriptors: observation.descriptors, reward: observation.reward) }
+                    if let record = observation.record { try log?.write(record) }
+                    daySessions += 1
+                    dayReward += observation.reward
+                    dayRevenue += observation.revenue
+                    dayAds += observation.ads
+                    dayItems += observation.items
+                }
+            }
+            sessions += daySessions
+            rewardSum += dayReward
+            let perSession = { (value: Double) in daySessions > 0 ? value / Double(daySessions) : 0 }
+            curve.append(CurvePoint(
+                day: day, sessions: daySessions, meanReward: perSession(dayReward), revenuePerSession: perSession(dayRevenue),
+                adsPerSession: perSession(Double(dayAds)), itemsPerSession: perSession(Double(dayItems))))
+            let elapsed = clock.now - start
+            progress?(BanditProgress(
+                day: day + 1, days: setup.days, sessions: sessions, dayReward: perSession(dayReward),
+                runningReward: sessions > 0 ? rewardSum / Double(sessions) : 0, elapsedSeconds: elapsed.seconds))
+        }
+        return BanditRunResult(
+            bandit: bandit, curve: curve, outcomes: trajectories.map(\.outcome), sessions: sessions,
+            meanReward: sessions > 0 ? rewardSum / Double(sessions) : 0, elapsedSeconds: (clock.now - start).seconds)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,198 @@
+import AdLoadCore
+import Foundation
+import Simulation
+
+/// One logged decision: what the policy saw, the plans it could choose, what it chose and
+/// with which probability, and what followed. One JSON object per line (JSON Lines).
+///
+/// The `sim` block is the simulator's ground truth at the decision (latent state
+/// included); it is present only in logs written by the simulator and lets
+/// `adload evaluate --env` compute a target policy's true value on the logged contexts.
+public struct LoggedRecord: Sendable, Codable, Equatable {
+    /// A candidate plan as its family parameters.
+    public struct Candidate: Sendable, Codable, Equatable {
+        public var first: Int
+        public var every: Int
+        public var max: Int
+
+        public init(_ spec: PlanSpec) {
+            first = spec.first
+            every = spec.spacing
+            max = spec.maxAds
+        }
+
+        public var spec: PlanSpec { PlanSpec(first: first, spacing: every, maxAds: max) }
+    }
+
+    /// What followed the decision.
+    public struct Outcome: Sendable, Codable, Equatable {
+        public var items: Int
+        public var ads: Int
+        public var clicks: Int
+        public var negatives: Int
+        public var dwell: Double
+        public var revenue: Double
+        public var churned: Bool
+        /// Days to the next session; `nil` after churn.
+        public var gapDays: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case items, ads, clicks, negatives, dwell, revenue, churned
+            case gapDays = "gap_days"
+        }
+
+        public init(_ outcome: SessionOutcome) {
+            items = outcome.items
+            ads = outcome.ads
+            clicks = outcome.clicks
+            negatives = outcome.negatives
+            dwell = outcome.dwell
+            revenue = outcome.revenue
+            churned = outcome.churned
+            gapDays = outcome.gapToNext.isFinite ? outcome.gapToNext : nil
+        }
+    }
+
+    public var decisionID: String
+    public var policy: String
+    public var policyVersion: String
+    public var region: String
+    public var device: String
+    public var tenure: String
+    public var hour: Int
+    public var adsToday: Int
+    public var feedLength: Int
+    /// The most ads any plan could hold in this session (session cap and daily cap).
+    public var adLimit: Int
+    /// Context features c, in the order of the policy's feature schema.
+    public var features: [Double]
+    /// The valid plans offered to the policy, in order.
+    public var candidates: [Candidate]
+    /// Index of the chosen plan in `candidates`.
+    public var chosen: Int
+    public var adPositions: [Int]
+    /// Probability with which the chosen plan was drawn (the propensity).
+    public var probability: Double
+    /// "exact", or "estimated:N" for N posterior samples.
+    public var propensity: String
+    public var outcome: Outcome
+    public var reward: Double
+    /// The weights that made `reward` from the outcome (see ``RewardWeights``).
+    public var rewardWeights: [String: Double]
+    public var sim: TrajectorySnapshot?
+
+    enum CodingKeys: String, CodingKey {
+        case policy, region, device, tenure, hour, features, candidates, chosen, probability, propensity, outcome, reward, sim
+        case decisionID = "decision_id", policyVersion = "policy_version", adsToday = "ads_today"
+        case feedLength = "feed_length", adLimit = "ad_limit", adPositions = "ad_positions", rewardWeights = "reward_weights"
+    }
+
+    /// The candidate plans as the learner sees them (materialized in this session's feed).
+    public func candidatePlans() -> [CandidatePlan] {
+        candidates.map { CandidatePlan(spec: $0.spec, plan: $0.spec.plan(feedLength: feedLength, limit: adLimit)) }
+    }
+}
+
+/// Writes decision records as JSON Lines, in the order given.
+public final class DecisionLogWriter {
+    let handle: FileHandle
+    let encoder: JSONEncoder
+    public let path: String
+    public private(set) var count = 0
+
+    /// Creates (or truncates) the file at `path`.
+    public init(path: String) throws(DecisionLogError) {
+        self.path = path
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw .cannotWrite(path: path)
+        }
+        self.handle = handle
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    public func write(_ record: LoggedRecord) throws(DecisionLogError) {
+        do {
+            var data = try encoder.encode(record)
+            data.append(0x0A)
+            try handle.write(contentsOf: data)
+            count += 1
+        } catch {
+            throw .cannotWrite(path: path)
+        }
+    }
+
+    public func close() throws(DecisionLogError) {
+        do { try handle.close() } catch { throw .cannotWrite(path: path) }
+    }
+}
+
+/// Reads a JSON Lines decision log.
+public enum DecisionLogReader {
+    /// All records of the file at `path`.
+    /// - Throws: ``DecisionLogError`` naming the file and line of the first bad record.
+    public static func read(path: String) throws(DecisionLogError) -> [LoggedRecord] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .cannotRead(path: path) }
+        let decoder = JSONDecoder()
+        var records: [LoggedRecord] = []
+        var lineNumber = 0
+        for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+            do {
+                let record = try decoder.decode(LoggedRecord.self, from: Data(line))
+                try validate(record)
+                records.append(record)
+            } catch let error as DecisionLogError {
+                throw error.at(path: path, line: lineNumber)
+            } catch {
+                throw .badRecord(path: path, line: lineNumber, problem: Self.describe(error))
+            }
+        }
+        guard !records.isEmpty else { throw .empty(path: path) }
+        return records
+    }
+
+    static func validate(_ record: LoggedRecord) throws(DecisionLogError) {
+        guard !record.candidates.isEmpty else { throw .badRecord(path: "", line: 0, problem: "candidates is empty") }
+        guard record.candidates.indices.contains(record.chosen) else {
+            throw .badRecord(path: "", line: 0, problem: "chosen = \(record.chosen) is not an index of the \(record.candidates.count) candidates")
+        }
+        guard record.probability > 0 && record.probability <= 1 else {
+            throw .badRecord(path: "", line: 0, problem: "probability = \(record.probability) is outside (0, 1]")
+        }
+        guard record.reward.isFinite else { throw .badRecord(path: "", line: 0, problem: "reward is not finite") }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, _): "missing key '\(key.stringValue)'"
+        case let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context):
+            "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case let DecodingError.dataCorrupted(context): "not valid JSON (\(context.debugDescription))"
+        default: "\(error)"
+        }
+    }
+}
+
+/// A decision log that cannot be written or read.
+public enum DecisionLogError: Error, Sendable, CustomStringConvertible {
+    case cannotWrite(path: String)
+    case cannotRead(path: String)
+    case empty(path: String)
+    case badRecord(path: String, line: Int, problem: String)
+
+    func at(path: String, line: Int) -> DecisionLogError {
+        if case let .badRecord(_, _, problem) = self { return .badRecord(path: path, line: line, problem: problem) }
+        return self
+    }
+
+    public var description: String {
+        switch self {
+        case let .cannotWrite(path): "\(path): cannot write the decision log"
+        case let .cannotRead(path): "\(path): cannot read the decision log"
+        case let .empty(path): "\(path): the decision log holds no records"
+        case let .badRecord(path, line, problem): "\(path):\(line): \(problem)"
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import AdLoadCore
+import Policies
+
+/// Learning a bandit from logged decisions (off-policy).
+public enum LoggedTraining {
+    /// Updates `bandit` with every logged decision in order, weighting each by its
+    /// importance weight 1/(K·p) clipped at `maxWeight`: a uniformly random logger gets
+    /// weight 1, and plans the logger rarely chose count more, which corrects the
+    /// regression for the logger's preferences.
+    /// - Returns: the bandit and a learning curve (CSV lines: records, mean reward, mean weight per 1000 records).
+    public static func train(
+        _ bandit: LinearBandit, records: [LoggedRecord], schema: FeatureSchema, maxWeight: Double
+    ) throws(LoggedTrainingError) -> (bandit: LinearBandit, curve: [String]) {
+        var bandit = bandit
+        var curve = ["records,mean_reward,mean_weight"]
+        var rewardSum = 0.0, weightSum = 0.0, count = 0
+        for (index, record) in records.enumerated() {
+            guard record.features.count == schema.contextCount else {
+                throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the schema has \(schema.contextCount)")
+            }
+            let candidates = record.candidatePlans()
+            let weight = min(maxWeight, 1 / (Double(candidates.count) * record.probability))
+            bandit.update(context: record.features, descriptors: candidates[record.chosen].descriptors, reward: record.reward, weight: weight)
+            rewardSum += record.reward
+            weightSum += weight
+            count += 1
+            if count == 1000 || index == records.count - 1 {
+                curve.append("\(index + 1),\(rewardSum / Double(count)),\(weightSum / Double(count))")
+                rewardSum = 0
+                weightSum = 0
+                count = 0
+            }
+        }
+        return (bandit, curve)
+    }
+}
+
+/// A logged record that cannot be learned from.
+public struct LoggedTrainingError: Error, Sendable, CustomStringConvertible {
+    public let index: Int
+    public let problem: String
+    public var description: String { "logged decision \(index + 1) \(problem)" }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+extension OffPolicyReport {
+    /// The report as a JSON object with a fixed key order, ending in a newline.
+    ///
+    /// Keys: `n`, `switch_threshold`, `bootstrap_replicates`, `bootstrap_seed`, then
+    /// `estimates`, an array in report order whose objects have `name`, `value`,
+    /// `standard_error`, `lower95`, `upper95`, `effective_sample_size`, `n`. Numbers use
+    /// Swift's shortest round-trip form; non-finite numbers (an infinite threshold) are `null`.
+    /// The text is a pure function of the report.
+    public var json: String {
+        var lines = [
+            "{",
+            "  \"n\": \(n),",
+            "  \"switch_threshold\": \(jsonNumber(switchThreshold)),",
+            "  \"bootstrap_replicates\": \(bootstrap.replicates),",
+            "  \"bootstrap_seed\": \(bootstrap.seed),",
+            "  \"estimates\": [",
+        ]
+        let objects = estimates.map { "    " + $0.json }
+        lines.append(objects.joined(separator: ",\n"))
+        lines.append("  ]")
+        lines.append("}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The report as an aligned text table: estimator, value, 95% interval, standard error, ESS.
+    ///
+    /// Values are printed with 4 decimals, ESS with 1; a header line states n, the
+    /// bootstrap replicate count and seed, and the switch-DR threshold.
+    public var table: String {
+        let header = ["estimator", "value", "95% interval", "std. error", "ESS"]
+        let rows = estimates.map { estimate in
+            [
+                estimate.name,
+                decimal(estimate.value, 4),
+                "[\(decimal(estimate.lower95, 4)), \(decimal(estimate.upper95, 4))]",
+                decimal(estimate.standardError, 4),
+                decimal(estimate.effectiveSampleSize, 1),
+            ]
+        }
+        let widths = header.indices.map { column in
+            ([header] + rows).map { $0[column].count }.max() ?? 0
+        }
+        func line(_ cells: [String]) -> String {
+            cells.indices.map { column in
+                let cell = cells[column]
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return column == 0 ? cell + padding : padding + cell
+            }
+            .joined(separator: "  ")
+        }
+        let threshold = switchThreshold.isFinite ? decimal(switchThreshold, 2) : "∞"
+        var lines = ["n = \(n), bootstrap B = \(bootstrap.replicates) (seed \(bootstrap.seed)), switch-DR τ = \(threshold)"]
+        lines.append(line(header))
+        lines.append(contentsOf: rows.map(line))
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Estimate {
+    /// The estimate as a one-line JSON object with keys in declaration order.
+    public var json: String {
+        let fields = [
+            ("name", jsonString(name)),
+            ("value", jsonNumber(value)),
+            ("standard_error", jsonNumber(standardError)),
+            ("lower95", jsonNumber(lower95)),
+            ("upper95", jsonNumber(upper95)),
+            ("effective_sample_size", jsonNumber(effectiveSampleSize)),
+            ("n", "\(n)"),
+        ]
+        return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+}
+
+/// A JSON number in Swift's shortest round-trip form, or `null` if not finite.
+private func jsonNumber(_ value: Double) -> String {
+    value.isFinite ? "\(value)" : "null"
+}
+
+/// A JSON string literal with quotes, backslashes and control characters escaped.
+private func jsonString(_ text: String) -> String {
+    var escaped = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": escaped += "\\\""
+        case "\\": escaped += "\\\\"
+        case "\n": escaped += "\\n"
+        case "\r": escaped += "\\r"
+        case "\t": escaped += "\\t"
+        case let control where control.value < 0x20:
+            escaped += String(format: "\\u%04x", control.value)
+        default: escaped.unicodeScalars.append(scalar)
+        }
+    }
+    return escaped + "\""
+}
+
+/// `value` with a fixed number of decimals, independent of locale; non-finite values print as `nan`, `inf` or `-inf`.
+private func decimal(_ value: Double, _ places: Int) -> String {
+    guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
+    return String(format: "%.\(places)f", value)
+}

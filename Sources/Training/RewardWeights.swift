@@ -1,0 +1,83 @@
+import Foundation
+import Simulation
+
+/// The bandit's per-session reward: session revenue plus weighted terms for what the
+/// session did to the user's experience and retention.
+///
+/// reward = revenue·w_rev + items·w_items − negatives·w_neg + w_ret·1[next session within the window]
+///
+/// The return term is delayed: it is known when the user's next session starts, or when
+/// the window expires without one. The defaults (see ``standard``) were chosen by a sweep
+/// on a training seed (`adload train bandit --sweep-rewards`) so that maximizing this
+/// per-session reward serves the long-run objective rather than this session's revenue.
+public struct RewardWeights: Sendable, Equatable {
+    public var revenue: Double
+    public var items: Double
+    public var negatives: Double
+    public var returned: Double
+    /// Days within which a next session counts as a return.
+    public var returnWindowDays: Double
+
+    public init(revenue: Double = 1, items: Double, negatives: Double, returned: Double, returnWindowDays: Double = 1) {
+        self.revenue = revenue
+        self.items = items
+        self.negatives = negatives
+        self.returned = returned
+        self.returnWindowDays = returnWindowDays
+    }
+
+    /// Revenue only: what a session-greedy policy maximizes.
+    public static let revenueOnly = RewardWeights(items: 0, negatives: 0, returned: 0)
+
+    /// The shipped default.
+    public static let standard = RewardWeights(items: 2e-4, negatives: 0.005, returned: 0.01)
+
+    /// The reward of one session.
+    @inlinable
+    public func reward(_ outcome: SessionOutcome) -> Double {
+        revenue * outcome.revenue + items * Double(outcome.items) - negatives * Double(outcome.negatives)
+            + (outcome.gapToNext <= returnWindowDays ? returned : 0)
+    }
+
+    /// The weights by name, as stored in policy files and logs.
+    public var dictionary: [String: Double] {
+        ["revenue": revenue, "items": items, "negatives": negatives, "returned": returned, "return_window_days": returnWindowDays]
+    }
+
+    /// Weights from their stored names; every name is required.
+    public init(dictionary: [String: Double]) throws(RewardWeightsError) {
+        func value(_ key: String) throws(RewardWeightsError) -> Double {
+            guard let value = dictionary[key], value.isFinite else { throw RewardWeightsError(key: key, value: dictionary[key]) }
+            return value
+        }
+        for key in dictionary.keys where !["revenue", "items", "negatives", "returned", "return_window_days"].contains(key) {
+            throw RewardWeightsError(key: key, value: dictionary[key])
+        }
+        self.init(revenue: try value("revenue"), items: try value("items"), negatives: try value("negatives"),
+                  returned: try value("returned"), returnWindowDays: try value("return_window_days"))
+        guard returnWindowDays > 0 else { throw RewardWeightsError(key: "return_window_days", value: returnWindowDays) }
+    }
+
+    /// Parses `revenue=1,items=2e-4,negatives=0.005,returned=0.01,return_window_days=1`;
+    /// names left out keep their value in `base`.
+    public init(parsing text: String, base: RewardWeights = .standard) throws(RewardWeightsError) {
+        var values = base.dictionary
+        for part in text.split(separator: ",") {
+            let pieces = part.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            guard pieces.count == 2, values[pieces[0]] != nil, let number = Double(pieces[1]) else {
+                throw RewardWeightsError(key: String(part), value: nil)
+            }
+            values[pieces[0]] = number
+        }
+        try self.init(dictionary: values)
+    }
+}
+
+/// A reward weight that is unknown, missing or not a finite number.
+public struct RewardWeightsError: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public let value: Double?
+    public var description: String {
+        "reward weight '\(key)'\(value.map { " = \($0)" } ?? ""): expected name=number with names revenue, items, negatives, returned, return_window_days (return_window_days > 0)"
+    }
+}

@@ -1,0 +1,152 @@
+import AdLoadCore
+import ArgumentParser
+import Foundation
+import Policies
+import Simulation
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train policies against the environment model or from logged decisions.",
+        subcommands: [TrainBandit.self])
+}
+
+struct TrainBandit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bandit",
+        abstract: "Train a contextual bandit over ad plans and write it as a policy file.",
+        discussion: """
+        Online against the environment model (default): users are simulated day by day; the \
+        bandit decides every session, and learns from the day's sessions at the day's end. \
+        With --logs it learns offline from a decision log instead (importance-weighted ridge \
+        regression). Writes the policy (JSON) and its learning curve (CSV, per simulated day).
+        """)
+
+    @Option(help: "Algorithm: \(BanditAlgorithm.names.joined(separator: ", ")).")
+    var algo = "linucb"
+
+    @Option(help: "Hyper-parameters as name=value pairs, comma-separated (linucb: alpha, exploration_floor; thompson: scale, propensity_samples; egreedy: epsilon; softmax: temperature).")
+    var hyper: String?
+
+    @Option(help: "Ridge prior precision λ.")
+    var lambda = 1.0
+
+    @Option(help: "Reward weights as name=value pairs over revenue, items, negatives, returned, return_window_days (others keep the defaults).")
+    var reward: String?
+
+    @Option(help: "Environment-model configuration (JSON).")
+    var env = "env/default.json"
+
+    @Option(help: "Simulated training users.")
+    var users = 800
+
+    @Option(help: "Simulated days.")
+    var days = 120
+
+    @Option(help: "Training seed (population, luck and decisions). Evaluate on another seed.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Learn from this decision log instead of simulating.")
+    var logs: String?
+
+    @Option(help: "Largest importance weight 1/(K·p) when learning from logs.")
+    var maxWeight = 10.0
+
+    @Option(help: "Where to write the policy file.")
+    var out: String
+
+    @Option(help: "Where to write the learning curve (default: the policy path with .csv).")
+    var curve: String?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard BanditAlgorithm.names.contains(algo) else {
+            throw ValidationError("--algo must be one of \(BanditAlgorithm.names.joined(separator: ", ")), got '\(algo)'")
+        }
+        guard users >= 1 && users <= 10_000_000 else { throw ValidationError("--users must be in 1...10000000, got \(users)") }
+        guard days >= 1 && days <= 3650 else { throw ValidationError("--days must be in 1...3650, got \(days)") }
+        guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
+        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
+        guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
+        _ = try algorithm()
+        _ = try rewardWeights()
+    }
+
+    func algorithm() throws -> BanditAlgorithm {
+        guard let defaults = BanditAlgorithm.defaults(named: algo) else { throw ValidationError("unknown --algo '\(algo)'") }
+        guard let hyper else { return defaults }
+        var values = Dictionary(uniqueKeysWithValues: defaults.hyperparameters.map { ($0.name, $0.value) })
+        for part in hyper.split(separator: ",") {
+            let pieces = part.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+            guard pieces.count == 2, values[pieces[0]] != nil, let number = Double(pieces[1]) else {
+                throw ValidationError("--hyper '\(part)': expected name=number with names \(defaults.hyperparameters.map(\.name).joined(separator: ", "))")
+            }
+            values[pieces[0]] = number
+        }
+        do { return try BanditAlgorithm(name: algo, hyperparameters: values) } catch { throw ValidationError("--hyper: \(error)") }
+    }
+
+    func rewardWeights() throws -> RewardWeights {
+        guard let reward else { return .standard }
+        do { return try RewardWeights(parsing: reward) } catch { throw ValidationError("--reward: \(error)") }
+    }
+
+    func run() throws {
+        let config = try loadEnvironment(env)
+        let schema = config.featureSchema
+        let catalog = config.planCatalog()
+        let weights = try rewardWeights()
+        let progress = Progress(enabled: !quiet)
+        var bandit = try LinearBandit(
+            contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: try algorithm(), lambda: lambda)
+        let provenance: PolicyProvenance
+        let curveLines: [String]
+        if let logs {
+            let records: [LoggedRecord]
+            do { records = try DecisionLogReader.read(path: logs) } catch { throw CLIError(error.description) }
+            let trained = try LoggedTraining.train(bandit, records: records, schema: schema, maxWeight: maxWeight)
+            bandit = trained.bandit
+            curveLines = trained.curve
+            provenance = PolicyProvenance(
+                environment: config.name, environmentFile: env, seed: seed, sessions: records.count,
+                users: Set(records.compactMap { $0.sim?.user }).count, days: days, trainedAt: PolicyProvenance.now(), source: .logs)
+            progress.finish("learned from \(records.count) logged decisions in \(logs)")
+        } else {
+            let policy = BanditPolicy(name: algo, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: seed)
+            let runner = BanditRunner(model: EnvironmentModel(config: config), threads: threads)
+            let setup = SimulationSetup(users: users, days: days, seed: seed)
+            let result = try runner.run(policy, setup: setup, reward: weights, learn: true) { step in
+                progress.note(String(
+                    format: "day %d/%d  %d sessions  reward %.5f (day %.5f)  %.0f s elapsed, ETA %.0f s",
+                    step.day, step.days, step.sessions, step.runningReward, step.dayReward, step.elapsedSeconds, step.etaSeconds))
+            }
+            bandit = result.bandit
+            curveLines = [CurvePoint.csvHeader] + result.curve.map(\.csvLine)
+            provenance = PolicyProvenance(
+                environment: config.name, environmentFile: env, seed: seed, sessions: result.sessions, users: users, days: days,
+                trainedAt: PolicyProvenance.now(), source: .simulation)
+            progress.finish(String(
+                format: "trained %@ on %d sessions (%d users × %d days) in %.1f s, mean reward %.5f",
+                algo, result.sessions, users, days, result.elapsedSeconds, result.meanReward))
+        }
+        let file = PolicyFile(bandit: bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
+        do { try file.write(to: out) } catch { throw CLIError(error.description) }
+        let curvePath = curve ?? (out.hasSuffix(".json") ? String(out.dropLast(5)) + ".csv" : out + ".csv")
+        do {
+            try Data((curveLines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: curvePath))
+        } catch {
+            throw CLIError("\(curvePath): cannot write the learning curve (\(error.localizedDescription))")
+        }
+        print("wrote \(out) and \(curvePath)")
+    }
+}
+
+/// Loads an environment file, turning its error into one CLI line.
+func loadEnvironment(_ path: String) throws -> EnvironmentConfig {
+    do { return try EnvironmentConfig.load(path: path) } catch { throw CLIError(error.description) }
+}
