@@ -78,4 +78,18 @@ public struct SessionOutcome: Sendable, Equatable {
     public let churned: Bool
     /// Days until the next session (infinite after churn); may reach past the horizon.
     public let gapToNext: Double
+
+    public init(time: Double, items: Int, ads: Int, clicks: Int, negatives: Int, dwell: Double, revenue: Double,
+                value: Double, churned: Bool, gapToNext: Double) {
+        self.time = time
+        self.items = items
+        self.ads = ads
+        self.clicks = clicks
+        self.negatives = negatives
+        self.dwell = dwell
+        self.revenue = revenue
+        self.value = value
+        self.churned = churned
+        self.gapToNext = gapToNext
+    }
 }

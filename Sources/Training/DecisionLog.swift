@@ -87,6 +87,35 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         case feedLength = "feed_length", adLimit = "ad_limit", adPositions = "ad_positions", rewardWeights = "reward_weights"
     }
 
+    /// A record from its parts (the decision service and tests build records this way).
+    public init(
+        decisionID: String, policy: String, policyVersion: String, region: String, device: String, tenure: String,
+        hour: Int, adsToday: Int, feedLength: Int, adLimit: Int, features: [Double], candidates: [Candidate], chosen: Int,
+        adPositions: [Int], probability: Double, propensity: String, outcome: Outcome, reward: Double,
+        rewardWeights: [String: Double], sim: TrajectorySnapshot?
+    ) {
+        self.decisionID = decisionID
+        self.policy = policy
+        self.policyVersion = policyVersion
+        self.region = region
+        self.device = device
+        self.tenure = tenure
+        self.hour = hour
+        self.adsToday = adsToday
+        self.feedLength = feedLength
+        self.adLimit = adLimit
+        self.features = features
+        self.candidates = candidates
+        self.chosen = chosen
+        self.adPositions = adPositions
+        self.probability = probability
+        self.propensity = propensity
+        self.outcome = outcome
+        self.reward = reward
+        self.rewardWeights = rewardWeights
+        self.sim = sim
+    }
+
     /// The candidate plans as the learner sees them (materialized in this session's feed).
     public func candidatePlans() -> [CandidatePlan] {
         candidates.map { CandidatePlan(spec: $0.spec, plan: $0.spec.plan(feedLength: feedLength, limit: adLimit)) }

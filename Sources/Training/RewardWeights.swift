@@ -4,7 +4,13 @@ import Simulation
 /// The bandit's per-session reward: session revenue plus weighted terms for what the
 /// session did to the user's experience and retention.
 ///
-/// reward = revenue·w_rev + items·w_items − negatives·w_neg + w_ret·1[next session within the window]
+/// reward = revenue·w_rev + items·w_items − negatives·w_neg − ads²·w_ads² + w_ret·1[next session within the window]
+///
+/// The ads² term is shaping: the environment's revenue and its satisfaction cost are both
+/// nearly linear in a session's ad count, so a per-session learner with linear terms only
+/// swings between no ads and the regional maximum; a convex cost of ad load per session
+/// makes the per-session optimum interior, which is what spreading ads evenly earns in
+/// the long run.
 ///
 /// The return term is delayed: it is known when the user's next session starts, or when
 /// the window expires without one. The defaults (see ``standard``) were chosen by a sweep
@@ -15,14 +21,19 @@ public struct RewardWeights: Sendable, Equatable {
     public var items: Double
     public var negatives: Double
     public var returned: Double
+    /// Cost per squared ad count of the session.
+    public var adsSquared: Double
     /// Days within which a next session counts as a return.
     public var returnWindowDays: Double
 
-    public init(revenue: Double = 1, items: Double, negatives: Double, returned: Double, returnWindowDays: Double = 1) {
+    public init(
+        revenue: Double = 1, items: Double, negatives: Double, returned: Double, adsSquared: Double = 0, returnWindowDays: Double = 1
+    ) {
         self.revenue = revenue
         self.items = items
         self.negatives = negatives
         self.returned = returned
+        self.adsSquared = adsSquared
         self.returnWindowDays = returnWindowDays
     }
 
@@ -36,12 +47,15 @@ public struct RewardWeights: Sendable, Equatable {
     @inlinable
     public func reward(_ outcome: SessionOutcome) -> Double {
         revenue * outcome.revenue + items * Double(outcome.items) - negatives * Double(outcome.negatives)
-            + (outcome.gapToNext <= returnWindowDays ? returned : 0)
+            - adsSquared * Double(outcome.ads * outcome.ads) + (outcome.gapToNext <= returnWindowDays ? returned : 0)
     }
 
     /// The weights by name, as stored in policy files and logs.
     public var dictionary: [String: Double] {
-        ["revenue": revenue, "items": items, "negatives": negatives, "returned": returned, "return_window_days": returnWindowDays]
+        [
+            "revenue": revenue, "items": items, "negatives": negatives, "returned": returned, "ads_squared": adsSquared,
+            "return_window_days": returnWindowDays,
+        ]
     }
 
     /// Weights from their stored names; every name is required.
@@ -50,11 +64,13 @@ public struct RewardWeights: Sendable, Equatable {
             guard let value = dictionary[key], value.isFinite else { throw RewardWeightsError(key: key, value: dictionary[key]) }
             return value
         }
-        for key in dictionary.keys where !["revenue", "items", "negatives", "returned", "return_window_days"].contains(key) {
+        let known = ["revenue", "items", "negatives", "returned", "ads_squared", "return_window_days"]
+        for key in dictionary.keys where !known.contains(key) {
             throw RewardWeightsError(key: key, value: dictionary[key])
         }
         self.init(revenue: try value("revenue"), items: try value("items"), negatives: try value("negatives"),
-                  returned: try value("returned"), returnWindowDays: try value("return_window_days"))
+                  returned: try value("returned"), adsSquared: try value("ads_squared"),
+                  returnWindowDays: try value("return_window_days"))
         guard returnWindowDays > 0 else { throw RewardWeightsError(key: "return_window_days", value: returnWindowDays) }
     }
 
@@ -78,6 +94,6 @@ public struct RewardWeightsError: Error, Sendable, CustomStringConvertible {
     public let key: String
     public let value: Double?
     public var description: String {
-        "reward weight '\(key)'\(value.map { " = \($0)" } ?? ""): expected name=number with names revenue, items, negatives, returned, return_window_days (return_window_days > 0)"
+        "reward weight '\(key)'\(value.map { " = \($0)" } ?? ""): expected name=number with names revenue, items, negatives, returned, ads_squared, return_window_days (return_window_days > 0)"
     }
 }

@@ -1,0 +1,197 @@
+import AdLoadCore
+import Foundation
+import Policies
+import Simulation
+import Testing
+import Training
+
+let trainingPackageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func defaultEnvironment() throws -> EnvironmentConfig {
+    try EnvironmentConfig.load(path: trainingPackageRoot.appendingPathComponent("env/default.json").path)
+}
+
+func untrainedPolicy(_ config: EnvironmentConfig, algorithm: BanditAlgorithm, seed: UInt64) throws -> BanditPolicy {
+    let schema = config.featureSchema
+    let bandit = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm)
+    return BanditPolicy(name: algorithm.name, version: "test", bandit: bandit, schema: schema, catalog: config.planCatalog(), decisionSeed: seed)
+}
+
+func temporaryPath(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("adload-test-\(ProcessInfo.processInfo.processIdentifier)-\(name)").path
+}
+
+@Suite("Bandit training against the environment model")
+struct BanditTrainingTests {
+    @Test("training is deterministic and independent of the thread count")
+    func deterministicTraining() throws {
+        let config = try defaultEnvironment()
+        let policy = try untrainedPolicy(config, algorithm: .linUCB(alpha: 1, explorationFloor: 0.05), seed: 3)
+        let setup = SimulationSetup(users: 120, days: 8, seed: 3)
+        let model = EnvironmentModel(config: config)
+        let one = try BanditRunner(model: model, threads: 1).run(policy, setup: setup, reward: .standard, learn: true)
+        let two = try BanditRunner(model: model, threads: 3).run(policy, setup: setup, reward: .standard, learn: true)
+        #expect(one.sessions > 500)
+        #expect(one.bandit.model.theta == two.bandit.model.theta)
+        #expect(one.outcomes == two.outcomes)
+        #expect(one.curve == two.curve)
+        #expect(one.bandit.model.theta != policy.bandit.model.theta, "the bandit must have learned something")
+    }
+
+    @Test("a restored snapshot replays the logged session exactly (the basis of the true value)")
+    func snapshotReplay() throws {
+        let config = try defaultEnvironment()
+        let model = EnvironmentModel(config: config)
+        var trajectory = model.startTrajectory(model.user(5, populationSeed: 9), luckSeed: 10, days: 30)
+        for _ in 0..<6 {
+            var decider = CadenceDecider(every: 7)
+            try model.step(&trajectory, decider: &decider, policyName: "cadence")
+        }
+        #expect(trajectory.isActive)
+        let snapshot = model.snapshot(trajectory, populationSeed: 9, luckSeed: 10)
+        let encoded = try JSONEncoder().encode(snapshot)
+        var restored = try model.restore(try JSONDecoder().decode(TrajectorySnapshot.self, from: encoded))
+        var original = trajectory
+        var first = CadenceDecider(every: 5)
+        var second = CadenceDecider(every: 5)
+        let expected = try model.step(&original, decider: &first, policyName: "a")
+        let replayed = try model.step(&restored, decider: &second, policyName: "b")
+        #expect(expected == replayed)
+        #expect(original.satisfaction == restored.satisfaction && original.time == restored.time)
+    }
+
+    @Test("reward weights parse by name, and unknown names or bad values are named in the error")
+    func rewardWeights() throws {
+        let weights = try RewardWeights(parsing: "items=1e-3,returned=0.5")
+        #expect(weights.items == 1e-3 && weights.returned == 0.5 && weights.negatives == RewardWeights.standard.negatives)
+        #expect(try RewardWeights(dictionary: weights.dictionary) == weights)
+        #expect(throws: RewardWeightsError.self) { try RewardWeights(parsing: "clicks=1") }
+        #expect(throws: RewardWeightsError.self) { try RewardWeights(parsing: "items=abc") }
+        #expect(throws: RewardWeightsError.self) { try RewardWeights(parsing: "return_window_days=0") }
+        let outcome = SessionOutcome(time: 0, items: 10, ads: 3, clicks: 0, negatives: 1, dwell: 0, revenue: 0.5,
+                                     value: 0.5, churned: false, gapToNext: 0.5)
+        let reward = RewardWeights(revenue: 1, items: 0.01, negatives: 0.2, returned: 0.3, adsSquared: 0.01).reward(outcome)
+        #expect(abs(reward - (0.5 + 0.1 - 0.2 - 0.09 + 0.3)) < 1e-12)
+    }
+}
+
+@Suite("Decision logs and off-policy evaluation against the simulator", .serialized)
+struct LoggedEvaluationTests {
+    /// Trains a policy for a few simulated days on its own seed.
+    func trained(_ algorithm: BanditAlgorithm, seed: UInt64, config: EnvironmentConfig) throws -> BanditPolicy {
+        let policy = try untrainedPolicy(config, algorithm: algorithm, seed: seed)
+        let result = try BanditRunner(model: EnvironmentModel(config: config), threads: 2).run(
+            policy, setup: SimulationSetup(users: 200, days: 20, seed: seed), reward: .standard, learn: true)
+        return BanditPolicy(name: algorithm.name, version: "test", bandit: result.bandit, schema: policy.schema,
+                            catalog: policy.catalog, decisionSeed: 99)
+    }
+
+    @Test("DR estimates two targets within ±5% of their true value, from ε-greedy logs of a third")
+    func doublyRobustMatchesSimulation() throws {
+        let config = try defaultEnvironment()
+        let model = EnvironmentModel(config: config)
+        let logger = try trained(.epsilonGreedy(epsilon: 0.3), seed: 31, config: config)
+        let path = temporaryPath("ope.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try DecisionLogWriter(path: path)
+        _ = try BanditRunner(model: model, threads: 2).run(
+            logger, setup: SimulationSetup(users: 250, days: 25, seed: 41), reward: .standard, learn: false, log: writer)
+        try writer.close()
+        let records = try DecisionLogReader.read(path: path)
+        #expect(records.count > 10_000)
+        #expect(records.allSatisfy { $0.propensity == "exact" && $0.probability > 0 })
+
+        for algorithm in [BanditAlgorithm.softmax(temperature: 0.01), .linUCB(alpha: 1, explorationFloor: 0.05)] {
+            let target = try trained(algorithm, seed: 51, config: config)
+            let evaluation = try PolicyEvaluation(target: target.bandit, records: records, decisionSeed: 7)
+            let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
+            let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
+            #expect(abs(report.dr.value / truth - 1) < 0.05, "\(algorithm.name): DR \(report.dr.value) vs true \(truth)")
+            for row in evaluation.targetProbabilities { #expect(abs(row.reduce(0, +) - 1) < 1e-9) }
+        }
+    }
+
+    @Test("evaluating the logging policy itself gives importance weights of exactly 1")
+    func selfEvaluation() throws {
+        let config = try defaultEnvironment()
+        let logger = try trained(.softmax(temperature: 0.02), seed: 61, config: config)
+        let path = temporaryPath("self.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try DecisionLogWriter(path: path)
+        let run = try BanditRunner(model: EnvironmentModel(config: config), threads: 2).run(
+            logger, setup: SimulationSetup(users: 60, days: 5, seed: 62), reward: .standard, learn: false, log: writer)
+        try writer.close()
+        let records = try DecisionLogReader.read(path: path)
+        #expect(records.count == run.sessions)
+        let evaluation = try PolicyEvaluation(target: logger.bandit, records: records, decisionSeed: logger.decisionSeed)
+        for decision in evaluation.decisions { #expect(abs(decision.importanceWeight - 1) < 1e-12) }
+    }
+
+    @Test("a log line that is not a decision is reported with its file and line")
+    func badLogLine() throws {
+        let path = temporaryPath("bad.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data("{\"decision_id\": \"x\"}\n".utf8).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try DecisionLogReader.read(path: path)
+            Issue.record("a malformed log was accepted")
+        } catch {
+            #expect(error.description.hasPrefix("\(path):1: missing key"), "\(error)")
+        }
+    }
+}
+
+@Suite("Learning from logs")
+struct LoggedTrainingTests {
+    @Test("importance-weighted learning from a skewed logger recovers a known linear reward")
+    func recoversKnownReward() throws {
+        let config = try defaultEnvironment()
+        let schema = config.featureSchema
+        let catalog = config.planCatalog()
+        let d = schema.dimension
+        var state: UInt64 = 17
+        func uniform() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            return Double(CounterRandom.mix(state) >> 11) * 0x1.0p-53
+        }
+        let truth = (0..<d).map { _ in uniform() - 0.5 }
+        var records: [LoggedRecord] = []
+        var candidates: [CandidatePlan] = []
+        for index in 0..<3000 {
+            let region = index % schema.regions.count
+            catalog.candidates(region: region, feedLength: 400, adsToday: 0, into: &candidates)
+            let context = [1.0] + (1..<schema.contextCount).map { _ in uniform() }
+            // A skewed logger: the first candidate half the time, else uniform.
+            let chosen = uniform() < 0.5 ? 0 : Int(uniform() * Double(candidates.count))
+            let probability = (chosen == 0 ? 0.5 : 0) + 0.5 / Double(candidates.count)
+            let phi = FeatureSchema.kronecker(context: context, descriptors: candidates[chosen].descriptors)
+            let reward = zip(truth, phi).reduce(0) { $0 + $1.0 * $1.1 }
+            let outcome = SessionOutcome(time: 0, items: 0, ads: 0, clicks: 0, negatives: 0, dwell: 0, revenue: reward,
+                                         value: reward, churned: false, gapToNext: 1)
+            let record = LoggedRecord(
+                decisionID: "d\(index)", policy: "skewed", policyVersion: "test", region: schema.regions[region],
+                device: schema.devices[0], tenure: schema.tenures[0], hour: 0, adsToday: 0, feedLength: 400, adLimit: 40,
+                features: context, candidates: candidates.map { LoggedRecord.Candidate($0.spec) }, chosen: chosen,
+                adPositions: candidates[chosen].plan.positions, probability: probability, propensity: "exact",
+                outcome: LoggedRecord.Outcome(outcome), reward: reward, rewardWeights: RewardWeights.revenueOnly.dictionary, sim: nil)
+            records.append(try #require(try roundTrip(record)))
+        }
+        let start = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount,
+                                     algorithm: .epsilonGreedy(epsilon: 0), lambda: 1e-6)
+        let learned = try LoggedTraining.train(start, records: records, schema: schema, maxWeight: 10).bandit
+        // Noiseless rewards and a well-specified model: the prediction of every candidate
+        // (not only the logged ones) matches the truth.
+        for record in records.prefix(50) {
+            for candidate in record.candidatePlans() {
+                let phi = FeatureSchema.kronecker(context: record.features, descriptors: candidate.descriptors)
+                let predicted = zip(learned.model.theta.elements, phi).reduce(0) { $0 + $1.0 * $1.1 }
+                let expected = zip(truth, phi).reduce(0) { $0 + $1.0 * $1.1 }
+                #expect(abs(predicted - expected) < 1e-3 * max(1, abs(expected)))
+            }
+        }
+    }
+
+    func roundTrip(_ record: LoggedRecord) throws -> LoggedRecord? {
+        try JSONDecoder().decode(LoggedRecord.self, from: JSONEncoder().encode(record))
+    }
+}
