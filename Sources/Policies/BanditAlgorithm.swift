@@ -1,0 +1,164 @@
+/// How a ``LinearBandit`` turns its ridge model into a choice among candidate plans.
+///
+/// Every algorithm reports the probability of the plan it chose, so that logged decisions
+/// can be evaluated off-policy: exactly for LinUCB, ε-greedy and softmax, estimated by
+/// posterior sampling for Thompson sampling.
+public enum BanditAlgorithm: Sendable, Hashable {
+    /// Upper confidence bound: the argmax of θᵀφ + α·√(φᵀA⁻¹φ), replaced with probability
+    /// `explorationFloor` by a uniformly random candidate so every plan keeps a propensity
+    /// of at least `explorationFloor`/K.
+    case linUCB(alpha: Double, explorationFloor: Double)
+
+    /// Linear Thompson sampling: the argmax under θ̃ = θ + `scale`·L⁻ᵀz, z ~ N(0, I). The
+    /// chosen plan's probability is estimated from `propensitySamples` further posterior draws.
+    case thompson(scale: Double, propensitySamples: Int)
+
+    /// The argmax of θᵀφ with probability 1 − ε, a uniformly random candidate with probability ε.
+    case epsilonGreedy(epsilon: Double)
+
+    /// Candidate k with probability ∝ exp(θᵀφ_k / temperature).
+    case softmax(temperature: Double)
+
+    /// The names used on the command line and in policy files, in declaration order.
+    public static let names = ["linucb", "thompson", "egreedy", "softmax"]
+
+    /// The name used on the command line and in policy files ("linucb", "thompson", "egreedy", "softmax").
+    public var name: String {
+        switch self {
+        case .linUCB: "linucb"
+        case .thompson: "thompson"
+        case .epsilonGreedy: "egreedy"
+        case .softmax: "softmax"
+        }
+    }
+
+    /// The hyper-parameters as (file key, value) pairs, in the order policy files list them.
+    public var hyperparameters: [(name: String, value: Double)] {
+        switch self {
+        case let .linUCB(alpha, floor): [("alpha", alpha), ("exploration_floor", floor)]
+        case let .thompson(scale, samples): [("scale", scale), ("propensity_samples", Double(samples))]
+        case let .epsilonGreedy(epsilon): [("epsilon", epsilon)]
+        case let .softmax(temperature): [("temperature", temperature)]
+        }
+    }
+
+    /// A reasonable starting configuration for the algorithm called `name`, or `nil` for an unknown name.
+    ///
+    /// LinUCB α = 1 with a 1% exploration floor; Thompson scale 1 with 100 propensity samples
+    /// (standard error of an estimated propensity p below √(p/100)); ε = 0.05; temperature 0.1.
+    public static func defaults(named name: String) -> BanditAlgorithm? {
+        switch name {
+        case "linucb": .linUCB(alpha: 1, explorationFloor: 0.01)
+        case "thompson": .thompson(scale: 1, propensitySamples: 100)
+        case "egreedy": .epsilonGreedy(epsilon: 0.05)
+        case "softmax": .softmax(temperature: 0.1)
+        default: nil
+        }
+    }
+
+    /// Builds the algorithm called `name` from its hyper-parameters, keyed as in policy files.
+    /// - Throws: `HyperparameterError` for an unknown name, a missing or unknown key, or a value out of range.
+    public init(name: String, hyperparameters: [String: Double]) throws(HyperparameterError) {
+        guard let specs = Self.specs(named: name) else {
+            throw HyperparameterError(
+                name: "algorithm", value: "\"\(name)\"", problem: "unknown algorithm (known: \(Self.names.joined(separator: ", ")))")
+        }
+        if let unknown = hyperparameters.keys.sorted().first(where: { key in !specs.contains { $0.key == key } }) {
+            throw HyperparameterError(
+                name: unknown, value: HyperparameterSpec.format(hyperparameters[unknown] ?? 0),
+                problem: "unknown hyper-parameter for \(name) (allowed: \(specs.map(\.key).joined(separator: ", ")))")
+        }
+        var values: [Double] = []
+        for spec in specs {
+            guard let value = hyperparameters[spec.key] else {
+                throw HyperparameterError(name: spec.key, value: nil, problem: "is required by \(name)")
+            }
+            if let problem = spec.problem(with: value) {
+                throw HyperparameterError(name: spec.key, value: HyperparameterSpec.format(value), problem: problem)
+            }
+            values.append(value)
+        }
+        switch name {
+        case "linucb": self = .linUCB(alpha: values[0], explorationFloor: values[1])
+        case "thompson": self = .thompson(scale: values[0], propensitySamples: Int(values[1]))
+        case "egreedy": self = .epsilonGreedy(epsilon: values[0])
+        default: self = .softmax(temperature: values[0])
+        }
+    }
+
+    /// Checks every hyper-parameter against its documented range.
+    /// - Throws: `HyperparameterError` naming the first value out of range.
+    public func validate() throws(HyperparameterError) {
+        guard let specs = Self.specs(named: name) else { return }
+        for (spec, entry) in zip(specs, hyperparameters) {
+            if let problem = spec.problem(with: entry.value) {
+                throw HyperparameterError(name: spec.key, value: HyperparameterSpec.format(entry.value), problem: problem)
+            }
+        }
+    }
+
+    /// The hyper-parameters of the algorithm called `name`, in file order, with their ranges.
+    static func specs(named name: String) -> [HyperparameterSpec]? {
+        switch name {
+        case "linucb":
+            [HyperparameterSpec(key: "alpha", range: 0...1000), HyperparameterSpec(key: "exploration_floor", range: 0...1)]
+        case "thompson":
+            [
+                HyperparameterSpec(key: "scale", range: 0...1000),
+                HyperparameterSpec(key: "propensity_samples", range: 1...1_000_000, isInteger: true),
+            ]
+        case "egreedy":
+            [HyperparameterSpec(key: "epsilon", range: 0...1)]
+        case "softmax":
+            [HyperparameterSpec(key: "temperature", range: 1e-9...1e9)]
+        default:
+            nil
+        }
+    }
+}
+
+/// A hyper-parameter's file key and valid range.
+struct HyperparameterSpec: Sendable {
+    let key: String
+    let range: ClosedRange<Double>
+    var isInteger = false
+
+    /// Why `value` is invalid, or `nil` if it is valid.
+    func problem(with value: Double) -> String? {
+        if isInteger && (value != value.rounded() || !value.isFinite) {
+            return "expected an integer in [\(Self.format(range.lowerBound)), \(Self.format(range.upperBound))]"
+        }
+        if !range.contains(value) {
+            return "out of range, expected \(isInteger ? "an integer" : "a number") in [\(Self.format(range.lowerBound)), \(Self.format(range.upperBound))]"
+        }
+        return nil
+    }
+
+    /// Integers without a fraction, everything else in Swift's shortest round-trip form.
+    static func format(_ value: Double) -> String {
+        value.isFinite && value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : "\(value)"
+    }
+}
+
+/// A bandit hyper-parameter (or the prior precision λ) that is missing, unknown or out of range.
+public struct HyperparameterError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The hyper-parameter's key, as in policy files ("alpha", "lambda").
+    public let name: String
+    /// The offending value as written, or `nil` when it is missing.
+    public let value: String?
+    /// What is wrong and what is expected.
+    public let problem: String
+
+    /// Creates an error for hyper-parameter `name` with `value`.
+    public init(name: String, value: String?, problem: String) {
+        self.name = name
+        self.value = value
+        self.problem = problem
+    }
+
+    /// One line naming the hyper-parameter, its value and the problem.
+    public var description: String {
+        guard let value else { return "hyper-parameter '\(name)' \(problem)" }
+        return "hyper-parameter '\(name)' has value \(value): \(problem)"
+    }
+}

@@ -1,0 +1,26 @@
+/// One decision of a ``LinearBandit``: the chosen candidate and the probability it had.
+public struct BanditChoice: Sendable, Equatable {
+    /// Index of the chosen candidate in the list passed to `decide`.
+    public let index: Int
+
+    /// The probability π(index | context) of this choice (the propensity logged with the decision).
+    public let probability: Double
+
+    /// Whether `probability` is exact or a Monte Carlo estimate.
+    public let propensityKind: PropensityKind
+
+    /// Creates a choice.
+    public init(index: Int, probability: Double, propensityKind: PropensityKind) {
+        self.index = index
+        self.probability = probability
+        self.propensityKind = propensityKind
+    }
+}
+
+/// How a reported propensity was obtained.
+public enum PropensityKind: Sendable, Hashable {
+    /// Computed in closed form from the policy's distribution.
+    case exact
+    /// Estimated by counting wins over `samples` posterior draws (Thompson sampling).
+    case estimated(samples: Int)
+}

@@ -1,0 +1,125 @@
+import AdLoadCore
+import LinearAlgebra
+
+/// A linear contextual bandit over φ = c ⊗ q: a ``RidgeModel`` plus the ``BanditAlgorithm``
+/// that turns it into decisions.
+///
+/// `decide` scores every candidate plan of a context with the Kronecker structure of φ
+/// (O(d² + K·|q|²) instead of O(K·d²)) and reports the propensity of its choice;
+/// `probabilities` gives the whole distribution π(·|x) for off-policy evaluation; `update`
+/// learns from one (context, chosen plan, reward) with an optional importance weight.
+/// The value is `Sendable`: serve from one snapshot on many threads, each with its own
+/// ``BanditScratch``, while a learner updates its own copy.
+public struct LinearBandit: Sendable {
+    /// |c|, the number of context features.
+    public let contextCount: Int
+
+    /// |q|, the number of plan descriptors.
+    public let descriptorCount: Int
+
+    /// How decisions are made from the model.
+    public private(set) var algorithm: BanditAlgorithm
+
+    /// The ridge model over φ = c ⊗ q, of dimension d = |c|·|q|.
+    public private(set) var model: RidgeModel
+
+    /// The valid range of the prior precision λ.
+    public static let lambdaRange: ClosedRange<Double> = 1e-12...1e12
+
+    /// A bandit that has learned nothing yet (A = λI).
+    /// - Parameters:
+    ///   - contextCount: |c| (``FeatureSchema/contextCount``).
+    ///   - descriptorCount: |q| (``FeatureSchema/descriptorCount``).
+    ///   - algorithm: The decision rule and its hyper-parameters.
+    ///   - lambda: The prior precision λ (ridge penalty), in `lambdaRange`.
+    ///   - refreshInterval: Updates between LAPACK recomputations of the model.
+    /// - Throws: `HyperparameterError` if a hyper-parameter or λ is out of range.
+    /// - Complexity: O(d²); allocates the model.
+    public init(
+        contextCount: Int, descriptorCount: Int, algorithm: BanditAlgorithm, lambda: Double = 1,
+        refreshInterval: Int = RidgeModel.defaultRefreshInterval
+    ) throws(HyperparameterError) {
+        guard Self.lambdaRange.contains(lambda) else {
+            throw HyperparameterError(
+                name: "lambda", value: HyperparameterSpec.format(lambda), problem: "out of range, expected a number in [1e-12, 1e12]")
+        }
+        try self.init(
+            algorithm: algorithm,
+            model: RidgeModel(dimension: contextCount * descriptorCount, lambda: lambda, refreshInterval: refreshInterval),
+            contextCount: contextCount, descriptorCount: descriptorCount)
+    }
+
+    /// A bandit around an existing model (restored from a policy file, or fitted from logs).
+    /// - Precondition: `model.dimension == contextCount * descriptorCount`.
+    /// - Throws: `HyperparameterError` if a hyper-parameter is out of range.
+    public init(algorithm: BanditAlgorithm, model: RidgeModel, contextCount: Int, descriptorCount: Int) throws(HyperparameterError) {
+        precondition(contextCount >= 1 && descriptorCount >= 1, "LinearBandit: |c| = \(contextCount) and |q| = \(descriptorCount) must be positive")
+        precondition(
+            model.dimension == contextCount * descriptorCount,
+            "LinearBandit: model dimension \(model.dimension) is not |c|·|q| = \(contextCount)·\(descriptorCount)"
+        )
+        try algorithm.validate()
+        self.algorithm = algorithm
+        self.model = model
+        self.contextCount = contextCount
+        self.descriptorCount = descriptorCount
+    }
+
+    /// The feature dimension d = |c|·|q|.
+    public var dimension: Int { model.dimension }
+
+    /// The same model deciding with another algorithm (to evaluate a greedy version of a
+    /// trained policy, say).
+    /// - Throws: `HyperparameterError` if a hyper-parameter is out of range.
+    public func with(algorithm: BanditAlgorithm) throws(HyperparameterError) -> LinearBandit {
+        try LinearBandit(algorithm: algorithm, model: model, contextCount: contextCount, descriptorCount: descriptorCount)
+    }
+
+    /// Working memory for decisions among up to `maxCandidates` candidates.
+    /// - Complexity: O(d + K·|q|); allocates.
+    public func makeScratch(maxCandidates: Int) -> BanditScratch {
+        BanditScratch(contextCount: contextCount, descriptorCount: descriptorCount, maxCandidates: maxCandidates)
+    }
+
+    /// Learns from one observation: the plan with descriptors q was shown in context c and earned `reward`.
+    ///
+    /// Forms φ = c ⊗ q inside the model and applies the ridge update.
+    /// - Parameters:
+    ///   - context: c, `contextCount` finite values.
+    ///   - descriptors: q of the chosen plan, `descriptorCount` finite values.
+    ///   - reward: The observed reward (finite).
+    ///   - weight: Importance weight w ≥ 0, such as π_target/π_logging when learning from logs.
+    /// - Complexity: O(d²) amortized (see ``RidgeModel/update(features:reward:weight:)``), no allocation.
+    public mutating func update(context: [Double], descriptors: [Double], reward: Double, weight: Double = 1) {
+        precondition(context.count == contextCount, "LinearBandit.update: context has \(context.count) features, expected \(contextCount)")
+        precondition(
+            descriptors.count == descriptorCount,
+            "LinearBandit.update: q has \(descriptors.count) values, expected \(descriptorCount)"
+        )
+        context.withUnsafeBufferPointer { c in
+            descriptors.withUnsafeBufferPointer { q in
+                model.stageKronecker(context: c, descriptors: q)
+            }
+        }
+        model.applyStagedUpdate(reward: reward, weight: weight)
+    }
+
+    /// Learns from one observation of a candidate plan (see ``update(context:descriptors:reward:weight:)``).
+    /// - Complexity: O(d²) amortized, no allocation.
+    public mutating func update(context: [Double], descriptors: PlanDescriptors, reward: Double, weight: Double = 1) {
+        precondition(context.count == contextCount, "LinearBandit.update: context has \(context.count) features, expected \(contextCount)")
+        precondition(
+            descriptorCount == PlanDescriptors.count,
+            "LinearBandit.update: plans have \(PlanDescriptors.count) descriptors, the bandit expects \(descriptorCount)"
+        )
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: PlanDescriptors.count) { q in
+            for j in 0..<PlanDescriptors.count {
+                q[j] = descriptors[j]
+            }
+            context.withUnsafeBufferPointer { c in
+                model.stageKronecker(context: c, descriptors: UnsafeBufferPointer(q))
+            }
+        }
+        model.applyStagedUpdate(reward: reward, weight: weight)
+    }
+}

@@ -1,0 +1,152 @@
+import AdLoadCore
+
+/// A JSON tree with ordered keys, for writing policy files deterministically.
+indirect enum OrderedJSON: Sendable {
+    case number(Double)
+    case string(String)
+    case array([OrderedJSON])
+    /// A flat array of numbers printed `columns` to a line (a row-major matrix).
+    case matrix([Double], columns: Int)
+    case object([(key: String, value: OrderedJSON)])
+
+    /// The same tree as a parsed document would hold it, for checksumming.
+    var value: JSONValue {
+        switch self {
+        case let .number(number): .number(number)
+        case let .string(text): .string(text)
+        case let .array(items): .array(items.map(\.value))
+        case let .matrix(numbers, _): .array(numbers.map { .number($0) })
+        case let .object(fields):
+            .object(Dictionary(fields.map { ($0.key, $0.value.value) }, uniquingKeysWith: { first, _ in first }))
+        }
+    }
+
+    /// Pretty-printed text: two-space indentation, one key per line, scalar arrays on one
+    /// line, matrices one row per line.
+    func rendered(indent: String = "") -> String {
+        var output = ""
+        render(into: &output, indent: indent)
+        return output
+    }
+
+    private func render(into output: inout String, indent: String) {
+        switch self {
+        case let .number(number):
+            output += PolicyJSON.format(number)
+        case let .string(text):
+            output += PolicyJSON.quoted(text)
+        case let .array(items):
+            output += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { output += ", " }
+                item.render(into: &output, indent: indent)
+            }
+            output += "]"
+        case let .matrix(numbers, columns):
+            guard !numbers.isEmpty, columns > 0 else {
+                output += "[]"
+                return
+            }
+            output += "[\n"
+            let rows = (numbers.count + columns - 1) / columns
+            for row in 0..<rows {
+                let slice = numbers[(row * columns)..<min(numbers.count, (row + 1) * columns)]
+                output += indent + "  " + slice.map(PolicyJSON.format).joined(separator: ", ")
+                output += row < rows - 1 ? ",\n" : "\n"
+            }
+            output += indent + "]"
+        case let .object(fields):
+            guard !fields.isEmpty else {
+                output += "{}"
+                return
+            }
+            output += "{\n"
+            for (index, field) in fields.enumerated() {
+                output += indent + "  " + PolicyJSON.quoted(field.key) + ": "
+                field.value.render(into: &output, indent: indent + "  ")
+                output += index < fields.count - 1 ? ",\n" : "\n"
+            }
+            output += indent + "}"
+        }
+    }
+}
+
+/// Number formatting, canonical rendering and the FNV-1a checksum of policy files.
+enum PolicyJSON {
+    /// An integral value below 2⁵³ as an integer ("12"), anything else in Swift's shortest
+    /// round-trip form ("0.1", "1e-05"): a JSON reader gets back the identical Double.
+    static func format(_ number: Double) -> String {
+        if number == number.rounded(.towardZero) && abs(number) < 0x1p53 {
+            return String(Int64(number))
+        }
+        return "\(number)"
+    }
+
+    /// A JSON string literal: `"` and `\` escaped, control characters as `\n`, `\t` or `\u00XX`.
+    static func quoted(_ text: String) -> String {
+        var output = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    output.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return output + "\""
+    }
+
+    /// The canonical rendering the checksum covers: compact JSON, object keys sorted by their
+    /// UTF-8 bytes, numbers as `format` prints them. It depends only on the values, not on the
+    /// file's layout, so re-indenting a file or reordering its keys keeps its checksum.
+    static func canonical(_ value: JSONValue) -> String {
+        var output = ""
+        canonical(value, into: &output)
+        return output
+    }
+
+    private static func canonical(_ value: JSONValue, into output: inout String) {
+        switch value {
+        case .null: output += "null"
+        case let .bool(flag): output += flag ? "true" : "false"
+        case let .number(number): output += format(number)
+        case let .string(text): output += quoted(text)
+        case let .array(items):
+            output += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { output += "," }
+                canonical(item, into: &output)
+            }
+            output += "]"
+        case let .object(fields):
+            output += "{"
+            let keys = fields.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (index, key) in keys.enumerated() {
+                if index > 0 { output += "," }
+                output += quoted(key) + ":"
+                if let field = fields[key] {
+                    canonical(field, into: &output)
+                }
+            }
+            output += "}"
+        }
+    }
+
+    /// FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3) of the UTF-8 bytes of `text`.
+    static func fnv1a64(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}
