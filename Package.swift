@@ -15,9 +15,15 @@ let package = Package(
         .library(name: "StateStore", targets: ["StateStore"]),
         .library(name: "Policies", targets: ["Policies"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "DecisionService", targets: ["DecisionService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // hiredis: no `pkgConfig` here on purpose. hiredis.pc adds -D_FILE_OFFSET_BITS=64,
@@ -35,12 +41,28 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
         .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra"]),
         .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra"]),
-        .target(name: "StateStore", dependencies: ["CHiredis"]),
+        .target(
+            name: "StateStore",
+            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "DecisionService",
+            dependencies: [
+                "AdLoadCore", "Policies", "StateStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "AdLoadTestSupport", dependencies: ["StateStore"], path: "Sources/AdLoadTestSupport"),
         .executableTarget(
             name: "adload",
             dependencies: [
-                "AdLoadCore", "Simulation", "Policies", "Training",
+                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "Training", "StateStore", "DecisionService",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +71,13 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore"]),
+        .testTarget(
+            name: "DecisionServiceTests",
+            dependencies: [
+                "DecisionService", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "AdLoadTestSupport", "CHiredis"]),
     ],
     swiftLanguageModes: [.v6]

@@ -116,7 +116,7 @@ public struct BanditRunner: Sendable {
                                     ? model.snapshot(trajectory, populationSeed: setup.populationSeed, luckSeed: setup.luckSeed) : nil
                                 var decider = worker.beginSession(context)
                                 let outcome = try model.step(&trajectory, decider: &decider, policyName: frozen.name)
-                                let reward = weights.reward(outcome)
+                                let reward = weights.reward(outcome, plan: worker.candidates[worker.choice.index].descriptors)
                                 let record = logging
                                     ? worker.record(session: context, outcome: outcome, reward: reward, weights: weights,
                                                     snapshot: snapshot, schema: frozen.schema) : nil

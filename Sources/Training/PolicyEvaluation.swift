@@ -98,7 +98,7 @@ public struct PolicyEvaluation: Sendable {
                             var trajectory = start
                             var decider = PlanDecider(plan: candidates[k].plan)
                             let outcome = try model.step(&trajectory, decider: &decider, policyName: "counterfactual")
-                            value += probability * weights[index].reward(outcome)
+                            value += probability * weights[index].reward(outcome, plan: candidates[k].descriptors)
                         }
                         local.append((index, value))
                     }

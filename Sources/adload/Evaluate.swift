@@ -50,6 +50,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        prepareLinearAlgebra()
         let config = try env.map(loadEnvironment)
         let file: PolicyFile
         do { file = try PolicyFile.load(path: policy, expectedSchema: config?.featureSchema) } catch { throw CLIError(error.description) }

@@ -97,6 +97,7 @@ struct Simulate: ParsableCommand {
     }
 
     func run() throws {
+        prepareLinearAlgebra()
         var config: EnvironmentConfig
         do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
         if let weight = engagementWeight { config.objective.engagementWeight = weight }

@@ -97,6 +97,7 @@ struct TrainBandit: ParsableCommand {
     }
 
     func run() throws {
+        prepareLinearAlgebra()
         let config = try loadEnvironment(env)
         let schema = config.featureSchema
         let catalog = config.planCatalog()

@@ -1,0 +1,173 @@
+import Foundation
+import Synchronization
+
+/// A ``LiveStore`` in process memory: the reference semantics of the Redis store, used by
+/// unit tests and by `adload serve --memory`. Nothing survives the process.
+public final class InMemoryLiveStore: LiveStore {
+    struct Group {
+        var nextIndex = 0
+        /// Delivered but not acknowledged, by consumer: entry indices.
+        var pending: [String: [Int]] = [:]
+    }
+
+    struct State {
+        var users: [String: UserRecord] = [:]
+        var dailyAds: [String: Int] = [:]
+        var seenEvents: Set<String> = []
+        var decisionTimes: [String: Double] = [:]
+        var streams: [StreamName: [StreamEntry]] = [:]
+        var groups: [String: Group] = [:]
+        var sequence = 0
+        var activeVersion: String?
+        var blobs: [String: Data] = [:]
+        var unavailable = false
+    }
+
+    let state = Mutex(State())
+
+    public init() {}
+
+    /// Makes every operation fail with ``StoreError/unavailable(_:)`` (to test fallbacks).
+    public func setUnavailable(_ unavailable: Bool) {
+        state.withLock { $0.unavailable = unavailable }
+    }
+
+    func checkAvailable(_ state: State) throws(StoreError) {
+        if state.unavailable { throw .unavailable("in-memory store switched off") }
+    }
+
+    public func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
+        try state.withLock { (state: inout State) throws(StoreError) -> UserRecord? in
+            try checkAvailable(state)
+            guard var record = state.users[userID] else { return nil }
+            record.adsToday = state.dailyAds["\(userID):\(day)"] ?? 0
+            return record
+        }
+    }
+
+    public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var encoded: [(DecisionEntry, String)] = []
+        for entry in entries {
+            guard let data = try? encoder.encode(entry), let text = String(data: data, encoding: .utf8) else {
+                throw .failed("cannot encode decision \(entry.decisionID)")
+            }
+            encoded.append((entry, text))
+        }
+        try state.withLock { (state: inout State) throws(StoreError) in
+            try checkAvailable(state)
+            for (entry, text) in encoded {
+                state.decisionTimes[entry.decisionID] = entry.time
+                append(&state, .decisions, ["d": text])
+            }
+        }
+    }
+
+    func append(_ state: inout State, _ stream: StreamName, _ fields: [String: String]) {
+        state.sequence += 1
+        state.streams[stream, default: []].append(StreamEntry(id: "0-\(state.sequence)", fields: fields))
+    }
+
+    public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
+        try state.withLock { (state: inout State) throws(StoreError) -> FeedbackOutcome in
+            try checkAvailable(state)
+            var fresh: [FeedbackEvent] = []
+            for event in entry.events {
+                let key = "\(entry.decisionID)|\(event.identity)"
+                if state.seenEvents.insert(key).inserted { fresh.append(event) }
+            }
+            if !fresh.isEmpty {
+                var record = state.users[entry.userID] ?? .new
+                let day = Int(entry.time.rounded(.down))
+                record.adsToday = state.dailyAds["\(entry.userID):\(day)"] ?? 0
+                record.apply(fresh, at: entry.time, sessionStart: state.decisionTimes[entry.decisionID] ?? entry.time)
+                state.dailyAds["\(entry.userID):\(day)"] = record.adsToday
+                state.users[entry.userID] = record
+                let events = fresh.map { event -> String in
+                    "\(event.kind.rawValue):\(event.position.map(String.init) ?? ""):\(event.value.map { "\($0)" } ?? "")"
+                }
+                append(&state, .feedback, [
+                    "decision_id": entry.decisionID, "user_id": entry.userID, "time": "\(entry.time)",
+                    "events": events.joined(separator: ","),
+                ])
+            }
+            return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count)
+        }
+    }
+
+    public func activePolicyVersion() async throws(StoreError) -> String? {
+        try state.withLock { (state: inout State) throws(StoreError) -> String? in
+            try checkAvailable(state)
+            return state.activeVersion
+        }
+    }
+
+    public func policyBlob(version: String) async throws(StoreError) -> Data? {
+        try state.withLock { (state: inout State) throws(StoreError) -> Data? in
+            try checkAvailable(state)
+            return state.blobs[version]
+        }
+    }
+
+    public func publishPolicy(version: String, blob: Data) async throws(StoreError) {
+        try state.withLock { (state: inout State) throws(StoreError) in
+            try checkAvailable(state)
+            state.blobs[version] = blob
+            state.activeVersion = version
+        }
+    }
+
+    public func readStream(
+        _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
+    ) async throws(StoreError) -> [StreamEntry] {
+        let entries = try take(stream, group: group, consumer: consumer, count: count)
+        if entries.isEmpty && block > .zero {
+            try? await Task.sleep(for: min(block, .milliseconds(50)))
+            return try take(stream, group: group, consumer: consumer, count: count)
+        }
+        return entries
+    }
+
+    func take(_ stream: StreamName, group: String, consumer: String, count: Int) throws(StoreError) -> [StreamEntry] {
+        try state.withLock { (state: inout State) throws(StoreError) -> [StreamEntry] in
+            try checkAvailable(state)
+            let key = "\(stream.rawValue)|\(group)"
+            var groupState = state.groups[key] ?? Group()
+            let all = state.streams[stream] ?? []
+            let end = min(all.count, groupState.nextIndex + max(0, count))
+            let indices = Array(groupState.nextIndex..<end)
+            groupState.nextIndex = end
+            groupState.pending[consumer, default: []].append(contentsOf: indices)
+            state.groups[key] = groupState
+            return indices.map { all[$0] }
+        }
+    }
+
+    public func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+        try state.withLock { (state: inout State) throws(StoreError) -> [StreamEntry] in
+            try checkAvailable(state)
+            let all = state.streams[stream] ?? []
+            let pending = state.groups["\(stream.rawValue)|\(group)"]?.pending[consumer] ?? []
+            return pending.prefix(count).map { all[$0] }
+        }
+    }
+
+    public func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {
+        try state.withLock { (state: inout State) throws(StoreError) in
+            try checkAvailable(state)
+            let key = "\(stream.rawValue)|\(group)"
+            let all = state.streams[stream] ?? []
+            let acknowledged = Set(ids)
+            guard var groupState = state.groups[key] else { return }
+            for consumer in groupState.pending.keys {
+                groupState.pending[consumer]?.removeAll { acknowledged.contains(all[$0].id) }
+            }
+            state.groups[key] = groupState
+        }
+    }
+
+    public func ping() async throws(StoreError) {
+        try state.withLock { (state: inout State) throws(StoreError) in try checkAvailable(state) }
+    }
+}

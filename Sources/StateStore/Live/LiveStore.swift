@@ -1,0 +1,213 @@
+import Foundation
+
+/// What the decision service keeps per user, as read on the decide path.
+///
+/// The counts are exponentially decayed sums (time constants 7 and 30 days, the same
+/// definition as `AdLoadCore.BehaviourHistory`) as of `lastUpdate`; times are in days
+/// since the Unix epoch.
+public struct UserRecord: Sendable, Equatable {
+    /// Start of the user's last session (days since the epoch), or `nil` for a new user.
+    public var lastVisit: Double?
+    /// Time the decayed counts are as of.
+    public var lastUpdate: Double?
+    /// 7-day decayed counts: sessions, items, ads, clicks, negatives.
+    public var week: [Double]
+    /// 30-day decayed counts: sessions, items, ads, clicks, negatives.
+    public var month: [Double]
+    /// Exponential moving average of organic dwell per item, seconds.
+    public var recentDwell: Double
+    public var totalSessions: Int
+    /// Ad impressions counted today (the daily-cap counter).
+    public var adsToday: Int
+
+    public init(
+        lastVisit: Double? = nil, lastUpdate: Double? = nil, week: [Double] = Array(repeating: 0, count: 5),
+        month: [Double] = Array(repeating: 0, count: 5), recentDwell: Double = 0, totalSessions: Int = 0, adsToday: Int = 0
+    ) {
+        self.lastVisit = lastVisit
+        self.lastUpdate = lastUpdate
+        self.week = week
+        self.month = month
+        self.recentDwell = recentDwell
+        self.totalSessions = totalSessions
+        self.adsToday = adsToday
+    }
+
+    /// A user never seen.
+    public static let new = UserRecord()
+}
+
+/// One event the feed server reports for a decision.
+public struct FeedbackEvent: Sendable, Equatable, Hashable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case impression, click, conversion, skip, hide, report, dwell
+        case sessionEnd = "session_end"
+    }
+
+    public var kind: Kind
+    /// 1-based feed position, where the event has one (impression, click, skip, hide, report, dwell).
+    public var position: Int?
+    /// Dwell seconds for `dwell`; session length (positions) for `session_end`.
+    public var value: Double?
+
+    public init(kind: Kind, position: Int? = nil, value: Double? = nil) {
+        self.kind = kind
+        self.position = position
+        self.value = value
+    }
+
+    /// The identity used for idempotency: a repeated event with the same identity for the
+    /// same decision is counted once.
+    public var identity: String { "\(kind.rawValue):\(position.map(String.init) ?? "-")" }
+}
+
+/// Feedback for one decision, as accepted by the service.
+public struct FeedbackEntry: Sendable, Equatable {
+    public var decisionID: String
+    public var userID: String
+    /// Event time, days since the epoch.
+    public var time: Double
+    public var events: [FeedbackEvent]
+
+    public init(decisionID: String, userID: String, time: Double, events: [FeedbackEvent]) {
+        self.decisionID = decisionID
+        self.userID = userID
+        self.time = time
+        self.events = events
+    }
+}
+
+/// What applying feedback did.
+public struct FeedbackOutcome: Sendable, Equatable {
+    /// Events counted now (those not seen before for this decision).
+    public var newEvents: Int
+    /// Events ignored because this decision already had them.
+    public var duplicateEvents: Int
+
+    public init(newEvents: Int, duplicateEvents: Int) {
+        self.newEvents = newEvents
+        self.duplicateEvents = duplicateEvents
+    }
+}
+
+/// A decision as appended to the decision stream (JSON in the stream entry's `d` field).
+public struct DecisionEntry: Sendable, Equatable, Codable {
+    public var decisionID: String
+    public var userID: String
+    /// Decision time, days since the epoch.
+    public var time: Double
+    public var region: String
+    public var policyVersion: String
+    /// Context features c.
+    public var features: [Double]
+    /// Candidate plans as [first, every, max].
+    public var candidates: [[Int]]
+    public var chosen: Int
+    public var adPositions: [Int]
+    public var probability: Double
+    /// "exact" or "estimated:N".
+    public var propensity: String
+    public var fallback: Bool
+    public var feedLength: Int
+    public var adLimit: Int
+
+    enum CodingKeys: String, CodingKey {
+        case time, region, features, candidates, chosen, probability, propensity, fallback
+        case decisionID = "decision_id", userID = "user_id", policyVersion = "policy_version"
+        case adPositions = "ad_positions", feedLength = "feed_length", adLimit = "ad_limit"
+    }
+
+    public init(
+        decisionID: String, userID: String, time: Double, region: String, policyVersion: String, features: [Double],
+        candidates: [[Int]], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
+        feedLength: Int, adLimit: Int
+    ) {
+        self.decisionID = decisionID
+        self.userID = userID
+        self.time = time
+        self.region = region
+        self.policyVersion = policyVersion
+        self.features = features
+        self.candidates = candidates
+        self.chosen = chosen
+        self.adPositions = adPositions
+        self.probability = probability
+        self.propensity = propensity
+        self.fallback = fallback
+        self.feedLength = feedLength
+        self.adLimit = adLimit
+    }
+}
+
+/// The two streams learners read.
+public enum StreamName: String, Sendable, CaseIterable {
+    case decisions = "adload:decisions"
+    case feedback = "adload:feedback"
+}
+
+/// One entry read from a stream: its id and its fields.
+public struct StreamEntry: Sendable, Equatable {
+    public var id: String
+    public var fields: [String: String]
+
+    public init(id: String, fields: [String: String]) {
+        self.id = id
+        self.fields = fields
+    }
+}
+
+/// A store operation that failed; the service answers from its fallback, or 503.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The store cannot be reached (connection refused, broken, circuit open).
+    case unavailable(String)
+    /// The store did not answer in time.
+    case timeout
+    /// The store answered with an error or data this code cannot read.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(reason): "state store unavailable: \(reason)"
+        case .timeout: "state store timed out"
+        case let .failed(reason): "state store error: \(reason)"
+        }
+    }
+}
+
+/// The live state behind the decision service: per-user records, the decision and
+/// feedback streams, and the policy registry. Two implementations: Redis (production,
+/// `RedisLiveStore`) and in memory (`InMemoryLiveStore`, for unit tests and as the
+/// reference semantics the Redis scripts must match).
+public protocol LiveStore: Sendable {
+    /// The user's record and today's ad count, in one round trip; `nil` for a user never seen.
+    /// - Parameter day: the calendar day (days since the epoch, rounded down) of the daily counter.
+    func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord?
+
+    /// Appends decisions to the decision stream, in order.
+    func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError)
+
+    /// Applies feedback to the user's record atomically and idempotently (an event already
+    /// counted for this decision is ignored), then appends the new events to the feedback stream.
+    /// Only returns once the store has it.
+    func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome
+
+    /// The active policy version in the registry, if any.
+    func activePolicyVersion() async throws(StoreError) -> String?
+    /// A policy blob by version.
+    func policyBlob(version: String) async throws(StoreError) -> Data?
+    /// Stores a policy blob and makes it the active version (blob first, then the pointer).
+    func publishPolicy(version: String, blob: Data) async throws(StoreError)
+
+    /// Reads new entries of `stream` for a consumer group (creating the group at the
+    /// stream's start if needed), waiting up to `block` for some to arrive.
+    func readStream(
+        _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
+    ) async throws(StoreError) -> [StreamEntry]
+    /// Entries delivered to `consumer` but not yet acknowledged (after a restart).
+    func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry]
+    /// Acknowledges processed entries.
+    func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError)
+
+    /// Round trip check (for readiness).
+    func ping() async throws(StoreError)
+}
