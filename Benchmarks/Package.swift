@@ -27,6 +27,31 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark"),
             ]
         ),
+        .executableTarget(
+            name: "BanditBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AdLoadCore", package: "AdLoad"),
+                .product(name: "LinearAlgebra", package: "AdLoad"),
+                .product(name: "Policies", package: "AdLoad"),
+            ],
+            path: "Benchmarks/BanditBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
+        .executableTarget(
+            name: "KernelBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AdLoadCore", package: "AdLoad"),
+                .product(name: "LinearAlgebra", package: "AdLoad"),
+            ],
+            path: "Benchmarks/KernelBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

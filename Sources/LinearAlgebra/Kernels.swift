@@ -12,19 +12,27 @@
 public enum Kernels {
     /// The dimension at and above which the dispatching kernels call OpenBLAS.
     ///
-    /// These are starting guesses (OpenBLAS call overhead dominates below about 32);
-    /// replace them with figures measured by the benchmarks.
+    /// Measured by `Benchmarks/KernelBenchmarks` on the 2-core AMD EPYC VM (OpenBLAS 0.3.21,
+    /// one thread), n ∈ {4, 8, 16, 24, 32, 48, 64, 96, 128, 256}: each value is the smallest n
+    /// from which `blasX` beat `naiveX`, at that n and every larger one, in at least five of
+    /// six runs. The figures are ns per call, naive vs BLAS (medians of the six runs), at the
+    /// crossover and the size below it. Rerun the benchmark and update these on other hardware.
     public enum Crossover {
-        /// Vector length at which `dot` switches to `cblas_ddot`.
-        public static let dot = 32
-        /// Vector length at which `axpy` switches to `cblas_daxpy`.
-        public static let axpy = 32
-        /// Larger matrix dimension at which `gemv` switches to `cblas_dgemv`.
-        public static let gemv = 32
-        /// Larger matrix dimension at which `ger` switches to `cblas_dger`.
-        public static let ger = 32
-        /// Matrix dimension at which `syr` switches to `cblas_dsyr`.
-        public static let syr = 32
+        /// Vector length at which `dot` switches to `cblas_ddot`: 49 vs 36 ns at n = 256; a tie
+        /// at 128 (25 vs 25 ns), and the naive loop wins below (13 vs 22 ns at 64).
+        public static let dot = 256
+        /// Vector length at which `axpy` switches to `cblas_daxpy`: 53 vs 41 ns at n = 256; from
+        /// 48 to 128 the two are within a few ns of each other, either way (32 vs 29 ns at 128).
+        public static let axpy = 256
+        /// Larger matrix dimension at which `gemv` switches to `cblas_dgemv`: 85 vs 64 ns at
+        /// n = 16, 34 vs 51 ns at 8.
+        public static let gemv = 16
+        /// Larger matrix dimension at which `ger` switches to `cblas_dger`: 107 vs 96 ns at
+        /// n = 16, 34 vs 64 ns at 8.
+        public static let ger = 16
+        /// Matrix dimension at which `syr` switches to `cblas_dsyr`: 475 vs 437 ns at n = 48;
+        /// a tie at 32 (226 vs 230 ns).
+        public static let syr = 48
     }
 
     /// Returns the dot product xᵀy, by the naive or BLAS path depending on `x.count`.
