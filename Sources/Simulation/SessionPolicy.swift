@@ -46,6 +46,9 @@ public struct SessionSoFar: Sendable {
     public internal(set) var lastDwell: Double = 0
     /// Total organic dwell so far, seconds.
     public internal(set) var dwell: Double = 0
+
+    /// An empty session (nothing watched yet).
+    public init() {}
 }
 
 /// Decides, position by position within one session, whether to show an ad.

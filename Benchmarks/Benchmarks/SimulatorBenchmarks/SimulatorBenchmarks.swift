@@ -31,7 +31,9 @@ private func typicalUser(model: EnvironmentModel, policy: CadencePolicy, luckSee
     for index in 0...100 {
         let user = model.user(index, populationSeed: 1)
         do {
-            candidates.append((try model.simulateUser(user, policy: policy, luckSeed: luckSeed, days: 120).sessions, user))
+            var worker = policy.makeWorker()
+            let outcome = try model.simulateUser(user, worker: &worker, policyName: policy.name, luckSeed: luckSeed, days: 120)
+            candidates.append((outcome.sessions, user))
         } catch {
             fatalError("SimulatorBenchmarks: \(error)")
         }
@@ -76,7 +78,8 @@ let benchmarks: @Sendable () -> Void = {
             "simulateUser fixed:every=12 \(days) days",
             configuration: .init(metrics: horizonMetrics, warmupIterations: 3, maxDuration: .seconds(2), maxIterations: 2_000)
         ) { benchmark throws in
-            let outcome = try model.simulateUser(user, policy: policy, luckSeed: luckSeed, days: days)
+            var worker = policy.makeWorker()
+            let outcome = try model.simulateUser(user, worker: &worker, policyName: policy.name, luckSeed: luckSeed, days: days)
             benchmark.stopMeasurement()
             benchmark.measurement(Metrics.sessions, outcome.sessions)
             benchmark.measurement(Metrics.positions, outcome.items + outcome.ads)
@@ -125,7 +128,8 @@ let benchmarks: @Sendable () -> Void = {
         "instructions: simulateUser fixed:every=12 120 days",
         configuration: .init(metrics: instructionMetrics, warmupIterations: 3, maxDuration: .seconds(2), maxIterations: 1_000)
     ) { _ throws in
-        blackHole(try model.simulateUser(user, policy: policy, luckSeed: luckSeed, days: 120))
+        var worker = policy.makeWorker()
+        blackHole(try model.simulateUser(user, worker: &worker, policyName: policy.name, luckSeed: luckSeed, days: 120))
     }
     Benchmark(
         "instructions: PlacementRules.cadencePlan every=12 feed=400",

@@ -1,0 +1,114 @@
+import AdLoadCore
+import Foundation
+import Logging
+import Policies
+import StateStore
+import Testing
+import Training
+
+@Suite("Online learning from the decision and feedback streams")
+struct StreamLearnerTests {
+    let schema = FeatureSchema(regions: ["apac", "eu", "na"], devices: ["android", "ios"], tenures: ["established", "new", "veteran"])
+
+    func policy() throws -> PolicyFile {
+        let bandit = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount,
+                                      algorithm: .epsilonGreedy(epsilon: 0.1))
+        return PolicyFile(
+            bandit: bandit, schema: schema, planFamily: .standard, reward: RewardWeights.standard.dictionary,
+            provenance: PolicyProvenance(environment: "test", environmentFile: "env/test.json", seed: 1, sessions: 0, users: 0,
+                                         days: 0, trainedAt: PolicyProvenance.now(), source: .simulation))
+    }
+
+    func decision(_ id: String, user: String, time: Double, chosen: Int = 1) -> DecisionEntry {
+        var context = [Double](repeating: 0, count: schema.contextCount)
+        context[0] = 1
+        context[5] = time.truncatingRemainder(dividingBy: 1)
+        return DecisionEntry(
+            decisionID: id, userID: user, time: time, region: "na", policyVersion: "v0", features: context,
+            candidates: [[0, 0, 0], [4, 12, 40]], chosen: chosen, adPositions: [4, 17], probability: 0.5,
+            propensity: "exact", fallback: false, feedLength: 30, adLimit: 40)
+    }
+
+    func learner(_ store: InMemoryLiveStore, policy: PolicyFile, weights: RewardWeights) -> StreamLearner {
+        var configuration = StreamLearner.Configuration(weights: weights)
+        configuration.rewardWindowDays = 1
+        return StreamLearner(store: store, policy: policy, configuration: configuration, logger: Logger(label: "test"))
+    }
+
+    @Test("joins feedback and the user's return to each decision, and learns the reward the weights define")
+    func joinsAndLearns() async throws {
+        let store = InMemoryLiveStore()
+        let start = try policy()
+        let weights = RewardWeights(revenue: 1, items: 0.01, negatives: 0.5, returned: 0.25, loadSquared: 0)
+        try await store.recordDecisions([decision("d1", user: "u1", time: 100.0)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d1", userID: "u1", time: 100.01, events: [
+            FeedbackEvent(kind: .impression, position: 4, value: 0.2), FeedbackEvent(kind: .dwell, position: 1, value: 10),
+            FeedbackEvent(kind: .dwell, position: 2, value: 12), FeedbackEvent(kind: .hide, position: 4),
+            FeedbackEvent(kind: .sessionEnd, value: 20),
+        ]))
+        // The user comes back within the window; a third decision far later closes both windows.
+        try await store.recordDecisions([decision("d2", user: "u1", time: 100.5), decision("d3", user: "u2", time: 103)])
+        let learner = learner(store, policy: start, weights: weights)
+        try await learner.poll(block: .zero)
+        let statistics = await learner.statistics
+        #expect(statistics.decisionsRead == 3 && statistics.feedbackRead == 1)
+        #expect(statistics.updates == 2, "d1 and d2 are past their window, d3 is not")
+        #expect(statistics.withoutFeedback == 1)
+        // d1: revenue 0.2 + 2 items × 0.01 − 1 negative × 0.5 + return 0.25; d2: default 0.
+        #expect(abs(statistics.rewardSum - (0.2 + 0.02 - 0.5 + 0.25)) < 1e-12)
+
+        // The same updates applied by hand give the same model.
+        var expected = start.bandit
+        let plan = PlanSpec(first: 4, spacing: 12, maxAds: 40).plan(feedLength: 30, limit: 40)
+        expected.update(context: decision("d1", user: "u1", time: 100.0).features, descriptors: PlanDescriptors(plan: plan), reward: 0.2 + 0.02 - 0.5 + 0.25)
+        expected.update(context: decision("d2", user: "u1", time: 100.5).features, descriptors: PlanDescriptors(plan: plan), reward: 0)
+        #expect(await learner.bandit.model.theta == expected.model.theta)
+    }
+
+    @Test("a restarted learner neither loses nor double-counts: it resumes from the published policy and unacknowledged entries")
+    func restartWithoutDoubleCounting() async throws {
+        let store = InMemoryLiveStore()
+        let weights = RewardWeights.revenueOnly
+        var decisions: [DecisionEntry] = []
+        for index in 0..<40 { decisions.append(decision("d\(index)", user: "u\(index % 7)", time: 200 + Double(index) * 0.2)) }
+        try await store.recordDecisions(Array(decisions.prefix(20)))
+        for index in 0..<20 {
+            _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d\(index)", userID: "u\(index % 7)", time: 200 + Double(index) * 0.2 + 0.01,
+                                                            events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)]))
+        }
+        let first = learner(store, policy: try policy(), weights: weights)
+        try await first.poll(block: .zero)
+        let firstUpdates = await first.statistics.updates
+        #expect(firstUpdates > 0)
+        let version = try #require(try await first.publish())
+        #expect(try await store.activePolicyVersion() == version)
+
+        // More traffic, read by the first learner but never published: then it "crashes".
+        try await store.recordDecisions(Array(decisions.suffix(20)))
+        try await first.poll(block: .zero)
+
+        // A new learner starts from the active policy and re-reads what was not acknowledged.
+        let blob = try #require(try await store.policyBlob(version: version))
+        let restored = try PolicyFile.parse(blob, file: "registry", expectedSchema: schema)
+        let second = learner(store, policy: restored, weights: weights)
+        try await second.poll(block: .zero, includePending: true)
+        try await second.poll(block: .zero)
+
+        // One learner that saw everything without a crash, for comparison.
+        let reference = InMemoryLiveStore()
+        try await reference.recordDecisions(Array(decisions.prefix(20)))
+        for index in 0..<20 {
+            _ = try await reference.applyFeedback(FeedbackEntry(decisionID: "d\(index)", userID: "u\(index % 7)", time: 200 + Double(index) * 0.2 + 0.01,
+                                                                events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)]))
+        }
+        try await reference.recordDecisions(Array(decisions.suffix(20)))
+        let single = learner(reference, policy: try policy(), weights: weights)
+        try await single.poll(block: .zero)
+        try await single.poll(block: .zero)
+        let total = await single.statistics.updates
+        #expect(firstUpdates + (await second.statistics.updates) == total, "every finalized decision is learned exactly once")
+        let learned = await second.bandit.model.theta.elements
+        let direct = await single.bandit.model.theta.elements
+        #expect(zip(learned, direct).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
+    }
+}
