@@ -78,6 +78,14 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "DecisionService", "StateStore", "Training", "Policies", "AdLoadCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "AdLoadTestSupport", "CHiredis"]),
     ],
     swiftLanguageModes: [.v6]

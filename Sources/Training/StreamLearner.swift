@@ -61,7 +61,12 @@ public actor StreamLearner {
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
     var orphanFeedback: [String] = []
     var acknowledgeable: [StreamName: [String]] = [:]
-    var eventTime = -Double.infinity
+    /// Latest event time seen on each stream; decisions are finalized only when both streams
+    /// have moved past their window, so feedback that lags the decision stream still joins.
+    var decisionFrontier = -Double.infinity
+    var feedbackFrontier = -Double.infinity
+    var feedbackCaughtUp = false
+    var eventTime: Double { feedbackCaughtUp ? decisionFrontier : min(decisionFrontier, feedbackFrontier) }
     public private(set) var statistics = Statistics()
 
     public init(store: any LiveStore, policy: PolicyFile, configuration: Configuration, logger: Logger) {
@@ -87,6 +92,7 @@ public actor StreamLearner {
             ? try await store.pendingEntries(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize)
             : try await store.readStream(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: decisions.isEmpty ? block : .zero)
         for entry in feedback { ingestFeedback(entry) }
+        feedbackCaughtUp = feedback.count < configuration.batchSize
         finalizeExpired()
         return decisions.count + feedback.count
     }
@@ -104,11 +110,12 @@ public actor StreamLearner {
         }
         lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
         pending[entry.decisionID] = Pending(entry: entry, streamIDs: [streamEntry.id])
-        eventTime = max(eventTime, entry.time)
+        decisionFrontier = max(decisionFrontier, entry.time)
     }
 
     func ingestFeedback(_ streamEntry: StreamEntry) {
         statistics.feedbackRead += 1
+        if let time = streamEntry.fields["time"].flatMap(Double.init) { feedbackFrontier = max(feedbackFrontier, time) }
         guard let decisionID = streamEntry.fields["decision_id"], var state = pending[decisionID] else {
             orphanFeedback.append(streamEntry.id)
             return
@@ -131,7 +138,6 @@ public actor StreamLearner {
             if kind == .click { state.clicks += 1 }
         }
         pending[decisionID] = state
-        if let time = streamEntry.fields["time"].flatMap(Double.init) { eventTime = max(eventTime, time) }
     }
 
     /// Learns from every decision whose reward window has passed in event time.

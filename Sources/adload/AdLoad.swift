@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LinearAlgebra
 
 @main
@@ -6,7 +7,7 @@ struct AdLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "adload",
         abstract: "Decides how many ads each feed session gets, and where, and learns it from users.",
-        subcommands: [Simulate.self, Train.self, Evaluate.self, Replay.self, Bench.self]
+        subcommands: [Serve.self, Learn.self, Replay.self, Simulate.self, Train.self, Evaluate.self, Bench.self]
     )
 }
 
@@ -15,3 +16,12 @@ struct AdLoad: AsyncParsableCommand {
 func prepareLinearAlgebra() {
     configureSingleThreadedBLAS()
 }
+
+/// Writes a line to standard output at once (unbuffered), so progress reaches a pipe or a
+/// log file as it happens; long-running commands use it instead of `print`.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// The OpenBLAS core name, for the start-up log line.
+func openBLASCoreNameForLog() -> String { openBLASCoreName() }

@@ -60,8 +60,8 @@ struct Replay: AsyncParsableCommand {
         var windowTotals = ReplayTotals()
         var allTotals = ReplayTotals()
         var shown = 0
-        print("replaying \(users) users × \(days) days from \(config.name) against \(target)")
-        print("days      sessions  revenue/user  ads/session  items/session  fallbacks  policy versions")
+        say("replaying \(users) users × \(days) days from \(config.name) against \(target)")
+        say("days      sessions  revenue/user  ads/session  items/session  fallbacks  policy versions")
         for day in 0..<days {
             let dayEnd = Double(day + 1)
             let results = try await withThrowingTaskGroup(of: (Int, UserTrajectory, ReplayTotals, [String]).self) { group in
@@ -96,18 +96,18 @@ struct Replay: AsyncParsableCommand {
                 windowTotals.add(totals)
                 allTotals.add(totals)
                 for line in lines where shown < show {
-                    print("  decision: \(line)")
+                    say("  decision: \(line)")
                     shown += 1
                 }
             }
             if (day + 1) % window == 0 || day + 1 == days {
-                print(windowTotals.line(days: "\(day + 2 - window)-\(day + 1)", users: users))
+                say(windowTotals.line(days: "\(day + 2 - window)-\(day + 1)", users: users))
                 windowTotals = ReplayTotals()
             }
         }
-        print(allTotals.line(days: "all", users: users))
+        say(allTotals.line(days: "all", users: users))
         let survival = Double(trajectories.filter { !$0.churned }.count) / Double(users)
-        print(String(format: "objective per user %.4f, survival %.3f, %d requests failed", allTotals.revenue / Double(users), survival, allTotals.failures))
+        say(String(format: "objective per user %.4f, survival %.3f, %d requests failed", allTotals.revenue / Double(users), survival, allTotals.failures))
     }
 
     /// One session: decide over HTTP, simulate with the plan, report feedback. Returns a log line.

@@ -1,0 +1,140 @@
+import AdLoadCore
+import ArgumentParser
+import DecisionService
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Policies
+import Prometheus
+import Simulation
+import StateStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve ad plans over HTTP (POST /v1/decide, POST /v1/feedback) on live state in Redis.",
+        discussion: """
+        With no --redis, starts a private redis-server as a child (append-only file on, data \
+        under --data-dir) and writes its address to <data-dir>/redis.url for `adload learn` \
+        and `adload replay`. The active policy comes from the Redis policy registry; when the \
+        registry has none, --policy is loaded and published to it. SIGTERM or SIGINT stops \
+        accepting, finishes in-flight requests, flushes the decision buffer, then stops Redis.
+        """)
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port = 8080
+
+    @Option(help: "Folder for the embedded redis-server's data and address file.")
+    var dataDir = ".adload"
+
+    @Option(help: "Use this Redis (redis://host:port/db) instead of starting one.")
+    var redis: String?
+
+    @Option(help: "Environment configuration whose regional placement rules the service enforces.")
+    var env = "env/default.json"
+
+    @Option(help: "Policy file to publish when the registry has no active policy.")
+    var policy = "policies/default-softmax.json"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical, got '\(logLevel)'")
+        }
+    }
+
+    func run() async throws {
+        prepareLinearAlgebra()
+        bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "adload.serve")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let config = try loadEnvironment(env)
+        let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
+        let (address, embedded) = try startRedis(logger: logger)
+        let store = RedisLiveStore(configuration: RedisClient.Configuration(address: address), logger: Logger(label: "adload.redis"))
+        do {
+            let engine = try await initialEngine(store: store, rules: rules, schema: config.featureSchema, logger: logger)
+            let holder = PolicyHolder(initial: engine)
+            let application = buildApplication(
+                configuration: DecisionServiceConfiguration(address: .hostname(host, port: port)),
+                store: store, policyHolder: holder, registry: registry, logger: logger)
+            logger.info("serving", metadata: [
+                "address": "http://\(host):\(port)", "policy": "\(engine.version)", "redis": "\(address)",
+                "blas_core": "\(openBLASCoreNameForLog())",
+            ])
+            try await application.runService()
+        } catch {
+            await store.shutdown()
+            embedded?.stop()
+            throw error
+        }
+        await store.shutdown()
+        embedded?.stop()
+    }
+
+    /// The Redis to use: --redis, or an embedded server under the data folder.
+    func startRedis(logger: Logger) throws -> (RedisAddress, RedisServerProcess?) {
+        if let redis {
+            do { return (try RedisAddress(parsing: redis), nil) } catch { throw CLIError("--redis: \(error)") }
+        }
+        let directory = URL(fileURLWithPath: dataDir).appendingPathComponent("redis").path
+        let server: RedisServerProcess
+        do {
+            server = try RedisServerProcess.start(port: try RedisServerProcess.freePort(), directory: directory, appendOnly: true)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        let url = "redis://127.0.0.1:\(server.address.port)/0"
+        do {
+            try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: dataDir).appendingPathComponent("redis.url"))
+        } catch {
+            server.stop()
+            throw CLIError("\(dataDir)/redis.url: cannot write the embedded Redis address (\(error.localizedDescription))")
+        }
+        say("adload serve: embedded redis-server at \(url) (data in \(directory))")
+        logger.info("started embedded redis-server", metadata: ["url": "\(url)", "data": "\(directory)"])
+        return (server.address, server)
+    }
+
+    /// The registry's active policy, or --policy published to the registry.
+    func initialEngine(
+        store: RedisLiveStore, rules: [String: PlacementRules], schema: FeatureSchema, logger: Logger
+    ) async throws -> DecisionEngine {
+        if let version = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: version) {
+            do {
+                let file = try PolicyFile.parse(blob, file: "registry:\(version)", expectedSchema: schema)
+                return try DecisionEngine(policy: file, version: version, rules: rules)
+            } catch {
+                logger.warning("the registry's active policy does not load; publishing --policy instead", metadata: ["error": "\(error)"])
+            }
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: policy)) } catch {
+            throw CLIError("\(policy): cannot be read (\(error.localizedDescription))")
+        }
+        let file: PolicyFile
+        do { file = try PolicyFile.parse(data, file: policy, expectedSchema: schema) } catch { throw CLIError(error.description) }
+        let version = policyVersion(policy)
+        try await store.publishPolicy(version: version, blob: data)
+        logger.info("published policy to the registry", metadata: ["file": "\(policy)", "version": "\(version)"])
+        do { return try DecisionEngine(policy: file, version: version, rules: rules) } catch { throw CLIError("\(policy): \(error)") }
+    }
+}
+
+/// Logs to stderr at `level`, once per process.
+func bootstrapLogging(level: String) {
+    let parsed = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = parsed
+        return handler
+    }
+}
