@@ -1,0 +1,178 @@
+import Logging
+import ServiceLifecycle
+import StateStore
+import Synchronization
+
+/// Takes decisions off the request path: requests append here, and the buffer's
+/// ``run()`` (a ServiceLifecycle `Service`) writes them to the store's decision stream in
+/// batches every ``Configuration/flushInterval``.
+///
+/// - While the store is down entries stay buffered, in order, and are written once it
+///   returns (retrying every ``Configuration/retryDelay``).
+/// - The buffer is bounded by ``Configuration/capacity`` entries, counting those being
+///   written. When it is full the **newest** decision is dropped (and counted in
+///   `adload_decision_buffer_dropped_total`): appending stays O(1) and never disturbs a
+///   batch in flight, and the decisions already waiting, which are older and whose
+///   feedback is more likely complete, are kept.
+/// - On graceful shutdown it flushes everything still buffered, retrying for up to
+///   ``Configuration/shutdownDeadline``; whatever cannot be written by then is logged as lost.
+/// - Delivery is at least once: a write that times out may still have landed, and is retried.
+public final class DecisionLogBuffer: Service, Sendable {
+    /// Buffer size and flush timing.
+    public struct Configuration: Sendable {
+        /// Most decisions held, written or not yet (default 100 000).
+        public var capacity: Int
+        /// Pause between flushes when the last one succeeded (default 5 ms).
+        public var flushInterval: Duration
+        /// Most decisions per `recordDecisions` call (default 1000).
+        public var maxBatch: Int
+        /// Time one write may take before it counts as failed (default 1 s).
+        public var writeBudget: Duration
+        /// Pause before retrying after a failed write (default 100 ms).
+        public var retryDelay: Duration
+        /// How long shutdown keeps retrying to write what is left (default 5 s).
+        public var shutdownDeadline: Duration
+
+        /// Creates a configuration.
+        public init(
+            capacity: Int = 100_000, flushInterval: Duration = .milliseconds(5), maxBatch: Int = 1000,
+            writeBudget: Duration = .seconds(1), retryDelay: Duration = .milliseconds(100), shutdownDeadline: Duration = .seconds(5)
+        ) {
+            self.capacity = max(1, capacity)
+            self.flushInterval = flushInterval
+            self.maxBatch = max(1, maxBatch)
+            self.writeBudget = writeBudget
+            self.retryDelay = retryDelay
+            self.shutdownDeadline = shutdownDeadline
+        }
+    }
+
+    struct State {
+        var entries: [DecisionEntry] = []
+        var inFlight = 0
+        var flushing = false
+        var dropped = 0
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    let store: any LiveStore
+    let metrics: ServiceMetrics?
+    let logger: Logger
+    let state = Mutex(State())
+
+    /// Creates an empty buffer writing to `store`.
+    public init(store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Queues a decision for the stream.
+    /// - Returns: `false` if the buffer was full and the decision was dropped.
+    /// - Complexity: amortized O(1), one lock round trip.
+    @discardableResult
+    public func append(_ entry: DecisionEntry) -> Bool {
+        let capacity = configuration.capacity
+        let (accepted, count) = state.withLock { state -> (Bool, Int) in
+            guard state.entries.count + state.inFlight < capacity else {
+                state.dropped += 1
+                return (false, state.entries.count + state.inFlight)
+            }
+            state.entries.append(entry)
+            return (true, state.entries.count + state.inFlight)
+        }
+        if accepted {
+            metrics?.bufferEntries.set(to: Double(count))
+        } else {
+            metrics?.bufferDropped.increment()
+        }
+        return accepted
+    }
+
+    /// Decisions waiting or being written.
+    public var count: Int { state.withLock { $0.entries.count + $0.inFlight } }
+
+    /// Decisions dropped because the buffer was full, since start.
+    public var droppedCount: Int { state.withLock { $0.dropped } }
+
+    /// Writes everything buffered now, in batches of at most ``Configuration/maxBatch``.
+    ///
+    /// Only one flush runs at a time; a call made while another runs returns `false` at once.
+    /// - Returns: `true` when everything taken was written; on a failure the unwritten
+    ///   entries go back to the front of the buffer, in order.
+    @discardableResult
+    public func flush() async -> Bool {
+        let batch = state.withLock { state -> [DecisionEntry]? in
+            guard !state.flushing else { return nil }
+            state.flushing = true
+            let batch = state.entries
+            state.entries = []
+            state.inFlight = batch.count
+            return batch
+        }
+        guard let batch else { return false }
+        var written = 0
+        var failure: StoreError?
+        while written < batch.count {
+            let end = min(batch.count, written + configuration.maxBatch)
+            let chunk = Array(batch[written..<end])
+            let store = store
+            do throws(StoreError) {
+                try await StoreBudget.run(configuration.writeBudget) { () async throws(StoreError) in
+                    try await store.recordDecisions(chunk)
+                }
+            } catch {
+                failure = error
+                break
+            }
+            written = end
+            state.withLock { $0.inFlight = batch.count - written }
+            metrics?.decisionsWritten.increment(by: Int64(chunk.count))
+        }
+        let remaining = batch[written...]
+        let count = state.withLock { state -> Int in
+            if !remaining.isEmpty { state.entries.insert(contentsOf: remaining, at: 0) }
+            state.inFlight = 0
+            state.flushing = false
+            return state.entries.count
+        }
+        metrics?.bufferEntries.set(to: Double(count))
+        if let failure {
+            metrics?.recordStoreError(operation: "record_decisions", error: failure)
+            logger.debug("decision stream write failed; entries stay buffered", metadata: [
+                "error": "\(failure)", "buffered": "\(count)",
+            ])
+            return false
+        }
+        return true
+    }
+
+    /// Flushes every ``Configuration/flushInterval`` until graceful shutdown, then drains
+    /// the buffer (see the type's documentation).
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let flushed = count == 0 ? true : await flush()
+            let delay = flushed ? configuration.flushInterval : configuration.retryDelay
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+        }
+        await drain()
+    }
+
+    /// Writes what is left, retrying until ``Configuration/shutdownDeadline``.
+    func drain() async {
+        let deadline = ContinuousClock.now + configuration.shutdownDeadline
+        while count > 0 {
+            if await flush() { continue }
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
+            try? await Task.sleep(for: configuration.retryDelay)
+        }
+        let lost = count
+        if lost > 0 {
+            logger.error("decisions could not be written to the decision stream before shutdown", metadata: ["lost": "\(lost)"])
+        } else {
+            logger.debug("decision buffer flushed")
+        }
+    }
+}

@@ -1,0 +1,253 @@
+import AdLoadCore
+import Foundation
+import Policies
+import StateStore
+
+/// Why a policy cannot serve: rules missing for a region, a tenure the derivation needs
+/// missing from the schema, or a policy blob that does not load.
+public struct DecisionEngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// One line naming the problem and the value.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// One loaded policy, ready to decide: the bandit, its greedy twin for fallbacks, the
+/// region rules and the plan catalog built from them.
+///
+/// Deciding is a pure function of (policy, request, user record, decision id, time): the
+/// decision's random numbers come from a ``CounterRandom`` keyed by the decision seed and
+/// a hash of the decision id, so a logged decision can be recomputed exactly.
+///
+/// Tenure: the request's `tenure` when given; otherwise derived from the record's
+/// finished sessions: fewer than ``newUserSessions`` is "new", at least
+/// ``veteranSessions`` is "veteran", anything between is "established".
+///
+/// Working memory comes from a small pool guarded by a mutex (one lock round trip to take
+/// a scratch, one to return it), so a decision allocates only its answer: the ad
+/// positions, the logged context features, the decision entry and, the first time a
+/// (region, feed length, ad limit) is seen, its candidate list.
+public final class DecisionEngine: Sendable {
+    /// The default seed of decision randomness.
+    public static let defaultDecisionSeed: UInt64 = 0x00AD_10AD_DEC1_5102
+    /// Users with fewer finished sessions are "new" (when the request names no tenure).
+    public static let newUserSessions = 20
+    /// Users with at least this many finished sessions are "veteran".
+    public static let veteranSessions = 500
+
+    /// The policy's version in the registry (or the checksum of the file it came from).
+    public let version: String
+    /// The loaded policy file.
+    public let policy: PolicyFile
+    /// Placement rules by region name.
+    public let rules: [String: PlacementRules]
+    /// Seed of the per-decision random streams.
+    public let decisionSeed: UInt64
+    /// The valid plans per region (schema order).
+    public let catalog: PlanCatalog
+
+    let regionRules: [PlacementRules]
+    let greedy: LinearBandit
+    let tenureNew: Int
+    let tenureEstablished: Int
+    let tenureVeteran: Int
+    let random: CounterRandom
+    let scratchPool: DecisionScratchPool
+    let candidateLists: CandidateListCache
+
+    /// Prepares `policy` to serve.
+    /// - Parameters:
+    ///   - policy: A loaded, verified policy file.
+    ///   - version: Its version (non-empty).
+    ///   - rules: Placement rules by region name; every region of the policy's schema needs one.
+    ///   - decisionSeed: Seeds the per-decision random streams.
+    /// - Throws: `DecisionEngineError` for an empty version, a region without rules, or a
+    ///   schema without the tenures "new", "established" and "veteran".
+    /// - Complexity: O(regions · family size · 512) to build the plan catalog.
+    public init(
+        policy: PolicyFile, version: String, rules: [String: PlacementRules],
+        decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
+    ) throws(DecisionEngineError) {
+        guard !version.isEmpty else { throw DecisionEngineError("policy version is empty") }
+        let schema = policy.schema
+        var regionRules: [PlacementRules] = []
+        for region in schema.regions {
+            guard let regionRule = rules[region] else {
+                throw DecisionEngineError(
+                    "no placement rules for region \"\(region)\" of the policy's schema (rules given for: \(rules.keys.sorted().joined(separator: ", ")))")
+            }
+            regionRules.append(regionRule)
+        }
+        func tenure(_ name: String) throws(DecisionEngineError) -> Int {
+            guard let index = schema.tenures.firstIndex(of: name) else {
+                throw DecisionEngineError(
+                    "the policy's schema has no tenure \"\(name)\" (tenures: \(schema.tenures.joined(separator: ", "))); the service derives tenure from it")
+            }
+            return index
+        }
+        tenureNew = try tenure("new")
+        tenureEstablished = try tenure("established")
+        tenureVeteran = try tenure("veteran")
+        do {
+            greedy = try policy.bandit.with(algorithm: .epsilonGreedy(epsilon: 0))
+        } catch {
+            throw DecisionEngineError("cannot build the greedy fallback policy: \(error)")
+        }
+        let catalog = PlanCatalog(family: policy.planFamily, rules: regionRules)
+        let bandit = policy.bandit
+        let maxCandidates = catalog.maxCandidates
+        let contextCount = schema.contextCount
+        self.version = version
+        self.policy = policy
+        self.rules = rules
+        self.decisionSeed = decisionSeed
+        self.catalog = catalog
+        self.regionRules = regionRules
+        random = CounterRandom(seed: decisionSeed, domain: 0x0064_6563_6964_6531)
+        scratchPool = DecisionScratchPool(limit: 64) {
+            var candidates: [CandidatePlan] = []
+            candidates.reserveCapacity(maxCandidates)
+            return DecisionScratch(
+                context: [Double](repeating: 0, count: contextCount), bandit: bandit.makeScratch(maxCandidates: maxCandidates),
+                candidates: candidates)
+        }
+        candidateLists = CandidateListCache(limit: 4096)
+    }
+
+    /// Loads a policy blob and prepares it to serve.
+    /// - Parameters:
+    ///   - blob: The policy file's bytes.
+    ///   - source: Names the blob in errors (a path, or "registry version X").
+    ///   - version: The version to report; `nil` uses the file's checksum.
+    ///   - rules: Placement rules by region name.
+    ///   - expectedSchema: The feature schema the policy must have; `nil` accepts the file's own.
+    ///   - decisionSeed: Seeds the per-decision random streams.
+    /// - Throws: `DecisionEngineError` carrying the loader's one-line message, or as ``init(policy:version:rules:decisionSeed:)``.
+    /// - Complexity: O(d³) to verify and factor the model.
+    public convenience init(
+        blob: Data, source: String, version: String? = nil, rules: [String: PlacementRules], expectedSchema: FeatureSchema?,
+        decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
+    ) throws(DecisionEngineError) {
+        let policy: PolicyFile
+        let checksum: String
+        do {
+            policy = try PolicyFile.parse(blob, file: source, expectedSchema: expectedSchema)
+            checksum = PolicyFile.checksum(of: try JSONValue.parse(blob, file: source))
+        } catch {
+            throw DecisionEngineError(error.description)
+        }
+        try self.init(policy: policy, version: version ?? checksum, rules: rules, decisionSeed: decisionSeed)
+    }
+
+    /// The same rules and seed serving another policy (a hot swap).
+    /// - Throws: `DecisionEngineError` as ``init(policy:version:rules:decisionSeed:)``.
+    public func replacing(policy: PolicyFile, version: String) throws(DecisionEngineError) -> DecisionEngine {
+        try DecisionEngine(policy: policy, version: version, rules: rules, decisionSeed: decisionSeed)
+    }
+
+    /// The feature schema requests are checked against.
+    public var schema: FeatureSchema { policy.schema }
+
+    /// The tenure name derived from a user's finished sessions: "new" below
+    /// ``newUserSessions``, "veteran" from ``veteranSessions``, else "established".
+    public static func derivedTenure(totalSessions: Int) -> String {
+        if totalSessions < newUserSessions { return "new" }
+        if totalSessions >= veteranSessions { return "veteran" }
+        return "established"
+    }
+
+    /// Looks the request's names up in the schema and re-checks its ranges.
+    /// - Throws: `RequestError` (invalid) naming `region`, `device`, `tenure`, `hour` or `feed_length`.
+    public func resolve(_ request: DecisionRequest) throws(RequestError) -> ResolvedDecisionRequest {
+        let schema = policy.schema
+        func lookup(_ value: String, in names: [String], field: String) throws(RequestError) -> Int {
+            guard let index = names.firstIndex(of: value) else {
+                throw .invalid(field, "unknown \(field) \(JSONText.quoted(value)), expected one of \(names.joined(separator: ", "))")
+            }
+            return index
+        }
+        guard (0...23).contains(request.hour) else { throw .invalid("hour", "must be an integer in 0...23, got \(request.hour)") }
+        guard (1...AdPlan.maxPosition).contains(request.feedLength) else {
+            throw .invalid("feed_length", "must be an integer in 1...\(AdPlan.maxPosition), got \(request.feedLength)")
+        }
+        let region = try lookup(request.region, in: schema.regions, field: "region")
+        let device = try lookup(request.device, in: schema.devices, field: "device")
+        let tenure: Int? = if let name = request.tenure { try lookup(name, in: schema.tenures, field: "tenure") } else { nil }
+        return ResolvedDecisionRequest(request: request, region: region, device: device, tenure: tenure)
+    }
+
+    /// Decides with the user's stored record (`nil` for a user never seen).
+    /// - Parameters:
+    ///   - request: A request resolved by this engine (or one with the same schema).
+    ///   - record: The user's record and today's ad count.
+    ///   - decisionID: Keys the decision's random stream.
+    ///   - time: The decision time, days since the Unix epoch.
+    /// - Complexity: the bandit's decide cost, O(d² + K·|q|²) for LinUCB.
+    public func decide(_ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double) -> Decision {
+        let record = record ?? .new
+        let tenure = request.tenure ?? tenureIndex(totalSessions: record.totalSessions)
+        return decide(
+            request, history: record.behaviourHistory, tenure: tenure, adsToday: max(0, record.adsToday), decisionID: decisionID,
+            time: time, bandit: policy.bandit, fallback: false)
+    }
+
+    /// Decides without user state (the store failed, timed out or the circuit is open).
+    ///
+    /// The conservative context: an empty history (a new user), tenure from the request or
+    /// else "new", and the greedy version of the bandit (ε-greedy with ε = 0), so the
+    /// reported probability is exact. The daily ad counter is unknown, so a region with a
+    /// daily cap gets the plan with no ads: a hard rule is never broken for lack of state.
+    /// - Complexity: O(d + K·|q|).
+    public func decideFallback(_ request: ResolvedDecisionRequest, decisionID: String, time: Double) -> Decision {
+        let adsToday = regionRules[request.region].dailyCap ?? 0
+        return decide(
+            request, history: BehaviourHistory(), tenure: request.tenure ?? tenureNew, adsToday: adsToday,
+            decisionID: decisionID, time: time, bandit: greedy, fallback: true)
+    }
+
+    func tenureIndex(totalSessions: Int) -> Int {
+        if totalSessions < Self.newUserSessions { return tenureNew }
+        if totalSessions >= Self.veteranSessions { return tenureVeteran }
+        return tenureEstablished
+    }
+
+    func decide(
+        _ request: ResolvedDecisionRequest, history: BehaviourHistory, tenure: Int, adsToday: Int, decisionID: String,
+        time: Double, bandit: LinearBandit, fallback: Bool
+    ) -> Decision {
+        let regionRules = regionRules[request.region]
+        let feedLength = request.request.feedLength
+        let context = DecisionContext(
+            region: request.region, device: request.device, tenure: tenure, hour: request.request.hour, time: time,
+            adsToday: adsToday, feedLength: feedLength, rules: regionRules, history: history)
+        let schema = policy.schema
+        var scratch = scratchPool.take()
+        scratch.context.withUnsafeMutableBufferPointer { schema.encodeContext(context, into: $0) }
+        catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, into: &scratch.candidates)
+        let choice = bandit.decide(
+            context: scratch.context, candidates: scratch.candidates, random: random.child(DecisionIDCodec.hash(decisionID)),
+            scratch: &scratch.bandit)
+        let chosen = scratch.candidates[choice.index]
+        let adLimit = min(regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
+        let candidates = candidateLists.list(
+            for: .init(region: request.region, feedLength: feedLength, adLimit: adLimit), candidates: scratch.candidates)
+        let features = scratch.context
+        scratchPool.put(scratch)
+        let propensity = switch choice.propensityKind {
+        case .exact: "exact"
+        case let .estimated(samples): "estimated:\(samples)"
+        }
+        let entry = DecisionEntry(
+            decisionID: decisionID, userID: request.request.userID, time: time, region: schema.regions[request.region],
+            policyVersion: version, features: features, candidates: candidates, chosen: choice.index,
+            adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity, fallback: fallback,
+            feedLength: feedLength, adLimit: adLimit)
+        return Decision(plan: chosen.spec, propensityKind: choice.propensityKind, entry: entry)
+    }
+}

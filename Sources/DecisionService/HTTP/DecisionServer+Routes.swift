@@ -1,0 +1,148 @@
+import Foundation
+import Hummingbird
+import StateStore
+
+extension DecisionServer {
+    /// Seconds per day: request timestamps are Unix seconds, the store and the policy count days.
+    static let secondsPerDay = 86_400.0
+
+    /// `POST /v1/decide`: validates, reads the user's record through the circuit breaker
+    /// within the decide budget (or falls back), decides with the policy read once, queues
+    /// the decision for the stream and answers.
+    func decide(_ request: Request) async -> Response {
+        guard let engine = policyHolder.current else {
+            return JSONResponse.error(503, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"])
+        }
+        let body: DecideBody
+        let resolved: ResolvedDecisionRequest
+        do throws(RequestError) {
+            body = try await decodeBody(DecideBody.self, from: request)
+            resolved = try engine.resolve(body.request)
+        } catch {
+            return JSONResponse.error(error)
+        }
+        let seconds = body.request.timestamp ?? Date().timeIntervalSince1970
+        let time = seconds / Self.secondsPerDay
+        let userID = body.request.userID
+        let decisionID = decisionIDs.make(userID: userID, timeMilliseconds: Int64((seconds * 1000).rounded(.down)))
+        let day = Int(time.rounded(.down))
+        let store = store
+        let outcome = await circuitBreaker.call(budget: configuration.decideStoreBudget) { () async throws(StoreError) in
+            try await store.userRecord(userID: userID, day: day)
+        }
+        let decision: Decision
+        switch outcome {
+        case let .success(record):
+            decision = engine.decide(resolved, record: record, decisionID: decisionID, time: time)
+        case let .failure(failure):
+            if case let .store(error) = failure { metrics.recordStoreError(operation: "user_record", error: error) }
+            metrics.recordFallback(reason: failure.reason)
+            decision = engine.decideFallback(resolved, decisionID: decisionID, time: time)
+        }
+        metrics.recordDecision(fallback: decision.fallback)
+        decisionLog.append(decision.entry)
+        return JSONResponse.make(200, DecideResponse(decision))
+    }
+
+    /// `POST /v1/feedback`: validates, checks the decision id without the store, and
+    /// answers 202 only once the store has applied the events; 503 with `Retry-After: 1`
+    /// when the store fails, times out or the circuit is open.
+    func feedback(_ request: Request) async -> Response {
+        let body: FeedbackBody
+        do throws(RequestError) {
+            body = try await decodeBody(FeedbackBody.self, from: request)
+        } catch {
+            return JSONResponse.error(error)
+        }
+        guard decisionIDs.verify(body.decisionID, userID: body.userID) else {
+            return JSONResponse.error(RequestError(
+                .unknownDecision, field: "decision_id",
+                message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))"))
+        }
+        let seconds = body.timestamp ?? Date().timeIntervalSince1970
+        let entry = FeedbackEntry(
+            decisionID: body.decisionID, userID: body.userID, time: seconds / Self.secondsPerDay, events: body.events)
+        let store = store
+        let outcome = await circuitBreaker.call(budget: configuration.feedbackStoreBudget) { () async throws(StoreError) in
+            try await store.applyFeedback(entry)
+        }
+        switch outcome {
+        case let .success(result):
+            metrics.recordFeedback(accepted: result.newEvents, duplicates: result.duplicateEvents)
+            return JSONResponse.make(202, FeedbackResponse(accepted: result.newEvents, duplicates: result.duplicateEvents))
+        case let .failure(failure):
+            if case let .store(error) = failure { metrics.recordStoreError(operation: "apply_feedback", error: error) }
+            logger.debug("feedback refused: the store did not take it", metadata: ["error": "\(failure)"])
+            return JSONResponse.error(
+                503, field: "store", message: "feedback was not stored, retry: \(failure.description)", headers: [.retryAfter: "1"])
+        }
+    }
+
+    /// `GET /v1/policy`: the active policy's version, algorithm, hyper-parameters, provenance and reward weights.
+    func policy() -> Response {
+        guard let engine = policyHolder.current else {
+            return JSONResponse.error(503, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"])
+        }
+        return JSONResponse.make(200, PolicyResponse(engine))
+    }
+
+    /// `GET /readyz`: 200 when the store answers a ping within the readiness budget and a
+    /// policy is loaded; otherwise 503 naming what failed.
+    func readiness() async -> Response {
+        var checks: [String: String] = [:]
+        var failed: [String] = []
+        if let engine = policyHolder.current {
+            checks["policy"] = engine.version
+        } else {
+            checks["policy"] = "no policy loaded"
+            failed.append("policy")
+        }
+        let store = store
+        do throws(StoreError) {
+            try await StoreBudget.run(configuration.readinessBudget) { () async throws(StoreError) in try await store.ping() }
+            checks["store"] = "ok"
+        } catch {
+            metrics.recordStoreError(operation: "ping", error: error)
+            checks["store"] = error.description
+            failed.insert("store", at: 0)
+        }
+        if failed.isEmpty {
+            return JSONResponse.make(200, ReadinessResponse(status: "ready", failed: nil, checks: checks))
+        }
+        return JSONResponse.make(503, ReadinessResponse(status: "not_ready", failed: failed, checks: checks))
+    }
+
+    /// `GET /metrics`: the registry in the Prometheus text format, gauges refreshed first.
+    func renderMetrics() -> Response {
+        metrics.bufferEntries.set(to: Double(decisionLog.count))
+        metrics.circuitState.set(to: Double(circuitBreaker.state.rawValue))
+        metrics.recordPolicyVersion(policyHolder.current?.version)
+        let text = metrics.registry.emitToBuffer()
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
+    }
+
+    /// Reads at most ``DecisionServiceConfiguration/maxBodyBytes`` of the body and decodes it strictly.
+    func decodeBody<Body: Decodable>(_ type: Body.Type, from request: Request) async throws(RequestError) -> Body {
+        let limit = configuration.maxBodyBytes
+        let tooLarge = RequestError(.tooLarge, field: "body", message: "is larger than the limit of \(limit) bytes")
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        let data: Data
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            data = Data(buffer.readableBytesView)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw tooLarge
+        } catch {
+            throw RequestError.malformed("body", "could not be read (\(error))")
+        }
+        let decoder = JSONDecoder()
+        if let key = RequestLimits.maxEventsKey { decoder.userInfo[key] = configuration.maxFeedbackEvents }
+        do {
+            return try decoder.decode(Body.self, from: data)
+        } catch {
+            throw RequestError.undecodable(error)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import StateStore
+
+/// The decision service's parts, wired together: the policy holder and watcher, the
+/// circuit breaker in front of the store, the decision log buffer, the decision-id codec,
+/// the metrics, and the HTTP routes over them.
+///
+/// ``buildApplication(server:)`` turns it into a Hummingbird application whose service
+/// group also runs ``services`` (the policy watcher and the decision log flusher).
+public final class DecisionServer: Sendable {
+    /// The configuration.
+    public let configuration: DecisionServiceConfiguration
+    /// The live state store.
+    public let store: any LiveStore
+    /// The active policy.
+    public let policyHolder: PolicyHolder
+    /// Follows the policy registry.
+    public let policyWatcher: PolicyWatcher
+    /// Buffers decisions for the decision stream.
+    public let decisionLog: DecisionLogBuffer
+    /// Guards store calls on the decide and feedback paths.
+    public let circuitBreaker: CircuitBreaker
+    /// Makes and verifies decision ids.
+    public let decisionIDs: DecisionIDCodec
+    /// The service's metrics.
+    public let metrics: ServiceMetrics
+    /// The logger handlers use.
+    public let logger: Logger
+
+    /// Wires the parts.
+    /// - Parameters:
+    ///   - configuration: Limits, budgets and timings.
+    ///   - store: The live state store (Redis in production, in memory in tests).
+    ///   - policyHolder: The policy to serve first (or an empty holder the watcher fills).
+    ///   - registry: Where metrics are registered; `/metrics` renders it.
+    ///   - logger: The service's logger.
+    public init(
+        configuration: DecisionServiceConfiguration = .init(), store: any LiveStore, policyHolder: PolicyHolder,
+        registry: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        let metrics = ServiceMetrics(registry: registry)
+        self.configuration = configuration
+        self.store = store
+        self.policyHolder = policyHolder
+        self.metrics = metrics
+        self.logger = logger
+        circuitBreaker = CircuitBreaker(configuration: configuration.circuitBreaker) { state in
+            metrics.recordCircuit(state)
+            if state == .open {
+                logger.warning("state store circuit breaker opened: deciding from the fallback, refusing feedback")
+            } else {
+                logger.info("state store circuit breaker \(state)")
+            }
+        }
+        decisionLog = DecisionLogBuffer(store: store, configuration: configuration.decisionLog, metrics: metrics, logger: logger)
+        policyWatcher = PolicyWatcher(
+            holder: policyHolder, store: store, configuration: configuration.policyWatcher, metrics: metrics, logger: logger)
+        decisionIDs = DecisionIDCodec(secret: configuration.decisionIDSecret)
+        metrics.recordPolicyVersion(policyHolder.current?.version)
+    }
+
+    /// The background services the application runs beside the HTTP server: the policy
+    /// watcher and the decision log flusher. On graceful shutdown the server stops first
+    /// (finishing in-flight requests), then the flusher drains the buffer.
+    public var services: [any Service] { [policyWatcher, decisionLog] }
+
+    /// The router with every route and the request metrics middleware.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.post("/v1/decide") { request, _ in await self.decide(request) }
+        router.post("/v1/feedback") { request, _ in await self.feedback(request) }
+        router.get("/v1/policy") { _, _ in self.policy() }
+        router.get("/healthz") { _, _ in JSONResponse.make(200, ReadinessResponse(status: "ok", failed: nil, checks: nil)) }
+        router.get("/readyz") { _, _ in await self.readiness() }
+        router.get("/metrics") { _, _ in self.renderMetrics() }
+        return router
+    }
+}
+
+/// Builds the decision service's HTTP application.
+///
+/// The application's service group runs the HTTP server, the ``PolicyWatcher`` and the
+/// ``DecisionLogBuffer`` flusher; run it with `runService()` (which shuts down gracefully on
+/// SIGTERM and SIGINT) or put it in your own `ServiceGroup`.
+/// - Parameters:
+///   - configuration: Address, limits, budgets and timings.
+///   - store: The live state store.
+///   - policyHolder: The policy to serve first.
+///   - registry: Where metrics are registered (`/metrics` renders it); never the global `MetricsSystem`.
+///   - logger: The service's logger.
+public func buildApplication(
+    configuration: DecisionServiceConfiguration = .init(), store: any LiveStore, policyHolder: PolicyHolder,
+    registry: PrometheusCollectorRegistry, logger: Logger
+) -> some ApplicationProtocol {
+    buildApplication(
+        server: DecisionServer(configuration: configuration, store: store, policyHolder: policyHolder, registry: registry, logger: logger))
+}
+
+/// Builds the HTTP application of an already wired ``DecisionServer`` (tests keep the
+/// server to look at its buffer, circuit breaker and metrics).
+public func buildApplication(server: DecisionServer) -> some ApplicationProtocol {
+    Application(
+        router: server.makeRouter(),
+        configuration: ApplicationConfiguration(address: server.configuration.address, serverName: server.configuration.serverName),
+        services: server.services,
+        logger: server.logger)
+}

@@ -1,0 +1,56 @@
+/// A request the service refuses, naming the field that was wrong.
+///
+/// The HTTP layer answers it with a 4xx status (see ``Kind``) and the JSON body
+/// `{"error": {"field": "...", "message": "..."}}`.
+public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What class of problem it is, which decides the HTTP status.
+    public enum Kind: Sendable, Equatable {
+        /// The body is not the expected JSON shape: not JSON, not an object, an unknown or
+        /// missing field, a value of the wrong type (400).
+        case malformed
+        /// Well-formed but out of range: a negative or absurd number, an unknown region,
+        /// device, tenure or event type, too many events (422).
+        case invalid
+        /// The body is larger than the configured limit (413).
+        case tooLarge
+        /// The decision id does not verify for the user (404).
+        case unknownDecision
+    }
+
+    /// The class of problem.
+    public var kind: Kind
+    /// The offending field as a path (`hour`, `events[3].type`), or `body` for the whole body.
+    public var field: String
+    /// What is wrong, naming the value where there is one.
+    public var message: String
+
+    /// Creates an error for `field`.
+    public init(_ kind: Kind, field: String, message: String) {
+        self.kind = kind
+        self.field = field
+        self.message = message
+    }
+
+    /// A 400 error for `field`.
+    static func malformed(_ field: String, _ message: String) -> RequestError {
+        RequestError(.malformed, field: field, message: message)
+    }
+
+    /// A 422 error for `field`.
+    static func invalid(_ field: String, _ message: String) -> RequestError {
+        RequestError(.invalid, field: field, message: message)
+    }
+
+    /// The HTTP status code of this error.
+    public var statusCode: Int {
+        switch kind {
+        case .malformed: 400
+        case .invalid: 422
+        case .tooLarge: 413
+        case .unknownDecision: 404
+        }
+    }
+
+    /// One line: the field and the problem.
+    public var description: String { "\(field): \(message)" }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Hummingbird
+import Policies
+
+/// The answer of `POST /v1/decide`.
+struct DecideResponse: Encodable {
+    let decisionID: String
+    let adPositions: [Int]
+    let policyVersion: String
+    let probability: Double
+    let propensity: String
+    let fallback: Bool
+    let plan: String
+
+    enum CodingKeys: String, CodingKey {
+        case probability, propensity, fallback, plan
+        case decisionID = "decision_id", adPositions = "ad_positions", policyVersion = "policy_version"
+    }
+
+    init(_ decision: Decision) {
+        decisionID = decision.decisionID
+        adPositions = decision.adPositions
+        policyVersion = decision.policyVersion
+        probability = decision.probability
+        propensity = decision.propensity
+        fallback = decision.fallback
+        plan = decision.plan.description
+    }
+}
+
+/// The answer of `POST /v1/feedback`.
+struct FeedbackResponse: Encodable {
+    let accepted: Int
+    let duplicates: Int
+}
+
+/// `{"error": {"field": ..., "message": ...}}`.
+struct ErrorResponse: Encodable {
+    struct Detail: Encodable {
+        let field: String
+        let message: String
+    }
+
+    let error: Detail
+}
+
+/// `GET /healthz` and the status part of `GET /readyz`.
+struct ReadinessResponse: Encodable {
+    let status: String
+    let failed: [String]?
+    let checks: [String: String]?
+}
+
+/// `GET /v1/policy`: what the active policy is and where it came from.
+struct PolicyResponse: Encodable {
+    struct Provenance: Encodable {
+        let env: String
+        let envFile: String
+        let seed: UInt64
+        let sessions: Int
+        let users: Int
+        let days: Int
+        let trainedAt: String
+        let source: String
+
+        enum CodingKeys: String, CodingKey {
+            case env, seed, sessions, users, days, source
+            case envFile = "env_file", trainedAt = "trained_at"
+        }
+    }
+
+    struct Schema: Encodable {
+        let regions: [String]
+        let devices: [String]
+        let tenures: [String]
+        let context: [String]
+        let descriptors: [String]
+    }
+
+    struct Family: Encodable {
+        let firstPositions: [Int]
+        let spacings: [Int]
+        let maxAds: [Int]
+
+        enum CodingKeys: String, CodingKey {
+            case spacings
+            case firstPositions = "first_positions", maxAds = "max_ads"
+        }
+    }
+
+    let version: String
+    let algorithm: String
+    let hyperparameters: [String: Double]
+    let provenance: Provenance
+    let reward: [String: Double]
+    let featureSchema: Schema
+    let planFamily: Family
+
+    enum CodingKeys: String, CodingKey {
+        case version, algorithm, hyperparameters, provenance, reward
+        case featureSchema = "feature_schema", planFamily = "plan_family"
+    }
+
+    init(_ engine: DecisionEngine) {
+        let policy = engine.policy
+        version = engine.version
+        algorithm = policy.bandit.algorithm.name
+        hyperparameters = Dictionary(policy.bandit.algorithm.hyperparameters.map { ($0.name, $0.value) }) { first, _ in first }
+        let origin = policy.provenance
+        provenance = Provenance(
+            env: origin.environment, envFile: origin.environmentFile, seed: origin.seed, sessions: origin.sessions,
+            users: origin.users, days: origin.days, trainedAt: origin.trainedAt, source: origin.source.rawValue)
+        reward = policy.reward
+        featureSchema = Schema(
+            regions: policy.schema.regions, devices: policy.schema.devices, tenures: policy.schema.tenures,
+            context: policy.schema.contextNames, descriptors: policy.schema.descriptorNames)
+        planFamily = Family(
+            firstPositions: policy.planFamily.firstPositions, spacings: policy.planFamily.spacings, maxAds: policy.planFamily.maxAds)
+    }
+}
+
+/// Building JSON responses.
+enum JSONResponse {
+    /// `body` as JSON with `status` and extra `headers`; 500 if it cannot be encoded (a
+    /// non-finite number).
+    static func make(_ status: Int, _ body: some Encodable, headers: HTTPFields = [:]) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var status = status
+        let data: Data
+        do {
+            data = try encoder.encode(body)
+        } catch {
+            status = 500
+            data = Data(#"{"error":{"field":"response","message":"the answer could not be encoded as JSON"}}"#.utf8)
+        }
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(
+            status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The error body for a refused request.
+    static func error(_ error: RequestError) -> Response {
+        make(error.statusCode, ErrorResponse(error: .init(field: error.field, message: error.message)))
+    }
+
+    /// An error body with an explicit status (503s).
+    static func error(_ status: Int, field: String, message: String, headers: HTTPFields = [:]) -> Response {
+        make(status, ErrorResponse(error: .init(field: field, message: message)), headers: headers)
+    }
+}

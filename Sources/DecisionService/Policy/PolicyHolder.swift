@@ -1,0 +1,53 @@
+import AdLoadCore
+import Policies
+import Synchronization
+
+/// Holds the active policy so that every request sees one policy whole.
+///
+/// The active ``DecisionEngine`` is a reference behind a mutex: a request reads it once
+/// (one lock round trip and a retain) and decides with that engine only, whatever swaps
+/// happen meanwhile. ``swap(to:)`` replaces the reference atomically.
+public final class PolicyHolder: Sendable {
+    let engine: Mutex<DecisionEngine?>
+
+    /// Placement rules by region name, for engines built from registry blobs.
+    public let rules: [String: PlacementRules]
+    /// The feature schema every policy must have (the service's encoder).
+    public let expectedSchema: FeatureSchema
+    /// Seed of decision randomness, shared by every engine built here.
+    public let decisionSeed: UInt64
+
+    /// Starts serving `initial`; later policies must have its schema and get its rules and seed.
+    public init(initial: DecisionEngine) {
+        engine = Mutex(initial)
+        rules = initial.rules
+        expectedSchema = initial.schema
+        decisionSeed = initial.decisionSeed
+    }
+
+    /// Starts with no policy: decisions answer 503 until the ``PolicyWatcher`` loads one from the registry.
+    public init(
+        rules: [String: PlacementRules], expectedSchema: FeatureSchema, decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
+    ) {
+        engine = Mutex(nil)
+        self.rules = rules
+        self.expectedSchema = expectedSchema
+        self.decisionSeed = decisionSeed
+    }
+
+    /// The active engine, or `nil` before the first policy is loaded. Read it once per request.
+    public var current: DecisionEngine? {
+        engine.withLock { $0 }
+    }
+
+    /// Makes `engine` the active policy; requests that already read the previous one finish with it.
+    public func swap(to engine: DecisionEngine) {
+        self.engine.withLock { $0 = engine }
+    }
+
+    /// Builds an engine for `policy` with this holder's rules and seed.
+    /// - Throws: `DecisionEngineError` as ``DecisionEngine/init(policy:version:rules:decisionSeed:)``.
+    public func makeEngine(policy: PolicyFile, version: String) throws(DecisionEngineError) -> DecisionEngine {
+        try DecisionEngine(policy: policy, version: version, rules: rules, decisionSeed: decisionSeed)
+    }
+}

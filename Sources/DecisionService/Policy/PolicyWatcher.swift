@@ -1,0 +1,135 @@
+import AdLoadCore
+import Foundation
+import Logging
+import Policies
+import ServiceLifecycle
+import StateStore
+import Synchronization
+
+/// Follows the policy registry: every ``Configuration/interval`` it reads the store's
+/// active policy version and, when it differs from the served one, loads that blob with
+/// `PolicyFile.parse` against the holder's schema and swaps it in.
+///
+/// A blob that is missing or does not load leaves the last good policy serving; the
+/// failure is logged, counted in `adload_policy_load_failures_total`, and that version is
+/// not retried until the registry points at another one. Store errors are logged at debug
+/// level and retried on the next poll. With the default 500 ms interval every instance
+/// serves a newly published version within a second (plus the load time, O(d³)).
+public final class PolicyWatcher: Service, Sendable {
+    /// Polling period and store budget.
+    public struct Configuration: Sendable {
+        /// Time between polls (default 500 ms).
+        public var interval: Duration
+        /// Time one registry read may take (default 1 s).
+        public var storeBudget: Duration
+
+        /// Creates a configuration.
+        public init(interval: Duration = .milliseconds(500), storeBudget: Duration = .seconds(1)) {
+            self.interval = interval
+            self.storeBudget = storeBudget
+        }
+    }
+
+    /// What one poll did.
+    public enum PollOutcome: Sendable, Equatable {
+        /// The registry's version is the served one, or there is none, or it already failed to load.
+        case unchanged
+        /// The policy was swapped to `version`.
+        case swapped(version: String)
+        /// `version` did not load; the last good policy keeps serving.
+        case rejected(version: String, reason: String)
+        /// The store could not be read.
+        case storeError(StoreError)
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    let holder: PolicyHolder
+    let store: any LiveStore
+    let metrics: ServiceMetrics?
+    let logger: Logger
+    let rejectedVersion = Mutex<String?>(nil)
+
+    /// Creates a watcher that swaps `holder`'s policy to the registry's active version.
+    public init(
+        holder: PolicyHolder, store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil,
+        logger: Logger
+    ) {
+        self.holder = holder
+        self.store = store
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Polls until graceful shutdown or cancellation.
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await poll()
+            let interval = configuration.interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// Reads the registry once and swaps if it names a new version that loads.
+    @discardableResult
+    public func poll() async -> PollOutcome {
+        let store = store
+        let version: String?
+        do throws(StoreError) {
+            version = try await StoreBudget.run(configuration.storeBudget) { () async throws(StoreError) in
+                try await store.activePolicyVersion()
+            }
+        } catch {
+            return storeFailure(error, operation: "active_policy_version")
+        }
+        guard let version, version != holder.current?.version, version != rejectedVersion.withLock({ $0 }) else {
+            return .unchanged
+        }
+        let blob: Data?
+        do throws(StoreError) {
+            blob = try await StoreBudget.run(configuration.storeBudget) { () async throws(StoreError) in
+                try await store.policyBlob(version: version)
+            }
+        } catch {
+            return storeFailure(error, operation: "policy_blob")
+        }
+        guard let blob else {
+            return reject(version, reason: "the registry has no blob for the active version")
+        }
+        let policy: PolicyFile
+        do throws(ConfigError) {
+            policy = try PolicyFile.parse(blob, file: "policy version \(version)", expectedSchema: holder.expectedSchema)
+        } catch {
+            return reject(version, reason: error.description)
+        }
+        let engine: DecisionEngine
+        do throws(DecisionEngineError) {
+            engine = try holder.makeEngine(policy: policy, version: version)
+        } catch {
+            return reject(version, reason: error.description)
+        }
+        let previous = holder.current?.version
+        holder.swap(to: engine)
+        rejectedVersion.withLock { $0 = nil }
+        metrics?.policySwaps.increment()
+        metrics?.recordPolicyVersion(version)
+        logger.info("policy swapped", metadata: ["from": "\(previous ?? "none")", "to": "\(version)"])
+        return .swapped(version: version)
+    }
+
+    func reject(_ version: String, reason: String) -> PollOutcome {
+        rejectedVersion.withLock { $0 = version }
+        metrics?.policyLoadFailures.increment()
+        logger.error("policy version does not load; keeping the current policy", metadata: [
+            "version": "\(version)", "serving": "\(holder.current?.version ?? "none")", "reason": "\(reason)",
+        ])
+        return .rejected(version: version, reason: reason)
+    }
+
+    func storeFailure(_ error: StoreError, operation: String) -> PollOutcome {
+        metrics?.recordStoreError(operation: operation, error: error)
+        logger.debug("policy registry read failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
+        return .storeError(error)
+    }
+}

@@ -1,0 +1,111 @@
+import AdLoadCore
+import DecisionService
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import StateStore
+import Testing
+
+@Suite("POST /v1/decide and /v1/feedback")
+struct DecideRouteTests {
+    @Test("decide returns valid plans with verifiable ids", arguments: ["na", "eu", "apac"])
+    func validPlans(region: String) async throws {
+        let server = try Fixtures.server(store: InMemoryLiveStore())
+        let rules = try #require(try Fixtures.rules()[region])
+        try await buildApplication(server: server).test(.router) { client in
+            for (index, feedLength) in [1, 2, 4, 9, 30, 64, 200, 512].enumerated() {
+                let user = "user-\(region)-\(index)"
+                let response = try await client.decide(decideBody(user: user, region: region, hour: index * 3, feedLength: feedLength))
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                let answer = try response.decode(DecideAnswer.self)
+                let plan = try AdPlan(positions: answer.ad_positions)
+                #expect(rules.violation(of: plan, feedLength: feedLength, adsToday: 0) == nil)
+                #expect(answer.probability > 0 && answer.probability <= 1)
+                #expect(answer.propensity == "exact")
+                #expect(!answer.fallback)
+                #expect(answer.policy_version == "v1")
+                #expect(answer.plan == "no-ads" || answer.plan.hasPrefix("first="))
+                #expect(server.decisionIDs.verify(answer.decision_id, userID: user))
+                #expect(!server.decisionIDs.verify(answer.decision_id, userID: user + "x"))
+            }
+        }
+    }
+
+    @Test("decide answers are the engine's decision for the stored record")
+    func matchesEngine() async throws {
+        let store = InMemoryLiveStore()
+        let engine = try Fixtures.engine()
+        let server = try Fixtures.server(store: store, engine: engine)
+        let day = Int((Fixtures.timestamp / 86_400).rounded(.down))
+        _ = try await store.applyFeedback(FeedbackEntry(
+            decisionID: "seed", userID: "regular", time: Double(day) - 3,
+            events: [.init(kind: .impression, position: 4), .init(kind: .dwell, position: 1, value: 20), .init(kind: .sessionEnd, value: 30)]))
+        try await buildApplication(server: server).test(.router) { client in
+            let answer = try await client.decide(decideBody(user: "regular")).decode(DecideAnswer.self)
+            let record = try await store.userRecord(userID: "regular", day: day)
+            let request = DecisionRequest(
+                userID: "regular", sessionID: "s-regular", region: "na", device: "ios", hour: 20, feedLength: 50, timestamp: Fixtures.timestamp)
+            let expected = engine.decide(
+                try engine.resolve(request), record: record, decisionID: answer.decision_id, time: Fixtures.timestamp / 86_400)
+            #expect(answer.ad_positions == expected.adPositions)
+            #expect(answer.probability == expected.probability)
+            #expect(expected.entry.features[try #require(engine.schema.contextNames.firstIndex(of: "new_user"))] == 0)
+        }
+    }
+
+    @Test("feedback is stored, updates the user's state, and repeats count once")
+    func feedbackFlow() async throws {
+        let store = InMemoryLiveStore()
+        let server = try Fixtures.server(store: store)
+        try await buildApplication(server: server).test(.router) { client in
+            let decision = try await client.decide(decideBody(user: "fb-user")).decode(DecideAnswer.self)
+            let events = """
+                [{"type": "impression", "position": 4}, {"type": "click", "position": 4, "value": 0.5},
+                 {"type": "dwell", "position": 1, "value": 12.5}, {"type": "skip", "position": 2},
+                 {"type": "session_end", "value": 30}]
+                """
+            let feedback = """
+                {"decision_id": "\(decision.decision_id)", "user_id": "fb-user", "events": \(events), "timestamp": \(Fixtures.timestamp + 60)}
+                """
+            let first = try await client.feedback(feedback)
+            #expect(first.status == .accepted)
+            let counts = try first.decode(FeedbackAnswer.self)
+            #expect(counts.accepted == 5 && counts.duplicates == 0)
+            let day = Int(((Fixtures.timestamp + 60) / 86_400).rounded(.down))
+            let record = try #require(try await store.userRecord(userID: "fb-user", day: day))
+            #expect(record.totalSessions == 1)
+            #expect(record.adsToday == 1)
+            #expect(record.week[2] == 1 && record.week[3] == 1 && record.week[4] == 1 && record.week[1] == 1)
+            #expect(record.recentDwell == 12.5)
+
+            let again = try await client.feedback(feedback)
+            #expect(again.status == .accepted)
+            let repeated = try again.decode(FeedbackAnswer.self)
+            #expect(repeated.accepted == 0 && repeated.duplicates == 5)
+            #expect(try await store.userRecord(userID: "fb-user", day: day) == record)
+
+            let next = try await client.decide(decideBody(user: "fb-user", timestamp: Fixtures.timestamp + 3600))
+            #expect(next.status == .ok)
+        }
+    }
+
+    @Test("feedback for an id that does not verify is 404 without a store call")
+    func unknownDecision() async throws {
+        let store = CountingStore()
+        let server = try Fixtures.server(store: store)
+        try await buildApplication(server: server).test(.router) { client in
+            let decision = try await client.decide(decideBody(user: "owner")).decode(DecideAnswer.self)
+            for (id, user) in [
+                ("lz3k2a-1x2y3z-0123456789abcdef", "owner"), (decision.decision_id, "someone-else"), ("not-an-id", "owner"),
+            ] {
+                let response = try await client.feedback("""
+                    {"decision_id": "\(id)", "user_id": "\(user)", "events": [{"type": "impression", "position": 2}]}
+                    """)
+                #expect(response.status == .notFound)
+                #expect(try response.decode(ErrorAnswer.self).error.field == "decision_id")
+            }
+            #expect(store.feedbackCalls.load(ordering: .relaxed) == 0)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import DecisionService
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import StateStore
+import Testing
+
+@Suite("Store failures")
+struct StoreFailureTests {
+    @Test("with the store down, decide falls back and feedback is refused with 503")
+    func storeDown() async throws {
+        let store = InMemoryLiveStore()
+        let server = try Fixtures.server(store: store)
+        try await buildApplication(server: server).test(.router) { client in
+            let decision = try await client.decide(decideBody(user: "down")).decode(DecideAnswer.self)
+            #expect(!decision.fallback)
+            store.setUnavailable(true)
+            let response = try await client.decide(decideBody(user: "down"))
+            #expect(response.status == .ok)
+            let fallback = try response.decode(DecideAnswer.self)
+            #expect(fallback.fallback)
+            #expect(fallback.propensity == "exact")
+            #expect(fallback.probability > 0 && fallback.probability <= 1)
+
+            let feedback = try await client.feedback("""
+                {"decision_id": "\(decision.decision_id)", "user_id": "down", "events": [{"type": "impression", "position": 4}]}
+                """)
+            #expect(feedback.status == .serviceUnavailable)
+            #expect(feedback.headers[.retryAfter] == "1")
+            #expect(try feedback.decode(ErrorAnswer.self).error.field == "store")
+
+            store.setUnavailable(false)
+            let stored = try await client.feedback("""
+                {"decision_id": "\(decision.decision_id)", "user_id": "down", "events": [{"type": "impression", "position": 4}]}
+                """)
+            #expect(stored.status == .accepted)
+        }
+    }
+
+    @Test("the circuit opens after N failures, skips the store, and half-opens after the cool-down")
+    func circuitBreaker() async throws {
+        let store = CountingStore()
+        let server = try Fixtures.server(store: store, configuration: Fixtures.configuration(threshold: 5, coolDown: .milliseconds(300)))
+        try await buildApplication(server: server).test(.router) { client in
+            store.base.setUnavailable(true)
+            for _ in 0..<5 {
+                #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
+            }
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 5)
+            #expect(server.circuitBreaker.state == .open)
+
+            store.base.setUnavailable(false)
+            for _ in 0..<3 {
+                #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback, "open: no store call, fallback")
+            }
+            let feedback = try await client.feedback("""
+                {"decision_id": "\(server.decisionIDs.make(userID: "u", timeMilliseconds: 1))", "user_id": "u", "events": [{"type": "session_end"}]}
+                """)
+            #expect(feedback.status == .serviceUnavailable, "feedback is refused while the circuit is open")
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 5)
+            #expect(store.feedbackCalls.load(ordering: .relaxed) == 0)
+
+            try await Task.sleep(for: .milliseconds(350))
+            store.base.setUnavailable(true)
+            #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 6, "one probe after the cool-down")
+            #expect(server.circuitBreaker.state == .open, "a failed probe reopens")
+            #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 6)
+
+            try await Task.sleep(for: .milliseconds(350))
+            store.base.setUnavailable(false)
+            #expect(try await !client.decide(decideBody()).decode(DecideAnswer.self).fallback, "a successful probe closes")
+            #expect(server.circuitBreaker.state == .closed)
+            #expect(try await !client.decide(decideBody()).decode(DecideAnswer.self).fallback)
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 8)
+
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"adload_decision_fallbacks_total{reason="circuit_open"} 4"#))
+            #expect(metrics.contains(#"adload_decision_fallbacks_total{reason="unavailable"} 6"#))
+            #expect(metrics.contains("adload_circuit_breaker_opened_total 2"))
+        }
+    }
+
+    @Test("a store slower than the budget gives a fallback within the budget and counts as a failure")
+    func slowStore() async throws {
+        let store = CountingStore()
+        store.delay.withLock { $0 = .seconds(3) }
+        let server = try Fixtures.server(
+            store: store, configuration: Fixtures.configuration(threshold: 2, decideBudget: .milliseconds(20)))
+        try await buildApplication(server: server).test(.router) { client in
+            let start = ContinuousClock.now
+            let answer = try await client.decide(decideBody()).decode(DecideAnswer.self)
+            #expect(answer.fallback)
+            #expect(ContinuousClock.now - start < .seconds(1), "the answer does not wait for the store")
+            _ = try await client.decide(decideBody())
+            #expect(server.circuitBreaker.state == .open)
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"adload_store_errors_total{operation="user_record",kind="timeout"} 2"#))
+        }
+    }
+}

@@ -1,0 +1,215 @@
+import AdLoadCore
+import DecisionService
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Policies
+import Prometheus
+import StateStore
+import Synchronization
+import Testing
+
+/// The package root (policies/ lives there).
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Policy files and region rules the tests serve.
+enum Fixtures {
+    static func policyData(_ name: String) throws -> Data {
+        try Data(contentsOf: packageRoot.appendingPathComponent("policies/\(name).json"))
+    }
+
+    /// na/eu/apac with share caps 0.25/0.20/0.10, first slot 2, min gap 2, at most 40 ads, no daily cap.
+    static func rules() throws -> [String: PlacementRules] {
+        [
+            "na": try PlacementRules(firstSlot: 2, minGap: 2, maxShare: 0.25, maxAdsPerSession: 40, dailyCap: nil),
+            "eu": try PlacementRules(firstSlot: 2, minGap: 2, maxShare: 0.20, maxAdsPerSession: 40, dailyCap: nil),
+            "apac": try PlacementRules(firstSlot: 2, minGap: 2, maxShare: 0.10, maxAdsPerSession: 40, dailyCap: nil),
+        ]
+    }
+
+    static let schema = FeatureSchema(regions: ["apac", "eu", "na"], devices: ["android", "ios"], tenures: ["established", "new", "veteran"])
+
+    /// An engine serving `policies/<name>.json` as `version`.
+    static func engine(_ name: String = "default-linucb", version: String = "v1") throws -> DecisionEngine {
+        try DecisionEngine(blob: try policyData(name), source: name, version: version, rules: try rules(), expectedSchema: schema)
+    }
+
+    static var logger: Logger {
+        var logger = Logger(label: "DecisionServiceTests")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// A configuration for router tests: fast timings, everything else default. The decide
+    /// budget is generous because the whole suite runs in parallel on two cores in a debug
+    /// build, where a task can wait longer than 20 ms for a thread; tests of the budget set
+    /// it explicitly.
+    static func configuration(
+        threshold: Int = 5, coolDown: Duration = .seconds(1), decideBudget: Duration = .seconds(2),
+        pollInterval: Duration = .milliseconds(50), flushInterval: Duration = .milliseconds(5)
+    ) -> DecisionServiceConfiguration {
+        DecisionServiceConfiguration(
+            address: .hostname("127.0.0.1", port: 0),
+            decideStoreBudget: decideBudget,
+            circuitBreaker: .init(failureThreshold: threshold, coolDown: coolDown),
+            policyWatcher: .init(interval: pollInterval),
+            decisionLog: .init(flushInterval: flushInterval, retryDelay: .milliseconds(20)))
+    }
+
+    static func server(
+        store: any LiveStore, configuration: DecisionServiceConfiguration = Fixtures.configuration(),
+        engine: DecisionEngine? = nil
+    ) throws -> DecisionServer {
+        DecisionServer(
+            configuration: configuration, store: store, policyHolder: PolicyHolder(initial: try engine ?? Fixtures.engine()),
+            registry: PrometheusCollectorRegistry(), logger: logger)
+    }
+
+    /// Seconds of a fixed test day (2025-06-01T12:00:00Z).
+    static let timestamp = 1_748_779_200.0
+}
+
+/// A JSON request body from literal text.
+func body(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+/// A decide body; `extra` fields are appended verbatim.
+func decideBody(
+    user: String = "user-1", region: String = "na", device: String = "ios", hour: Int = 20, feedLength: Int = 50,
+    timestamp: Double? = Fixtures.timestamp, extra: String = ""
+) -> String {
+    var fields = [
+        "\"user_id\": \"\(user)\"", "\"session_id\": \"s-\(user)\"", "\"region\": \"\(region)\"", "\"device\": \"\(device)\"",
+        "\"hour\": \(hour)", "\"feed_length\": \(feedLength)",
+    ]
+    if let timestamp { fields.append("\"timestamp\": \(timestamp)") }
+    if !extra.isEmpty { fields.append(extra) }
+    return "{" + fields.joined(separator: ", ") + "}"
+}
+
+/// The decide answer.
+struct DecideAnswer: Decodable, Sendable {
+    let decision_id: String
+    let ad_positions: [Int]
+    let policy_version: String
+    let probability: Double
+    let propensity: String
+    let fallback: Bool
+    let plan: String
+}
+
+/// The error body.
+struct ErrorAnswer: Decodable, Sendable {
+    struct Detail: Decodable, Sendable {
+        let field: String
+        let message: String
+    }
+
+    let error: Detail
+}
+
+/// The feedback answer.
+struct FeedbackAnswer: Decodable, Sendable {
+    let accepted: Int
+    let duplicates: Int
+}
+
+extension TestResponse {
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(type, from: Data(body.readableBytesView))
+    }
+
+    var text: String { String(buffer: body) }
+}
+
+extension TestClientProtocol {
+    func decide(_ text: String) async throws -> TestResponse {
+        try await execute(uri: "/v1/decide", method: .post, headers: [.contentType: "application/json"], body: body(text))
+    }
+
+    func feedback(_ text: String) async throws -> TestResponse {
+        try await execute(uri: "/v1/feedback", method: .post, headers: [.contentType: "application/json"], body: body(text))
+    }
+}
+
+/// A store that forwards to an in-memory store, counts calls, and can be slowed down.
+final class CountingStore: LiveStore {
+    let base: InMemoryLiveStore
+    let userRecordCalls = Atomic<Int>(0)
+    let feedbackCalls = Atomic<Int>(0)
+    let recordCalls = Atomic<Int>(0)
+    let delay = Mutex<Duration>(.zero)
+
+    init(base: InMemoryLiveStore = InMemoryLiveStore()) {
+        self.base = base
+    }
+
+    func pause() async {
+        let delay = delay.withLock { $0 }
+        if delay > .zero { try? await Task.sleep(for: delay) }
+    }
+
+    func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
+        userRecordCalls.add(1, ordering: .relaxed)
+        await pause()
+        return try await base.userRecord(userID: userID, day: day)
+    }
+
+    func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
+        recordCalls.add(1, ordering: .relaxed)
+        try await base.recordDecisions(entries)
+    }
+
+    func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
+        feedbackCalls.add(1, ordering: .relaxed)
+        await pause()
+        return try await base.applyFeedback(entry)
+    }
+
+    func activePolicyVersion() async throws(StoreError) -> String? { try await base.activePolicyVersion() }
+    func policyBlob(version: String) async throws(StoreError) -> Data? { try await base.policyBlob(version: version) }
+    func publishPolicy(version: String, blob: Data) async throws(StoreError) { try await base.publishPolicy(version: version, blob: blob) }
+
+    func readStream(
+        _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
+    ) async throws(StoreError) -> [StreamEntry] {
+        try await base.readStream(stream, group: group, consumer: consumer, count: count, block: block)
+    }
+
+    func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+        try await base.pendingEntries(stream, group: group, consumer: consumer, count: count)
+    }
+
+    func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {
+        try await base.acknowledge(stream, group: group, ids: ids)
+    }
+
+    func ping() async throws(StoreError) { try await base.ping() }
+}
+
+/// Every decision in the store's decision stream (read through a fresh consumer group).
+func streamDecisions(_ store: any LiveStore, group: String = UUID().uuidString) async throws -> [DecisionEntry] {
+    let entries = try await store.readStream(.decisions, group: group, consumer: "test", count: 100_000, block: .zero)
+    return try entries.map { entry in
+        let text = try #require(entry.fields["d"])
+        return try JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8))
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, for at most `timeout`.
+func eventually(timeout: Duration = .seconds(3), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+/// A counter tasks can share.
+final class Tally: Sendable {
+    let value = Mutex(0)
+
+    func increment() { value.withLock { $0 += 1 } }
+    var count: Int { value.withLock { $0 } }
+}
