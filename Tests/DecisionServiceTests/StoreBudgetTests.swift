@@ -1,4 +1,4 @@
-@testable import DecisionService
+import DecisionService
 import StateStore
 import Synchronization
 import Testing
@@ -37,6 +37,6 @@ struct StoreBudgetTests {
         #expect(await eventually(timeout: .seconds(10)) { fired.count == 2 })
         try await Task.sleep(for: .milliseconds(30))
         #expect(fired.count == 2)
-        #expect(timer.state.withLock { $0.pending.isEmpty && !$0.running })
+        #expect(timer.isIdle)
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// whole budgeted call ≈ 4 µs. While deadlines are pending a
 /// single task wakes every ``tick`` and fires the expired ones; it exits when none are
 /// left, so an idle service has no timer wake-ups. A deadline fires up to one tick late.
-final class DeadlineTimer: Sendable {
+public final class DeadlineTimer: Sendable {
     /// The timer every store budget shares.
     static let shared = DeadlineTimer(tick: .milliseconds(1))
 
@@ -26,13 +26,14 @@ final class DeadlineTimer: Sendable {
     let tick: Duration
     let state = Mutex(State())
 
-    init(tick: Duration) {
+    /// A timer that checks its deadlines every `tick`.
+    public init(tick: Duration) {
         self.tick = tick
     }
 
     /// Runs `action` once `delay` has passed, unless ``cancel(_:)`` comes first.
     /// - Returns: The id to cancel it with.
-    func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
+    public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
         let entry = Pending(deadline: .now + delay, action: action)
         let (id, start) = state.withLock { state -> (UInt64, Bool) in
             state.nextID &+= 1
@@ -47,7 +48,7 @@ final class DeadlineTimer: Sendable {
     }
 
     /// Forgets a deadline that has not fired.
-    func cancel(_ id: UInt64) {
+    public func cancel(_ id: UInt64) {
         _ = state.withLock { $0.pending.removeValue(forKey: id) }
     }
 
@@ -69,4 +70,7 @@ final class DeadlineTimer: Sendable {
             if !more { return }
         }
     }
+
+    /// Whether nothing is scheduled and the timer's task has stopped.
+    public var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.running } }
 }

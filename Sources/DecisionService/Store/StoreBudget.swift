@@ -7,12 +7,12 @@ import Synchronization
 /// whichever comes first answers. On timeout the operation is cancelled but not awaited (a
 /// blocking client may take longer to notice), so the caller's latency is bounded by the
 /// budget (plus the timer's 1 ms tick) whatever the store does.
-enum StoreBudget {
+public enum StoreBudget {
     /// The operation's result, or ``StoreError/timeout`` once `budget` has passed.
     /// - Complexity: one task creation, one continuation and one timer registration per call
     ///   (≈ 4 µs in a release build on this machine, against ≈ 12 µs with a sleeping timer
     ///   task per call and ≈ 1.4 µs for the bare task and continuation).
-    static func run<Value: Sendable>(
+    public static func run<Value: Sendable>(
         _ budget: Duration, _ operation: @escaping @Sendable () async throws(StoreError) -> Value
     ) async throws(StoreError) -> Value {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, StoreError>, Never>) in

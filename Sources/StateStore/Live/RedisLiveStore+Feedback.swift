@@ -1,0 +1,170 @@
+import Foundation
+
+extension RedisLiveStore {
+    /// Counts the new events of one feedback call on the server, atomically.
+    ///
+    /// A line-by-line port of `UserRecord.apply(_:at:sessionStart:)` (the two must change
+    /// together; the conformance test compares them). The decay constants and the dwell
+    /// weight come from Swift as arguments, so both sides use the same values.
+    ///
+    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted-event set of
+    ///   the decision, 4 decision times.
+    /// - ARGV: 1 time, 2 decision id, 3 counted-event TTL (s), 4 daily counter TTL (s),
+    ///   5 week days, 6 month days, 7 dwell weight, 8 event count n, then per event:
+    ///   identity, kind, value (empty when none).
+    /// - Returns: the 1-based indices of the events counted now.
+    static let feedbackScript = RedisScript(
+        """
+        local function num(x)
+          local s = string.format('%.15g', x)
+          if tonumber(s) ~= x then
+            s = string.format('%.16g', x)
+            if tonumber(s) ~= x then s = string.format('%.17g', x) end
+          end
+          return s
+        end
+
+        local t = tonumber(ARGV[1])
+        local n = tonumber(ARGV[8])
+        local fresh = {}
+        for i = 1, n do
+          if redis.call('SADD', KEYS[3], ARGV[6 + 3 * i]) == 1 then fresh[#fresh + 1] = i end
+        end
+        if n > 0 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
+        if #fresh == 0 then return fresh end
+
+        local f = redis.call('HMGET', KEYS[1], 'lv', 'lu', 'w0', 'w1', 'w2', 'w3', 'w4',
+          'm0', 'm1', 'm2', 'm3', 'm4', 'dw', 'ts')
+        local lv = tonumber(f[1])
+        local lu = tonumber(f[2])
+        local w, m = {}, {}
+        for i = 1, 5 do
+          w[i] = tonumber(f[2 + i]) or 0
+          m[i] = tonumber(f[7 + i]) or 0
+        end
+        local dw = tonumber(f[13]) or 0
+        local ts = tonumber(f[14]) or 0
+        local weekDays, monthDays, dwellWeight = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+
+        if lu then
+          local elapsed = math.max(0, t - lu)
+          local wf = math.exp(-elapsed / weekDays)
+          local mf = math.exp(-elapsed / monthDays)
+          for i = 1, 5 do
+            w[i] = w[i] * wf
+            m[i] = m[i] * mf
+          end
+        end
+        if lu == nil or t > lu then lu = t end
+
+        local sessionStart = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[2])) or t
+        local items, dwell, impressions, ended = 0, 0, 0, false
+        for _, i in ipairs(fresh) do
+          local kind = ARGV[7 + 3 * i]
+          local slot = nil
+          if kind == 'impression' then
+            slot = 3
+            impressions = impressions + 1
+          elseif kind == 'click' then
+            slot = 4
+          elseif kind == 'hide' or kind == 'report' or kind == 'skip' then
+            slot = 5
+          elseif kind == 'dwell' then
+            slot = 2
+            items = items + 1
+            dwell = dwell + (tonumber(ARGV[8 + 3 * i]) or 0)
+          elseif kind == 'session_end' then
+            slot = 1
+            ts = ts + 1
+            ended = true
+            if lv == nil or sessionStart > lv then lv = sessionStart end
+          end
+          if slot then
+            w[slot] = w[slot] + 1
+            m[slot] = m[slot] + 1
+          end
+        end
+        if items > 0 then
+          local perItem = dwell / items
+          if dw == 0 then dw = perItem else dw = (1 - dwellWeight) * dw + dwellWeight * perItem end
+        end
+
+        local fields = {'lu', num(lu), 'dw', num(dw), 'ts', string.format('%d', ts)}
+        if lv then
+          fields[#fields + 1] = 'lv'
+          fields[#fields + 1] = num(lv)
+        end
+        for i = 1, 5 do
+          fields[#fields + 1] = 'w' .. (i - 1)
+          fields[#fields + 1] = num(w[i])
+          fields[#fields + 1] = 'm' .. (i - 1)
+          fields[#fields + 1] = num(m[i])
+        end
+        redis.call('HSET', KEYS[1], unpack(fields))
+        if impressions > 0 then
+          redis.call('INCRBY', KEYS[2], impressions)
+          redis.call('EXPIRE', KEYS[2], ARGV[4])
+        end
+        if ended then redis.call('ZREM', KEYS[4], ARGV[2]) end
+        return fresh
+        """
+    )
+
+    /// Applies feedback with one Lua script over the user's keys, then appends the newly
+    /// counted events to the feedback stream.
+    ///
+    /// The session start of a `session_end` is the decision's time as written by
+    /// ``recordDecisions(_:)`` for the same user, or the feedback's time when it is unknown
+    /// (not recorded, older than ``Options/decisionTimeRetention``, or recorded under another
+    /// user). See the type's documentation for why the stream entry is a second command.
+    /// - Complexity: One round trip, two when something new was counted.
+    public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
+        try RedisKeys.validate(userID: entry.userID)
+        guard entry.time.isFinite, abs(entry.time) < 1e12 else {
+            throw .failed("feedback for decision \(entry.decisionID) has time \(entry.time), not a usable number of days")
+        }
+        let day = Int(entry.time.rounded(.down))
+        let scriptKeys = [
+            keys.user(entry.userID),
+            keys.dailyAds(entry.userID, day: day),
+            keys.countedEvents(entry.userID, decisionID: entry.decisionID),
+            keys.decisionTimes(entry.userID),
+        ]
+        var arguments = [
+            "\(entry.time)", entry.decisionID,
+            String(Self.seconds(options.countedEventsRetention)), String(Self.seconds(options.dailyCounterRetention)),
+            "\(UserRecord.weekDays)", "\(UserRecord.monthDays)", "\(UserRecord.dwellWeight)", String(entry.events.count),
+        ]
+        arguments.reserveCapacity(arguments.count + 3 * entry.events.count)
+        for event in entry.events {
+            arguments.append(event.identity)
+            arguments.append(event.kind.rawValue)
+            arguments.append(event.value.map { "\($0)" } ?? "")
+        }
+
+        let reply = try await client.run(
+            Self.feedbackScript,
+            keys: scriptKeys.map { Array($0.utf8) },
+            arguments: arguments.map { Array($0.utf8) },
+            timeout: options.writeTimeout
+        )
+        guard let indices = reply.array?.map(\.int), indices.allSatisfy({ $0.map { (1...entry.events.count).contains($0) } ?? false }) else {
+            throw .failed("feedback script answered \(reply), not a list of event numbers")
+        }
+        let fresh = indices.compactMap { $0 }.map { entry.events[$0 - 1] }
+        if !fresh.isEmpty {
+            let events = fresh.map { event -> String in
+                "\(event.kind.rawValue):\(event.position.map(String.init) ?? ""):\(event.value.map { "\($0)" } ?? "")"
+            }
+            let stream = keys.stream(.feedback)
+            let xadd = [
+                "XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*",
+                "decision_id", entry.decisionID, "user_id", entry.userID, "time", "\(entry.time)",
+                "events", events.joined(separator: ","),
+            ]
+            let added = try await client.execute([xadd], timeout: options.writeTimeout)[0]
+            _ = try Self.checked(added, "XADD \(stream) for decision \(entry.decisionID)")
+        }
+        return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count)
+    }
+}

@@ -1,0 +1,379 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The production ``LiveStore``: per-user state, streams and the policy registry in Redis,
+/// reached through ``RedisClient``.
+///
+/// Semantics are those of ``InMemoryLiveStore``; the tests drive both with the same
+/// sequence of calls and compare the results.
+///
+/// ## Key layout
+///
+/// Every per-user key starts with the hash tag `{u:<userID>}`, so Redis Cluster keeps all of
+/// a user's keys in one slot and the feedback script may touch them together. `P` is
+/// ``Options/keyPrefix`` (empty by default); it must not contain `{` or `}`.
+///
+/// | key | type | contents | expiry |
+/// |---|---|---|---|
+/// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `dw` recent dwell, `ts` total sessions | none |
+/// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
+/// | `P{u:ID}:fb:<decisionID>` | set | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
+/// | `P{u:ID}:dt` | sorted set | decision id → decision time (days), the session start the feedback script needs | members older than ``Options/decisionTimeRetention`` are trimmed on write; the key expires after the same time |
+/// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
+/// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
+/// | `Padload:policy:active` | string | the active policy version | none |
+/// | `Padload:policy:blobs` | hash | policy version → policy blob (bytes) | none |
+///
+/// Numbers are stored as decimal text that reads back as the same `Double`: Swift's shortest
+/// round-trip form when Swift writes, the shortest of `%.15g`/`%.16g`/`%.17g` that
+/// round-trips when Lua writes (Lua's `tostring` keeps only 14 digits).
+///
+/// `{u:ID}:dt` is a sorted set rather than a hash so that old decisions can be trimmed by
+/// time: a hash expired as a whole would never shrink for a user active every week. A
+/// decision's time is also removed once its `session_end` has been counted, the only event
+/// that needs it.
+///
+/// ## Round trips
+///
+/// - ``userRecord(userID:day:)``: one (`HGETALL` + `GET`, pipelined).
+/// - ``applyFeedback(_:)``: one Lua script over the user's keys (de-duplication, decay and
+///   counts, daily counter), then, only when something new was counted, one `XADD` to the
+///   feedback stream. The stream lives in another slot, so it cannot be written by the
+///   script; if the process dies, or the `XADD` fails, between the two, the user's state is
+///   updated but the stream entry is lost: a retry of the same feedback finds every event
+///   already counted and writes no entry.
+/// - ``recordDecisions(_:)``: one pipeline for all entries (`XADD` plus the decision-time
+///   writes per entry).
+///
+/// ## Blocking reads
+///
+/// ``readStream(_:group:consumer:count:block:)`` with a positive `block` holds a connection
+/// for up to that long, so it goes through a second client, never the one serving decisions.
+/// Pass one as `streamClient`, or let the store create one on the first blocking read (two
+/// connections, one request per round trip). Block times are capped below that client's
+/// command timeout.
+///
+/// ## Errors
+///
+/// Transport problems surface as ``StoreError/unavailable(_:)`` or ``StoreError/timeout``
+/// (see ``RedisClient``); an error reply or unreadable data as ``StoreError/failed(_:)``. A
+/// write that timed out may or may not have happened.
+public final class RedisLiveStore: LiveStore {
+    /// Timeouts, retention and naming.
+    public struct Options: Sendable {
+        /// Prepended to every key (for several deployments or tests sharing one Redis); no braces.
+        public var keyPrefix: String
+        /// Deadline for reads on the decide path: ``userRecord(userID:day:)``, the policy
+        /// reads, ``ping()``.
+        public var readTimeout: Duration
+        /// Deadline for writes and stream operations.
+        public var writeTimeout: Duration
+        /// Approximate cap on each stream's length (`XADD ... MAXLEN ~`).
+        public var streamMaxLength: Int
+        /// How long the identities of counted events are kept: a repeat arriving later is counted again.
+        public var countedEventsRetention: Duration
+        /// How long a daily ad counter lives.
+        public var dailyCounterRetention: Duration
+        /// How long decision times are kept for feedback; later feedback uses its own time
+        /// as the session start.
+        public var decisionTimeRetention: Duration
+        /// Longest `block` honoured by ``readStream(_:group:consumer:count:block:)``.
+        public var maxBlock: Duration
+
+        /// Creates options; the defaults are those described in ``RedisLiveStore``.
+        public init(
+            keyPrefix: String = "",
+            readTimeout: Duration = .milliseconds(100),
+            writeTimeout: Duration = .seconds(1),
+            streamMaxLength: Int = 1_000_000,
+            countedEventsRetention: Duration = .seconds(7 * 86_400),
+            dailyCounterRetention: Duration = .seconds(2 * 86_400),
+            decisionTimeRetention: Duration = .seconds(7 * 86_400),
+            maxBlock: Duration = .seconds(5)
+        ) {
+            self.keyPrefix = keyPrefix
+            self.readTimeout = readTimeout
+            self.writeTimeout = writeTimeout
+            self.streamMaxLength = streamMaxLength
+            self.countedEventsRetention = countedEventsRetention
+            self.dailyCounterRetention = dailyCounterRetention
+            self.decisionTimeRetention = decisionTimeRetention
+            self.maxBlock = maxBlock
+        }
+    }
+
+    /// The client for everything except blocking stream reads.
+    public let client: RedisClient
+    /// The options in use.
+    public let options: Options
+    let keys: RedisKeys
+    private let ownsClient: Bool
+    private let logger: Logger
+    /// The client for blocking stream reads: the one passed in, or one created on first use.
+    private let streams: Mutex<StreamClientState>
+
+    private struct StreamClientState {
+        var client: RedisClient?
+        var owned = false
+        var shutDown = false
+    }
+
+    /// Creates a store over an existing client.
+    ///
+    /// - Parameters:
+    ///   - client: Serves the decide path, feedback, decisions and the policy registry. The
+    ///     caller keeps ownership (and shuts it down).
+    ///   - streamClient: Serves blocking stream reads; the caller keeps ownership. `nil`: the
+    ///     store creates one from `client`'s configuration on the first blocking read (2
+    ///     connections, one request per round trip, a command timeout above
+    ///     ``Options/maxBlock``) and ``shutdown()`` stops it.
+    ///   - options: Timeouts, retention and key prefix.
+    ///   - logger: For a stream client this store creates.
+    public init(
+        client: RedisClient, streamClient: RedisClient? = nil, options: Options = Options(),
+        logger: Logger = Logger(label: "adload.redis")
+    ) {
+        self.client = client
+        self.options = options
+        self.logger = logger
+        keys = RedisKeys(prefix: options.keyPrefix)
+        ownsClient = false
+        streams = Mutex(StreamClientState(client: streamClient))
+    }
+
+    /// Creates a store with its own client for `configuration` (and, on the first blocking
+    /// read, a stream client derived from it); ``shutdown()`` stops both.
+    ///
+    /// - Parameters:
+    ///   - configuration: Address, pool and timeouts of the main client.
+    ///   - options: Timeouts, retention and key prefix.
+    ///   - logger: For both clients.
+    public init(configuration: RedisClient.Configuration, options: Options = Options(), logger: Logger = Logger(label: "adload.redis")) {
+        client = RedisClient(configuration: configuration, logger: logger)
+        self.options = options
+        self.logger = logger
+        keys = RedisKeys(prefix: options.keyPrefix)
+        ownsClient = true
+        streams = Mutex(StreamClientState())
+    }
+
+    /// The client for blocking stream reads, created on first use when none was passed in.
+    func streamClient() throws(StoreError) -> RedisClient {
+        try streams.withLock { (state: inout StreamClientState) throws(StoreError) -> RedisClient in
+            if let existing = state.client { return existing }
+            if state.shutDown { throw .unavailable("the Redis live store is shut down") }
+            var configuration = client.configuration
+            configuration.name = client.configuration.name + "-streams"
+            configuration.connections = 2
+            configuration.maxBatch = 1
+            configuration.queueCapacity = 256
+            configuration.commandTimeout = max(configuration.commandTimeout, options.maxBlock + .seconds(2))
+            let created = RedisClient(configuration: configuration, logger: logger)
+            state.client = created
+            state.owned = true
+            return created
+        }
+    }
+
+    /// Shuts down the clients this store created (not those passed in).
+    public func shutdown() async {
+        let created = streams.withLock { (state: inout StreamClientState) -> RedisClient? in
+            state.shutDown = true
+            return state.owned ? state.client : nil
+        }
+        if let created {
+            await created.shutdown()
+        }
+        if ownsClient {
+            await client.shutdown()
+        }
+    }
+
+    // MARK: User state
+
+    public func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
+        try RedisKeys.validate(userID: userID)
+        let userKey = keys.user(userID)
+        let replies = try await client.execute(
+            [["HGETALL", userKey], ["GET", keys.dailyAds(userID, day: day)]], timeout: options.readTimeout
+        )
+        guard let pairs = try Self.checked(replies[0], "HGETALL \(userKey)").array else {
+            throw .failed("HGETALL \(userKey) answered \(replies[0]), not an array")
+        }
+        if pairs.isEmpty { return nil }
+        var record = try Self.decodeUser(pairs, key: userKey)
+        let counter = try Self.checked(replies[1], "GET daily ads of \(userID)")
+        if !counter.isNull {
+            guard let ads = counter.int else {
+                throw .failed("daily ad counter of user \(userID) for day \(day) holds \(counter), not an integer")
+            }
+            record.adsToday = ads
+        }
+        return record
+    }
+
+    /// Decodes the fields of a user hash (`HGETALL` reply, alternating field and value).
+    static func decodeUser(_ pairs: [RedisReply], key: String) throws(StoreError) -> UserRecord {
+        var fields: [String: String] = [:]
+        var index = 0
+        while index + 1 < pairs.count {
+            guard let field = pairs[index].string, let value = pairs[index + 1].string else {
+                throw .failed("user hash \(key) has a field that is not text")
+            }
+            fields[field] = value
+            index += 2
+        }
+        func number(_ field: String) throws(StoreError) -> Double? {
+            guard let text = fields[field] else { return nil }
+            guard let value = Double(text) else {
+                throw .failed("user hash \(key) field \(field) holds `\(text)`, not a number")
+            }
+            return value
+        }
+        var record = UserRecord()
+        record.lastVisit = try number("lv")
+        record.lastUpdate = try number("lu")
+        for slot in 0..<5 {
+            record.week[slot] = try number("w\(slot)") ?? 0
+            record.month[slot] = try number("m\(slot)") ?? 0
+        }
+        record.recentDwell = try number("dw") ?? 0
+        if let sessions = fields["ts"] {
+            guard let value = Int(sessions) else {
+                throw .failed("user hash \(key) field ts holds `\(sessions)`, not an integer")
+            }
+            record.totalSessions = value
+        }
+        return record
+    }
+
+    // MARK: Decisions
+
+    public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
+        if entries.isEmpty { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let stream = keys.stream(.decisions)
+        let retentionDays = options.decisionTimeRetention / .seconds(86_400)
+        let retentionSeconds = String(Self.seconds(options.decisionTimeRetention))
+        var commands: [[[UInt8]]] = []
+        commands.reserveCapacity(entries.count * 4)
+        for entry in entries {
+            try RedisKeys.validate(userID: entry.userID)
+            guard entry.time.isFinite else {
+                throw .failed("decision \(entry.decisionID) has time \(entry.time), not a finite number")
+            }
+            guard let json = try? encoder.encode(entry) else {
+                throw .failed("cannot encode decision \(entry.decisionID)")
+            }
+            let times = keys.decisionTimes(entry.userID)
+            commands.append(Self.command(
+                ["XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*", "d"], json: Array(json)
+            ))
+            commands.append(Self.command(["ZADD", times, "\(entry.time)", entry.decisionID]))
+            commands.append(Self.command(["ZREMRANGEBYSCORE", times, "-inf", "(" + "\(entry.time - retentionDays)"]))
+            commands.append(Self.command(["EXPIRE", times, retentionSeconds]))
+        }
+        let replies = try await client.execute(commands, timeout: options.writeTimeout)
+        for (index, reply) in replies.enumerated() {
+            _ = try Self.checked(reply, "recording decision \(entries[index / 4].decisionID)")
+        }
+    }
+
+    // MARK: Policy registry
+
+    public func activePolicyVersion() async throws(StoreError) -> String? {
+        let reply = try await client.execute([["GET", keys.activePolicy]], timeout: options.readTimeout)[0]
+        if try Self.checked(reply, "GET \(keys.activePolicy)").isNull { return nil }
+        guard let version = reply.string else {
+            throw .failed("\(keys.activePolicy) holds \(reply), not a version string")
+        }
+        return version
+    }
+
+    public func policyBlob(version: String) async throws(StoreError) -> Data? {
+        let reply = try await client.execute([["HGET", keys.policyBlobs, version]], timeout: options.readTimeout)[0]
+        if try Self.checked(reply, "HGET \(keys.policyBlobs) \(version)").isNull { return nil }
+        guard let bytes = reply.bytes else {
+            throw .failed("policy blob \(version) is \(reply), not a string")
+        }
+        return Data(bytes)
+    }
+
+    /// Stores the blob and moves the active pointer to it in one `MULTI`/`EXEC`, so no
+    /// reader ever sees a pointer to a missing blob. (In Redis Cluster the two registry
+    /// keys would need a common hash tag for this transaction.)
+    public func publishPolicy(version: String, blob: Data) async throws(StoreError) {
+        let replies = try await client.execute(
+            [
+                Self.command(["MULTI"]),
+                Self.command(["HSET", keys.policyBlobs, version]) + [Array(blob)],
+                Self.command(["SET", keys.activePolicy, version]),
+                Self.command(["EXEC"]),
+            ],
+            timeout: options.writeTimeout
+        )
+        for reply in replies.prefix(3) {
+            _ = try Self.checked(reply, "publishing policy \(version)")
+        }
+        guard let results = try Self.checked(replies[3], "EXEC publishing policy \(version)").array else {
+            throw .failed("publishing policy \(version): the transaction was aborted")
+        }
+        for result in results {
+            _ = try Self.checked(result, "publishing policy \(version)")
+        }
+    }
+
+    // MARK: Health
+
+    public func ping() async throws(StoreError) {
+        let reply = try await client.execute([["PING"]], timeout: options.readTimeout)[0]
+        guard reply == .status("PONG") else {
+            throw .failed("PING answered \(reply)")
+        }
+    }
+
+    // MARK: Helpers
+
+    static func command(_ arguments: [String], json: [UInt8]? = nil) -> [[UInt8]] {
+        var command = arguments.map { Array($0.utf8) }
+        if let json {
+            command.append(json)
+        }
+        return command
+    }
+
+    /// `reply`, or ``StoreError/failed(_:)`` naming `what` if it is an error reply.
+    static func checked(_ reply: RedisReply, _ what: @autoclosure () -> String) throws(StoreError) -> RedisReply {
+        if let message = reply.errorMessage {
+            throw .failed("\(what()): \(message)")
+        }
+        return reply
+    }
+
+    /// Whole seconds of `duration`, at least 1 (for `EXPIRE`).
+    static func seconds(_ duration: Duration) -> Int64 {
+        max(1, duration.components.seconds)
+    }
+}
+
+/// Key names of ``RedisLiveStore`` (see its key layout).
+struct RedisKeys: Sendable {
+    let prefix: String
+
+    func user(_ userID: String) -> String { "\(prefix){u:\(userID)}" }
+    func dailyAds(_ userID: String, day: Int) -> String { "\(user(userID)):ads:\(day)" }
+    func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fb:\(decisionID)" }
+    func decisionTimes(_ userID: String) -> String { "\(user(userID)):dt" }
+    func stream(_ name: StreamName) -> String { prefix + name.rawValue }
+    var activePolicy: String { prefix + "adload:policy:active" }
+    var policyBlobs: String { prefix + "adload:policy:blobs" }
+
+    /// Rejects user ids that would break the hash tag (or make two users' keys collide).
+    static func validate(userID: String) throws(StoreError) {
+        if userID.isEmpty || userID.contains("{") || userID.contains("}") {
+            throw .failed("user id `\(userID)` is empty or contains `{` or `}`, which Redis keys cannot hold here")
+        }
+    }
+}

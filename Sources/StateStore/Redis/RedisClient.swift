@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+
+/// An async Redis client that runs hiredis on a few dedicated OS threads and lets
+/// concurrent requests share network round trips.
+///
+/// ```swift
+/// let client = RedisClient(configuration: .init(address: RedisAddress(host: "127.0.0.1")))
+/// let replies = try await client.execute([["INCR", "visits"], ["GET", "visits"]], timeout: .milliseconds(50))
+/// await client.shutdown()
+/// ```
+///
+/// **Threads.** Each of ``Configuration/connections`` threads owns one ``RedisConnection``
+/// and is the only thread that ever touches it; one more thread enforces deadlines. No
+/// hiredis call runs on Swift's cooperative pool or on an event loop: `execute(_:timeout:)`
+/// only enqueues the request and suspends.
+///
+/// **Pipelining.** Requests wait in one bounded FIFO queue. A connection thread that is
+/// free takes everything queued (up to ``Configuration/maxBatch`` requests), sends all their
+/// commands in one write, reads all replies, and hands each request its own replies. Under
+/// load, many requests share one round trip; with a single request in flight this is one
+/// ordinary round trip. A request's commands are sent together and answered in order; no
+/// other request's commands come between them.
+///
+/// **Overload, deadlines and failures.**
+/// - A full queue rejects new requests at once with ``StoreError/unavailable(_:)`` (the
+///   message says the client is overloaded) rather than growing.
+/// - Each request has its own deadline. A request still queued or in flight at its deadline
+///   fails with ``StoreError/timeout`` at that moment, even if its connection is stuck; a
+///   reply that arrives later is discarded. A request that timed out while in flight may
+///   still have run on the server.
+/// - A connection error (I/O, protocol, socket timeout) breaks that connection: the requests
+///   in its round trip fail (``StoreError/unavailable(_:)``, or ``StoreError/timeout`` for a
+///   socket timeout), and its thread reconnects with exponential backoff
+///   (``Configuration/initialBackoff`` doubling up to ``Configuration/maxBackoff``). While no
+///   connection is up, new requests fail at once instead of waiting; queued requests are
+///   served by any connection still up, or failed when the last one goes down. Requests are
+///   never retried: a failed request may or may not have run.
+///
+/// **Rules for requests.** Each request must leave a connection as it found it: a `MULTI`
+/// closed by `EXEC` or `DISCARD` in the same request, no `SUBSCRIBE`, no `MONITOR`. A
+/// blocking command (`XREADGROUP ... BLOCK`, `BLPOP`) holds its connection, and every request
+/// pipelined behind it, for its whole block time; send those through a separate client,
+/// and keep their block time below ``Configuration/commandTimeout``.
+///
+/// Task cancellation is not observed: a request completes, fails or times out.
+public final class RedisClient: Sendable {
+    /// How a ``RedisClient`` connects, how much it queues and how long it waits.
+    public struct Configuration: Sendable {
+        /// The server.
+        public var address: RedisAddress
+        /// Number of connections, each on its own thread. Values below 1 count as 1.
+        public var connections: Int
+        /// Most requests waiting to be sent; more are rejected as overload. Values below 1 count as 1.
+        public var queueCapacity: Int
+        /// Most requests one connection sends in one round trip. Values below 1 count as 1.
+        public var maxBatch: Int
+        /// Limit on establishing a TCP connection (and AUTH/SELECT).
+        public var connectTimeout: Duration
+        /// Limit on each socket read or write; a round trip slower than this breaks its
+        /// connection. Keep it above the block time of any blocking command sent.
+        public var commandTimeout: Duration
+        /// Wait before the second reconnect attempt (the first is immediate).
+        public var initialBackoff: Duration
+        /// Longest wait between reconnect attempts.
+        public var maxBackoff: Duration
+        /// Names the threads (`<name>-0`, ...) and appears in errors and logs.
+        public var name: String
+
+        /// Creates a configuration; the defaults suit a decide path with a local Redis.
+        public init(
+            address: RedisAddress,
+            connections: Int = 2,
+            queueCapacity: Int = 4096,
+            maxBatch: Int = 256,
+            connectTimeout: Duration = .seconds(1),
+            commandTimeout: Duration = .seconds(2),
+            initialBackoff: Duration = .milliseconds(50),
+            maxBackoff: Duration = .seconds(2),
+            name: String = "redis"
+        ) {
+            self.address = address
+            self.connections = connections
+            self.queueCapacity = queueCapacity
+            self.maxBatch = maxBatch
+            self.connectTimeout = connectTimeout
+            self.commandTimeout = commandTimeout
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+            self.name = name
+        }
+
+        /// This configuration with counts raised to at least 1 and durations made positive.
+        var normalized: Configuration {
+            var copy = self
+            copy.connections = max(1, connections)
+            copy.queueCapacity = max(1, queueCapacity)
+            copy.maxBatch = max(1, maxBatch)
+            copy.connectTimeout = max(.milliseconds(1), connectTimeout)
+            copy.commandTimeout = max(.milliseconds(1), commandTimeout)
+            copy.initialBackoff = max(.milliseconds(1), initialBackoff)
+            copy.maxBackoff = max(copy.initialBackoff, maxBackoff)
+            return copy
+        }
+    }
+
+    /// Counters since the client started; read them with ``statistics``.
+    public struct Statistics: Sendable, Equatable {
+        /// Calls to `execute` with at least one command.
+        public var requests = 0
+        /// Requests that ended in an error, whatever the reason (timeouts and rejections included).
+        public var failedRequests = 0
+        /// Requests that failed with ``StoreError/timeout``.
+        public var timeouts = 0
+        /// Requests rejected because the queue was full.
+        public var rejected = 0
+        /// Pipelines written to a connection (network round trips).
+        public var roundTrips = 0
+        /// Commands sent in those round trips.
+        public var commands = 0
+        /// Requests answered by those round trips (`requests / roundTrips` under load shows the batching).
+        public var batchedRequests = 0
+        /// Established connections that broke (I/O, protocol or socket timeout errors).
+        public var connectionErrors = 0
+        /// Failed connection attempts.
+        public var connectFailures = 0
+        /// Connections re-established after a failure.
+        public var reconnects = 0
+
+        /// Creates zeroed counters.
+        public init() {}
+    }
+
+    /// The configuration in use, with out-of-range values already corrected.
+    public let configuration: Configuration
+    private let core: RedisClientCore
+
+    /// Starts the connection threads; they connect in the background.
+    ///
+    /// Requests made before the first connection attempt finishes wait in the queue (up to
+    /// their deadlines); once every attempt has failed, requests fail at once.
+    /// - Parameters:
+    ///   - configuration: Address, pool size, queue size and timeouts.
+    ///   - logger: Receives connection losses and reconnects.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "adload.redis")) {
+        self.configuration = configuration.normalized
+        core = RedisClientCore(configuration: self.configuration, logger: logger)
+        core.startThreads()
+    }
+
+    deinit {
+        core.beginShutdown(waiter: nil)
+    }
+
+    /// Sends `commands` together as one pipeline and returns their replies in order.
+    ///
+    /// Error replies (`-ERR ...`, `-NOSCRIPT ...`) come back in place as
+    /// ``RedisReply/error(_:)``; only failures of the transport throw.
+    /// - Parameters:
+    ///   - commands: The commands, each as its arguments' bytes (binary-safe).
+    ///   - timeout: Deadline for the whole request, counted from now, queueing included.
+    /// - Returns: One reply per command; `[]` for no commands.
+    /// - Throws: ``StoreError/timeout`` at the deadline; ``StoreError/unavailable(_:)`` when no
+    ///   connection is up, the connection broke, the queue is full or the client is shut
+    ///   down; ``StoreError/failed(_:)`` for a command with no arguments (nothing is sent).
+    public func execute(_ commands: [[[UInt8]]], timeout: Duration) async throws(StoreError) -> [RedisReply] {
+        if commands.isEmpty { return [] }
+        for (index, command) in commands.enumerated() where command.isEmpty || Int32(exactly: command.count) == nil {
+            throw .failed("command \(index) of \(commands.count) has \(command.count) arguments; nothing was sent")
+        }
+        let result = await withUnsafeContinuation { continuation in
+            core.submit(commands, timeout: timeout, continuation: continuation)
+        }
+        return try result.get()
+    }
+
+    /// Sends `commands`, given as text, together as one pipeline; see
+    /// `execute(_:timeout:)`.
+    ///
+    /// - Parameters:
+    ///   - commands: The commands, each argument sent as its UTF-8 bytes.
+    ///   - timeout: Deadline for the whole request, counted from now.
+    /// - Returns: One reply per command, in order.
+    /// - Throws: The same errors as the byte form.
+    public func execute(_ commands: [[String]], timeout: Duration) async throws(StoreError) -> [RedisReply] {
+        try await execute(commands.map { $0.map { Array($0.utf8) } }, timeout: timeout)
+    }
+
+    /// Stops accepting requests, finishes what is queued on connections that are up, fails
+    /// the rest with ``StoreError/unavailable(_:)``, and returns once every thread has exited.
+    ///
+    /// Safe to call more than once. A connection thread busy in a round trip or a connect
+    /// attempt finishes it first, so this can take up to the command or connect timeout.
+    public func shutdown() async {
+        await withUnsafeContinuation { continuation in
+            core.beginShutdown(waiter: continuation)
+        }
+    }
+
+    /// A snapshot of the counters.
+    public var statistics: Statistics {
+        core.statisticsSnapshot()
+    }
+
+    /// Whether at least one connection is established (as far as the client knows: a
+    /// connection the server closed is noticed on its next use).
+    public var isConnected: Bool {
+        core.hasConnectionUp()
+    }
+}

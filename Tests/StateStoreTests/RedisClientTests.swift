@@ -1,0 +1,270 @@
+import AdLoadTestSupport
+import Foundation
+import StateStore
+import Testing
+
+extension RedisSerializedTests {
+    @Suite("RedisClient against a real redis-server")
+    struct RedisClientTests {
+        @Test("2000 concurrent tasks each get their own replies, and concurrent requests share round trips")
+        func concurrentRequests() async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let client = RedisClient(configuration: .init(address: server.address))
+            let keys = TestKeys()
+            let counter = keys("counter")
+            let tasks = 2000
+
+            let results = try await withThrowingTaskGroup(of: (Int, RedisReply, [RedisReply]).self) { group in
+                for index in 0..<tasks {
+                    group.addTask {
+                        let increment = try await client.execute([["INCR", counter]], timeout: .seconds(10))
+                        let own = try await client.execute(
+                            [["SET", keys("own:\(index)"), "value \(index)"], ["GET", keys("own:\(index)")]],
+                            timeout: .seconds(10)
+                        )
+                        return (index, increment[0], own)
+                    }
+                }
+                var results: [(Int, RedisReply, [RedisReply])] = []
+                for try await result in group {
+                    results.append(result)
+                }
+                return results
+            }
+
+            #expect(results.count == tasks)
+            #expect(Set(results.compactMap { $0.1.int }) == Set(1...tasks))
+            for (index, _, own) in results {
+                #expect(own == [.status("OK"), .bulk(Array("value \(index)".utf8))], "task \(index)")
+            }
+            let statistics = client.statistics
+            #expect(statistics.requests == 2 * tasks)
+            #expect(statistics.batchedRequests == 2 * tasks)
+            #expect(statistics.commands == 3 * tasks)
+            #expect(statistics.failedRequests == 0)
+            #expect(statistics.roundTrips * 4 <= statistics.requests, "\(statistics.roundTrips) round trips for \(statistics.requests) requests")
+            await client.shutdown()
+        }
+
+        @Test("a stopped server fails requests with unavailable in under a second; the client reconnects after a restart")
+        func reconnectsAfterRestart() async throws {
+            let server = try RestartableRedisServer()
+            defer { server.stop() }
+            let client = RedisClient(configuration: .init(address: server.address, connectTimeout: .milliseconds(500)))
+            let keys = TestKeys()
+            #expect(try await client.execute([["SET", keys("k"), "before"]], timeout: .seconds(5)) == [.status("OK")])
+
+            server.stop()
+            let clock = ContinuousClock()
+            for attempt in 0..<4 {
+                let start = clock.now
+                let error = await #expect(throws: StoreError.self) {
+                    try await client.execute([["GET", keys("k")]], timeout: .seconds(5))
+                }
+                #expect(clock.now - start < .seconds(1), "attempt \(attempt) took \(clock.now - start)")
+                guard case .unavailable = error else {
+                    Issue.record("attempt \(attempt): expected unavailable, got \(String(describing: error))")
+                    return
+                }
+            }
+            #expect(!client.isConnected)
+
+            try server.start()
+            let deadline = clock.now + .seconds(8)
+            var reply: [RedisReply]?
+            while reply == nil && clock.now < deadline {
+                reply = try? await client.execute([["SET", keys("k"), "after"]], timeout: .seconds(1))
+                if reply == nil {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            #expect(reply == [.status("OK")])
+            #expect(try await client.execute([["GET", keys("k")]], timeout: .seconds(1)) == [.bulk(Array("after".utf8))])
+            let statistics = client.statistics
+            #expect(statistics.reconnects >= 1)
+            #expect(statistics.connectionErrors >= 1)
+            await client.shutdown()
+        }
+
+        @Test("a client whose server is not there fails its first request quickly")
+        func noServer() async throws {
+            let port = try RedisTestServer.freePort()
+            let client = RedisClient(configuration: .init(address: RedisAddress(host: "127.0.0.1", port: port)))
+            let clock = ContinuousClock()
+            let start = clock.now
+
+            let error = await #expect(throws: StoreError.self) {
+                try await client.execute([["PING"]], timeout: .seconds(5))
+            }
+
+            #expect(clock.now - start < .seconds(1))
+            guard case let .unavailable(reason) = error else {
+                Issue.record("expected unavailable, got \(String(describing: error))")
+                return
+            }
+            #expect(reason.contains("\(port)"))
+            await client.shutdown()
+        }
+
+        @Test("a full queue rejects requests at once instead of growing")
+        func overload() async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let capacity = 8
+            let client = RedisClient(
+                configuration: .init(address: server.address, connections: 1, queueCapacity: capacity, commandTimeout: .seconds(5))
+            )
+            let keys = TestKeys()
+            // Occupy the only connection for two seconds.
+            let blocker = Task { try await client.execute([["BLPOP", keys("never"), "2"]], timeout: .seconds(4)) }
+            try await waitUntil { client.statistics.roundTrips == 1 }
+
+            let outcomes = await withTaskGroup(of: (Result<[RedisReply], StoreError>, Duration).self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        let clock = ContinuousClock()
+                        let start = clock.now
+                        do throws(StoreError) {
+                            return (.success(try await client.execute([["PING"]], timeout: .seconds(4))), clock.now - start)
+                        } catch {
+                            return (.failure(error), clock.now - start)
+                        }
+                    }
+                }
+                var outcomes: [(Result<[RedisReply], StoreError>, Duration)] = []
+                for await outcome in group {
+                    outcomes.append(outcome)
+                }
+                return outcomes
+            }
+
+            let served = outcomes.filter { (try? $0.0.get()) == [.status("PONG")] }
+            let rejected = outcomes.filter {
+                if case let .failure(.unavailable(reason)) = $0.0 { reason.contains("overloaded") } else { false }
+            }
+            #expect(served.count == capacity)
+            #expect(rejected.count == 20 - capacity)
+            #expect(rejected.allSatisfy { $0.1 < .seconds(1) }, "rejections must not wait for the busy connection")
+            #expect(client.statistics.rejected == 20 - capacity)
+            #expect(try await blocker.value == [.null])
+            await client.shutdown()
+        }
+
+        @Test("deadlines fire while queued and while in flight, and the connection serves again afterwards")
+        func requestDeadlines() async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let client = RedisClient(configuration: .init(address: server.address, connections: 1, commandTimeout: .seconds(5)))
+            let keys = TestKeys()
+            let clock = ContinuousClock()
+
+            // In flight: the command itself outlives the request's deadline.
+            var start = clock.now
+            let slow = Task { try await client.execute([["BLPOP", keys("never"), "2"]], timeout: .milliseconds(200)) }
+            try await waitUntil { client.statistics.roundTrips == 1 }
+            // Queued behind it: never sent before its deadline.
+            let queuedStart = clock.now
+            await #expect(throws: StoreError.timeout) {
+                try await client.execute([["PING"]], timeout: .milliseconds(100))
+            }
+            let queuedElapsed = clock.now - queuedStart
+            #expect(queuedElapsed >= .milliseconds(90) && queuedElapsed < .seconds(1), "queued request took \(queuedElapsed)")
+            await #expect(throws: StoreError.timeout) { try await slow.value }
+            let slowElapsed = clock.now - start
+            #expect(slowElapsed >= .milliseconds(190) && slowElapsed < .milliseconds(1200), "in-flight request took \(slowElapsed)")
+
+            // The late BLPOP reply is discarded; the connection stays in step.
+            start = clock.now
+            #expect(try await client.execute([["SET", keys("k"), "v"], ["GET", keys("k")]], timeout: .seconds(3))
+                == [.status("OK"), .bulk(Array("v".utf8))])
+            #expect(client.statistics.timeouts == 2)
+            #expect(client.statistics.connectionErrors == 0)
+            await client.shutdown()
+        }
+
+        @Test("a round trip slower than the command timeout breaks the connection with timeout; the next request reconnects")
+        func socketTimeout() async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let client = RedisClient(
+                configuration: .init(address: server.address, connections: 1, commandTimeout: .milliseconds(300))
+            )
+            let keys = TestKeys()
+            let clock = ContinuousClock()
+            let start = clock.now
+
+            await #expect(throws: StoreError.timeout) {
+                try await client.execute([["BLPOP", keys("never"), "3"]], timeout: .seconds(5))
+            }
+
+            #expect(clock.now - start < .seconds(2), "the 300 ms socket timeout, not the 3 s BLPOP, must end the request")
+            #expect(client.statistics.connectionErrors == 1)
+            try await waitUntil { client.isConnected }
+            #expect(try await client.execute([["PING"]], timeout: .seconds(2)) == [.status("PONG")])
+            #expect(client.statistics.reconnects == 1)
+            await client.shutdown()
+        }
+
+        @Test("error replies come back in place; an empty command is rejected before sending")
+        func errorReplies() async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let client = RedisClient(configuration: .init(address: server.address))
+            let keys = TestKeys()
+
+            let replies = try await client.execute(
+                [["SET", keys("text"), "abc"], ["INCR", keys("text")], ["GET", keys("text")]], timeout: .seconds(2)
+            )
+
+            #expect(replies.count == 3)
+            #expect(replies[1].errorMessage?.contains("not an integer") == true)
+            #expect(replies[2] == .bulk(Array("abc".utf8)))
+            await #expect(throws: StoreError.failed("command 1 of 2 has 0 arguments; nothing was sent")) {
+                try await client.execute([["PING"], []], timeout: .seconds(2))
+            }
+            #expect(try await client.execute([[String]](), timeout: .seconds(2)) == [])
+            await client.shutdown()
+        }
+
+        @Test("shutdown finishes queued requests, then rejects new ones")
+        func shutdown() async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let client = RedisClient(configuration: .init(address: server.address, connections: 1, commandTimeout: .seconds(5)))
+            let keys = TestKeys()
+            let blocker = Task { try await client.execute([["BLPOP", keys("never"), "1"]], timeout: .seconds(4)) }
+            try await waitUntil { client.statistics.roundTrips == 1 }
+            let queued = Task { try await client.execute([["INCR", keys("n")]], timeout: .seconds(4)) }
+            try await waitUntil { client.statistics.requests == 2 }
+
+            await client.shutdown()
+
+            #expect(try await blocker.value == [.null])
+            #expect(try await queued.value == [.integer(1)])
+            let error = await #expect(throws: StoreError.self) {
+                try await client.execute([["PING"]], timeout: .seconds(1))
+            }
+            guard case .unavailable = error else {
+                Issue.record("expected unavailable, got \(String(describing: error))")
+                return
+            }
+            await client.shutdown()
+        }
+    }
+}
+
+/// Polls `condition` every 5 ms for up to `limit`; fails the test if it never holds.
+func waitUntil(
+    _ limit: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
+) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + limit
+    while !condition() {
+        guard clock.now < deadline else {
+            Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
+            return
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}

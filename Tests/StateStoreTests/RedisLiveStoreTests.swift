@@ -1,0 +1,363 @@
+import AdLoadTestSupport
+import Foundation
+import StateStore
+import Testing
+
+/// A small seeded generator (SplitMix64), so a failing sequence can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Whether two doubles agree within 1e-12 relative.
+func isClose(_ a: Double?, _ b: Double?) -> Bool {
+    switch (a, b) {
+    case (nil, nil): true
+    case let (a?, b?): a == b || abs(a - b) <= 1e-12 * max(abs(a), abs(b))
+    default: false
+    }
+}
+
+func expectSameRecord(_ redis: UserRecord?, _ memory: UserRecord?, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let redis, let memory else {
+        #expect(redis == nil && memory == nil, "\(what): one store has no record", sourceLocation: sourceLocation)
+        return
+    }
+    let same = isClose(redis.lastVisit, memory.lastVisit) && isClose(redis.lastUpdate, memory.lastUpdate)
+        && zip(redis.week, memory.week).allSatisfy { isClose($0, $1) }
+        && zip(redis.month, memory.month).allSatisfy { isClose($0, $1) }
+        && redis.week.count == memory.week.count && redis.month.count == memory.month.count
+        && isClose(redis.recentDwell, memory.recentDwell)
+        && redis.totalSessions == memory.totalSessions && redis.adsToday == memory.adsToday
+    #expect(same, "\(what):\nredis  \(redis)\nmemory \(memory)", sourceLocation: sourceLocation)
+}
+
+/// A private server, a store over it with a key prefix unique to the test, and cleanup.
+struct StoreFixture {
+    let server: RedisTestServer
+    let store: RedisLiveStore
+    let keys: TestKeys
+
+    /// - Parameter prefixed: whether keys get a prefix unique to the test; on a private server
+    ///   one can do without it (to measure the production key names).
+    init(_ test: String = #function, prefixed: Bool = true, options: RedisLiveStore.Options = .init()) throws {
+        server = try RedisTestServer.start()
+        keys = TestKeys(test)
+        var options = options
+        options.keyPrefix = prefixed || server.isExternal ? keys("") : ""
+        options.readTimeout = .seconds(2)
+        store = RedisLiveStore(configuration: .init(address: server.address), options: options)
+    }
+
+    func close() async {
+        await store.shutdown()
+        server.stop()
+    }
+}
+
+extension RedisSerializedTests {
+    @Suite("RedisLiveStore against a real redis-server")
+    struct RedisLiveStoreTests {
+        @Test("a seeded random sequence gives the same records, outcomes and streams as InMemoryLiveStore")
+        func conformsToInMemoryStore() async throws {
+            // The sequence spans about 12 simulated days; keep decision times longer than that,
+            // as the in-memory store keeps them forever.
+            let fixture = try StoreFixture(options: .init(decisionTimeRetention: .seconds(30 * 86_400)))
+            let redis = fixture.store
+            let memory = InMemoryLiveStore()
+            var random = SplitMix64(state: 20_240_601)
+            let users = ["alice", "bob", "carol", "dave", "eve", "user:6/ü"]
+            var time = 20_000.3
+            var decisions: [DecisionEntry] = []
+            var sent: [FeedbackEntry] = []
+            var duplicatesSeen = 0
+
+            func randomEvents(_ random: inout SplitMix64) -> [FeedbackEvent] {
+                (0..<Int.random(in: 1...6, using: &random)).map { _ in
+                    let kind = FeedbackEvent.Kind.allCases.randomElement(using: &random) ?? .impression
+                    switch kind {
+                    case .sessionEnd:
+                        return FeedbackEvent(kind: kind, value: Double(Int.random(in: 1...40, using: &random)))
+                    case .dwell:
+                        return FeedbackEvent(kind: kind, position: Int.random(in: 1...12, using: &random),
+                                             value: Double.random(in: 0...45, using: &random))
+                    case .conversion:
+                        return FeedbackEvent(kind: kind, position: Bool.random(using: &random) ? Int.random(in: 1...12, using: &random) : nil)
+                    default:
+                        return FeedbackEvent(kind: kind, position: Int.random(in: 1...12, using: &random))
+                    }
+                }
+            }
+
+            for step in 0..<600 {
+                time += Double.random(in: 0...0.04, using: &random)
+                switch Int.random(in: 0..<10, using: &random) {
+                case 0..<3:
+                    let batch = (0..<Int.random(in: 1...3, using: &random)).map { index in
+                        DecisionEntry(
+                            decisionID: "d\(step)-\(index)", userID: users.randomElement(using: &random) ?? "alice",
+                            time: time, region: "EU", policyVersion: "v1", features: [1, time.truncatingRemainder(dividingBy: 1), 0.1],
+                            candidates: [[1, 3, 2], [2, 4, 3]], chosen: 1, adPositions: [2, 6], probability: 0.625,
+                            propensity: "exact", fallback: false, feedLength: 12, adLimit: 3
+                        )
+                    }
+                    decisions += batch
+                    try await redis.recordDecisions(batch)
+                    try await memory.recordDecisions(batch)
+                case 3..<8:
+                    var entry: FeedbackEntry
+                    if let decision = decisions.randomElement(using: &random), Int.random(in: 0..<10, using: &random) > 0 {
+                        // Feedback usually arrives shortly after its decision; sometimes late, out of order.
+                        let delay = Bool.random(using: &random) ? Double.random(in: 0...0.01, using: &random) : time - decision.time
+                        entry = FeedbackEntry(decisionID: decision.decisionID, userID: decision.userID,
+                                              time: decision.time + delay, events: randomEvents(&random))
+                    } else {
+                        // A decision this store never recorded: the session starts at the feedback time.
+                        entry = FeedbackEntry(decisionID: "unknown-\(step)", userID: users.randomElement(using: &random) ?? "bob",
+                                              time: time, events: randomEvents(&random))
+                    }
+                    if Int.random(in: 0..<5, using: &random) == 0, let repeated = entry.events.first {
+                        entry.events.append(repeated)
+                    }
+                    sent.append(entry)
+                    let redisOutcome = try await redis.applyFeedback(entry)
+                    let memoryOutcome = try await memory.applyFeedback(entry)
+                    #expect(redisOutcome == memoryOutcome, "step \(step): \(entry)")
+                default:
+                    guard var entry = sent.randomElement(using: &random) else { continue }
+                    if Bool.random(using: &random) {
+                        entry.events += randomEvents(&random)
+                        entry.time += Double.random(in: 0...0.01, using: &random)
+                    }
+                    let redisOutcome = try await redis.applyFeedback(entry)
+                    let memoryOutcome = try await memory.applyFeedback(entry)
+                    #expect(redisOutcome == memoryOutcome, "step \(step), repeated: \(entry)")
+                    duplicatesSeen += redisOutcome.duplicateEvents
+                }
+            }
+            #expect(duplicatesSeen > 50, "the sequence must exercise repeated feedback")
+
+            let days = Int(20_000.3)...Int(time.rounded(.down)) + 1
+            #expect(days.count >= 4, "the sequence must span several days")
+            for user in users + ["never-seen"] {
+                for day in days {
+                    let fromRedis = try await redis.userRecord(userID: user, day: day)
+                    let fromMemory = try await memory.userRecord(userID: user, day: day)
+                    expectSameRecord(fromRedis, fromMemory, "user \(user) day \(day)")
+                }
+            }
+            #expect(try await redis.userRecord(userID: "never-seen", day: days.lowerBound) == nil)
+
+            for stream in StreamName.allCases {
+                let fromRedis = try await redis.readStream(stream, group: "compare", consumer: "c", count: 100_000, block: .zero)
+                let fromMemory = try await memory.readStream(stream, group: "compare", consumer: "c", count: 100_000, block: .zero)
+                #expect(fromRedis.count == fromMemory.count, "\(stream)")
+                #expect(fromRedis.map(\.fields) == fromMemory.map(\.fields), "\(stream)")
+                #expect(!fromRedis.isEmpty)
+            }
+            await fixture.close()
+        }
+
+        @Test("repeated feedback is ignored the second time and does not reach the stream again")
+        func repeatedFeedback() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let entry = FeedbackEntry(decisionID: "d1", userID: "u1", time: 20_100.5, events: [
+                FeedbackEvent(kind: .impression, position: 3), FeedbackEvent(kind: .impression, position: 7),
+                FeedbackEvent(kind: .dwell, position: 1, value: 12.5), FeedbackEvent(kind: .sessionEnd, value: 9),
+            ])
+
+            #expect(try await store.applyFeedback(entry) == FeedbackOutcome(newEvents: 4, duplicateEvents: 0))
+            #expect(try await store.applyFeedback(entry) == FeedbackOutcome(newEvents: 0, duplicateEvents: 4))
+
+            let record = try #require(try await store.userRecord(userID: "u1", day: 20_100))
+            #expect(record.adsToday == 2)
+            #expect(record.totalSessions == 1)
+            #expect(record.week == [1, 1, 2, 0, 0])
+            #expect(record.recentDwell == 12.5)
+            #expect(record.lastVisit == 20_100.5)
+            #expect(try await store.userRecord(userID: "u1", day: 20_101)?.adsToday == 0)
+            let entries = try await store.readStream(.feedback, group: "g", consumer: "c", count: 10, block: .zero)
+            #expect(entries.map(\.fields) == [[
+                "decision_id": "d1", "user_id": "u1", "time": "20100.5",
+                "events": "impression:3:,impression:7:,dwell:1:12.5,session_end::9.0",
+            ]])
+            await #expect(throws: StoreError.self) { try await store.userRecord(userID: "a{b}", day: 1) }
+            await fixture.close()
+        }
+
+        @Test("decision times are trimmed after the retention, dropped once the session end is counted, and expire")
+        func decisionTimeRetention() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let connection = try fixture.server.connect()
+            let times = store.options.keyPrefix + "{u:u1}:dt"
+            try await store.recordDecisions([sampleDecision(id: "old", user: "u1", time: 20_000.5)])
+            try await store.recordDecisions([
+                sampleDecision(id: "recent", user: "u1", time: 20_007.4), sampleDecision(id: "new", user: "u1", time: 20_008),
+            ])
+
+            #expect(try connection.command(["ZRANGE", times, "0", "-1"]) == .array([.bulk(Array("recent".utf8)), .bulk(Array("new".utf8))]))
+            let ttl = try #require(try connection.command(["TTL", times]).int)
+            #expect(ttl > 6 * 86_400 && ttl <= 7 * 86_400)
+
+            // The session start of "recent" is its decision time, not the feedback time.
+            _ = try await store.applyFeedback(FeedbackEntry(
+                decisionID: "recent", userID: "u1", time: 20_008.2, events: [FeedbackEvent(kind: .sessionEnd, value: 4)]
+            ))
+            #expect(try await store.userRecord(userID: "u1", day: 20_008)?.lastVisit == 20_007.4)
+            #expect(try connection.command(["ZRANGE", times, "0", "-1"]) == .array([.bulk(Array("new".utf8))]))
+
+            // "old" was trimmed: its session starts at the feedback time.
+            _ = try await store.applyFeedback(FeedbackEntry(
+                decisionID: "old", userID: "u1", time: 20_008.3, events: [FeedbackEvent(kind: .sessionEnd, value: 4)]
+            ))
+            #expect(try await store.userRecord(userID: "u1", day: 20_008)?.lastVisit == 20_008.3)
+            let counterTTL = try #require(try connection.command(["TTL", store.options.keyPrefix + "{u:u1}:fb:old"]).int)
+            #expect(counterTTL > 6 * 86_400 && counterTTL <= 7 * 86_400)
+            await fixture.close()
+        }
+
+        @Test("publishPolicy, activePolicyVersion and policyBlob round-trip a binary blob")
+        func policyRegistry() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            #expect(try await store.activePolicyVersion() == nil)
+            #expect(try await store.policyBlob(version: "v1") == nil)
+
+            let first = Data([0, 1, 2, 0, 0, 255, 13, 10] + Array("policy one\0".utf8))
+            let second = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+            try await store.publishPolicy(version: "v1", blob: first)
+            #expect(try await store.activePolicyVersion() == "v1")
+            try await store.publishPolicy(version: "v2", blob: second)
+
+            #expect(try await store.activePolicyVersion() == "v2")
+            #expect(try await store.policyBlob(version: "v1") == first)
+            #expect(try await store.policyBlob(version: "v2") == second)
+            #expect(try await store.policyBlob(version: "v3") == nil)
+            try await store.ping()
+            await fixture.close()
+        }
+
+        @Test("consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")
+        func consumerGroupReadAndAck() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let entries = (0..<3).map { sampleDecision(id: "d\($0)", user: "u\($0)") }
+            try await store.recordDecisions(entries)
+
+            let read = try await store.readStream(.decisions, group: "learner", consumer: "c1", count: 10, block: .zero)
+            #expect(read.count == 3)
+            let decoded = try read.map { try JSONDecoder().decode(DecisionEntry.self, from: Data(($0.fields["d"] ?? "").utf8)) }
+            #expect(decoded == entries)
+            #expect(try await store.pendingEntries(.decisions, group: "learner", consumer: "c1", count: 10) == read)
+
+            try await store.acknowledge(.decisions, group: "learner", ids: read.map(\.id))
+            #expect(try await store.pendingEntries(.decisions, group: "learner", consumer: "c1", count: 10) == [])
+            #expect(try await store.readStream(.decisions, group: "learner", consumer: "c1", count: 10, block: .zero) == [])
+
+            let clock = ContinuousClock()
+            let start = clock.now
+            let waiting = Task { try await store.readStream(.decisions, group: "learner", consumer: "c1", count: 10, block: .seconds(3)) }
+            try await Task.sleep(for: .milliseconds(200))
+            // The decide path is not held up by the blocked read.
+            #expect(try await store.userRecord(userID: "u0", day: 1) == nil)
+            #expect(clock.now - start < .seconds(1))
+            try await store.recordDecisions([sampleDecision(id: "late", user: "u9")])
+            let woken = try await waiting.value
+            #expect(woken.map { $0.fields["d"]?.contains("\"late\"") } == [true])
+            #expect(clock.now - start < .seconds(2))
+            await fixture.close()
+        }
+
+        @Test("entries read but not acknowledged before a crash are returned by pendingEntries after a restart")
+        func pendingAfterCrash() async throws {
+            let fixture = try StoreFixture()
+            try await fixture.store.recordDecisions((0..<5).map { sampleDecision(id: "d\($0)", user: "u") })
+            let delivered = try await fixture.store.readStream(.decisions, group: "learner", consumer: "worker-1", count: 2, block: .zero)
+            #expect(delivered.count == 2)
+
+            // A new process: a new store and clients, same Redis.
+            let restarted = RedisLiveStore(configuration: .init(address: fixture.server.address), options: fixture.store.options)
+            let pending = try await restarted.pendingEntries(.decisions, group: "learner", consumer: "worker-1", count: 10)
+            #expect(pending == delivered)
+            #expect(try await restarted.pendingEntries(.decisions, group: "learner", consumer: "worker-2", count: 10) == [])
+            #expect(try await restarted.pendingEntries(.decisions, group: "no-such-group", consumer: "worker-1", count: 10) == [])
+            try await restarted.acknowledge(.decisions, group: "learner", ids: pending.map(\.id))
+            #expect(try await restarted.pendingEntries(.decisions, group: "learner", consumer: "worker-1", count: 10) == [])
+            let rest = try await restarted.readStream(.decisions, group: "learner", consumer: "worker-1", count: 10, block: .zero)
+            #expect(rest.count == 3)
+            await restarted.shutdown()
+            await fixture.close()
+        }
+
+        @Test("a store whose Redis is gone fails with unavailable")
+        func unavailable() async throws {
+            let fixture = try StoreFixture()
+            try await fixture.store.ping()
+            fixture.server.stop()
+            for _ in 0..<3 {
+                let error = await #expect(throws: StoreError.self) { try await fixture.store.userRecord(userID: "u", day: 1) }
+                guard case .unavailable = error else {
+                    Issue.record("expected unavailable, got \(String(describing: error))")
+                    break
+                }
+            }
+            await fixture.close()
+        }
+
+        @Test("a user hash written by applyFeedback takes less than 512 bytes (MEMORY USAGE)")
+        func memoryPerUser() async throws {
+            let fixture = try StoreFixture(prefixed: false)
+            let store = fixture.store
+            var random = SplitMix64(state: 7)
+            let users = 1000
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for user in 0..<users {
+                    let seed = random.next()
+                    group.addTask {
+                        var random = SplitMix64(state: seed)
+                        var time = 20_000 + Double.random(in: 0...1, using: &random)
+                        for session in 0..<3 {
+                            let decision = sampleDecision(id: "s\(user)-\(session)", user: "user-\(user)", time: time)
+                            try await store.recordDecisions([decision])
+                            let events = [
+                                FeedbackEvent(kind: .impression, position: 3), FeedbackEvent(kind: .click, position: 3),
+                                FeedbackEvent(kind: .dwell, position: 1, value: Double.random(in: 1...30, using: &random)),
+                                FeedbackEvent(kind: .skip, position: 5), FeedbackEvent(kind: .sessionEnd, value: 10),
+                            ]
+                            _ = try await store.applyFeedback(FeedbackEntry(
+                                decisionID: decision.decisionID, userID: decision.userID, time: time + 0.01, events: events
+                            ))
+                            time += Double.random(in: 0.1...2, using: &random)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+
+            let connection = try fixture.server.connect()
+            let sample = stride(from: 0, to: users, by: 20).map { fixture.store.options.keyPrefix + "{u:user-\($0)}" }
+            let sizes = try connection.pipeline(sample.map { ["MEMORY", "USAGE", $0, "SAMPLES", "0"] }).map { $0.int ?? .max }
+            let largest = try #require(sizes.max())
+            #expect(largest < 512, "MEMORY USAGE per user hash: largest \(largest), mean \(sizes.reduce(0, +) / sizes.count) bytes")
+            #expect(try connection.command(["OBJECT", "ENCODING", sample[0]]).string == "listpack")
+            await fixture.close()
+        }
+    }
+}
+
+func sampleDecision(id: String, user: String, time: Double = 20_000.5) -> DecisionEntry {
+    DecisionEntry(
+        decisionID: id, userID: user, time: time, region: "US", policyVersion: "linucb-3", features: [1, 0.25, -0.5],
+        candidates: [[0, 0, 0], [2, 4, 3]], chosen: 1, adPositions: [2, 6, 10], probability: 0.8,
+        propensity: "exact", fallback: false, feedLength: 12, adLimit: 3
+    )
+}
