@@ -10,8 +10,10 @@ import StateStore
 ///
 /// Event time drives the join (the `time` of decisions and feedback, days since the
 /// epoch), so a replay that compresses simulated days works the same as live traffic.
-/// A decision is finalized once event time passes its time plus the reward window; with no
-/// feedback by then it gets ``Configuration/defaultReward``.
+/// A decision is finalized once the feedback stream's event time passes its time plus the
+/// reward window (feedback follows its session, so by then the session's feedback has
+/// arrived), or once it has waited ``Configuration/maxWait`` of wall-clock time (traffic
+/// without feedback); with no feedback by then it gets ``Configuration/defaultReward``.
 ///
 /// Restarts never count an event twice: stream entries are acknowledged only for finalized
 /// decisions, right before the policy that includes them is published; after a restart
@@ -28,6 +30,8 @@ public actor StreamLearner {
         public var defaultReward = 0.0
         /// Entries read per stream call.
         public var batchSize = 1000
+        /// Longest wall-clock wait for a decision's window to close in event time.
+        public var maxWait: Duration = .seconds(30)
         public var weights: RewardWeights
 
         public init(weights: RewardWeights) { self.weights = weights }
@@ -45,6 +49,7 @@ public actor StreamLearner {
 
     struct Pending {
         var entry: DecisionEntry
+        var readAt = ContinuousClock.now
         var streamIDs: [String]
         var impressions = 0, clicks = 0, negatives = 0, items = 0
         var revenue = 0.0
@@ -61,12 +66,8 @@ public actor StreamLearner {
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
     var orphanFeedback: [String] = []
     var acknowledgeable: [StreamName: [String]] = [:]
-    /// Latest event time seen on each stream; decisions are finalized only when both streams
-    /// have moved past their window, so feedback that lags the decision stream still joins.
-    var decisionFrontier = -Double.infinity
+    /// Latest event time seen on the feedback stream.
     var feedbackFrontier = -Double.infinity
-    var feedbackCaughtUp = false
-    var eventTime: Double { feedbackCaughtUp ? decisionFrontier : min(decisionFrontier, feedbackFrontier) }
     public private(set) var statistics = Statistics()
 
     public init(store: any LiveStore, policy: PolicyFile, configuration: Configuration, logger: Logger) {
@@ -92,7 +93,6 @@ public actor StreamLearner {
             ? try await store.pendingEntries(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize)
             : try await store.readStream(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: decisions.isEmpty ? block : .zero)
         for entry in feedback { ingestFeedback(entry) }
-        feedbackCaughtUp = feedback.count < configuration.batchSize
         finalizeExpired()
         return decisions.count + feedback.count
     }
@@ -110,7 +110,6 @@ public actor StreamLearner {
         }
         lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
         pending[entry.decisionID] = Pending(entry: entry, streamIDs: [streamEntry.id])
-        decisionFrontier = max(decisionFrontier, entry.time)
     }
 
     func ingestFeedback(_ streamEntry: StreamEntry) {
@@ -140,9 +139,13 @@ public actor StreamLearner {
         pending[decisionID] = state
     }
 
-    /// Learns from every decision whose reward window has passed in event time.
+    /// Learns from every decision whose reward window has passed in event time, or that
+    /// has waited longer than the configured wall-clock limit.
     func finalizeExpired() {
-        let expired = pending.values.filter { $0.entry.time + configuration.rewardWindowDays < eventTime }
+        let now = ContinuousClock.now
+        let expired = pending.values.filter {
+            $0.entry.time + configuration.rewardWindowDays < feedbackFrontier || now - $0.readAt > configuration.maxWait
+        }
             .sorted { ($0.entry.time, $0.entry.decisionID) < ($1.entry.time, $1.entry.decisionID) }
         for state in expired { finalize(state) }
         if !orphanFeedback.isEmpty {

@@ -46,12 +46,14 @@ struct StreamLearnerTests {
             FeedbackEvent(kind: .dwell, position: 2, value: 12), FeedbackEvent(kind: .hide, position: 4),
             FeedbackEvent(kind: .sessionEnd, value: 20),
         ]))
-        // The user comes back within the window; a third decision far later closes both windows.
+        // The user comes back within the window; feedback on a third decision far later
+        // moves event time past both windows.
         try await store.recordDecisions([decision("d2", user: "u1", time: 100.5), decision("d3", user: "u2", time: 103)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d3", userID: "u2", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let learner = learner(store, policy: start, weights: weights)
         try await learner.poll(block: .zero)
         let statistics = await learner.statistics
-        #expect(statistics.decisionsRead == 3 && statistics.feedbackRead == 1)
+        #expect(statistics.decisionsRead == 3 && statistics.feedbackRead == 2)
         #expect(statistics.updates == 2, "d1 and d2 are past their window, d3 is not")
         #expect(statistics.withoutFeedback == 1)
         // d1: revenue 0.2 + 2 items × 0.01 − 1 negative × 0.5 + return 0.25; d2: default 0.
@@ -84,7 +86,12 @@ struct StreamLearnerTests {
         #expect(try await store.activePolicyVersion() == version)
 
         // More traffic, read by the first learner but never published: then it "crashes".
+        func feedback(_ index: Int) -> FeedbackEntry {
+            FeedbackEntry(decisionID: "d\(index)", userID: "u\(index % 7)", time: 200 + Double(index) * 0.2 + 0.01,
+                          events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)])
+        }
         try await store.recordDecisions(Array(decisions.suffix(20)))
+        for index in 20..<40 { _ = try await store.applyFeedback(feedback(index)) }
         try await first.poll(block: .zero)
 
         // A new learner starts from the active policy and re-reads what was not acknowledged.
@@ -102,6 +109,7 @@ struct StreamLearnerTests {
                                                                 events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)]))
         }
         try await reference.recordDecisions(Array(decisions.suffix(20)))
+        for index in 20..<40 { _ = try await reference.applyFeedback(feedback(index)) }
         let single = learner(reference, policy: try policy(), weights: weights)
         try await single.poll(block: .zero)
         try await single.poll(block: .zero)
