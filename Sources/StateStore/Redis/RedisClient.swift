@@ -124,7 +124,8 @@ public final class RedisClient: Sendable {
         public var connectionErrors = 0
         /// Failed connection attempts.
         public var connectFailures = 0
-        /// Connections re-established after a failure.
+        /// Connections established after a failure: a lost connection replaced, or a first
+        /// connection that succeeded only after failed attempts.
         public var reconnects = 0
 
         /// Creates zeroed counters.
@@ -205,6 +206,11 @@ public final class RedisClient: Sendable {
     /// Whether at least one connection is established (as far as the client knows: a
     /// connection the server closed is noticed on its next use).
     public var isConnected: Bool {
-        core.hasConnectionUp()
+        core.connectionsUp() > 0
+    }
+
+    /// How many of the ``Configuration/connections`` are established (as far as the client knows).
+    public var connectionsUp: Int {
+        core.connectionsUp()
     }
 }

@@ -165,10 +165,10 @@ final class RedisClientCore: @unchecked Sendable {
         return state.statistics
     }
 
-    func hasConnectionUp() -> Bool {
+    func connectionsUp() -> Int {
         lock.lock()
         defer { lock.unlock() }
-        return state.connections.contains(.up)
+        return state.connections.count { $0 == .up }
     }
 
     // MARK: Connection threads
@@ -195,6 +195,10 @@ final class RedisClientCore: @unchecked Sendable {
             do {
                 let replies = try current.pipeline(batch.commands)
                 complete(batch, replies: replies)
+            } catch .invalidArgument(let message) {
+                // Nothing was sent and the connection is intact (submit validates, so this
+                // is not expected).
+                complete(batch, failure: .failed("invalid Redis command: \(message)"))
             } catch {
                 connection = nil
                 fail(batch, connection: index, error: error)
@@ -225,13 +229,14 @@ final class RedisClientCore: @unchecked Sendable {
                 connectTimeout: configuration.connectTimeout,
                 commandTimeout: configuration.commandTimeout
             )
+            let recovered = everConnected || backoff > .zero
             lock.lock()
             state.connections[index] = .up
-            if everConnected {
+            if recovered {
                 state.statistics.reconnects += 1
             }
             lock.unlock()
-            if everConnected || backoff > .zero {
+            if recovered {
                 logger.info("Redis connection re-established", metadata: ["redis.connection": "\(index)"])
             }
             backoff = .zero
@@ -335,6 +340,22 @@ final class RedisClientCore: @unchecked Sendable {
         lock.unlock()
         for (continuation, replies) in done {
             continuation.resume(returning: .success(replies))
+        }
+    }
+
+    /// Fails every request of `batch` still pending with `failure`.
+    private func complete(_ batch: Batch, failure: StoreError) {
+        var failed: [Continuation] = []
+        lock.lock()
+        for id in batch.ids {
+            if let request = state.pending.removeValue(forKey: id) {
+                failed.append(request.continuation)
+            }
+        }
+        state.statistics.failedRequests += failed.count
+        lock.unlock()
+        for continuation in failed {
+            continuation.resume(returning: .failure(failure))
         }
     }
 
