@@ -1,3 +1,4 @@
+import Foundation
 import StateStore
 import Testing
 
@@ -31,5 +32,28 @@ struct RedisReplyTests {
         #expect(RedisReply.error("ERR x").errorMessage == "ERR x")
         #expect(try RedisReply.integer(3).checked() == .integer(3))
         #expect(throws: RedisError.server(message: "ERR x")) { try RedisReply.error("ERR x").checked() }
+    }
+}
+
+@Suite("Decision entries as JSON")
+struct DecisionEntryJSONTests {
+    @Test("the hand-written JSON decodes back to the same entry, escapes strings, and sorts its keys")
+    func roundTrip() throws {
+        let entry = DecisionEntry(
+            decisionID: "id-\"1\"\\\n", userID: "user\u{1}é", time: 20_001.123456789, region: "na", policyVersion: "fnv1a64:0123",
+            features: [1, -0.25, 1e-300, 12345.678], candidates: [[0, 0, 0], [4, 12, 40]], chosen: 1, adPositions: [4, 17, 30],
+            probability: 0.3333333333333333, propensity: "estimated:100", fallback: true, feedLength: 60, adLimit: 40)
+        let text = entry.jsonText
+        let decoded = try JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8))
+        #expect(decoded == entry)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let reference = try JSONSerialization.jsonObject(with: encoder.encode(entry)) as? [String: Any]
+        let ours = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        #expect(reference.map { $0.keys.sorted() } == ours.map { $0.keys.sorted() })
+        let keyOrder = ["ad_limit", "ad_positions", "candidates", "chosen", "decision_id", "fallback", "features", "feed_length",
+                        "policy_version", "probability", "propensity", "region", "time", "user_id"]
+        let positions = keyOrder.compactMap { text.range(of: "\"\($0)\":")?.lowerBound }
+        #expect(positions.count == keyOrder.count && positions == positions.sorted())
     }
 }

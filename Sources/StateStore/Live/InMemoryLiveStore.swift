@@ -46,15 +46,7 @@ public final class InMemoryLiveStore: LiveStore {
     }
 
     public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        var encoded: [(DecisionEntry, String)] = []
-        for entry in entries {
-            guard let data = try? encoder.encode(entry), let text = String(data: data, encoding: .utf8) else {
-                throw .failed("cannot encode decision \(entry.decisionID)")
-            }
-            encoded.append((entry, text))
-        }
+        let encoded = entries.map { ($0, $0.jsonText) }
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
             for (entry, text) in encoded {

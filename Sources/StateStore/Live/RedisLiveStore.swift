@@ -252,8 +252,6 @@ public final class RedisLiveStore: LiveStore {
 
     public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         if entries.isEmpty { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         let stream = keys.stream(.decisions)
         let retentionDays = options.decisionTimeRetention / .seconds(86_400)
         let retentionSeconds = String(Self.seconds(options.decisionTimeRetention))
@@ -264,9 +262,7 @@ public final class RedisLiveStore: LiveStore {
             guard entry.time.isFinite else {
                 throw .failed("decision \(entry.decisionID) has time \(entry.time), not a finite number")
             }
-            guard let json = try? encoder.encode(entry) else {
-                throw .failed("cannot encode decision \(entry.decisionID)")
-            }
+            let json = entry.jsonText.utf8
             let times = keys.decisionTimes(entry.userID)
             commands.append(Self.command(
                 ["XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*", "d"], json: Array(json)
