@@ -12,8 +12,8 @@ import StateStore
 /// epoch), so a replay that compresses simulated days works the same as live traffic.
 /// A decision is finalized once the feedback stream's event time passes its time plus the
 /// reward window (feedback follows its session, so by then the session's feedback has
-/// arrived), or once it has waited ``Configuration/maxWait`` of wall-clock time (traffic
-/// without feedback); with no feedback by then it gets ``Configuration/defaultReward``.
+/// arrived) and it has waited at least ``Configuration/minWait``, or once it has waited
+/// ``Configuration/maxWait`` of wall-clock time (traffic without feedback); with no feedback by then it gets ``Configuration/defaultReward``.
 ///
 /// Restarts never count an event twice: stream entries are acknowledged only for finalized
 /// decisions, right before the policy that includes them is published; after a restart
@@ -32,6 +32,10 @@ public actor StreamLearner {
         public var batchSize = 1000
         /// Longest wall-clock wait for a decision's window to close in event time.
         public var maxWait: Duration = .seconds(30)
+        /// Shortest wall-clock wait before a decision is finalized: feedback written right
+        /// after the decision may land in a later read than feedback of later sessions
+        /// (replays run users concurrently, and feed servers report late).
+        public var minWait: Duration = .seconds(2)
         public var weights: RewardWeights
 
         public init(weights: RewardWeights) { self.weights = weights }
@@ -144,7 +148,9 @@ public actor StreamLearner {
     func finalizeExpired() {
         let now = ContinuousClock.now
         let expired = pending.values.filter {
-            $0.entry.time + configuration.rewardWindowDays < feedbackFrontier || now - $0.readAt > configuration.maxWait
+            let waited = now - $0.readAt
+            return ($0.entry.time + configuration.rewardWindowDays < feedbackFrontier && waited >= configuration.minWait)
+                || waited > configuration.maxWait
         }
             .sorted { ($0.entry.time, $0.entry.decisionID) < ($1.entry.time, $1.entry.decisionID) }
         for state in expired { finalize(state) }

@@ -153,6 +153,7 @@ struct ServiceOnRedisTests {
             var configuration = StreamLearner.Configuration(weights: weights)
             configuration.rewardWindowDays = 0.25
             configuration.group = "it-learner"
+            configuration.minWait = .zero
             let learner = StreamLearner(store: store, policy: try Fixture.policy().file, configuration: configuration, logger: Fixture.logger)
             #expect(try await eventually {
                 try await learner.poll(block: .milliseconds(50))

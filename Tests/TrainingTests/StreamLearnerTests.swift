@@ -32,6 +32,7 @@ struct StreamLearnerTests {
     func learner(_ store: InMemoryLiveStore, policy: PolicyFile, weights: RewardWeights) -> StreamLearner {
         var configuration = StreamLearner.Configuration(weights: weights)
         configuration.rewardWindowDays = 1
+        configuration.minWait = .zero
         return StreamLearner(store: store, policy: policy, configuration: configuration, logger: Logger(label: "test"))
     }
 
