@@ -42,15 +42,15 @@ public final class RedisTestServer: Sendable {
     /// The server's TCP port.
     public var port: Int { address.port }
     /// Whether this is the server named by `ADLOAD_TEST_REDIS_URL` (``stop()`` leaves it running).
-    public var isExternal: Bool { process == nil }
+    public var isExternal: Bool { server == nil }
 
-    private let process: Process?
+    private let server: RedisServerProcess?
     private let directory: URL?
     private let stopped = Mutex(false)
 
-    private init(address: RedisAddress, process: Process?, directory: URL?) {
+    private init(address: RedisAddress, server: RedisServerProcess?, directory: URL?) {
         self.address = address
-        self.process = process
+        self.server = server
         self.directory = directory
     }
 
@@ -110,8 +110,8 @@ public final class RedisTestServer: Sendable {
             defer { stopped = true }
             return stopped
         }
-        guard !alreadyStopped, let process else { return }
-        Self.terminate(process)
+        guard !alreadyStopped, let server else { return }
+        server.stop()
         if let directory {
             try? FileManager.default.removeItem(at: directory)
         }
@@ -123,30 +123,11 @@ public final class RedisTestServer: Sendable {
     /// before the caller does. Also useful as a port where connections are refused.
     /// - Throws: ``RedisTestServerError/noFreePort(reason:)`` if the socket calls fail.
     public static func freePort() throws(RedisTestServerError) -> Int {
-        #if canImport(Darwin)
-        let socketType = SOCK_STREAM
-        #else
-        let socketType = Int32(SOCK_STREAM.rawValue)
-        #endif
-        let fd = socket(AF_INET, socketType, 0)
-        guard fd >= 0 else {
-            throw .noFreePort(reason: "socket() failed: \(String(cString: strerror(errno)))")
+        do {
+            return try RedisServerProcess.freePort()
+        } catch {
+            throw .noFreePort(reason: "\(error)")
         }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(fd, generic, length) == 0 && getsockname(fd, generic, &length) == 0
-            }
-        }
-        guard bound else {
-            throw .noFreePort(reason: "bind/getsockname on 127.0.0.1:0 failed: \(String(cString: strerror(errno)))")
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// The path of an executable `redis-server` on `path`, /usr/bin or /usr/local/bin.
@@ -183,114 +164,24 @@ public final class RedisTestServer: Sendable {
         } catch {
             throw .externalServerUnreachable(address: address, error: error)
         }
-        return RedisTestServer(address: address, process: nil, directory: nil)
+        return RedisTestServer(address: address, server: nil, directory: nil)
     }
 
+    /// Starts a private, non-persistent server through ``RedisServerProcess`` in a new temporary folder.
     private static func launch(executable: String, port: Int) throws(RedisTestServerError) -> RedisTestServer {
-        let directory = try makeTemporaryDirectory()
-        let logURL = directory.appendingPathComponent("redis-server.log")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "--save", "",
-            "--appendonly", "no",
-            "--bind", "127.0.0.1",
-            "--port", String(port),
-            "--dir", directory.path,
-            "--daemonize", "no",
-        ]
-        process.standardInput = FileHandle.nullDevice
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("adload-redis-\(UUID().uuidString)")
         do {
-            guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logURL.path])
-            }
-            let log = try FileHandle(forWritingTo: logURL)
-            process.standardOutput = log
-            process.standardError = log
-            try runWithEmptySignalMask(process)
+            let server = try RedisServerProcess.start(
+                port: port, directory: directory.path, appendOnly: false, executable: executable, startupTimeout: startupTimeout)
+            return RedisTestServer(address: server.address, server: server, directory: directory)
         } catch {
             try? FileManager.default.removeItem(at: directory)
-            throw .failedToStart(executable: executable, reason: "cannot run it: \(error)", log: "")
-        }
-
-        let server = RedisTestServer(
-            address: RedisAddress(host: "127.0.0.1", port: port), process: process, directory: directory
-        )
-        let clock = ContinuousClock()
-        let deadline = clock.now + startupTimeout
-        var lastError = "no answer yet"
-        while clock.now < deadline {
-            guard process.isRunning else {
-                lastError = "it exited with status \(process.terminationStatus)"
-                break
-            }
-            do {
-                let connection = try RedisConnection(
-                    address: server.address, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(500)
-                )
-                if try connection.command(["PING"]) == .status("PONG") {
-                    return server
-                }
-            } catch {
-                lastError = "\(error)"
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-        server.stop()
-        throw .failedToStart(
-            executable: executable,
-            reason: "it did not answer PING on 127.0.0.1:\(port) within \(startupTimeout): \(lastError)",
-            log: log
-        )
-    }
-
-    /// Starts `process` from this thread with no signals blocked.
-    ///
-    /// Foundation's `Process` on Linux passes the calling thread's signal mask to the child
-    /// (swift-corelibs-foundation issue 4772), and Dispatch worker threads, which run
-    /// Swift Testing tests, block nearly every signal, SIGTERM included. A redis-server
-    /// started from such a thread would ignore ``stop()``'s SIGTERM, so the mask is
-    /// cleared for the duration of the spawn and restored afterwards.
-    private static func runWithEmptySignalMask(_ process: Process) throws {
-        var empty = sigset_t()
-        var saved = sigset_t()
-        sigemptyset(&empty)
-        pthread_sigmask(SIG_SETMASK, &empty, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        try process.run()
-    }
-
-    private static func makeTemporaryDirectory() throws(RedisTestServerError) -> URL {
-        var template = Array(
-            FileManager.default.temporaryDirectory.appendingPathComponent("adload-redis-XXXXXX").path.utf8CString
-        )
-        let created = template.withUnsafeMutableBufferPointer { buffer in
-            buffer.baseAddress.map { mkdtemp($0) != nil } ?? false
-        }
-        guard created else {
-            throw .failedToStart(
-                executable: "redis-server",
-                reason: "cannot create a temporary folder: \(String(cString: strerror(errno)))",
-                log: ""
-            )
-        }
-        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return URL(fileURLWithPath: path, isDirectory: true)
-    }
-
-    private static func terminate(_ process: Process) {
-        if process.isRunning {
-            process.terminate()
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(5)
-            while process.isRunning && clock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
+            switch error {
+            case .notFound:
+                throw .redisServerNotFound(searched: [executable])
+            case let .cannotStart(reason, log):
+                throw .failedToStart(executable: executable, reason: reason, log: log)
             }
         }
-        process.waitUntilExit()
     }
 }
