@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "StateStore"]),
         .target(
             name: "StateStore",
-            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "DecisionService",

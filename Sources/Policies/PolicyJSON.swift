@@ -82,27 +82,8 @@ enum PolicyJSON {
         return "\(number)"
     }
 
-    /// A JSON string literal: `"` and `\` escaped, control characters as `\n`, `\t` or `\u00XX`.
-    static func quoted(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    output.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return output + "\""
-    }
+    /// A JSON string literal (see `JSONValue.quoted(_:)`).
+    static func quoted(_ text: String) -> String { JSONValue.quoted(text) }
 
     /// The canonical rendering the checksum covers: compact JSON, object keys sorted by their
     /// UTF-8 bytes, numbers as `format` prints them. It depends only on the values, not on the

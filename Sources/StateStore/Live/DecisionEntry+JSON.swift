@@ -1,3 +1,5 @@
+import AdLoadCore
+
 extension DecisionEntry {
     /// The entry as compact JSON with keys sorted, written by hand: the decision stream
     /// gets one per decision, and Foundation's `JSONEncoder` spent about a third of the
@@ -47,22 +49,7 @@ extension DecisionEntry {
         text += value.isFinite ? "\(value)" : "null"
     }
 
-    /// A JSON string literal with quotes, backslashes and control characters escaped.
     static func appendString(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
+        text += JSONValue.quoted(value)
     }
 }
