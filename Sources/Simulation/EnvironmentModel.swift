@@ -3,7 +3,8 @@ import AdLoadCore
 /// The environment model compiled for speed: the parameters of an ``EnvironmentConfig``
 /// laid out for the per-position loop, plus precomputed tables.
 ///
-/// ``simulateUser(_:policy:luckSeed:days:)`` runs one user's whole horizon; it allocates
+/// ``simulateUser(_:worker:policyName:luckSeed:days:)`` runs one user's whole horizon, one
+/// ``step(_:decider:policyName:)`` per session; it allocates
 /// nothing per session or position.
 public struct EnvironmentModel: Sendable {
     public let config: EnvironmentConfig

@@ -22,6 +22,3 @@ func prepareLinearAlgebra() {
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
-
-/// The OpenBLAS core name, for the start-up log line.
-func openBLASCoreNameForLog() -> String { openBLASCoreName() }

@@ -3,6 +3,7 @@ import ArgumentParser
 import DecisionService
 import Foundation
 import Hummingbird
+import LinearAlgebra
 import Logging
 import Metrics
 import Policies
@@ -68,7 +69,7 @@ struct Serve: AsyncParsableCommand {
                 store: store, policyHolder: holder, registry: registry, logger: logger)
             logger.info("serving", metadata: [
                 "address": "http://\(host):\(port)", "policy": "\(engine.version)", "redis": "\(address)",
-                "blas_core": "\(openBLASCoreNameForLog())",
+                "blas_core": "\(openBLASCoreName())",
             ])
             try await application.runService()
         } catch {
