@@ -18,6 +18,10 @@ public struct EnvironmentModel: Sendable {
     let rules: [PlacementRules]
     /// tanh of the satisfaction step of one organic item, for the addition formula.
     let organicTanhStep: Double
+    /// Whether an organic item can only lower the exit logit's satisfaction and fatigue
+    /// terms (satisfaction never falls, fatigue only decays, both push exit the usual way),
+    /// so a bound taken after an ad holds until the next one (see `runSession`).
+    let organicExitIsBounded: Bool
 
     public init(config: EnvironmentConfig) {
         self.config = config
@@ -28,6 +32,20 @@ public struct EnvironmentModel: Sendable {
         inventoryValue = (0...AdPlan.maxPosition).map { $0 == 0 ? 0 : pow(Double($0), -config.dynamics.inventoryDecay) }
         rules = config.regions.map(\.rules)
         organicTanhStep = tanh(config.dynamics.satisfactionRate * config.dynamics.organicUtility)
+        let dynamics = config.dynamics
+        organicExitIsBounded = organicTanhStep >= 0 && dynamics.exitSatisfaction >= 0 && dynamics.exitFatigue >= 0
+            && (0...1).contains(dynamics.fatigueDecay)
+    }
+
+    /// A uniform draw at or above this cannot be an exit at any organic position until the
+    /// next ad: σ(x̄) for an upper bound x̄ of the exit logit, widened by a relative 1e-9 so
+    /// the rounding of the exact test `u(1 + e^(−x)) < 1` cannot disagree. 2 (never
+    /// skip the exact test) when the dynamics give no such bound.
+    @inline(__always)
+    func organicNoExitThreshold(baseExit: Double, tanhS: Double, fatigue: Double, inverseTolerance: Double) -> Double {
+        guard organicExitIsBounded else { return 2 }
+        let upperLogit = baseExit - d.exitSatisfaction * tanhS + d.exitFatigue * fatigue * inverseTolerance + 1e-9
+        return (1 + 1e-9) / (1 + exp(-upperLogit))
     }
 
     /// Draws user `index` of the population of `populationSeed`.
@@ -146,13 +164,17 @@ public struct EnvironmentModel: Sendable {
         // it follows by the addition formula tanh(a+b) = (tanh a + tanh b)/(1 + tanh a tanh b).
         var tanhS = fastTanh(satisfaction)
         let organicStep = d.satisfactionRate * d.organicUtility
+        // Exits are rare (a few percent per position), so at organic positions the exact
+        // test, which needs an exp, runs only for draws below a bound that holds until the
+        // next ad; the outcome is the same as testing every draw.
+        var noExitThreshold = organicNoExitThreshold(
+            baseExit: baseExit, tanhS: tanhS, fatigue: fatigue, inverseTolerance: inverseTolerance)
         var position = 1
         while position <= config.maxItems {
             fatigue *= d.fatigueDecay
             let showAd = decider.showAd(tracker: tracker, session: session)
             // Counters: 4 streams per position; position 0 is reserved for between-session draws.
             let counter = UInt64(position) &<< 2
-            var exitLogit: Double
             if showAd {
                 guard tracker.allowsAd() else {
                     throw .ruleViolation(
@@ -178,23 +200,30 @@ public struct EnvironmentModel: Sendable {
                 }
                 satisfaction += d.satisfactionRate * d.adUtility * penalty * inverseTolerance
                 tanhS = fastTanh(satisfaction)
-                exitLogit = baseExit - d.exitSatisfaction * tanhS
+                var exitLogit = baseExit - d.exitSatisfaction * tanhS
                     + (d.exitPerAd * penalty + d.exitFatigue * fatigue) * inverseTolerance
                 if negative { exitLogit += d.negativeExitBoost }
                 session.ads = adNumber
+                tracker.advance(showingAd: true)
+                // Exit with probability σ(exitLogit): u < 1/(1+e^(−x)) ⇔ u(1+e^(−x)) < 1.
+                if luck.uniform(counter) * (1 + exp(-exitLogit)) < 1 { return }
+                noExitThreshold = organicNoExitThreshold(
+                    baseExit: baseExit, tanhS: tanhS, fatigue: fatigue, inverseTolerance: inverseTolerance)
             } else {
                 satisfaction += organicStep
                 tanhS = (tanhS + organicTanhStep) / (1 + tanhS * organicTanhStep)
-                exitLogit = baseExit - d.exitSatisfaction * tanhS + d.exitFatigue * fatigue * inverseTolerance
                 let dwell = exp(d.dwellLogMean + d.dwellSatisfaction * tanhS - d.dwellFatigue * fatigue
                     + d.dwellLogSD * luck.normal(counter | 3))
                 session.items += 1
                 session.lastDwell = dwell
                 session.dwell += dwell
+                tracker.advance(showingAd: false)
+                let exitDraw = luck.uniform(counter)
+                if exitDraw < noExitThreshold {
+                    let exitLogit = baseExit - d.exitSatisfaction * tanhS + d.exitFatigue * fatigue * inverseTolerance
+                    if exitDraw * (1 + exp(-exitLogit)) < 1 { return }
+                }
             }
-            tracker.advance(showingAd: showAd)
-            // Exit with probability σ(exitLogit): u < 1/(1+e^(−x)) ⇔ u(1+e^(−x)) < 1.
-            if luck.uniform(counter) * (1 + exp(-exitLogit)) < 1 { return }
             position += 1
         }
     }
