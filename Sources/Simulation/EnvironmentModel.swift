@@ -23,7 +23,13 @@ public struct EnvironmentModel: Sendable {
     /// so a bound taken after an ad holds until the next one (see `runSession`).
     let organicExitIsBounded: Bool
 
-    public init(config: EnvironmentConfig) {
+    /// Prepares `config` for simulation.
+    /// - Parameters:
+    ///   - config: A validated environment configuration.
+    ///   - exitShortcut: Skip the exit test's `exp` at organic positions when the draw is
+    ///     above a bound on the exit probability (the default). The results are the same
+    ///     either way; `false` exists so tests can check that.
+    public init(config: EnvironmentConfig, exitShortcut: Bool = true) {
         self.config = config
         d = config.dynamics
         returns = config.returns
@@ -33,7 +39,7 @@ public struct EnvironmentModel: Sendable {
         rules = config.regions.map(\.rules)
         organicTanhStep = tanh(config.dynamics.satisfactionRate * config.dynamics.organicUtility)
         let dynamics = config.dynamics
-        organicExitIsBounded = organicTanhStep >= 0 && dynamics.exitSatisfaction >= 0 && dynamics.exitFatigue >= 0
+        organicExitIsBounded = exitShortcut && organicTanhStep >= 0 && dynamics.exitSatisfaction >= 0 && dynamics.exitFatigue >= 0
             && (0...1).contains(dynamics.fatigueDecay)
     }
 

@@ -101,6 +101,20 @@ struct SimulatorTests {
         }
     }
 
+    @Test("skipping the exit test's exp above the organic bound gives exactly the results of testing every draw")
+    func exitShortcutIsExact() throws {
+        let setup = SimulationSetup(users: 300, days: 30, seed: 11)
+        for policy in [CadencePolicy.fixed(every: 3), .fixed(every: 14), .myopic] {
+            let fast = try SimulationRunner(model: EnvironmentModel(config: config), threads: testThreads).run(policy, setup: setup)
+            let exact = try SimulationRunner(model: EnvironmentModel(config: config, exitShortcut: false), threads: testThreads)
+                .run(policy, setup: setup)
+            #expect(fast.sessions == exact.sessions)
+            #expect(fast.objectivePerUser == exact.objectivePerUser)
+            #expect(fast.itemsPerSession == exact.itemsPerSession)
+            #expect(fast.nextDayReturn == exact.nextDayReturn)
+        }
+    }
+
     @Test("the per-position mode sees the session so far and stays within the rules")
     func perPositionMode() throws {
         let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: testThreads)
