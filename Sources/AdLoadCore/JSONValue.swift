@@ -38,24 +38,9 @@ public enum JSONValue: Sendable, Equatable {
     /// `text` as a JSON string literal: `"` and `\` escaped, control characters as `\n`,
     /// `\r`, `\t` or `\u00XX`. The one escaper every hand-written JSON in the project uses.
     public static func quoted(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    output.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return output + "\""
+        var writer = JSONWriter(capacity: text.utf8.count + 2)
+        writer.string(text)
+        return writer.text
     }
 
     /// The JSON type name, for "expected a number, found a string" messages.

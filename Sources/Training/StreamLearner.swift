@@ -166,7 +166,7 @@ public actor StreamLearner {
         let reward: Double
         if state.sawFeedback {
             let weights = configuration.weights
-            let spec = entry.candidates.indices.contains(entry.chosen) ? entry.candidates[entry.chosen] : []
+            let spec = entry.plan
             let descriptors = spec.count == 3
                 ? PlanDescriptors(plan: PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit))
                 : PlanDescriptors(plan: AdPlan())
@@ -177,9 +177,8 @@ public actor StreamLearner {
             reward = configuration.defaultReward
             statistics.withoutFeedback += 1
         }
-        if entry.features.count == policy.bandit.contextCount, entry.candidates.indices.contains(entry.chosen),
-           entry.candidates[entry.chosen].count == 3 {
-            let spec = entry.candidates[entry.chosen]
+        if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3 {
+            let spec = entry.plan
             let plan = PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit)
             policy.bandit.update(context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward)
             statistics.updates += 1

@@ -43,7 +43,7 @@ struct CircuitBreakerTests {
 struct DecisionLogBufferTests {
     static func entry(_ index: Int) -> DecisionEntry {
         DecisionEntry(
-            decisionID: "d\(index)", userID: "u", time: 1, region: "na", policyVersion: "v", features: [1], candidates: [[0, 0, 0]],
+            decisionID: "d\(index)", userID: "u", time: 1, region: "na", policyVersion: "v", features: [1], plan: [0, 0, 0],
             chosen: 0, adPositions: [], probability: 1, propensity: "exact", fallback: false, feedLength: 10, adLimit: 40)
     }
 

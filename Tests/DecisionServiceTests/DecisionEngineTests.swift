@@ -62,7 +62,15 @@ struct DecisionEngineTests {
                             #expect(regionRules.violation(of: plan, feedLength: feedLength, adsToday: record?.adsToday ?? 0) == nil)
                             #expect(decision.probability > 0 && decision.probability <= 1)
                             #expect(decision.entry.features.count == engine.schema.contextCount)
-                            #expect(decision.entry.candidates.indices.contains(decision.entry.chosen))
+                            let spec = decision.plan
+                            #expect(decision.entry.plan == [spec.first, spec.spacing, spec.maxAds])
+                            // `chosen` indexes the list the catalog rebuilds from the logged key.
+                            var offered: [CandidatePlan] = []
+                            let adsToday = decision.fallback ? (regionRules.dailyCap ?? 0) : max(0, record?.adsToday ?? 0)
+                            engine.catalog.candidates(
+                                region: resolved.region, feedLength: feedLength, adsToday: adsToday, into: &offered)
+                            #expect(offered.indices.contains(decision.entry.chosen))
+                            #expect(offered.indices.contains(decision.entry.chosen) && offered[decision.entry.chosen].spec == spec)
                             #expect(decision.adPositions == decision.adPositions.sorted())
                         }
                         count += 1

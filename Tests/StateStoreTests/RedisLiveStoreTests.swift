@@ -67,9 +67,7 @@ extension RedisSerializedTests {
     struct RedisLiveStoreTests {
         @Test("a seeded random sequence gives the same records, outcomes and streams as InMemoryLiveStore")
         func conformsToInMemoryStore() async throws {
-            // The sequence spans about 12 simulated days; keep decision times longer than that,
-            // as the in-memory store keeps them forever.
-            let fixture = try StoreFixture(options: .init(decisionTimeRetention: .seconds(30 * 86_400)))
+            let fixture = try StoreFixture()
             let redis = fixture.store
             let memory = InMemoryLiveStore()
             var random = SplitMix64(state: 20_240_601)
@@ -104,7 +102,7 @@ extension RedisSerializedTests {
                         DecisionEntry(
                             decisionID: "d\(step)-\(index)", userID: users.randomElement(using: &random) ?? "alice",
                             time: time, region: "EU", policyVersion: "v1", features: [1, time.truncatingRemainder(dividingBy: 1), 0.1],
-                            candidates: [[1, 3, 2], [2, 4, 3]], chosen: 1, adPositions: [2, 6], probability: 0.625,
+                            plan: [2, 4, 3], chosen: 1, adPositions: [2, 6], probability: 0.625,
                             propensity: "exact", fallback: false, feedLength: 12, adLimit: 3
                         )
                     }
@@ -117,9 +115,9 @@ extension RedisSerializedTests {
                         // Feedback usually arrives shortly after its decision; sometimes late, out of order.
                         let delay = Bool.random(using: &random) ? Double.random(in: 0...0.01, using: &random) : time - decision.time
                         entry = FeedbackEntry(decisionID: decision.decisionID, userID: decision.userID,
-                                              time: decision.time + delay, events: randomEvents(&random))
+                                              time: decision.time + delay, events: randomEvents(&random), sessionStart: decision.time)
                     } else {
-                        // A decision this store never recorded: the session starts at the feedback time.
+                        // A decision whose time is unknown: the session starts at the feedback time.
                         entry = FeedbackEntry(decisionID: "unknown-\(step)", userID: users.randomElement(using: &random) ?? "bob",
                                               time: time, events: randomEvents(&random))
                     }
@@ -193,29 +191,22 @@ extension RedisSerializedTests {
             await fixture.close()
         }
 
-        @Test("decision times are trimmed after the retention, dropped once the session end is counted, and expire")
-        func decisionTimeRetention() async throws {
+        @Test("a session end records the entry's session start (the feedback time when unknown); decisions leave no per-user key")
+        func sessionStartAndKeys() async throws {
             let fixture = try StoreFixture()
             let store = fixture.store
             let connection = try fixture.server.connect()
-            let times = store.options.keyPrefix + "{u:u1}:dt"
-            try await store.recordDecisions([sampleDecision(id: "old", user: "u1", time: 20_000.5)])
             try await store.recordDecisions([
                 sampleDecision(id: "recent", user: "u1", time: 20_007.4), sampleDecision(id: "new", user: "u1", time: 20_008),
             ])
+            #expect(try connection.command(["KEYS", store.options.keyPrefix + "{u:u1}*"]) == .array([]))
 
-            #expect(try connection.command(["ZRANGE", times, "0", "-1"]) == .array([.bulk(Array("recent".utf8)), .bulk(Array("new".utf8))]))
-            let ttl = try #require(try connection.command(["TTL", times]).int)
-            #expect(ttl > 6 * 86_400 && ttl <= 7 * 86_400)
-
-            // The session start of "recent" is its decision time, not the feedback time.
             _ = try await store.applyFeedback(FeedbackEntry(
-                decisionID: "recent", userID: "u1", time: 20_008.2, events: [FeedbackEvent(kind: .sessionEnd, value: 4)]
+                decisionID: "recent", userID: "u1", time: 20_008.2, events: [FeedbackEvent(kind: .sessionEnd, value: 4)],
+                sessionStart: 20_007.4
             ))
             #expect(try await store.userRecord(userID: "u1", day: 20_008)?.lastVisit == 20_007.4)
-            #expect(try connection.command(["ZRANGE", times, "0", "-1"]) == .array([.bulk(Array("new".utf8))]))
 
-            // "old" was trimmed: its session starts at the feedback time.
             _ = try await store.applyFeedback(FeedbackEntry(
                 decisionID: "old", userID: "u1", time: 20_008.3, events: [FeedbackEvent(kind: .sessionEnd, value: 4)]
             ))
@@ -357,7 +348,7 @@ extension RedisSerializedTests {
 func sampleDecision(id: String, user: String, time: Double = 20_000.5) -> DecisionEntry {
     DecisionEntry(
         decisionID: id, userID: user, time: time, region: "US", policyVersion: "linucb-3", features: [1, 0.25, -0.5],
-        candidates: [[0, 0, 0], [2, 4, 3]], chosen: 1, adPositions: [2, 6, 10], probability: 0.8,
+        plan: [2, 4, 3], chosen: 1, adPositions: [2, 6, 10], probability: 0.8,
         propensity: "exact", fallback: false, feedLength: 12, adLimit: 3
     )
 }

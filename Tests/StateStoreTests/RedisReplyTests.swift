@@ -41,7 +41,7 @@ struct DecisionEntryJSONTests {
     func roundTrip() throws {
         let entry = DecisionEntry(
             decisionID: "id-\"1\"\\\n", userID: "user\u{1}é", time: 20_001.123456789, region: "na", policyVersion: "fnv1a64:0123",
-            features: [1, -0.25, 1e-300, 12345.678], candidates: [[0, 0, 0], [4, 12, 40]], chosen: 1, adPositions: [4, 17, 30],
+            features: [1, -0.25, 1e-300, 12345.678, -0.0, 3, 1e300], plan: [4, 12, 40], chosen: 1, adPositions: [4, 17, 30],
             probability: 0.3333333333333333, propensity: "estimated:100", fallback: true, feedLength: 60, adLimit: 40)
         let text = entry.jsonText
         let decoded = try JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8))
@@ -51,9 +51,19 @@ struct DecisionEntryJSONTests {
         let reference = try JSONSerialization.jsonObject(with: encoder.encode(entry)) as? [String: Any]
         let ours = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         #expect(reference.map { $0.keys.sorted() } == ours.map { $0.keys.sorted() })
-        let keyOrder = ["ad_limit", "ad_positions", "candidates", "chosen", "decision_id", "fallback", "features", "feed_length",
+        let keyOrder = ["ad_limit", "ad_positions", "chosen", "decision_id", "fallback", "features", "feed_length", "plan",
                         "policy_version", "probability", "propensity", "region", "time", "user_id"]
         let positions = keyOrder.compactMap { text.range(of: "\"\($0)\":")?.lowerBound }
         #expect(positions.count == keyOrder.count && positions == positions.sorted())
+    }
+
+    @Test("an entry written with the whole candidate list (before `plan`) decodes with the chosen candidate as its plan")
+    func legacyCandidates() throws {
+        let legacy = #"{"ad_limit":40,"ad_positions":[4,17],"candidates":[[0,0,0],[4,12,40]],"chosen":1,"decision_id":"d","fallback":false,"features":[1],"feed_length":30,"policy_version":"v","probability":0.5,"propensity":"exact","region":"na","time":2.5,"user_id":"u"}"#
+        let entry = try JSONDecoder().decode(DecisionEntry.self, from: Data(legacy.utf8))
+        #expect(entry.plan == [4, 12, 40])
+        #expect(entry.chosen == 1)
+        let broken = legacy.replacingOccurrences(of: #""chosen":1"#, with: #""chosen":2"#)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(DecisionEntry.self, from: Data(broken.utf8)) }
     }
 }

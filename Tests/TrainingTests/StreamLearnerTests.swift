@@ -25,7 +25,7 @@ struct StreamLearnerTests {
         context[5] = time.truncatingRemainder(dividingBy: 1)
         return DecisionEntry(
             decisionID: id, userID: user, time: time, region: "na", policyVersion: "v0", features: context,
-            candidates: [[0, 0, 0], [4, 12, 40]], chosen: chosen, adPositions: [4, 17], probability: 0.5,
+            plan: chosen == 1 ? [4, 12, 40] : [0, 0, 0], chosen: chosen, adPositions: [4, 17], probability: 0.5,
             propensity: "exact", fallback: false, feedLength: 30, adLimit: 40)
     }
 

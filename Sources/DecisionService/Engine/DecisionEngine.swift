@@ -30,9 +30,9 @@ public struct DecisionEngineError: Error, Sendable, Equatable, CustomStringConve
 /// ``veteranSessions`` is "veteran", anything between is "established".
 ///
 /// Working memory comes from a small pool guarded by a mutex (one lock round trip to take
-/// a scratch, one to return it), so a decision allocates only its answer: the ad
-/// positions, the logged context features, the decision entry and, the first time a
-/// (region, feed length, ad limit) is seen, its candidate list.
+/// a scratch, one to return it), and the valid plans of a (region, feed length, ad limit)
+/// are built once and shared, so a decision allocates only its answer: the ad positions,
+/// the logged context features and the decision entry.
 public final class DecisionEngine: Sendable {
     /// The default seed of decision randomness.
     public static let defaultDecisionSeed: UInt64 = 0x00AD_10AD_DEC1_5102
@@ -111,13 +111,10 @@ public final class DecisionEngine: Sendable {
         self.regionRules = regionRules
         random = CounterRandom(seed: decisionSeed, domain: 0x0064_6563_6964_6531)
         scratchPool = DecisionScratchPool(limit: 64) {
-            var candidates: [CandidatePlan] = []
-            candidates.reserveCapacity(maxCandidates)
-            return DecisionScratch(
-                context: [Double](repeating: 0, count: contextCount), bandit: bandit.makeScratch(maxCandidates: maxCandidates),
-                candidates: candidates)
+            DecisionScratch(
+                context: [Double](repeating: 0, count: contextCount), bandit: bandit.makeScratch(maxCandidates: maxCandidates))
         }
-        candidateLists = CandidateListCache(limit: 4096)
+        candidateLists = CandidateListCache(limit: 2048)
     }
 
     /// Loads a policy blob and prepares it to serve.
@@ -227,16 +224,19 @@ public final class DecisionEngine: Sendable {
             region: request.region, device: request.device, tenure: tenure, hour: request.request.hour, time: time,
             adsToday: adsToday, feedLength: feedLength, rules: regionRules, history: history)
         let schema = policy.schema
+        let adLimit = min(regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
+        // The plans depend on the ads today only through the ad limit, so the list is shared by that key.
+        let candidates = candidateLists.list(for: .init(region: request.region, feedLength: feedLength, adLimit: adLimit)) {
+            var list: [CandidatePlan] = []
+            catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, into: &list)
+            return list
+        }
         var scratch = scratchPool.take()
         scratch.context.withUnsafeMutableBufferPointer { schema.encodeContext(context, into: $0) }
-        catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, into: &scratch.candidates)
         let choice = bandit.decide(
-            context: scratch.context, candidates: scratch.candidates, random: random.child(DecisionIDCodec.hash(decisionID)),
+            context: scratch.context, candidates: candidates, random: random.child(DecisionIDCodec.hash(decisionID)),
             scratch: &scratch.bandit)
-        let chosen = scratch.candidates[choice.index]
-        let adLimit = min(regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
-        let candidates = candidateLists.list(
-            for: .init(region: request.region, feedLength: feedLength, adLimit: adLimit), candidates: scratch.candidates)
+        let chosen = candidates[choice.index]
         let features = scratch.context
         scratchPool.put(scratch)
         let propensity = switch choice.propensityKind {
@@ -245,7 +245,8 @@ public final class DecisionEngine: Sendable {
         }
         let entry = DecisionEntry(
             decisionID: decisionID, userID: request.request.userID, time: time, region: schema.regions[request.region],
-            policyVersion: version, features: features, candidates: candidates, chosen: choice.index,
+            policyVersion: version, features: features, plan: [chosen.spec.first, chosen.spec.spacing, chosen.spec.maxAds],
+            chosen: choice.index,
             adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity, fallback: fallback,
             feedLength: feedLength, adLimit: adLimit)
         return Decision(plan: chosen.spec, propensityKind: choice.propensityKind, entry: entry)

@@ -2,11 +2,10 @@ import AdLoadCore
 import Policies
 import Synchronization
 
-/// Working memory of one decision: the context vector, the bandit's scratch and the candidate list.
+/// Working memory of one decision: the context vector and the bandit's scratch.
 struct DecisionScratch: Sendable {
     var context: [Double]
     var bandit: BanditScratch
-    var candidates: [CandidatePlan]
 }
 
 /// A small stack of ``DecisionScratch`` values shared by concurrent decisions.
@@ -35,9 +34,10 @@ final class DecisionScratchPool: Sendable {
     }
 }
 
-/// The candidate lists of the decision stream (`[[first, every, max]]`), shared between
-/// decisions with the same region, feed length and ad limit instead of rebuilt (K + 1
-/// allocations) every time. Holds at most `limit` lists.
+/// The valid plans for a (region, feed length, ad limit), built once by the plan catalog
+/// and shared by every decision with the same key instead of rebuilt (cutting plans to the
+/// feed and recomputing their descriptors) each time. Holds at most `limit` lists; keys
+/// beyond that are built per decision.
 final class CandidateListCache: Sendable {
     struct Key: Hashable, Sendable {
         let region: Int
@@ -45,16 +45,17 @@ final class CandidateListCache: Sendable {
         let adLimit: Int
     }
 
-    let lists = Mutex<[Key: [[Int]]]>([:])
+    let lists = Mutex<[Key: [CandidatePlan]]>([:])
     let limit: Int
 
     init(limit: Int) {
         self.limit = limit
     }
 
-    func list(for key: Key, candidates: [CandidatePlan]) -> [[Int]] {
+    /// The cached list for `key`, or the one `build` makes (cached if there is room).
+    func list(for key: Key, build: () -> [CandidatePlan]) -> [CandidatePlan] {
         if let cached = lists.withLock({ $0[key] }) { return cached }
-        let list = candidates.map { [$0.spec.first, $0.spec.spacing, $0.spec.maxAds] }
+        let list = build()
         lists.withLock { lists in
             if lists.count < limit { lists[key] = list }
         }

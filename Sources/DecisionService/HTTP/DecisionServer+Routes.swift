@@ -13,22 +13,28 @@ extension DecisionServer {
         guard let engine = policyHolder.current else {
             return JSONResponse.error(503, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"])
         }
-        let body: DecideBody
+        let decisionRequest: DecisionRequest
         let resolved: ResolvedDecisionRequest
         do throws(RequestError) {
-            body = try await decodeBody(DecideBody.self, from: request)
-            resolved = try engine.resolve(body.request)
+            let buffer = try await readBody(request)
+            if let fast = DecideBodyFastPath.parse(buffer) {
+                decisionRequest = fast
+            } else {
+                decisionRequest = try decode(DecideBody.self, from: buffer).request
+            }
+            resolved = try engine.resolve(decisionRequest)
         } catch {
             return JSONResponse.error(error)
         }
-        let seconds = body.request.timestamp ?? Date().timeIntervalSince1970
+        let seconds = decisionRequest.timestamp ?? Date().timeIntervalSince1970
         let time = seconds / Self.secondsPerDay
-        let userID = body.request.userID
+        let userID = decisionRequest.userID
         let decisionID = decisionIDs.make(userID: userID, timeMilliseconds: Int64((seconds * 1000).rounded(.down)))
         let day = Int(time.rounded(.down))
         let store = store
-        let outcome = await circuitBreaker.call(budget: configuration.decideStoreBudget) { () async throws(StoreError) in
-            try await store.userRecord(userID: userID, day: day)
+        let budget = configuration.decideStoreBudget
+        let outcome = await circuitBreaker.call(budget: budget, selfTimed: store.honoursTimeouts) { () async throws(StoreError) in
+            try await store.userRecord(userID: userID, day: day, timeout: budget)
         }
         let decision: Decision
         switch outcome {
@@ -41,7 +47,7 @@ extension DecisionServer {
         }
         metrics.recordDecision(fallback: decision.fallback)
         decisionLog.append(decision.entry)
-        return JSONResponse.make(200, DecideResponse(decision))
+        return JSONResponse.decide(decision)
     }
 
     /// `POST /v1/feedback`: validates, checks the decision id without the store, and
@@ -60,8 +66,11 @@ extension DecisionServer {
                 message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))"))
         }
         let seconds = body.timestamp ?? Date().timeIntervalSince1970
+        // The id carries the decision time (it verified above), which is when the session started.
+        let sessionStart = DecisionIDCodec.timeMilliseconds(of: body.decisionID).map { Double($0) / 1000 / Self.secondsPerDay }
         let entry = FeedbackEntry(
-            decisionID: body.decisionID, userID: body.userID, time: seconds / Self.secondsPerDay, events: body.events)
+            decisionID: body.decisionID, userID: body.userID, time: seconds / Self.secondsPerDay, events: body.events,
+            sessionStart: sessionStart)
         let store = store
         let outcome = await circuitBreaker.call(budget: configuration.feedbackStoreBudget) { () async throws(StoreError) in
             try await store.applyFeedback(entry)
@@ -125,22 +134,29 @@ extension DecisionServer {
 
     /// Reads at most ``DecisionServiceConfiguration/maxBodyBytes`` of the body and decodes it strictly.
     func decodeBody<Body: Decodable>(_ type: Body.Type, from request: Request) async throws(RequestError) -> Body {
+        try decode(type, from: try await readBody(request))
+    }
+
+    /// The body, refused when larger than ``DecisionServiceConfiguration/maxBodyBytes``.
+    func readBody(_ request: Request) async throws(RequestError) -> ByteBuffer {
         let limit = configuration.maxBodyBytes
         let tooLarge = RequestError(.tooLarge, field: "body", message: "is larger than the limit of \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
-        let data: Data
         do {
-            let buffer = try await request.body.collect(upTo: limit)
-            data = Data(buffer.readableBytesView)
+            return try await request.body.collect(upTo: limit)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw tooLarge
         } catch {
             throw RequestError.malformed("body", "could not be read (\(error))")
         }
+    }
+
+    /// Decodes a body strictly.
+    func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer) throws(RequestError) -> Body {
         let decoder = JSONDecoder()
         if let key = RequestLimits.maxEventsKey { decoder.userInfo[key] = configuration.maxFeedbackEvents }
         do {
-            return try decoder.decode(Body.self, from: data)
+            return try decoder.decode(Body.self, from: Data(buffer.readableBytesView))
         } catch {
             throw RequestError.undecodable(error)
         }

@@ -47,6 +47,19 @@ struct DecideBody: Decodable {
     }
 }
 
+extension DecisionRequest {
+    /// Reads a `POST /v1/decide` body with the strict decoder (the one the service falls
+    /// back to when ``DecideBodyFastPath`` declines).
+    /// - Throws: `RequestError` naming the field.
+    public static func decodeStrictly(_ body: [UInt8]) throws(RequestError) -> DecisionRequest {
+        do {
+            return try JSONDecoder().decode(DecideBody.self, from: Data(body)).request
+        } catch {
+            throw RequestError.undecodable(error)
+        }
+    }
+}
+
 /// The body of `POST /v1/feedback`, read strictly.
 struct FeedbackBody: Decodable {
     static let fields: Set<String> = ["decision_id", "user_id", "events", "timestamp"]

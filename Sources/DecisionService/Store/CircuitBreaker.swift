@@ -124,14 +124,15 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Runs `operation` through the circuit: skips it when open, times it out after
-    /// `budget`, and records the result.
+    /// `budget` (unless `selfTimed`: the operation enforces the budget itself, which saves a
+    /// task and a timer per call), and records the result.
     /// - Returns: The operation's value, or a ``StoreCallFailure`` saying why not.
     func call<Value: Sendable>(
-        budget: Duration, _ operation: @escaping @Sendable () async throws(StoreError) -> Value
+        budget: Duration, selfTimed: Bool = false, _ operation: @escaping @Sendable () async throws(StoreError) -> Value
     ) async -> Result<Value, StoreCallFailure> {
         guard let permit = acquire() else { return .failure(.circuitOpen) }
         do throws(StoreError) {
-            let value = try await StoreBudget.run(budget, operation)
+            let value = selfTimed ? try await operation() : try await StoreBudget.run(budget, operation)
             record(permit, success: true)
             return .success(value)
         } catch {

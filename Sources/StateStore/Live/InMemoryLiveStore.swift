@@ -14,7 +14,6 @@ public final class InMemoryLiveStore: LiveStore {
         var users: [String: UserRecord] = [:]
         var dailyAds: [String: Int] = [:]
         var seenEvents: Set<String> = []
-        var decisionTimes: [String: Double] = [:]
         var streams: [StreamName: [StreamEntry]] = [:]
         var groups: [String: Group] = [:]
         var sequence = 0
@@ -49,8 +48,7 @@ public final class InMemoryLiveStore: LiveStore {
         let encoded = entries.map { ($0, $0.jsonText) }
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
-            for (entry, text) in encoded {
-                state.decisionTimes[entry.decisionID] = entry.time
+            for (_, text) in encoded {
                 append(&state, .decisions, ["d": text])
             }
         }
@@ -73,7 +71,7 @@ public final class InMemoryLiveStore: LiveStore {
                 var record = state.users[entry.userID] ?? .new
                 let day = Int(entry.time.rounded(.down))
                 record.adsToday = state.dailyAds["\(entry.userID):\(day)"] ?? 0
-                record.apply(fresh, at: entry.time, sessionStart: state.decisionTimes[entry.decisionID] ?? entry.time)
+                record.apply(fresh, at: entry.time, sessionStart: entry.sessionStart ?? entry.time)
                 state.dailyAds["\(entry.userID):\(day)"] = record.adsToday
                 state.users[entry.userID] = record
                 let events = fresh.map { event -> String in

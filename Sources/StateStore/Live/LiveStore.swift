@@ -68,13 +68,28 @@ public struct FeedbackEntry: Sendable, Equatable {
     /// Event time, days since the epoch.
     public var time: Double
     public var events: [FeedbackEvent]
+    /// When the session started (the decision's time, days since the epoch), which a
+    /// `session_end` records as the user's last visit; `nil` when unknown, and then `time`
+    /// stands in. The service reads it from the decision id, which carries it.
+    public var sessionStart: Double?
 
-    public init(decisionID: String, userID: String, time: Double, events: [FeedbackEvent]) {
+    public init(decisionID: String, userID: String, time: Double, events: [FeedbackEvent], sessionStart: Double? = nil) {
         self.decisionID = decisionID
         self.userID = userID
         self.time = time
         self.events = events
+        self.sessionStart = sessionStart
     }
+}
+
+extension LiveStore {
+    /// Ignores `timeout` (see the requirement).
+    public func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
+        try await userRecord(userID: userID, day: day)
+    }
+
+    /// `false`: callers time calls out themselves.
+    public var honoursTimeouts: Bool { false }
 }
 
 /// What applying feedback did.
@@ -91,6 +106,12 @@ public struct FeedbackOutcome: Sendable, Equatable {
 }
 
 /// A decision as appended to the decision stream (JSON in the stream entry's `d` field).
+///
+/// The valid plans offered are not stored: they are a function of the policy version's
+/// plan family, the region's rules, `feed_length` and `ad_limit`
+/// (`PlanCatalog.candidates`), and `chosen` indexes that list. Entries written before
+/// this field existed carried the whole list as `candidates`; they still decode, with
+/// `plan` taken from the chosen candidate.
 public struct DecisionEntry: Sendable, Equatable, Codable {
     public var decisionID: String
     public var userID: String
@@ -100,8 +121,9 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
     public var policyVersion: String
     /// Context features c.
     public var features: [Double]
-    /// Candidate plans as [first, every, max].
-    public var candidates: [[Int]]
+    /// The chosen plan family member as [first, every, max].
+    public var plan: [Int]
+    /// Index of the chosen plan among the valid plans for (region, feed length, ad limit).
     public var chosen: Int
     public var adPositions: [Int]
     public var probability: Double
@@ -112,14 +134,14 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
     public var adLimit: Int
 
     enum CodingKeys: String, CodingKey {
-        case time, region, features, candidates, chosen, probability, propensity, fallback
+        case time, region, features, plan, candidates, chosen, probability, propensity, fallback
         case decisionID = "decision_id", userID = "user_id", policyVersion = "policy_version"
         case adPositions = "ad_positions", feedLength = "feed_length", adLimit = "ad_limit"
     }
 
     public init(
         decisionID: String, userID: String, time: Double, region: String, policyVersion: String, features: [Double],
-        candidates: [[Int]], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
+        plan: [Int], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
         feedLength: Int, adLimit: Int
     ) {
         self.decisionID = decisionID
@@ -128,7 +150,7 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         self.region = region
         self.policyVersion = policyVersion
         self.features = features
-        self.candidates = candidates
+        self.plan = plan
         self.chosen = chosen
         self.adPositions = adPositions
         self.probability = probability
@@ -136,6 +158,51 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         self.fallback = fallback
         self.feedLength = feedLength
         self.adLimit = adLimit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        decisionID = try container.decode(String.self, forKey: .decisionID)
+        userID = try container.decode(String.self, forKey: .userID)
+        time = try container.decode(Double.self, forKey: .time)
+        region = try container.decode(String.self, forKey: .region)
+        policyVersion = try container.decode(String.self, forKey: .policyVersion)
+        features = try container.decode([Double].self, forKey: .features)
+        chosen = try container.decode(Int.self, forKey: .chosen)
+        if let plan = try container.decodeIfPresent([Int].self, forKey: .plan) {
+            self.plan = plan
+        } else {
+            let candidates = try container.decode([[Int]].self, forKey: .candidates)
+            guard candidates.indices.contains(chosen) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .chosen, in: container, debugDescription: "chosen \(chosen) is not an index of the \(candidates.count) candidates")
+            }
+            plan = candidates[chosen]
+        }
+        adPositions = try container.decode([Int].self, forKey: .adPositions)
+        probability = try container.decode(Double.self, forKey: .probability)
+        propensity = try container.decode(String.self, forKey: .propensity)
+        fallback = try container.decode(Bool.self, forKey: .fallback)
+        feedLength = try container.decode(Int.self, forKey: .feedLength)
+        adLimit = try container.decode(Int.self, forKey: .adLimit)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(decisionID, forKey: .decisionID)
+        try container.encode(userID, forKey: .userID)
+        try container.encode(time, forKey: .time)
+        try container.encode(region, forKey: .region)
+        try container.encode(policyVersion, forKey: .policyVersion)
+        try container.encode(features, forKey: .features)
+        try container.encode(plan, forKey: .plan)
+        try container.encode(chosen, forKey: .chosen)
+        try container.encode(adPositions, forKey: .adPositions)
+        try container.encode(probability, forKey: .probability)
+        try container.encode(propensity, forKey: .propensity)
+        try container.encode(fallback, forKey: .fallback)
+        try container.encode(feedLength, forKey: .feedLength)
+        try container.encode(adLimit, forKey: .adLimit)
     }
 }
 
@@ -182,6 +249,15 @@ public protocol LiveStore: Sendable {
     /// The user's record and today's ad count, in one round trip; `nil` for a user never seen.
     /// - Parameter day: the calendar day (days since the epoch, rounded down) of the daily counter.
     func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord?
+
+    /// ``userRecord(userID:day:)`` with a deadline: when ``honoursTimeouts`` is true, the
+    /// call fails with ``StoreError/timeout`` once `timeout` has passed, so the caller needs
+    /// no timer of its own. The default ignores `timeout`.
+    func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord?
+
+    /// Whether ``userRecord(userID:day:timeout:)`` enforces its deadline itself (the Redis
+    /// store does, through its client's deadline thread); `false` by default.
+    var honoursTimeouts: Bool { get }
 
     /// Appends decisions to the decision stream, in order.
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError)

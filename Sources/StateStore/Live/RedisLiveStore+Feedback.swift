@@ -8,8 +8,8 @@ extension RedisLiveStore {
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
     /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted-event set of
-    ///   the decision, 4 decision times.
-    /// - ARGV: 1 time, 2 decision id, 3 counted-event TTL (s), 4 daily counter TTL (s),
+    ///   the decision.
+    /// - ARGV: 1 time, 2 session start (the decision's time), 3 counted-event TTL (s), 4 daily counter TTL (s),
     ///   5 week days, 6 month days, 7 dwell weight, 8 event count n, then per event:
     ///   identity, kind, value (empty when none).
     /// - Returns: the 1-based indices of the events counted now.
@@ -57,7 +57,7 @@ extension RedisLiveStore {
         end
         if lu == nil or t > lu then lu = t end
 
-        local sessionStart = tonumber(redis.call('ZSCORE', KEYS[4], ARGV[2])) or t
+        local sessionStart = tonumber(ARGV[2])
         local items, dwell, impressions, ended = 0, 0, 0, false
         for _, i in ipairs(fresh) do
           local kind = ARGV[7 + 3 * i]
@@ -105,7 +105,6 @@ extension RedisLiveStore {
           redis.call('INCRBY', KEYS[2], impressions)
           redis.call('EXPIRE', KEYS[2], ARGV[4])
         end
-        if ended then redis.call('ZREM', KEYS[4], ARGV[2]) end
         return fresh
         """
     )
@@ -113,25 +112,27 @@ extension RedisLiveStore {
     /// Applies feedback with one Lua script over the user's keys, then appends the newly
     /// counted events to the feedback stream.
     ///
-    /// The session start of a `session_end` is the decision's time as written by
-    /// ``recordDecisions(_:)`` for the same user, or the feedback's time when it is unknown
-    /// (not recorded, older than ``Options/decisionTimeRetention``, or recorded under another
-    /// user). See the type's documentation for why the stream entry is a second command.
+    /// The session start of a `session_end` is the entry's ``FeedbackEntry/sessionStart``,
+    /// or its time when that is unknown. See the type's documentation for why the stream
+    /// entry is a second command.
     /// - Complexity: One round trip, two when something new was counted.
     public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
         try RedisKeys.validate(userID: entry.userID)
         guard entry.time.isFinite, abs(entry.time) < 1e12 else {
             throw .failed("feedback for decision \(entry.decisionID) has time \(entry.time), not a usable number of days")
         }
+        let sessionStart = entry.sessionStart ?? entry.time
+        guard sessionStart.isFinite, abs(sessionStart) < 1e12 else {
+            throw .failed("feedback for decision \(entry.decisionID) has session start \(sessionStart), not a usable number of days")
+        }
         let day = Int(entry.time.rounded(.down))
         let scriptKeys = [
             keys.user(entry.userID),
             keys.dailyAds(entry.userID, day: day),
             keys.countedEvents(entry.userID, decisionID: entry.decisionID),
-            keys.decisionTimes(entry.userID),
         ]
         var arguments = [
-            "\(entry.time)", entry.decisionID,
+            "\(entry.time)", "\(sessionStart)",
             String(Self.seconds(options.countedEventsRetention)), String(Self.seconds(options.dailyCounterRetention)),
             "\(UserRecord.weekDays)", "\(UserRecord.monthDays)", "\(UserRecord.dwellWeight)", String(entry.events.count),
         ]

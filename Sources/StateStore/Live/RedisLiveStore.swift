@@ -19,7 +19,6 @@ import Synchronization
 /// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
 /// | `P{u:ID}:fb:<decisionID>` | set | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
-/// | `P{u:ID}:dt` | sorted set | decision id → decision time (days), the session start the feedback script needs | members older than ``Options/decisionTimeRetention`` are trimmed on write; the key expires after the same time |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:policy:active` | string | the active policy version | none |
@@ -29,10 +28,8 @@ import Synchronization
 /// round-trip form when Swift writes, the shortest of `%.15g`/`%.16g`/`%.17g` that
 /// round-trips when Lua writes (Lua's `tostring` keeps only 14 digits).
 ///
-/// `{u:ID}:dt` is a sorted set rather than a hash so that old decisions can be trimmed by
-/// time: a hash expired as a whole would never shrink for a user active every week. A
-/// decision's time is also removed once its `session_end` has been counted, the only event
-/// that needs it.
+/// Nothing per decision is kept under the user's keys: the session start a `session_end`
+/// needs travels in the decision id (``FeedbackEntry/sessionStart``).
 ///
 /// ## Round trips
 ///
@@ -43,8 +40,7 @@ import Synchronization
 ///   script; if the process dies, or the `XADD` fails, between the two, the user's state is
 ///   updated but the stream entry is lost: a retry of the same feedback finds every event
 ///   already counted and writes no entry.
-/// - ``recordDecisions(_:)``: one pipeline for all entries (`XADD` plus the decision-time
-///   writes per entry).
+/// - ``recordDecisions(_:)``: one pipeline for all entries (one `XADD` each).
 ///
 /// ## Blocking reads
 ///
@@ -75,9 +71,6 @@ public final class RedisLiveStore: LiveStore {
         public var countedEventsRetention: Duration
         /// How long a daily ad counter lives.
         public var dailyCounterRetention: Duration
-        /// How long decision times are kept for feedback; later feedback uses its own time
-        /// as the session start.
-        public var decisionTimeRetention: Duration
         /// Longest `block` honoured by ``readStream(_:group:consumer:count:block:)``.
         public var maxBlock: Duration
 
@@ -89,7 +82,6 @@ public final class RedisLiveStore: LiveStore {
             streamMaxLength: Int = 1_000_000,
             countedEventsRetention: Duration = .seconds(7 * 86_400),
             dailyCounterRetention: Duration = .seconds(2 * 86_400),
-            decisionTimeRetention: Duration = .seconds(7 * 86_400),
             maxBlock: Duration = .seconds(5)
         ) {
             self.keyPrefix = keyPrefix
@@ -98,7 +90,6 @@ public final class RedisLiveStore: LiveStore {
             self.streamMaxLength = streamMaxLength
             self.countedEventsRetention = countedEventsRetention
             self.dailyCounterRetention = dailyCounterRetention
-            self.decisionTimeRetention = decisionTimeRetention
             self.maxBlock = maxBlock
         }
     }
@@ -193,10 +184,17 @@ public final class RedisLiveStore: LiveStore {
     // MARK: User state
 
     public func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
+        try await userRecord(userID: userID, day: day, timeout: options.readTimeout)
+    }
+
+    /// The client fails the request at its deadline, whatever the connection does.
+    public var honoursTimeouts: Bool { true }
+
+    public func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
         try RedisKeys.validate(userID: userID)
         let userKey = keys.user(userID)
         let replies = try await client.execute(
-            [["HGETALL", userKey], ["GET", keys.dailyAds(userID, day: day)]], timeout: options.readTimeout
+            [["HGETALL", userKey], ["GET", keys.dailyAds(userID, day: day)]], timeout: timeout
         )
         guard let pairs = try Self.checked(replies[0], "HGETALL \(userKey)").array else {
             throw .failed("HGETALL \(userKey) answered \(replies[0]), not an array")
@@ -252,28 +250,19 @@ public final class RedisLiveStore: LiveStore {
 
     public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         if entries.isEmpty { return }
-        let stream = keys.stream(.decisions)
-        let retentionDays = options.decisionTimeRetention / .seconds(86_400)
-        let retentionSeconds = String(Self.seconds(options.decisionTimeRetention))
+        let prefix = Self.command(["XADD", keys.stream(.decisions), "MAXLEN", "~", String(options.streamMaxLength), "*", "d"])
         var commands: [[[UInt8]]] = []
-        commands.reserveCapacity(entries.count * 4)
+        commands.reserveCapacity(entries.count)
         for entry in entries {
             try RedisKeys.validate(userID: entry.userID)
             guard entry.time.isFinite else {
                 throw .failed("decision \(entry.decisionID) has time \(entry.time), not a finite number")
             }
-            let json = entry.jsonText.utf8
-            let times = keys.decisionTimes(entry.userID)
-            commands.append(Self.command(
-                ["XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*", "d"], json: Array(json)
-            ))
-            commands.append(Self.command(["ZADD", times, "\(entry.time)", entry.decisionID]))
-            commands.append(Self.command(["ZREMRANGEBYSCORE", times, "-inf", "(" + "\(entry.time - retentionDays)"]))
-            commands.append(Self.command(["EXPIRE", times, retentionSeconds]))
+            commands.append(prefix + [entry.jsonBytes])
         }
         let replies = try await client.execute(commands, timeout: options.writeTimeout)
         for (index, reply) in replies.enumerated() {
-            _ = try Self.checked(reply, "recording decision \(entries[index / 4].decisionID)")
+            _ = try Self.checked(reply, "recording decision \(entries[index].decisionID)")
         }
     }
 
@@ -361,14 +350,14 @@ struct RedisKeys: Sendable {
     func user(_ userID: String) -> String { "\(prefix){u:\(userID)}" }
     func dailyAds(_ userID: String, day: Int) -> String { "\(user(userID)):ads:\(day)" }
     func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fb:\(decisionID)" }
-    func decisionTimes(_ userID: String) -> String { "\(user(userID)):dt" }
     func stream(_ name: StreamName) -> String { prefix + name.rawValue }
     var activePolicy: String { prefix + "adload:policy:active" }
     var policyBlobs: String { prefix + "adload:policy:blobs" }
 
     /// Rejects user ids that would break the hash tag (or make two users' keys collide).
     static func validate(userID: String) throws(StoreError) {
-        if userID.isEmpty || userID.contains("{") || userID.contains("}") {
+        // Bytes, not `String.contains(_:)`, which goes through Foundation's locale-aware search.
+        if userID.isEmpty || userID.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) {
             throw .failed("user id `\(userID)` is empty or contains `{` or `}`, which Redis keys cannot hold here")
         }
     }
