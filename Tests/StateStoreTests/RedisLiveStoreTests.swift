@@ -213,6 +213,7 @@ extension RedisSerializedTests {
             #expect(try await store.userRecord(userID: "u1", day: 20_008)?.lastVisit == 20_008.3)
             let counterTTL = try #require(try connection.command(["TTL", store.options.keyPrefix + "{u:u1}:fb:old"]).int)
             #expect(counterTTL > 6 * 86_400 && counterTTL <= 7 * 86_400)
+            #expect(try connection.command(["OBJECT", "ENCODING", store.options.keyPrefix + "{u:u1}:fb:old"]).string == "listpack")
             await fixture.close()
         }
 

@@ -7,8 +7,9 @@ extension RedisLiveStore {
     /// together; the conformance test compares them). The decay constants and the dwell
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
-    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted-event set of
-    ///   the decision.
+    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
+    ///   decision (a hash of empty values: compact listpack encoding, where a set of strings
+    ///   is a hash table before Redis 7.2).
     /// - ARGV: 1 time, 2 session start (the decision's time), 3 counted-event TTL (s), 4 daily counter TTL (s),
     ///   5 week days, 6 month days, 7 dwell weight, 8 event count n, then per event:
     ///   identity, kind, value (empty when none).
@@ -28,7 +29,7 @@ extension RedisLiveStore {
         local n = tonumber(ARGV[8])
         local fresh = {}
         for i = 1, n do
-          if redis.call('SADD', KEYS[3], ARGV[6 + 3 * i]) == 1 then fresh[#fresh + 1] = i end
+          if redis.call('HSETNX', KEYS[3], ARGV[6 + 3 * i], '') == 1 then fresh[#fresh + 1] = i end
         end
         if n > 0 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
         if #fresh == 0 then return fresh end

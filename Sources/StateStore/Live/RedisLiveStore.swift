@@ -18,7 +18,7 @@ import Synchronization
 /// |---|---|---|---|
 /// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
-/// | `P{u:ID}:fb:<decisionID>` | set | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
+/// | `P{u:ID}:fb:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:policy:active` | string | the active policy version | none |
