@@ -89,14 +89,20 @@ final class RedisClientCore: @unchecked Sendable {
     }
 
     func startThreads() {
+        // Names are set from inside each thread: on Linux only that reaches the OS thread
+        // (what `top -H`, perf and gdb show).
         for index in 0..<configuration.connections {
-            let thread = Thread { [self] in runConnection(index) }
-            thread.name = "\(configuration.name)-\(index)"
-            thread.start()
+            let name = "\(configuration.name)-\(index)"
+            Thread { [self] in
+                Thread.current.name = name
+                runConnection(index)
+            }.start()
         }
-        let reaper = Thread { [self] in runDeadlines() }
-        reaper.name = "\(configuration.name)-deadlines"
-        reaper.start()
+        let reaperName = "\(configuration.name)-deadlines"
+        Thread { [self] in
+            Thread.current.name = reaperName
+            runDeadlines()
+        }.start()
     }
 
     // MARK: Callers
