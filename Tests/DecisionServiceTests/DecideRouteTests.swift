@@ -78,6 +78,9 @@ struct DecideRouteTests {
             #expect(record.adsToday == 1)
             #expect(record.week[2] == 1 && record.week[3] == 1 && record.week[4] == 1 && record.week[1] == 1)
             #expect(record.recentDwell == 12.5)
+            // The session end records the decision's time, read from the id (to the millisecond), not the feedback's.
+            let lastVisit = try #require(record.lastVisit)
+            #expect(abs(lastVisit - Fixtures.timestamp / 86_400) < 0.002 / 86_400, "last visit \(lastVisit)")
 
             let again = try await client.feedback(feedback)
             #expect(again.status == .accepted)

@@ -66,7 +66,7 @@ extension DecisionServer {
                 message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))"))
         }
         let seconds = body.timestamp ?? Date().timeIntervalSince1970
-        // The id carries the decision time (it verified above), which is when the session started.
+        // The id carries the decision time to the millisecond (it verified above): when the session started.
         let sessionStart = DecisionIDCodec.timeMilliseconds(of: body.decisionID).map { Double($0) / 1000 / Self.secondsPerDay }
         let entry = FeedbackEntry(
             decisionID: body.decisionID, userID: body.userID, time: seconds / Self.secondsPerDay, events: body.events,

@@ -115,8 +115,8 @@ enum JSONResponse {
             status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// The decide answer, written by hand (keys sorted, as ``make(_:_:headers:)`` writes
-    /// ``DecideResponse``): it is on every decision, where `JSONEncoder` cost more than deciding.
+    /// The decide answer, written by hand with sorted keys: it is on every decision, where
+    /// `JSONEncoder` cost more than deciding.
     static func decide(_ decision: Decision) -> Response {
         var json = JSONWriter(capacity: 160 + decision.adPositions.count * 4)
         json.raw("{")

@@ -18,7 +18,7 @@ import Synchronization
 /// |---|---|---|---|
 /// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
-/// | `P{u:ID}:fb:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
+/// | `P{u:ID}:fe:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:policy:active` | string | the active policy version | none |
@@ -190,11 +190,12 @@ public final class RedisLiveStore: LiveStore {
     /// The client fails the request at its deadline, whatever the connection does.
     public var honoursTimeouts: Bool { true }
 
+    /// Gives up at `timeout` or ``Options/readTimeout``, whichever comes first.
     public func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
         try RedisKeys.validate(userID: userID)
         let userKey = keys.user(userID)
         let replies = try await client.execute(
-            [["HGETALL", userKey], ["GET", keys.dailyAds(userID, day: day)]], timeout: timeout
+            [["HGETALL", userKey], ["GET", keys.dailyAds(userID, day: day)]], timeout: min(timeout, options.readTimeout)
         )
         guard let pairs = try Self.checked(replies[0], "HGETALL \(userKey)").array else {
             throw .failed("HGETALL \(userKey) answered \(replies[0]), not an array")
@@ -349,7 +350,9 @@ struct RedisKeys: Sendable {
 
     func user(_ userID: String) -> String { "\(prefix){u:\(userID)}" }
     func dailyAds(_ userID: String, day: Int) -> String { "\(user(userID)):ads:\(day)" }
-    func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fb:\(decisionID)" }
+    /// A hash since 2026-11; the sets of earlier versions were named `:fb:` (a new name, so an
+    /// old set and a new hash never meet under one key and fail with WRONGTYPE mid-upgrade).
+    func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fe:\(decisionID)" }
     func stream(_ name: StreamName) -> String { prefix + name.rawValue }
     var activePolicy: String { prefix + "adload:policy:active" }
     var policyBlobs: String { prefix + "adload:policy:blobs" }
