@@ -2,13 +2,16 @@
 /// request (decision stream entries, decide answers), where Foundation's `JSONEncoder` and
 /// string interpolation cost more than the decision itself.
 ///
-/// The caller writes the punctuation (`{`, `,`, `:`); the writer renders values: strings
+/// The caller opens and closes the object and names each key (the writer puts the commas
+/// and colons between them); the writer renders values: strings
 /// escaped as ``JSONValue/quoted(_:)`` describes (that function uses this writer), integers
 /// in decimal, doubles in Swift's shortest round-trip form (`null` for NaN and infinities,
 /// which JSON cannot hold).
 public struct JSONWriter: Sendable {
     /// The bytes written so far.
     public private(set) var bytes: [UInt8]
+    /// Whether the next key follows another in the open object (and needs a comma).
+    var afterFirstKey = false
 
     /// An empty writer with room for `capacity` bytes.
     public init(capacity: Int = 256) {
@@ -26,8 +29,21 @@ public struct JSONWriter: Sendable {
         bytes.append(value)
     }
 
-    /// Appends `"key":`.
+    /// Opens an object (`{`); keys written next are its fields.
+    public mutating func beginObject() {
+        bytes.append(UInt8(ascii: "{"))
+        afterFirstKey = false
+    }
+
+    /// Closes the object opened by ``beginObject()``.
+    public mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends `"key":`, preceded by a comma unless it is the object's first key.
     public mutating func key(_ name: StaticString) {
+        if afterFirstKey { bytes.append(UInt8(ascii: ",")) }
+        afterFirstKey = true
         bytes.append(UInt8(ascii: "\""))
         raw(name)
         bytes.append(UInt8(ascii: "\""))
