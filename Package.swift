@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // hiredis: no `pkgConfig` here on purpose. hiredis.pc adds -D_FILE_OFFSET_BITS=64,
@@ -43,7 +44,10 @@ let package = Package(
         .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "StateStore"]),
         .target(
             name: "StateStore",
-            dependencies: ["CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "DecisionService",
@@ -64,6 +68,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
@@ -84,9 +90,13 @@ let package = Package(
                 "DecisionService", "StateStore", "Training", "Policies", "AdLoadCore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "AdLoadTestSupport", "CHiredis"]),
+        .testTarget(
+            name: "StateStoreTests",
+            dependencies: ["StateStore", "AdLoadTestSupport", "CHiredis", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,8 @@ import Hummingbird
 import LinearAlgebra
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import Policies
 import Prometheus
 import Simulation
@@ -40,17 +42,35 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Policy file to publish when the registry has no active policy.")
     var policy = "policies/default-softmax.json"
 
+    @Option(help: ArgumentHelp(
+        "How Redis I/O runs: event-loops or threads.",
+        discussion: """
+            event-loops (default): non-blocking connections on the HTTP server's event loops, which \
+            also run the request handlers, so a decide costs no thread switch. threads: blocking \
+            hiredis connections on dedicated threads, handlers on Swift's default pool.
+            """))
+    var redisIO = "event-loops"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
+        guard ["event-loops", "threads"].contains(redisIO) else {
+            throw ValidationError("--redis-io must be event-loops or threads, got '\(redisIO)'")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical, got '\(logLevel)'")
         }
     }
 
     func run() async throws {
+        let eventLoopIO = redisIO == "event-loops"
+        if eventLoopIO {
+            // Request handlers then run on the HTTP server's event loops, the same threads as
+            // the Redis connections: a decide's round trip to Redis costs no thread switch.
+            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         prepareLinearAlgebra()
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "adload.serve")
@@ -60,7 +80,13 @@ struct Serve: AsyncParsableCommand {
         let config = try loadEnvironment(env)
         let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
         let (address, embedded) = try startRedis(logger: logger)
-        let store = RedisLiveStore(configuration: RedisClient.Configuration(address: address), logger: Logger(label: "adload.redis"))
+        var redisConfiguration = RedisClient.Configuration(address: address)
+        if eventLoopIO {
+            let group = MultiThreadedEventLoopGroup.singleton
+            redisConfiguration.transport = .eventLoops(group)
+            redisConfiguration.connections = Array(group.makeIterator()).count
+        }
+        let store = RedisLiveStore(configuration: redisConfiguration, logger: Logger(label: "adload.redis"))
         do {
             let engine = try await initialEngine(store: store, rules: rules, schema: config.featureSchema, logger: logger)
             let holder = PolicyHolder(initial: engine)

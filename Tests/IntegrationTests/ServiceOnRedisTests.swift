@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOPosix
 import Policies
 import Prometheus
 import StateStore
@@ -116,12 +117,26 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () async throws ->
     return try await condition()
 }
 
+/// The Redis transports the service can use (`adload serve --redis-io`); both tests run on each.
+enum StoreTransport: String, CaseIterable, CustomTestStringConvertible {
+    case threads
+    case eventLoops
+
+    var testDescription: String { rawValue }
+
+    func callAsFunction(_ configuration: RedisClient.Configuration) -> RedisClient.Configuration {
+        var configuration = configuration
+        if self == .eventLoops { configuration.transport = .eventLoops(MultiThreadedEventLoopGroup.singleton) }
+        return configuration
+    }
+}
+
 @Suite("The decision service on a real redis-server", .serialized)
 struct ServiceOnRedisTests {
-    @Test("decide → feedback → user state updated → learner consumes → the new policy version is served")
-    func learningLoop() async throws {
+    @Test("decide → feedback → user state updated → learner consumes → the new policy version is served", arguments: StoreTransport.allCases)
+    func learningLoop(transport: StoreTransport) async throws {
         let redis = try RedisFixture()
-        let store = RedisLiveStore(configuration: RedisClient.Configuration(address: redis.address), logger: Fixture.logger)
+        let store = RedisLiveStore(configuration: transport(RedisClient.Configuration(address: redis.address)), logger: Fixture.logger)
         let server = try await Fixture.server(store: store)
         let initialVersion = try #require(server.policyHolder.current?.version)
         try await buildApplication(server: server).test(.router) { client in
@@ -171,12 +186,14 @@ struct ServiceOnRedisTests {
         await store.shutdown()
     }
 
-    @Test("Redis stops mid-run: decisions fall back, feedback gets 503, nothing acknowledged is lost, and the service recovers")
-    func redisOutage() async throws {
+    @Test(
+        "Redis stops mid-run: decisions fall back, feedback gets 503, nothing acknowledged is lost, and the service recovers",
+        arguments: StoreTransport.allCases)
+    func redisOutage(transport: StoreTransport) async throws {
         let redis = try RedisFixture()
         let client = RedisClient.Configuration(address: redis.address, connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(500),
                                                initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
-        let store = RedisLiveStore(configuration: client, logger: Fixture.logger)
+        let store = RedisLiveStore(configuration: transport(client), logger: Fixture.logger)
         let server = try await Fixture.server(store: store)
         let time = Fixture.day * 86_400
         try await buildApplication(server: server).test(.router) { http in

@@ -1,16 +1,42 @@
 import AdLoadTestSupport
 import Foundation
+import NIOPosix
 import StateStore
 import Testing
+
+/// The two transports of ``RedisClient``; every client test runs on both.
+enum Transport: String, CaseIterable, CustomTestStringConvertible {
+    case threads
+    case eventLoops
+
+    /// Two loops, so the default two connections land on different threads.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    var testDescription: String { rawValue }
+
+    var transport: RedisTransport {
+        switch self {
+        case .threads: .threads
+        case .eventLoops: .eventLoops(Self.group)
+        }
+    }
+
+    /// `configuration` on this transport.
+    func callAsFunction(_ configuration: RedisClient.Configuration) -> RedisClient.Configuration {
+        var configuration = configuration
+        configuration.transport = transport
+        return configuration
+    }
+}
 
 extension RedisSerializedTests {
     @Suite("RedisClient against a real redis-server")
     struct RedisClientTests {
-        @Test("2000 concurrent tasks each get their own replies, and concurrent requests share round trips")
-        func concurrentRequests() async throws {
+        @Test("2000 concurrent tasks each get their own replies, and concurrent requests share round trips", arguments: Transport.allCases)
+        func concurrentRequests(transport: Transport) async throws {
             let server = try RedisTestServer.start()
             defer { server.stop() }
-            let client = RedisClient(configuration: .init(address: server.address))
+            let client = RedisClient(configuration: transport(.init(address: server.address)))
             let keys = TestKeys()
             let counter = keys("counter")
             let tasks = 2000
@@ -47,11 +73,11 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("a stopped server fails requests with unavailable in under a second; the client reconnects after a restart")
-        func reconnectsAfterRestart() async throws {
+        @Test("a stopped server fails requests with unavailable in under a second; the client reconnects after a restart", arguments: Transport.allCases)
+        func reconnectsAfterRestart(transport: Transport) async throws {
             let server = try RestartableRedisServer()
             defer { server.stop() }
-            let client = RedisClient(configuration: .init(address: server.address, connectTimeout: .milliseconds(500)))
+            let client = RedisClient(configuration: transport(.init(address: server.address, connectTimeout: .milliseconds(500))))
             let keys = TestKeys()
             #expect(try await client.execute([["SET", keys("k"), "before"]], timeout: .seconds(5)) == [.status("OK")])
             try await waitUntil { client.connectionsUp == 2 }
@@ -88,10 +114,10 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("a client whose server is not there fails its first request quickly")
-        func noServer() async throws {
+        @Test("a client whose server is not there fails its first request quickly", arguments: Transport.allCases)
+        func noServer(transport: Transport) async throws {
             let port = try RedisTestServer.freePort()
-            let client = RedisClient(configuration: .init(address: RedisAddress(host: "127.0.0.1", port: port)))
+            let client = RedisClient(configuration: transport(.init(address: RedisAddress(host: "127.0.0.1", port: port))))
             let clock = ContinuousClock()
             let start = clock.now
 
@@ -108,13 +134,13 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("a full queue rejects requests at once instead of growing")
-        func overload() async throws {
+        @Test("a full queue rejects requests at once instead of growing", arguments: Transport.allCases)
+        func overload(transport: Transport) async throws {
             let server = try RedisTestServer.start()
             defer { server.stop() }
             let capacity = 8
             let client = RedisClient(
-                configuration: .init(address: server.address, connections: 1, queueCapacity: capacity, commandTimeout: .seconds(5))
+                configuration: transport(.init(address: server.address, connections: 1, queueCapacity: capacity, commandTimeout: .seconds(5)))
             )
             let keys = TestKeys()
             // Occupy the only connection for two seconds.
@@ -152,11 +178,11 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("deadlines fire while queued and while in flight, and the connection serves again afterwards")
-        func requestDeadlines() async throws {
+        @Test("deadlines fire while queued and while in flight, and the connection serves again afterwards", arguments: Transport.allCases)
+        func requestDeadlines(transport: Transport) async throws {
             let server = try RedisTestServer.start()
             defer { server.stop() }
-            let client = RedisClient(configuration: .init(address: server.address, connections: 1, commandTimeout: .seconds(5)))
+            let client = RedisClient(configuration: transport(.init(address: server.address, connections: 1, commandTimeout: .seconds(5))))
             let keys = TestKeys()
             let clock = ContinuousClock()
 
@@ -184,12 +210,12 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("a round trip slower than the command timeout breaks the connection with timeout; the next request reconnects")
-        func socketTimeout() async throws {
+        @Test("a round trip slower than the command timeout breaks the connection with timeout; the next request reconnects", arguments: Transport.allCases)
+        func socketTimeout(transport: Transport) async throws {
             let server = try RedisTestServer.start()
             defer { server.stop() }
             let client = RedisClient(
-                configuration: .init(address: server.address, connections: 1, commandTimeout: .milliseconds(300))
+                configuration: transport(.init(address: server.address, connections: 1, commandTimeout: .milliseconds(300)))
             )
             let keys = TestKeys()
             let clock = ContinuousClock()
@@ -207,11 +233,11 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("error replies come back in place; an empty command is rejected before sending")
-        func errorReplies() async throws {
+        @Test("error replies come back in place; an empty command is rejected before sending", arguments: Transport.allCases)
+        func errorReplies(transport: Transport) async throws {
             let server = try RedisTestServer.start()
             defer { server.stop() }
-            let client = RedisClient(configuration: .init(address: server.address))
+            let client = RedisClient(configuration: transport(.init(address: server.address)))
             let keys = TestKeys()
 
             let replies = try await client.execute(
@@ -228,11 +254,59 @@ extension RedisSerializedTests {
             await client.shutdown()
         }
 
-        @Test("shutdown finishes queued requests, then rejects new ones")
-        func shutdown() async throws {
+        @Test("arguments are binary-safe (NUL, CR LF, empty, 1 MB) and replies split across reads are reassembled", arguments: Transport.allCases)
+        func binarySafety(transport: Transport) async throws {
             let server = try RedisTestServer.start()
             defer { server.stop() }
-            let client = RedisClient(configuration: .init(address: server.address, connections: 1, commandTimeout: .seconds(5)))
+            let client = RedisClient(configuration: transport(.init(address: server.address)))
+            let keys = TestKeys()
+            var generator = SystemRandomNumberGenerator()
+            var values: [[UInt8]] = [[], [0], Array("\r\n*1\r\n$3\r\nGET".utf8), [13, 10, 0, 255, 36, 42]]
+            values.append((0..<1_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            for (index, value) in values.enumerated() {
+                let key = Array(keys("binary:\(index)\r\n\u{0}").utf8)
+                let replies = try await client.execute(
+                    [[Array("SET".utf8), key, value], [Array("GET".utf8), key], [Array("STRLEN".utf8), key]], timeout: .seconds(10))
+                #expect(replies == [.status("OK"), .bulk(value), .integer(Int64(value.count))], "value \(index) (\(value.count) bytes)")
+            }
+            await client.shutdown()
+        }
+
+        @Test("AUTH and SELECT from the address run on every connection; a wrong password fails requests naming AUTH", arguments: Transport.allCases)
+        func authenticationAndDatabase(transport: Transport) async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let keys = TestKeys()
+            _ = try server.connect().command(["CONFIG", "SET", "requirepass", "s3cret"])
+            var address = server.address
+            address.password = "s3cret"
+            address.database = 3
+            let client = RedisClient(configuration: transport(.init(address: address)))
+            for index in 0..<4 {
+                #expect(try await client.execute([["SET", keys("db3:\(index)"), "v"]], timeout: .seconds(5)) == [.status("OK")])
+            }
+            let direct = try RedisConnection(address: address)
+            #expect(try direct.command(["DBSIZE"]) == .integer(4), "every connection selected database 3")
+            await client.shutdown()
+
+            address.password = "wrong"
+            let refused = RedisClient(configuration: transport(.init(address: address)))
+            let error = await #expect(throws: StoreError.self) {
+                try await refused.execute([["PING"]], timeout: .seconds(5))
+            }
+            guard case let .unavailable(reason) = error else {
+                Issue.record("expected unavailable, got \(String(describing: error))")
+                return
+            }
+            #expect(reason.contains("AUTH"), "\(reason)")
+            await refused.shutdown()
+        }
+
+        @Test("shutdown finishes queued requests, then rejects new ones", arguments: Transport.allCases)
+        func shutdown(transport: Transport) async throws {
+            let server = try RedisTestServer.start()
+            defer { server.stop() }
+            let client = RedisClient(configuration: transport(.init(address: server.address, connections: 1, commandTimeout: .seconds(5))))
             let keys = TestKeys()
             let blocker = Task { try await client.execute([["BLPOP", keys("never"), "1"]], timeout: .seconds(4)) }
             try await waitUntil { client.statistics.roundTrips == 1 }

@@ -1,8 +1,24 @@
 import Foundation
 import Logging
+import NIOCore
 
-/// An async Redis client that runs hiredis on a few dedicated OS threads and lets
-/// concurrent requests share network round trips.
+/// How a ``RedisClient`` does its network I/O.
+public enum RedisTransport: Sendable {
+    /// Blocking hiredis connections, each on a dedicated OS thread (the default): works for
+    /// any caller, and a blocking command only ever holds its own connection's thread.
+    case threads
+    /// Non-blocking connections on the event loops of `group`, spread round-robin; hiredis's
+    /// reply reader parses what arrives. A request made on one of those loops goes to a
+    /// connection on the same loop, so when the caller's tasks run on the loops too (a
+    /// server that installs SwiftNIO's loops as Swift's global executor) a round trip costs
+    /// no thread switch. Commands are written as they come and flushed once per loop
+    /// iteration, so concurrent requests share round trips.
+    case eventLoops(any EventLoopGroup)
+}
+
+/// An async Redis client over hiredis that lets concurrent requests share network round
+/// trips, on dedicated OS threads (``RedisTransport/threads``, described below) or on
+/// SwiftNIO event loops (``RedisTransport/eventLoops(_:)``).
 ///
 /// ```swift
 /// let client = RedisClient(configuration: .init(address: RedisAddress(host: "127.0.0.1")))
@@ -10,7 +26,7 @@ import Logging
 /// await client.shutdown()
 /// ```
 ///
-/// **Threads.** Each of ``Configuration/connections`` threads owns one ``RedisConnection``
+/// **Threads** (``RedisTransport/threads``). Each of ``Configuration/connections`` threads owns one ``RedisConnection``
 /// and is the only thread that ever touches it; one more thread enforces deadlines. No
 /// hiredis call runs on Swift's cooperative pool or on an event loop: `execute(_:timeout:)`
 /// only enqueues the request and suspends.
@@ -43,13 +59,21 @@ import Logging
 /// pipelined behind it, for its whole block time; send those through a separate client,
 /// and keep their block time below ``Configuration/commandTimeout``.
 ///
+/// **Event loops** (``RedisTransport/eventLoops(_:)``). The same contract, with these
+/// differences: a request's commands are written at once (pipelined behind earlier
+/// requests on the connection) instead of waiting for a free connection, so
+/// ``Configuration/queueCapacity`` bounds the requests waiting for replies on each
+/// connection and ``Configuration/maxBatch`` does not apply; a connection breaks when its
+/// oldest unanswered request has waited ``Configuration/commandTimeout``.
+///
 /// Task cancellation is not observed: a request completes, fails or times out.
 public final class RedisClient: Sendable {
     /// How a ``RedisClient`` connects, how much it queues and how long it waits.
     public struct Configuration: Sendable {
         /// The server.
         public var address: RedisAddress
-        /// Number of connections, each on its own thread. Values below 1 count as 1.
+        /// Number of connections: each on its own thread, or spread round-robin over the event
+        /// loops. Values below 1 count as 1.
         public var connections: Int
         /// Most requests waiting to be sent; more are rejected as overload. Values below 1 count as 1.
         public var queueCapacity: Int
@@ -66,6 +90,8 @@ public final class RedisClient: Sendable {
         public var maxBackoff: Duration
         /// Names the threads (`<name>-0`, ...) and appears in errors and logs.
         public var name: String
+        /// Dedicated threads (the default) or SwiftNIO event loops.
+        public var transport: RedisTransport
 
         /// Creates a configuration; the defaults suit a decide path with a local Redis.
         public init(
@@ -77,7 +103,8 @@ public final class RedisClient: Sendable {
             commandTimeout: Duration = .seconds(2),
             initialBackoff: Duration = .milliseconds(50),
             maxBackoff: Duration = .seconds(2),
-            name: String = "redis"
+            name: String = "redis",
+            transport: RedisTransport = .threads
         ) {
             self.address = address
             self.connections = connections
@@ -88,6 +115,7 @@ public final class RedisClient: Sendable {
             self.initialBackoff = initialBackoff
             self.maxBackoff = maxBackoff
             self.name = name
+            self.transport = transport
         }
 
         /// This configuration with counts raised to at least 1 and durations made positive.
@@ -134,7 +162,12 @@ public final class RedisClient: Sendable {
 
     /// The configuration in use, with out-of-range values already corrected.
     public let configuration: Configuration
-    private let core: RedisClientCore
+    private let backend: Backend
+
+    private enum Backend: Sendable {
+        case threads(RedisClientCore)
+        case eventLoops(RedisEventLoopPool)
+    }
 
     /// Starts the connection threads; they connect in the background.
     ///
@@ -145,12 +178,21 @@ public final class RedisClient: Sendable {
     ///   - logger: Receives connection losses and reconnects.
     public init(configuration: Configuration, logger: Logger = Logger(label: "adload.redis")) {
         self.configuration = configuration.normalized
-        core = RedisClientCore(configuration: self.configuration, logger: logger)
-        core.startThreads()
+        switch configuration.transport {
+        case .threads:
+            let core = RedisClientCore(configuration: self.configuration, logger: logger)
+            core.startThreads()
+            backend = .threads(core)
+        case let .eventLoops(group):
+            backend = .eventLoops(RedisEventLoopPool(configuration: self.configuration, group: group, logger: logger))
+        }
     }
 
     deinit {
-        core.beginShutdown(waiter: nil)
+        switch backend {
+        case let .threads(core): core.beginShutdown(waiter: nil)
+        case let .eventLoops(pool): pool.beginShutdown()
+        }
     }
 
     /// Sends `commands` together as one pipeline and returns their replies in order.
@@ -169,10 +211,15 @@ public final class RedisClient: Sendable {
         for (index, command) in commands.enumerated() where command.isEmpty || Int32(exactly: command.count) == nil {
             throw .failed("command \(index) of \(commands.count) has \(command.count) arguments; nothing was sent")
         }
-        let result = await withUnsafeContinuation { continuation in
-            core.submit(commands, timeout: timeout, continuation: continuation)
+        switch backend {
+        case let .threads(core):
+            let result = await withUnsafeContinuation { continuation in
+                core.submit(commands, timeout: timeout, continuation: continuation)
+            }
+            return try result.get()
+        case let .eventLoops(pool):
+            return try await pool.execute(commands, timeout: timeout).get()
         }
-        return try result.get()
     }
 
     /// Sends `commands`, given as text, together as one pipeline; see
@@ -193,24 +240,35 @@ public final class RedisClient: Sendable {
     /// Safe to call more than once. A connection thread busy in a round trip or a connect
     /// attempt finishes it first, so this can take up to the command or connect timeout.
     public func shutdown() async {
-        await withUnsafeContinuation { continuation in
-            core.beginShutdown(waiter: continuation)
+        switch backend {
+        case let .threads(core):
+            await withUnsafeContinuation { continuation in
+                core.beginShutdown(waiter: continuation)
+            }
+        case let .eventLoops(pool):
+            await pool.shutdown()
         }
     }
 
     /// A snapshot of the counters.
     public var statistics: Statistics {
-        core.statisticsSnapshot()
+        switch backend {
+        case let .threads(core): core.statisticsSnapshot()
+        case let .eventLoops(pool): pool.statistics
+        }
     }
 
     /// Whether at least one connection is established (as far as the client knows: a
     /// connection the server closed is noticed on its next use).
     public var isConnected: Bool {
-        core.connectionsUp() > 0
+        connectionsUp > 0
     }
 
     /// How many of the ``Configuration/connections`` are established (as far as the client knows).
     public var connectionsUp: Int {
-        core.connectionsUp()
+        switch backend {
+        case let .threads(core): core.connectionsUp()
+        case let .eventLoops(pool): pool.connectionsUp
+        }
     }
 }
