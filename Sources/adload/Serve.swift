@@ -6,7 +6,6 @@ import Hummingbird
 import LinearAlgebra
 import Logging
 import Metrics
-import NIOCore
 import NIOPosix
 import Policies
 import Prometheus
@@ -54,6 +53,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    /// Whether Redis I/O runs on the event loops; the entry point (`Main`) then installs the
+    /// loops as Swift's global executor, so request handlers run on the same threads as the
+    /// Redis connections and a decide's round trip to Redis costs no thread switch.
+    var usesEventLoopIO: Bool { redisIO == "event-loops" }
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
         guard ["event-loops", "threads"].contains(redisIO) else {
@@ -65,12 +69,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let eventLoopIO = redisIO == "event-loops"
-        if eventLoopIO {
-            // Request handlers then run on the HTTP server's event loops, the same threads as
-            // the Redis connections: a decide's round trip to Redis costs no thread switch.
-            _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
+        let eventLoopIO = usesEventLoopIO
         prepareLinearAlgebra()
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "adload.serve")

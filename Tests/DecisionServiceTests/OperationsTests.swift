@@ -7,7 +7,7 @@ import Testing
 
 @Suite("Decision stream, metrics, probes")
 struct OperationsTests {
-    @Test("decisions reach the decision stream, and those made while the store is down are written once it returns")
+    @Test("decisions reach the decision stream with their session ids, and those made while the store is down are written once it returns")
     func decisionStream() async throws {
         let store = InMemoryLiveStore()
         let server = try Fixtures.server(store: store)
@@ -20,6 +20,7 @@ struct OperationsTests {
             let written = try await streamDecisions(store)
             #expect(written.map(\.decisionID) == ids)
             #expect(written.allSatisfy { $0.policyVersion == "v1" && !$0.fallback && $0.region == "na" && $0.feedLength == 50 })
+            #expect(written.map(\.sessionID) == (0..<3).map { "s-stream-\($0)" }, "the request's session id is logged")
 
             store.setUnavailable(true)
             var offline: [String] = []

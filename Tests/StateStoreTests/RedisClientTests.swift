@@ -302,6 +302,26 @@ extension RedisSerializedTests {
             await refused.shutdown()
         }
 
+        @Test("a server that accepts and closes at once is retried with backoff, not in a tight loop")
+        func acceptThenClose() async throws {
+            let listener = try await ServerBootstrap(group: Transport.group)
+                .childChannelInitializer { channel in channel.close() }
+                .bind(host: "127.0.0.1", port: 0).get()
+            let port = try #require(listener.localAddress?.port)
+            let client = RedisClient(configuration: .init(
+                address: RedisAddress(host: "127.0.0.1", port: port), connections: 1, initialBackoff: .milliseconds(50),
+                maxBackoff: .milliseconds(400), transport: .eventLoops(Transport.group)))
+            try await Task.sleep(for: .seconds(1))
+
+            let statistics = client.statistics
+            #expect(statistics.connectFailures >= 3 && statistics.connectFailures <= 8, "\(statistics.connectFailures) attempts in 1 s")
+            #expect(statistics.reconnects == 0 && statistics.connectionErrors == 0, "never counted as up: \(statistics)")
+            #expect(!client.isConnected)
+            await #expect(throws: StoreError.self) { try await client.execute([["PING"]], timeout: .seconds(1)) }
+            await client.shutdown()
+            try await listener.close()
+        }
+
         @Test("shutdown finishes queued requests, then rejects new ones", arguments: Transport.allCases)
         func shutdown(transport: Transport) async throws {
             let server = try RedisTestServer.start()

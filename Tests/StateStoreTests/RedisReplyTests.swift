@@ -42,7 +42,8 @@ struct DecisionEntryJSONTests {
         let entry = DecisionEntry(
             decisionID: "id-\"1\"\\\n", userID: "user\u{1}é", time: 20_001.123456789, region: "na", policyVersion: "fnv1a64:0123",
             features: [1, -0.25, 1e-300, 12345.678, -0.0, 3, 1e300], plan: [4, 12, 40], chosen: 1, adPositions: [4, 17, 30],
-            probability: 0.3333333333333333, propensity: "estimated:100", fallback: true, feedLength: 60, adLimit: 40)
+            probability: 0.3333333333333333, propensity: "estimated:100", fallback: true, feedLength: 60, adLimit: 40,
+            sessionID: "s-\"7\"")
         let text = entry.jsonText
         let decoded = try JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8))
         #expect(decoded == entry)
@@ -52,7 +53,7 @@ struct DecisionEntryJSONTests {
         let ours = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         #expect(reference.map { $0.keys.sorted() } == ours.map { $0.keys.sorted() })
         let keyOrder = ["ad_limit", "ad_positions", "chosen", "decision_id", "fallback", "features", "feed_length", "plan",
-                        "policy_version", "probability", "propensity", "region", "time", "user_id"]
+                        "policy_version", "probability", "propensity", "region", "session_id", "time", "user_id"]
         let positions = keyOrder.compactMap { text.range(of: "\"\($0)\":")?.lowerBound }
         #expect(positions.count == keyOrder.count && positions == positions.sorted())
     }
@@ -63,6 +64,7 @@ struct DecisionEntryJSONTests {
         let entry = try JSONDecoder().decode(DecisionEntry.self, from: Data(legacy.utf8))
         #expect(entry.plan == [4, 12, 40])
         #expect(entry.chosen == 1)
+        #expect(entry.sessionID == nil, "entries from before session ids were logged have none")
         let broken = legacy.replacingOccurrences(of: #""chosen":1"#, with: #""chosen":2"#)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(DecisionEntry.self, from: Data(broken.utf8)) }
     }

@@ -248,7 +248,7 @@ public final class DecisionEngine: Sendable {
             policyVersion: version, features: features, plan: [chosen.spec.first, chosen.spec.spacing, chosen.spec.maxAds],
             chosen: choice.index,
             adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity, fallback: fallback,
-            feedLength: feedLength, adLimit: adLimit)
+            feedLength: feedLength, adLimit: adLimit, sessionID: request.request.sessionID)
         return Decision(plan: chosen.spec, propensityKind: choice.propensityKind, entry: entry)
     }
 }

@@ -32,6 +32,10 @@ extension DecisionEntry {
         json.string(propensity)
         json.key("region")
         json.string(region)
+        if let sessionID {
+            json.key("session_id")
+            json.string(sessionID)
+        }
         json.key("time")
         json.number(time)
         json.key("user_id")

@@ -132,18 +132,22 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
     public var fallback: Bool
     public var feedLength: Int
     public var adLimit: Int
+    /// The feed server's session id from the decide request; `nil` in entries written
+    /// before it was logged.
+    public var sessionID: String?
 
     enum CodingKeys: String, CodingKey {
         case time, region, features, plan, candidates, chosen, probability, propensity, fallback
-        case decisionID = "decision_id", userID = "user_id", policyVersion = "policy_version"
+        case decisionID = "decision_id", userID = "user_id", policyVersion = "policy_version", sessionID = "session_id"
         case adPositions = "ad_positions", feedLength = "feed_length", adLimit = "ad_limit"
     }
 
     public init(
         decisionID: String, userID: String, time: Double, region: String, policyVersion: String, features: [Double],
         plan: [Int], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
-        feedLength: Int, adLimit: Int
+        feedLength: Int, adLimit: Int, sessionID: String? = nil
     ) {
+        self.sessionID = sessionID
         self.decisionID = decisionID
         self.userID = userID
         self.time = time
@@ -185,6 +189,7 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         fallback = try container.decode(Bool.self, forKey: .fallback)
         feedLength = try container.decode(Int.self, forKey: .feedLength)
         adLimit = try container.decode(Int.self, forKey: .adLimit)
+        sessionID = try container.decodeIfPresent(String.self, forKey: .sessionID)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -203,6 +208,7 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         try container.encode(fallback, forKey: .fallback)
         try container.encode(feedLength, forKey: .feedLength)
         try container.encode(adLimit, forKey: .adLimit)
+        try container.encodeIfPresent(sessionID, forKey: .sessionID)
     }
 }
 

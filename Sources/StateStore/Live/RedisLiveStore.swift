@@ -156,6 +156,8 @@ public final class RedisLiveStore: LiveStore {
             if state.shutDown { throw .unavailable("the Redis live store is shut down") }
             var configuration = client.configuration
             configuration.name = client.configuration.name + "-streams"
+            // Blocking reads each hold a connection: one request per round trip on its own thread.
+            configuration.transport = .threads
             configuration.connections = 2
             configuration.maxBatch = 1
             configuration.queueCapacity = 256

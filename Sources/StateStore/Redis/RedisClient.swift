@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import NIOCore
+import NIOPosix
 
 /// How a ``RedisClient`` does its network I/O.
 public enum RedisTransport: Sendable {
@@ -12,8 +12,8 @@ public enum RedisTransport: Sendable {
     /// connection on the same loop, so when the caller's tasks run on the loops too (a
     /// server that installs SwiftNIO's loops as Swift's global executor) a round trip costs
     /// no thread switch. Commands are written as they come and flushed once per loop
-    /// iteration, so concurrent requests share round trips.
-    case eventLoops(any EventLoopGroup)
+    /// iteration, so concurrent requests share round trips. The group must outlive the client.
+    case eventLoops(MultiThreadedEventLoopGroup)
 }
 
 /// An async Redis client over hiredis that lets concurrent requests share network round

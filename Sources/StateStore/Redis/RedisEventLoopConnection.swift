@@ -44,7 +44,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         var lastError = "not connected yet"
     }
 
-    /// A request (or the AUTH/SELECT handshake) whose replies have not all arrived.
+    /// A request (or the connection's handshake) whose replies have not all arrived.
     private struct Pending {
         enum Waiter {
             case caller(Continuation)
@@ -59,6 +59,8 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         /// When its bytes were written; the oldest pending request older than the command
         /// timeout breaks the connection.
         var sentAt: NIODeadline
+        /// The request's bytes while the first connection is under way (not sent yet).
+        var unsent: ByteBuffer?
     }
 
     let eventLoop: any EventLoop
@@ -70,8 +72,6 @@ final class RedisEventLoopConnection: @unchecked Sendable {
     private var channel: (any Channel)?
     private var reader: UnsafeMutablePointer<redisReader>?
     private var pending = CircularBuffer<Pending>(initialCapacity: 64)
-    /// Bytes of requests made while the first connection (or its handshake) is under way.
-    private var unsent: ByteBuffer?
     private var unflushedRequests = 0
     private var unflushedCommands = 0
     private var flushScheduled = false
@@ -123,6 +123,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         }
         let now = NIODeadline.now()
         var rejection: StoreError?
+        var overloaded = false
         if shuttingDown || status == .stopped {
             rejection = .unavailable("Redis client `\(configuration.name)` is shut down")
         } else if deadline <= now {
@@ -130,6 +131,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         } else if status == .down {
             rejection = .unavailable("no connection to Redis at \(configuration.address) is up (last error: \(lastError))")
         } else if pending.count > configuration.queueCapacity {
+            overloaded = true
             // The oldest pending request is the one being answered; the rest wait behind it,
             // like the requests queued for a busy connection thread.
             rejection = .unavailable(
@@ -140,20 +142,21 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             shared.withLock {
                 $0.statistics.failedRequests += 1
                 if rejection == .timeout { $0.statistics.timeouts += 1 }
-                if case let .unavailable(reason) = rejection, reason.contains("overloaded") { $0.statistics.rejected += 1 }
+                if overloaded { $0.statistics.rejected += 1 }
             }
             continuation.resume(returning: .failure(rejection))
             return
         }
         let wasIdle = pending.isEmpty
-        pending.append(Pending(waiter: .caller(continuation), expected: commandCount, deadline: deadline, sentAt: now))
         if status == .up, let channel {
+            pending.append(Pending(waiter: .caller(continuation), expected: commandCount, deadline: deadline, sentAt: now))
             channel.write(bytes, promise: nil)
             unflushedRequests += 1
             unflushedCommands += commandCount
             scheduleFlush()
         } else {
-            unsent.setOrWriteImmutableBuffer(bytes)
+            pending.append(
+                Pending(waiter: .caller(continuation), expected: commandCount, deadline: deadline, sentAt: now, unsent: bytes))
         }
         armSweep(at: wasIdle ? min(deadline, now + TimeAmount(configuration.commandTimeout)) : deadline)
     }
@@ -169,11 +172,11 @@ final class RedisEventLoopConnection: @unchecked Sendable {
     private func flushNow() {
         flushScheduled = false
         guard unflushedRequests > 0, let channel else { return }
-        channel.flush()
         let requests = unflushedRequests
         let commands = unflushedCommands
         unflushedRequests = 0
         unflushedCommands = 0
+        channel.flush()
         shared.withLock {
             $0.statistics.roundTrips += 1
             $0.statistics.batchedRequests += requests
@@ -193,7 +196,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             breakConnection(failure: .unavailable("Redis protocol error: \(readerError(reader))"), reason: "protocol error")
             return
         }
-        while self.channel != nil {
+        while self.channel === source, self.reader == reader {
             var raw: UnsafeMutableRawPointer?
             guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
                 breakConnection(failure: .unavailable("Redis protocol error: \(readerError(reader))"), reason: "protocol error")
@@ -230,7 +233,7 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             continuation.resume(returning: .success(done.replies))
         case .handshake:
             if let error = done.replies.compactMap(\.errorMessage).first {
-                connectFailed("AUTH/SELECT failed: \(error)")
+                connectFailed("the connection handshake (\(handshakeNames)) failed: \(error)")
             } else {
                 becameUp()
             }
@@ -318,6 +321,8 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         self.channel = channel
         if let reader { redisReaderFree(reader) }
         reader = redisReaderCreate()
+        // The connection counts as up only once the server has answered, so a server that
+        // accepts and then closes (or refuses with an error) is retried with backoff.
         var handshake: [[[UInt8]]] = []
         let address = configuration.address
         if let password = address.password {
@@ -326,15 +331,19 @@ final class RedisEventLoopConnection: @unchecked Sendable {
         if address.database != 0 {
             handshake.append([Array("SELECT".utf8), Array(String(address.database).utf8)])
         }
-        guard !handshake.isEmpty else {
-            becameUp()
-            return
-        }
+        handshake.append([Array("PING".utf8)])
         let now = NIODeadline.now()
         let limit = now + TimeAmount(configuration.commandTimeout)
         pending.prepend(Pending(waiter: .handshake, expected: handshake.count, deadline: limit, sentAt: now))
         channel.writeAndFlush(RedisEventLoopPool.encode(handshake, allocator: channel.allocator), promise: nil)
         armSweep(at: limit)
+    }
+
+    /// The commands of the handshake, for error messages.
+    private var handshakeNames: String {
+        let address = configuration.address
+        return ((address.password == nil ? [] : ["AUTH"]) + (address.database == 0 ? [] : ["SELECT"]) + ["PING"])
+            .joined(separator: "/")
     }
 
     private func becameUp() {
@@ -346,15 +355,23 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             if recovered { $0.statistics.reconnects += 1 }
         }
         if recovered { logger.info("Redis connection re-established") }
-        if let bytes = unsent, let channel {
-            unsent = nil
-            let now = NIODeadline.now()
-            for position in pending.indices { pending[position].sentAt = now }
+        guard let channel, !pending.isEmpty else { return }
+        // Requests queued during the first connect: send those still waiting; those whose
+        // deadline passed were answered with a timeout and are never sent.
+        let now = NIODeadline.now()
+        var live = CircularBuffer<Pending>(initialCapacity: pending.count)
+        while var entry = pending.popFirst() {
+            guard entry.waiter != nil, let bytes = entry.unsent else { continue }
+            entry.unsent = nil
+            entry.sentAt = now
             channel.write(bytes, promise: nil)
-            unflushedRequests += pending.count
-            unflushedCommands += pending.reduce(0) { $0 + $1.expected }
-            flushNow()
+            unflushedRequests += 1
+            unflushedCommands += entry.expected
+            live.append(entry)
         }
+        pending = live
+        flushNow()
+        if let head = pending.first { armSweep(at: head.sentAt + TimeAmount(configuration.commandTimeout)) }
     }
 
     private func connectFailed(_ message: String) {
@@ -362,21 +379,23 @@ final class RedisEventLoopConnection: @unchecked Sendable {
             self.channel = nil
             channel.close(promise: nil)
         }
+        if shuttingDown {
+            finishShutdown()
+            return
+        }
         let error = RedisError.connectionFailed(host: configuration.address.host, port: configuration.address.port, message: message)
         let firstFailure = backoff == .zero
         backoff = backoff == .zero ? configuration.initialBackoff : min(backoff * 2, configuration.maxBackoff)
         shared.withLock {
-            $0.status = shuttingDown ? .stopped : .down
+            $0.status = .down
             $0.statistics.connectFailures += 1
             $0.lastError = "\(error)"
         }
+        // Requests queued on this connection during its first attempt fail with it (other
+        // connections of the pool are not asked to take them over).
         failAll(.unavailable("no connection to Redis at \(configuration.address): \(error)"))
         if firstFailure {
             logger.warning("cannot connect to Redis; retrying with backoff", metadata: ["error": "\(error)"])
-        }
-        if shuttingDown {
-            finishShutdown()
-            return
         }
         reconnect = eventLoop.scheduleTask(in: TimeAmount(backoff)) { self.connect() }
     }
@@ -414,7 +433,6 @@ final class RedisEventLoopConnection: @unchecked Sendable {
                 failed += 1
             }
         }
-        unsent = nil
         unflushedRequests = 0
         unflushedCommands = 0
         if failed > 0 {
@@ -490,7 +508,6 @@ private final class RedisReplyHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         connection.breakConnection(
             failure: .unavailable("Redis I/O error: \(error)"), reason: "I/O error: \(error)", source: context.channel)
-        context.close(promise: nil)
     }
 }
 
@@ -501,7 +518,7 @@ final class RedisEventLoopPool: Sendable {
     let connections: [RedisEventLoopConnection]
     private let nextIndex = Atomic<Int>(0)
 
-    init(configuration: RedisClient.Configuration, group: any EventLoopGroup, logger: Logger) {
+    init(configuration: RedisClient.Configuration, group: MultiThreadedEventLoopGroup, logger: Logger) {
         var loops: [any EventLoop] = []
         for loop in group.makeIterator() { loops.append(loop) }
         if loops.isEmpty { loops = [group.next()] }
@@ -545,10 +562,15 @@ final class RedisEventLoopPool: Sendable {
         }
     }
 
+    /// Stops every connection at once and returns when all have closed.
     func shutdown() async {
-        for connection in connections {
-            await withUnsafeContinuation { continuation in
-                connection.eventLoop.execute { connection.beginShutdown(waiter: continuation) }
+        await withTaskGroup(of: Void.self) { group in
+            for connection in connections {
+                group.addTask {
+                    await withUnsafeContinuation { continuation in
+                        connection.eventLoop.execute { connection.beginShutdown(waiter: continuation) }
+                    }
+                }
             }
         }
     }
