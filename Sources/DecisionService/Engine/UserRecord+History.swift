@@ -17,7 +17,7 @@ extension UserRecord {
         let monthFactor = exp(min(700, elapsed / UserRecord.monthDays))
         return BehaviourHistory(
             lastVisit: lastVisit, week: Self.counts(week, weekFactor), month: Self.counts(month, monthFactor),
-            recentDwell: recentDwell, totalSessions: totalSessions)
+            recentDwell: recentDwell, totalSessions: totalSessions, adReactions: BehaviourHistory.AdReactions())
     }
 
     /// Counts in storage order (sessions, items, ads, clicks, negatives), scaled; missing values are 0.
