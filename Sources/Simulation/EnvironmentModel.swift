@@ -117,7 +117,7 @@ public struct EnvironmentModel: Sendable {
         trajectory.totals.objective += objective.discountPerDay == 0 ? value : exp(-objective.discountPerDay * start) * value
         trajectory.adsToday += session.ads
         trajectory.history.record(time: start, items: session.items, ads: session.ads, clicks: session.clicks,
-                                  negatives: session.negatives, dwell: session.dwell)
+                                  negatives: session.negatives, dwell: session.dwell, endedOnAd: session.endedOnAd)
 
         let tanhS = tanh(trajectory.satisfaction)
         let churnLogit = returns.churnBase - returns.churnSatisfaction * tanhS
@@ -210,6 +210,7 @@ public struct EnvironmentModel: Sendable {
                     + (d.exitPerAd * penalty + d.exitFatigue * fatigue) * inverseTolerance
                 if negative { exitLogit += d.negativeExitBoost }
                 session.ads = adNumber
+                session.lastAdPosition = position
                 tracker.advance(showingAd: true)
                 // Exit with probability σ(exitLogit): u < 1/(1+e^(−x)) ⇔ u(1+e^(−x)) < 1.
                 if luck.uniform(counter) * (1 + exp(-exitLogit)) < 1 { return }

@@ -46,6 +46,12 @@ public struct SessionSoFar: Sendable {
     public internal(set) var lastDwell: Double = 0
     /// Total organic dwell so far, seconds.
     public internal(set) var dwell: Double = 0
+    /// Position of the last ad shown so far (0 before the first).
+    public internal(set) var lastAdPosition: Int = 0
+
+    /// Whether the last position watched held an ad (at the session's end: the user left
+    /// right after an ad).
+    public var endedOnAd: Bool { ads > 0 && lastAdPosition == items + ads }
 
     /// An empty session (nothing watched yet).
     public init() {}

@@ -24,11 +24,14 @@ public struct TrajectorySnapshot: Sendable, Equatable, Codable {
     public var month: [Double]
     public var recentDwell: Double
     public var totalSessions: Int
+    /// 90-day ad reactions: ads, adverse reactions (``BehaviourHistory/AdReactions``).
+    public var adReactions: [Double]
 
     enum CodingKeys: String, CodingKey {
         case user, days, time, satisfaction, blindness, day, week, month
         case populationSeed = "population_seed", luckSeed = "luck_seed", sessionIndex = "session"
         case adsToday = "ads_today", lastVisit = "last_visit", recentDwell = "recent_dwell", totalSessions = "total_sessions"
+        case adReactions = "ad_reactions"
     }
 }
 
@@ -41,14 +44,15 @@ extension EnvironmentModel {
             sessionIndex: trajectory.sessionIndex, time: trajectory.time, satisfaction: trajectory.satisfaction,
             blindness: trajectory.blindness, adsToday: trajectory.adsToday, day: trajectory.day,
             lastVisit: history.lastVisit, week: history.week.values, month: history.month.values,
-            recentDwell: history.recentDwell, totalSessions: history.totalSessions)
+            recentDwell: history.recentDwell, totalSessions: history.totalSessions,
+            adReactions: [history.adReactions.ads, history.adReactions.reactions])
     }
 
     /// The trajectory a snapshot was taken from (same user, luck and state; totals reset).
     /// - Throws: ``SnapshotError`` when the snapshot is malformed.
     public func restore(_ snapshot: TrajectorySnapshot) throws(SnapshotError) -> UserTrajectory {
-        guard snapshot.week.count == 5, snapshot.month.count == 5 else {
-            throw SnapshotError(problem: "week and month must hold 5 counts each")
+        guard snapshot.week.count == 5, snapshot.month.count == 5, snapshot.adReactions.count == 2 else {
+            throw SnapshotError(problem: "week and month must hold 5 counts each, ad_reactions 2")
         }
         guard snapshot.user >= 0, snapshot.days >= 1, snapshot.sessionIndex >= 0, snapshot.time.isFinite else {
             throw SnapshotError(problem: "user, days, session or time out of range")
@@ -66,7 +70,8 @@ extension EnvironmentModel {
         trajectory.sessionIndex = snapshot.sessionIndex
         trajectory.history = BehaviourHistory(
             lastVisit: snapshot.lastVisit, week: counts(snapshot.week), month: counts(snapshot.month),
-            recentDwell: snapshot.recentDwell, totalSessions: snapshot.totalSessions)
+            recentDwell: snapshot.recentDwell, totalSessions: snapshot.totalSessions,
+            adReactions: BehaviourHistory.AdReactions(ads: snapshot.adReactions[0], reactions: snapshot.adReactions[1]))
         trajectory.totals = UserOutcome()
         return trajectory
     }

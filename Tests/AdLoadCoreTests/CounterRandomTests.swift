@@ -64,13 +64,37 @@ struct BehaviourHistoryTests {
     func decay() {
         var history = BehaviourHistory()
         #expect(history.daysSinceLastVisit(at: 3) == nil)
-        history.record(time: 0, items: 10, ads: 2, clicks: 1, negatives: 0, dwell: 100)
-        history.record(time: 7, items: 20, ads: 2, clicks: 0, negatives: 1, dwell: 100)
+        history.record(time: 0, items: 10, ads: 2, clicks: 1, negatives: 0, dwell: 100, endedOnAd: false)
+        history.record(time: 7, items: 20, ads: 2, clicks: 0, negatives: 1, dwell: 100, endedOnAd: false)
         #expect(abs(history.week.items - (10 * exp(-1) + 20)) < 1e-12)
         #expect(abs(history.month.ads - (2 * exp(-7.0 / 30) + 2)) < 1e-12)
         #expect(history.daysSinceLastVisit(at: 9.5) == 2.5)
         #expect(history.totalSessions == 2)
         #expect(abs(history.recentCTR - exp(-7.0 / 30) / (2 * exp(-7.0 / 30) + 2)) < 1e-12)
         #expect(abs(history.recentDwell - (0.8 * 10 + 0.2 * 5)) < 1e-12)
+    }
+
+    @Test("ad aversion: negatives and sessions ended on an ad per ad over 90 days, shrunk to 4 in 100")
+    func adAversion() {
+        var history = BehaviourHistory()
+        #expect(history.adAversion == 0)
+        history.record(time: 0, items: 10, ads: 0, clicks: 0, negatives: 0, dwell: 100, endedOnAd: true)
+        #expect(history.adReactions == BehaviourHistory.AdReactions(), "a session without ads cannot end on one")
+        history.record(time: 1, items: 30, ads: 3, clicks: 0, negatives: 2, dwell: 300, endedOnAd: true)
+        history.record(time: 10, items: 40, ads: 4, clicks: 1, negatives: 0, dwell: 400, endedOnAd: false)
+        let factor = exp(-9.0 / 90)
+        #expect(abs(history.adReactions.ads - (3 * factor + 4)) < 1e-12)
+        #expect(abs(history.adReactions.reactions - 3 * factor) < 1e-12)
+        let expected = log((3 * factor + 4) / (3 * factor + 4 + 100)) - log(0.04)
+        #expect(abs(history.adAversion - expected) < 1e-12)
+        // Many ads with no reaction push it down, many reactions up; the prior bounds one event's effect.
+        var calm = BehaviourHistory(), averse = BehaviourHistory(), once = BehaviourHistory()
+        for day in 0..<60 {
+            calm.record(time: Double(day), items: 50, ads: 4, clicks: 0, negatives: 0, dwell: 500, endedOnAd: false)
+            averse.record(time: Double(day), items: 20, ads: 4, clicks: 0, negatives: 1, dwell: 200, endedOnAd: day % 2 == 0)
+        }
+        once.record(time: 0, items: 20, ads: 4, clicks: 0, negatives: 1, dwell: 200, endedOnAd: false)
+        #expect(calm.adAversion < -1 && averse.adAversion > 1.5)
+        #expect(abs(once.adAversion - log(5.0 / 104 / 0.04)) < 1e-12)
     }
 }

@@ -11,10 +11,13 @@ struct DecisionEngineTests {
     func recordToHistory() {
         let record = UserRecord(
             lastVisit: 100, lastUpdate: 103.5, week: [1, 2, 3, 4, 5], month: [10, 20, 30, 40, 50], recentDwell: 7,
-            totalSessions: 42, adsToday: 3)
+            totalSessions: 42, adReactions: [200, 9], adsToday: 3)
         let history = record.behaviourHistory
         let weekFactor = exp(3.5 / 7)
         let monthFactor = exp(3.5 / 30)
+        let reactionFactor = exp(3.5 / 90)
+        #expect(abs(history.adReactions.ads - 200 * reactionFactor) < 1e-12)
+        #expect(abs(history.adReactions.reactions - 9 * reactionFactor) < 1e-12)
         #expect(history.lastVisit == 100)
         #expect(abs(history.week.sessions - 1 * weekFactor) < 1e-12)
         #expect(abs(history.week.negatives - 5 * weekFactor) < 1e-12)
@@ -40,8 +43,10 @@ struct DecisionEngineTests {
         let rules = try Fixtures.rules()
         let records: [UserRecord?] = [
             nil,
-            UserRecord(lastVisit: 20_000, lastUpdate: 20_000.2, week: [3, 60, 12, 1, 0], month: [9, 200, 40, 3, 1], recentDwell: 9, totalSessions: 25, adsToday: 4),
-            UserRecord(lastVisit: 19_990, lastUpdate: 19_995, week: [1, 10, 5, 0, 3], month: [40, 900, 200, 5, 30], recentDwell: 3, totalSessions: 800, adsToday: 30),
+            UserRecord(lastVisit: 20_000, lastUpdate: 20_000.2, week: [3, 60, 12, 1, 0], month: [9, 200, 40, 3, 1], recentDwell: 9, totalSessions: 25,
+                       adReactions: [60, 1], adsToday: 4),
+            UserRecord(lastVisit: 19_990, lastUpdate: 19_995, week: [1, 10, 5, 0, 3], month: [40, 900, 200, 5, 30], recentDwell: 3, totalSessions: 800,
+                       adReactions: [500, 40], adsToday: 30),
         ]
         var count = 0
         for region in ["na", "eu", "apac"] {

@@ -223,12 +223,12 @@ struct PolicyFileTests {
             var edited = document
             edited[path: "parameters.a"] = .array((document[path: "parameters.a"]?.numbers ?? []).dropLast().map { .number($0) })
             return sealed(edited)
-        }, key: "parameters.a", problem: "dimension mismatch: expected exactly 3600 numbers"),
+        }, key: "parameters.a", problem: "dimension mismatch: expected exactly 2704 numbers"),
         Corruption(name: "a b of the wrong length", damage: { _, document in
             var edited = document
             edited[path: "parameters.b"] = .array(((document[path: "parameters.b"]?.numbers ?? []) + [0]).map { .number($0) })
             return sealed(edited)
-        }, key: "parameters.b", problem: "dimension mismatch: expected exactly 60 numbers"),
+        }, key: "parameters.b", problem: "dimension mismatch: expected exactly 52 numbers"),
         Corruption(name: "a symmetric A that is not positive definite", damage: { _, document in
             var edited = document
             var a = document[path: "parameters.a"]?.numbers ?? []

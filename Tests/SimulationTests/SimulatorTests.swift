@@ -171,6 +171,53 @@ struct SimulatorTests {
         #expect(myopic.itemsPerSession < none.itemsPerSession)
     }
 
+    @Test("a session's ad reactions are its negatives plus one when its last position held an ad")
+    func adReactionsCount() throws {
+        let model = EnvironmentModel(config: config)
+        let plan = try AdPlan(positions: [10, 20, 30, 40, 60, 80])
+        var decider = PlanDecider(plan: plan)
+        var endedOnAd = 0, sessions = 0
+        for index in 0..<60 {
+            var trajectory = model.startTrajectory(model.user(index, populationSeed: 21), luckSeed: 22, days: 30)
+            while trajectory.isActive {
+                let before = trajectory.history
+                let outcome = try model.step(&trajectory, decider: &decider, policyName: "plan")
+                let factor = before.lastVisit.map { exp(-(outcome.time - $0) / BehaviourHistory.reactionDays) } ?? 1
+                let lastIsAd = outcome.ads > 0 && plan.contains(outcome.items + outcome.ads)
+                let added = trajectory.history.adReactions.reactions - before.adReactions.reactions * factor
+                #expect(abs(added - Double(outcome.negatives + (lastIsAd ? 1 : 0))) < 1e-9)
+                #expect(abs(trajectory.history.adReactions.ads - before.adReactions.ads * factor - Double(outcome.ads)) < 1e-9)
+                if lastIsAd { endedOnAd += 1 }
+                sessions += 1
+            }
+        }
+        #expect(endedOnAd > 0 && endedOnAd < sessions)
+    }
+
+    @Test("ad aversion tracks the latent ad tolerance far better than the 30-day negative-feedback rate")
+    func adAversionTracksTolerance() throws {
+        let model = EnvironmentModel(config: config)
+        var decider = CadenceDecider(every: 14)
+        var tolerance: [Double] = [], aversion: [Double] = [], rawRate: [Double] = []
+        for index in 0..<400 {
+            var trajectory = model.startTrajectory(model.user(index, populationSeed: 5), luckSeed: 6, days: 60)
+            while trajectory.isActive { try model.step(&trajectory, decider: &decider, policyName: "fixed") }
+            guard trajectory.history.adReactions.ads > 50 else { continue }
+            tolerance.append(trajectory.user.logTolerance)
+            aversion.append(trajectory.history.adAversion)
+            rawRate.append(trajectory.history.recentNegativeRate)
+        }
+        func correlation(_ x: [Double], _ y: [Double]) -> Double {
+            let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+            let sxy = zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+            let sxx = x.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }, syy = y.reduce(0) { $0 + ($1 - my) * ($1 - my) }
+            return sxy / (sxx * syy).squareRoot()
+        }
+        #expect(tolerance.count > 300)
+        let shrunk = correlation(aversion, tolerance.map { -$0 }), raw = correlation(rawRate, tolerance.map { -$0 })
+        #expect(shrunk > 0.6 && shrunk > raw + 0.1, "corr(ad_aversion, -ln tau) = \(shrunk), raw 30-day rate \(raw)")
+    }
+
     @Test("policy names parse, and bad ones say what is accepted")
     func baselineSpecs() throws {
         #expect(try BaselineSpec(parsing: "fixed:every=12") == .fixed(every: 12))

@@ -35,6 +35,8 @@ func expectSameRecord(_ redis: UserRecord?, _ memory: UserRecord?, _ what: Strin
         && zip(redis.month, memory.month).allSatisfy { isClose($0, $1) }
         && redis.week.count == memory.week.count && redis.month.count == memory.month.count
         && isClose(redis.recentDwell, memory.recentDwell)
+        && redis.adReactions.count == 2 && memory.adReactions.count == 2
+        && zip(redis.adReactions, memory.adReactions).allSatisfy { isClose($0, $1) }
         && redis.totalSessions == memory.totalSessions && redis.adsToday == memory.adsToday
     #expect(same, "\(what):\nredis  \(redis)\nmemory \(memory)", sourceLocation: sourceLocation)
 }
@@ -188,6 +190,41 @@ extension RedisSerializedTests {
                 "events": "impression:3:,impression:7:,dwell:1:12.5,session_end::9.0",
             ]])
             await #expect(throws: StoreError.self) { try await store.userRecord(userID: "a{b}", day: 1) }
+            await fixture.close()
+        }
+
+        @Test("a session that ended on an ad adds one reaction once, whichever of its end and the impression is counted last")
+        func endedOnAdReaction() async throws {
+            let fixture = try StoreFixture()
+            let memory = InMemoryLiveStore()
+            let time = 20_200.5
+            func send(_ decision: String, _ events: [FeedbackEvent]) async throws {
+                let entry = FeedbackEntry(decisionID: decision, userID: "u1", time: time, events: events, sessionStart: time)
+                #expect(try await fixture.store.applyFeedback(entry) == (try await memory.applyFeedback(entry)))
+            }
+            func reactions() async throws -> [Double] {
+                let fromRedis = try #require(try await fixture.store.userRecord(userID: "u1", day: 20_200))
+                let fromMemory = try #require(try await memory.userRecord(userID: "u1", day: 20_200))
+                #expect(fromRedis.adReactions == fromMemory.adReactions)
+                return fromRedis.adReactions
+            }
+            // Together: impressions at 3 and 9, a skip, the end at 9 → 2 ads, 2 reactions.
+            try await send("a", [
+                FeedbackEvent(kind: .impression, position: 3), FeedbackEvent(kind: .impression, position: 9),
+                FeedbackEvent(kind: .skip, position: 9), FeedbackEvent(kind: .sessionEnd, value: 9),
+            ])
+            #expect(try await reactions() == [2, 2])
+            // The end first, its impression later (and again): one reaction.
+            try await send("b", [FeedbackEvent(kind: .sessionEnd, value: 7)])
+            #expect(try await reactions() == [2, 2])
+            try await send("b", [FeedbackEvent(kind: .impression, position: 7)])
+            try await send("b", [FeedbackEvent(kind: .impression, position: 7), FeedbackEvent(kind: .sessionEnd, value: 7)])
+            #expect(try await reactions() == [3, 3])
+            // Ended on organic items, or a length that is not a position: none.
+            try await send("c", [FeedbackEvent(kind: .impression, position: 4), FeedbackEvent(kind: .sessionEnd, value: 8)])
+            try await send("c", [FeedbackEvent(kind: .impression, position: 6)])
+            try await send("d", [FeedbackEvent(kind: .impression, position: 5), FeedbackEvent(kind: .sessionEnd, value: 5.5)])
+            #expect(try await reactions() == [6, 3])
             await fixture.close()
         }
 

@@ -86,7 +86,7 @@ struct LoggedEvaluationTests {
                             catalog: policy.catalog, decisionSeed: 99)
     }
 
-    @Test("DR estimates two targets within ±5% of their true value, from ε-greedy logs of a third")
+    @Test("DR estimates two targets within ±5% of their true value from ε-greedy logs of a third, and covers the truth when overlap is weak")
     func doublyRobustMatchesSimulation() throws {
         let config = try defaultEnvironment()
         let model = EnvironmentModel(config: config)
@@ -100,20 +100,43 @@ struct LoggedEvaluationTests {
         let records = try DecisionLogReader.read(path: path)
         #expect(records.count > 10_000)
         #expect(records.allSatisfy { $0.propensity == "exact" && $0.probability > 0 })
+        let loggedValue = records.map(\.reward).reduce(0, +) / Double(records.count)
 
-        // Targets that share support with the logger (importance-weight ESS in the hundreds
-        // or more). A near-deterministic target such as LinUCB with a 5% floor leaves an ESS
-        // near 200 of 25,000 decisions here, and DR's error then reaches ±15% (its interval
-        // still covers the truth): the README reports that case.
-        for algorithm in [BanditAlgorithm.softmax(temperature: 0.01), .epsilonGreedy(epsilon: 0.3)] {
-            let target = try trained(algorithm, seed: 51, config: config)
+        // The ±5% check is only meaningful when the logs can resolve it, so each target must
+        // share support with the logger well enough that DR's bootstrap standard error stays
+        // under 2% of the value (the bar is then 2.5 standard errors or more). Softmax targets
+        // do: with about 33 valid plans a session the logger puts 0.3/33 on each, and a softmax target's
+        // mass is spread where the logger's is. The near-greedy one is a learned policy about
+        // as good as the logger; the hot one explores more and is worth about 10% less, so a
+        // broken estimator that returned the logged mean would fail on it.
+        let targets: [(algorithm: BanditAlgorithm, seed: UInt64)] = [
+            (.softmax(temperature: 0.005), 52), (.softmax(temperature: 0.1), 51),
+        ]
+        var truths: [Double] = []
+        for (algorithm, seed) in targets {
+            let target = try trained(algorithm, seed: seed, config: config)
             let evaluation = try PolicyEvaluation(target: target.bandit, records: records, decisionSeed: 7)
             let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
             let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
-            #expect(abs(report.dr.value / truth - 1) < 0.05, "\(algorithm.name): DR \(report.dr.value) vs true \(truth)")
-            #expect(report.dr.effectiveSampleSize > 300, "\(algorithm.name): overlap with the logger, ESS \(report.dr.effectiveSampleSize)")
+            truths.append(truth)
+            let label = "\(algorithm)"
+            #expect(report.dr.standardError / truth < 0.02,
+                    "\(label): DR standard error \(report.dr.standardError) is too wide to check ±5% (ESS \(report.dr.effectiveSampleSize))")
+            #expect(abs(report.dr.value / truth - 1) < 0.05, "\(label): DR \(report.dr.value) vs true \(truth)")
             for row in evaluation.targetProbabilities { #expect(abs(row.reduce(0, +) - 1) < 1e-9) }
         }
+        #expect(truths.contains { abs($0 / loggedValue - 1) > 0.05 },
+                "a target must differ from the logger by more than the tolerance (logged \(loggedValue), targets \(truths))")
+
+        // With weak overlap (a near-deterministic target whose greedy plan the logger rarely
+        // tries) the ±5% bar is out of the logs' reach, but DR's interval must still be honest.
+        let weak = try trained(.epsilonGreedy(epsilon: 0.3), seed: 51, config: config)
+        let evaluation = try PolicyEvaluation(target: weak.bandit, records: records, decisionSeed: 7)
+        let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
+        let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
+        #expect(report.dr.effectiveSampleSize < Double(records.count) / 20, "the case must have weak overlap: ESS \(report.dr.effectiveSampleSize)")
+        #expect(report.dr.lower95 <= truth && truth <= report.dr.upper95,
+                "weak overlap: DR interval [\(report.dr.lower95), \(report.dr.upper95)] vs true \(truth)")
     }
 
     @Test("evaluating the logging policy itself gives importance weights of exactly 1")

@@ -14,6 +14,8 @@ public final class InMemoryLiveStore: LiveStore {
         var users: [String: UserRecord] = [:]
         var dailyAds: [String: Int] = [:]
         var seenEvents: Set<String> = []
+        /// Length of each decision's first counted session end (0 when not a whole position).
+        var sessionLengths: [String: Int] = [:]
         var streams: [StreamName: [StreamEntry]] = [:]
         var groups: [String: Group] = [:]
         var sequence = 0
@@ -71,7 +73,15 @@ public final class InMemoryLiveStore: LiveStore {
                 var record = state.users[entry.userID] ?? .new
                 let day = Int(entry.time.rounded(.down))
                 record.adsToday = state.dailyAds["\(entry.userID):\(day)"] ?? 0
-                record.apply(fresh, at: entry.time, sessionStart: entry.sessionStart ?? entry.time)
+                var endedOnAd = false
+                if let length = state.sessionLengths[entry.decisionID] {
+                    endedOnAd = length > 0 && fresh.contains { $0.kind == .impression && $0.position == length }
+                } else if let end = fresh.first(where: { $0.kind == .sessionEnd }) {
+                    let length = UserRecord.sessionLength(end.value)
+                    state.sessionLengths[entry.decisionID] = length
+                    endedOnAd = length > 0 && state.seenEvents.contains("\(entry.decisionID)|impression:\(length)")
+                }
+                record.apply(fresh, at: entry.time, sessionStart: entry.sessionStart ?? entry.time, endedOnAd: endedOnAd)
                 state.dailyAds["\(entry.userID):\(day)"] = record.adsToday
                 state.users[entry.userID] = record
                 let events = fresh.map { event -> String in

@@ -3,15 +3,17 @@ import Foundation
 extension RedisLiveStore {
     /// Counts the new events of one feedback call on the server, atomically.
     ///
-    /// A line-by-line port of `UserRecord.apply(_:at:sessionStart:)` (the two must change
+    /// A line-by-line port of `UserRecord.apply(_:at:sessionStart:endedOnAd:)`, and of how
+    /// `InMemoryLiveStore` decides `endedOnAd` (the two must change
     /// together; the conformance test compares them). The decay constants and the dwell
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
     /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
     ///   decision (a hash of empty values: compact listpack encoding, where a set of strings
-    ///   is a hash table before Redis 7.2).
+    ///   is a hash table before Redis 7.2), plus the field `#len`: the length of the
+    ///   decision's first counted session end, for the ended-on-an-ad check.
     /// - ARGV: 1 time, 2 session start (the decision's time), 3 counted-event TTL (s), 4 daily counter TTL (s),
-    ///   5 week days, 6 month days, 7 dwell weight, 8 event count n, then per event:
+    ///   5 week days, 6 month days, 7 dwell weight, 8 reaction days, 9 event count n, then per event:
     ///   identity, kind, value (empty when none).
     /// - Returns: the 1-based indices of the events counted now.
     static let feedbackScript = RedisScript(
@@ -26,26 +28,52 @@ extension RedisLiveStore {
         end
 
         local t = tonumber(ARGV[1])
-        local n = tonumber(ARGV[8])
+        local n = tonumber(ARGV[9])
         local fresh = {}
         for i = 1, n do
-          if redis.call('HSETNX', KEYS[3], ARGV[6 + 3 * i], '') == 1 then fresh[#fresh + 1] = i end
+          if redis.call('HSETNX', KEYS[3], ARGV[7 + 3 * i], '') == 1 then fresh[#fresh + 1] = i end
         end
         if n > 0 then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
         if #fresh == 0 then return fresh end
 
+        -- Ended on an ad: the first counted session end has length L and an impression at L
+        -- is counted, whichever comes last (UserRecord.sessionLength: 0 unless 1...512, whole).
+        local endedOnAd = false
+        local knownLength = redis.call('HGET', KEYS[3], '#len')
+        if knownLength then
+          if tonumber(knownLength) > 0 then
+            for _, i in ipairs(fresh) do
+              if ARGV[7 + 3 * i] == 'impression:' .. knownLength and ARGV[8 + 3 * i] == 'impression' then endedOnAd = true end
+            end
+          end
+        else
+          for _, i in ipairs(fresh) do
+            if ARGV[8 + 3 * i] == 'session_end' then
+              local length = tonumber(ARGV[9 + 3 * i])
+              if not (length and length >= 1 and length <= 512 and math.floor(length) == length) then length = 0 end
+              local text = string.format('%d', length)
+              redis.call('HSET', KEYS[3], '#len', text)
+              if length > 0 and redis.call('HEXISTS', KEYS[3], 'impression:' .. text) == 1 then endedOnAd = true end
+              break
+            end
+          end
+        end
+
         local f = redis.call('HMGET', KEYS[1], 'lv', 'lu', 'w0', 'w1', 'w2', 'w3', 'w4',
-          'm0', 'm1', 'm2', 'm3', 'm4', 'dw', 'ts')
+          'm0', 'm1', 'm2', 'm3', 'm4', 'dw', 'ts', 'q0', 'q1')
         local lv = tonumber(f[1])
         local lu = tonumber(f[2])
-        local w, m = {}, {}
+        local w, m, q = {}, {}, {}
         for i = 1, 5 do
           w[i] = tonumber(f[2 + i]) or 0
           m[i] = tonumber(f[7 + i]) or 0
         end
         local dw = tonumber(f[13]) or 0
         local ts = tonumber(f[14]) or 0
+        q[1] = tonumber(f[15]) or 0
+        q[2] = tonumber(f[16]) or 0
         local weekDays, monthDays, dwellWeight = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+        local reactionDays = tonumber(ARGV[8])
 
         if lu then
           local elapsed = math.max(0, t - lu)
@@ -55,25 +83,30 @@ extension RedisLiveStore {
             w[i] = w[i] * wf
             m[i] = m[i] * mf
           end
+          local qf = math.exp(-elapsed / reactionDays)
+          q[1] = q[1] * qf
+          q[2] = q[2] * qf
         end
         if lu == nil or t > lu then lu = t end
 
         local sessionStart = tonumber(ARGV[2])
         local items, dwell, impressions, ended = 0, 0, 0, false
         for _, i in ipairs(fresh) do
-          local kind = ARGV[7 + 3 * i]
+          local kind = ARGV[8 + 3 * i]
           local slot = nil
           if kind == 'impression' then
             slot = 3
             impressions = impressions + 1
+            q[1] = q[1] + 1
           elseif kind == 'click' then
             slot = 4
           elseif kind == 'hide' or kind == 'report' or kind == 'skip' then
             slot = 5
+            q[2] = q[2] + 1
           elseif kind == 'dwell' then
             slot = 2
             items = items + 1
-            dwell = dwell + (tonumber(ARGV[8 + 3 * i]) or 0)
+            dwell = dwell + (tonumber(ARGV[9 + 3 * i]) or 0)
           elseif kind == 'session_end' then
             slot = 1
             ts = ts + 1
@@ -85,6 +118,7 @@ extension RedisLiveStore {
             m[slot] = m[slot] + 1
           end
         end
+        if endedOnAd then q[2] = q[2] + 1 end
         if items > 0 then
           local perItem = dwell / items
           if dw == 0 then dw = perItem else dw = (1 - dwellWeight) * dw + dwellWeight * perItem end
@@ -100,6 +134,10 @@ extension RedisLiveStore {
           fields[#fields + 1] = num(w[i])
           fields[#fields + 1] = 'm' .. (i - 1)
           fields[#fields + 1] = num(m[i])
+        end
+        for i = 1, 2 do
+          fields[#fields + 1] = 'q' .. (i - 1)
+          fields[#fields + 1] = num(q[i])
         end
         redis.call('HSET', KEYS[1], unpack(fields))
         if impressions > 0 then
@@ -135,7 +173,8 @@ extension RedisLiveStore {
         var arguments = [
             "\(entry.time)", "\(sessionStart)",
             String(Self.seconds(options.countedEventsRetention)), String(Self.seconds(options.dailyCounterRetention)),
-            "\(UserRecord.weekDays)", "\(UserRecord.monthDays)", "\(UserRecord.dwellWeight)", String(entry.events.count),
+            "\(UserRecord.weekDays)", "\(UserRecord.monthDays)", "\(UserRecord.dwellWeight)", "\(UserRecord.reactionDays)",
+            String(entry.events.count),
         ]
         arguments.reserveCapacity(arguments.count + 3 * entry.events.count)
         for event in entry.events {

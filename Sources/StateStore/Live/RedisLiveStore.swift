@@ -16,9 +16,9 @@ import Synchronization
 ///
 /// | key | type | contents | expiry |
 /// |---|---|---|---|
-/// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `dw` recent dwell, `ts` total sessions | none |
+/// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `q0`, `q1` the 90-day decayed ads and adverse reactions (``UserRecord/adReactions``), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
-/// | `P{u:ID}:fe:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision | ``Options/countedEventsRetention`` (7 days) |
+/// | `P{u:ID}:fe:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision, and `#len`, the length of its first counted session end (for the ended-on-an-ad reaction) | ``Options/countedEventsRetention`` (7 days) |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:policy:active` | string | the active policy version | none |
@@ -240,6 +240,7 @@ public final class RedisLiveStore: LiveStore {
             record.month[slot] = try number("m\(slot)") ?? 0
         }
         record.recentDwell = try number("dw") ?? 0
+        record.adReactions = [try number("q0") ?? 0, try number("q1") ?? 0]
         if let sessions = fields["ts"] {
             guard let value = Int(sessions) else {
                 throw .failed("user hash \(key) field ts holds `\(sessions)`, not an integer")
