@@ -17,45 +17,47 @@ import Darwin
 public struct FeatureSchema: Sendable, Equatable {
     /// Version of the encoding; a policy file trained under another version is rejected.
     ///
-    /// Version 2 replaced the raw 30-day negative-feedback rate with ``BehaviourHistory/adAversion``
-    /// and dropped the recent CTR and dwell features (see ``historyNames``).
+    /// Version 2 made the history features a per-policy list (``history``) and added
+    /// ``HistoryFeature/adAversion``; version 1 had a fixed list.
     public static let version = 2
 
     /// Region names, in the index order of ``DecisionContext/region``.
     public let regions: [String]
     public let devices: [String]
     public let tenures: [String]
+    /// The behavioural-history features c ends with, in order.
+    public let history: [HistoryFeature]
 
-    public init(regions: [String], devices: [String], tenures: [String]) {
+    public init(regions: [String], devices: [String], tenures: [String], history: [HistoryFeature] = HistoryFeature.standard) {
         self.regions = regions
         self.devices = devices
         self.tenures = tenures
+        self.history = history
     }
 
-    /// The behavioural features, in order.
-    ///
-    /// Measured with greedy Thompson sampling (train seed 1, screening seeds 5, 11, 13):
-    /// the version-1 features `recent_negative_rate` (negatives per ad over 30 days), `recent_ctr`
-    /// and `recent_dwell` cost more than they gave. A raw 30-day rate rests on a few events and
-    /// swings with each one, and the learner followed it; knowing the click propensity made
-    /// the per-session learner pile ads onto likely clickers, whose long-run cost its reward
-    /// does not see. `ad_aversion` (a shrunk 90-day rate of negative feedback and exits right
-    /// after an ad) carries the ad tolerance instead: 1.02 -> 1.10x the best fixed cadence on seed 5.
-    static let historyNames = [
-        "new_user", "log_days_since_visit", "log_sessions_week", "items_per_session", "recent_ad_share", "ad_aversion",
-    ]
+    /// The same categories with another list of history features.
+    public func with(history: [HistoryFeature]) -> FeatureSchema {
+        FeatureSchema(regions: regions, devices: devices, tenures: tenures, history: history)
+    }
 
-    /// Names of the context features c, in order. Categories are one-hot without their
-    /// first value (the bias absorbs it).
-    public var contextNames: [String] {
+    /// Names of the context features before the history features: the bias, the categories
+    /// one-hot without their first value (the bias absorbs it), and the hour on the circle.
+    public var categoricalNames: [String] {
         ["bias"] + regions.dropFirst().map { "region=\($0)" } + devices.dropFirst().map { "device=\($0)" }
-            + tenures.dropFirst().map { "tenure=\($0)" } + ["hour_sin", "hour_cos"] + Self.historyNames
+            + tenures.dropFirst().map { "tenure=\($0)" } + ["hour_sin", "hour_cos"]
     }
+
+    /// Names of the context features c, in order.
+    public var contextNames: [String] { categoricalNames + history.map(\.rawValue) }
+
+    /// Identifies the layout of c: FNV-1a 64 of the context names, as `fnv1a64:` and 16 hex
+    /// digits. Decision logs carry it so that a log is never read with another layout.
+    public var contextFingerprint: String { FNV1a64.tagged(contextNames.joined(separator: ",")) }
 
     /// Names of the plan descriptors q.
     public var descriptorNames: [String] { PlanDescriptors.names }
 
-    public var contextCount: Int { 1 + (regions.count - 1) + (devices.count - 1) + (tenures.count - 1) + 2 + Self.historyNames.count }
+    public var contextCount: Int { 1 + (regions.count - 1) + (devices.count - 1) + (tenures.count - 1) + 2 + history.count }
     public var descriptorCount: Int { PlanDescriptors.count }
     /// d = |c| · |q|.
     public var dimension: Int { contextCount * descriptorCount }
@@ -75,18 +77,11 @@ public struct FeatureSchema: Sendable, Equatable {
         let angle = Double(context.hour) / 24 * 2 * Double.pi
         put(sin(angle))
         put(cos(angle))
-        let history = context.history
-        if let since = history.daysSinceLastVisit(at: context.time) {
-            let month = history.month
-            put(0)
-            put(log1p(since))
-            put(log1p(history.week.sessions * exp(-since / 7)))
-            put(month.sessions > 0 ? month.items / month.sessions / 100 : 0)
-            put(month.items + month.ads > 0 ? month.ads / (month.items + month.ads) * 10 : 0)
-            put(history.adAversion)
+        let user = context.history
+        if let since = user.daysSinceLastVisit(at: context.time) {
+            for feature in history { put(feature.value(user, daysSinceVisit: since)) }
         } else {
-            put(1)
-            for _ in 1..<Self.historyNames.count { put(0) }
+            for feature in history { put(feature == .newUser ? 1 : 0) }
         }
     }
 

@@ -186,11 +186,24 @@ extension PolicyFile {
                 "version", .number(Double(schemaVersion)),
                 "schema mismatch: the policy was trained with feature schema version \(schemaVersion), this build encodes version \(FeatureSchema.version)")
         }
-        let schema = FeatureSchema(
+        let categories = FeatureSchema(
             regions: try schemaReader.names("regions"), devices: try schemaReader.names("devices"),
-            tenures: try schemaReader.names("tenures"))
-        try checkNames(try schemaReader.names("context"), against: schema.contextNames, key: schemaReader.key("context"), file: file,
+            tenures: try schemaReader.names("tenures"), history: [])
+        let contextNames = try schemaReader.names("context")
+        let categorical = categories.categoricalNames
+        try checkNames(Array(contextNames.prefix(categorical.count)), against: categorical, key: schemaReader.key("context"), file: file,
                        problem: "does not match the names implied by regions, devices and tenures")
+        var history: [HistoryFeature] = []
+        for index in categorical.count..<max(categorical.count, contextNames.count) {
+            let name = contextNames[index]
+            guard let feature = HistoryFeature(rawValue: name) else {
+                throw ConfigError(
+                    file: file, key: "\(schemaReader.key("context"))[\(index)]", value: "\"\(name)\"",
+                    problem: "not a history feature of this build (known: \(HistoryFeature.allNames))")
+            }
+            history.append(feature)
+        }
+        let schema = categories.with(history: history)
         try checkNames(try schemaReader.names("descriptors"), against: schema.descriptorNames, key: schemaReader.key("descriptors"),
                        file: file, problem: "does not match this build's plan descriptors")
 
@@ -241,10 +254,14 @@ extension PolicyFile {
         }
     }
 
-    /// Throws a schema mismatch naming the first feature where the file's schema differs from `expected`.
+    /// Throws a schema mismatch naming the first category or descriptor where the file's
+    /// schema differs from `expected`. The history features are the policy's own choice
+    /// (every engine encodes with the policy's schema), so they are not compared.
     static func compare(_ found: FeatureSchema, expected: FeatureSchema, file: String) throws(ConfigError) {
         let problem = "schema mismatch"
-        try checkNames(found.contextNames, against: expected.contextNames, key: "feature_schema.context", file: file, problem: problem)
+        try checkNames(
+            Array(found.contextNames.prefix(found.categoricalNames.count)), against: expected.categoricalNames,
+            key: "feature_schema.context", file: file, problem: problem)
         try checkNames(
             found.descriptorNames, against: expected.descriptorNames, key: "feature_schema.descriptors", file: file, problem: problem)
         try checkNames(found.regions, against: expected.regions, key: "feature_schema.regions", file: file, problem: problem)

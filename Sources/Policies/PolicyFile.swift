@@ -81,9 +81,7 @@ public struct PolicyFile: Sendable {
             fields["checksum"] = nil
             content = .object(fields)
         }
-        let hash = PolicyJSON.fnv1a64(PolicyJSON.canonical(content))
-        let hex = String(hash, radix: 16)
-        return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+        return FNV1a64.tagged(PolicyJSON.canonical(content))
     }
 
     func rendered(file: String) throws(ConfigError) -> String {

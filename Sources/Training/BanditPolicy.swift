@@ -83,7 +83,8 @@ public struct BanditPolicy: SessionPolicy {
                 hour: session.hour, adsToday: session.adsToday, feedLength: session.feedLength, adLimit: adLimit(session),
                 features: context, candidates: candidates.map { LoggedRecord.Candidate($0.spec) }, chosen: choice.index,
                 adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity,
-                outcome: LoggedRecord.Outcome(outcome), reward: reward, rewardWeights: weights.dictionary, sim: snapshot)
+                outcome: LoggedRecord.Outcome(outcome), reward: reward, rewardWeights: weights.dictionary, sim: snapshot,
+                contextSchema: schema.contextFingerprint)
         }
     }
 }

@@ -66,6 +66,9 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
     public var adLimit: Int
     /// Context features c, in the order of the policy's feature schema.
     public var features: [Double]
+    /// ``FeatureSchema/contextFingerprint`` of the layout of `features`; `nil` in logs
+    /// written before it was recorded (they used the standard history features).
+    public var contextSchema: String?
     /// The valid plans offered to the policy, in order.
     public var candidates: [Candidate]
     /// Index of the chosen plan in `candidates`.
@@ -85,6 +88,7 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         case policy, region, device, tenure, hour, features, candidates, chosen, probability, propensity, outcome, reward, sim
         case decisionID = "decision_id", policyVersion = "policy_version", adsToday = "ads_today"
         case feedLength = "feed_length", adLimit = "ad_limit", adPositions = "ad_positions", rewardWeights = "reward_weights"
+        case contextSchema = "context_schema"
     }
 
     /// A record from its parts (the decision service and tests build records this way).
@@ -92,7 +96,7 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         decisionID: String, policy: String, policyVersion: String, region: String, device: String, tenure: String,
         hour: Int, adsToday: Int, feedLength: Int, adLimit: Int, features: [Double], candidates: [Candidate], chosen: Int,
         adPositions: [Int], probability: Double, propensity: String, outcome: Outcome, reward: Double,
-        rewardWeights: [String: Double], sim: TrajectorySnapshot?
+        rewardWeights: [String: Double], sim: TrajectorySnapshot?, contextSchema: String? = nil
     ) {
         self.decisionID = decisionID
         self.policy = policy
@@ -105,6 +109,7 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         self.feedLength = feedLength
         self.adLimit = adLimit
         self.features = features
+        self.contextSchema = contextSchema
         self.candidates = candidates
         self.chosen = chosen
         self.adPositions = adPositions
@@ -114,6 +119,19 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         self.reward = reward
         self.rewardWeights = rewardWeights
         self.sim = sim
+    }
+
+    /// Throws unless `features` can be read with `schema`: the same count and, when the
+    /// record names its layout, the same context names.
+    func checkLayout(_ schema: FeatureSchema, index: Int) throws(LoggedTrainingError) {
+        guard features.count == schema.contextCount else {
+            throw LoggedTrainingError(index: index, problem: "has \(features.count) context features, the policy's schema has \(schema.contextCount)")
+        }
+        if let contextSchema, contextSchema != schema.contextFingerprint {
+            throw LoggedTrainingError(
+                index: index,
+                problem: "context_schema \(contextSchema) is not the policy's layout \(schema.contextFingerprint) (\(schema.contextNames.joined(separator: ", "))): the log was written with other history features")
+        }
     }
 
     /// The candidate plans as the learner sees them (materialized in this session's feed).

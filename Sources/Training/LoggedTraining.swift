@@ -15,9 +15,7 @@ public enum LoggedTraining {
         var curve = ["records,mean_reward,mean_weight"]
         var rewardSum = 0.0, weightSum = 0.0, count = 0
         for (index, record) in records.enumerated() {
-            guard record.features.count == schema.contextCount else {
-                throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the schema has \(schema.contextCount)")
-            }
+            try record.checkLayout(schema, index: index)
             let candidates = record.candidatePlans()
             let weight = min(maxWeight, 1 / (Double(candidates.count) * record.probability))
             bandit.update(context: record.features, descriptors: candidates[record.chosen].descriptors, reward: record.reward, weight: weight)

@@ -18,12 +18,17 @@ public struct PolicyEvaluation: Sendable {
     /// - Parameters:
     ///   - decisionSeed: seed of the target's own randomization (Thompson sampling's propensities).
     ///   - regularization: ridge λ of the direct-method reward model.
-    public init(target: LinearBandit, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1) throws {
+    ///   - schema: the target's feature schema; when given, records that name another
+    ///     context layout are rejected (without it only the feature count is checked).
+    public init(
+        target: LinearBandit, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1, schema: FeatureSchema? = nil
+    ) throws {
         var features: [[Double]] = []
         var rewards: [Double] = []
         var candidateSets: [[CandidatePlan]] = []
         features.reserveCapacity(records.count)
         for (index, record) in records.enumerated() {
+            if let schema { try record.checkLayout(schema, index: index) }
             guard record.features.count == target.contextCount else {
                 throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the policy has \(target.contextCount)")
             }

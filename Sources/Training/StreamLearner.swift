@@ -65,6 +65,8 @@ public actor StreamLearner {
     let configuration: Configuration
     let logger: Logger
     var policy: PolicyFile
+    /// The layout of the policy's context features: entries logged with another are not learned.
+    let contextFingerprint: String
     let startingSessions: Int
     var pending: [String: Pending] = [:]
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
@@ -77,6 +79,7 @@ public actor StreamLearner {
     public init(store: any LiveStore, policy: PolicyFile, configuration: Configuration, logger: Logger) {
         self.store = store
         self.policy = policy
+        contextFingerprint = policy.schema.contextFingerprint
         startingSessions = policy.provenance.sessions
         self.configuration = configuration
         self.logger = logger
@@ -177,7 +180,9 @@ public actor StreamLearner {
             reward = configuration.defaultReward
             statistics.withoutFeedback += 1
         }
-        if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3 {
+        if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3,
+            entry.contextSchema.map({ $0 == contextFingerprint }) ?? true
+        {
             let spec = entry.plan
             let plan = PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit)
             policy.bandit.update(context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward)

@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
         if exploit { target = try target.with(algorithm: .epsilonGreedy(epsilon: 0)) }
         let evaluation: PolicyEvaluation
         do {
-            evaluation = try PolicyEvaluation(target: target, records: records, decisionSeed: seed)
+            evaluation = try PolicyEvaluation(target: target, records: records, decisionSeed: seed, schema: file.schema)
         } catch {
             throw CLIError("\(logs): \(error)")
         }

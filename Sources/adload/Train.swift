@@ -34,6 +34,11 @@ struct TrainBandit: ParsableCommand {
     @Option(help: "Reward weights as name=value pairs over revenue, items, negatives, returned, return_window_days (others keep the defaults).")
     var reward: String?
 
+    @Option(help: ArgumentHelp(
+        "Behavioural-history features of the context: standard, all, or a comma-separated list.",
+        discussion: "Known: \(HistoryFeature.allNames). standard (\(HistoryFeature.standard.map(\.rawValue).joined(separator: ", "))) is what the shipped policies use; the policy file records the choice and every command encodes with it."))
+    var features = "standard"
+
     @Option(help: "Environment-model configuration (JSON).")
     var env = "env/default.json"
 
@@ -99,7 +104,9 @@ struct TrainBandit: ParsableCommand {
     func run() throws {
         prepareLinearAlgebra()
         let config = try loadEnvironment(env)
-        let schema = config.featureSchema
+        let history: [HistoryFeature]
+        do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
+        let schema = config.featureSchema.with(history: history)
         let catalog = config.planCatalog()
         let weights = try rewardWeights()
         let progress = Progress(enabled: !quiet)

@@ -248,6 +248,20 @@ struct PolicyFileTests {
             edited[path: "feature_schema.regions"] = .array([.string("us"), .string("eu"), .string("mx")])
             return sealed(edited)
         }, key: "feature_schema.context[2]", problem: "expected 'region=mx' here"),
+        Corruption(name: "an unknown history feature", damage: { _, document in
+            var edited = document
+            guard case var .array(names)? = document[path: "feature_schema.context"] else { return "" }
+            names[12] = .string("lifetime_ctr")
+            edited[path: "feature_schema.context"] = .array(names)
+            return sealed(edited)
+        }, key: "feature_schema.context[12]", problem: "not a history feature of this build (known: new_user,"),
+        Corruption(name: "a history feature listed twice", damage: { _, document in
+            var edited = document
+            guard case var .array(names)? = document[path: "feature_schema.context"] else { return "" }
+            names[12] = .string("new_user")
+            edited[path: "feature_schema.context"] = .array(names)
+            return sealed(edited)
+        }, key: "feature_schema.context[12]", problem: "expected a non-empty string, distinct from the ones before it"),
         Corruption(name: "another feature schema version", damage: { _, document in
             var edited = document
             edited[path: "feature_schema.version"] = .number(Double(FeatureSchema.version + 1))
@@ -304,6 +318,21 @@ struct PolicyFileTests {
         let renamedBaseline = FeatureSchema(regions: ["ca", "eu", "br"], devices: ["ios", "android"], tenures: ["new", "established"])
         let baseline = try #require(throws: ConfigError.self) { try PolicyFile.load(path: path, expectedSchema: renamedBaseline) }
         #expect(baseline.key == "feature_schema.regions[0]" && baseline.problem.contains("expected 'ca' here"), "\(baseline)")
+    }
+
+    @Test("the history features are the policy's own: a policy with all of them loads against the standard schema and keeps its layout")
+    func ownHistoryFeatures() throws {
+        let schema = Self.schema.with(history: HistoryFeature.allCases)
+        var random = TestRandom(seed: 0xF11F)
+        let bandit = try trainedBandit(
+            contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1),
+            updates: 300, using: &random)
+        let text = try PolicyFile(bandit: bandit, schema: schema, planFamily: .standard, reward: Self.reward, provenance: Self.provenance)
+            .rendered()
+        let loaded = try PolicyFile.parse(Data(text.utf8), file: "all.json", expectedSchema: Self.schema)
+        #expect(loaded.schema == schema && loaded.schema.history == HistoryFeature.allCases)
+        #expect(loaded.bandit.contextCount == Self.schema.contextCount + 3)
+        #expect(try loaded.rendered() == text)
     }
 
     @Test("writing refuses values a reader could not restore exactly")

@@ -155,6 +155,40 @@ struct LoggedEvaluationTests {
         for decision in evaluation.decisions { #expect(abs(decision.importanceWeight - 1) < 1e-12) }
     }
 
+    @Test("a policy can be trained on any history features; its logs name their layout and are refused with another")
+    func historyFeatureLayouts() throws {
+        let config = try defaultEnvironment()
+        let all = config.featureSchema.with(history: HistoryFeature.allCases)
+        let bandit = try LinearBandit(contextCount: all.contextCount, descriptorCount: all.descriptorCount, algorithm: .softmax(temperature: 0.05))
+        let policy = BanditPolicy(name: "softmax", version: "test", bandit: bandit, schema: all, catalog: config.planCatalog(), decisionSeed: 5)
+        let path = temporaryPath("layout.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try DecisionLogWriter(path: path)
+        let run = try BanditRunner(model: EnvironmentModel(config: config), threads: 2).run(
+            policy, setup: SimulationSetup(users: 40, days: 6, seed: 8), reward: .standard, learn: true, log: writer)
+        try writer.close()
+        #expect(run.bandit.model.theta != bandit.model.theta)
+        let records = try DecisionLogReader.read(path: path)
+        #expect(records.allSatisfy { $0.contextSchema == all.contextFingerprint && $0.features.count == all.contextCount })
+        // The CTR and dwell features vary once users have history.
+        let ctr = try #require(all.contextNames.firstIndex(of: "recent_ctr"))
+        let dwell = try #require(all.contextNames.firstIndex(of: "recent_dwell"))
+        #expect(Set(records.map { $0.features[ctr] }).count > 10 && Set(records.map { $0.features[dwell] }).count > 10)
+
+        // Same feature count, another feature in one slot: refused by name, not misread.
+        var swapped = HistoryFeature.allCases
+        swapped[swapped.firstIndex(of: .recentCTR)!] = swapped[swapped.count - 1]
+        swapped[swapped.count - 1] = .recentCTR
+        let other = config.featureSchema.with(history: swapped)
+        let target = try LinearBandit(contextCount: other.contextCount, descriptorCount: other.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0))
+        let evaluationError = #expect(throws: LoggedTrainingError.self) {
+            try PolicyEvaluation(target: target, records: records, decisionSeed: 1, schema: other)
+        }
+        #expect(evaluationError?.description.contains("context_schema") == true, "\(String(describing: evaluationError))")
+        #expect(throws: LoggedTrainingError.self) { try LoggedTraining.train(target, records: records, schema: other, maxWeight: 10) }
+        _ = try LoggedTraining.train(run.bandit, records: records, schema: all, maxWeight: 10)
+    }
+
     @Test("a log line that is not a decision is reported with its file and line")
     func badLogLine() throws {
         let path = temporaryPath("bad.jsonl")

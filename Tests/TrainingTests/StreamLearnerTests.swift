@@ -68,6 +68,23 @@ struct StreamLearnerTests {
         #expect(await learner.bandit.model.theta == expected.model.theta)
     }
 
+    @Test("decisions logged with another context layout are not learned")
+    func otherLayoutSkipped() async throws {
+        let store = InMemoryLiveStore()
+        var same = decision("d1", user: "u1", time: 100.0)
+        same.contextSchema = schema.contextFingerprint
+        var other = decision("d2", user: "u2", time: 100.0)
+        other.contextSchema = schema.with(history: HistoryFeature.standard.reversed()).contextFingerprint
+        let unnamed = decision("d3", user: "u3", time: 100.0)
+        try await store.recordDecisions([same, other, unnamed, decision("d4", user: "u4", time: 103)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d4", userID: "u4", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        let learner = learner(store, policy: try policy(), weights: .standard)
+        try await learner.poll(block: .zero)
+        let statistics = await learner.statistics
+        #expect(statistics.decisionsRead == 4)
+        #expect(statistics.updates == 2, "d1 (same layout) and d3 (written before layouts were named) are learned, d2 is not")
+    }
+
     @Test("a restarted learner neither loses nor double-counts: it resumes from the published policy and unacknowledged entries")
     func restartWithoutDoubleCounting() async throws {
         let store = InMemoryLiveStore()

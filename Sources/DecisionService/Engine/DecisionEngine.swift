@@ -60,6 +60,9 @@ public final class DecisionEngine: Sendable {
     let random: CounterRandom
     let scratchPool: DecisionScratchPool
     let candidateLists: CandidateListCache
+    /// The policy's ``FeatureSchema/contextFingerprint``, computed once: every decision
+    /// stream entry carries it.
+    let contextFingerprint: String
 
     /// Prepares `policy` to serve.
     /// - Parameters:
@@ -115,6 +118,7 @@ public final class DecisionEngine: Sendable {
                 context: [Double](repeating: 0, count: contextCount), bandit: bandit.makeScratch(maxCandidates: maxCandidates))
         }
         candidateLists = CandidateListCache(limit: 2048)
+        contextFingerprint = schema.contextFingerprint
     }
 
     /// Loads a policy blob and prepares it to serve.
@@ -248,7 +252,7 @@ public final class DecisionEngine: Sendable {
             policyVersion: version, features: features, plan: [chosen.spec.first, chosen.spec.spacing, chosen.spec.maxAds],
             chosen: choice.index,
             adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity, fallback: fallback,
-            feedLength: feedLength, adLimit: adLimit, sessionID: request.request.sessionID)
+            feedLength: feedLength, adLimit: adLimit, sessionID: request.request.sessionID, contextSchema: contextFingerprint)
         return Decision(plan: chosen.spec, propensityKind: choice.propensityKind, entry: entry)
     }
 }

@@ -6,7 +6,7 @@ extension DecisionEntry {
     /// the service's CPU on them under load. `JSONDecoder` reads it back as
     /// `DecisionEntry` (tested).
     public var jsonBytes: [UInt8] {
-        var json = JSONWriter(capacity: 320 + features.count * 12)
+        var json = JSONWriter(capacity: 360 + features.count * 12)
         json.beginObject()
         json.key("ad_limit")
         json.integer(adLimit)
@@ -14,6 +14,10 @@ extension DecisionEntry {
         json.integers(adPositions)
         json.key("chosen")
         json.integer(chosen)
+        if let contextSchema {
+            json.key("context_schema")
+            json.string(contextSchema)
+        }
         json.key("decision_id")
         json.string(decisionID)
         json.key("fallback")

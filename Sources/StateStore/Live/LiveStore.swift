@@ -141,8 +141,12 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
     /// The feed server's session id from the decide request; `nil` in entries written
     /// before it was logged.
     public var sessionID: String?
+    /// `FeatureSchema.contextFingerprint` of the layout of `features`; `nil` in entries
+    /// written before it was logged (the standard history features).
+    public var contextSchema: String?
 
     enum CodingKeys: String, CodingKey {
+        case contextSchema = "context_schema"
         case time, region, features, plan, candidates, chosen, probability, propensity, fallback
         case decisionID = "decision_id", userID = "user_id", policyVersion = "policy_version", sessionID = "session_id"
         case adPositions = "ad_positions", feedLength = "feed_length", adLimit = "ad_limit"
@@ -151,9 +155,10 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
     public init(
         decisionID: String, userID: String, time: Double, region: String, policyVersion: String, features: [Double],
         plan: [Int], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
-        feedLength: Int, adLimit: Int, sessionID: String? = nil
+        feedLength: Int, adLimit: Int, sessionID: String? = nil, contextSchema: String? = nil
     ) {
         self.sessionID = sessionID
+        self.contextSchema = contextSchema
         self.decisionID = decisionID
         self.userID = userID
         self.time = time
@@ -196,6 +201,7 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         feedLength = try container.decode(Int.self, forKey: .feedLength)
         adLimit = try container.decode(Int.self, forKey: .adLimit)
         sessionID = try container.decodeIfPresent(String.self, forKey: .sessionID)
+        contextSchema = try container.decodeIfPresent(String.self, forKey: .contextSchema)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -215,6 +221,7 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         try container.encode(feedLength, forKey: .feedLength)
         try container.encode(adLimit, forKey: .adLimit)
         try container.encodeIfPresent(sessionID, forKey: .sessionID)
+        try container.encodeIfPresent(contextSchema, forKey: .contextSchema)
     }
 }
 
