@@ -17,8 +17,10 @@ import Darwin
 public struct FeatureSchema: Sendable, Equatable {
     /// Version of the encoding; a policy file trained under another version is rejected.
     ///
-    /// Version 2 made the history features a per-policy list (``history``) and added
-    /// ``HistoryFeature/adAversion``; version 1 had a fixed list.
+    /// Version 2 added ``HistoryFeature/adAversion`` and made the standard history features
+    /// those of ``HistoryFeature/standard``. A policy chooses its own list (``history``), which
+    /// its file records in the context names; builds from before that choice existed read
+    /// only the standard list.
     public static let version = 2
 
     /// Region names, in the index order of ``DecisionContext/region``.

@@ -148,11 +148,12 @@ public struct PlanCatalog: Sendable {
     public var maxCandidates: Int { byRegion.map(\.count).max() ?? 0 }
 
     /// Writes the candidates valid for a session into `buffer` (reusing its storage).
-    /// Plans are cut to the feed length and to the ads the daily cap still allows.
-    public func candidates(region: Int, feedLength: Int, adsToday: Int, into buffer: inout [CandidatePlan]) {
+    /// Plans are cut to the feed length, to the ads the daily cap still allows and to
+    /// `maxAds` (0 when the client can show no ad at all: only the plan with no ads is left).
+    public func candidates(region: Int, feedLength: Int, adsToday: Int, maxAds: Int = .max, into buffer: inout [CandidatePlan]) {
         buffer.removeAll(keepingCapacity: true)
         let regionRules = rules[region]
-        let dailyLeft = regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max
+        let dailyLeft = min(max(0, maxAds), regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
         for candidate in byRegion[region] {
             if candidate.adCount <= dailyLeft && candidate.lastPosition <= feedLength {
                 buffer.append(candidate)

@@ -8,12 +8,14 @@ extension PolicyFile {
     /// Checks, in order: the file is JSON with `format` "adload-policy" and a supported
     /// `version`; every key is known and present, every value has the right type and range,
     /// the arrays have the lengths the file's own feature schema implies; the checksum
-    /// matches the content; the feature schema equals `expectedSchema` (when given); A is
+    /// matches the content; the categories and descriptors of the feature schema equal
+    /// `expectedSchema`'s (when given; the history features are the policy's own); A is
     /// symmetric positive definite. Each failure is one `ConfigError` line naming the file,
     /// the field and the value.
     /// - Parameters:
     ///   - path: The file to read.
-    ///   - expectedSchema: The feature encoding the caller will feed the policy; `nil` accepts the file's own.
+    ///   - expectedSchema: The categories (regions, devices, tenures) the caller serves; `nil`
+    ///     accepts the file's own. Encode contexts with the loaded file's `schema`.
     ///   - refreshInterval: Updates between LAPACK recomputations if the loaded model keeps learning.
     /// - Throws: `ConfigError` for every problem above, or when the file cannot be read.
     /// - Complexity: O(d³).

@@ -16,8 +16,11 @@ public struct BanditPolicy: SessionPolicy {
     public let schema: FeatureSchema
     public let catalog: PlanCatalog
     public let decisionSeed: UInt64
+    /// `schema.contextFingerprint`, computed once: every logged decision carries it.
+    public let contextFingerprint: String
 
     public init(name: String, version: String, bandit: LinearBandit, schema: FeatureSchema, catalog: PlanCatalog, decisionSeed: UInt64) {
+        contextFingerprint = schema.contextFingerprint
         self.name = name
         self.version = version
         self.bandit = bandit
@@ -84,7 +87,7 @@ public struct BanditPolicy: SessionPolicy {
                 features: context, candidates: candidates.map { LoggedRecord.Candidate($0.spec) }, chosen: choice.index,
                 adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity,
                 outcome: LoggedRecord.Outcome(outcome), reward: reward, rewardWeights: weights.dictionary, sim: snapshot,
-                contextSchema: schema.contextFingerprint)
+                contextSchema: policy.contextFingerprint)
         }
     }
 }

@@ -67,7 +67,7 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
     /// Context features c, in the order of the policy's feature schema.
     public var features: [Double]
     /// ``FeatureSchema/contextFingerprint`` of the layout of `features`; `nil` in logs
-    /// written before it was recorded (they used the standard history features).
+    /// written before it was recorded, which all used the standard history features.
     public var contextSchema: String?
     /// The valid plans offered to the policy, in order.
     public var candidates: [Candidate]
@@ -121,16 +121,17 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         self.sim = sim
     }
 
-    /// Throws unless `features` can be read with `schema`: the same count and, when the
-    /// record names its layout, the same context names.
+    /// Throws unless `features` can be read with `schema`: the same count and the same
+    /// context names (a record without `context_schema` has the standard history features).
     func checkLayout(_ schema: FeatureSchema, index: Int) throws(LoggedTrainingError) {
         guard features.count == schema.contextCount else {
-            throw LoggedTrainingError(index: index, problem: "has \(features.count) context features, the policy's schema has \(schema.contextCount)")
+            throw LoggedTrainingError(index: index, problem: "has \(features.count) context features, the schema has \(schema.contextCount)")
         }
-        if let contextSchema, contextSchema != schema.contextFingerprint {
+        let found = contextSchema ?? schema.with(history: HistoryFeature.standard).contextFingerprint
+        if found != schema.contextFingerprint {
             throw LoggedTrainingError(
                 index: index,
-                problem: "context_schema \(contextSchema) is not the policy's layout \(schema.contextFingerprint) (\(schema.contextNames.joined(separator: ", "))): the log was written with other history features")
+                problem: "context_schema \(contextSchema ?? "(absent: the standard history features)") is not the layout \(schema.contextFingerprint) of \(schema.history.map(\.rawValue).joined(separator: ",")): the log was written with other history features")
         }
     }
 

@@ -18,17 +18,16 @@ public struct PolicyEvaluation: Sendable {
     /// - Parameters:
     ///   - decisionSeed: seed of the target's own randomization (Thompson sampling's propensities).
     ///   - regularization: ridge λ of the direct-method reward model.
-    ///   - schema: the target's feature schema; when given, records that name another
-    ///     context layout are rejected (without it only the feature count is checked).
+    ///   - schema: the target's feature schema: records of another context layout are rejected.
     public init(
-        target: LinearBandit, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1, schema: FeatureSchema? = nil
+        target: LinearBandit, schema: FeatureSchema, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1
     ) throws {
         var features: [[Double]] = []
         var rewards: [Double] = []
         var candidateSets: [[CandidatePlan]] = []
         features.reserveCapacity(records.count)
         for (index, record) in records.enumerated() {
-            if let schema { try record.checkLayout(schema, index: index) }
+            try record.checkLayout(schema, index: index)
             guard record.features.count == target.contextCount else {
                 throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the policy has \(target.contextCount)")
             }
@@ -68,8 +67,7 @@ public struct PolicyEvaluation: Sendable {
     /// log has them, else by the decision id.
     static func random(for record: LoggedRecord, seed: UInt64) -> CounterRandom {
         if let sim = record.sim { return BanditPolicy.decisionRandom(seed: seed, user: sim.user, session: sim.sessionIndex) }
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in record.decisionID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let hash = FNV1a64.hash(record.decisionID)
         return BanditPolicy.decisionRandom(seed: seed, user: Int(truncatingIfNeeded: hash >> 1), session: 0)
     }
 

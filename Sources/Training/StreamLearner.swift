@@ -49,6 +49,9 @@ public actor StreamLearner {
         public var withoutFeedback = 0
         public var rewardSum = 0.0
         public var published = 0
+        /// Decisions logged with another context layout (a policy with other history
+        /// features was serving): not learned and left unacknowledged.
+        public var otherLayout = 0
     }
 
     struct Pending {
@@ -67,6 +70,10 @@ public actor StreamLearner {
     var policy: PolicyFile
     /// The layout of the policy's context features: entries logged with another are not learned.
     let contextFingerprint: String
+    /// The layout of entries written before entries named theirs (the standard history features).
+    let unnamedFingerprint: String
+    /// Layouts already warned about.
+    var warnedLayouts: Set<String> = []
     let startingSessions: Int
     var pending: [String: Pending] = [:]
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
@@ -80,6 +87,7 @@ public actor StreamLearner {
         self.store = store
         self.policy = policy
         contextFingerprint = policy.schema.contextFingerprint
+        unnamedFingerprint = policy.schema.with(history: HistoryFeature.standard).contextFingerprint
         startingSessions = policy.provenance.sessions
         self.configuration = configuration
         self.logger = logger
@@ -166,6 +174,17 @@ public actor StreamLearner {
     func finalize(_ state: Pending) {
         pending[state.entry.decisionID] = nil
         let entry = state.entry
+        let layout = entry.contextSchema ?? unnamedFingerprint
+        guard layout == contextFingerprint else {
+            // Left unacknowledged: a learner started from a policy of that layout learns them.
+            statistics.otherLayout += 1
+            if warnedLayouts.insert(layout).inserted {
+                logger.warning(
+                    "decisions of another context layout (a policy with other history features served them) are not learned and stay unacknowledged; restart the learner from that policy to learn them",
+                    metadata: ["context_schema": "\(layout)", "learner_context_schema": "\(contextFingerprint)"])
+            }
+            return
+        }
         let reward: Double
         if state.sawFeedback {
             let weights = configuration.weights
@@ -180,9 +199,7 @@ public actor StreamLearner {
             reward = configuration.defaultReward
             statistics.withoutFeedback += 1
         }
-        if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3,
-            entry.contextSchema.map({ $0 == contextFingerprint }) ?? true
-        {
+        if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3 {
             let spec = entry.plan
             let plan = PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit)
             policy.bandit.update(context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward)

@@ -60,7 +60,7 @@ struct Evaluate: ParsableCommand {
         if exploit { target = try target.with(algorithm: .epsilonGreedy(epsilon: 0)) }
         let evaluation: PolicyEvaluation
         do {
-            evaluation = try PolicyEvaluation(target: target, records: records, decisionSeed: seed, schema: file.schema)
+            evaluation = try PolicyEvaluation(target: target, schema: file.schema, records: records, decisionSeed: seed)
         } catch {
             throw CLIError("\(logs): \(error)")
         }

@@ -140,8 +140,9 @@ struct LearnerService: Service {
             let statistics = await learner.statistics
             let mean = statistics.updates > 0 ? statistics.rewardSum / Double(statistics.updates) : 0
             say(String(
-                format: "adload learn: %d decisions, %d feedback entries, %d updates (%d without feedback), mean reward %.5f%@",
+                format: "adload learn: %d decisions, %d feedback entries, %d updates (%d without feedback), mean reward %.5f%@%@",
                 statistics.decisionsRead, statistics.feedbackRead, statistics.updates, statistics.withoutFeedback, mean,
+                statistics.otherLayout > 0 ? ", \(statistics.otherLayout) of another feature layout skipped" : "",
                 version.map { ", published \($0)" } ?? ""))
         } catch {
             say("adload learn: publishing failed: \(error)")

@@ -117,7 +117,12 @@ struct TrainBandit: ParsableCommand {
         if let logs {
             let records: [LoggedRecord]
             do { records = try DecisionLogReader.read(path: logs) } catch { throw CLIError(error.description) }
-            let trained = try LoggedTraining.train(bandit, records: records, schema: schema, maxWeight: maxWeight)
+            let trained: (bandit: LinearBandit, curve: [String])
+            do {
+                trained = try LoggedTraining.train(bandit, records: records, schema: schema, maxWeight: maxWeight)
+            } catch {
+                throw CLIError("\(logs): \(error); pass the --features the logging policy was trained with")
+            }
             bandit = trained.bandit
             curveLines = trained.curve
             provenance = PolicyProvenance(

@@ -17,11 +17,23 @@ struct FeatureSchemaTests {
         #expect(Self.schema.contextNames.suffix(6) == [
             "new_user", "log_days_since_visit", "log_sessions_week", "items_per_session", "recent_ad_share", "ad_aversion",
         ])
-        let shipped = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("policies/default-thompson.json"))) as? [String: Any]
-        let schema = shipped?["feature_schema"] as? [String: Any]
-        #expect(schema?["context"] as? [String] == Self.schema.contextNames)
+        let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("policies")
+        let files = try FileManager.default.contentsOfDirectory(atPath: policies.path).filter { $0.hasSuffix(".json") }
+        #expect(files.count >= 8)
+        for name in files {
+            let shipped = try JSONSerialization.jsonObject(with: Data(contentsOf: policies.appendingPathComponent(name))) as? [String: Any]
+            let schema = shipped?["feature_schema"] as? [String: Any]
+            #expect((schema?["context"] as? [String])?.suffix(6) == Self.schema.contextNames.suffix(6), "\(name)")
+        }
+        // Logs and stream entries carry this value: it must not change for the standard layout.
+        let hex = String(Self.referenceFNV(Self.schema.contextNames.joined(separator: ",")), radix: 16)
+        #expect(Self.schema.contextFingerprint == "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex)
+    }
+
+    /// FNV-1a 64 written out from its definition.
+    static func referenceFNV(_ text: String) -> UInt64 {
+        text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     @Test("every history feature is encoded from its definition, in the schema's order")
@@ -45,6 +57,12 @@ struct FeatureSchemaTests {
         let short = reordered.contextFeatures(try Self.context(history, time: 10))
         #expect(Array(short.suffix(2)) == [values["ad_aversion"], values["recent_ctr"]])
         #expect(reordered.contextFingerprint != schema.contextFingerprint && reordered.contextFingerprint.hasPrefix("fnv1a64:"))
+
+        // 3.5 days later: the visit-dependent features move, the 30-day rates do not.
+        let later = Dictionary(uniqueKeysWithValues: zip(schema.contextNames, schema.contextFeatures(try Self.context(history, time: 13.5))))
+        #expect(abs((later["log_days_since_visit"] ?? .nan) - log(4.5)) < 1e-12)
+        #expect(abs((later["log_sessions_week"] ?? .nan) - log1p(exp(-3.5 / 7))) < 1e-12)
+        #expect(later["recent_ctr"] == values["recent_ctr"] && later["ad_aversion"] == values["ad_aversion"])
 
         let newcomer = schema.contextFeatures(try Self.context(BehaviourHistory(), time: 10))
         #expect(Array(newcomer.suffix(HistoryFeature.allCases.count)) == [1, 0, 0, 0, 0, 0, 0, 0, 0])

@@ -32,6 +32,28 @@ struct DecideRouteTests {
         }
     }
 
+    @Test("an empty ad_formats list means no ad can be shown: the no-ads plan with probability 1; a non-empty one decides as without")
+    func adFormats() async throws {
+        let server = try Fixtures.server(store: InMemoryLiveStore())
+        try await buildApplication(server: server).test(.router) { client in
+            let none = try await client.decide(decideBody(user: "formats", feedLength: 200, extra: "\"ad_formats\": []"))
+            #expect(none.status == .ok)
+            let answer = try none.decode(DecideAnswer.self)
+            #expect(answer.ad_positions.isEmpty && answer.plan == "no-ads" && answer.probability == 1)
+            let plain = try await client.decide(decideBody(user: "formats", feedLength: 200)).decode(DecideAnswer.self)
+            let video = try await client.decide(decideBody(user: "formats", feedLength: 200, extra: "\"ad_formats\": [\"video\"]"))
+                .decode(DecideAnswer.self)
+            #expect(!plain.ad_positions.isEmpty, "the fixture's policy shows ads in a 200-item feed")
+            #expect(video.probability == plain.probability || video.ad_positions.count > 0)
+        }
+        // The logged decision says why: ad limit 0, so a learner rebuilds a one-plan candidate list.
+        let engine = try Fixtures.engine()
+        let request = DecisionRequest(
+            userID: "formats", sessionID: "s", region: "na", device: "ios", hour: 20, feedLength: 200, adFormats: [], timestamp: Fixtures.timestamp)
+        let decision = engine.decide(try engine.resolve(request), record: nil, decisionID: "d", time: Fixtures.timestamp / 86_400)
+        #expect(decision.entry.adLimit == 0 && decision.entry.chosen == 0 && decision.adPositions.isEmpty)
+    }
+
     @Test("decide answers are the engine's decision for the stored record")
     func matchesEngine() async throws {
         let store = InMemoryLiveStore()

@@ -115,6 +115,30 @@ struct DecisionEngineTests {
         }
     }
 
+    @Test("a policy with its own history features is served with them, and its entries name that layout")
+    func ownHistoryFeatures() throws {
+        let shipped = try PolicyFile.parse(try Fixtures.policyData("default-linucb"), file: "default-linucb", expectedSchema: Fixtures.schema)
+        let schema = shipped.schema.with(history: HistoryFeature.allCases)
+        let bandit = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1))
+        let file = PolicyFile(bandit: bandit, schema: schema, planFamily: shipped.planFamily, reward: shipped.reward, provenance: shipped.provenance)
+        let engine = try DecisionEngine(
+            blob: Data(try file.rendered().utf8), source: "all", version: "v-all", rules: try Fixtures.rules(), expectedSchema: Fixtures.schema)
+        #expect(engine.schema.history == HistoryFeature.allCases)
+        var record = UserRecord()
+        record.lastVisit = 20_000
+        record.lastUpdate = 20_000
+        record.totalSessions = 30
+        record.month = [10, 600, 40, 2, 1]
+        record.recentDwell = 9
+        let request = DecisionRequest(userID: "u", sessionID: "s", region: "na", device: "ios", hour: 8, feedLength: 80)
+        let decision = engine.decide(try engine.resolve(request), record: record, decisionID: "d", time: 20_001)
+        #expect(decision.entry.features.count == schema.contextCount)
+        #expect(decision.entry.features[try #require(schema.contextNames.firstIndex(of: "recent_ctr"))] > 0)
+        #expect(decision.entry.contextSchema == schema.contextFingerprint)
+        let standard = try Fixtures.engine().decide(try engine.resolve(request), record: record, decisionID: "d", time: 20_001)
+        #expect(standard.entry.contextSchema == shipped.schema.contextFingerprint && standard.entry.contextSchema != decision.entry.contextSchema)
+    }
+
     @Test("a region with a daily cap gets no ads in the fallback")
     func fallbackRespectsDailyCap() throws {
         var rules = try Fixtures.rules()

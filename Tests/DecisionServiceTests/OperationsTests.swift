@@ -101,6 +101,8 @@ struct OperationsTests {
             #expect((object["hyperparameters"] as? [String: Any])?["alpha"] as? Double == 1)
             #expect((object["provenance"] as? [String: Any])?["env"] as? String == "default")
             #expect((object["reward"] as? [String: Any])?["revenue"] as? Double == 1)
+            let schema = object["feature_schema"] as? [String: Any]
+            #expect(schema?["context_schema"] as? String == server.policyHolder.current?.schema.contextFingerprint)
         }
     }
 

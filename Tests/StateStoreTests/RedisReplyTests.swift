@@ -43,7 +43,7 @@ struct DecisionEntryJSONTests {
             decisionID: "id-\"1\"\\\n", userID: "user\u{1}é", time: 20_001.123456789, region: "na", policyVersion: "fnv1a64:0123",
             features: [1, -0.25, 1e-300, 12345.678, -0.0, 3, 1e300], plan: [4, 12, 40], chosen: 1, adPositions: [4, 17, 30],
             probability: 0.3333333333333333, propensity: "estimated:100", fallback: true, feedLength: 60, adLimit: 40,
-            sessionID: "s-\"7\"")
+            sessionID: "s-\"7\"", contextSchema: "fnv1a64:00112233aabbccdd")
         let text = entry.jsonText
         let decoded = try JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8))
         #expect(decoded == entry)
@@ -52,7 +52,7 @@ struct DecisionEntryJSONTests {
         let reference = try JSONSerialization.jsonObject(with: encoder.encode(entry)) as? [String: Any]
         let ours = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         #expect(reference.map { $0.keys.sorted() } == ours.map { $0.keys.sorted() })
-        let keyOrder = ["ad_limit", "ad_positions", "chosen", "decision_id", "fallback", "features", "feed_length", "plan",
+        let keyOrder = ["ad_limit", "ad_positions", "chosen", "context_schema", "decision_id", "fallback", "features", "feed_length", "plan",
                         "policy_version", "probability", "propensity", "region", "session_id", "time", "user_id"]
         let positions = keyOrder.compactMap { text.range(of: "\"\($0)\":")?.lowerBound }
         #expect(positions.count == keyOrder.count && positions == positions.sorted())

@@ -76,13 +76,33 @@ struct StreamLearnerTests {
         var other = decision("d2", user: "u2", time: 100.0)
         other.contextSchema = schema.with(history: HistoryFeature.standard.reversed()).contextFingerprint
         let unnamed = decision("d3", user: "u3", time: 100.0)
+        var unnamedOther = decision("d5", user: "u5", time: 100.0)
+        unnamedOther.contextSchema = nil
         try await store.recordDecisions([same, other, unnamed, decision("d4", user: "u4", time: 103)])
         _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d4", userID: "u4", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let learner = learner(store, policy: try policy(), weights: .standard)
         try await learner.poll(block: .zero)
         let statistics = await learner.statistics
         #expect(statistics.decisionsRead == 4)
-        #expect(statistics.updates == 2, "d1 (same layout) and d3 (written before layouts were named) are learned, d2 is not")
+        #expect(statistics.updates == 2, "d1 (same layout) and d3 (written before layouts were named: standard) are learned, d2 is not")
+        #expect(statistics.otherLayout == 1)
+        _ = try await learner.publish()
+        let pendingAfter = try await store.pendingEntries(.decisions, group: "learner", consumer: "learner-1", count: 10)
+        let pendingIDs = pendingAfter.compactMap { entry in ["d1", "d2", "d3", "d4"].first { entry.fields["d"]?.contains("\"decision_id\":\"\($0)\"") == true } }
+        #expect(pendingIDs.sorted() == ["d2", "d4"], "the skipped d2 stays unacknowledged (d4 waits for its window)")
+
+        // A learner whose policy has other history features treats an unnamed entry as the standard layout: skipped.
+        let store2 = InMemoryLiveStore()
+        try await store2.recordDecisions([unnamedOther, decision("d6", user: "u6", time: 103)])
+        _ = try await store2.applyFeedback(FeedbackEntry(decisionID: "d6", userID: "u6", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        let otherSchema = schema.with(history: HistoryFeature.standard.reversed())
+        let bandit = try LinearBandit(contextCount: otherSchema.contextCount, descriptorCount: otherSchema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1))
+        let start = try policy()
+        let otherPolicy = PolicyFile(bandit: bandit, schema: otherSchema, planFamily: .standard, reward: start.reward, provenance: start.provenance)
+        let learner2 = self.learner(store2, policy: otherPolicy, weights: .standard)
+        try await learner2.poll(block: .zero)
+        let statistics2 = await learner2.statistics
+        #expect(statistics2.otherLayout == 1 && statistics2.updates == 0)
     }
 
     @Test("a restarted learner neither loses nor double-counts: it resumes from the published policy and unacknowledged entries")

@@ -127,7 +127,7 @@ public final class DecisionEngine: Sendable {
     ///   - source: Names the blob in errors (a path, or "registry version X").
     ///   - version: The version to report; `nil` uses the file's checksum.
     ///   - rules: Placement rules by region name.
-    ///   - expectedSchema: The feature schema the policy must have; `nil` accepts the file's own.
+    ///   - expectedSchema: The categories and descriptors the policy's schema must have; `nil` accepts the file's own.
     ///   - decisionSeed: Seeds the per-decision random streams.
     /// - Throws: `DecisionEngineError` carrying the loader's one-line message, or as ``init(policy:version:rules:decisionSeed:)``.
     /// - Complexity: O(d³) to verify and factor the model.
@@ -228,11 +228,13 @@ public final class DecisionEngine: Sendable {
             region: request.region, device: request.device, tenure: tenure, hour: request.request.hour, time: time,
             adsToday: adsToday, feedLength: feedLength, rules: regionRules, history: history)
         let schema = policy.schema
-        let adLimit = min(regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
-        // The plans depend on the ads today only through the ad limit, so the list is shared by that key.
+        // An empty list of ad formats means the client can show no ad in this session.
+        let formatLimit = request.request.adFormats?.isEmpty == true ? 0 : Int.max
+        let adLimit = min(formatLimit, regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
+        // The plans depend on the ads today and the formats only through the ad limit, so the list is shared by that key.
         let candidates = candidateLists.list(for: .init(region: request.region, feedLength: feedLength, adLimit: adLimit)) {
             var list: [CandidatePlan] = []
-            catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, into: &list)
+            catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, maxAds: formatLimit, into: &list)
             return list
         }
         var scratch = scratchPool.take()

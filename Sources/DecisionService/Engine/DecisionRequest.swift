@@ -20,7 +20,9 @@ public struct DecisionRequest: Sendable, Equatable {
     public var feedLength: Int
     /// The user's tenure if the feed server knows it, else derived from the stored record.
     public var tenure: String?
-    /// Ad formats the session can show (accepted, not used yet).
+    /// Ad formats the client can show in this session, as the feed server names them; `nil`
+    /// when it does not say. Plans place ad slots whatever their format, so only an empty
+    /// list changes the decision: no format, no ads (the plan with no ads, ad limit 0).
     public var adFormats: [String]?
     /// Decision time, Unix seconds (for replay and tests); `nil` means now.
     public var timestamp: Double?

@@ -50,6 +50,13 @@ struct PolicyResponse: Encodable {
         let tenures: [String]
         let context: [String]
         let descriptors: [String]
+        /// Fingerprint of `context`, as decision stream entries carry it.
+        let contextSchema: String
+
+        enum CodingKeys: String, CodingKey {
+            case regions, devices, tenures, context, descriptors
+            case contextSchema = "context_schema"
+        }
     }
 
     struct Family: Encodable {
@@ -88,7 +95,7 @@ struct PolicyResponse: Encodable {
         reward = policy.reward
         featureSchema = Schema(
             regions: policy.schema.regions, devices: policy.schema.devices, tenures: policy.schema.tenures,
-            context: policy.schema.contextNames, descriptors: policy.schema.descriptorNames)
+            context: policy.schema.contextNames, descriptors: policy.schema.descriptorNames, contextSchema: engine.contextFingerprint)
         planFamily = Family(
             firstPositions: policy.planFamily.firstPositions, spacings: policy.planFamily.spacings, maxAds: policy.planFamily.maxAds)
     }

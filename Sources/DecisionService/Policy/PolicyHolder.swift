@@ -12,12 +12,13 @@ public final class PolicyHolder: Sendable {
 
     /// Placement rules by region name, for engines built from registry blobs.
     public let rules: [String: PlacementRules]
-    /// The feature schema every policy must have (the service's encoder).
+    /// The categories and descriptors every policy's feature schema must have (each policy
+    /// keeps its own history features).
     public let expectedSchema: FeatureSchema
     /// Seed of decision randomness, shared by every engine built here.
     public let decisionSeed: UInt64
 
-    /// Starts serving `initial`; later policies must have its schema and get its rules and seed.
+    /// Starts serving `initial`; later policies must have its schema's categories and get its rules and seed.
     public init(initial: DecisionEngine) {
         engine = Mutex(initial)
         rules = initial.rules
