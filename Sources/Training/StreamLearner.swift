@@ -68,6 +68,9 @@ public actor StreamLearner {
     let configuration: Configuration
     let logger: Logger
     var policy: PolicyFile
+    /// The registry's active version this learner builds on: the one it started from, then
+    /// each it published. It publishes only while that is still the active version.
+    public private(set) var baseVersion: String?
     /// The layout of the policy's context features: entries logged with another are not learned.
     let contextFingerprint: String
     /// The layout of entries written before entries named theirs (the standard history features).
@@ -83,9 +86,12 @@ public actor StreamLearner {
     var feedbackFrontier = -Double.infinity
     public private(set) var statistics = Statistics()
 
-    public init(store: any LiveStore, policy: PolicyFile, configuration: Configuration, logger: Logger) {
+    /// - Parameter baseVersion: The registry version `policy` was loaded from (`nil`: the
+    ///   registry had none); the learner never publishes over a different active version.
+    public init(store: any LiveStore, policy: PolicyFile, baseVersion: String?, configuration: Configuration, logger: Logger) {
         self.store = store
         self.policy = policy
+        self.baseVersion = baseVersion
         contextFingerprint = policy.schema.contextFingerprint
         unnamedFingerprint = policy.schema.with(history: HistoryFeature.standard).contextFingerprint
         startingSessions = policy.provenance.sessions
@@ -213,7 +219,11 @@ public actor StreamLearner {
     }
 
     /// Acknowledges everything learned since the last publication, then publishes the
-    /// bandit as a new policy version. Returns the version, or `nil` when nothing was learned.
+    /// bandit as a new policy version if the registry's active version is still
+    /// ``baseVersion``. Returns the version, or `nil` when nothing was learned.
+    /// - Throws: ``StreamLearnerError/activePolicyReplaced(by:base:)`` when another version was
+    ///   made active meanwhile (a rollback or a new policy): the learner's updates since its
+    ///   last publication are dropped and it must restart from the new active version.
     @discardableResult
     public func publish() async throws -> String? {
         guard !(acknowledgeable[.decisions] ?? []).isEmpty || !(acknowledgeable[.feedback] ?? []).isEmpty else { return nil }
@@ -230,8 +240,27 @@ public actor StreamLearner {
               case let .string(version)? = fields["checksum"] else {
             throw StoreError.failed("the rendered policy has no checksum")
         }
-        try await store.publishPolicy(version: version, blob: Data(text.utf8))
-        statistics.published += 1
-        return version
+        switch try await store.publishPolicy(version: version, blob: Data(text.utf8), ifActive: baseVersion) {
+        case .published:
+            baseVersion = version
+            statistics.published += 1
+            return version
+        case let .activeChanged(active):
+            throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion)
+        }
+    }
+}
+
+/// Why a ``StreamLearner`` stopped.
+public enum StreamLearnerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The registry's active version is no longer the one the learner builds on.
+    case activePolicyReplaced(by: String?, base: String?)
+
+    public var description: String {
+        switch self {
+        case let .activePolicyReplaced(active, base):
+            "the active policy is now \(active ?? "none"), not \(base ?? "none") that this learner builds on (someone published or rolled back); "
+                + "its updates since the last publication are dropped: restart the learner to continue from the active policy"
+        }
     }
 }

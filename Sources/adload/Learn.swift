@@ -80,7 +80,7 @@ struct Learn: AsyncParsableCommand {
         configuration.consumer = consumer
         configuration.rewardWindowDays = windowDays
         configuration.defaultReward = defaultReward
-        let learner = StreamLearner(store: store, policy: policy, configuration: configuration, logger: logger)
+        let learner = StreamLearner(store: store, policy: policy, baseVersion: version, configuration: configuration, logger: logger)
         say("adload learn: from policy \(version) at \(address), reward window \(windowDays) d, publishing every \(publishEvery) s")
         let service = LearnerService(learner: learner, publishEvery: publishEvery, duration: duration)
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
@@ -110,7 +110,7 @@ struct LearnerService: Service {
 
     func run() async throws {
         try await cancelWhenGracefulShutdown { try await loop() }
-        await publish()
+        try await publish()
     }
 
     func loop() async throws {
@@ -129,12 +129,14 @@ struct LearnerService: Service {
             }
             if (clock.now - lastPublish).seconds >= publishEvery {
                 lastPublish = clock.now
-                await publish()
+                try await publish()
             }
         }
     }
 
-    func publish() async {
+    /// Publishes what was learned and prints progress; a failed write is retried at the next
+    /// publication, but a registry whose active version changed under the learner stops it.
+    func publish() async throws {
         do {
             let version = try await learner.publish()
             let statistics = await learner.statistics
@@ -144,6 +146,8 @@ struct LearnerService: Service {
                 statistics.decisionsRead, statistics.feedbackRead, statistics.updates, statistics.withoutFeedback, mean,
                 statistics.otherLayout > 0 ? ", \(statistics.otherLayout) of another feature layout skipped" : "",
                 version.map { ", published \($0)" } ?? ""))
+        } catch let error as StreamLearnerError {
+            throw CLIError("adload learn: \(error)")
         } catch {
             say("adload learn: publishing failed: \(error)")
         }

@@ -169,6 +169,9 @@ final class CountingStore: LiveStore {
     func activePolicyVersion() async throws(StoreError) -> String? { try await base.activePolicyVersion() }
     func policyBlob(version: String) async throws(StoreError) -> Data? { try await base.policyBlob(version: version) }
     func publishPolicy(version: String, blob: Data) async throws(StoreError) { try await base.publishPolicy(version: version, blob: blob) }
+    func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+        try await base.publishPolicy(version: version, blob: blob, ifActive: expected)
+    }
 
     func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration

@@ -169,7 +169,8 @@ struct ServiceOnRedisTests {
             configuration.rewardWindowDays = 0.25
             configuration.group = "it-learner"
             configuration.minWait = .zero
-            let learner = StreamLearner(store: store, policy: try Fixture.policy().file, configuration: configuration, logger: Fixture.logger)
+            let learner = StreamLearner(
+                store: store, policy: try Fixture.policy().file, baseVersion: initialVersion, configuration: configuration, logger: Fixture.logger)
             #expect(try await eventually {
                 try await learner.poll(block: .milliseconds(50))
                 return await learner.statistics.decisionsRead == sessions

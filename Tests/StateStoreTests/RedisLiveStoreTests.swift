@@ -274,7 +274,22 @@ extension RedisSerializedTests {
             #expect(try await store.policyBlob(version: "v2") == second)
             #expect(try await store.policyBlob(version: "v3") == nil)
             try await store.ping()
+
+            // Conditional publication: only over the expected active version, atomically.
+            let third = Data([9, 0, 9])
+            #expect(try await store.publishPolicy(version: "v3", blob: third, ifActive: "v1") == .activeChanged("v2"))
+            #expect(try await store.policyBlob(version: "v3") == nil)
+            #expect(try await store.activePolicyVersion() == "v2")
+            #expect(try await store.publishPolicy(version: "v3", blob: third, ifActive: "v2") == .published)
+            #expect(try await store.activePolicyVersion() == "v3")
+            #expect(try await store.policyBlob(version: "v3") == third)
             await fixture.close()
+
+            let empty = try StoreFixture()
+            #expect(try await empty.store.publishPolicy(version: "v1", blob: first, ifActive: "v0") == .activeChanged(nil))
+            #expect(try await empty.store.publishPolicy(version: "v1", blob: first, ifActive: nil) == .published)
+            #expect(try await empty.store.activePolicyVersion() == "v1")
+            await empty.close()
         }
 
         @Test("consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")

@@ -29,11 +29,11 @@ struct StreamLearnerTests {
             propensity: "exact", fallback: false, feedLength: 30, adLimit: 40)
     }
 
-    func learner(_ store: InMemoryLiveStore, policy: PolicyFile, weights: RewardWeights) -> StreamLearner {
+    func learner(_ store: InMemoryLiveStore, policy: PolicyFile, base: String? = nil, weights: RewardWeights) -> StreamLearner {
         var configuration = StreamLearner.Configuration(weights: weights)
         configuration.rewardWindowDays = 1
         configuration.minWait = .zero
-        return StreamLearner(store: store, policy: policy, configuration: configuration, logger: Logger(label: "test"))
+        return StreamLearner(store: store, policy: policy, baseVersion: base, configuration: configuration, logger: Logger(label: "test"))
     }
 
     @Test("joins feedback and the user's return to each decision, and learns the reward the weights define")
@@ -105,6 +105,31 @@ struct StreamLearnerTests {
         #expect(statistics2.otherLayout == 1 && statistics2.updates == 0)
     }
 
+    @Test("a learner never publishes over a version someone else made active; it publishes again on its own lineage")
+    func publishesOnlyOnItsBase() async throws {
+        let store = InMemoryLiveStore()
+        let start = try policy()
+        let startBlob = Data(try start.rendered().utf8)
+        try await store.publishPolicy(version: "v0", blob: startBlob)
+        try await store.recordDecisions([decision("d1", user: "u1", time: 100), decision("d2", user: "u2", time: 100.1), decision("d9", user: "u9", time: 103)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d9", userID: "u9", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        let learner = learner(store, policy: start, base: "v0", weights: .standard)
+        try await learner.poll(block: .zero)
+        let first = try #require(try await learner.publish())
+        #expect(try await store.activePolicyVersion() == first)
+        #expect(await learner.baseVersion == first)
+
+        // An operator rolls back to v0: the learner's next publication must not undo that.
+        try await store.publishPolicy(version: "v0", blob: startBlob)
+        try await store.recordDecisions([decision("d10", user: "u10", time: 104.5)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d10", userID: "u10", time: 104.51, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        try await learner.poll(block: .zero)
+        let error = await #expect(throws: StreamLearnerError.self) { try await learner.publish() }
+        #expect(error == .activePolicyReplaced(by: "v0", base: first))
+        #expect(error?.description.contains("restart the learner") == true)
+        #expect(try await store.activePolicyVersion() == "v0")
+    }
+
     @Test("a restarted learner neither loses nor double-counts: it resumes from the published policy and unacknowledged entries")
     func restartWithoutDoubleCounting() async throws {
         let store = InMemoryLiveStore()
@@ -135,7 +160,7 @@ struct StreamLearnerTests {
         // A new learner starts from the active policy and re-reads what was not acknowledged.
         let blob = try #require(try await store.policyBlob(version: version))
         let restored = try PolicyFile.parse(blob, file: "registry", expectedSchema: schema)
-        let second = learner(store, policy: restored, weights: weights)
+        let second = learner(store, policy: restored, base: version, weights: weights)
         try await second.poll(block: .zero, includePending: true)
         try await second.poll(block: .zero)
 

@@ -118,6 +118,16 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
+    public func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+        try state.withLock { (state: inout State) throws(StoreError) -> PublishOutcome in
+            try checkAvailable(state)
+            guard state.activeVersion == expected else { return .activeChanged(state.activeVersion) }
+            state.blobs[version] = blob
+            state.activeVersion = version
+            return .published
+        }
+    }
+
     public func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
     ) async throws(StoreError) -> [StreamEntry] {

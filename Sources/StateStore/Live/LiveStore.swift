@@ -225,6 +225,14 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
     }
 }
 
+/// What a conditional policy publication did.
+public enum PublishOutcome: Sendable, Equatable {
+    /// The blob is stored and its version is active.
+    case published
+    /// Nothing was written: the active version was this one (`nil`: none), not the expected one.
+    case activeChanged(String?)
+}
+
 /// The two streams learners read.
 public enum StreamName: String, Sendable, CaseIterable {
     case decisions = "adload:decisions"
@@ -292,6 +300,10 @@ public protocol LiveStore: Sendable {
     func policyBlob(version: String) async throws(StoreError) -> Data?
     /// Stores a policy blob and makes it the active version (blob first, then the pointer).
     func publishPolicy(version: String, blob: Data) async throws(StoreError)
+    /// Stores a policy blob and makes it the active version only if the active version is
+    /// still `expected` (`nil`: none), atomically; a learner publishes this way so it never
+    /// replaces a version someone else made active since it last looked.
+    func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome
 
     /// Reads new entries of `stream` for a consumer group (creating the group at the
     /// stream's start if needed), waiting up to `block` for some to arrive.

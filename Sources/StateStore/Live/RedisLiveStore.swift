@@ -21,8 +21,8 @@ import Synchronization
 /// | `P{u:ID}:fe:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision, and `#len`, the length of its first counted session end (for the ended-on-an-ad reaction) | ``Options/countedEventsRetention`` (7 days) |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
-/// | `Padload:policy:active` | string | the active policy version | none |
-/// | `Padload:policy:blobs` | hash | policy version → policy blob (bytes) | none |
+/// | `Padload:{policy}:active` | string | the active policy version | none |
+/// | `Padload:{policy}:blobs` | hash | policy version → policy blob (bytes) | none |
 ///
 /// Numbers are stored as decimal text that reads back as the same `Double`: Swift's shortest
 /// round-trip form when Swift writes, the shortest of `%.15g`/`%.16g`/`%.17g` that
@@ -314,6 +314,27 @@ public final class RedisLiveStore: LiveStore {
         }
     }
 
+    /// Sets the blob and the pointer only if the pointer still holds ARGV[1] ('' for none).
+    /// KEYS: 1 active version, 2 blobs (one hash slot: `{policy}`). ARGV: 1 expected, 2 version,
+    /// 3 blob. Returns 1, or the active version ('' for none) when it was not the expected one.
+    static let publishIfActiveScript = RedisScript(
+        """
+        local active = redis.call('GET', KEYS[1]) or ''
+        if active ~= ARGV[1] then return active end
+        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+        redis.call('SET', KEYS[1], ARGV[2])
+        return 1
+        """)
+
+    public func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+        let reply = try await client.run(
+            Self.publishIfActiveScript, keys: [Array(keys.activePolicy.utf8), Array(keys.policyBlobs.utf8)],
+            arguments: [Array((expected ?? "").utf8), Array(version.utf8), Array(blob)], timeout: options.writeTimeout)
+        if reply.int == 1 { return .published }
+        guard let active = reply.string else { throw .failed("publishing policy \(version): the script answered \(reply)") }
+        return .activeChanged(active.isEmpty ? nil : active)
+    }
+
     // MARK: Health
 
     public func ping() async throws(StoreError) {
@@ -357,8 +378,10 @@ struct RedisKeys: Sendable {
     /// old set and a new hash never meet under one key and fail with WRONGTYPE mid-upgrade).
     func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fe:\(decisionID)" }
     func stream(_ name: StreamName) -> String { prefix + name.rawValue }
-    var activePolicy: String { prefix + "adload:policy:active" }
-    var policyBlobs: String { prefix + "adload:policy:blobs" }
+    /// The registry's two keys share the hash tag `{policy}`, so Redis Cluster keeps them on
+    /// one shard and a script can update both (named `adload:policy:*` before 2026-11-27).
+    var activePolicy: String { prefix + "adload:{policy}:active" }
+    var policyBlobs: String { prefix + "adload:{policy}:blobs" }
 
     /// Rejects user ids that would break the hash tag (or make two users' keys collide).
     static func validate(userID: String) throws(StoreError) {
