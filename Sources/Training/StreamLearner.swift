@@ -49,8 +49,8 @@ public actor StreamLearner {
         public var withoutFeedback = 0
         public var rewardSum = 0.0
         public var published = 0
-        /// Decisions logged with another context layout (a policy with other history
-        /// features was serving): not learned and left unacknowledged.
+        /// Decisions logged with an older feature layout (a policy with other history
+        /// features served them): acknowledged, not learned.
         public var otherLayout = 0
     }
 
@@ -77,6 +77,10 @@ public actor StreamLearner {
     let unnamedFingerprint: String
     /// Layouts already warned about.
     var warnedLayouts: Set<String> = []
+    /// Finalized decisions of another feature layout, settled at the end of each poll.
+    var otherLayout: [Pending] = []
+    /// A version whose publication failed without an answer (it may have happened).
+    var uncertainVersion: String?
     let startingSessions: Int
     var pending: [String: Pending] = [:]
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
@@ -105,17 +109,56 @@ public actor StreamLearner {
     /// Reads what the streams hold (pending entries of this consumer first, after a restart),
     /// joins and learns. Returns the number of entries read.
     @discardableResult
-    public func poll(block: Duration = .milliseconds(100), includePending: Bool = false) async throws(StoreError) -> Int {
+    /// - Throws: `StoreError` when a stream read fails (retry later), or
+    ///   ``StreamLearnerError/activePolicyReplaced(by:base:)`` when decisions of another
+    ///   feature layout arrive because another policy became active: this learner is stale.
+    public func poll(block: Duration = .milliseconds(100), includePending: Bool = false) async throws -> Int {
         let decisions = includePending
-            ? try await store.pendingEntries(.decisions, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize)
+            ? try await allPending(.decisions)
             : try await store.readStream(.decisions, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: .zero)
         for entry in decisions { ingestDecision(entry) }
         let feedback = includePending
-            ? try await store.pendingEntries(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize)
+            ? try await allPending(.feedback)
             : try await store.readStream(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: decisions.isEmpty ? block : .zero)
         for entry in feedback { ingestFeedback(entry) }
         finalizeExpired()
+        try await settleOtherLayouts()
         return decisions.count + feedback.count
+    }
+
+    /// Every entry of `stream` delivered to this consumer and not acknowledged, page by page.
+    func allPending(_ stream: StreamName) async throws(StoreError) -> [StreamEntry] {
+        var entries: [StreamEntry] = []
+        var after = "0"
+        while true {
+            let page = try await store.pendingEntries(
+                stream, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, after: after)
+            entries += page
+            guard page.count == configuration.batchSize, let last = page.last else { return entries }
+            after = last.id
+        }
+    }
+
+    /// Decisions of another feature layout: while the registry's active version is still this
+    /// learner's base they come from an older policy (nobody will learn them), so they are
+    /// acknowledged unlearned; otherwise another policy is serving and this learner stops,
+    /// leaving them for a learner restarted from it.
+    func settleOtherLayouts() async throws {
+        guard !otherLayout.isEmpty else { return }
+        let active = try await store.activePolicyVersion()
+        guard active == baseVersion else { throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion) }
+        for state in otherLayout {
+            let layout = state.entry.contextSchema ?? unnamedFingerprint
+            if warnedLayouts.insert(layout).inserted {
+                logger.warning(
+                    "decisions of an older feature layout are not learned",
+                    metadata: ["context_schema": "\(layout)", "learner_context_schema": "\(contextFingerprint)"])
+            }
+            statistics.otherLayout += 1
+            acknowledgeable[.decisions, default: []].append(state.streamIDs[0])
+            acknowledgeable[.feedback, default: []].append(contentsOf: state.streamIDs.dropFirst())
+        }
+        otherLayout.removeAll()
     }
 
     func ingestDecision(_ streamEntry: StreamEntry) {
@@ -180,15 +223,8 @@ public actor StreamLearner {
     func finalize(_ state: Pending) {
         pending[state.entry.decisionID] = nil
         let entry = state.entry
-        let layout = entry.contextSchema ?? unnamedFingerprint
-        guard layout == contextFingerprint else {
-            // Left unacknowledged: a learner started from a policy of that layout learns them.
-            statistics.otherLayout += 1
-            if warnedLayouts.insert(layout).inserted {
-                logger.warning(
-                    "decisions of another context layout (a policy with other history features served them) are not learned and stay unacknowledged; restart the learner from that policy to learn them",
-                    metadata: ["context_schema": "\(layout)", "learner_context_schema": "\(contextFingerprint)"])
-            }
+        guard (entry.contextSchema ?? unnamedFingerprint) == contextFingerprint else {
+            otherLayout.append(state)
             return
         }
         let reward: Double
@@ -218,21 +254,38 @@ public actor StreamLearner {
         acknowledgeable[.feedback, default: []].append(contentsOf: state.streamIDs.dropFirst())
     }
 
-    /// Acknowledges everything learned since the last publication, then publishes the
-    /// bandit as a new policy version if the registry's active version is still
-    /// ``baseVersion``. Returns the version, or `nil` when nothing was learned.
+    /// If the registry's active version is still ``baseVersion``: acknowledges everything
+    /// learned since the last publication, then publishes the bandit as a new version, only
+    /// over that base (atomically). Returns the version, or `nil` when nothing was learned.
+    /// One learner per registry: a second would see the first's versions as foreign.
     /// - Throws: ``StreamLearnerError/activePolicyReplaced(by:base:)`` when another version was
-    ///   made active meanwhile (a rollback or a new policy): the learner's updates since its
-    ///   last publication are dropped and it must restart from the new active version.
+    ///   made active (a rollback or a new policy): this learner must restart from it. Its
+    ///   updates since the last publication are dropped; the entries behind them stay
+    ///   unacknowledged unless the change landed between the check and the publication.
     @discardableResult
     public func publish() async throws -> String? {
-        guard !(acknowledgeable[.decisions] ?? []).isEmpty || !(acknowledgeable[.feedback] ?? []).isEmpty else { return nil }
-        for stream in StreamName.allCases {
-            if let ids = acknowledgeable[stream], !ids.isEmpty {
-                try await store.acknowledge(stream, group: configuration.group, ids: ids)
-            }
+        let toAcknowledge = acknowledgeable
+        guard toAcknowledge.values.contains(where: { !$0.isEmpty }) else { return nil }
+        let active = try await store.activePolicyVersion()
+        if let uncertain = uncertainVersion, active == uncertain {
+            // The previous publication's answer was lost, but it happened.
+            baseVersion = uncertain
+            statistics.published += 1
         }
+        uncertainVersion = nil
+        guard active == baseVersion else { throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion) }
+        // Taken before any suspension, so ids queued meanwhile wait for the next publication.
         acknowledgeable.removeAll()
+        do {
+            for stream in StreamName.allCases {
+                if let ids = toAcknowledge[stream], !ids.isEmpty {
+                    try await store.acknowledge(stream, group: configuration.group, ids: ids)
+                }
+            }
+        } catch {
+            for (stream, ids) in toAcknowledge { acknowledgeable[stream, default: []].insert(contentsOf: ids, at: 0) }
+            throw error
+        }
         policy.provenance.sessions = startingSessions + statistics.updates
         policy.provenance.trainedAt = PolicyProvenance.now()
         let text = try policy.rendered()
@@ -240,7 +293,14 @@ public actor StreamLearner {
               case let .string(version)? = fields["checksum"] else {
             throw StoreError.failed("the rendered policy has no checksum")
         }
-        switch try await store.publishPolicy(version: version, blob: Data(text.utf8), ifActive: baseVersion) {
+        let outcome: PublishOutcome
+        do {
+            outcome = try await store.publishPolicy(version: version, blob: Data(text.utf8), ifActive: baseVersion)
+        } catch {
+            uncertainVersion = version
+            throw error
+        }
+        switch outcome {
         case .published:
             baseVersion = version
             statistics.published += 1

@@ -13,7 +13,7 @@ struct Learn: AsyncParsableCommand {
         Reads both streams through a consumer group, joins feedback and the user's return to \
         each decision within the reward window (event time), updates the bandit, and publishes \
         a new policy version to the registry every --publish-every. Restartable: it resumes from \
-        the active policy and re-reads what it had not acknowledged, never counting an event twice.
+        the active policy and re-reads what it had not acknowledged, never counting an event twice.         It publishes only over the version it built on: when someone else publishes or rolls back         (or decisions of another policy's feature layout arrive), it stops with a message, and         its updates since its last publication are dropped; restart it to continue from the         active version. Run one learner per registry.
         """)
 
     @Option(help: "Redis to use (redis://host:port/db); default: the embedded one of --data-dir.")
@@ -66,6 +66,7 @@ struct Learn: AsyncParsableCommand {
     }
 
     func learn(store: RedisLiveStore, address: RedisAddress, logger: Logger) async throws {
+        _ = try await store.adoptLegacyRegistry()
         guard let version = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: version) else {
             throw CLIError("no active policy in the registry at \(address): start `adload serve` first (it publishes one)")
         }
@@ -123,6 +124,8 @@ struct LearnerService: Service {
             do {
                 try await learner.poll(block: .milliseconds(200), includePending: first)
                 first = false
+            } catch let error as StreamLearnerError {
+                throw CLIError("adload learn: \(error)")
             } catch {
                 say("adload learn: stream read failed (\(error)); retrying")
                 try? await Task.sleep(for: .seconds(1))

@@ -179,8 +179,8 @@ final class CountingStore: LiveStore {
         try await base.readStream(stream, group: group, consumer: consumer, count: count, block: block)
     }
 
-    func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry] {
-        try await base.pendingEntries(stream, group: group, consumer: consumer, count: count)
+    func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int, after: String) async throws(StoreError) -> [StreamEntry] {
+        try await base.pendingEntries(stream, group: group, consumer: consumer, count: count, after: after)
     }
 
     func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {

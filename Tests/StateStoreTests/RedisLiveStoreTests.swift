@@ -292,6 +292,29 @@ extension RedisSerializedTests {
             await empty.close()
         }
 
+        @Test("a registry under the pre-hash-tag keys is carried over once, only into an empty registry")
+        func legacyRegistry() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let prefix = store.options.keyPrefix
+            let blob = Data([0, 1, 2, 255, 13, 10])
+            func bytes(_ words: String...) -> [[UInt8]] { words.map { Array($0.utf8) } }
+            _ = try await store.client.execute([
+                bytes("SET", prefix + "adload:policy:active", "v-old"),
+                bytes("HSET", prefix + "adload:policy:blobs", "v-older", "older"),
+                bytes("HSET", prefix + "adload:policy:blobs", "v-old") + [Array(blob)],
+            ], timeout: .seconds(2))
+            #expect(try await store.activePolicyVersion() == nil)
+            #expect(try await store.adoptLegacyRegistry() == "v-old")
+            #expect(try await store.activePolicyVersion() == "v-old")
+            #expect(try await store.policyBlob(version: "v-old") == blob)
+            #expect(try await store.policyBlob(version: "v-older") == Data("older".utf8))
+            try await store.publishPolicy(version: "v-new", blob: Data([7]))
+            #expect(try await store.adoptLegacyRegistry() == nil, "a registry in use is never overwritten")
+            #expect(try await store.activePolicyVersion() == "v-new")
+            await fixture.close()
+        }
+
         @Test("consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")
         func consumerGroupReadAndAck() async throws {
             let fixture = try StoreFixture()
@@ -334,6 +357,8 @@ extension RedisSerializedTests {
             let restarted = RedisLiveStore(configuration: .init(address: fixture.server.address), options: fixture.store.options)
             let pending = try await restarted.pendingEntries(.decisions, group: "learner", consumer: "worker-1", count: 10)
             #expect(pending == delivered)
+            // Paged: the entries after a given id.
+            #expect(try await restarted.pendingEntries(.decisions, group: "learner", consumer: "worker-1", count: 10, after: delivered[0].id) == [delivered[1]])
             #expect(try await restarted.pendingEntries(.decisions, group: "learner", consumer: "worker-2", count: 10) == [])
             #expect(try await restarted.pendingEntries(.decisions, group: "no-such-group", consumer: "worker-1", count: 10) == [])
             try await restarted.acknowledge(.decisions, group: "learner", ids: pending.map(\.id))

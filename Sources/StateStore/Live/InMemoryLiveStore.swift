@@ -22,6 +22,7 @@ public final class InMemoryLiveStore: LiveStore {
         var activeVersion: String?
         var blobs: [String: Data] = [:]
         var unavailable = false
+        var loseNextPublishAnswer = false
     }
 
     let state = Mutex(State())
@@ -31,6 +32,12 @@ public final class InMemoryLiveStore: LiveStore {
     /// Makes every operation fail with ``StoreError/unavailable(_:)`` (to test fallbacks).
     public func setUnavailable(_ unavailable: Bool) {
         state.withLock { $0.unavailable = unavailable }
+    }
+
+    /// Makes the next conditional publication happen but fail with ``StoreError/timeout``, as
+    /// a Redis write whose reply was lost (to test that learners recover from it).
+    public func loseNextPublishAnswer() {
+        state.withLock { $0.loseNextPublishAnswer = true }
     }
 
     func checkAvailable(_ state: State) throws(StoreError) {
@@ -111,6 +118,7 @@ public final class InMemoryLiveStore: LiveStore {
     }
 
     public func publishPolicy(version: String, blob: Data) async throws(StoreError) {
+        guard !version.isEmpty else { throw .failed("policy versions must not be empty") }
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
             state.blobs[version] = blob
@@ -119,11 +127,16 @@ public final class InMemoryLiveStore: LiveStore {
     }
 
     public func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
-        try state.withLock { (state: inout State) throws(StoreError) -> PublishOutcome in
+        guard !version.isEmpty, expected?.isEmpty != true else { throw .failed("policy versions must not be empty") }
+        return try state.withLock { (state: inout State) throws(StoreError) -> PublishOutcome in
             try checkAvailable(state)
             guard state.activeVersion == expected else { return .activeChanged(state.activeVersion) }
             state.blobs[version] = blob
             state.activeVersion = version
+            if state.loseNextPublishAnswer {
+                state.loseNextPublishAnswer = false
+                throw .timeout
+            }
             return .published
         }
     }
@@ -154,12 +167,17 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+    public func pendingEntries(
+        _ stream: StreamName, group: String, consumer: String, count: Int, after: String = "0"
+    ) async throws(StoreError) -> [StreamEntry] {
         try state.withLock { (state: inout State) throws(StoreError) -> [StreamEntry] in
             try checkAvailable(state)
             let all = state.streams[stream] ?? []
             let pending = state.groups["\(stream.rawValue)|\(group)"]?.pending[consumer] ?? []
-            return pending.prefix(count).map { all[$0] }
+            // Ids are "0-<sequence>": compare the sequence numbers, as Redis compares ids.
+            func sequence(_ id: String) -> Int { Int(id.split(separator: "-").last ?? "") ?? 0 }
+            let start = sequence(after)
+            return pending.sorted().map { all[$0] }.filter { sequence($0.id) > start }.prefix(max(0, count)).map { $0 }
         }
     }
 

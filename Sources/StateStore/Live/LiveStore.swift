@@ -310,8 +310,9 @@ public protocol LiveStore: Sendable {
     func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
     ) async throws(StoreError) -> [StreamEntry]
-    /// Entries delivered to `consumer` but not yet acknowledged (after a restart).
-    func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry]
+    /// Entries delivered to `consumer` but not yet acknowledged (after a restart), oldest
+    /// first, at most `count` of them with ids after `after` ("0" for the first page).
+    func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int, after: String) async throws(StoreError) -> [StreamEntry]
     /// Acknowledges processed entries.
     func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError)
 

@@ -34,11 +34,13 @@ extension RedisLiveStore {
     /// oldest first; `[]` when the group does not exist.
     ///
     /// An entry trimmed from the stream since delivery comes back with no fields; acknowledge it.
-    public func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+    public func pendingEntries(
+        _ stream: StreamName, group: String, consumer: String, count: Int, after: String = "0"
+    ) async throws(StoreError) -> [StreamEntry] {
         guard count > 0 else { return [] }
         let key = keys.stream(stream)
         let reply = try await client.execute(
-            [["XREADGROUP", "GROUP", group, consumer, "COUNT", String(count), "STREAMS", key, "0"]],
+            [["XREADGROUP", "GROUP", group, consumer, "COUNT", String(count), "STREAMS", key, after]],
             timeout: options.writeTimeout
         )[0]
         if let message = reply.errorMessage, message.hasPrefix("NOGROUP") { return [] }

@@ -291,9 +291,9 @@ public final class RedisLiveStore: LiveStore {
     }
 
     /// Stores the blob and moves the active pointer to it in one `MULTI`/`EXEC`, so no
-    /// reader ever sees a pointer to a missing blob. (In Redis Cluster the two registry
-    /// keys would need a common hash tag for this transaction.)
+    /// reader ever sees a pointer to a missing blob (the two keys share a hash slot).
     public func publishPolicy(version: String, blob: Data) async throws(StoreError) {
+        guard !version.isEmpty else { throw .failed("policy versions must not be empty") }
         let replies = try await client.execute(
             [
                 Self.command(["MULTI"]),
@@ -327,12 +327,47 @@ public final class RedisLiveStore: LiveStore {
         """)
 
     public func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+        guard !version.isEmpty, expected?.isEmpty != true else { throw .failed("policy versions must not be empty") }
         let reply = try await client.run(
             Self.publishIfActiveScript, keys: [Array(keys.activePolicy.utf8), Array(keys.policyBlobs.utf8)],
             arguments: [Array((expected ?? "").utf8), Array(version.utf8), Array(blob)], timeout: options.writeTimeout)
-        if reply.int == 1 { return .published }
+        if case .integer(1) = reply { return .published }
         guard let active = reply.string else { throw .failed("publishing policy \(version): the script answered \(reply)") }
         return .activeChanged(active.isEmpty ? nil : active)
+    }
+
+    /// Carries a registry written before its keys shared a hash tag (`adload:policy:active`
+    /// and `adload:policy:blobs`) over to the current keys, when the current registry is
+    /// empty: every blob is copied, then the old active version becomes active. The old keys
+    /// stay for instances not yet upgraded. Returns the version made active, or `nil`.
+    public func adoptLegacyRegistry() async throws(StoreError) -> String? {
+        let legacyActive = keys.prefix + "adload:policy:active"
+        let legacyBlobs = keys.prefix + "adload:policy:blobs"
+        let replies = try await client.execute(
+            [["EXISTS", keys.activePolicy], ["GET", legacyActive], ["HGETALL", legacyBlobs]], timeout: options.readTimeout)
+        guard try Self.checked(replies[0], "EXISTS \(keys.activePolicy)").int == 0 else { return nil }
+        let active = try Self.checked(replies[1], "GET \(legacyActive)")
+        if active.isNull { return nil }
+        guard let version = active.string, !version.isEmpty,
+              let pairs = try Self.checked(replies[2], "HGETALL \(legacyBlobs)").array, pairs.count.isMultiple(of: 2) else {
+            throw .failed("the legacy policy registry (\(legacyActive), \(legacyBlobs)) is malformed: \(active), \(replies[2])")
+        }
+        var activeBlob: Data?
+        for index in stride(from: 0, to: pairs.count, by: 2) {
+            guard let name = pairs[index].string, let bytes = pairs[index + 1].bytes else { continue }
+            if name == version {
+                activeBlob = Data(bytes)
+            } else {
+                _ = try Self.checked(
+                    try await client.execute([Self.command(["HSET", keys.policyBlobs, name]) + [bytes]], timeout: options.writeTimeout)[0],
+                    "HSET \(keys.policyBlobs) \(name)")
+            }
+        }
+        guard let activeBlob else { throw .failed("the legacy policy registry's active version \(version) has no blob in \(legacyBlobs)") }
+        switch try await publishPolicy(version: version, blob: activeBlob, ifActive: nil) {
+        case .published: return version
+        case .activeChanged: return nil
+        }
     }
 
     // MARK: Health
