@@ -264,8 +264,7 @@ public actor StreamLearner {
     ///   unacknowledged unless the change landed between the check and the publication.
     @discardableResult
     public func publish() async throws -> String? {
-        let toAcknowledge = acknowledgeable
-        guard toAcknowledge.values.contains(where: { !$0.isEmpty }) else { return nil }
+        guard acknowledgeable.values.contains(where: { !$0.isEmpty }) else { return nil }
         let active = try await store.activePolicyVersion()
         if let uncertain = uncertainVersion, active == uncertain {
             // The previous publication's answer was lost, but it happened.
@@ -274,7 +273,9 @@ public actor StreamLearner {
         }
         uncertainVersion = nil
         guard active == baseVersion else { throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion) }
-        // Taken before any suspension, so ids queued meanwhile wait for the next publication.
+        // Taken and cleared with no suspension in between, so ids queued while this
+        // publication waits on the store are acknowledged by the next one.
+        let toAcknowledge = acknowledgeable
         acknowledgeable.removeAll()
         do {
             for stream in StreamName.allCases {
