@@ -107,8 +107,14 @@ struct Replay: AsyncParsableCommand {
         }
         say(allTotals.line(days: "all", users: users))
         let survival = Double(trajectories.filter { !$0.churned }.count) / Double(users)
-        say(String(format: "objective per user %.4f, survival %.3f, %d requests failed", allTotals.revenue / Double(users), survival, allTotals.failures))
+        say(String(
+            format: "objective per user %.4f, survival %.3f, %d requests failed, %d feedback calls retried after 503",
+            allTotals.revenue / Double(users), survival, allTotals.failures, allTotals.feedbackRetries))
     }
+
+    /// Retries of a feedback call answered 503, and the longest wait between two (seconds).
+    static let feedbackRetries = 5
+    static let longestRetryWait = 2.0
 
     /// One session: decide over HTTP, simulate with the plan, report feedback. Returns a log line.
     static func session(
@@ -157,13 +163,24 @@ struct Replay: AsyncParsableCommand {
                 return object
             }
             events.append(["type": "session_end", "value": outcome.items + outcome.ads])
-            do {
-                _ = try await client.post("/v1/feedback", [
-                    "decision_id": decisionID, "user_id": userID, "events": Array(events.suffix(1000)),
-                    "timestamp": timestamp + 60,
-                ])
-            } catch {
-                totals.failures += 1
+            // As a feed server would: a 503 (Redis could not store it) is retried after its
+            // Retry-After, a few times, so a short Redis stall loses no feedback.
+            let body: [String: Any] = [
+                "decision_id": decisionID, "user_id": userID, "events": Array(events.suffix(1000)), "timestamp": timestamp + 60,
+            ]
+            var attempts = 0
+            while true {
+                do {
+                    _ = try await client.post("/v1/feedback", body)
+                    break
+                } catch let error as HTTPStatusError where error.status == 503 && attempts < Self.feedbackRetries {
+                    attempts += 1
+                    totals.feedbackRetries += 1
+                    try? await Task.sleep(for: .seconds(min(Self.longestRetryWait, max(0.05, error.retryAfter ?? 1))))
+                } catch {
+                    totals.failures += 1
+                    break
+                }
             }
         }
         return line
@@ -211,7 +228,7 @@ struct RecordingDecider: AdDecider {
 
 /// Sums over replayed sessions.
 struct ReplayTotals {
-    var sessions = 0, ads = 0, items = 0, fallbacks = 0, failures = 0
+    var sessions = 0, ads = 0, items = 0, fallbacks = 0, failures = 0, feedbackRetries = 0
     var revenue = 0.0
     var versions = Set<String>()
 
@@ -221,6 +238,7 @@ struct ReplayTotals {
         items += other.items
         fallbacks += other.fallbacks
         failures += other.failures
+        feedbackRetries += other.feedbackRetries
         revenue += other.revenue
         versions.formUnion(other.versions)
     }
@@ -253,11 +271,25 @@ struct ServiceClient: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.httpBody = try JSONSerialization.data(withJSONObject: body)
         let (data, response) = try await session.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let http = response as? HTTPURLResponse
+        let status = http?.statusCode ?? 0
         guard (200..<300).contains(status) else {
-            throw CLIError("\(path) answered \(status): \(String(decoding: data, as: UTF8.self))")
+            throw HTTPStatusError(
+                path: path, status: status, retryAfter: http?.value(forHTTPHeaderField: "Retry-After").flatMap(Double.init),
+                body: String(decoding: data, as: UTF8.self))
         }
         guard !data.isEmpty else { return [:] }
         return (try JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
     }
+}
+
+/// A response outside 2xx, with what a client needs to decide whether to retry.
+struct HTTPStatusError: Error, CustomStringConvertible {
+    let path: String
+    let status: Int
+    /// Seconds from the `Retry-After` header, if any.
+    let retryAfter: Double?
+    let body: String
+
+    var description: String { "\(path) answered \(status): \(body)" }
 }
