@@ -38,8 +38,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Environment configuration whose regional placement rules the service enforces.")
     var env = "env/default.json"
 
-    @Option(help: "Policy file to publish when the registry has no active policy.")
-    var policy = "policies/default-softmax.json"
+    @Option(help: ArgumentHelp(
+        "Policy file to publish when the registry has no active policy.",
+        discussion: "The default, ε-greedy (ε = 0.05), earns the most of the shipped policies as they act, exploring with exact propensities."))
+    var policy = "policies/default-egreedy.json"
 
     @Option(help: ArgumentHelp(
         "How Redis I/O runs: event-loops or threads.",
