@@ -126,6 +126,18 @@ public actor StreamLearner {
         return decisions.count + feedback.count
     }
 
+    /// Throws unless the registry's active version is ``baseVersion``, first adopting a
+    /// publication of this learner whose answer was lost but which happened.
+    func checkBase() async throws {
+        let active = try await store.activePolicyVersion()
+        if let uncertain = uncertainVersion, active == uncertain {
+            baseVersion = uncertain
+            statistics.published += 1
+        }
+        uncertainVersion = nil
+        guard active == baseVersion else { throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion) }
+    }
+
     /// Every entry of `stream` delivered to this consumer and not acknowledged, page by page.
     func allPending(_ stream: StreamName) async throws(StoreError) -> [StreamEntry] {
         var entries: [StreamEntry] = []
@@ -145,8 +157,7 @@ public actor StreamLearner {
     /// leaving them for a learner restarted from it.
     func settleOtherLayouts() async throws {
         guard !otherLayout.isEmpty else { return }
-        let active = try await store.activePolicyVersion()
-        guard active == baseVersion else { throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion) }
+        try await checkBase()
         for state in otherLayout {
             let layout = state.entry.contextSchema ?? unnamedFingerprint
             if warnedLayouts.insert(layout).inserted {
@@ -265,18 +276,19 @@ public actor StreamLearner {
     @discardableResult
     public func publish() async throws -> String? {
         guard acknowledgeable.values.contains(where: { !$0.isEmpty }) else { return nil }
-        let active = try await store.activePolicyVersion()
-        if let uncertain = uncertainVersion, active == uncertain {
-            // The previous publication's answer was lost, but it happened.
-            baseVersion = uncertain
-            statistics.published += 1
-        }
-        uncertainVersion = nil
-        guard active == baseVersion else { throw StreamLearnerError.activePolicyReplaced(by: active, base: baseVersion) }
-        // Taken and cleared with no suspension in between, so ids queued while this
-        // publication waits on the store are acknowledged by the next one.
+        try await checkBase()
+        // The ids to acknowledge and the model to publish are taken together, with no
+        // suspension in between: updates learned while this publication waits on the store
+        // go into the next one, with their ids.
         let toAcknowledge = acknowledgeable
         acknowledgeable.removeAll()
+        policy.provenance.sessions = startingSessions + statistics.updates
+        policy.provenance.trainedAt = PolicyProvenance.now()
+        let text = try policy.rendered()
+        guard case let .object(fields) = try JSONValue.parse(Data(text.utf8), file: "policy"),
+              case let .string(version)? = fields["checksum"] else {
+            throw StoreError.failed("the rendered policy has no checksum")
+        }
         do {
             for stream in StreamName.allCases {
                 if let ids = toAcknowledge[stream], !ids.isEmpty {
@@ -286,13 +298,6 @@ public actor StreamLearner {
         } catch {
             for (stream, ids) in toAcknowledge { acknowledgeable[stream, default: []].insert(contentsOf: ids, at: 0) }
             throw error
-        }
-        policy.provenance.sessions = startingSessions + statistics.updates
-        policy.provenance.trainedAt = PolicyProvenance.now()
-        let text = try policy.rendered()
-        guard case let .object(fields) = try JSONValue.parse(Data(text.utf8), file: "policy"),
-              case let .string(version)? = fields["checksum"] else {
-            throw StoreError.failed("the rendered policy has no checksum")
         }
         let outcome: PublishOutcome
         do {

@@ -13,7 +13,11 @@ struct Learn: AsyncParsableCommand {
         Reads both streams through a consumer group, joins feedback and the user's return to \
         each decision within the reward window (event time), updates the bandit, and publishes \
         a new policy version to the registry every --publish-every. Restartable: it resumes from \
-        the active policy and re-reads what it had not acknowledged, never counting an event twice.         It publishes only over the version it built on: when someone else publishes or rolls back         (or decisions of another policy's feature layout arrive), it stops with a message, and         its updates since its last publication are dropped; restart it to continue from the         active version. Run one learner per registry.
+        the active policy and re-reads what it had not acknowledged, never counting an event twice. \
+        It publishes only over the version it built on: when someone else publishes or rolls back \
+        (or decisions of another policy's feature layout arrive), it stops with a message, and \
+        its updates since its last publication are dropped; restart it to continue from the \
+        active version. Run one learner per registry.
         """)
 
     @Option(help: "Redis to use (redis://host:port/db); default: the embedded one of --data-dir.")

@@ -313,6 +313,13 @@ extension RedisSerializedTests {
             #expect(try await store.adoptLegacyRegistry() == nil, "a registry in use is never overwritten")
             #expect(try await store.activePolicyVersion() == "v-new")
             await fixture.close()
+
+            // A legacy registry whose active version has no blob is left alone, not an error.
+            let broken = try StoreFixture()
+            _ = try await broken.store.client.execute([bytes("SET", prefix + "adload:policy:active", "v-missing")], timeout: .seconds(2))
+            #expect(try await broken.store.adoptLegacyRegistry() == nil)
+            #expect(try await broken.store.activePolicyVersion() == nil)
+            await broken.close()
         }
 
         @Test("consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")

@@ -339,7 +339,8 @@ public final class RedisLiveStore: LiveStore {
     /// Carries a registry written before its keys shared a hash tag (`adload:policy:active`
     /// and `adload:policy:blobs`) over to the current keys, when the current registry is
     /// empty: every blob is copied, then the old active version becomes active. The old keys
-    /// stay for instances not yet upgraded. Returns the version made active, or `nil`.
+    /// stay for instances not yet upgraded. Returns the version made active, or `nil` (also
+    /// for a malformed legacy registry, which is logged and left alone).
     public func adoptLegacyRegistry() async throws(StoreError) -> String? {
         let legacyActive = keys.prefix + "adload:policy:active"
         let legacyBlobs = keys.prefix + "adload:policy:blobs"
@@ -350,7 +351,8 @@ public final class RedisLiveStore: LiveStore {
         if active.isNull { return nil }
         guard let version = active.string, !version.isEmpty,
               let pairs = try Self.checked(replies[2], "HGETALL \(legacyBlobs)").array, pairs.count.isMultiple(of: 2) else {
-            throw .failed("the legacy policy registry (\(legacyActive), \(legacyBlobs)) is malformed: \(active), \(replies[2])")
+            logger.warning("ignoring a malformed legacy policy registry", metadata: ["active": "\(active)", "key": "\(legacyActive)"])
+            return nil
         }
         var activeBlob: Data?
         for index in stride(from: 0, to: pairs.count, by: 2) {
@@ -363,7 +365,10 @@ public final class RedisLiveStore: LiveStore {
                     "HSET \(keys.policyBlobs) \(name)")
             }
         }
-        guard let activeBlob else { throw .failed("the legacy policy registry's active version \(version) has no blob in \(legacyBlobs)") }
+        guard let activeBlob else {
+            logger.warning("ignoring the legacy policy registry: its active version has no blob", metadata: ["version": "\(version)", "key": "\(legacyBlobs)"])
+            return nil
+        }
         switch try await publishPolicy(version: version, blob: activeBlob, ifActive: nil) {
         case .published: return version
         case .activeChanged: return nil
