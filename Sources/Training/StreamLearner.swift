@@ -280,8 +280,6 @@ public actor StreamLearner {
         // The ids to acknowledge and the model to publish are taken together, with no
         // suspension in between: updates learned while this publication waits on the store
         // go into the next one, with their ids.
-        let toAcknowledge = acknowledgeable
-        acknowledgeable.removeAll()
         policy.provenance.sessions = startingSessions + statistics.updates
         policy.provenance.trainedAt = PolicyProvenance.now()
         let text = try policy.rendered()
@@ -289,6 +287,8 @@ public actor StreamLearner {
               case let .string(version)? = fields["checksum"] else {
             throw StoreError.failed("the rendered policy has no checksum")
         }
+        let toAcknowledge = acknowledgeable
+        acknowledgeable.removeAll()
         do {
             for stream in StreamName.allCases {
                 if let ids = toAcknowledge[stream], !ids.isEmpty {
