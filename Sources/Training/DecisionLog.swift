@@ -121,17 +121,16 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         self.sim = sim
     }
 
-    /// Throws unless `features` can be read with `schema`: the same count and the same
-    /// context names (a record without `context_schema` has the standard history features).
-    func checkLayout(_ schema: FeatureSchema, index: Int) throws(LoggedTrainingError) {
-        guard features.count == schema.contextCount else {
-            throw LoggedTrainingError(index: index, problem: "has \(features.count) context features, the schema has \(schema.contextCount)")
+    /// Throws unless `features` can be read with `layout`'s schema: the same count and the
+    /// same context names (a record without `context_schema` has the standard history features).
+    func checkLayout(_ layout: ContextLayout, index: Int) throws(LoggedTrainingError) {
+        guard features.count == layout.schema.contextCount else {
+            throw LoggedTrainingError(index: index, problem: "has \(features.count) context features, the schema has \(layout.schema.contextCount)")
         }
-        let found = contextSchema ?? schema.with(history: HistoryFeature.standard).contextFingerprint
-        if found != schema.contextFingerprint {
+        if (contextSchema ?? layout.standardFingerprint) != layout.fingerprint {
             throw LoggedTrainingError(
                 index: index,
-                problem: "context_schema \(contextSchema ?? "(absent: the standard history features)") is not the layout \(schema.contextFingerprint) of \(schema.history.map(\.rawValue).joined(separator: ",")): the log was written with other history features")
+                problem: "context_schema \(contextSchema ?? "(absent: the standard history features)") is not the layout \(layout.fingerprint) of \(layout.schema.history.map(\.rawValue).joined(separator: ",")): the log was written with other history features")
         }
     }
 
@@ -242,5 +241,21 @@ public enum DecisionLogError: Error, Sendable, CustomStringConvertible {
         case let .empty(path): "\(path): the decision log holds no records"
         case let .badRecord(path, line, problem): "\(path):\(line): \(problem)"
         }
+    }
+}
+
+/// A schema's context layout with its fingerprints computed once, for checking many records.
+struct ContextLayout {
+    let schema: FeatureSchema
+    /// `schema.contextFingerprint`.
+    let fingerprint: String
+    /// The fingerprint of the same categories with the standard history features: the layout
+    /// of records written before records named theirs.
+    let standardFingerprint: String
+
+    init(_ schema: FeatureSchema) {
+        self.schema = schema
+        fingerprint = schema.contextFingerprint
+        standardFingerprint = schema.with(history: HistoryFeature.standard).contextFingerprint
     }
 }

@@ -14,8 +14,9 @@ public enum LoggedTraining {
         var bandit = bandit
         var curve = ["records,mean_reward,mean_weight"]
         var rewardSum = 0.0, weightSum = 0.0, count = 0
+        let layout = ContextLayout(schema)
         for (index, record) in records.enumerated() {
-            try record.checkLayout(schema, index: index)
+            try record.checkLayout(layout, index: index)
             let candidates = record.candidatePlans()
             let weight = min(maxWeight, 1 / (Double(candidates.count) * record.probability))
             bandit.update(context: record.features, descriptors: candidates[record.chosen].descriptors, reward: record.reward, weight: weight)

@@ -26,8 +26,9 @@ public struct PolicyEvaluation: Sendable {
         var rewards: [Double] = []
         var candidateSets: [[CandidatePlan]] = []
         features.reserveCapacity(records.count)
+        let layout = ContextLayout(schema)
         for (index, record) in records.enumerated() {
-            try record.checkLayout(schema, index: index)
+            try record.checkLayout(layout, index: index)
             guard record.features.count == target.contextCount else {
                 throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the policy has \(target.contextCount)")
             }

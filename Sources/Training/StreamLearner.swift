@@ -72,9 +72,7 @@ public actor StreamLearner {
     /// each it published. It publishes only while that is still the active version.
     public private(set) var baseVersion: String?
     /// The layout of the policy's context features: entries logged with another are not learned.
-    let contextFingerprint: String
-    /// The layout of entries written before entries named theirs (the standard history features).
-    let unnamedFingerprint: String
+    let layout: ContextLayout
     /// Layouts already warned about.
     var warnedLayouts: Set<String> = []
     /// Finalized decisions of another feature layout, settled at the end of each poll.
@@ -96,8 +94,7 @@ public actor StreamLearner {
         self.store = store
         self.policy = policy
         self.baseVersion = baseVersion
-        contextFingerprint = policy.schema.contextFingerprint
-        unnamedFingerprint = policy.schema.with(history: HistoryFeature.standard).contextFingerprint
+        layout = ContextLayout(policy.schema)
         startingSessions = policy.provenance.sessions
         self.configuration = configuration
         self.logger = logger
@@ -108,10 +105,10 @@ public actor StreamLearner {
 
     /// Reads what the streams hold (pending entries of this consumer first, after a restart),
     /// joins and learns. Returns the number of entries read.
-    @discardableResult
     /// - Throws: `StoreError` when a stream read fails (retry later), or
     ///   ``StreamLearnerError/activePolicyReplaced(by:base:)`` when decisions of another
     ///   feature layout arrive because another policy became active: this learner is stale.
+    @discardableResult
     public func poll(block: Duration = .milliseconds(100), includePending: Bool = false) async throws -> Int {
         let decisions = includePending
             ? try await allPending(.decisions)
@@ -159,11 +156,11 @@ public actor StreamLearner {
         guard !otherLayout.isEmpty else { return }
         try await checkBase()
         for state in otherLayout {
-            let layout = state.entry.contextSchema ?? unnamedFingerprint
-            if warnedLayouts.insert(layout).inserted {
+            let found = state.entry.contextSchema ?? layout.standardFingerprint
+            if warnedLayouts.insert(found).inserted {
                 logger.warning(
                     "decisions of an older feature layout are not learned",
-                    metadata: ["context_schema": "\(layout)", "learner_context_schema": "\(contextFingerprint)"])
+                    metadata: ["context_schema": "\(found)", "learner_context_schema": "\(layout.fingerprint)"])
             }
             statistics.otherLayout += 1
             acknowledgeable[.decisions, default: []].append(state.streamIDs[0])
@@ -234,7 +231,7 @@ public actor StreamLearner {
     func finalize(_ state: Pending) {
         pending[state.entry.decisionID] = nil
         let entry = state.entry
-        guard (entry.contextSchema ?? unnamedFingerprint) == contextFingerprint else {
+        guard (entry.contextSchema ?? layout.standardFingerprint) == layout.fingerprint else {
             otherLayout.append(state)
             return
         }

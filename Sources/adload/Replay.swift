@@ -164,7 +164,8 @@ struct Replay: AsyncParsableCommand {
             }
             events.append(["type": "session_end", "value": outcome.items + outcome.ads])
             // As a feed server would: a 503 (Redis could not store it) is retried after its
-            // Retry-After, a few times, so a short Redis stall loses no feedback.
+            // Retry-After, a few times, so feedback refused during a short Redis stall is
+            // delivered once Redis takes it.
             let body: [String: Any] = [
                 "decision_id": decisionID, "user_id": userID, "events": Array(events.suffix(1000)), "timestamp": timestamp + 60,
             ]

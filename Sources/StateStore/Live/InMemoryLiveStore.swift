@@ -177,7 +177,7 @@ public final class InMemoryLiveStore: LiveStore {
             // Ids are "0-<sequence>": compare the sequence numbers, as Redis compares ids.
             func sequence(_ id: String) -> Int { Int(id.split(separator: "-").last ?? "") ?? 0 }
             let start = sequence(after)
-            return pending.sorted().map { all[$0] }.filter { sequence($0.id) > start }.prefix(max(0, count)).map { $0 }
+            return Array(pending.sorted().lazy.map { all[$0] }.filter { sequence($0.id) > start }.prefix(max(0, count)))
         }
     }
 
