@@ -26,6 +26,9 @@ public struct DecisionServiceConfiguration: Sendable {
     /// same users must share it. The default is a constant: the check protects against
     /// mistakes (ids of another user, truncated or made-up ids), not against adversaries.
     public var decisionIDSecret: String
+    /// Adds the `/bench/...` routes, which do only a part of a decide's work, so a load
+    /// benchmark can measure what those parts cost (default off; never needed in production).
+    public var benchmarkRoutes: Bool
 
     /// The default secret of decision ids.
     public static let defaultDecisionIDSecret = "adload-decision-id-v1"
@@ -42,7 +45,8 @@ public struct DecisionServiceConfiguration: Sendable {
         circuitBreaker: CircuitBreaker.Configuration = .init(),
         policyWatcher: PolicyWatcher.Configuration = .init(),
         decisionLog: DecisionLogBuffer.Configuration = .init(),
-        decisionIDSecret: String = DecisionServiceConfiguration.defaultDecisionIDSecret
+        decisionIDSecret: String = DecisionServiceConfiguration.defaultDecisionIDSecret,
+        benchmarkRoutes: Bool = false
     ) {
         self.address = address
         self.serverName = serverName
@@ -55,5 +59,6 @@ public struct DecisionServiceConfiguration: Sendable {
         self.policyWatcher = policyWatcher
         self.decisionLog = decisionLog
         self.decisionIDSecret = decisionIDSecret
+        self.benchmarkRoutes = benchmarkRoutes
     }
 }

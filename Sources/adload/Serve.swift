@@ -55,6 +55,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
+    @Flag(help: ArgumentHelp(
+        "Add the /bench/body and /bench/user-record routes (for scripts/bench-service).",
+        discussion: "Each does only a part of a decide's work, so the benchmark can measure what the parts cost."))
+    var benchmarkRoutes = false
+
     /// Whether Redis I/O runs on the event loops; the entry point (`Main`) then installs the
     /// loops as Swift's global executor, so request handlers run on the same threads as the
     /// Redis connections and a decide's round trip to Redis costs no thread switch.
@@ -92,7 +97,7 @@ struct Serve: AsyncParsableCommand {
             let engine = try await initialEngine(store: store, rules: rules, schema: config.featureSchema, logger: logger)
             let holder = PolicyHolder(initial: engine)
             let application = buildApplication(
-                configuration: DecisionServiceConfiguration(address: .hostname(host, port: port)),
+                configuration: DecisionServiceConfiguration(address: .hostname(host, port: port), benchmarkRoutes: benchmarkRoutes),
                 store: store, policyHolder: holder, registry: registry, logger: logger)
             logger.info("serving", metadata: [
                 "address": "http://\(host):\(port)", "policy": "\(engine.version)", "redis": "\(address)",

@@ -126,6 +126,39 @@ struct OperationsTests {
         }
     }
 
+    @Test("the benchmark routes exist only when configured; they read the body, then the user's record, as decide does")
+    func benchmarkRoutes() async throws {
+        let plain = try Fixtures.server(store: InMemoryLiveStore())
+        try await buildApplication(server: plain).test(.router) { client in
+            let response = try await client.execute(
+                uri: "/bench/user-record", method: .post, headers: [.contentType: "application/json"], body: body(decideBody()))
+            #expect(response.status == .notFound)
+        }
+        let base = InMemoryLiveStore()
+        let store = CountingStore(base: base)
+        var configuration = Fixtures.configuration()
+        configuration.benchmarkRoutes = true
+        let server = try Fixtures.server(store: store, configuration: configuration)
+        try await buildApplication(server: server).test(.router) { client in
+            func post(_ route: String, _ text: String) async throws -> TestResponse {
+                try await client.execute(uri: route, method: .post, headers: [.contentType: "application/json"], body: body(text))
+            }
+            let bodyOnly = try await post("/bench/body", decideBody())
+            #expect(bodyOnly.status == .ok)
+            #expect(bodyOnly.text == #"{"status":"ok"}"#)
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 0)
+            #expect(try await post("/bench/user-record", decideBody()).status == .ok)
+            #expect(store.userRecordCalls.load(ordering: .relaxed) == 1)
+            let malformed = try await post("/bench/user-record", #"{"user_id": 7}"#)
+            #expect(malformed.status == .badRequest)
+            #expect(try malformed.decode(ErrorAnswer.self).error.field == "user_id")
+            base.setUnavailable(true)
+            #expect(try await post("/bench/user-record", decideBody()).status == .serviceUnavailable)
+            base.setUnavailable(false)
+            #expect(try await streamDecisions(base).isEmpty, "no decision is made or logged")
+        }
+    }
+
     @Test("the application serves over a real socket")
     func live() async throws {
         let store = InMemoryLiveStore()

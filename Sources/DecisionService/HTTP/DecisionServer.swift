@@ -74,9 +74,10 @@ public final class DecisionServer: Sendable {
         router.post("/v1/decide") { request, _ in await self.decide(request) }
         router.post("/v1/feedback") { request, _ in await self.feedback(request) }
         router.get("/v1/policy") { _, _ in self.policy() }
-        router.get("/healthz") { _, _ in JSONResponse.make(200, ReadinessResponse(status: "ok", failed: nil, checks: nil)) }
+        router.get("/healthz") { _, _ in JSONResponse.healthy }
         router.get("/readyz") { _, _ in await self.readiness() }
         router.get("/metrics") { _, _ in self.renderMetrics() }
+        if configuration.benchmarkRoutes { addBenchmarkRoutes(to: router) }
         return router
     }
 }

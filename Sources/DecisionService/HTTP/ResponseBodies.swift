@@ -147,6 +147,16 @@ enum JSONResponse {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 
+    /// The `/healthz` answer, `{"status":"ok"}`, built once: a liveness probe should cost
+    /// the server nothing beyond HTTP itself.
+    static var healthy: Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: healthyBody))
+    }
+
+    private static let healthyBody = ByteBuffer(string: #"{"status":"ok"}"#)
+
     /// The error body for a refused request.
     static func error(_ error: RequestError) -> Response {
         make(error.statusCode, ErrorResponse(error: .init(field: error.field, message: error.message)))
