@@ -256,6 +256,31 @@ extension RedisSerializedTests {
             await fixture.close()
         }
 
+        @Test("a user hash field that is not a number fails the read naming the key and field; a user with no field set is unknown")
+        func malformedUserHash() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let connection = try fixture.server.connect()
+            let key = store.options.keyPrefix + "{u:broken}"
+            #expect(try await store.userRecord(userID: "broken", day: 20_000) == nil)
+            _ = try connection.command(["HSET", key, "unrelated", "1"])
+            #expect(try await store.userRecord(userID: "broken", day: 20_000) == nil, "only the record's own fields count")
+            _ = try connection.command(["HSET", key, "lv", "20000.5", "w2", "three"])
+            do {
+                _ = try await store.userRecord(userID: "broken", day: 20_000)
+                Issue.record("a field holding text was read as a number")
+            } catch {
+                #expect(error.description.contains(key) && error.description.contains("field w2 holds"), "\(error)")
+            }
+            _ = try connection.command(["HSET", key, "w2", "3", "ts", "2.5"])
+            await #expect(throws: StoreError.self) { try await store.userRecord(userID: "broken", day: 20_000) }
+            _ = try connection.command(["HSET", key, "ts", "12", "q1", "0.25"])
+            let record = try #require(try await store.userRecord(userID: "broken", day: 20_000))
+            #expect(record.lastVisit == 20_000.5 && record.week[2] == 3 && record.totalSessions == 12 && record.adReactions == [0, 0.25])
+            #expect(record.lastUpdate == nil && record.month == [0, 0, 0, 0, 0])
+            await fixture.close()
+        }
+
         @Test("publishPolicy, activePolicyVersion and policyBlob round-trip a binary blob")
         func policyRegistry() async throws {
             let fixture = try StoreFixture()

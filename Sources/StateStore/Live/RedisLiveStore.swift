@@ -33,7 +33,7 @@ import Synchronization
 ///
 /// ## Round trips
 ///
-/// - ``userRecord(userID:day:)``: one (`HGETALL` + `GET`, pipelined).
+/// - ``userRecord(userID:day:)``: one (`HMGET` of the hash's fields + `GET`, pipelined).
 /// - ``applyFeedback(_:)``: one Lua script over the user's keys (de-duplication, decay and
 ///   counts, daily counter), then, only when something new was counted, one `XADD` to the
 ///   feedback stream. The stream lives in another slot, so it cannot be written by the
@@ -197,13 +197,12 @@ public final class RedisLiveStore: LiveStore {
         try RedisKeys.validate(userID: userID)
         let userKey = keys.user(userID)
         let replies = try await client.execute(
-            [["HGETALL", userKey], ["GET", keys.dailyAds(userID, day: day)]], timeout: min(timeout, options.readTimeout)
-        )
-        guard let pairs = try Self.checked(replies[0], "HGETALL \(userKey)").array else {
-            throw .failed("HGETALL \(userKey) answered \(replies[0]), not an array")
+            [Self.userFieldsCommand(userKey), [Array("GET".utf8), Array(keys.dailyAds(userID, day: day).utf8)]],
+            timeout: min(timeout, options.readTimeout))
+        guard let values = try Self.checked(replies[0], "HMGET \(userKey)").array, values.count == Self.userFields.count else {
+            throw .failed("HMGET \(userKey) answered \(replies[0]), not an array of \(Self.userFields.count) values")
         }
-        if pairs.isEmpty { return nil }
-        var record = try Self.decodeUser(pairs, key: userKey)
+        guard var record = try Self.decodeUser(values, key: userKey) else { return nil }
         let counter = try Self.checked(replies[1], "GET daily ads of \(userID)")
         if !counter.isNull {
             guard let ads = counter.int else {
@@ -214,39 +213,48 @@ public final class RedisLiveStore: LiveStore {
         return record
     }
 
-    /// Decodes the fields of a user hash (`HGETALL` reply, alternating field and value).
-    static func decodeUser(_ pairs: [RedisReply], key: String) throws(StoreError) -> UserRecord {
-        var fields: [String: String] = [:]
-        var index = 0
-        while index + 1 < pairs.count {
-            guard let field = pairs[index].string, let value = pairs[index + 1].string else {
-                throw .failed("user hash \(key) has a field that is not text")
+    /// The user hash's fields, in the order ``decodeUser(_:key:)`` reads them.
+    static let userFields = ["lv", "lu", "w0", "w1", "w2", "w3", "w4", "m0", "m1", "m2", "m3", "m4", "dw", "ts", "q0", "q1"]
+
+    /// `HMGET` of every field of ``userFields``, encoded once.
+    private static let userFieldArguments = userFields.map { Array($0.utf8) }
+
+    /// `HMGET <key> lv lu …`: only the values come back, in a fixed order, so reading a
+    /// returning user's record needs no dictionary of field names; fields the record does
+    /// not know are not sent.
+    static func userFieldsCommand(_ key: String) -> [[UInt8]] {
+        var command: [[UInt8]] = [Array("HMGET".utf8), Array(key.utf8)]
+        command.reserveCapacity(2 + userFieldArguments.count)
+        command.append(contentsOf: userFieldArguments)
+        return command
+    }
+
+    /// Decodes the `HMGET` values of ``userFields``; `nil` when none is set (a user never seen).
+    static func decodeUser(_ values: [RedisReply], key: String) throws(StoreError) -> UserRecord? {
+        if values.allSatisfy(\.isNull) { return nil }
+        func number(_ index: Int) throws(StoreError) -> Double? {
+            let value = values[index]
+            if value.isNull { return nil }
+            guard let text = value.string, let number = Double(text) else {
+                throw .failed("user hash \(key) field \(userFields[index]) holds `\(value)`, not a number")
             }
-            fields[field] = value
-            index += 2
-        }
-        func number(_ field: String) throws(StoreError) -> Double? {
-            guard let text = fields[field] else { return nil }
-            guard let value = Double(text) else {
-                throw .failed("user hash \(key) field \(field) holds `\(text)`, not a number")
-            }
-            return value
+            return number
         }
         var record = UserRecord()
-        record.lastVisit = try number("lv")
-        record.lastUpdate = try number("lu")
+        record.lastVisit = try number(0)
+        record.lastUpdate = try number(1)
         for slot in 0..<5 {
-            record.week[slot] = try number("w\(slot)") ?? 0
-            record.month[slot] = try number("m\(slot)") ?? 0
+            record.week[slot] = try number(2 + slot) ?? 0
+            record.month[slot] = try number(7 + slot) ?? 0
         }
-        record.recentDwell = try number("dw") ?? 0
-        record.adReactions = [try number("q0") ?? 0, try number("q1") ?? 0]
-        if let sessions = fields["ts"] {
-            guard let value = Int(sessions) else {
-                throw .failed("user hash \(key) field ts holds `\(sessions)`, not an integer")
+        record.recentDwell = try number(12) ?? 0
+        if !values[13].isNull {
+            guard let text = values[13].string, let sessions = Int(text) else {
+                throw .failed("user hash \(key) field ts holds `\(values[13])`, not an integer")
             }
-            record.totalSessions = value
+            record.totalSessions = sessions
         }
+        record.adReactions = [try number(14) ?? 0, try number(15) ?? 0]
         return record
     }
 
