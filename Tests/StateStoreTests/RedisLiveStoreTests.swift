@@ -248,11 +248,65 @@ extension RedisSerializedTests {
                 decisionID: "old", userID: "u1", time: 20_008.3, events: [FeedbackEvent(kind: .sessionEnd, value: 4)]
             ))
             #expect(try await store.userRecord(userID: "u1", day: 20_008)?.lastVisit == 20_008.3)
-            let counterTTL = try #require(try connection.command(["TTL", store.options.keyPrefix + "{u:u1}:fe:old"]).int)
+            let counted = store.options.keyPrefix + "{u:u1}:ce:old"
+            let counterTTL = try #require(try connection.command(["TTL", counted]).int)
             #expect(counterTTL > 6 * 86_400 && counterTTL <= 7 * 86_400)
-            // A compact encoding: listpack since Redis 7.0, ziplist before.
-            let encoding = try connection.command(["OBJECT", "ENCODING", store.options.keyPrefix + "{u:u1}:fe:old"]).string
-            #expect(encoding == "listpack" || encoding == "ziplist")
+            // The session length + 1 (big-endian), then position 0's byte with the session_end bit (7).
+            #expect(try connection.command(["GET", counted]) == .bulk([0, 5, 0x80]))
+            await fixture.close()
+        }
+
+        @Test("counted events take a few bytes per decision; a hash of identities left by an earlier version is converted, not counted again")
+        func countedEventsLayout() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let connection = try fixture.server.connect()
+            var events = (1...25).map { FeedbackEvent(kind: .dwell, position: $0, value: 3) }
+            events += stride(from: 5, through: 25, by: 5).map { FeedbackEvent(kind: .impression, position: $0) }
+            events.append(FeedbackEvent(kind: .sessionEnd, value: 25))
+            let outcome = try await store.applyFeedback(FeedbackEntry(decisionID: "long", userID: "u2", time: 20_000.5, events: events))
+            #expect(outcome == FeedbackOutcome(newEvents: 31, duplicateEvents: 0))
+            let counted = store.options.keyPrefix + "{u:u2}:ce:long"
+            #expect(try connection.command(["STRLEN", counted]).int == 2 + 26)
+            // The same events as the hash of identities that earlier versions kept, under a name as long.
+            let hashed = store.options.keyPrefix + "{u:u2}:fe:long"
+            _ = try connection.command(["HSET", hashed, "#len", "25"] + events.flatMap { [$0.identity, ""] })
+            let bytes = try #require(try connection.command(["MEMORY", "USAGE", counted, "SAMPLES", "0"]).int)
+            let hashBytes = try #require(try connection.command(["MEMORY", "USAGE", hashed, "SAMPLES", "0"]).int)
+            #expect(bytes * 3 < hashBytes, "MEMORY USAGE of a 25-item session's counted events: \(bytes) bytes, as a hash \(hashBytes)")
+            _ = try connection.command(["DEL", hashed])
+            #expect(try await store.userRecord(userID: "u2", day: 20_000)?.adReactions[1] == 1, "the session ended on an ad")
+
+            // The layout before 2026-11-27: a hash of identities and `#len`.
+            let legacy = store.options.keyPrefix + "{u:u3}:fe:old"
+            _ = try connection.command(["HSET", legacy, "impression:4", "", "dwell:4", "", "session_end:-", "", "#len", "4"])
+            let again = try await store.applyFeedback(FeedbackEntry(decisionID: "old", userID: "u3", time: 20_000.5, events: [
+                FeedbackEvent(kind: .impression, position: 4), FeedbackEvent(kind: .sessionEnd, value: 4),
+                FeedbackEvent(kind: .click, position: 4),
+            ]))
+            #expect(again == FeedbackOutcome(newEvents: 1, duplicateEvents: 2))
+            #expect(try connection.command(["EXISTS", legacy]).int == 0, "the old hash is deleted once converted")
+            #expect(try connection.command(["GET", store.options.keyPrefix + "{u:u3}:ce:old"]) == .bulk([0, 5, 0x80, 0, 0, 0, 0x43]))
+            let repeated = try await store.applyFeedback(FeedbackEntry(decisionID: "old", userID: "u3", time: 20_000.6, events: [
+                FeedbackEvent(kind: .dwell, position: 4, value: 2), FeedbackEvent(kind: .click, position: 4),
+            ]))
+            #expect(repeated == FeedbackOutcome(newEvents: 0, duplicateEvents: 2))
+            await fixture.close()
+        }
+
+        @Test("both stores refuse an event at a position outside 1...512 and count nothing of that feedback")
+        func positionOutOfRange() async throws {
+            let fixture = try StoreFixture()
+            let stores: [any LiveStore] = [fixture.store, InMemoryLiveStore()]
+            for store in stores {
+                let entry = FeedbackEntry(decisionID: "d", userID: "u4", time: 20_000.5, events: [
+                    FeedbackEvent(kind: .dwell, position: 2, value: 1), FeedbackEvent(kind: .impression, position: 513),
+                ])
+                await #expect(throws: StoreError.failed("a impression event at position 513: positions are 1...512")) {
+                    try await store.applyFeedback(entry)
+                }
+                #expect(try await store.userRecord(userID: "u4", day: 20_000) == nil, "\(type(of: store))")
+            }
             await fixture.close()
         }
 

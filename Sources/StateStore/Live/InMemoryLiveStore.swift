@@ -69,7 +69,8 @@ public final class InMemoryLiveStore: LiveStore {
     }
 
     public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
-        try state.withLock { (state: inout State) throws(StoreError) -> FeedbackOutcome in
+        for event in entry.events { try FeedbackEvent.checkPosition(event) }
+        return try state.withLock { (state: inout State) throws(StoreError) -> FeedbackOutcome in
             try checkAvailable(state)
             var fresh: [FeedbackEvent] = []
             for event in entry.events {

@@ -1,3 +1,4 @@
+import AdLoadCore
 import Foundation
 
 /// What the decision service keeps per user, as read on the decide path.
@@ -65,6 +66,18 @@ public struct FeedbackEvent: Sendable, Equatable, Hashable {
     /// The identity used for idempotency: a repeated event with the same identity for the
     /// same decision is counted once.
     public var identity: String { "\(kind.rawValue):\(position.map(String.init) ?? "-")" }
+
+    /// The feed positions an event may name (the service accepts the same range).
+    public static let positions = 1...AdPlan.maxPosition
+
+    /// Refuses an event naming a position outside ``positions``; both stores check it before
+    /// counting anything, so they accept and refuse the same feedback.
+    /// - Throws: ``StoreError/failed(_:)`` naming the event and the position.
+    static func checkPosition(_ event: FeedbackEvent) throws(StoreError) {
+        if let position = event.position, !positions.contains(position) {
+            throw .failed("a \(event.kind.rawValue) event at position \(position): positions are \(positions.lowerBound)...\(positions.upperBound)")
+        }
+    }
 }
 
 /// Feedback for one decision, as accepted by the service.

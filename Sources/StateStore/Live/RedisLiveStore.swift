@@ -18,7 +18,7 @@ import Synchronization
 /// |---|---|---|---|
 /// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `q0`, `q1` the 90-day decayed ads and adverse reactions (``UserRecord/adReactions``), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
-/// | `P{u:ID}:fe:<decisionID>` | hash (fields only; about 430 bytes for 20 events) | identities (``FeedbackEvent/identity``) of the events already counted for a decision, and `#len`, the length of its first counted session end (for the ended-on-an-ad reaction) | ``Options/countedEventsRetention`` (7 days) |
+/// | `P{u:ID}:ce:<decisionID>` | string (about 30 bytes for a 25-item session) | the events already counted for a decision, a bit per (position, kind), and the length of its first counted session end (for the ended-on-an-ad reaction); see ``countedEventCode(_:)`` | ``Options/countedEventsRetention`` (7 days) |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:{policy}:active` | string | the active policy version | none |
@@ -422,9 +422,12 @@ struct RedisKeys: Sendable {
 
     func user(_ userID: String) -> String { "\(prefix){u:\(userID)}" }
     func dailyAds(_ userID: String, day: Int) -> String { "\(user(userID)):ads:\(day)" }
-    /// A hash since 2026-11; the sets of earlier versions were named `:fb:` (a new name, so an
-    /// old set and a new hash never meet under one key and fail with WRONGTYPE mid-upgrade).
-    func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fe:\(decisionID)" }
+    /// A string of bits since 2026-11-27 (a new name, so an old hash and a new string never
+    /// meet under one key and fail with WRONGTYPE mid-upgrade).
+    func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):ce:\(decisionID)" }
+    /// The hash of counted identities of versions before 2026-11-27; the feedback script
+    /// converts one it finds and deletes it. (The sets before those, `:fb:`, are not read.)
+    func legacyCountedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fe:\(decisionID)" }
     func stream(_ name: StreamName) -> String { prefix + name.rawValue }
     /// The registry's two keys share the hash tag `{policy}`, so Redis Cluster keeps them on
     /// one shard and a script can update both (named `adload:policy:*` before 2026-11-27).
