@@ -256,7 +256,7 @@ extension RedisSerializedTests {
             await fixture.close()
         }
 
-        @Test("counted events take a few bytes per decision; a hash of identities left by an earlier version is converted, not counted again")
+        @Test("counted events take a few bytes per decision; a hash of identities left by an earlier version is merged in, not counted again")
         func countedEventsLayout() async throws {
             let fixture = try StoreFixture()
             let store = fixture.store
@@ -291,6 +291,17 @@ extension RedisSerializedTests {
                 FeedbackEvent(kind: .dwell, position: 4, value: 2), FeedbackEvent(kind: .click, position: 4),
             ]))
             #expect(repeated == FeedbackOutcome(newEvents: 0, duplicateEvents: 2))
+
+            // An instance of the earlier version, still running mid-upgrade, counts a skip in the old hash.
+            _ = try connection.command(["HSET", legacy, "skip:4", "", "conversion:-", ""])
+            let mixed = try await store.applyFeedback(FeedbackEntry(decisionID: "old", userID: "u3", time: 20_000.7, events: [
+                FeedbackEvent(kind: .skip, position: 4), FeedbackEvent(kind: .conversion), FeedbackEvent(kind: .conversion, position: 4),
+            ]))
+            #expect(mixed == FeedbackOutcome(newEvents: 1, duplicateEvents: 2))
+            #expect(try connection.command(["EXISTS", legacy]).int == 0)
+            let empty = try await store.applyFeedback(FeedbackEntry(decisionID: "old", userID: "u3", time: 20_000.8, events: []))
+            #expect(empty == FeedbackOutcome(newEvents: 0, duplicateEvents: 0))
+            #expect(try connection.command(["GET", store.options.keyPrefix + "{u:u3}:ce:old"]) == .bulk([0, 5, 0x84, 0, 0, 0, 0x4F]))
             await fixture.close()
         }
 
@@ -302,7 +313,7 @@ extension RedisSerializedTests {
                 let entry = FeedbackEntry(decisionID: "d", userID: "u4", time: 20_000.5, events: [
                     FeedbackEvent(kind: .dwell, position: 2, value: 1), FeedbackEvent(kind: .impression, position: 513),
                 ])
-                await #expect(throws: StoreError.failed("a impression event at position 513: positions are 1...512")) {
+                await #expect(throws: StoreError.failed("feedback for decision d: event 2 (impression) has position 513, outside 1...512")) {
                     try await store.applyFeedback(entry)
                 }
                 #expect(try await store.userRecord(userID: "u4", day: 20_000) == nil, "\(type(of: store))")
@@ -324,7 +335,7 @@ extension RedisSerializedTests {
                 _ = try await store.userRecord(userID: "broken", day: 20_000)
                 Issue.record("a field holding text was read as a number")
             } catch {
-                #expect(error.description.contains(key) && error.description.contains("field w2 holds"), "\(error)")
+                #expect(error.description.contains(key) && error.description.contains("field w2 holds `three`"), "\(error)")
             }
             _ = try connection.command(["HSET", key, "w2", "3", "ts", "2.5"])
             await #expect(throws: StoreError.self) { try await store.userRecord(userID: "broken", day: 20_000) }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import StateStore
 
@@ -9,27 +10,30 @@ extension DecisionServer {
     ///
     /// - `POST /bench/body`: reads and parses a decide body.
     /// - `POST /bench/user-record`: reads and parses a decide body, then reads the user's
-    ///   record as decide does (circuit breaker, decide budget): the floor of a decide, with
-    ///   no policy, no decision log and a small answer.
+    ///   record and the day's ad counter as decide does (circuit breaker, decide budget): the
+    ///   floor of a decide, with no policy, no decision log and a small answer. Its store
+    ///   failures count in the circuit breaker like decide's (503 instead of a fallback).
     func addBenchmarkRoutes(to router: Router<BasicRequestContext>) {
         router.post("/bench/body") { request, _ in
             do throws(RequestError) {
-                _ = try await self.benchmarkUserID(request)
+                _ = try await self.benchmarkRequest(request)
             } catch {
                 return JSONResponse.error(error)
             }
             return JSONResponse.healthy
         }
         router.post("/bench/user-record") { request, _ in
-            let userID: String
+            let decisionRequest: DecisionRequest
             do throws(RequestError) {
-                userID = try await self.benchmarkUserID(request)
+                decisionRequest = try await self.benchmarkRequest(request)
             } catch {
                 return JSONResponse.error(error)
             }
+            let userID = decisionRequest.userID
+            let seconds = decisionRequest.timestamp ?? Date().timeIntervalSince1970
+            let day = Int((seconds / Self.secondsPerDay).rounded(.down))
             let store = self.store
             let budget = self.configuration.decideStoreBudget
-            let day = 0
             let outcome = await self.circuitBreaker.call(budget: budget, selfTimed: store.honoursTimeouts) {
                 () async throws(StoreError) in
                 try await store.userRecord(userID: userID, day: day, timeout: budget)
@@ -41,10 +45,10 @@ extension DecisionServer {
         }
     }
 
-    /// The user id of a decide body, read and parsed as `POST /v1/decide` does.
-    func benchmarkUserID(_ request: Request) async throws(RequestError) -> String {
+    /// A decide body, read and parsed as `POST /v1/decide` does.
+    func benchmarkRequest(_ request: Request) async throws(RequestError) -> DecisionRequest {
         let buffer = try await readBody(request)
-        if let fast = DecideBodyFastPath.parse(buffer) { return fast.userID }
-        return try decode(DecideBody.self, from: buffer).request.userID
+        if let fast = DecideBodyFastPath.parse(buffer) { return fast }
+        return try decode(DecideBody.self, from: buffer).request
     }
 }

@@ -98,7 +98,7 @@ struct FeedbackEventBody: Decodable {
                 reader.path("type"),
                 "unknown event type \(JSONText.quoted(type)), expected one of \(FeedbackEvent.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let position = try reader.integer("position", required: false, in: 1...512)
+        let position = try reader.integer("position", required: false, in: FeedbackEvent.positions)
         let value = try reader.number("value", required: false, in: RequestLimits.eventValues)
         switch kind {
         case .impression, .click, .skip, .hide, .report, .dwell:

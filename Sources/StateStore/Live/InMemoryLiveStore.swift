@@ -69,7 +69,9 @@ public final class InMemoryLiveStore: LiveStore {
     }
 
     public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
-        for event in entry.events { try FeedbackEvent.checkPosition(event) }
+        for (index, event) in entry.events.enumerated() {
+            try FeedbackEvent.checkPosition(event, index: index, decisionID: entry.decisionID)
+        }
         return try state.withLock { (state: inout State) throws(StoreError) -> FeedbackOutcome in
             try checkAvailable(state)
             var fresh: [FeedbackEvent] = []

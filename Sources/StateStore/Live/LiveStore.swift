@@ -70,12 +70,13 @@ public struct FeedbackEvent: Sendable, Equatable, Hashable {
     /// The feed positions an event may name (the service accepts the same range).
     public static let positions = 1...AdPlan.maxPosition
 
-    /// Refuses an event naming a position outside ``positions``; both stores check it before
-    /// counting anything, so they accept and refuse the same feedback.
-    /// - Throws: ``StoreError/failed(_:)`` naming the event and the position.
-    static func checkPosition(_ event: FeedbackEvent) throws(StoreError) {
+    /// Refuses an event naming a position outside ``positions``; both stores check every
+    /// event of a feedback call before counting any, so they accept and refuse the same feedback.
+    /// - Throws: ``StoreError/failed(_:)`` naming the decision, the event and the position.
+    static func checkPosition(_ event: FeedbackEvent, index: Int, decisionID: String) throws(StoreError) {
         if let position = event.position, !positions.contains(position) {
-            throw .failed("a \(event.kind.rawValue) event at position \(position): positions are \(positions.lowerBound)...\(positions.upperBound)")
+            throw .failed(
+                "feedback for decision \(decisionID): event \(index + 1) (\(event.kind.rawValue)) has position \(position), outside \(positions.lowerBound)...\(positions.upperBound)")
         }
     }
 }

@@ -9,8 +9,10 @@ extension RedisLiveStore {
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
     /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
-    ///   decision, 4 the same under the hash layout of versions before 2026-11-27 (converted
-    ///   and deleted when found).
+    ///   decision, 4 the same under the hash layout of versions before 2026-11-27 (merged in
+    ///   and deleted whenever found, so instances of both versions can run side by side
+    ///   during an upgrade; a rollback to an older version within the 7-day retention
+    ///   would count again the events this layout recorded).
     ///
     /// The counted events of a decision are one Redis string: two bytes holding the length of
     /// its first counted session end + 1 (big-endian; 0 while none is counted), then one byte
@@ -56,18 +58,26 @@ extension RedisLiveStore {
           bytes[2] = (length + 1) % 256
         end
 
+        if n == 0 then return {} end
         local state = redis.call('GET', KEYS[3])
-        if state then
-          bytes = {string.byte(state, 1, -1)}
-        elseif redis.call('EXISTS', KEYS[4]) == 1 then
+        if state then bytes = {string.byte(state, 1, -1)} end
+        -- A hash of identities written by a version before 2026-11-27 (one still running
+        -- during a rolling upgrade, too) is merged in and deleted.
+        if redis.call('EXISTS', KEYS[4]) == 1 then
           local old = redis.call('HGETALL', KEYS[4])
           for j = 1, #old, 2 do
             if old[j] == '#len' then
-              setLength(tonumber(old[j + 1]) or 0)
+              local length = tonumber(old[j + 1]) or 0
+              if bytes[1] * 256 + bytes[2] == 0 and length >= 0 and length <= 512 then setLength(length) end
             else
               local kind, position = string.match(old[j], '^([%a_]+):(.+)$')
-              if position == '-' then position = 0 else position = tonumber(position) end
-              if kind and KIND[kind] and position and position >= 0 and position <= 512 then mark(position, KIND[kind]) end
+              if position == '-' then
+                position = 0
+              else
+                position = tonumber(position)
+                if position and (position < 1 or position > 512 or math.floor(position) ~= position) then position = nil end
+              end
+              if kind and KIND[kind] and position then mark(position, KIND[kind]) end
             end
           end
           redis.call('DEL', KEYS[4])
@@ -102,7 +112,7 @@ extension RedisLiveStore {
             end
           end
         end
-        if n > 0 then redis.call('SET', KEYS[3], string.char(unpack(bytes)), 'EX', ARGV[3]) end
+        redis.call('SET', KEYS[3], string.char(unpack(bytes)), 'EX', ARGV[3])
         if #fresh == 0 then return fresh end
 
         local f = redis.call('HMGET', KEYS[1], 'lv', 'lu', 'w0', 'w1', 'w2', 'w3', 'w4',
@@ -198,9 +208,8 @@ extension RedisLiveStore {
     /// kinds numbered
     /// impression 0, click 1, conversion 2, skip 3, hide 4, report 5, dwell 6, session_end 7;
     /// position 0 stands for none. Two events have the same code exactly when they have the
-    /// same ``FeedbackEvent/identity``.
-    /// - Throws: ``StoreError/failed(_:)`` for a position outside 1...``AdPlan/maxPosition``.
-    static func countedEventCode(_ event: FeedbackEvent) throws(StoreError) -> Int {
+    /// same ``FeedbackEvent/identity``, for positions in ``FeedbackEvent/positions``.
+    static func countedEventCode(_ event: FeedbackEvent) -> Int {
         let kind = switch event.kind {
         case .impression: 0
         case .click: 1
@@ -211,7 +220,6 @@ extension RedisLiveStore {
         case .dwell: 6
         case .sessionEnd: 7
         }
-        try FeedbackEvent.checkPosition(event)
         return (event.position ?? 0) * 8 + kind
     }
 
@@ -245,8 +253,9 @@ extension RedisLiveStore {
             String(entry.events.count),
         ]
         arguments.reserveCapacity(arguments.count + 3 * entry.events.count)
-        for event in entry.events {
-            arguments.append(String(try Self.countedEventCode(event)))
+        for (index, event) in entry.events.enumerated() {
+            try FeedbackEvent.checkPosition(event, index: index, decisionID: entry.decisionID)
+            arguments.append(String(Self.countedEventCode(event)))
             arguments.append(event.kind.rawValue)
             arguments.append(event.value.map { "\($0)" } ?? "")
         }

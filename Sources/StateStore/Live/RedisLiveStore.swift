@@ -236,7 +236,7 @@ public final class RedisLiveStore: LiveStore {
             let value = values[index]
             if value.isNull { return nil }
             guard let text = value.string, let number = Double(text) else {
-                throw .failed("user hash \(key) field \(userFields[index]) holds `\(value)`, not a number")
+                throw .failed("user hash \(key) field \(userFields[index]) holds `\(value.string ?? "\(value)")`, not a number")
             }
             return number
         }
@@ -250,7 +250,7 @@ public final class RedisLiveStore: LiveStore {
         record.recentDwell = try number(12) ?? 0
         if !values[13].isNull {
             guard let text = values[13].string, let sessions = Int(text) else {
-                throw .failed("user hash \(key) field ts holds `\(values[13])`, not an integer")
+                throw .failed("user hash \(key) field ts holds `\(values[13].string ?? "\(values[13])")`, not an integer")
             }
             record.totalSessions = sessions
         }
@@ -426,7 +426,8 @@ struct RedisKeys: Sendable {
     /// meet under one key and fail with WRONGTYPE mid-upgrade).
     func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):ce:\(decisionID)" }
     /// The hash of counted identities of versions before 2026-11-27; the feedback script
-    /// converts one it finds and deletes it. (The sets before those, `:fb:`, are not read.)
+    /// merges one it finds into the string and deletes it. (The sets before those, `:fb:`,
+    /// are not read.)
     func legacyCountedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fe:\(decisionID)" }
     func stream(_ name: StreamName) -> String { prefix + name.rawValue }
     /// The registry's two keys share the hash tag `{policy}`, so Redis Cluster keeps them on
