@@ -3,8 +3,8 @@ import Hummingbird
 import StateStore
 
 extension DecisionServer {
-    /// Adds routes that each do only a part of `POST /v1/decide`'s work and answer what
-    /// `/healthz` answers, so `scripts/bench-service` can put a price on the parts: what
+    /// Adds routes that each do only a part of `POST /v1/decide`'s work and, when it
+    /// succeeds, answer with `/healthz`'s body, so `scripts/bench-service` can put a price on the parts: what
     /// reading a request body costs, and what one round trip for a user's record costs.
     /// Registered only with ``DecisionServiceConfiguration/benchmarkRoutes``.
     ///

@@ -205,9 +205,8 @@ extension RedisLiveStore {
     )
 
     /// An event's place in the counted-events string of its decision: `position × 8 + kind`,
-    /// kinds numbered
-    /// impression 0, click 1, conversion 2, skip 3, hide 4, report 5, dwell 6, session_end 7;
-    /// position 0 stands for none. Two events have the same code exactly when they have the
+    /// kinds numbered impression 0, click 1, conversion 2, skip 3, hide 4, report 5, dwell 6,
+    /// session_end 7; position 0 stands for none. Two events have the same code exactly when they have the
     /// same ``FeedbackEvent/identity``, for positions in ``FeedbackEvent/positions``.
     static func countedEventCode(_ event: FeedbackEvent) -> Int {
         let kind = switch event.kind {
