@@ -1,9 +1,25 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Layers (see DESIGN.md): lower layers never import higher ones.
-//   CHiredis, COpenBLAS -> LinearAlgebra -> AdLoadCore -> Simulation -> adload
-//   CHiredis -> StateStore
+// Layers (README "Where to start reading"): a module imports only modules below it, and
+// declares every module it imports (scripts/check-imports checks that in CI).
+//
+//   CHiredis   COpenBLAS
+//      |           |
+//      |     LinearAlgebra
+//      |           |
+//      |      AdLoadCore           domain: context, features, plans, rules, records, JSON
+//      |     +-----+------+
+//      |  Simulation   Policies    environment model | the policy contract and its kinds
+//      |     +-----+------+
+//      |        Training           simulated and logged training, off-policy evaluation
+//  StateStore      |               Redis client, live store, redis-server process
+//      +-----+-----+
+//      |  OnlineLearning           the stream learner (StateStore + Training)
+//      |           |
+//  DecisionService |               HTTP service (StateStore + Policies)
+//      +-----+-----+
+//          adload                  the CLI, thin
 let package = Package(
     name: "AdLoad",
     platforms: [.macOS(.v15)],
@@ -15,6 +31,7 @@ let package = Package(
         .library(name: "StateStore", targets: ["StateStore"]),
         .library(name: "Policies", targets: ["Policies"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "OnlineLearning", targets: ["OnlineLearning"]),
         .library(name: "DecisionService", targets: ["DecisionService"]),
     ],
     dependencies: [
@@ -41,62 +58,46 @@ let package = Package(
         .target(name: "AdLoadCore"),
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
         .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra"]),
-        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "StateStore"]),
-        .target(
-            name: "StateStore",
-            dependencies: [
-                "CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
+        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra"]),
+        .target(name: "StateStore", dependencies: ["CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .target(name: "OnlineLearning", dependencies: ["AdLoadCore", "Policies", "Training", "StateStore", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DecisionService",
-            dependencies: [
-                "AdLoadCore", "Policies", "StateStore",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            dependencies: ["AdLoadCore", "Policies", "StateStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .target(name: "AdLoadTestSupport", dependencies: ["StateStore"], path: "Sources/AdLoadTestSupport"),
         .executableTarget(
             name: "adload",
             dependencies: [
-                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "Training", "StateStore", "DecisionService",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "Training", "StateStore", "OnlineLearning",
+                "DecisionService", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "StateStore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore"]),
+        .testTarget(
+            name: "OnlineLearningTests",
+            dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "DecisionServiceTests",
             dependencies: [
-                "DecisionService", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "DecisionService", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DecisionService", "StateStore", "Training", "Policies", "AdLoadCore",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                "DecisionService", "StateStore", "Training", "OnlineLearning", "Policies", "AdLoadCore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "StateStoreTests",
-            dependencies: ["StateStore", "AdLoadTestSupport", "CHiredis", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["StateStore", "AdLoadTestSupport", .product(name: "NIOPosix", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -23,6 +23,23 @@ extension LinearBandit {
         }
     }
 
+    /// Computes each candidate plan's mean and confidence width (see ``scores(context:descriptors:scratch:)``).
+    /// - Complexity: O(d² + K·|q|²), no allocation once the scratch holds K candidates.
+    public func scores(context: [Double], candidates: [CandidatePlan], scratch: inout BanditScratch) {
+        checkScratch(scratch)
+        scratch.stage(context: context, candidates: candidates)
+        let count = scratch.candidateCount
+        withStaged(&scratch) { model, buffers in
+            KroneckerScoring.contextWeights(theta: model.theta, context: buffers.context, into: buffers.meanWeights)
+            KroneckerScoring.means(descriptors: buffers.descriptors, weights: buffers.meanWeights, count: count, into: buffers.means)
+            KroneckerScoring.contextGram(
+                inverse: model.inverse, context: buffers.context, partial: buffers.normals, into: buffers.gram)
+            KroneckerScoring.widths(
+                descriptors: buffers.descriptors, gram: buffers.gram, descriptorCount: descriptorCount, count: count,
+                into: buffers.widths)
+        }
+    }
+
     /// Chooses one of K candidate plans for context c and reports the probability of that choice.
     ///
     /// Draws use `random` at fixed counters, so the same (model, context, candidates, random)
@@ -50,7 +67,7 @@ extension LinearBandit {
     ///   O(d² + M·(|q|² + K·|q|)) for Thompson. No allocation once the scratch holds K candidates.
     public func decide(
         context: [Double], descriptors: [Double], random: CounterRandom, scratch: inout BanditScratch
-    ) -> BanditChoice {
+    ) -> PolicyChoice {
         checkScratch(scratch)
         scratch.stage(context: context, descriptors: descriptors)
         return decideStaged(random: random, scratch: &scratch)
@@ -60,7 +77,7 @@ extension LinearBandit {
     /// - Complexity: as ``decide(context:descriptors:random:scratch:)``, plus O(K·|q|) to copy the descriptors.
     public func decide(
         context: [Double], candidates: [CandidatePlan], random: CounterRandom, scratch: inout BanditScratch
-    ) -> BanditChoice {
+    ) -> PolicyChoice {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
         return decideStaged(random: random, scratch: &scratch)
@@ -107,7 +124,7 @@ extension LinearBandit {
         )
     }
 
-    private func decideStaged(random: CounterRandom, scratch: inout BanditScratch) -> BanditChoice {
+    private func decideStaged(random: CounterRandom, scratch: inout BanditScratch) -> PolicyChoice {
         let count = scratch.candidateCount
         return withStaged(&scratch) { model, buffers in
             switch algorithm {
@@ -116,7 +133,7 @@ extension LinearBandit {
             default:
                 exactProbabilities(model, buffers, count: count, into: buffers.weights)
                 let index = Self.sample(buffers.weights, count: count, uniform: random.uniform(0))
-                return BanditChoice(index: index, probability: buffers.weights[index], propensityKind: .exact)
+                return PolicyChoice(index: index, probability: buffers.weights[index], propensityKind: .exact)
             }
         }
     }
@@ -239,7 +256,7 @@ extension LinearBandit {
     /// One posterior draw in the full d-space decides; M draws in the |q|-space estimate its probability.
     private func thompsonChoice(
         _ model: ModelBuffers, _ buffers: ScratchBuffers, count: Int, scale: Double, samples: Int, random: CounterRandom
-    ) -> BanditChoice {
+    ) -> PolicyChoice {
         let d = buffers.sample.count
         for i in 0..<d {
             buffers.sample[i] = random.normal(UInt64(i))
@@ -256,7 +273,7 @@ extension LinearBandit {
 
         thompsonWins(model, buffers, count: count, scale: scale, samples: samples, random: random.child(1))
         let probability = (buffers.weights[index] + 1) / Double(samples + 1)
-        return BanditChoice(index: index, probability: probability, propensityKind: .estimated(samples: samples))
+        return PolicyChoice(index: index, probability: probability, propensityKind: .estimated(samples: samples))
     }
 
     /// Counts, into `buffers.weights`, how often each candidate is the argmax over `samples`

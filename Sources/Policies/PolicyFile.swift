@@ -1,72 +1,43 @@
 import AdLoadCore
 import Foundation
 
-/// A trained bandit policy as a versioned, checksummed JSON file: the algorithm and its
-/// hyper-parameters, the feature schema and plan family it was trained for, the ridge
-/// statistics (λ, A, b), the reward weights and where it came from.
+/// Policy files: what every kind of policy file shares, and the one loader that reads any
+/// kind and dispatches on it.
 ///
-/// Writing is deterministic: the same policy always gives the same bytes. The checksum,
-/// `"fnv1a64:<16 hex digits>"`, is FNV-1a 64 over a canonical rendering of every field but
-/// `checksum` itself (compact JSON, keys sorted by UTF-8 bytes, numbers in Swift's shortest
-/// round-trip form, integers without a fraction); the writer and the reader compute it the
-/// same way from the values, so it survives re-indentation but not an edited value.
-public struct PolicyFile: Sendable {
+/// A policy file is a JSON object with `"format": "adload-policy"`, a `version`, and an
+/// `algorithm` that names its kind (``PolicyKind``); the rest of the fields are the kind's
+/// own, sealed by a `checksum` over every other field (see ``checksum(of:)``).
+public enum PolicyFile {
     /// The value of the `format` field.
     public static let format = "adload-policy"
 
-    /// The file format version this build writes and reads.
-    public static let version = 1
-
-    /// The bandit: algorithm, hyper-parameters and ridge model.
-    public var bandit: LinearBandit
-
-    /// The feature encoding the bandit was trained with.
-    public var schema: FeatureSchema
-
-    /// The plan family its candidates come from.
-    public var planFamily: PlanFamily
-
-    /// The reward weights it was trained with (revenue, watch time, negative feedback, …).
-    public var reward: [String: Double]
-
-    /// Where the policy came from.
-    public var provenance: PolicyProvenance
-
-    /// Bundles a bandit with the schema, plan family, reward weights and provenance it was trained under.
-    /// - Precondition: the bandit's |c| and |q| match the schema's.
-    public init(
-        bandit: LinearBandit, schema: FeatureSchema, planFamily: PlanFamily, reward: [String: Double],
-        provenance: PolicyProvenance
-    ) {
-        precondition(
-            bandit.contextCount == schema.contextCount && bandit.descriptorCount == schema.descriptorCount,
-            "PolicyFile: bandit has |c| = \(bandit.contextCount), |q| = \(bandit.descriptorCount); schema has \(schema.contextCount), \(schema.descriptorCount)"
-        )
-        self.bandit = bandit
-        self.schema = schema
-        self.planFamily = planFamily
-        self.reward = reward
-        self.provenance = provenance
+    /// Reads and verifies the policy file at `path`, whatever its kind.
+    /// - Parameters:
+    ///   - path: The file to read.
+    ///   - expectedSchema: The categories and descriptors the caller serves; `nil` accepts the file's own.
+    /// - Throws: `ConfigError` naming the file, the field and the value (an unknown kind
+    ///   names the `algorithm` field), or when the file cannot be read.
+    public static func load(path: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
+        try parse(try read(path), file: path, expectedSchema: expectedSchema)
     }
 
-    /// The file's text, checksum included.
-    ///
-    /// The contents are checked with the loader's own rules first, so a file this writes
-    /// always loads (non-finite reward weights, a seed beyond 2⁵³ or a malformed date are errors).
-    /// - Throws: `ConfigError` naming the offending field (the file is called "policy").
-    /// - Complexity: O(d²).
-    public func rendered() throws(ConfigError) -> String {
-        try rendered(file: "policy")
+    /// Parses and verifies policy file contents of any kind; `file` names the source in errors.
+    /// - Throws: `ConfigError` naming the file, the field and the value.
+    public static func parse(_ data: Data, file: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
+        let document = try JSONValue.parse(data, file: file)
+        switch try PolicyKind(of: document, file: file) {
+        case .linearBandit:
+            return try LinearBanditPolicy.parse(document: document, file: file, expectedSchema: expectedSchema)
+        }
     }
 
-    /// Writes the file's text to `path`, replacing any file there.
-    /// - Throws: `ConfigError` if a field is invalid (see ``rendered()``) or the file cannot be written.
-    public func write(to path: String) throws(ConfigError) {
-        let text = try rendered(file: path)
+    /// The file's bytes.
+    /// - Throws: `ConfigError` naming the file when it cannot be read.
+    static func read(_ path: String) throws(ConfigError) -> Data {
         do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be written (\(error.localizedDescription))")
+            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
         }
     }
 
@@ -83,109 +54,37 @@ public struct PolicyFile: Sendable {
         }
         return FNV1a64.tagged(PolicyJSON.canonical(content))
     }
-
-    func rendered(file: String) throws(ConfigError) -> String {
-        guard provenance.seed <= UInt64(PolicyReader.largestExactInteger) else {
-            throw ConfigError(
-                file: file, key: "provenance.seed", value: "\(provenance.seed)",
-                problem: "out of range, expected an integer in [0, \(PolicyReader.largestExactInteger)] (JSON numbers hold integers exactly up to 2^53)")
-        }
-        let content = document()
-        _ = try Self.readContents(content.value, file: file, sealed: false)
-        let checksum = Self.checksum(of: content.value)
-        guard case var .object(fields) = content else { return "" }
-        fields.append((key: "checksum", value: .string(checksum)))
-        return OrderedJSON.object(fields).rendered() + "\n"
-    }
-
-    /// Every field but the checksum, in file order.
-    func document() -> OrderedJSON {
-        let model = bandit.model
-        let d = model.dimension
-        return .object([
-            ("format", .string(Self.format)),
-            ("version", .number(Double(Self.version))),
-            ("algorithm", .string(bandit.algorithm.name)),
-            ("hyperparameters", .object(bandit.algorithm.hyperparameters.map { ($0.name, .number($0.value)) })),
-            ("provenance", .object([
-                ("env", .string(provenance.environment)),
-                ("env_file", .string(provenance.environmentFile)),
-                ("seed", .number(Double(provenance.seed))),
-                ("sessions", .number(Double(provenance.sessions))),
-                ("users", .number(Double(provenance.users))),
-                ("days", .number(Double(provenance.days))),
-                ("trained_at", .string(provenance.trainedAt)),
-                ("source", .string(provenance.source.rawValue)),
-            ])),
-            ("reward", .object(reward.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, .number($0.value)) })),
-            ("feature_schema", .object([
-                ("version", .number(Double(FeatureSchema.version))),
-                ("context", .array(schema.contextNames.map { .string($0) })),
-                ("descriptors", .array(schema.descriptorNames.map { .string($0) })),
-                ("regions", .array(schema.regions.map { .string($0) })),
-                ("devices", .array(schema.devices.map { .string($0) })),
-                ("tenures", .array(schema.tenures.map { .string($0) })),
-            ])),
-            ("plan_family", .object([
-                ("first_positions", .array(planFamily.firstPositions.map { .number(Double($0)) })),
-                ("spacings", .array(planFamily.spacings.map { .number(Double($0)) })),
-                ("max_ads", .array(planFamily.maxAds.map { .number(Double($0)) })),
-            ])),
-            ("parameters", .object([
-                ("lambda", .number(model.lambda)),
-                ("updates", .number(Double(model.updateCount))),
-                ("b", .array(model.b.elements.map { .number($0) })),
-                ("a", .matrix(model.a.elements, columns: d)),
-            ])),
-        ])
-    }
 }
 
-/// Where a policy came from: the environment or logs it learned from, the seed and amounts
-/// of data, and when.
-public struct PolicyProvenance: Sendable, Equatable {
-    /// Whether a policy learned from the environment model or from logged traffic.
-    public enum Source: String, Sendable, CaseIterable {
-        /// Trained against the environment model (``PolicyProvenance/environment``).
-        case simulation
-        /// Trained off-policy from logged decisions.
-        case logs
+/// The kinds of policy this build reads, named in files by their `algorithm`.
+public enum PolicyKind: String, Sendable, CaseIterable {
+    /// A linear contextual bandit (``LinearBanditPolicy``): linucb, thompson, egreedy, softmax.
+    case linearBandit = "linear-bandit"
+
+    /// The `algorithm` names that belong to this kind.
+    public var algorithms: [String] {
+        switch self {
+        case .linearBandit: BanditAlgorithm.names
+        }
     }
 
-    /// The environment's name ("env").
-    public var environment: String
-    /// The environment file's path ("env_file").
-    public var environmentFile: String
-    /// The training seed; at most 2⁵³ so that every JSON reader keeps it exact.
-    public var seed: UInt64
-    /// Sessions trained on.
-    public var sessions: Int
-    /// Users simulated or seen in the logs.
-    public var users: Int
-    /// Days simulated or covered by the logs.
-    public var days: Int
-    /// When training finished, as an ISO 8601 date-time ("2025-01-31T12:00:00Z").
-    public var trainedAt: String
-    /// Simulation or logs.
-    public var source: Source
-
-    /// Creates a provenance record.
-    public init(
-        environment: String, environmentFile: String, seed: UInt64, sessions: Int, users: Int, days: Int,
-        trainedAt: String, source: Source
-    ) {
-        self.environment = environment
-        self.environmentFile = environmentFile
-        self.seed = seed
-        self.sessions = sessions
-        self.users = users
-        self.days = days
-        self.trainedAt = trainedAt
-        self.source = source
-    }
-
-    /// The current time as an ISO 8601 date-time in UTC, for ``trainedAt``.
-    public static func now() -> String {
-        Date.now.formatted(.iso8601)
+    /// The kind of a policy document, from its `algorithm` field.
+    /// - Throws: `ConfigError` naming the file and `algorithm` when it is missing, not a
+    ///   string, or no kind's algorithm (the known names listed).
+    public init(of document: JSONValue, file: String) throws(ConfigError) {
+        guard case let .object(fields) = document else {
+            throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(document.typeName)")
+        }
+        guard let value = fields["algorithm"] else {
+            throw ConfigError(file: file, key: "algorithm", value: nil, problem: "is missing (it names the policy's kind)")
+        }
+        guard case let .string(name) = value else {
+            throw ConfigError(file: file, key: "algorithm", value: value.summary, problem: "expected a string naming the policy's kind")
+        }
+        guard let kind = Self.allCases.first(where: { $0.algorithms.contains(name) }) else {
+            let known = Self.allCases.map { "\($0.rawValue): \($0.algorithms.joined(separator: ", "))" }.joined(separator: "; ")
+            throw ConfigError(file: file, key: "algorithm", value: value.summary, problem: "unknown policy kind (this build reads \(known))")
+        }
+        self = kind
     }
 }

@@ -35,8 +35,8 @@ public struct CurvePoint: Sendable, Equatable {
 
 /// What a bandit run produced.
 public struct BanditRunResult: Sendable {
-    /// The bandit after the run (unchanged when not learning).
-    public let bandit: LinearBandit
+    /// The bandit after the run (unchanged when not learning; `nil` for a policy of another kind).
+    public let bandit: LinearBandit?
     public let curve: [CurvePoint]
     /// Per-user outcomes, in user order.
     public let outcomes: [UserOutcome]
@@ -45,9 +45,9 @@ public struct BanditRunResult: Sendable {
     public let elapsedSeconds: Double
 }
 
-/// Runs a ``BanditPolicy`` over simulated users day by day: within a day, users are
-/// simulated in parallel with the policy frozen; at the day's end the bandit learns from
-/// the day's sessions in user order. Results therefore do not depend on the thread count,
+/// Runs a ``SimulatedPolicy`` over simulated users day by day: within a day, users are
+/// simulated in parallel with the policy frozen; at the day's end a learning bandit
+/// updates from the day's sessions in user order. Results therefore do not depend on the thread count,
 /// and the same seed gives the same policy.
 public struct BanditRunner: Sendable {
     public let model: EnvironmentModel
@@ -70,10 +70,10 @@ public struct BanditRunner: Sendable {
 
     /// Runs `policy` on `setup`'s users for `setup.days` days.
     /// - Parameters:
-    ///   - learn: update the bandit after every simulated day.
+    ///   - learn: update the bandit after every simulated day (linear bandits only).
     ///   - log: write every decision (with the simulator snapshot) to this log.
     public func run(
-        _ policy: BanditPolicy, setup: SimulationSetup, reward weights: RewardWeights, learn: Bool,
+        _ policy: SimulatedPolicy, setup: SimulationSetup, reward weights: RewardWeights, learn: Bool,
         log: DecisionLogWriter? = nil, progress: ((BanditProgress) -> Void)? = nil
     ) throws -> BanditRunResult {
         let clock = ContinuousClock()
@@ -83,6 +83,9 @@ public struct BanditRunner: Sendable {
             model.startTrajectory(model.user($0, populationSeed: setup.populationSeed), luckSeed: setup.luckSeed, days: setup.days)
         }
         var bandit = policy.bandit
+        if learn && bandit == nil {
+            throw TrainingError("\(policy.name) is a \(policy.policy.algorithm) policy; day-by-day learning updates linear bandits only")
+        }
         var curve: [CurvePoint] = []
         var sessions = 0
         var rewardSum = 0.0
@@ -90,9 +93,13 @@ public struct BanditRunner: Sendable {
         let chunkCount = (setup.users + chunkSize - 1) / chunkSize
         let logging = log != nil
         for day in 0..<setup.days {
-            let frozen = BanditPolicy(
-                name: policy.name, version: policy.version, bandit: bandit, schema: policy.schema, catalog: policy.catalog,
-                decisionSeed: policy.decisionSeed)
+            let frozen = if learn, let bandit {
+                SimulatedPolicy(
+                    name: policy.name, version: policy.version, bandit: bandit, schema: policy.schema, catalog: policy.catalog,
+                    decisionSeed: policy.decisionSeed)
+            } else {
+                policy
+            }
             let dayEnd = Double(day + 1)
             let results = Mutex<[[Observation]]>(Array(repeating: [], count: chunkCount))
             let updated = Mutex<[(Int, UserTrajectory)]>([])
@@ -141,7 +148,7 @@ public struct BanditRunner: Sendable {
             var dayReward = 0.0, dayRevenue = 0.0
             for chunkObservations in results.withLock({ $0 }) {
                 for observation in chunkObservations {
-                    if learn { bandit.update(context: observation.context, descriptors: observation.descriptors, reward: observation.reward) }
+                    if learn { bandit?.update(context: observation.context, descriptors: observation.descriptors, reward: observation.reward) }
                     if let record = observation.record { try log?.write(record) }
                     daySessions += 1
                     dayReward += observation.reward

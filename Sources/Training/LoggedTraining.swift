@@ -40,3 +40,13 @@ public struct LoggedTrainingError: Error, Sendable, CustomStringConvertible {
     public let problem: String
     public var description: String { "logged decision \(index + 1) \(problem)" }
 }
+
+/// A training request that cannot run as asked (a policy kind a trainer cannot update, say).
+public struct TrainingError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+
+    /// Creates an error with its one-line message.
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -4,7 +4,7 @@ import Policies
 import Simulation
 import Synchronization
 
-/// Off-policy evaluation of a bandit on a decision log: the inputs of the estimators, and
+/// Off-policy evaluation of any policy on a decision log: the inputs of the estimators, and
 /// (for logs written by the simulator) the target's true value on the logged contexts.
 public struct PolicyEvaluation: Sendable {
     /// Per logged decision: the target's probabilities over the logged candidates.
@@ -18,19 +18,19 @@ public struct PolicyEvaluation: Sendable {
     /// - Parameters:
     ///   - decisionSeed: seed of the target's own randomization (Thompson sampling's propensities).
     ///   - regularization: ridge λ of the direct-method reward model.
-    ///   - schema: the target's feature schema: records of another context layout are rejected.
     public init(
-        target: LinearBandit, schema: FeatureSchema, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1
+        target: any DecisionPolicy, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1
     ) throws {
         var features: [[Double]] = []
         var rewards: [Double] = []
         var candidateSets: [[CandidatePlan]] = []
         features.reserveCapacity(records.count)
+        let schema = target.schema
         let layout = ContextLayout(schema)
         for (index, record) in records.enumerated() {
             try record.checkLayout(layout, index: index)
-            guard record.features.count == target.contextCount else {
-                throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the policy has \(target.contextCount)")
+            guard record.features.count == schema.contextCount else {
+                throw LoggedTrainingError(index: index, problem: "has \(record.features.count) context features, the policy has \(schema.contextCount)")
             }
             let candidates = record.candidatePlans()
             candidateSets.append(candidates)
@@ -38,15 +38,15 @@ public struct PolicyEvaluation: Sendable {
             rewards.append(record.reward)
         }
         let model = try RidgeRewardModel(features: features, rewards: rewards, regularization: regularization)
-        var scratch = target.makeScratch(maxCandidates: max(1, candidateSets.map(\.count).max() ?? 1))
+        let workspace = target.makeWorkspace(maxCandidates: max(1, candidateSets.map(\.count).max() ?? 1))
         var probabilities: [Double] = []
         var allProbabilities: [[Double]] = []
         var decisions: [LoggedDecision] = []
         for (index, record) in records.enumerated() {
             let candidates = candidateSets[index]
-            target.probabilities(
-                context: record.features, candidates: candidates, random: Self.random(for: record, seed: decisionSeed),
-                scratch: &scratch, into: &probabilities)
+            workspace.load(features: record.features)
+            _ = target.probabilities(
+                candidates, random: Self.random(for: record, seed: decisionSeed), workspace: workspace, into: &probabilities)
             var predictedTarget = 0.0
             var predictedLogged = 0.0
             for (k, candidate) in candidates.enumerated() {
@@ -67,9 +67,9 @@ public struct PolicyEvaluation: Sendable {
     /// The target's random stream for a logged decision: keyed by user and session when the
     /// log has them, else by the decision id.
     static func random(for record: LoggedRecord, seed: UInt64) -> CounterRandom {
-        if let sim = record.sim { return BanditPolicy.decisionRandom(seed: seed, user: sim.user, session: sim.sessionIndex) }
+        if let sim = record.sim { return SimulatedPolicy.decisionRandom(seed: seed, user: sim.user, session: sim.sessionIndex) }
         let hash = FNV1a64.hash(record.decisionID)
-        return BanditPolicy.decisionRandom(seed: seed, user: Int(truncatingIfNeeded: hash >> 1), session: 0)
+        return SimulatedPolicy.decisionRandom(seed: seed, user: Int(truncatingIfNeeded: hash >> 1), session: 0)
     }
 
     /// The target's true value on the logged contexts: for every logged decision, replays

@@ -52,15 +52,14 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         prepareLinearAlgebra()
         let config = try env.map(loadEnvironment)
-        let file: PolicyFile
-        do { file = try PolicyFile.load(path: policy, expectedSchema: config?.featureSchema) } catch { throw CLIError(error.description) }
+        var target: any DecisionPolicy
+        do { target = try PolicyFile.load(path: policy, expectedSchema: config?.featureSchema) } catch { throw CLIError(error.description) }
         let records: [LoggedRecord]
         do { records = try DecisionLogReader.read(path: logs) } catch { throw CLIError(error.description) }
-        var target = file.bandit
-        if exploit { target = try target.with(algorithm: .epsilonGreedy(epsilon: 0)) }
+        if exploit { target = target.conservative() }
         let evaluation: PolicyEvaluation
         do {
-            evaluation = try PolicyEvaluation(target: target, schema: file.schema, records: records, decisionSeed: seed)
+            evaluation = try PolicyEvaluation(target: target, records: records, decisionSeed: seed)
         } catch {
             throw CLIError("\(logs): \(error)")
         }

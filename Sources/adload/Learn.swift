@@ -4,6 +4,7 @@ import Logging
 import Policies
 import ServiceLifecycle
 import StateStore
+import OnlineLearning
 import Training
 
 struct Learn: AsyncParsableCommand {
@@ -74,8 +75,8 @@ struct Learn: AsyncParsableCommand {
         guard let version = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: version) else {
             throw CLIError("no active policy in the registry at \(address): start `adload serve` first (it publishes one)")
         }
-        let policy: PolicyFile
-        do { policy = try PolicyFile.parse(blob, file: "registry:\(version)", expectedSchema: nil) } catch {
+        let policy: LinearBanditPolicy
+        do { policy = try LinearBanditPolicy.parse(blob, file: "registry:\(version)", expectedSchema: nil) } catch {
             throw CLIError("the registry's active policy \(version) does not load: \(error)")
         }
         let weights: RewardWeights

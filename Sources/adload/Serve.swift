@@ -156,7 +156,7 @@ struct Serve: AsyncParsableCommand {
         do { data = try Data(contentsOf: URL(fileURLWithPath: policy)) } catch {
             throw CLIError("\(policy): cannot be read (\(error.localizedDescription))")
         }
-        let file: PolicyFile
+        let file: any DecisionPolicy
         do { file = try PolicyFile.parse(data, file: policy, expectedSchema: schema) } catch { throw CLIError(error.description) }
         let version = policyVersion(policy)
         try await store.publishPolicy(version: version, blob: data)

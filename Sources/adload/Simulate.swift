@@ -146,16 +146,16 @@ extension Simulate {
 
     /// Evaluates a trained policy file, frozen, on `setup` (logging every decision with --log).
     func runTrained(_ path: String, config: EnvironmentConfig, setup: SimulationSetup, progress: Progress, label: String) throws -> SimulationReport {
-        let file: PolicyFile
+        var file: any DecisionPolicy
         do { file = try PolicyFile.load(path: path, expectedSchema: config.featureSchema) } catch { throw CLIError(error.description) }
         if file.provenance.source == .simulation && file.provenance.seed == setup.luckSeed {
             FileHandle.standardError.write(Data("warning: \(path) was trained on seed \(setup.luckSeed); evaluate on another --seed\n".utf8))
         }
-        var bandit = file.bandit
-        if exploit { bandit = try bandit.with(algorithm: .epsilonGreedy(epsilon: 0)) }
+        let reward = file.reward
+        if exploit { file = file.conservative() }
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + (exploit ? " (greedy)" : "")
-        let policy = BanditPolicy(
-            name: name, version: policyVersion(path), bandit: bandit, schema: file.schema,
+        let policy = SimulatedPolicy(
+            name: name, version: policyVersion(path), policy: file,
             catalog: PlanCatalog(family: file.planFamily, rules: config.regions.map(\.rules)), decisionSeed: setup.luckSeed)
         guard let log else {
             return try SimulationRunner(model: EnvironmentModel(config: config), threads: threads).run(policy, setup: setup) { done in
@@ -164,7 +164,7 @@ extension Simulate {
         }
         let weights: RewardWeights
         do {
-            weights = try reward.map { try RewardWeights(parsing: $0) } ?? RewardWeights(dictionary: file.reward)
+            weights = try self.reward.map { try RewardWeights(parsing: $0) } ?? RewardWeights(dictionary: reward)
         } catch {
             throw CLIError("\(path): reward weights: \(error)")
         }

@@ -130,7 +130,7 @@ struct TrainBandit: ParsableCommand {
                 users: Set(records.compactMap { $0.sim?.user }).count, days: days, trainedAt: PolicyProvenance.now(), source: .logs)
             progress.finish("learned from \(records.count) logged decisions in \(logs)")
         } else {
-            let policy = BanditPolicy(name: algo, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: seed)
+            let policy = SimulatedPolicy(name: algo, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: seed)
             let runner = BanditRunner(model: EnvironmentModel(config: config), threads: threads)
             let setup = SimulationSetup(users: users, days: days, seed: seed)
             let result = try runner.run(policy, setup: setup, reward: weights, learn: true) { step in
@@ -138,7 +138,7 @@ struct TrainBandit: ParsableCommand {
                     format: "day %d/%d  %d sessions  reward %.5f (day %.5f)  %.0f s elapsed, ETA %.0f s",
                     step.day, step.days, step.sessions, step.runningReward, step.dayReward, step.elapsedSeconds, step.etaSeconds))
             }
-            bandit = result.bandit
+            bandit = result.bandit ?? bandit
             curveLines = [CurvePoint.csvHeader] + result.curve.map(\.csvLine)
             provenance = PolicyProvenance(
                 environment: config.name, environmentFile: env, seed: seed, sessions: result.sessions, users: users, days: days,
@@ -147,7 +147,7 @@ struct TrainBandit: ParsableCommand {
                 format: "trained %@ on %d sessions (%d users × %d days) in %.1f s, mean reward %.5f",
                 algo, result.sessions, users, days, result.elapsedSeconds, result.meanReward))
         }
-        let file = PolicyFile(bandit: bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
+        let file = LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
         do { try file.write(to: out) } catch { throw CLIError(error.description) }
         let curvePath = curve ?? (out.hasSuffix(".json") ? String(out.dropLast(5)) + ".csv" : out + ".csv")
         do {

@@ -102,7 +102,7 @@ struct PolicyWatcherTests {
         try await store.publishPolicy(version: "v2", blob: try Fixtures.policyData("default-egreedy"))
         #expect(await watcher.poll() == .swapped(version: "v2"))
         #expect(holder.current?.version == "v2")
-        #expect(holder.current?.policy.bandit.algorithm.name == "egreedy")
+        #expect(holder.current?.policy.algorithm == "egreedy")
         #expect(await watcher.poll() == .unchanged)
 
         var corrupted = try Fixtures.policyData("default-softmax")

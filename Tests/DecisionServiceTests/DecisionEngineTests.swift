@@ -117,10 +117,10 @@ struct DecisionEngineTests {
 
     @Test("a policy with its own history features is served with them, and its entries name that layout")
     func ownHistoryFeatures() throws {
-        let shipped = try PolicyFile.parse(try Fixtures.policyData("default-linucb"), file: "default-linucb", expectedSchema: Fixtures.schema)
+        let shipped = try LinearBanditPolicy.parse(try Fixtures.policyData("default-linucb"), file: "default-linucb", expectedSchema: Fixtures.schema)
         let schema = shipped.schema.with(history: HistoryFeature.allCases)
         let bandit = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1))
-        let file = PolicyFile(bandit: bandit, schema: schema, planFamily: shipped.planFamily, reward: shipped.reward, provenance: shipped.provenance)
+        let file = LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: shipped.planFamily, reward: shipped.reward, provenance: shipped.provenance)
         let engine = try DecisionEngine(
             blob: Data(try file.rendered().utf8), source: "all", version: "v-all", rules: try Fixtures.rules(), expectedSchema: Fixtures.schema)
         #expect(engine.schema.history == HistoryFeature.allCases)

@@ -9,6 +9,7 @@ import Policies
 import Prometheus
 import StateStore
 import Testing
+import OnlineLearning
 import Training
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -62,10 +63,10 @@ enum Fixture {
         ]
     }
 
-    static func policy() throws -> (file: PolicyFile, data: Data, version: String) {
+    static func policy() throws -> (file: LinearBanditPolicy, data: Data, version: String) {
         let path = packageRoot.appendingPathComponent("policies/default-softmax.json").path
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let file = try PolicyFile.parse(data, file: path, expectedSchema: schema)
+        let file = try LinearBanditPolicy.parse(data, file: path, expectedSchema: schema)
         guard case let .object(fields) = try JSONValue.parse(data, file: path), case let .string(version)? = fields["checksum"] else {
             throw CancellationError()
         }

@@ -75,12 +75,12 @@ struct PolicyFileTests {
     static let reward = ["revenue": 1.0, "watch_time": 0.02, "negative_feedback": -0.5, "retention": 3]
 
     /// A policy trained on 300 random observations, so A, b and θ hold arbitrary (non-round) numbers.
-    static func policy(_ algorithm: BanditAlgorithm) throws -> PolicyFile {
+    static func policy(_ algorithm: BanditAlgorithm) throws -> LinearBanditPolicy {
         var random = TestRandom(seed: 0xF11E)
         let bandit = try trainedBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm, updates: 300,
             using: &random)
-        return PolicyFile(bandit: bandit, schema: schema, planFamily: .standard, reward: reward, provenance: provenance)
+        return LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: .standard, reward: reward, provenance: provenance)
     }
 
     /// A fresh directory for one test's files.
@@ -105,7 +105,7 @@ struct PolicyFileTests {
         let first = directory.appendingPathComponent("first.json").path
         let second = directory.appendingPathComponent("second.json").path
         try original.write(to: first)
-        let loaded = try PolicyFile.load(path: first, expectedSchema: Self.schema)
+        let loaded = try LinearBanditPolicy.load(path: first, expectedSchema: Self.schema)
         try loaded.write(to: second)
         let firstBytes = try Data(contentsOf: URL(fileURLWithPath: first))
         #expect(firstBytes == (try Data(contentsOf: URL(fileURLWithPath: second))))
@@ -125,7 +125,7 @@ struct PolicyFileTests {
             family: .standard,
             rules: [try PlacementRules(firstSlot: 2, minGap: 1, maxShare: 0.5, maxAdsPerSession: 20, dailyCap: nil)]
         ).byRegion[0]
-        let reloaded = try PolicyFile.load(path: second, expectedSchema: nil)
+        let reloaded = try LinearBanditPolicy.load(path: second, expectedSchema: nil)
         for _ in 0..<50 {
             let c = randomContext(Self.schema.contextCount, using: &random)
             let stream = random.stream()
@@ -143,7 +143,7 @@ struct PolicyFileTests {
         let document = try JSONValue.parse(Data(text.utf8), file: "policy.json")
         let compact = renderJSON(document)
         #expect(compact != text)
-        let loaded = try PolicyFile.parse(Data(compact.utf8), file: "compact.json", expectedSchema: Self.schema)
+        let loaded = try LinearBanditPolicy.parse(Data(compact.utf8), file: "compact.json", expectedSchema: Self.schema)
         #expect(try loaded.rendered() == text)
     }
 
@@ -290,7 +290,7 @@ struct PolicyFileTests {
         try Data(corruption.damage(text, document).utf8).write(to: URL(fileURLWithPath: path))
 
         let error = try #require(throws: ConfigError.self) {
-            try PolicyFile.load(path: path, expectedSchema: Self.schema)
+            try LinearBanditPolicy.load(path: path, expectedSchema: Self.schema)
         }
         #expect(error.file == path)
         #expect(error.key == corruption.key, "\(error)")
@@ -306,17 +306,17 @@ struct PolicyFileTests {
         try Self.policy(.softmax(temperature: 1)).write(to: path)
 
         let reordered = FeatureSchema(regions: ["us", "br", "eu"], devices: ["ios", "android"], tenures: ["new", "established"])
-        let error = try #require(throws: ConfigError.self) { try PolicyFile.load(path: path, expectedSchema: reordered) }
+        let error = try #require(throws: ConfigError.self) { try LinearBanditPolicy.load(path: path, expectedSchema: reordered) }
         #expect(error.key == "feature_schema.context[1]" && error.value == "\"region=eu\"", "\(error)")
         #expect(error.problem == "schema mismatch: expected 'region=br' here", "\(error)")
 
         let moreDevices = FeatureSchema(regions: ["us", "eu", "br"], devices: ["ios", "android", "web"], tenures: ["new", "established"])
-        let longer = try #require(throws: ConfigError.self) { try PolicyFile.load(path: path, expectedSchema: moreDevices) }
+        let longer = try #require(throws: ConfigError.self) { try LinearBanditPolicy.load(path: path, expectedSchema: moreDevices) }
         #expect(longer.key == "feature_schema.context[4]" && longer.problem.contains("expected 'device=web' here"), "\(longer)")
 
         // Same context names (the first region is the baseline), different region list.
         let renamedBaseline = FeatureSchema(regions: ["ca", "eu", "br"], devices: ["ios", "android"], tenures: ["new", "established"])
-        let baseline = try #require(throws: ConfigError.self) { try PolicyFile.load(path: path, expectedSchema: renamedBaseline) }
+        let baseline = try #require(throws: ConfigError.self) { try LinearBanditPolicy.load(path: path, expectedSchema: renamedBaseline) }
         #expect(baseline.key == "feature_schema.regions[0]" && baseline.problem.contains("expected 'ca' here"), "\(baseline)")
     }
 
@@ -327,9 +327,9 @@ struct PolicyFileTests {
         let bandit = try trainedBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1),
             updates: 300, using: &random)
-        let text = try PolicyFile(bandit: bandit, schema: schema, planFamily: .standard, reward: Self.reward, provenance: Self.provenance)
+        let text = try LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: .standard, reward: Self.reward, provenance: Self.provenance)
             .rendered()
-        let loaded = try PolicyFile.parse(Data(text.utf8), file: "all.json", expectedSchema: Self.schema)
+        let loaded = try LinearBanditPolicy.parse(Data(text.utf8), file: "all.json", expectedSchema: Self.schema)
         #expect(loaded.schema == schema && loaded.schema.history == HistoryFeature.allCases)
         #expect(loaded.bandit.contextCount == Self.schema.contextCount + 3)
         #expect(try loaded.rendered() == text)

@@ -11,10 +11,18 @@ func defaultEnvironment() throws -> EnvironmentConfig {
     try EnvironmentConfig.load(path: trainingPackageRoot.appendingPathComponent("env/default.json").path)
 }
 
-func untrainedPolicy(_ config: EnvironmentConfig, algorithm: BanditAlgorithm, seed: UInt64) throws -> BanditPolicy {
+func untrainedPolicy(_ config: EnvironmentConfig, algorithm: BanditAlgorithm, seed: UInt64) throws -> SimulatedPolicy {
     let schema = config.featureSchema
     let bandit = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm)
-    return BanditPolicy(name: algorithm.name, version: "test", bandit: bandit, schema: schema, catalog: config.planCatalog(), decisionSeed: seed)
+    return SimulatedPolicy(name: algorithm.name, version: "test", bandit: bandit, schema: schema, catalog: config.planCatalog(), decisionSeed: seed)
+}
+
+/// A bandit under the policy contract, with the schema it encodes contexts with.
+func contract(_ bandit: LinearBandit, schema: FeatureSchema) -> any DecisionPolicy {
+    let provenance = PolicyProvenance(
+        environment: "test", environmentFile: "", seed: 0, sessions: 0, users: 0, days: 0, trainedAt: "2026-01-01T00:00:00Z",
+        source: .simulation)
+    return LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: .standard, reward: [:], provenance: provenance)
 }
 
 func temporaryPath(_ name: String) -> String {
@@ -32,10 +40,10 @@ struct BanditTrainingTests {
         let one = try BanditRunner(model: model, threads: 1).run(policy, setup: setup, reward: .standard, learn: true)
         let two = try BanditRunner(model: model, threads: 3).run(policy, setup: setup, reward: .standard, learn: true)
         #expect(one.sessions > 500)
-        #expect(one.bandit.model.theta == two.bandit.model.theta)
+        #expect(try #require(one.bandit).model.theta == two.bandit?.model.theta)
         #expect(one.outcomes == two.outcomes)
         #expect(one.curve == two.curve)
-        #expect(one.bandit.model.theta != policy.bandit.model.theta, "the bandit must have learned something")
+        #expect(one.bandit?.model.theta != policy.bandit?.model.theta, "the bandit must have learned something")
     }
 
     @Test("a restored snapshot replays the logged session exactly (the basis of the true value)")
@@ -78,11 +86,11 @@ struct BanditTrainingTests {
 @Suite("Decision logs and off-policy evaluation against the simulator", .serialized)
 struct LoggedEvaluationTests {
     /// Trains a policy for a few simulated days on its own seed.
-    func trained(_ algorithm: BanditAlgorithm, seed: UInt64, config: EnvironmentConfig) throws -> BanditPolicy {
+    func trained(_ algorithm: BanditAlgorithm, seed: UInt64, config: EnvironmentConfig) throws -> SimulatedPolicy {
         let policy = try untrainedPolicy(config, algorithm: algorithm, seed: seed)
         let result = try BanditRunner(model: EnvironmentModel(config: config), threads: 2).run(
             policy, setup: SimulationSetup(users: 200, days: 20, seed: seed), reward: .standard, learn: true)
-        return BanditPolicy(name: algorithm.name, version: "test", bandit: result.bandit, schema: policy.schema,
+        return SimulatedPolicy(name: algorithm.name, version: "test", bandit: try #require(result.bandit), schema: policy.schema,
                             catalog: policy.catalog, decisionSeed: 99)
     }
 
@@ -115,7 +123,7 @@ struct LoggedEvaluationTests {
         var truths: [Double] = []
         for (algorithm, seed) in targets {
             let target = try trained(algorithm, seed: seed, config: config)
-            let evaluation = try PolicyEvaluation(target: target.bandit, schema: target.schema, records: records, decisionSeed: 7)
+            let evaluation = try PolicyEvaluation(target: target.policy, records: records, decisionSeed: 7)
             let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
             let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
             truths.append(truth)
@@ -131,7 +139,7 @@ struct LoggedEvaluationTests {
         // With weak overlap (a near-deterministic target whose greedy plan the logger rarely
         // tries) the ±5% bar is out of the logs' reach, but DR's interval must still be honest.
         let weak = try trained(.epsilonGreedy(epsilon: 0.3), seed: 51, config: config)
-        let evaluation = try PolicyEvaluation(target: weak.bandit, schema: weak.schema, records: records, decisionSeed: 7)
+        let evaluation = try PolicyEvaluation(target: weak.policy, records: records, decisionSeed: 7)
         let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
         let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
         #expect(report.dr.effectiveSampleSize < Double(records.count) / 20, "the case must have weak overlap: ESS \(report.dr.effectiveSampleSize)")
@@ -152,7 +160,7 @@ struct LoggedEvaluationTests {
         try writer.close()
         let records = try DecisionLogReader.read(path: path)
         #expect(records.count == run.sessions)
-        let evaluation = try PolicyEvaluation(target: logger.bandit, schema: logger.schema, records: records, decisionSeed: logger.decisionSeed)
+        let evaluation = try PolicyEvaluation(target: logger.policy, records: records, decisionSeed: logger.decisionSeed)
         for decision in evaluation.decisions { #expect(abs(decision.importanceWeight - 1) < 1e-12) }
     }
 
@@ -161,14 +169,14 @@ struct LoggedEvaluationTests {
         let config = try defaultEnvironment()
         let all = config.featureSchema.with(history: HistoryFeature.allCases)
         let bandit = try LinearBandit(contextCount: all.contextCount, descriptorCount: all.descriptorCount, algorithm: .softmax(temperature: 0.05))
-        let policy = BanditPolicy(name: "softmax", version: "test", bandit: bandit, schema: all, catalog: config.planCatalog(), decisionSeed: 5)
+        let policy = SimulatedPolicy(name: "softmax", version: "test", bandit: bandit, schema: all, catalog: config.planCatalog(), decisionSeed: 5)
         let path = temporaryPath("layout.jsonl")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let writer = try DecisionLogWriter(path: path)
         let run = try BanditRunner(model: EnvironmentModel(config: config), threads: 2).run(
             policy, setup: SimulationSetup(users: 40, days: 6, seed: 8), reward: .standard, learn: true, log: writer)
         try writer.close()
-        #expect(run.bandit.model.theta != bandit.model.theta)
+        #expect(run.bandit?.model.theta != bandit.model.theta)
         let records = try DecisionLogReader.read(path: path)
         #expect(records.allSatisfy { $0.contextSchema == all.contextFingerprint && $0.features.count == all.contextCount })
         // The CTR and dwell features vary once users have history.
@@ -183,7 +191,7 @@ struct LoggedEvaluationTests {
         let other = config.featureSchema.with(history: swapped)
         let target = try LinearBandit(contextCount: other.contextCount, descriptorCount: other.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0))
         let evaluationError = #expect(throws: LoggedTrainingError.self) {
-            try PolicyEvaluation(target: target, schema: other, records: records, decisionSeed: 1)
+            try PolicyEvaluation(target: contract(target, schema: other), records: records, decisionSeed: 1)
         }
         #expect(evaluationError?.description.contains("context_schema") == true, "\(String(describing: evaluationError))")
         #expect(throws: LoggedTrainingError.self) { try LoggedTraining.train(target, records: records, schema: other, maxWeight: 10) }
@@ -203,7 +211,7 @@ struct LoggedEvaluationTests {
         let standardTarget = try LinearBandit(
             contextCount: standard.contextCount, descriptorCount: standard.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0))
         _ = try LoggedTraining.train(standardTarget, records: [unlabeled], schema: standard, maxWeight: 10)
-        _ = try LoggedTraining.train(run.bandit, records: records, schema: all, maxWeight: 10)
+        _ = try LoggedTraining.train(try #require(run.bandit), records: records, schema: all, maxWeight: 10)
     }
 
     @Test("a log line that is not a decision is reported with its file and line")

@@ -18,8 +18,9 @@ public struct DecisionEngineError: Error, Sendable, Equatable, CustomStringConve
     public var description: String { message }
 }
 
-/// One loaded policy, ready to decide: the bandit, its greedy twin for fallbacks, the
-/// region rules and the plan catalog built from them.
+/// One loaded policy, ready to decide: the policy (any kind, through the
+/// ``DecisionPolicy`` contract), its conservative twin for fallbacks, the region rules and
+/// the plan catalog built from them.
 ///
 /// Deciding is a pure function of (policy, request, user record, decision id, time): the
 /// decision's random numbers come from a ``CounterRandom`` keyed by the decision seed and
@@ -43,8 +44,8 @@ public final class DecisionEngine: Sendable {
 
     /// The policy's version in the registry (or the checksum of the file it came from).
     public let version: String
-    /// The loaded policy file.
-    public let policy: PolicyFile
+    /// The loaded policy.
+    public let policy: any DecisionPolicy
     /// Placement rules by region name.
     public let rules: [String: PlacementRules]
     /// Seed of the per-decision random streams.
@@ -53,7 +54,7 @@ public final class DecisionEngine: Sendable {
     public let catalog: PlanCatalog
 
     let regionRules: [PlacementRules]
-    let greedy: LinearBandit
+    let conservative: any DecisionPolicy
     let tenureNew: Int
     let tenureEstablished: Int
     let tenureVeteran: Int
@@ -74,7 +75,7 @@ public final class DecisionEngine: Sendable {
     ///   schema without the tenures "new", "established" and "veteran".
     /// - Complexity: O(regions · family size · 512) to build the plan catalog.
     public init(
-        policy: PolicyFile, version: String, rules: [String: PlacementRules],
+        policy: any DecisionPolicy, version: String, rules: [String: PlacementRules],
         decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
     ) throws(DecisionEngineError) {
         guard !version.isEmpty else { throw DecisionEngineError("policy version is empty") }
@@ -97,15 +98,10 @@ public final class DecisionEngine: Sendable {
         tenureNew = try tenure("new")
         tenureEstablished = try tenure("established")
         tenureVeteran = try tenure("veteran")
-        do {
-            greedy = try policy.bandit.with(algorithm: .epsilonGreedy(epsilon: 0))
-        } catch {
-            throw DecisionEngineError("cannot build the greedy fallback policy: \(error)")
-        }
+        let conservative = policy.conservative()
+        self.conservative = conservative
         let catalog = PlanCatalog(family: policy.planFamily, rules: regionRules)
-        let bandit = policy.bandit
         let maxCandidates = catalog.maxCandidates
-        let contextCount = schema.contextCount
         self.version = version
         self.policy = policy
         self.rules = rules
@@ -113,10 +109,8 @@ public final class DecisionEngine: Sendable {
         self.catalog = catalog
         self.regionRules = regionRules
         random = CounterRandom(seed: decisionSeed, domain: 0x0064_6563_6964_6531)
-        scratchPool = DecisionScratchPool(limit: 64) {
-            DecisionScratch(
-                context: [Double](repeating: 0, count: contextCount), bandit: bandit.makeScratch(maxCandidates: maxCandidates))
-        }
+        // The conservative twin is the same model deciding another way: its workspace serves both.
+        scratchPool = DecisionScratchPool(limit: 64) { policy.makeWorkspace(maxCandidates: maxCandidates) }
         candidateLists = CandidateListCache(limit: 2048)
         contextFingerprint = schema.contextFingerprint
     }
@@ -135,7 +129,7 @@ public final class DecisionEngine: Sendable {
         blob: Data, source: String, version: String? = nil, rules: [String: PlacementRules], expectedSchema: FeatureSchema?,
         decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
     ) throws(DecisionEngineError) {
-        let policy: PolicyFile
+        let policy: any DecisionPolicy
         let checksum: String
         do {
             policy = try PolicyFile.parse(blob, file: source, expectedSchema: expectedSchema)
@@ -148,7 +142,7 @@ public final class DecisionEngine: Sendable {
 
     /// The same rules and seed serving another policy (a hot swap).
     /// - Throws: `DecisionEngineError` as ``init(policy:version:rules:decisionSeed:)``.
-    public func replacing(policy: PolicyFile, version: String) throws(DecisionEngineError) -> DecisionEngine {
+    public func replacing(policy: any DecisionPolicy, version: String) throws(DecisionEngineError) -> DecisionEngine {
         try DecisionEngine(policy: policy, version: version, rules: rules, decisionSeed: decisionSeed)
     }
 
@@ -189,27 +183,27 @@ public final class DecisionEngine: Sendable {
     ///   - record: The user's record and today's ad count.
     ///   - decisionID: Keys the decision's random stream.
     ///   - time: The decision time, days since the Unix epoch.
-    /// - Complexity: the bandit's decide cost, O(d² + K·|q|²) for LinUCB.
+    /// - Complexity: the policy's decide cost, O(d² + K·|q|²) for LinUCB.
     public func decide(_ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double) -> Decision {
         let record = record ?? .new
         let tenure = request.tenure ?? tenureIndex(totalSessions: record.totalSessions)
         return decide(
             request, history: record.behaviourHistory, tenure: tenure, adsToday: max(0, record.adsToday), decisionID: decisionID,
-            time: time, bandit: policy.bandit, fallback: false)
+            time: time, policy: policy, fallback: false)
     }
 
     /// Decides without user state (the store failed, timed out or the circuit is open).
     ///
     /// The conservative context: an empty history (a new user), tenure from the request or
-    /// else "new", and the greedy version of the bandit (ε-greedy with ε = 0), so the
-    /// reported probability is exact. The daily ad counter is unknown, so a region with a
+    /// else "new", and the policy's conservative twin (``DecisionPolicy/conservative()``:
+    /// no exploration), so the reported probability is exact. The daily ad counter is unknown, so a region with a
     /// daily cap gets the plan with no ads: a hard rule is never broken for lack of state.
     /// - Complexity: O(d + K·|q|).
     public func decideFallback(_ request: ResolvedDecisionRequest, decisionID: String, time: Double) -> Decision {
         let adsToday = regionRules[request.region].dailyCap ?? 0
         return decide(
             request, history: BehaviourHistory(), tenure: request.tenure ?? tenureNew, adsToday: adsToday,
-            decisionID: decisionID, time: time, bandit: greedy, fallback: true)
+            decisionID: decisionID, time: time, policy: conservative, fallback: true)
     }
 
     func tenureIndex(totalSessions: Int) -> Int {
@@ -220,14 +214,14 @@ public final class DecisionEngine: Sendable {
 
     func decide(
         _ request: ResolvedDecisionRequest, history: BehaviourHistory, tenure: Int, adsToday: Int, decisionID: String,
-        time: Double, bandit: LinearBandit, fallback: Bool
+        time: Double, policy: any DecisionPolicy, fallback: Bool
     ) -> Decision {
         let regionRules = regionRules[request.region]
         let feedLength = request.request.feedLength
         let context = DecisionContext(
             region: request.region, device: request.device, tenure: tenure, hour: request.request.hour, time: time,
             adsToday: adsToday, feedLength: feedLength, rules: regionRules, history: history)
-        let schema = policy.schema
+        let schema = self.policy.schema
         // An empty list of ad formats means the client can show no ad in this session.
         let formatLimit = request.request.adFormats?.isEmpty == true ? 0 : Int.max
         let adLimit = min(formatLimit, regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
@@ -237,18 +231,13 @@ public final class DecisionEngine: Sendable {
             catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, maxAds: formatLimit, into: &list)
             return list
         }
-        var scratch = scratchPool.take()
-        scratch.context.withUnsafeMutableBufferPointer { schema.encodeContext(context, into: $0) }
-        let choice = bandit.decide(
-            context: scratch.context, candidates: candidates, random: random.child(DecisionIDCodec.hash(decisionID)),
-            scratch: &scratch.bandit)
+        let workspace = scratchPool.take()
+        let choice = policy.decide(
+            context, candidates: candidates, random: random.child(DecisionIDCodec.hash(decisionID)), workspace: workspace)
         let chosen = candidates[choice.index]
-        let features = scratch.context
-        scratchPool.put(scratch)
-        let propensity = switch choice.propensityKind {
-        case .exact: "exact"
-        case let .estimated(samples): "estimated:\(samples)"
-        }
+        let features = workspace.context
+        scratchPool.put(workspace)
+        let propensity = choice.propensityKind.label
         let entry = DecisionEntry(
             decisionID: decisionID, userID: request.request.userID, time: time, region: schema.regions[request.region],
             policyVersion: version, features: features, plan: [chosen.spec.first, chosen.spec.spacing, chosen.spec.maxAds],

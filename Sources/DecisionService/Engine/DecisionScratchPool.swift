@@ -2,34 +2,29 @@ import AdLoadCore
 import Policies
 import Synchronization
 
-/// Working memory of one decision: the context vector and the bandit's scratch.
-struct DecisionScratch: Sendable {
-    var context: [Double]
-    var bandit: BanditScratch
-}
-
-/// A small stack of ``DecisionScratch`` values shared by concurrent decisions.
+/// A small stack of policy workspaces shared by concurrent decisions.
 ///
 /// A decision takes one (or makes one when the stack is empty) and puts it back, so in
 /// steady state deciding allocates no working memory: one lock round trip each way
-/// instead of ≈ 4 KB of fresh buffers. At most `limit` are kept.
+/// instead of ≈ 4 KB of fresh buffers. At most `limit` are kept. A workspace is used by
+/// one decision at a time: it is out of the stack while in use.
 final class DecisionScratchPool: Sendable {
-    let stack = Mutex<[DecisionScratch]>([])
+    let stack = Mutex<[PolicyWorkspace]>([])
     let limit: Int
-    let make: @Sendable () -> DecisionScratch
+    let make: @Sendable () -> PolicyWorkspace
 
-    init(limit: Int, make: @escaping @Sendable () -> DecisionScratch) {
+    init(limit: Int, make: @escaping @Sendable () -> PolicyWorkspace) {
         self.limit = limit
         self.make = make
     }
 
-    func take() -> DecisionScratch {
+    func take() -> PolicyWorkspace {
         stack.withLock { $0.popLast() } ?? make()
     }
 
-    func put(_ scratch: DecisionScratch) {
+    func put(_ workspace: PolicyWorkspace) {
         stack.withLock { stack in
-            if stack.count < limit { stack.append(scratch) }
+            if stack.count < limit { stack.append(workspace) }
         }
     }
 }

@@ -86,8 +86,8 @@ struct PolicyResponse: Encodable {
     init(_ engine: DecisionEngine) {
         let policy = engine.policy
         version = engine.version
-        algorithm = policy.bandit.algorithm.name
-        hyperparameters = Dictionary(policy.bandit.algorithm.hyperparameters.map { ($0.name, $0.value) }) { first, _ in first }
+        algorithm = policy.algorithm
+        hyperparameters = Dictionary(policy.hyperparameters.map { ($0.name, $0.value) }) { first, _ in first }
         let origin = policy.provenance
         provenance = Provenance(
             env: origin.environment, envFile: origin.environmentFile, seed: origin.seed, sessions: origin.sessions,

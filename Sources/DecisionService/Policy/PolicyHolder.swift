@@ -48,7 +48,7 @@ public final class PolicyHolder: Sendable {
 
     /// Builds an engine for `policy` with this holder's rules and seed.
     /// - Throws: `DecisionEngineError` as ``DecisionEngine/init(policy:version:rules:decisionSeed:)``.
-    public func makeEngine(policy: PolicyFile, version: String) throws(DecisionEngineError) -> DecisionEngine {
+    public func makeEngine(policy: any DecisionPolicy, version: String) throws(DecisionEngineError) -> DecisionEngine {
         try DecisionEngine(policy: policy, version: version, rules: rules, decisionSeed: decisionSeed)
     }
 }

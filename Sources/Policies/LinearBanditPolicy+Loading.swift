@@ -2,7 +2,7 @@ import AdLoadCore
 import Foundation
 import LinearAlgebra
 
-extension PolicyFile {
+extension LinearBanditPolicy {
     /// Loads and verifies a policy file, rebuilding the bandit's A⁻¹, L and θ from A and b with LAPACK.
     ///
     /// Checks, in order: the file is JSON with `format` "adload-policy" and a supported
@@ -21,14 +21,8 @@ extension PolicyFile {
     /// - Complexity: O(d³).
     public static func load(
         path: String, expectedSchema: FeatureSchema?, refreshInterval: Int = RidgeModel.defaultRefreshInterval
-    ) throws(ConfigError) -> PolicyFile {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
-        }
-        return try parse(data, file: path, expectedSchema: expectedSchema, refreshInterval: refreshInterval)
+    ) throws(ConfigError) -> LinearBanditPolicy {
+        try parse(try PolicyFile.read(path), file: path, expectedSchema: expectedSchema, refreshInterval: refreshInterval)
     }
 
     /// Parses and verifies policy file contents (see ``load(path:expectedSchema:refreshInterval:)``);
@@ -38,13 +32,22 @@ extension PolicyFile {
     public static func parse(
         _ data: Data, file: String, expectedSchema: FeatureSchema?,
         refreshInterval: Int = RidgeModel.defaultRefreshInterval
-    ) throws(ConfigError) -> PolicyFile {
-        let document = try JSONValue.parse(data, file: file)
+    ) throws(ConfigError) -> LinearBanditPolicy {
+        try parse(document: try JSONValue.parse(data, file: file), file: file, expectedSchema: expectedSchema, refreshInterval: refreshInterval)
+    }
+
+    /// Verifies a parsed policy document (see ``parse(_:file:expectedSchema:refreshInterval:)``).
+    /// - Throws: `ConfigError` naming the file, the field and the value.
+    /// - Complexity: O(d³).
+    static func parse(
+        document: JSONValue, file: String, expectedSchema: FeatureSchema?,
+        refreshInterval: Int = RidgeModel.defaultRefreshInterval
+    ) throws(ConfigError) -> LinearBanditPolicy {
         try checkFormat(document, file: file)
         let contents = try readContents(document, file: file, sealed: true)
 
         let stated = contents.checksum
-        let actual = checksum(of: document)
+        let actual = PolicyFile.checksum(of: document)
         guard stated == actual else {
             throw ConfigError(
                 file: file, key: "checksum", value: nil,
@@ -85,7 +88,7 @@ extension PolicyFile {
         } catch {
             throw ConfigError(file: file, key: "hyperparameters.\(error.name)", value: error.value, problem: error.problem)
         }
-        return PolicyFile(
+        return LinearBanditPolicy(
             bandit: bandit, schema: contents.schema, planFamily: contents.planFamily, reward: contents.reward,
             provenance: contents.provenance)
     }
@@ -116,10 +119,10 @@ extension PolicyFile {
             throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(document.typeName)")
         }
         guard let format = fields["format"] else {
-            throw ConfigError(file: file, key: "format", value: nil, problem: "is missing (not an \(Self.format) file)")
+            throw ConfigError(file: file, key: "format", value: nil, problem: "is missing (not an \(PolicyFile.format) file)")
         }
-        guard case .string(Self.format) = format else {
-            throw ConfigError(file: file, key: "format", value: format.summary, problem: "expected \"\(Self.format)\"")
+        guard case .string(PolicyFile.format) = format else {
+            throw ConfigError(file: file, key: "format", value: format.summary, problem: "expected \"\(PolicyFile.format)\"")
         }
         guard let version = fields["version"] else {
             throw ConfigError(file: file, key: "version", value: nil, problem: "is missing")

@@ -1,4 +1,3 @@
-import AdLoadCore
 import Foundation
 
 extension UserRecord {

@@ -4,16 +4,17 @@ import Logging
 import Policies
 import StateStore
 import Testing
+import OnlineLearning
 import Training
 
 @Suite("Online learning from the decision and feedback streams")
 struct StreamLearnerTests {
     let schema = FeatureSchema(regions: ["apac", "eu", "na"], devices: ["android", "ios"], tenures: ["established", "new", "veteran"])
 
-    func policy() throws -> PolicyFile {
+    func policy() throws -> LinearBanditPolicy {
         let bandit = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount,
                                       algorithm: .epsilonGreedy(epsilon: 0.1))
-        return PolicyFile(
+        return LinearBanditPolicy(
             bandit: bandit, schema: schema, planFamily: .standard, reward: RewardWeights.standard.dictionary,
             provenance: PolicyProvenance(environment: "test", environmentFile: "env/test.json", seed: 1, sessions: 0, users: 0,
                                          days: 0, trainedAt: PolicyProvenance.now(), source: .simulation))
@@ -29,7 +30,7 @@ struct StreamLearnerTests {
             propensity: "exact", fallback: false, feedLength: 30, adLimit: 40)
     }
 
-    func learner(_ store: InMemoryLiveStore, policy: PolicyFile, base: String? = nil, weights: RewardWeights) -> StreamLearner {
+    func learner(_ store: InMemoryLiveStore, policy: LinearBanditPolicy, base: String? = nil, weights: RewardWeights) -> StreamLearner {
         var configuration = StreamLearner.Configuration(weights: weights)
         configuration.rewardWindowDays = 1
         configuration.minWait = .zero
@@ -98,7 +99,7 @@ struct StreamLearnerTests {
         let otherSchema = schema.with(history: HistoryFeature.standard.reversed())
         let bandit = try LinearBandit(contextCount: otherSchema.contextCount, descriptorCount: otherSchema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1))
         let start = try policy()
-        let otherPolicy = PolicyFile(bandit: bandit, schema: otherSchema, planFamily: .standard, reward: start.reward, provenance: start.provenance)
+        let otherPolicy = LinearBanditPolicy(bandit: bandit, schema: otherSchema, planFamily: .standard, reward: start.reward, provenance: start.provenance)
         let learner2 = self.learner(store2, policy: otherPolicy, weights: .standard)
         try await learner2.poll(block: .zero)
         let statistics2 = await learner2.statistics
@@ -190,7 +191,7 @@ struct StreamLearnerTests {
 
         // A new learner starts from the active policy and re-reads what was not acknowledged.
         let blob = try #require(try await store.policyBlob(version: version))
-        let restored = try PolicyFile.parse(blob, file: "registry", expectedSchema: schema)
+        let restored = try LinearBanditPolicy.parse(blob, file: "registry", expectedSchema: schema)
         let second = learner(store, policy: restored, base: version, weights: weights)
         try await second.poll(block: .zero, includePending: true)
         try await second.poll(block: .zero)

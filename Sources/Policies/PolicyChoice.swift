@@ -1,5 +1,5 @@
-/// One decision of a ``LinearBandit``: the chosen candidate and the probability it had.
-public struct BanditChoice: Sendable, Equatable {
+/// One decision of a policy: the chosen candidate and the probability it had.
+public struct PolicyChoice: Sendable, Equatable {
     /// Index of the chosen candidate in the list passed to `decide`.
     public let index: Int
 
@@ -23,4 +23,14 @@ public enum PropensityKind: Sendable, Hashable {
     case exact
     /// Estimated by counting wins over `samples` posterior draws (Thompson sampling).
     case estimated(samples: Int)
+}
+
+extension PropensityKind {
+    /// How decision logs and stream entries write it: "exact" or "estimated:<samples>".
+    public var label: String {
+        switch self {
+        case .exact: "exact"
+        case let .estimated(samples): "estimated:\(samples)"
+        }
+    }
 }

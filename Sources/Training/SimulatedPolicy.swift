@@ -2,32 +2,47 @@ import AdLoadCore
 import Policies
 import Simulation
 
-/// A linear bandit acting in the environment model: it encodes each session's context
-/// with the ``FeatureSchema``, offers the region's valid plans from the ``PlanCatalog``,
-/// and draws one with ``LinearBandit/decide(context:candidates:random:scratch:)``.
+/// Any policy of the ``DecisionPolicy`` contract acting in the environment model: it
+/// encodes each session's observable context with the policy's schema, offers the region's
+/// valid plans from the ``PlanCatalog``, and decides through the contract.
 ///
 /// Decisions are reproducible: each one draws from a random stream keyed by
 /// (decision seed, user, session).
-public struct BanditPolicy: SessionPolicy {
+public struct SimulatedPolicy: SessionPolicy {
     public let name: String
     /// The policy version (the file checksum, or "untrained").
     public let version: String
-    public let bandit: LinearBandit
-    public let schema: FeatureSchema
+    /// The policy that decides.
+    public let policy: any DecisionPolicy
     public let catalog: PlanCatalog
     public let decisionSeed: UInt64
     /// `schema.contextFingerprint`, computed once: every logged decision carries it.
     public let contextFingerprint: String
 
-    public init(name: String, version: String, bandit: LinearBandit, schema: FeatureSchema, catalog: PlanCatalog, decisionSeed: UInt64) {
-        contextFingerprint = schema.contextFingerprint
+    /// The feature schema contexts are encoded with (the policy's).
+    public var schema: FeatureSchema { policy.schema }
+
+    /// Runs `policy` in simulation under `name` and `version`.
+    public init(name: String, version: String, policy: any DecisionPolicy, catalog: PlanCatalog, decisionSeed: UInt64) {
+        contextFingerprint = policy.schema.contextFingerprint
         self.name = name
         self.version = version
-        self.bandit = bandit
-        self.schema = schema
+        self.policy = policy
         self.catalog = catalog
         self.decisionSeed = decisionSeed
     }
+
+    /// Runs a bandit being trained (no file, provenance or reward weights yet).
+    public init(name: String, version: String, bandit: LinearBandit, schema: FeatureSchema, catalog: PlanCatalog, decisionSeed: UInt64) {
+        let provenance = PolicyProvenance(
+            environment: "in training", environmentFile: "", seed: decisionSeed, sessions: 0, users: 0, days: 0,
+            trainedAt: "1970-01-01T00:00:00Z", source: .simulation)
+        let policy = LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: catalog.family, reward: [:], provenance: provenance)
+        self.init(name: name, version: version, policy: policy, catalog: catalog, decisionSeed: decisionSeed)
+    }
+
+    /// The linear bandit behind the policy, for trainers that update it; `nil` for other kinds.
+    public var bandit: LinearBandit? { (policy as? LinearBanditPolicy)?.bandit }
 
     /// The random stream of one decision.
     public static func decisionRandom(seed: UInt64, user: Int, session: Int) -> CounterRandom {
@@ -36,32 +51,29 @@ public struct BanditPolicy: SessionPolicy {
 
     public func makeWorker() -> Worker { Worker(policy: self) }
 
-    /// Per-thread state: scratch buffers, so deciding allocates nothing in steady state,
-    /// and the last decision (for logging and learning).
+    /// Per-thread state: the policy's workspace, so deciding allocates nothing in steady
+    /// state, and the last decision (for logging and learning).
     public struct Worker: PolicyWorker {
-        public let policy: BanditPolicy
-        var scratch: BanditScratch
+        public let policy: SimulatedPolicy
+        let workspace: PolicyWorkspace
         /// c of the last decision.
-        public private(set) var context: [Double]
+        public var context: [Double] { workspace.context }
         /// The candidates offered at the last decision.
         public private(set) var candidates: [CandidatePlan]
         /// The last choice.
-        public private(set) var choice = BanditChoice(index: 0, probability: 1, propensityKind: .exact)
+        public private(set) var choice = PolicyChoice(index: 0, probability: 1, propensityKind: .exact)
 
-        init(policy: BanditPolicy) {
+        init(policy: SimulatedPolicy) {
             self.policy = policy
-            scratch = policy.bandit.makeScratch(maxCandidates: max(1, policy.catalog.maxCandidates))
-            context = Array(repeating: 0, count: policy.schema.contextCount)
+            workspace = policy.policy.makeWorkspace(maxCandidates: max(1, policy.catalog.maxCandidates))
             candidates = []
             candidates.reserveCapacity(policy.catalog.maxCandidates)
         }
 
         public mutating func beginSession(_ session: SessionContext) -> PlanDecider {
-            let decision = session.decision
-            context.withUnsafeMutableBufferPointer { policy.schema.encodeContext(decision, into: $0) }
             policy.catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
-            let random = BanditPolicy.decisionRandom(seed: policy.decisionSeed, user: session.userIndex, session: session.sessionIndex)
-            choice = policy.bandit.decide(context: context, candidates: candidates, random: random, scratch: &scratch)
+            let random = SimulatedPolicy.decisionRandom(seed: policy.decisionSeed, user: session.userIndex, session: session.sessionIndex)
+            choice = policy.policy.decide(session.decision, candidates: candidates, random: random, workspace: workspace)
             return PlanDecider(plan: candidates[choice.index].plan)
         }
 
@@ -76,10 +88,7 @@ public struct BanditPolicy: SessionPolicy {
             snapshot: TrajectorySnapshot?, schema: FeatureSchema
         ) -> LoggedRecord {
             let chosen = candidates[choice.index]
-            let propensity: String = switch choice.propensityKind {
-            case .exact: "exact"
-            case let .estimated(samples): "estimated:\(samples)"
-            }
+            let propensity = choice.propensityKind.label
             return LoggedRecord(
                 decisionID: "u\(session.userIndex)-s\(session.sessionIndex)", policy: policy.name, policyVersion: policy.version,
                 region: schema.regions[session.region], device: schema.devices[session.device], tenure: schema.tenures[session.tenure],

@@ -1,5 +1,3 @@
-import AdLoadCore
-
 extension DecisionEntry {
     /// The entry as compact JSON with keys sorted, written straight into bytes: the decision
     /// stream gets one per decision, and Foundation's `JSONEncoder` spent about a third of

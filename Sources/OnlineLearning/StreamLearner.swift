@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Policies
 import StateStore
+import Training
 
 /// The online learning loop behind `adload learn`: reads the decision and feedback streams
 /// through a consumer group, joins each decision with its feedback and with the user's
@@ -67,7 +68,7 @@ public actor StreamLearner {
     let store: any LiveStore
     let configuration: Configuration
     let logger: Logger
-    var policy: PolicyFile
+    var policy: LinearBanditPolicy
     /// The registry's active version this learner builds on: the one it started from, then
     /// each it published. It publishes only while that is still the active version.
     public private(set) var baseVersion: String?
@@ -90,7 +91,7 @@ public actor StreamLearner {
 
     /// - Parameter baseVersion: The registry version `policy` was loaded from (`nil`: the
     ///   registry had none); the learner never publishes over a different active version.
-    public init(store: any LiveStore, policy: PolicyFile, baseVersion: String?, configuration: Configuration, logger: Logger) {
+    public init(store: any LiveStore, policy: LinearBanditPolicy, baseVersion: String?, configuration: Configuration, logger: Logger) {
         self.store = store
         self.policy = policy
         self.baseVersion = baseVersion

@@ -1,0 +1,86 @@
+import AdLoadCore
+
+/// The linear bandits (LinUCB, Thompson sampling, ε-greedy, softmax) under the policy contract.
+extension LinearBanditPolicy: DecisionPolicy {
+    public var algorithm: String { bandit.algorithm.name }
+
+    public var hyperparameters: [(name: String, value: Double)] { bandit.algorithm.hyperparameters }
+
+    /// The same model deciding greedily (ε-greedy with ε = 0): exact probabilities, no exploration.
+    public func conservative() -> any DecisionPolicy {
+        var greedy = self
+        do {
+            greedy.bandit = try bandit.with(algorithm: .epsilonGreedy(epsilon: 0))
+        } catch {
+            preconditionFailure("ε = 0 is a valid ε-greedy setting: \(error)")
+        }
+        return greedy
+    }
+
+    public func makeWorkspace(maxCandidates: Int) -> PolicyWorkspace {
+        LinearBanditWorkspace(bandit: bandit, maxCandidates: maxCandidates)
+    }
+
+    public func decide(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyChoice {
+        let workspace = Self.own(workspace)
+        return bandit.decide(context: workspace.context, candidates: candidates, random: random, scratch: &workspace.scratch)
+    }
+
+    public func probabilities(
+        _ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace, into probabilities: inout [Double]
+    ) -> PropensityKind {
+        let workspace = Self.own(workspace)
+        bandit.probabilities(
+            context: workspace.context, candidates: candidates, random: random, scratch: &workspace.scratch, into: &probabilities)
+        if case let .thompson(_, samples) = bandit.algorithm { return .estimated(samples: samples) }
+        return .exact
+    }
+
+    public func explain(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyExplanation {
+        let own = Self.own(workspace)
+        let choice = decide(candidates, random: random, workspace: own)
+        let ranked = own.scratch.scores
+        var probabilities: [Double] = []
+        let kind = self.probabilities(candidates, random: random, workspace: own, into: &probabilities)
+        bandit.scores(context: own.context, candidates: candidates, scratch: &own.scratch)
+        let means = own.scratch.means
+        let widths = own.scratch.widths
+        let rule: String
+        var bonus: (Int) -> Double = { _ in 0 }
+        switch bandit.algorithm {
+        case let .linUCB(alpha, floor):
+            bonus = { alpha * widths[$0] }
+            rule = "the highest score (value + \(PolicyJSON.format(alpha)) × confidence width) with probability \(PolicyJSON.format(1 - floor)), a uniform plan otherwise"
+        case let .thompson(_, samples):
+            bonus = { ranked[$0] - means[$0] }
+            rule = "the highest score under one posterior draw (bonus = draw − mean); probabilities estimated from \(samples) further draws"
+        case let .epsilonGreedy(epsilon):
+            rule = "the highest value with probability \(PolicyJSON.format(1 - epsilon)), a uniform plan otherwise"
+        case let .softmax(temperature):
+            rule = "a plan drawn with probability ∝ exp(value / \(PolicyJSON.format(temperature)))"
+        }
+        let plans = candidates.indices.map { k in
+            PolicyExplanation.Plan(value: means[k], bonus: bonus(k), price: 0, probability: probabilities[k])
+        }
+        return PolicyExplanation(plans: plans, choice: choice, probabilityKind: kind, rule: rule)
+    }
+
+    /// The workspace as this kind's, which ``makeWorkspace(maxCandidates:)`` made.
+    private static func own(_ workspace: PolicyWorkspace) -> LinearBanditWorkspace {
+        guard let own = workspace as? LinearBanditWorkspace else {
+            preconditionFailure("LinearBanditPolicy: the workspace was made by another kind of policy (\(type(of: workspace)))")
+        }
+        return own
+    }
+}
+
+/// A linear bandit's working memory: the encoded context and the bandit's scratch.
+/// `@unchecked Sendable` for the reason ``PolicyWorkspace`` gives (one thread at a time).
+final class LinearBanditWorkspace: PolicyWorkspace, @unchecked Sendable {
+    var scratch: BanditScratch
+
+    init(bandit: LinearBandit, maxCandidates: Int) {
+        scratch = bandit.makeScratch(maxCandidates: max(1, maxCandidates))
+        super.init(contextCount: bandit.contextCount)
+    }
+}
