@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StateStoreTests",
-            dependencies: ["StateStore", "AdLoadTestSupport", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["StateStore", "AdLoadTestSupport", "AdLoadCore", .product(name: "NIOPosix", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

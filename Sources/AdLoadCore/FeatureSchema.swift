@@ -104,3 +104,19 @@ public struct FeatureSchema: Sendable, Equatable {
         return result
     }
 }
+
+/// A schema's context layout with its fingerprints computed once, for checking many records.
+package struct ContextLayout: Sendable {
+    package let schema: FeatureSchema
+    /// `schema.contextFingerprint`.
+    package let fingerprint: String
+    /// The fingerprint of the same categories with the standard history features: the layout
+    /// of records written before records named theirs.
+    package let standardFingerprint: String
+
+    package init(_ schema: FeatureSchema) {
+        self.schema = schema
+        fingerprint = schema.contextFingerprint
+        standardFingerprint = schema.with(history: HistoryFeature.standard).contextFingerprint
+    }
+}

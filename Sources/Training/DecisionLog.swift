@@ -243,19 +243,3 @@ public enum DecisionLogError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
-
-/// A schema's context layout with its fingerprints computed once, for checking many records.
-struct ContextLayout {
-    let schema: FeatureSchema
-    /// `schema.contextFingerprint`.
-    let fingerprint: String
-    /// The fingerprint of the same categories with the standard history features: the layout
-    /// of records written before records named theirs.
-    let standardFingerprint: String
-
-    init(_ schema: FeatureSchema) {
-        self.schema = schema
-        fingerprint = schema.contextFingerprint
-        standardFingerprint = schema.with(history: HistoryFeature.standard).contextFingerprint
-    }
-}

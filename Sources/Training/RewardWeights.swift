@@ -17,7 +17,7 @@ import Simulation
 /// the window expires without one.
 ///
 /// The shipped default (``standard``) came from a sweep on a training seed
-/// (`scripts/sweep-bandit-rewards`, figures in the README): revenue, a 0.02 bonus for a
+/// (`scripts/sweep-bandit-rewards`, figures in docs/bandits.md): revenue, a 0.02 bonus for a
 /// return within a day, and a convex cost 0.02 × (planned ad load)² on the plan itself.
 /// Linear terms alone (items, negatives, return) leave a per-session learner swinging
 /// between no ads and the regional maximum, because both the revenue and the satisfaction

@@ -49,7 +49,7 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Run trained policies greedily (no exploration): the argmax of their mean reward.")
     var exploit = false
 
-    @Option(help: "Write every decision of the (single) trained policy as JSON Lines to this file (format: README).")
+    @Option(help: "Write every decision of the (single) trained policy as JSON Lines to this file (format: docs/bandits.md).")
     var log: String?
 
     @Option(help: "Reward weights for --log, as name=value pairs (default: the policy file's).")

@@ -1,3 +1,4 @@
+import AdLoadCore
 import DecisionService
 import Foundation
 import Policies

@@ -1,3 +1,4 @@
+import AdLoadCore
 import AdLoadTestSupport
 import Foundation
 import StateStore

@@ -23,16 +23,6 @@ public struct FeedbackEvent: Sendable, Equatable, Hashable {
 
     /// The feed positions an event may name (the service accepts the same range).
     public static let positions = 1...AdPlan.maxPosition
-
-    /// Refuses an event naming a position outside ``positions``; both stores check every
-    /// event of a feedback call before counting any, so they accept and refuse the same feedback.
-    /// - Throws: ``StoreError/failed(_:)`` naming the decision, the event and the position.
-    static func checkPosition(_ event: FeedbackEvent, index: Int, decisionID: String) throws(StoreError) {
-        if let position = event.position, !positions.contains(position) {
-            throw .failed(
-                "feedback for decision \(decisionID): event \(index + 1) (\(event.kind.rawValue)) has position \(position), outside \(positions.lowerBound)...\(positions.upperBound)")
-        }
-    }
 }
 
 /// Feedback for one decision, as accepted by the service.

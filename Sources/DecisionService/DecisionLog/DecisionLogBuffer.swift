@@ -1,3 +1,4 @@
+import AdLoadCore
 import Logging
 import ServiceLifecycle
 import StateStore

@@ -11,6 +11,18 @@ extension LiveStore {
     public var honoursTimeouts: Bool { false }
 }
 
+extension FeedbackEvent {
+    /// Refuses an event naming a position outside ``positions``; both stores check every
+    /// event of a feedback call before counting any, so they accept and refuse the same feedback.
+    /// - Throws: ``StoreError/failed(_:)`` naming the decision, the event and the position.
+    static func checkPosition(_ event: FeedbackEvent, index: Int, decisionID: String) throws(StoreError) {
+        if let position = event.position, !positions.contains(position) {
+            throw .failed(
+                "feedback for decision \(decisionID): event \(index + 1) (\(event.kind.rawValue)) has position \(position), outside \(positions.lowerBound)...\(positions.upperBound)")
+        }
+    }
+}
+
 /// What applying feedback did.
 public struct FeedbackOutcome: Sendable, Equatable {
     /// Events counted now (those not seen before for this decision).

@@ -1,3 +1,4 @@
+import AdLoadCore
 import Foundation
 
 extension RedisLiveStore {
