@@ -19,7 +19,8 @@ import PackageDescription
 //      |           |
 //  DecisionService |               HTTP service (StateStore + Policies)
 //      +-----+-----+
-//          adload                  the CLI, thin
+//        AdLoadCLI                 the commands (swift-argument-parser), tested directly
+//          adload                  the executable: parses and runs, nothing else
 let package = Package(
     name: "AdLoad",
     platforms: [.macOS(.v15)],
@@ -66,13 +67,25 @@ let package = Package(
             dependencies: ["AdLoadCore", "Policies", "StateStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .target(name: "AdLoadTestSupport", dependencies: ["StateStore"], path: "Sources/AdLoadTestSupport"),
+        .target(
+            name: "AdLoadCLI",
+            dependencies: [
+                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "Training", "StateStore", "OnlineLearning",
+                "DecisionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "adload",
             dependencies: [
-                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "Training", "StateStore", "OnlineLearning",
-                "DecisionService", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                "AdLoadCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "AdLoadCLITests", dependencies: ["AdLoadCLI", "AdLoadCore", "Simulation", "Policies"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),

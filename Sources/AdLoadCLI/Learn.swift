@@ -21,11 +21,8 @@ struct Learn: AsyncParsableCommand {
         active version. Run one learner per registry.
         """)
 
-    @Option(help: "Redis to use (redis://host:port/db); default: the embedded one of --data-dir.")
-    var redis: String?
-
-    @Option(help: "Data folder of `adload serve`'s embedded Redis.")
-    var dataDir = ".adload"
+    @OptionGroup(title: "Redis")
+    var redisOptions: RedisOptions
 
     @Option(help: "Seconds between policy publications.")
     var publishEvery = 5.0
@@ -45,8 +42,8 @@ struct Learn: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (default: run until SIGTERM or SIGINT).")
     var duration: Double?
 
-    @Option(help: "Log level.")
-    var logLevel = "info"
+    @OptionGroup(title: "Logging")
+    var logging: LoggingOptions
 
     func validate() throws {
         guard publishEvery > 0 else { throw ValidationError("--publish-every must be positive, got \(publishEvery)") }
@@ -57,7 +54,7 @@ struct Learn: AsyncParsableCommand {
 
     func run() async throws {
         prepareLinearAlgebra()
-        bootstrapLogging(level: logLevel)
+        bootstrapLogging(level: logging.logLevel)
         let logger = Logger(label: "adload.learn")
         let address = try redisAddress()
         let store = RedisLiveStore(configuration: RedisClient.Configuration(address: address), logger: Logger(label: "adload.redis"))
@@ -96,11 +93,11 @@ struct Learn: AsyncParsableCommand {
     }
 
     func redisAddress() throws -> RedisAddress {
-        var text = redis
+        var text = redisOptions.redis
         if text == nil {
-            let path = URL(fileURLWithPath: dataDir).appendingPathComponent("redis.url").path
+            let path = URL(fileURLWithPath: redisOptions.dataDir).appendingPathComponent("redis.url").path
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw CLIError("\(path): no embedded Redis address (start `adload serve --data-dir \(dataDir)` first, or pass --redis)")
+                throw CLIError("\(path): no embedded Redis address (start `adload serve --data-dir \(redisOptions.dataDir)` first, or pass --redis)")
             }
             text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }

@@ -24,10 +24,10 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Base URL of the service.")
     var target = "http://127.0.0.1:8080"
 
-    @Option(help: "Simulated users.")
+    @Option(parsing: .unconditional, help: "Simulated users.")
     var users = 200
 
-    @Option(help: "Simulated days.")
+    @Option(parsing: .unconditional, help: "Simulated days.")
     var days = 14
 
     @Option(help: "Seed of the simulated users.")
@@ -54,6 +54,7 @@ struct Replay: AsyncParsableCommand {
         let config = try loadEnvironment(env)
         let model = EnvironmentModel(config: config)
         let client = ServiceClient(base: target)
+        try await client.checkReady()
         // Simulated day 0 starts at the most recent UTC midnight, so the service's calendar days line up.
         let epoch = (Date.now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400
         var trajectories = (0..<users).map { model.startTrajectory(model.user($0, populationSeed: seed), luckSeed: seed, days: days) }
@@ -110,6 +111,9 @@ struct Replay: AsyncParsableCommand {
         say(String(
             format: "objective per user %.4f, survival %.3f, %d requests failed, %d feedback calls retried after 503",
             allTotals.revenue / Double(users), survival, allTotals.failures, allTotals.feedbackRetries))
+        if allTotals.failures > 0 {
+            throw CLIError("\(allTotals.failures) requests to \(target) failed (see the counts above)")
+        }
     }
 
     /// Retries of a feedback call answered 503, and the longest wait between two (seconds).
@@ -145,7 +149,7 @@ struct Replay: AsyncParsableCommand {
                 + "(p = \(answer["probability"] ?? "?"), policy \(answer["policy_version"] ?? "?"), fallback \(answer["fallback"] ?? "?"))"
         } catch {
             totals.failures += 1
-            line = "\(userID): decide failed: \(error)"
+            line = "\(userID): decide failed: \((error as? URLError).map(ServiceClient.reason) ?? "\(error)")"
         }
         var recorder = RecordingDecider(plan: plan)
         let outcome = try model.step(&trajectory, decider: &recorder, policyName: "replay")
@@ -263,6 +267,35 @@ struct ServiceClient: Sendable {
         configuration.httpMaximumConnectionsPerHost = 64
         configuration.timeoutIntervalForRequest = 10
         session = URLSession(configuration: configuration)
+    }
+
+    /// Fails fast, with one line, when the service does not answer `GET /readyz` with 200
+    /// within 2 seconds: before any user is replayed.
+    func checkReady() async throws {
+        guard let url = URL(string: base + "/readyz") else { throw CLIError("--target \(base): not a URL") }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 2
+        let status: Int
+        do {
+            let (_, response) = try await session.data(for: request)
+            status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        } catch {
+            let reason = (error as? URLError).map { Self.reason($0) } ?? "\(error)"
+            throw CLIError("cannot reach the decision service at \(base) (\(reason)); start it with `adload serve` or pass --target")
+        }
+        guard status == 200 else {
+            throw CLIError("the decision service at \(base) is not ready (GET /readyz answered \(status)); check its log")
+        }
+    }
+
+    /// A short reason for a transport error.
+    static func reason(_ error: URLError) -> String {
+        switch error.code {
+        case .cannotConnectToHost: "connection refused"
+        case .timedOut: "no answer within 2 s"
+        case .cannotFindHost: "unknown host"
+        default: error.localizedDescription
+        }
     }
 
     func post(_ path: String, _ body: [String: Any]) async throws -> [String: Any] {

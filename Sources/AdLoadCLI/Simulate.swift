@@ -16,8 +16,8 @@ struct Simulate: ParsableCommand {
         """
     )
 
-    @Option(help: "Environment-model configuration (JSON).")
-    var env = "env/default.json"
+    @OptionGroup(title: "Environment and population")
+    var simulation: SimulationOptions
 
     @Option(name: .customLong("policy"), help: "A policy to run (repeatable).")
     var policies: [String] = []
@@ -25,17 +25,8 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Run none, myopic, fixed:every=K over the grid, segment and oracle:static.")
     var compare = false
 
-    @Option(help: "Simulated users.")
-    var users = 800
-
-    @Option(help: "Simulated days per user.")
-    var days = 120
-
     @Option(help: "Seed of the evaluation users and luck (training uses a seed derived from it).")
     var seed: UInt64 = 7
-
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Comma-separated cadences K for --compare and for training segment and oracle:static.")
     var grid = BaselineTrainer.defaultGrid.map(String.init).joined(separator: ",")
@@ -62,9 +53,6 @@ struct Simulate: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard users >= 1 && users <= 10_000_000 else { throw ValidationError("--users must be in 1...10000000, got \(users)") }
-        guard days >= 1 && days <= 3650 else { throw ValidationError("--days must be in 1...3650, got \(days)") }
-        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         guard oracleReplications >= 1 && oracleReplications <= 100 else {
             throw ValidationError("--oracle-replications must be in 1...100, got \(oracleReplications)")
         }
@@ -86,6 +74,7 @@ struct Simulate: ParsableCommand {
         if let reward {
             do { _ = try RewardWeights(parsing: reward) } catch { throw ValidationError("--reward: \(error)") }
         }
+        if let log { try checkWritable(log, option: "--log") }
     }
 
     func parsedGrid() throws -> [Int] {
@@ -99,7 +88,7 @@ struct Simulate: ParsableCommand {
     func run() throws {
         prepareLinearAlgebra()
         var config: EnvironmentConfig
-        do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
+        do { config = try EnvironmentConfig.load(path: simulation.env) } catch { throw CLIError(error.description) }
         if let weight = engagementWeight { config.objective.engagementWeight = weight }
         let grid = try parsedGrid()
         var specs = try policies.map { text throws -> PolicyArgument in
@@ -108,9 +97,9 @@ struct Simulate: ParsableCommand {
         if compare {
             specs += ([.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .staticOracle]).map(PolicyArgument.baseline)
         }
-        let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: threads)
+        let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
         let trainer = BaselineTrainer(runner: runner, grid: grid, oracleReplications: oracleReplications)
-        let setup = SimulationSetup(users: users, days: days, seed: seed)
+        let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
         let progress = Progress(enabled: !quiet)
 
         var reports: [SimulationReport] = []
@@ -131,10 +120,10 @@ struct Simulate: ParsableCommand {
         }
         let comparison = Comparison(reports: reports)
         if json {
-            print(reports.count == 1 ? reports[0].json : comparison.json(environment: config.name, file: env))
+            print(reports.count == 1 ? reports[0].json : comparison.json(environment: config.name, file: simulation.env))
         } else {
-            print("environment \(config.name) (\(env)), engagement weight \(config.objective.engagementWeight), "
-                + "\(users) users × \(days) days, seed \(seed), \(threads) threads")
+            print("environment \(config.name) (\(simulation.env)), engagement weight \(config.objective.engagementWeight), "
+                + "\(simulation.users) users × \(simulation.days) days, seed \(seed), \(simulation.threads) threads")
             print(comparison.table())
             if let summary = comparison.summary() { print(summary) }
         }
@@ -158,7 +147,7 @@ extension Simulate {
             name: name, version: policyVersion(path), policy: file,
             catalog: PlanCatalog(family: file.planFamily, rules: config.regions.map(\.rules)), decisionSeed: setup.luckSeed)
         guard let log else {
-            return try SimulationRunner(model: EnvironmentModel(config: config), threads: threads).run(policy, setup: setup) { done in
+            return try SimulationRunner(model: EnvironmentModel(config: config), threads: simulation.threads).run(policy, setup: setup) { done in
                 progress.note("\(label): \(done)/\(setup.users) users")
             }
         }
@@ -170,7 +159,7 @@ extension Simulate {
         }
         let writer: DecisionLogWriter
         do { writer = try DecisionLogWriter(path: log) } catch { throw CLIError(error.description) }
-        let result = try BanditRunner(model: EnvironmentModel(config: config), threads: threads).run(
+        let result = try BanditRunner(model: EnvironmentModel(config: config), threads: simulation.threads).run(
             policy, setup: setup, reward: weights, learn: false, log: writer
         ) { step in progress.note("\(label): day \(step.day)/\(step.days), \(step.sessions) decisions logged") }
         do { try writer.close() } catch { throw CLIError(error.description) }

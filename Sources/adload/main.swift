@@ -1,7 +1,6 @@
+import AdLoadCLI
 import ArgumentParser
 import Foundation
-import LinearAlgebra
-import NIOCore
 import NIOPosix
 
 /// The entry point: parses the command line on the main thread and, for `serve` with Redis
@@ -12,7 +11,7 @@ enum Main {
     static func main() async {
         do {
             var command = try AdLoad.parseAsRoot()
-            if let serve = command as? Serve, serve.usesEventLoopIO,
+            if AdLoad.wantsEventLoopExecutor(command),
                 !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
             {
                 FileHandle.standardError.write(Data(
@@ -29,22 +28,3 @@ enum Main {
     }
 }
 
-struct AdLoad: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "adload",
-        abstract: "Decides how many ads each feed session gets, and where, and learns it from users.",
-        subcommands: [Serve.self, Learn.self, Replay.self, Simulate.self, Train.self, Evaluate.self, Bench.self]
-    )
-}
-
-/// Pins OpenBLAS to one thread: the learners make many small calls, where its threading
-/// only adds overhead, and the simulator already runs one worker per core.
-func prepareLinearAlgebra() {
-    configureSingleThreadedBLAS()
-}
-
-/// Writes a line to standard output at once (unbuffered), so progress reaches a pipe or a
-/// log file as it happens; long-running commands use it instead of `print`.
-func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}

@@ -9,17 +9,24 @@ struct Bench: ParsableCommand {
     @Option(help: "Environment-model configuration (JSON).")
     var env = "env/default.json"
 
-    @Option(help: "Simulated users per measurement.")
+    @Option(parsing: .unconditional, help: "Simulated users per measurement.")
     var users = 2000
 
-    @Option(help: "Simulated days per user.")
+    @Option(parsing: .unconditional, help: "Simulated days per user.")
     var days = 120
 
-    @Option(help: "Fixed cadence K of the measured policy.")
+    @Option(parsing: .unconditional, help: "Fixed cadence K of the measured policy (every K-th position, from the first allowed slot).")
     var every = 12
 
-    @Option(help: "Repetitions; the best (fastest) is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions; the best (fastest) is reported.")
     var repeats = 3
+
+    func validate() throws {
+        try checkRange("--users", users, 1...10_000_000)
+        try checkRange("--days", days, 1...3650)
+        try checkRange("--every", every, 1...512)
+        try checkRange("--repeats", repeats, 1...100)
+    }
 
     func run() throws {
         let config: EnvironmentConfig

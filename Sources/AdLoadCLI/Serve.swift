@@ -29,11 +29,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on.")
     var port = 8080
 
-    @Option(help: "Folder for the embedded redis-server's data and address file.")
-    var dataDir = ".adload"
-
-    @Option(help: "Use this Redis (redis://host:port/db) instead of starting one.")
-    var redis: String?
+    @OptionGroup(title: "Redis")
+    var redisOptions: RedisOptions
 
     @Option(help: "Environment configuration whose regional placement rules the service enforces.")
     var env = "env/default.json"
@@ -50,10 +47,10 @@ struct Serve: AsyncParsableCommand {
             also run the request handlers, so a decide costs no thread switch. threads: blocking \
             hiredis connections on dedicated threads, handlers on Swift's default pool.
             """))
-    var redisIO = "event-loops"
+    var redisIO: RedisIO = .eventLoops
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
+    @OptionGroup(title: "Logging")
+    var logging: LoggingOptions
 
     @Flag(help: ArgumentHelp(
         "Add the /bench/body and /bench/user-record routes (for scripts/bench-service).",
@@ -63,22 +60,16 @@ struct Serve: AsyncParsableCommand {
     /// Whether Redis I/O runs on the event loops; the entry point (`Main`) then installs the
     /// loops as Swift's global executor, so request handlers run on the same threads as the
     /// Redis connections and a decide's round trip to Redis costs no thread switch.
-    var usesEventLoopIO: Bool { redisIO == "event-loops" }
+    var usesEventLoopIO: Bool { redisIO == .eventLoops }
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
-        guard ["event-loops", "threads"].contains(redisIO) else {
-            throw ValidationError("--redis-io must be event-loops or threads, got '\(redisIO)'")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical, got '\(logLevel)'")
-        }
     }
 
     func run() async throws {
         let eventLoopIO = usesEventLoopIO
         prepareLinearAlgebra()
-        bootstrapLogging(level: logLevel)
+        bootstrapLogging(level: logging.logLevel)
         let logger = Logger(label: "adload.serve")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -115,10 +106,10 @@ struct Serve: AsyncParsableCommand {
 
     /// The Redis to use: --redis, or an embedded server under the data folder.
     func startRedis(logger: Logger) throws -> (RedisAddress, RedisServerProcess?) {
-        if let redis {
+        if let redis = redisOptions.redis {
             do { return (try RedisAddress(parsing: redis), nil) } catch { throw CLIError("--redis: \(error)") }
         }
-        let directory = URL(fileURLWithPath: dataDir).appendingPathComponent("redis").path
+        let directory = URL(fileURLWithPath: redisOptions.dataDir).appendingPathComponent("redis").path
         let server: RedisServerProcess
         do {
             server = try RedisServerProcess.start(port: try RedisServerProcess.freePort(), directory: directory, appendOnly: true)
@@ -127,10 +118,10 @@ struct Serve: AsyncParsableCommand {
         }
         let url = "redis://127.0.0.1:\(server.address.port)/0"
         do {
-            try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: dataDir).appendingPathComponent("redis.url"))
+            try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: redisOptions.dataDir).appendingPathComponent("redis.url"))
         } catch {
             server.stop()
-            throw CLIError("\(dataDir)/redis.url: cannot write the embedded Redis address (\(error.localizedDescription))")
+            throw CLIError("\(redisOptions.dataDir)/redis.url: cannot write the embedded Redis address (\(error.localizedDescription))")
         }
         say("adload serve: embedded redis-server at \(url) (data in \(directory))")
         logger.info("started embedded redis-server", metadata: ["url": "\(url)", "data": "\(directory)"])
@@ -166,8 +157,8 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// Logs to stderr at `level`, once per process.
-func bootstrapLogging(level: String) {
-    let parsed = Logger.Level(rawValue: level) ?? .info
+func bootstrapLogging(level: LogLevel) {
+    let parsed = level.level
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
         handler.logLevel = parsed

@@ -22,8 +22,8 @@ struct TrainBandit: ParsableCommand {
         regression). Writes the policy (JSON) and its learning curve (CSV, per simulated day).
         """)
 
-    @Option(help: "Algorithm: \(BanditAlgorithm.names.joined(separator: ", ")).")
-    var algo = "linucb"
+    @Option(help: "Algorithm.")
+    var algo: AlgorithmName = .linucb
 
     @Option(help: "Hyper-parameters as name=value pairs, comma-separated (linucb: alpha, exploration_floor; thompson: scale, propensity_samples; egreedy: epsilon; softmax: temperature).")
     var hyper: String?
@@ -39,14 +39,8 @@ struct TrainBandit: ParsableCommand {
         discussion: "Known: \(HistoryFeature.allNames). standard (\(HistoryFeature.standard.map(\.rawValue).joined(separator: ", "))) is what the shipped policies use; the policy file records the choice and every command encodes with it."))
     var features = "standard"
 
-    @Option(help: "Environment-model configuration (JSON).")
-    var env = "env/default.json"
-
-    @Option(help: "Simulated training users.")
-    var users = 800
-
-    @Option(help: "Simulated days.")
-    var days = 120
+    @OptionGroup(title: "Environment and population")
+    var simulation: SimulationOptions
 
     @Option(help: "Training seed (population, luck and decisions). Evaluate on another seed.")
     var seed: UInt64 = 1
@@ -63,27 +57,20 @@ struct TrainBandit: ParsableCommand {
     @Option(help: "Where to write the learning curve (default: the policy path with .csv).")
     var curve: String?
 
-    @Option(help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
     func validate() throws {
-        guard BanditAlgorithm.names.contains(algo) else {
-            throw ValidationError("--algo must be one of \(BanditAlgorithm.names.joined(separator: ", ")), got '\(algo)'")
-        }
-        guard users >= 1 && users <= 10_000_000 else { throw ValidationError("--users must be in 1...10000000, got \(users)") }
-        guard days >= 1 && days <= 3650 else { throw ValidationError("--days must be in 1...3650, got \(days)") }
         guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
-        guard threads >= 1 && threads <= 1024 else { throw ValidationError("--threads must be in 1...1024, got \(threads)") }
         guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
         _ = try algorithm()
         _ = try rewardWeights()
+        try checkWritable(out, option: "--out")
+        if let curve { try checkWritable(curve, option: "--curve") }
     }
 
     func algorithm() throws -> BanditAlgorithm {
-        guard let defaults = BanditAlgorithm.defaults(named: algo) else { throw ValidationError("unknown --algo '\(algo)'") }
+        let defaults = algo.defaults
         guard let hyper else { return defaults }
         var values = Dictionary(uniqueKeysWithValues: defaults.hyperparameters.map { ($0.name, $0.value) })
         for part in hyper.split(separator: ",") {
@@ -93,7 +80,7 @@ struct TrainBandit: ParsableCommand {
             }
             values[pieces[0]] = number
         }
-        do { return try BanditAlgorithm(name: algo, hyperparameters: values) } catch { throw ValidationError("--hyper: \(error)") }
+        do { return try BanditAlgorithm(name: algo.rawValue, hyperparameters: values) } catch { throw ValidationError("--hyper: \(error)") }
     }
 
     func rewardWeights() throws -> RewardWeights {
@@ -103,7 +90,7 @@ struct TrainBandit: ParsableCommand {
 
     func run() throws {
         prepareLinearAlgebra()
-        let config = try loadEnvironment(env)
+        let config = try loadEnvironment(simulation.env)
         let history: [HistoryFeature]
         do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
         let schema = config.featureSchema.with(history: history)
@@ -126,13 +113,13 @@ struct TrainBandit: ParsableCommand {
             bandit = trained.bandit
             curveLines = trained.curve
             provenance = PolicyProvenance(
-                environment: config.name, environmentFile: env, seed: seed, sessions: records.count,
-                users: Set(records.compactMap { $0.sim?.user }).count, days: days, trainedAt: PolicyProvenance.now(), source: .logs)
+                environment: config.name, environmentFile: simulation.env, seed: seed, sessions: records.count,
+                users: Set(records.compactMap { $0.sim?.user }).count, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .logs)
             progress.finish("learned from \(records.count) logged decisions in \(logs)")
         } else {
-            let policy = SimulatedPolicy(name: algo, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: seed)
-            let runner = BanditRunner(model: EnvironmentModel(config: config), threads: threads)
-            let setup = SimulationSetup(users: users, days: days, seed: seed)
+            let policy = SimulatedPolicy(name: algo.rawValue, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: seed)
+            let runner = BanditRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
+            let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
             let result = try runner.run(policy, setup: setup, reward: weights, learn: true) { step in
                 progress.note(String(
                     format: "day %d/%d  %d sessions  reward %.5f (day %.5f)  %.0f s elapsed, ETA %.0f s",
@@ -141,11 +128,11 @@ struct TrainBandit: ParsableCommand {
             bandit = result.bandit ?? bandit
             curveLines = [CurvePoint.csvHeader] + result.curve.map(\.csvLine)
             provenance = PolicyProvenance(
-                environment: config.name, environmentFile: env, seed: seed, sessions: result.sessions, users: users, days: days,
+                environment: config.name, environmentFile: simulation.env, seed: seed, sessions: result.sessions, users: simulation.users, days: simulation.days,
                 trainedAt: PolicyProvenance.now(), source: .simulation)
             progress.finish(String(
                 format: "trained %@ on %d sessions (%d users × %d days) in %.1f s, mean reward %.5f",
-                algo, result.sessions, users, days, result.elapsedSeconds, result.meanReward))
+                algo.rawValue, result.sessions, simulation.users, simulation.days, result.elapsedSeconds, result.meanReward))
         }
         let file = LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
         do { try file.write(to: out) } catch { throw CLIError(error.description) }
