@@ -82,10 +82,13 @@ let package = Package(
             name: "adload",
             dependencies: [
                 "AdLoadCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "AdLoadCLITests", dependencies: ["AdLoadCLI", "AdLoadCore", "Simulation", "Policies"]),
+        .testTarget(
+            name: "AdLoadCLITests",
+            dependencies: ["AdLoadCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),

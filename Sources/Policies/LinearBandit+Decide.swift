@@ -11,16 +11,7 @@ extension LinearBandit {
     public func scores(context: [Double], descriptors: [Double], scratch: inout BanditScratch) {
         checkScratch(scratch)
         scratch.stage(context: context, descriptors: descriptors)
-        let count = scratch.candidateCount
-        withStaged(&scratch) { model, buffers in
-            KroneckerScoring.contextWeights(theta: model.theta, context: buffers.context, into: buffers.meanWeights)
-            KroneckerScoring.means(descriptors: buffers.descriptors, weights: buffers.meanWeights, count: count, into: buffers.means)
-            KroneckerScoring.contextGram(
-                inverse: model.inverse, context: buffers.context, partial: buffers.normals, into: buffers.gram)
-            KroneckerScoring.widths(
-                descriptors: buffers.descriptors, gram: buffers.gram, descriptorCount: descriptorCount, count: count,
-                into: buffers.widths)
-        }
+        scoresStaged(&scratch)
     }
 
     /// Computes each candidate plan's mean and confidence width (see ``scores(context:descriptors:scratch:)``).
@@ -28,16 +19,7 @@ extension LinearBandit {
     public func scores(context: [Double], candidates: [CandidatePlan], scratch: inout BanditScratch) {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
-        let count = scratch.candidateCount
-        withStaged(&scratch) { model, buffers in
-            KroneckerScoring.contextWeights(theta: model.theta, context: buffers.context, into: buffers.meanWeights)
-            KroneckerScoring.means(descriptors: buffers.descriptors, weights: buffers.meanWeights, count: count, into: buffers.means)
-            KroneckerScoring.contextGram(
-                inverse: model.inverse, context: buffers.context, partial: buffers.normals, into: buffers.gram)
-            KroneckerScoring.widths(
-                descriptors: buffers.descriptors, gram: buffers.gram, descriptorCount: descriptorCount, count: count,
-                into: buffers.widths)
-        }
+        scoresStaged(&scratch)
     }
 
     /// Chooses one of K candidate plans for context c and reports the probability of that choice.
@@ -115,6 +97,20 @@ extension LinearBandit {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
         probabilitiesStaged(random: random, scratch: &scratch, into: &probabilities)
+    }
+
+    /// Means and widths of the staged candidates into the scratch.
+    private func scoresStaged(_ scratch: inout BanditScratch) {
+        let count = scratch.candidateCount
+        withStaged(&scratch) { model, buffers in
+            KroneckerScoring.contextWeights(theta: model.theta, context: buffers.context, into: buffers.meanWeights)
+            KroneckerScoring.means(descriptors: buffers.descriptors, weights: buffers.meanWeights, count: count, into: buffers.means)
+            KroneckerScoring.contextGram(
+                inverse: model.inverse, context: buffers.context, partial: buffers.normals, into: buffers.gram)
+            KroneckerScoring.widths(
+                descriptors: buffers.descriptors, gram: buffers.gram, descriptorCount: descriptorCount, count: count,
+                into: buffers.widths)
+        }
     }
 
     private func checkScratch(_ scratch: BanditScratch) {

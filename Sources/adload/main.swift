@@ -1,6 +1,7 @@
 import AdLoadCLI
 import ArgumentParser
 import Foundation
+import NIOCore
 import NIOPosix
 
 /// The entry point: parses the command line on the main thread and, for `serve` with Redis

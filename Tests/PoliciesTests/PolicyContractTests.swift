@@ -83,6 +83,7 @@ struct PolicyContractTests {
         let policy = try PolicyFileTests.policy(algorithm)
         let greedy = policy.conservative()
         #expect(greedy.algorithm == "egreedy" && greedy.hyperparameters.map(\.value) == [0])
+        #expect(policy.algorithm == algorithm.name)
         let workspace = policy.makeWorkspace(maxCandidates: Self.candidates.count)
         var random = TestRandom(seed: 0x6E)
         var probabilities: [Double] = []
@@ -92,8 +93,15 @@ struct PolicyContractTests {
             let explanation = greedy.explain(Self.candidates, random: stream, workspace: workspace)
             let choice = greedy.decide(Self.candidates, random: stream, workspace: workspace)
             #expect(greedy.probabilities(Self.candidates, random: stream, workspace: workspace, into: &probabilities) == .exact)
-            #expect(choice.probability == 1 && probabilities[choice.index] == 1)
-            #expect(explanation.plans[choice.index].value == explanation.plans.map(\.value).max())
+            // All the mass on the best value; plans with exactly equal values (the same plan
+            // cut to the feed) share it.
+            let best = try #require(explanation.plans.map(\.value).max())
+            let ties = explanation.plans.filter { $0.value == best }.count
+            #expect(explanation.plans[choice.index].value == best)
+            #expect(choice.probability == 1 / Double(ties) && probabilities[choice.index] == choice.probability)
+            for (k, plan) in explanation.plans.enumerated() where plan.value < best {
+                #expect(probabilities[k] == 0)
+            }
         }
     }
 
