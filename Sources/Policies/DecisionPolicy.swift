@@ -81,11 +81,6 @@ extension DecisionPolicy {
         workspace.encode(context, schema: schema)
         return explain(candidates, random: random, workspace: workspace)
     }
-
-    /// A one-line description for logs and reports: algorithm and provenance.
-    public var summary: String {
-        "\(algorithm) policy trained on \(provenance.environment) (\(provenance.source.rawValue), seed \(provenance.seed), \(provenance.sessions) sessions)"
-    }
 }
 
 /// Working memory of a decision: the encoded context, plus whatever the policy's kind needs.

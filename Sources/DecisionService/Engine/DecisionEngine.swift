@@ -103,6 +103,7 @@ public final class DecisionEngine: Sendable {
         let catalog = PlanCatalog(family: policy.planFamily, rules: regionRules)
         let maxCandidates = catalog.maxCandidates
         self.version = version
+        self.schema = schema
         self.policy = policy
         self.rules = rules
         self.decisionSeed = decisionSeed
@@ -146,8 +147,9 @@ public final class DecisionEngine: Sendable {
         try DecisionEngine(policy: policy, version: version, rules: rules, decisionSeed: decisionSeed)
     }
 
-    /// The feature schema requests are checked against.
-    public var schema: FeatureSchema { policy.schema }
+    /// The feature schema requests are checked against and contexts are encoded with (the
+    /// policy's, read once here rather than through the policy on every decision).
+    public let schema: FeatureSchema
 
     /// The tenure name derived from a user's finished sessions: "new" below
     /// ``newUserSessions``, "veteran" from ``veteranSessions``, else "established".
@@ -160,7 +162,6 @@ public final class DecisionEngine: Sendable {
     /// Looks the request's names up in the schema and re-checks its ranges.
     /// - Throws: `RequestError` (invalid) naming `region`, `device`, `tenure`, `hour` or `feed_length`.
     public func resolve(_ request: DecisionRequest) throws(RequestError) -> ResolvedDecisionRequest {
-        let schema = policy.schema
         func lookup(_ value: String, in names: [String], field: String) throws(RequestError) -> Int {
             guard let index = names.firstIndex(of: value) else {
                 throw .invalid(field, "unknown \(field) \(JSONText.quoted(value)), expected one of \(names.joined(separator: ", "))")
@@ -221,7 +222,6 @@ public final class DecisionEngine: Sendable {
         let context = DecisionContext(
             region: request.region, device: request.device, tenure: tenure, hour: request.request.hour, time: time,
             adsToday: adsToday, feedLength: feedLength, rules: regionRules, history: history)
-        let schema = self.policy.schema
         // An empty list of ad formats means the client can show no ad in this session.
         let formatLimit = request.request.adFormats?.isEmpty == true ? 0 : Int.max
         let adLimit = min(formatLimit, regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
@@ -232,8 +232,8 @@ public final class DecisionEngine: Sendable {
             return list
         }
         let workspace = scratchPool.take()
-        let choice = policy.decide(
-            context, candidates: candidates, random: random.child(DecisionIDCodec.hash(decisionID)), workspace: workspace)
+        workspace.encode(context, schema: schema)
+        let choice = policy.decide(candidates, random: random.child(DecisionIDCodec.hash(decisionID)), workspace: workspace)
         let chosen = candidates[choice.index]
         let features = workspace.context
         scratchPool.put(workspace)
