@@ -68,7 +68,6 @@ struct Learn: AsyncParsableCommand {
     }
 
     func learn(store: RedisLiveStore, address: RedisAddress, logger: Logger) async throws {
-        _ = try await store.adoptLegacyRegistry()
         guard let version = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: version) else {
             throw CLIError("no active policy in the registry at \(address): start `adload serve` first (it publishes one)")
         }

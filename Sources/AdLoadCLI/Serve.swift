@@ -132,9 +132,6 @@ struct Serve: AsyncParsableCommand {
     func initialEngine(
         store: RedisLiveStore, rules: [String: PlacementRules], schema: FeatureSchema, logger: Logger
     ) async throws -> DecisionEngine {
-        if let adopted = try await store.adoptLegacyRegistry() {
-            logger.notice("carried the policy registry over from its pre-hash-tag keys", metadata: ["version": "\(adopted)"])
-        }
         if let version = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: version) {
             do {
                 let file = try PolicyFile.parse(blob, file: "registry:\(version)", expectedSchema: schema)

@@ -71,6 +71,15 @@ public final class RedisTestServer: Sendable {
         if let url = environment[externalURLVariable], !url.isEmpty {
             return try useExternal(url: url)
         }
+        return try startPrivate(environment: environment)
+    }
+
+    /// Starts a new private `redis-server`, whatever `ADLOAD_TEST_REDIS_URL` says: for tests
+    /// that stop and resume the server (``interrupt()``, ``resume()``).
+    /// - Throws: ``RedisTestServerError`` as ``start(environment:)``.
+    public static func startPrivate(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(RedisTestServerError) -> RedisTestServer {
         guard let executable = findRedisServer(path: environment["PATH"]) else {
             throw .redisServerNotFound(searched: searchDirectories(path: environment["PATH"]))
         }
@@ -114,6 +123,23 @@ public final class RedisTestServer: Sendable {
         server.stop()
         if let directory {
             try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    /// Stops a private server's process but keeps its port and folder, so that ``resume()``
+    /// brings it back where clients expect it (reconnect tests). Does nothing for an external server.
+    public func interrupt() {
+        server?.stop()
+    }
+
+    /// Starts an interrupted private server again on the same port.
+    /// - Throws: ``RedisTestServerError/failedToStart(executable:reason:log:)`` if it does not come back.
+    public func resume() throws(RedisTestServerError) {
+        guard let server else { return }
+        do {
+            try server.restart()
+        } catch {
+            throw .failedToStart(executable: "redis-server", reason: "\(error)", log: "")
         }
     }
 

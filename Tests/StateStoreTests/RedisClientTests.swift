@@ -75,14 +75,14 @@ extension RedisSerializedTests {
 
         @Test("a stopped server fails requests with unavailable in under a second; the client reconnects after a restart", arguments: Transport.allCases)
         func reconnectsAfterRestart(transport: Transport) async throws {
-            let server = try RestartableRedisServer()
+            let server = try RedisTestServer.startPrivate()
             defer { server.stop() }
             let client = RedisClient(configuration: transport(.init(address: server.address, connectTimeout: .milliseconds(500))))
             let keys = TestKeys()
             #expect(try await client.execute([["SET", keys("k"), "before"]], timeout: .seconds(5)) == [.status("OK")])
             try await waitUntil { client.connectionsUp == 2 }
 
-            server.stop()
+            server.interrupt()
             let clock = ContinuousClock()
             for attempt in 0..<4 {
                 let start = clock.now
@@ -97,7 +97,7 @@ extension RedisSerializedTests {
             }
             #expect(!client.isConnected)
 
-            try server.start()
+            try server.resume()
             let deadline = clock.now + .seconds(8)
             var reply: [RedisReply]?
             while reply == nil && clock.now < deadline {

@@ -59,14 +59,13 @@ struct DecisionEntryJSONTests {
         #expect(positions.count == keyOrder.count && positions == positions.sorted())
     }
 
-    @Test("an entry written with the whole candidate list (before `plan`) decodes with the chosen candidate as its plan")
-    func legacyCandidates() throws {
-        let legacy = #"{"ad_limit":40,"ad_positions":[4,17],"candidates":[[0,0,0],[4,12,40]],"chosen":1,"decision_id":"d","fallback":false,"features":[1],"feed_length":30,"policy_version":"v","probability":0.5,"propensity":"exact","region":"na","time":2.5,"user_id":"u"}"#
-        let entry = try JSONDecoder().decode(DecisionEntry.self, from: Data(legacy.utf8))
-        #expect(entry.plan == [4, 12, 40])
-        #expect(entry.chosen == 1)
-        #expect(entry.sessionID == nil, "entries from before session ids were logged have none")
-        let broken = legacy.replacingOccurrences(of: #""chosen":1"#, with: #""chosen":2"#)
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(DecisionEntry.self, from: Data(broken.utf8)) }
+    @Test("an entry needs its plan; one without session id and context schema decodes with neither")
+    func entryFields() throws {
+        let entry = #"{"ad_limit":40,"ad_positions":[4,17],"chosen":1,"decision_id":"d","fallback":false,"features":[1],"feed_length":30,"plan":[4,12,40],"policy_version":"v","probability":0.5,"propensity":"exact","region":"na","time":2.5,"user_id":"u"}"#
+        let decoded = try JSONDecoder().decode(DecisionEntry.self, from: Data(entry.utf8))
+        #expect(decoded.plan == [4, 12, 40] && decoded.chosen == 1)
+        #expect(decoded.sessionID == nil && decoded.contextSchema == nil)
+        let withoutPlan = entry.replacingOccurrences(of: #""plan":[4,12,40],"#, with: #""candidates":[[0,0,0],[4,12,40]],"#)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(DecisionEntry.self, from: Data(withoutPlan.utf8)) }
     }
 }

@@ -9,11 +9,7 @@ extension RedisLiveStore {
     /// together; the conformance test compares them). The decay constants and the dwell
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
-    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
-    ///   decision, 4 the same under the hash layout of versions before 2026-11-27 (merged in
-    ///   and deleted whenever found, so instances of both versions can run side by side
-    ///   during an upgrade; a rollback to an older version within the 7-day retention
-    ///   would count again the events this layout recorded).
+    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the decision.
     ///
     /// The counted events of a decision are one Redis string: two bytes holding the length of
     /// its first counted session end + 1 (big-endian; 0 while none is counted), then one byte
@@ -62,28 +58,6 @@ extension RedisLiveStore {
         if n == 0 then return {} end
         local state = redis.call('GET', KEYS[3])
         if state then bytes = {string.byte(state, 1, -1)} end
-        -- A hash of identities written by a version before 2026-11-27 (one still running
-        -- during a rolling upgrade, too) is merged in and deleted.
-        if redis.call('EXISTS', KEYS[4]) == 1 then
-          local old = redis.call('HGETALL', KEYS[4])
-          for j = 1, #old, 2 do
-            if old[j] == '#len' then
-              local length = tonumber(old[j + 1]) or 0
-              if bytes[1] * 256 + bytes[2] == 0 and length >= 0 and length <= 512 then setLength(length) end
-            else
-              local kind, position = string.match(old[j], '^([%a_]+):(.+)$')
-              if position == '-' then
-                position = 0
-              else
-                position = tonumber(position)
-                if position and (position < 1 or position > 512 or math.floor(position) ~= position) then position = nil end
-              end
-              if kind and KIND[kind] and position then mark(position, KIND[kind]) end
-            end
-          end
-          redis.call('DEL', KEYS[4])
-        end
-
         local fresh = {}
         for i = 1, n do
           local code = tonumber(ARGV[7 + 3 * i])
@@ -244,7 +218,6 @@ extension RedisLiveStore {
             keys.user(entry.userID),
             keys.dailyAds(entry.userID, day: day),
             keys.countedEvents(entry.userID, decisionID: entry.decisionID),
-            keys.legacyCountedEvents(entry.userID, decisionID: entry.decisionID),
         ]
         var arguments = [
             "\(entry.time)", "\(sessionStart)",

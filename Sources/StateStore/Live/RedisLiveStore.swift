@@ -345,45 +345,6 @@ public final class RedisLiveStore: LiveStore {
         return .activeChanged(active.isEmpty ? nil : active)
     }
 
-    /// Carries a registry written before its keys shared a hash tag (`adload:policy:active`
-    /// and `adload:policy:blobs`) over to the current keys, when the current registry is
-    /// empty: every blob is copied, then the old active version becomes active. The old keys
-    /// stay for instances not yet upgraded. Returns the version made active, or `nil` (also
-    /// for a malformed legacy registry, which is logged and left alone).
-    public func adoptLegacyRegistry() async throws(StoreError) -> String? {
-        let legacyActive = keys.prefix + "adload:policy:active"
-        let legacyBlobs = keys.prefix + "adload:policy:blobs"
-        let replies = try await client.execute(
-            [["EXISTS", keys.activePolicy], ["GET", legacyActive], ["HGETALL", legacyBlobs]], timeout: options.readTimeout)
-        guard try Self.checked(replies[0], "EXISTS \(keys.activePolicy)").int == 0 else { return nil }
-        let active = try Self.checked(replies[1], "GET \(legacyActive)")
-        if active.isNull { return nil }
-        guard let version = active.string, !version.isEmpty,
-              let pairs = try Self.checked(replies[2], "HGETALL \(legacyBlobs)").array, pairs.count.isMultiple(of: 2) else {
-            logger.warning("ignoring a malformed legacy policy registry", metadata: ["active": "\(active)", "key": "\(legacyActive)"])
-            return nil
-        }
-        var activeBlob: Data?
-        for index in stride(from: 0, to: pairs.count, by: 2) {
-            guard let name = pairs[index].string, let bytes = pairs[index + 1].bytes else { continue }
-            if name == version {
-                activeBlob = Data(bytes)
-            } else {
-                _ = try Self.checked(
-                    try await client.execute([Self.command(["HSET", keys.policyBlobs, name]) + [bytes]], timeout: options.writeTimeout)[0],
-                    "HSET \(keys.policyBlobs) \(name)")
-            }
-        }
-        guard let activeBlob else {
-            logger.warning("ignoring the legacy policy registry: its active version has no blob", metadata: ["version": "\(version)", "key": "\(legacyBlobs)"])
-            return nil
-        }
-        switch try await publishPolicy(version: version, blob: activeBlob, ifActive: nil) {
-        case .published: return version
-        case .activeChanged: return nil
-        }
-    }
-
     // MARK: Health
 
     public func ping() async throws(StoreError) {
@@ -429,7 +390,6 @@ struct RedisKeys: Sendable {
     /// The hash of counted identities of versions before 2026-11-27; the feedback script
     /// merges one it finds into the string and deletes it. (The sets before those, `:fb:`,
     /// are not read.)
-    func legacyCountedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):fe:\(decisionID)" }
     func stream(_ name: StreamName) -> String { prefix + name.rawValue }
     /// The registry's two keys share the hash tag `{policy}`, so Redis Cluster keeps them on
     /// one shard and a script can update both (named `adload:policy:*` before 2026-11-27).

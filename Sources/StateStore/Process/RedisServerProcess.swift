@@ -1,25 +1,37 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A `redis-server` child process: started with given options, ready once it answers
-/// PING, stopped with SIGTERM (then SIGKILL after a grace period).
+/// PING, stopped with SIGTERM (then SIGKILL after a grace period), and restartable on the
+/// same port and data folder (an append-only file, when on, is replayed).
 ///
-/// `adload serve` uses it for its embedded store (AOF on, data under the data folder);
-/// tests use it for a private server.
+/// The one launcher: `adload serve` uses it for its embedded store (AOF on, data under the
+/// data folder); tests use it, through `RedisTestServer`, for private servers, and restart
+/// it to test reconnects.
 public final class RedisServerProcess: Sendable {
     /// Where the server listens.
     public let address: RedisAddress
     /// The server's log file.
     public let logPath: String
-    let process: Process
+    let directory: String
+    let appendOnly: Bool
+    let executable: String
+    let startupTimeout: Duration
+    /// The running process (the last one started).
+    let process: Mutex<Process>
 
-    private init(address: RedisAddress, logPath: String, process: Process) {
+    private init(address: RedisAddress, directory: String, appendOnly: Bool, executable: String, startupTimeout: Duration, process: Process) {
         self.address = address
-        self.logPath = logPath
-        self.process = process
+        self.directory = directory
+        self.appendOnly = appendOnly
+        self.executable = executable
+        self.startupTimeout = startupTimeout
+        logPath = (directory as NSString).appendingPathComponent("redis-server.log")
+        self.process = Mutex(process)
     }
 
     /// The redis-server executable on PATH or in /usr/bin, /usr/local/bin, /usr/sbin; `nil` if none.
@@ -65,22 +77,37 @@ public final class RedisServerProcess: Sendable {
         } catch {
             throw .cannotStart(reason: "cannot create the data folder \(directory): \(error.localizedDescription)", log: "")
         }
-        let logPath = (directory as NSString).appendingPathComponent("redis-server.log")
+        let server = RedisServerProcess(
+            address: RedisAddress(host: "127.0.0.1", port: port), directory: directory, appendOnly: appendOnly,
+            executable: executable, startupTimeout: startupTimeout, process: Process())
+        try server.launch()
+        return server
+    }
+
+    /// Stops the server if it runs and starts it again on the same port and data folder.
+    /// - Throws: ``RedisServerProcessError`` as ``start(port:directory:appendOnly:executable:startupTimeout:)``.
+    public func restart() throws(RedisServerProcessError) {
+        stop()
+        try launch()
+    }
+
+    /// Runs a new process and waits until it answers PING.
+    private func launch() throws(RedisServerProcessError) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
-            "--bind", "127.0.0.1", "--port", String(port), "--dir", directory, "--daemonize", "no",
+            "--bind", "127.0.0.1", "--port", String(address.port), "--dir", directory, "--daemonize", "no",
             "--save", "", "--appendonly", appendOnly ? "yes" : "no", "--logfile", logPath,
         ]
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         do {
-            try runWithEmptySignalMask(process)
+            try Self.runWithEmptySignalMask(process)
         } catch {
             throw .cannotStart(reason: "cannot run \(executable): \(error)", log: "")
         }
-        let server = RedisServerProcess(address: RedisAddress(host: "127.0.0.1", port: port), logPath: logPath, process: process)
+        self.process.withLock { $0 = process }
         let clock = ContinuousClock()
         let deadline = clock.now + startupTimeout
         var lastError = "no answer yet"
@@ -90,23 +117,27 @@ public final class RedisServerProcess: Sendable {
                 break
             }
             do {
-                let connection = try RedisConnection(address: server.address, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(500))
-                if try connection.command(["PING"]) == .status("PONG") { return server }
+                let connection = try RedisConnection(address: address, connectTimeout: .milliseconds(250), commandTimeout: .milliseconds(500))
+                if try connection.command(["PING"]) == .status("PONG") { return }
             } catch {
                 lastError = "\(error)"
             }
+            // A real server process is being waited for: nothing to inject a clock into.
             Thread.sleep(forTimeInterval: 0.02)
         }
         let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        server.stop()
-        throw .cannotStart(reason: "it did not answer PING on 127.0.0.1:\(port) within \(startupTimeout): \(lastError)", log: log)
+        stop()
+        throw .cannotStart(reason: "it did not answer PING on 127.0.0.1:\(address.port) within \(startupTimeout): \(lastError)", log: log)
     }
 
     /// Whether the server process is still running.
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { process.withLock { $0.isRunning } }
 
     /// Stops the server: SIGTERM (redis-server then finishes its AOF), SIGKILL after 5 s.
+    /// Does nothing when it is not running.
     public func stop() {
+        let process = process.withLock { $0 }
+        guard process.processIdentifier != 0 else { return }
         if process.isRunning {
             process.terminate()
             let clock = ContinuousClock()

@@ -3,6 +3,12 @@ import Logging
 import NIOPosix
 
 /// How a ``RedisClient`` does its network I/O.
+///
+/// Why two: `adload serve` uses the event loops, which measured 0.50–0.52 of `/healthz`'s
+/// throughput for `/v1/decide` against 0.47–0.49 with threads (12.1–14.1k vs 10.2–12.0k
+/// decides/s, one quiet `scripts/bench-service` run alternating them 3 times, commit
+/// 783e4e5; docs/benchmarks.md). Threads stay for callers that do not run on the loops:
+/// `adload learn`'s stream client, which blocks on XREADGROUP, and the tests' clients.
 public enum RedisTransport: Sendable {
     /// Blocking hiredis connections, each on a dedicated OS thread (the default): works for
     /// any caller, and a blocking command only ever holds its own connection's thread.
