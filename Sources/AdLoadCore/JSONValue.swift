@@ -28,7 +28,7 @@ public enum JSONValue: Sendable, Equatable {
         switch self {
         case .null: "null"
         case let .bool(value): "\(value)"
-        case let .number(value): value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : "\(value)"
+        case let .number(value): JSONNumber.compact(value)
         case let .string(value): "\"\(value)\""
         case let .array(values): "an array of \(values.count)"
         case .object: "an object"
@@ -103,137 +103,222 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Strict reading of one JSON object: every key must be declared, present and in range.
+/// Strict reading of one JSON object of a file (environment, policy, targets): every key
+/// declared and present, every value of the right type and in range; each problem is one
+/// ``ConfigError`` naming the file, the dotted key and the value.
 public struct ConfigReader: Sendable {
     public let file: String
     /// Dotted path of this object inside the file ("" at the top).
     public let path: String
     let fields: [String: JSONValue]
 
+    /// The largest integer a JSON number (a Double) holds exactly.
+    public static let largestExactInteger = 1 << 53
+
     /// Reads the top-level object of `data`, allowing exactly `keys`.
     public init(data: Data, file: String, keys: [String]) throws(ConfigError) {
-        let value = try JSONValue.parse(data, file: file)
-        guard case let .object(fields) = value else {
-            throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(value.typeName)")
-        }
-        try self.init(file: file, path: "", fields: fields, keys: keys)
+        try self.init(file: file, path: "", value: try JSONValue.parse(data, file: file), keys: keys)
     }
 
-    init(file: String, path: String, fields: [String: JSONValue], keys: [String]) throws(ConfigError) {
+    /// Reads `value` (the object at `path` of `file`) as an object with exactly `keys`.
+    public init(file: String, path: String, value: JSONValue, keys: [String]) throws(ConfigError) {
+        guard case let .object(fields) = value else {
+            if path.isEmpty {
+                throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(value.typeName)")
+            }
+            throw ConfigError(file: file, key: path, value: value.summary, problem: "expected an object, found \(value.typeName)")
+        }
         self.file = file
         self.path = path
         self.fields = fields
         let allowed = Set(keys)
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw ConfigError(
-                file: file, key: Self.join(path, unknown), value: fields[unknown]?.summary,
+                file: file, key: key(unknown), value: fields[unknown]?.summary,
                 problem: "unknown key (allowed here: \(keys.joined(separator: ", ")))")
         }
         if let missing = keys.first(where: { fields[$0] == nil }) {
-            throw ConfigError(file: file, key: Self.join(path, missing), value: nil, problem: "is missing")
+            throw ConfigError(file: file, key: key(missing), value: nil, problem: "is missing")
         }
     }
 
-    static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    /// The dotted path of `name` inside this object.
+    public func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
     /// The keys present in this object, sorted (for maps keyed by name, such as regions).
     public var keys: [String] { fields.keys.sorted() }
 
-    func error(_ key: String, _ value: JSONValue?, _ problem: String) -> ConfigError {
-        ConfigError(file: file, key: Self.join(path, key), value: value?.summary, problem: problem)
+    /// The error for the value of `name`.
+    public func error(_ name: String, _ value: JSONValue?, _ problem: String) -> ConfigError {
+        ConfigError(file: file, key: key(name), value: value?.summary, problem: problem)
     }
 
-    func raw(_ key: String) throws(ConfigError) -> JSONValue {
-        guard let value = fields[key] else { throw error(key, nil, "is missing") }
+    func raw(_ name: String) throws(ConfigError) -> JSONValue {
+        guard let value = fields[name] else { throw error(name, nil, "is missing") }
         return value
     }
 
-    /// A number in `range`.
-    public func number(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
-        let value = try raw(key)
-        guard case let .number(number) = value else { throw error(key, value, "expected a number, found \(value.typeName)") }
+    /// A finite number in `range`.
+    public func number(_ name: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+        let value = try raw(name)
+        guard case let .number(number) = value, number.isFinite else {
+            throw error(name, value, "expected a number, found \(value.typeName)")
+        }
         guard range.contains(number) else {
-            throw error(key, value, "out of range, expected a number in [\(Self.format(range.lowerBound)), \(Self.format(range.upperBound))]")
+            throw error(name, value, "out of range, expected a number in [\(JSONNumber.compact(range.lowerBound)), \(JSONNumber.compact(range.upperBound))]")
         }
         return number
     }
 
-    /// An integer in `range`.
-    public func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
-        let value = try raw(key)
-        guard case let .number(number) = value, number == number.rounded(), abs(number) < 1e15 else {
-            throw error(key, value, "expected an integer, found \(value.typeName == "a number" ? "a fraction" : value.typeName)")
+    /// An integer in `range` (a JSON number holding an integer exactly, so at most 2⁵³).
+    public func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        let value = try raw(name)
+        guard let integer = Self.integer(value) else {
+            throw error(name, value, "expected an integer, found \(value.typeName == "a number" ? "a fraction or a number beyond 2^53" : value.typeName)")
         }
-        guard range.contains(Int(number)) else {
-            throw error(key, value, "out of range, expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+        guard range.contains(integer) else {
+            throw error(name, value, "out of range, expected an integer in [\(range.lowerBound), \(range.upperBound)]")
         }
-        return Int(number)
+        return integer
     }
 
     /// An integer in `range`, or `nil` when the value is JSON null.
-    public func optionalInteger(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
-        if case .null = try raw(key) { return nil }
-        return try integer(key, in: range)
+    public func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        if case .null = try raw(name) { return nil }
+        return try integer(name, in: range)
     }
 
     /// A boolean.
-    public func bool(_ key: String) throws(ConfigError) -> Bool {
-        let value = try raw(key)
-        guard case let .bool(flag) = value else { throw error(key, value, "expected a boolean, found \(value.typeName)") }
+    public func bool(_ name: String) throws(ConfigError) -> Bool {
+        let value = try raw(name)
+        guard case let .bool(flag) = value else { throw error(name, value, "expected a boolean, found \(value.typeName)") }
         return flag
     }
 
     /// A string.
-    public func string(_ key: String) throws(ConfigError) -> String {
-        let value = try raw(key)
-        guard case let .string(text) = value else { throw error(key, value, "expected a string, found \(value.typeName)") }
+    public func string(_ name: String) throws(ConfigError) -> String {
+        let value = try raw(name)
+        guard case let .string(text) = value else { throw error(name, value, "expected a string, found \(value.typeName)") }
         return text
     }
 
     /// An array of exactly `count` numbers, each in `range`.
-    public func numbers(_ key: String, count: Int, in range: ClosedRange<Double>) throws(ConfigError) -> [Double] {
-        let value = try raw(key)
-        guard case let .array(items) = value else { throw error(key, value, "expected an array of \(count) numbers, found \(value.typeName)") }
-        guard items.count == count else { throw error(key, value, "expected exactly \(count) numbers") }
+    public func numbers(_ name: String, count: Int, in range: ClosedRange<Double>) throws(ConfigError) -> [Double] {
+        let value = try raw(name)
+        guard case let .array(items) = value else { throw error(name, value, "expected an array of \(count) numbers, found \(value.typeName)") }
+        guard items.count == count else { throw error(name, value, "expected exactly \(count) numbers") }
         var result: [Double] = []
         for (index, item) in items.enumerated() {
             guard case let .number(number) = item, range.contains(number) else {
                 throw ConfigError(
-                    file: file, key: "\(Self.join(path, key))[\(index)]", value: item.summary,
-                    problem: "expected a number in [\(Self.format(range.lowerBound)), \(Self.format(range.upperBound))]")
+                    file: file, key: "\(key(name))[\(index)]", value: item.summary,
+                    problem: "expected a number in [\(JSONNumber.compact(range.lowerBound)), \(JSONNumber.compact(range.upperBound))]")
             }
             result.append(number)
         }
         return result
     }
 
-    /// A nested object allowing exactly `keys`.
-    public func object(_ key: String, keys: [String]) throws(ConfigError) -> ConfigReader {
-        let value = try raw(key)
-        guard case let .object(fields) = value else { throw error(key, value, "expected an object, found \(value.typeName)") }
-        return try ConfigReader(file: file, path: Self.join(path, key), fields: fields, keys: keys)
-    }
-
-    /// A nested object whose keys are names chosen by the file (regions, devices); each
-    /// value must be an object allowing exactly `keys`.
-    public func namedObjects(_ key: String, keys: [String]) throws(ConfigError) -> [(name: String, reader: ConfigReader)] {
-        let value = try raw(key)
-        guard case let .object(fields) = value, !fields.isEmpty else {
-            throw error(key, value, "expected a non-empty object of named entries, found \(value.typeName)")
+    /// An array of exactly `count` finite numbers; `meaning` explains the count in the error.
+    public func numbers(_ name: String, count: Int, meaning: String) throws(ConfigError) -> [Double] {
+        let value = try raw(name)
+        guard case let .array(items) = value else {
+            throw error(name, value, "expected an array of \(count) numbers, found \(value.typeName)")
         }
-        var result: [(name: String, reader: ConfigReader)] = []
-        for (name, entryValue) in fields.sorted(by: { $0.key < $1.key }) {
-            let entryPath = Self.join(Self.join(path, key), name)
-            guard case let .object(entry) = entryValue else {
-                throw ConfigError(file: file, key: entryPath, value: entryValue.summary, problem: "expected an object")
+        guard items.count == count else {
+            throw error(name, value, "dimension mismatch: expected exactly \(count) numbers (\(meaning))")
+        }
+        var result: [Double] = []
+        result.reserveCapacity(count)
+        for (index, item) in items.enumerated() {
+            guard case let .number(number) = item, number.isFinite else {
+                throw ConfigError(file: file, key: "\(key(name))[\(index)]", value: item.summary, problem: "expected a finite number")
             }
-            result.append((name, try ConfigReader(file: file, path: entryPath, fields: entry, keys: keys)))
+            result.append(number)
         }
         return result
     }
 
-    static func format(_ number: Double) -> String {
-        if number.isInfinite { return number > 0 ? "inf" : "-inf" }
-        return number == number.rounded() && abs(number) < 1e15 ? "\(Int(number))" : "\(number)"
+    /// A non-empty array of distinct non-empty strings.
+    public func names(_ name: String) throws(ConfigError) -> [String] {
+        let value = try raw(name)
+        guard case let .array(items) = value, !items.isEmpty else {
+            throw error(name, value, "expected a non-empty array of strings, found \(value.typeName)")
+        }
+        var result: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case let .string(text) = item, !text.isEmpty, !result.contains(text) else {
+                throw ConfigError(
+                    file: file, key: "\(key(name))[\(index)]", value: item.summary,
+                    problem: "expected a non-empty string, distinct from the ones before it")
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// A non-empty array of integers in `range`.
+    public func integers(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> [Int] {
+        let value = try raw(name)
+        guard case let .array(items) = value, !items.isEmpty else {
+            throw error(name, value, "expected a non-empty array of integers, found \(value.typeName)")
+        }
+        var result: [Int] = []
+        for (index, item) in items.enumerated() {
+            guard let integer = Self.integer(item), range.contains(integer) else {
+                throw ConfigError(
+                    file: file, key: "\(key(name))[\(index)]", value: item.summary,
+                    problem: "expected an integer in [\(range.lowerBound), \(range.upperBound)]")
+            }
+            result.append(integer)
+        }
+        return result
+    }
+
+    /// An object whose keys are chosen by the file, each holding a finite number.
+    public func numberMap(_ name: String) throws(ConfigError) -> [String: Double] {
+        let value = try raw(name)
+        guard case let .object(entries) = value else {
+            throw error(name, value, "expected an object of names to numbers, found \(value.typeName)")
+        }
+        var result: [String: Double] = [:]
+        for (entry, item) in entries.sorted(by: { $0.key < $1.key }) {
+            guard case let .number(number) = item, number.isFinite else {
+                throw ConfigError(file: file, key: "\(key(name)).\(entry)", value: item.summary, problem: "expected a finite number")
+            }
+            result[entry] = number
+        }
+        return result
+    }
+
+    /// A nested object allowing exactly `keys`.
+    public func object(_ name: String, keys: [String]) throws(ConfigError) -> ConfigReader {
+        try ConfigReader(file: file, path: key(name), value: try raw(name), keys: keys)
+    }
+
+    /// A nested object whose keys are names chosen by the file (regions, devices); each
+    /// value must be an object allowing exactly `keys`.
+    public func namedObjects(_ name: String, keys: [String]) throws(ConfigError) -> [(name: String, reader: ConfigReader)] {
+        let value = try raw(name)
+        guard case let .object(fields) = value, !fields.isEmpty else {
+            throw error(name, value, "expected a non-empty object of named entries, found \(value.typeName)")
+        }
+        var result: [(name: String, reader: ConfigReader)] = []
+        for (entryName, entryValue) in fields.sorted(by: { $0.key < $1.key }) {
+            let entryPath = "\(key(name)).\(entryName)"
+            guard case .object = entryValue else {
+                throw ConfigError(file: file, key: entryPath, value: entryValue.summary, problem: "expected an object")
+            }
+            result.append((entryName, try ConfigReader(file: file, path: entryPath, value: entryValue, keys: keys)))
+        }
+        return result
+    }
+
+    /// The integer a JSON number holds exactly, or `nil`.
+    public static func integer(_ value: JSONValue) -> Int? {
+        guard case let .number(number) = value, number == number.rounded(), abs(number) <= Double(largestExactInteger) else {
+            return nil
+        }
+        return Int(number)
     }
 }

@@ -1,3 +1,5 @@
+import AdLoadCore
+
 /// How a ``LinearBandit`` turns its ridge model into a choice among candidate plans.
 ///
 /// Every algorithm reports the probability of the plan it chose, so that logged decisions
@@ -65,7 +67,7 @@ public enum BanditAlgorithm: Sendable, Hashable {
         }
         if let unknown = hyperparameters.keys.sorted().first(where: { key in !specs.contains { $0.key == key } }) {
             throw HyperparameterError(
-                name: unknown, value: HyperparameterSpec.format(hyperparameters[unknown] ?? 0),
+                name: unknown, value: JSONNumber.compact(hyperparameters[unknown] ?? 0),
                 problem: "unknown hyper-parameter for \(name) (allowed: \(specs.map(\.key).joined(separator: ", ")))")
         }
         var values: [Double] = []
@@ -74,7 +76,7 @@ public enum BanditAlgorithm: Sendable, Hashable {
                 throw HyperparameterError(name: spec.key, value: nil, problem: "is required by \(name)")
             }
             if let problem = spec.problem(with: value) {
-                throw HyperparameterError(name: spec.key, value: HyperparameterSpec.format(value), problem: problem)
+                throw HyperparameterError(name: spec.key, value: JSONNumber.compact(value), problem: problem)
             }
             values.append(value)
         }
@@ -92,7 +94,7 @@ public enum BanditAlgorithm: Sendable, Hashable {
         guard let specs = Self.specs(named: name) else { return }
         for (spec, entry) in zip(specs, hyperparameters) {
             if let problem = spec.problem(with: entry.value) {
-                throw HyperparameterError(name: spec.key, value: HyperparameterSpec.format(entry.value), problem: problem)
+                throw HyperparameterError(name: spec.key, value: JSONNumber.compact(entry.value), problem: problem)
             }
         }
     }
@@ -126,18 +128,14 @@ struct HyperparameterSpec: Sendable {
     /// Why `value` is invalid, or `nil` if it is valid.
     func problem(with value: Double) -> String? {
         if isInteger && (value != value.rounded() || !value.isFinite) {
-            return "expected an integer in [\(Self.format(range.lowerBound)), \(Self.format(range.upperBound))]"
+            return "expected an integer in [\(JSONNumber.compact(range.lowerBound)), \(JSONNumber.compact(range.upperBound))]"
         }
         if !range.contains(value) {
-            return "out of range, expected \(isInteger ? "an integer" : "a number") in [\(Self.format(range.lowerBound)), \(Self.format(range.upperBound))]"
+            return "out of range, expected \(isInteger ? "an integer" : "a number") in [\(JSONNumber.compact(range.lowerBound)), \(JSONNumber.compact(range.upperBound))]"
         }
         return nil
     }
 
-    /// Integers without a fraction, everything else in Swift's shortest round-trip form.
-    static func format(_ value: Double) -> String {
-        value.isFinite && value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : "\(value)"
-    }
 }
 
 /// A bandit hyper-parameter (or the prior precision λ) that is missing, unknown or out of range.

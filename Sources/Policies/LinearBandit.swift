@@ -41,7 +41,7 @@ public struct LinearBandit: Sendable {
     ) throws(HyperparameterError) {
         guard Self.lambdaRange.contains(lambda) else {
             throw HyperparameterError(
-                name: "lambda", value: HyperparameterSpec.format(lambda), problem: "out of range, expected a number in [1e-12, 1e12]")
+                name: "lambda", value: JSONNumber.compact(lambda), problem: "out of range, expected a number in [1e-12, 1e12]")
         }
         try self.init(
             algorithm: algorithm,

@@ -50,14 +50,14 @@ extension LinearBanditPolicy: DecisionPolicy {
         switch bandit.algorithm {
         case let .linUCB(alpha, floor):
             bonus = { alpha * widths[$0] }
-            rule = "the highest score (value + \(PolicyJSON.format(alpha)) × confidence width) with probability \(PolicyJSON.format(1 - floor)), a uniform plan otherwise"
+            rule = "the highest score (value + \(JSONNumber.compact(alpha)) × confidence width) with probability \(JSONNumber.compact(1 - floor)), a uniform plan otherwise"
         case let .thompson(_, samples):
             bonus = { ranked[$0] - means[$0] }
             rule = "the highest score under one posterior draw (bonus = draw − mean); probabilities estimated from \(samples) further draws"
         case let .epsilonGreedy(epsilon):
-            rule = "the highest value with probability \(PolicyJSON.format(1 - epsilon)), a uniform plan otherwise"
+            rule = "the highest value with probability \(JSONNumber.compact(1 - epsilon)), a uniform plan otherwise"
         case let .softmax(temperature):
-            rule = "a plan drawn with probability ∝ exp(value / \(PolicyJSON.format(temperature)))"
+            rule = "a plan drawn with probability ∝ exp(value / \(JSONNumber.compact(temperature)))"
         }
         let plans = candidates.indices.map { k in
             PolicyExplanation.Plan(value: means[k], bonus: bonus(k), price: 0, probability: probabilities[k])

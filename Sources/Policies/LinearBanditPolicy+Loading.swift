@@ -63,7 +63,7 @@ extension LinearBanditPolicy {
             for j in 0..<i where contents.a[i * d + j] != contents.a[j * d + i] {
                 throw ConfigError(
                     file: file, key: "parameters.a", value: nil,
-                    problem: "is not symmetric: element (\(i), \(j)) is \(PolicyJSON.format(contents.a[i * d + j])) but (\(j), \(i)) is \(PolicyJSON.format(contents.a[j * d + i]))")
+                    problem: "is not symmetric: element (\(i), \(j)) is \(JSONNumber.compact(contents.a[i * d + j])) but (\(j), \(i)) is \(JSONNumber.compact(contents.a[j * d + i]))")
             }
         }
         let model: RidgeModel
@@ -127,7 +127,7 @@ extension LinearBanditPolicy {
         guard let version = fields["version"] else {
             throw ConfigError(file: file, key: "version", value: nil, problem: "is missing")
         }
-        guard PolicyReader.integer(version) == Self.version else {
+        guard ConfigReader.integer(version) == Self.version else {
             throw ConfigError(
                 file: file, key: "version", value: version.summary,
                 problem: "unsupported policy file version (this build reads version \(Self.version))")
@@ -138,7 +138,7 @@ extension LinearBanditPolicy {
     /// must carry a well-formed checksum; unsealed ones (about to be written) must not.
     static func readContents(_ document: JSONValue, file: String, sealed: Bool) throws(ConfigError) -> Contents {
         try checkFormat(document, file: file)
-        let top = try PolicyReader(file: file, path: "", value: document, keys: contentKeys + (sealed ? ["checksum"] : []))
+        let top = try ConfigReader(file: file, path: "", value: document, keys: contentKeys + (sealed ? ["checksum"] : []))
 
         let algorithmName = try top.string("algorithm")
         guard let specs = BanditAlgorithm.specs(named: algorithmName) else {
@@ -159,7 +159,7 @@ extension LinearBanditPolicy {
 
         let provenanceReader = try top.object(
             "provenance", keys: ["env", "env_file", "seed", "sessions", "users", "days", "trained_at", "source"])
-        let counts = 0...PolicyReader.largestExactInteger
+        let counts = 0...ConfigReader.largestExactInteger
         let trainedAt = try provenanceReader.string("trained_at")
         guard (try? Date(trainedAt, strategy: .iso8601)) != nil else {
             throw provenanceReader.error(

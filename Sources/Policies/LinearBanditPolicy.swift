@@ -68,10 +68,10 @@ public struct LinearBanditPolicy: Sendable {
     }
 
     func rendered(file: String) throws(ConfigError) -> String {
-        guard provenance.seed <= UInt64(PolicyReader.largestExactInteger) else {
+        guard provenance.seed <= UInt64(ConfigReader.largestExactInteger) else {
             throw ConfigError(
                 file: file, key: "provenance.seed", value: "\(provenance.seed)",
-                problem: "out of range, expected an integer in [0, \(PolicyReader.largestExactInteger)] (JSON numbers hold integers exactly up to 2^53)")
+                problem: "out of range, expected an integer in [0, \(ConfigReader.largestExactInteger)] (JSON numbers hold integers exactly up to 2^53)")
         }
         let content = document()
         _ = try Self.readContents(content.value, file: file, sealed: false)

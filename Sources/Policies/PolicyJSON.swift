@@ -32,7 +32,7 @@ indirect enum OrderedJSON: Sendable {
     private func render(into output: inout String, indent: String) {
         switch self {
         case let .number(number):
-            output += PolicyJSON.format(number)
+            output += JSONNumber.compact(number)
         case let .string(text):
             output += PolicyJSON.quoted(text)
         case let .array(items):
@@ -51,7 +51,7 @@ indirect enum OrderedJSON: Sendable {
             let rows = (numbers.count + columns - 1) / columns
             for row in 0..<rows {
                 let slice = numbers[(row * columns)..<min(numbers.count, (row + 1) * columns)]
-                output += indent + "  " + slice.map(PolicyJSON.format).joined(separator: ", ")
+                output += indent + "  " + slice.map(JSONNumber.compact).joined(separator: ", ")
                 output += row < rows - 1 ? ",\n" : "\n"
             }
             output += indent + "]"
@@ -71,17 +71,8 @@ indirect enum OrderedJSON: Sendable {
     }
 }
 
-/// Number formatting, canonical rendering and the FNV-1a checksum of policy files.
+/// Canonical rendering and the FNV-1a checksum of policy files (numbers as ``JSONNumber/compact(_:)`` writes them).
 enum PolicyJSON {
-    /// An integral value below 2⁵³ as an integer ("12"), anything else in Swift's shortest
-    /// round-trip form ("0.1", "1e-05"): a JSON reader gets back the identical Double.
-    static func format(_ number: Double) -> String {
-        if number == number.rounded(.towardZero) && abs(number) < 0x1p53 {
-            return String(Int64(number))
-        }
-        return "\(number)"
-    }
-
     /// A JSON string literal (see `JSONValue.quoted(_:)`).
     static func quoted(_ text: String) -> String { JSONValue.quoted(text) }
 
@@ -98,7 +89,7 @@ enum PolicyJSON {
         switch value {
         case .null: output += "null"
         case let .bool(flag): output += flag ? "true" : "false"
-        case let .number(number): output += format(number)
+        case let .number(number): output += JSONNumber.compact(number)
         case let .string(text): output += quoted(text)
         case let .array(items):
             output += "["

@@ -1,3 +1,4 @@
+import AdLoadCore
 /// The metrics of one policy over one simulation (ENVMODEL.md: every term of the
 /// objective is reported separately).
 public struct SimulationReport: Sendable, Equatable {
@@ -74,9 +75,9 @@ public struct SimulationReport: Sendable, Equatable {
     /// The report as JSON key/value pairs in a fixed order (for `--json`).
     /// Everything but `sessions_per_second` is a deterministic function of the inputs.
     public var jsonFields: [(String, String)] {
-        func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+        let number = JSONNumber.json
         return [
-            ("policy", "\"\(policy.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""),
+            ("policy", JSONValue.quoted(policy)),
             ("users", "\(setup.users)"),
             ("days", "\(setup.days)"),
             ("seed", "\(setup.luckSeed)"),

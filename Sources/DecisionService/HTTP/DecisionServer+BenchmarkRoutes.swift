@@ -15,20 +15,11 @@ extension DecisionServer {
     ///   failures count in the circuit breaker like decide's (503 instead of a fallback).
     func addBenchmarkRoutes(to router: Router<BasicRequestContext>) {
         router.post("/bench/body") { request, _ in
-            do throws(RequestError) {
-                _ = try await self.benchmarkRequest(request)
-            } catch {
-                return JSONResponse.error(error)
-            }
+            _ = try await self.benchmarkRequest(request)
             return JSONResponse.healthy
         }
         router.post("/bench/user-record") { request, _ in
-            let decisionRequest: DecisionRequest
-            do throws(RequestError) {
-                decisionRequest = try await self.benchmarkRequest(request)
-            } catch {
-                return JSONResponse.error(error)
-            }
+            let decisionRequest = try await self.benchmarkRequest(request)
             let userID = decisionRequest.userID
             let seconds = decisionRequest.timestamp ?? Date().timeIntervalSince1970
             let day = Int((seconds / Self.secondsPerDay).rounded(.down))

@@ -10,23 +10,13 @@ extension DecisionServer {
     /// `POST /v1/decide`: validates, reads the user's record through the circuit breaker
     /// within the decide budget (or falls back), decides with the policy read once, queues
     /// the decision for the stream and answers.
-    func decide(_ request: Request) async -> Response {
+    func decide(_ request: Request) async throws(RequestError) -> Response {
         guard let engine = policyHolder.current else {
             return JSONResponse.error(503, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"])
         }
-        let decisionRequest: DecisionRequest
-        let resolved: ResolvedDecisionRequest
-        do throws(RequestError) {
-            let buffer = try await readBody(request)
-            if let fast = DecideBodyFastPath.parse(buffer) {
-                decisionRequest = fast
-            } else {
-                decisionRequest = try decode(DecideBody.self, from: buffer).request
-            }
-            resolved = try engine.resolve(decisionRequest)
-        } catch {
-            return JSONResponse.error(error)
-        }
+        let buffer = try await readBody(request)
+        let decisionRequest = if let fast = DecideBodyFastPath.parse(buffer) { fast } else { try decode(DecideBody.self, from: buffer).request }
+        let resolved = try engine.resolve(decisionRequest)
         let seconds = decisionRequest.timestamp ?? Date().timeIntervalSince1970
         let time = seconds / Self.secondsPerDay
         let userID = decisionRequest.userID
@@ -54,17 +44,12 @@ extension DecisionServer {
     /// `POST /v1/feedback`: validates, checks the decision id without the store, and
     /// answers 202 only once the store has applied the events; 503 with `Retry-After: 1`
     /// when the store fails, times out or the circuit is open.
-    func feedback(_ request: Request) async -> Response {
-        let body: FeedbackBody
-        do throws(RequestError) {
-            body = try await decodeBody(FeedbackBody.self, from: request)
-        } catch {
-            return JSONResponse.error(error)
-        }
+    func feedback(_ request: Request) async throws(RequestError) -> Response {
+        let body = try await decodeBody(FeedbackBody.self, from: request)
         guard decisionIDs.verify(body.decisionID, userID: body.userID) else {
-            return JSONResponse.error(RequestError(
+            throw RequestError(
                 .unknownDecision, field: "decision_id",
-                message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))"))
+                message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))")
         }
         let seconds = body.timestamp ?? Date().timeIntervalSince1970
         // The id carries the decision time to the millisecond (it verified above): when the session started.

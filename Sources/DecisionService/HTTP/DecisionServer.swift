@@ -71,8 +71,8 @@ public final class DecisionServer: Sendable {
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-        router.post("/v1/decide") { request, _ in await self.decide(request) }
-        router.post("/v1/feedback") { request, _ in await self.feedback(request) }
+        router.post("/v1/decide") { request, _ in try await self.decide(request) }
+        router.post("/v1/feedback") { request, _ in try await self.feedback(request) }
         router.get("/v1/policy") { _, _ in self.policy() }
         router.get("/healthz") { _, _ in JSONResponse.healthy }
         router.get("/readyz") { _, _ in await self.readiness() }

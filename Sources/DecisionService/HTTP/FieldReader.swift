@@ -1,3 +1,4 @@
+import AdLoadCore
 import Foundation
 
 /// A JSON object key by name.
@@ -92,7 +93,7 @@ struct FieldReader {
             throw .malformed(path(key), "expected a number")
         }
         guard value.isFinite, range.contains(value) else {
-            throw .invalid(path(key), "must be a number in [\(JSONText.number(range.lowerBound)), \(JSONText.number(range.upperBound))], got \(JSONText.number(value))")
+            throw .invalid(path(key), "must be a number in [\(JSONNumber.compact(range.lowerBound)), \(JSONNumber.compact(range.upperBound))], got \(JSONNumber.compact(value))")
         }
         return value
     }
@@ -108,10 +109,10 @@ struct FieldReader {
             throw .malformed(path(key), "expected an integer")
         }
         guard value.isFinite, value == value.rounded() else {
-            throw .malformed(path(key), "expected an integer, got \(JSONText.number(value))")
+            throw .malformed(path(key), "expected an integer, got \(JSONNumber.compact(value))")
         }
         guard value >= Double(range.lowerBound), value <= Double(range.upperBound) else {
-            throw .invalid(path(key), "must be an integer in \(range.lowerBound)...\(range.upperBound), got \(JSONText.number(value))")
+            throw .invalid(path(key), "must be an integer in \(range.lowerBound)...\(range.upperBound), got \(JSONNumber.compact(value))")
         }
         return Int(value)
     }

@@ -7,9 +7,4 @@ enum JSONText {
         let shown = value.count > 64 ? String(value.prefix(64)) + "…" : value
         return JSONValue.quoted(shown)
     }
-
-    /// A number as written in messages: integers without a fraction.
-    static func number(_ value: Double) -> String {
-        value.isFinite && value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : "\(value)"
-    }
 }

@@ -1,8 +1,11 @@
+import Hummingbird
+
 /// A request the service refuses, naming the field that was wrong.
 ///
-/// The HTTP layer answers it with a 4xx status (see ``Kind``) and the JSON body
-/// `{"error": {"field": "...", "message": "..."}}`.
-public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Routes throw it; as a Hummingbird `HTTPResponseError` it answers with its 4xx status
+/// (see ``Kind``) and the JSON body `{"error": {"field": "...", "message": "..."}}`, and the
+/// metrics middleware counts it by that status.
+public struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     /// What class of problem it is, which decides the HTTP status.
     public enum Kind: Sendable, Equatable {
         /// The body is not the expected JSON shape: not JSON, not an object, an unknown or
@@ -49,6 +52,14 @@ public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible 
         case .tooLarge: 413
         case .unknownDecision: 404
         }
+    }
+
+    /// The HTTP status of this error.
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+
+    /// The JSON error body with ``status``.
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        JSONResponse.error(self)
     }
 
     /// One line: the field and the problem.

@@ -1,3 +1,4 @@
+import AdLoadCore
 import Foundation
 
 extension OffPolicyReport {
@@ -12,7 +13,7 @@ extension OffPolicyReport {
         var lines = [
             "{",
             "  \"n\": \(n),",
-            "  \"switch_threshold\": \(jsonNumber(switchThreshold)),",
+            "  \"switch_threshold\": \(JSONNumber.json(switchThreshold)),",
             "  \"bootstrap_replicates\": \(bootstrap.replicates),",
             "  \"bootstrap_seed\": \(bootstrap.seed),",
             "  \"estimates\": [",
@@ -62,40 +63,18 @@ extension Estimate {
     /// The estimate as a one-line JSON object with keys in declaration order.
     public var json: String {
         let fields = [
-            ("name", jsonString(name)),
-            ("value", jsonNumber(value)),
-            ("standard_error", jsonNumber(standardError)),
-            ("lower95", jsonNumber(lower95)),
-            ("upper95", jsonNumber(upper95)),
-            ("effective_sample_size", jsonNumber(effectiveSampleSize)),
+            ("name", JSONValue.quoted(name)),
+            ("value", JSONNumber.json(value)),
+            ("standard_error", JSONNumber.json(standardError)),
+            ("lower95", JSONNumber.json(lower95)),
+            ("upper95", JSONNumber.json(upper95)),
+            ("effective_sample_size", JSONNumber.json(effectiveSampleSize)),
             ("n", "\(n)"),
         ]
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
 }
 
-/// A JSON number in Swift's shortest round-trip form, or `null` if not finite.
-private func jsonNumber(_ value: Double) -> String {
-    value.isFinite ? "\(value)" : "null"
-}
-
-/// A JSON string literal with quotes, backslashes and control characters escaped.
-private func jsonString(_ text: String) -> String {
-    var escaped = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": escaped += "\\\""
-        case "\\": escaped += "\\\\"
-        case "\n": escaped += "\\n"
-        case "\r": escaped += "\\r"
-        case "\t": escaped += "\\t"
-        case let control where control.value < 0x20:
-            escaped += String(format: "\\u%04x", control.value)
-        default: escaped.unicodeScalars.append(scalar)
-        }
-    }
-    return escaped + "\""
-}
 
 /// `value` with a fixed number of decimals, independent of locale; non-finite values print as `nan`, `inf` or `-inf`.
 private func decimal(_ value: Double, _ places: Int) -> String {
