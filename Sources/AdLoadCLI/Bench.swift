@@ -29,8 +29,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let config: EnvironmentConfig
-        do { config = try EnvironmentConfig.load(path: env) } catch { throw CLIError(error.description) }
+        let config = try loadEnvironment(env)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let setup = SimulationSetup(users: users, days: days, seed: 1)
         let policy = CadencePolicy.fixed(every: every)

@@ -40,6 +40,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Worker threads for --env (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
+    var allowEnvMismatch = false
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -54,6 +57,9 @@ struct Evaluate: ParsableCommand {
         let config = try env.map(loadEnvironment)
         var target: any DecisionPolicy
         do { target = try PolicyFile.load(path: policy, expectedSchema: config?.featureSchema) } catch { throw CLIError(error.description) }
+        if let config, let env {
+            try Preflight.checkEnvironment(target, file: policy, config: config, configPath: env, allowed: allowEnvMismatch)
+        }
         let records: [LoggedRecord]
         do { records = try DecisionLogReader.read(path: logs) } catch { throw CLIError(error.description) }
         if exploit { target = target.conservative() }

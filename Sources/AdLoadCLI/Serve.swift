@@ -52,6 +52,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup(title: "Logging")
     var logging: LoggingOptions
 
+    @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
+    var allowEnvMismatch = false
+
     @Flag(help: ArgumentHelp(
         "Add the /bench/body and /bench/user-record routes (for scripts/bench-service).",
         discussion: "Each does only a part of a decide's work, so the benchmark can measure what the parts cost."))
@@ -68,15 +71,21 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let eventLoopIO = usesEventLoopIO
+        // Everything that can be refused is checked before logging, metrics or Redis start.
+        let config = try loadEnvironment(env)
+        let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
+        try Preflight.checkPortFree(host: host, port: port)
+        let lock = redisOptions.redis == nil ? try DataDirectoryLock(dataDirectory: redisOptions.dataDir) : nil
+        defer { withExtendedLifetime(lock) {} }
+        let initial = try loadPolicyArgument(config: config)
+
         prepareLinearAlgebra()
         bootstrapLogging(level: logging.logLevel)
         let logger = Logger(label: "adload.serve")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-
-        let config = try loadEnvironment(env)
-        let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
         let (address, embedded) = try startRedis(logger: logger)
+        defer { if embedded != nil { try? FileManager.default.removeItem(atPath: redisURLPath) } }
         var redisConfiguration = RedisClient.Configuration(address: address)
         if eventLoopIO {
             let group = MultiThreadedEventLoopGroup.singleton
@@ -85,7 +94,7 @@ struct Serve: AsyncParsableCommand {
         }
         let store = RedisLiveStore(configuration: redisConfiguration, logger: Logger(label: "adload.redis"))
         do {
-            let engine = try await initialEngine(store: store, rules: rules, schema: config.featureSchema, logger: logger)
+            let engine = try await initialEngine(initial, store: store, rules: rules, config: config, logger: logger)
             let holder = PolicyHolder(initial: engine)
             let application = buildApplication(
                 configuration: DecisionServiceConfiguration(address: .hostname(host, port: port), benchmarkRoutes: benchmarkRoutes),
@@ -104,6 +113,9 @@ struct Serve: AsyncParsableCommand {
         embedded?.stop()
     }
 
+    /// Where the embedded redis-server's address is written for `learn` and `replay` (removed on exit).
+    var redisURLPath: String { URL(fileURLWithPath: redisOptions.dataDir).appendingPathComponent("redis.url").path }
+
     /// The Redis to use: --redis, or an embedded server under the data folder.
     func startRedis(logger: Logger) throws -> (RedisAddress, RedisServerProcess?) {
         if let redis = redisOptions.redis {
@@ -118,7 +130,7 @@ struct Serve: AsyncParsableCommand {
         }
         let url = "redis://127.0.0.1:\(server.address.port)/0"
         do {
-            try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: redisOptions.dataDir).appendingPathComponent("redis.url"))
+            try Data((url + "\n").utf8).write(to: URL(fileURLWithPath: redisURLPath))
         } catch {
             server.stop()
             throw CLIError("\(redisOptions.dataDir)/redis.url: cannot write the embedded Redis address (\(error.localizedDescription))")
@@ -128,25 +140,45 @@ struct Serve: AsyncParsableCommand {
         return (server.address, server)
     }
 
-    /// The registry's active policy, or --policy published to the registry.
-    func initialEngine(
-        store: RedisLiveStore, rules: [String: PlacementRules], schema: FeatureSchema, logger: Logger
-    ) async throws -> DecisionEngine {
-        if let version = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: version) {
-            do {
-                let file = try PolicyFile.parse(blob, file: "registry:\(version)", expectedSchema: schema)
-                return try DecisionEngine(policy: file, version: version, rules: rules)
-            } catch {
-                logger.warning("the registry's active policy does not load; publishing --policy instead", metadata: ["error": "\(error)"])
-            }
-        }
+    /// The --policy file's bytes and policy, checked against the environment's schema and name.
+    func loadPolicyArgument(config: EnvironmentConfig) throws -> (data: Data, policy: any DecisionPolicy) {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: policy)) } catch {
             throw CLIError("\(policy): cannot be read (\(error.localizedDescription))")
         }
         let file: any DecisionPolicy
-        do { file = try PolicyFile.parse(data, file: policy, expectedSchema: schema) } catch { throw CLIError(error.description) }
+        do { file = try PolicyFile.parse(data, file: policy, expectedSchema: config.featureSchema) } catch { throw CLIError(error.description) }
+        try Preflight.checkEnvironment(file, file: policy, config: config, configPath: env, allowed: allowEnvMismatch)
+        return (data, file)
+    }
+
+    /// The registry's active policy, or --policy published to the registry.
+    ///
+    /// --policy was read and checked before Redis started (``loadPolicyArgument(config:)``),
+    /// whatever the registry holds. When the registry already has an active version that
+    /// loads, that version serves and --policy is not published: a line on stdout says so.
+    func initialEngine(
+        _ initial: (data: Data, policy: any DecisionPolicy), store: RedisLiveStore, rules: [String: PlacementRules],
+        config: EnvironmentConfig, logger: Logger
+    ) async throws -> DecisionEngine {
+        let schema = config.featureSchema
+        let (data, file) = initial
         let version = policyVersion(policy)
+        if let active = try await store.activePolicyVersion(), let blob = try await store.policyBlob(version: active) {
+            do {
+                let registered = try PolicyFile.parse(blob, file: "registry:\(active)", expectedSchema: schema)
+                try Preflight.checkEnvironment(
+                    registered, file: "the registry's active policy \(active)", config: config, configPath: env, allowed: allowEnvMismatch)
+                if active != version {
+                    say("adload serve: the registry already serves \(active); --policy \(policy) (\(version)) is not published (use a fresh --data-dir to start from it)")
+                }
+                return try DecisionEngine(policy: registered, version: active, rules: rules)
+            } catch let error as CLIError {
+                throw error
+            } catch {
+                logger.warning("the registry's active policy does not load; publishing --policy instead", metadata: ["error": "\(error)"])
+            }
+        }
         try await store.publishPolicy(version: version, blob: data)
         logger.info("published policy to the registry", metadata: ["file": "\(policy)", "version": "\(version)"])
         do { return try DecisionEngine(policy: file, version: version, rules: rules) } catch { throw CLIError("\(policy): \(error)") }

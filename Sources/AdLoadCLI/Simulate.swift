@@ -46,6 +46,9 @@ struct Simulate: ParsableCommand {
     @Option(help: "Reward weights for --log, as name=value pairs (default: the policy file's).")
     var reward: String?
 
+    @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
+    var allowEnvMismatch = false
+
     @Flag(help: "Print one JSON object on stdout instead of a table.")
     var json = false
 
@@ -88,7 +91,7 @@ struct Simulate: ParsableCommand {
     func run() throws {
         prepareLinearAlgebra()
         var config: EnvironmentConfig
-        do { config = try EnvironmentConfig.load(path: simulation.env) } catch { throw CLIError(error.description) }
+        config = try loadEnvironment(simulation.env)
         if let weight = engagementWeight { config.objective.engagementWeight = weight }
         let grid = try parsedGrid()
         var specs = try policies.map { text throws -> PolicyArgument in
@@ -137,6 +140,7 @@ extension Simulate {
     func runTrained(_ path: String, config: EnvironmentConfig, setup: SimulationSetup, progress: Progress, label: String) throws -> SimulationReport {
         var file: any DecisionPolicy
         do { file = try PolicyFile.load(path: path, expectedSchema: config.featureSchema) } catch { throw CLIError(error.description) }
+        try Preflight.checkEnvironment(file, file: path, config: config, configPath: simulation.env, allowed: allowEnvMismatch)
         if file.provenance.source == .simulation && file.provenance.seed == setup.luckSeed {
             FileHandle.standardError.write(Data("warning: \(path) was trained on seed \(setup.luckSeed); evaluate on another --seed\n".utf8))
         }

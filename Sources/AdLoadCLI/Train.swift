@@ -148,5 +148,11 @@ struct TrainBandit: ParsableCommand {
 
 /// Loads an environment file, turning its error into one CLI line.
 func loadEnvironment(_ path: String) throws -> EnvironmentConfig {
-    do { return try EnvironmentConfig.load(path: path) } catch { throw CLIError(error.description) }
+    do { return try EnvironmentConfig.load(path: path) } catch {
+        let missing = !FileManager.default.fileExists(atPath: path)
+        let hint = missing
+            ? " (relative paths start at \(FileManager.default.currentDirectoryPath): run from the repository root, where env/ is, or pass --env PATH)"
+            : ""
+        throw CLIError(error.description + hint)
+    }
 }

@@ -3,6 +3,10 @@ import ArgumentParser
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The package root, for the shipped environment and policy files.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -104,5 +108,90 @@ struct CommandLineTests {
         let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
         #expect(first["policy"] as? String == "default-egreedy")
         #expect((first["probability"] as? Double).map { $0 > 0 && $0 <= 1 } == true)
+    }
+
+    /// The first line of what `adload ARGS` prints when running it fails.
+    func runFailure(_ arguments: [String]) async throws -> String {
+        var command = try AdLoad.parseAsRoot(arguments)
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            #expect(AdLoad.exitCode(for: error) != .success)
+            return String(AdLoad.message(for: error).split(separator: "\n").first ?? "")
+        }
+        Issue.record("adload \(arguments.joined(separator: " ")) did not fail")
+        return ""
+    }
+
+    @Test("a policy trained on another environment is refused, naming both; --allow-env-mismatch runs it")
+    func environmentMismatch() async throws {
+        let arguments = [
+            "simulate", "--policy", repositoryFile("policies/default-egreedy.json"), "--env", repositoryFile("env/field-calibrated.json"),
+            "--users", "2", "--days", "1", "--threads", "1", "--quiet", "--json",
+        ]
+        let line = try await runFailure(arguments)
+        #expect(line.contains("was trained on environment \"default\""), "\(line)")
+        #expect(line.contains("not \"field-calibrated\"") && line.contains("--allow-env-mismatch"), "\(line)")
+        var allowed = try AdLoad.parseAsRoot(arguments + ["--allow-env-mismatch"])
+        try allowed.run()
+    }
+
+    @Test("serve on a busy port is refused before anything starts")
+    func servePortBusy() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(listener, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let line = try await runFailure([
+            "serve", "--port", "\(port)", "--data-dir", dataDir, "--env", repositoryFile("env/default.json"),
+            "--policy", repositoryFile("policies/default-egreedy.json"),
+        ])
+        #expect(line.contains("127.0.0.1:\(port) is already in use"), "\(line)")
+        #expect(!FileManager.default.fileExists(atPath: dataDir + "/redis"), "no redis-server was started")
+    }
+
+    @Test("a second serve on one data folder is refused, naming the pid that holds it")
+    func serveDataDirLocked() async throws {
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let held = try DataDirectoryLock(dataDirectory: dataDir)
+        let line = try await runFailure([
+            "serve", "--port", "1", "--host", "not-an-ipv4-literal", "--data-dir", dataDir,
+            "--env", repositoryFile("env/default.json"),
+        ])
+        #expect(line.contains("is in use by another adload serve (pid \(getpid()))"), "\(line)")
+        withExtendedLifetime(held) {}
+    }
+
+    @Test("serve refuses an unreadable --policy before starting Redis; a missing env file names the folder it was looked for in")
+    func serveBadInputs() async throws {
+        let dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let policy = try await runFailure([
+            "serve", "--port", "1", "--host", "not-an-ipv4-literal", "--data-dir", dataDir, "--env", repositoryFile("env/default.json"),
+            "--policy", "nope.json",
+        ])
+        #expect(policy.contains("nope.json: cannot be read"), "\(policy)")
+        #expect(!FileManager.default.fileExists(atPath: dataDir + "/redis"), "no redis-server was started")
+        let env = try await runFailure(["simulate", "--compare", "--env", "env/nowhere.json", "--users", "1", "--days", "1"])
+        #expect(env.contains("env/nowhere.json") && env.contains("pass --env PATH"), "\(env)")
     }
 }
