@@ -1,10 +1,15 @@
 import Foundation
 import Simulation
 
-/// Reports of several policies on the same users, with ratios to the first and, when a
-/// sweep of fixed cadences is present, how the other baselines compare to the best one.
-struct Comparison {
+/// Reports of several policies on the same users, with ratios to the best fixed cadence
+/// when a sweep of cadences is present (to the first row otherwise).
+package struct Comparison {
     let reports: [SimulationReport]
+
+    /// Compares `reports`, in the order given.
+    package init(reports: [SimulationReport]) {
+        self.reports = reports
+    }
 
     var bestFixed: (index: Int, k: Int)? {
         let fixed = reports.enumerated().compactMap { index, report -> (Int, Int, Double)? in
@@ -15,23 +20,25 @@ struct Comparison {
         return (best.0, best.1)
     }
 
-    func table() -> String {
-        let headers = ["policy", "objective/user", "vs first", "revenue/user", "items/sess", "ads/sess", "ad share",
-                       "CTR", "neg/ad", "sess/user/day", "next-day", "survival"]
-        let base = reports.first?.objectivePerUser ?? 0
+    /// The table, at most 120 columns for the standard comparison: objective with its
+    /// standard error, its ratio to the best fixed cadence (or to the first row when there
+    /// is no sweep), and the terms behind it.
+    package func table() -> String {
+        let reference = bestFixed.map { reports[$0.index].objectivePerUser } ?? reports.first?.objectivePerUser ?? 0
+        let headers = ["policy", "objective/user", bestFixed == nil ? "vs first" : "vs best", "revenue", "items/sess", "ads/sess",
+                       "CTR", "neg/ad", "sess/day", "next-day", "survival"]
         var rows = [headers]
         for report in reports {
             rows.append([
                 report.policy,
                 String(format: "%.4f ± %.4f", report.objectivePerUser, report.objectiveStandardError),
-                base != 0 ? String(format: "%.3f", report.objectivePerUser / base) : "-",
+                reference != 0 ? String(format: "%.3f", report.objectivePerUser / reference) : "-",
                 String(format: "%.4f", report.revenuePerUser),
                 String(format: "%.1f", report.itemsPerSession),
                 String(format: "%.2f", report.adsPerSession),
-                String(format: "%.3f", report.adShare),
                 String(format: "%.4f", report.ctr),
                 String(format: "%.4f", report.negativeFeedbackRate),
-                String(format: "%.3f", report.sessionsPerUserDay),
+                String(format: "%.2f", report.sessionsPerUserDay),
                 String(format: "%.3f", report.nextDayReturn),
                 String(format: "%.3f", report.survival),
             ])
@@ -45,19 +52,40 @@ struct Comparison {
         }.joined(separator: "\n")
     }
 
-    /// Objective ratios of myopic, segment and oracle:static to the best fixed cadence.
+    /// Objective ratios of the policies that are not fixed cadences to the best fixed cadence.
     var ratiosToBestFixed: [(String, Double)] {
         guard let best = bestFixed else { return [] }
         let bestValue = reports[best.index].objectivePerUser
         return reports.filter { !$0.policy.hasPrefix("fixed:") }.map { ($0.policy, $0.objectivePerUser / bestValue) }
     }
 
-    func summary() -> String? {
-        guard let best = bestFixed else { return nil }
-        let ks = reports.compactMap { Int($0.policy.split(separator: "=").last ?? "") }
-        var lines = ["best fixed cadence: every=\(best.k) (tried \(ks.min() ?? 0)...\(ks.max() ?? 0))"]
-        for (policy, ratio) in ratiosToBestFixed {
-            lines.append(String(format: "  %@ vs best fixed: %+.1f%%", policy, (ratio - 1) * 100))
+    /// Rows whose every figure equals an earlier row's: the same plans in every session.
+    var identicalRows: [(policy: String, sameAs: String)] {
+        var result: [(String, String)] = []
+        for (index, report) in reports.enumerated() {
+            if let earlier = reports[..<index].first(where: { $0.positions == report.positions && $0.sessions == report.sessions
+                && $0.objectivePerUser == report.objectivePerUser && $0.adsPerSession == report.adsPerSession }) {
+                result.append((report.policy, earlier.policy))
+            }
+        }
+        return result
+    }
+
+    /// What the columns mean, the best cadence, and which rows are the same policy in effect.
+    package func legend() -> String {
+        var lines: [String] = []
+        if let best = bestFixed {
+            let ks = reports.compactMap { Int($0.policy.split(separator: "=").last ?? "") }
+            lines.append("vs best: objective / the best fixed cadence's (every=\(best.k), of \(ks.min() ?? 0)...\(ks.max() ?? 0)).")
+        } else {
+            lines.append("vs first: objective / the first row's.")
+        }
+        lines.append("± one standard error over users; revenue per user; neg/ad: hides, reports and fast skips per ad;")
+        lines.append("sess/day: sessions per user-day; next-day: next-day return; survival: users still active at the end.")
+        let identical = Dictionary(grouping: identicalRows, by: \.sameAs)
+        for (original, copies) in identical.sorted(by: { $0.key < $1.key }) {
+            lines.append("same plans as \(original): \(copies.map(\.policy).joined(separator: ", "))")
+            lines.append("  (the placement rules' first slot, gap and caps clamp them to the same ads).")
         }
         return lines.joined(separator: "\n")
     }

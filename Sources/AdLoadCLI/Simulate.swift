@@ -11,7 +11,7 @@ struct Simulate: ParsableCommand {
         discussion: """
         Policies: \(BaselineSpec.usage), or a policy file (a path ending in .json, written by \
         `adload train bandit`). Give --policy several times to compare them side by side (ratios \
-        are to the first), or --compare for every baseline and a sweep of fixed cadences. \
+        are to the best fixed cadence when the run has a sweep of them, to the first otherwise), or --compare for every baseline and a sweep of fixed cadences. \
         Trained policies act frozen (they do not learn during the run).
         """
     )
@@ -128,7 +128,7 @@ struct Simulate: ParsableCommand {
             print("environment \(config.name) (\(simulation.env)), engagement weight \(config.objective.engagementWeight), "
                 + "\(simulation.users) users × \(simulation.days) days, seed \(seed), \(simulation.threads) threads")
             print(comparison.table())
-            if let summary = comparison.summary() { print(summary) }
+            print(comparison.legend())
         }
     }
 }
