@@ -43,6 +43,9 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
     var allowEnvMismatch = false
 
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
@@ -60,8 +63,15 @@ struct Evaluate: ParsableCommand {
         if let config, let env {
             try Preflight.checkEnvironment(target, file: policy, config: config, configPath: env, allowed: allowEnvMismatch)
         }
+        let progress = Progress(enabled: !quiet)
         let records: [LoggedRecord]
-        do { records = try DecisionLogReader.read(path: logs) } catch { throw CLIError(error.description) }
+        do {
+            try DecisionLogReader.checkLayout(path: logs, schema: target.schema)
+            records = try DecisionLogReader.read(path: logs) { progress.note("\(logs): \($0) decisions read") }
+        } catch {
+            throw CLIError(error.description)
+        }
+        progress.finish("\(logs): \(records.count) decisions read")
         if exploit { target = target.conservative() }
         let evaluation: PolicyEvaluation
         do {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Policies
 import Simulation
+import Synchronization
 import Training
 
 struct Simulate: ParsableCommand {
@@ -199,10 +200,14 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Progress lines on stderr: rewritten in place on a terminal, one line per step otherwise.
+/// Progress lines on stderr: rewritten in place on a terminal; when stderr is a pipe or a
+/// file, one line every ``pipeInterval`` at most, so logs show progress without flooding.
 final class Progress: Sendable {
     let enabled: Bool
     let terminal: Bool
+    /// Least time between two progress lines when stderr is not a terminal.
+    static let pipeInterval: Duration = .seconds(5)
+    let lastLine = Mutex<ContinuousClock.Instant?>(nil)
 
     init(enabled: Bool) {
         self.enabled = enabled
@@ -210,8 +215,18 @@ final class Progress: Sendable {
     }
 
     func note(_ line: String) {
-        guard enabled && terminal else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        guard enabled else { return }
+        if terminal {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            return
+        }
+        let now = ContinuousClock.now
+        let due = lastLine.withLock { last in
+            guard last.map({ now - $0 >= Self.pipeInterval }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 
     func finish(_ line: String) {

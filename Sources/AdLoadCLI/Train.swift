@@ -103,7 +103,12 @@ struct TrainBandit: ParsableCommand {
         let curveLines: [String]
         if let logs {
             let records: [LoggedRecord]
-            do { records = try DecisionLogReader.read(path: logs) } catch { throw CLIError(error.description) }
+            do {
+                try DecisionLogReader.checkLayout(path: logs, schema: schema)
+                records = try DecisionLogReader.read(path: logs) { progress.note("\(logs): \($0) decisions read") }
+            } catch {
+                throw CLIError(error.description)
+            }
             let trained: (bandit: LinearBandit, curve: [String])
             do {
                 trained = try LoggedTraining.train(bandit, records: records, schema: schema, maxWeight: maxWeight)

@@ -177,8 +177,9 @@ public final class DecisionLogWriter {
 /// Reads a JSON Lines decision log.
 public enum DecisionLogReader {
     /// All records of the file at `path`.
+    /// - Parameter progress: Called with the number of records read, every 10,000 records.
     /// - Throws: ``DecisionLogError`` naming the file and line of the first bad record.
-    public static func read(path: String) throws(DecisionLogError) -> [LoggedRecord] {
+    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws(DecisionLogError) -> [LoggedRecord] {
         guard let data = FileManager.default.contents(atPath: path) else { throw .cannotRead(path: path) }
         let decoder = JSONDecoder()
         var records: [LoggedRecord] = []
@@ -186,6 +187,7 @@ public enum DecisionLogReader {
         for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+            if records.count % 10_000 == 0 && !records.isEmpty { progress?(records.count) }
             do {
                 let record = try decoder.decode(LoggedRecord.self, from: Data(line))
                 try validate(record)
@@ -198,6 +200,33 @@ public enum DecisionLogReader {
         }
         guard !records.isEmpty else { throw .empty(path: path) }
         return records
+    }
+
+    /// Checks, from the log's first record only, that `schema` can read its features (the
+    /// same count and context names): a log of another layout is refused before the whole
+    /// file is read.
+    /// - Throws: ``DecisionLogError`` naming the file, line 1 and the layout problem, or why
+    ///   the first record cannot be read.
+    public static func checkLayout(path: String, schema: FeatureSchema) throws(DecisionLogError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path) }
+        defer { try? handle.close() }
+        var buffer = Data()
+        while buffer.firstIndex(of: 0x0A) == nil, let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            buffer.append(chunk)
+        }
+        let line = buffer.prefix { $0 != 0x0A }
+        guard !line.isEmpty else { throw .empty(path: path) }
+        let record: LoggedRecord
+        do {
+            record = try JSONDecoder().decode(LoggedRecord.self, from: Data(line))
+        } catch {
+            throw .badRecord(path: path, line: 1, problem: describe(error))
+        }
+        do {
+            try record.checkLayout(ContextLayout(schema), index: 0)
+        } catch {
+            throw .badRecord(path: path, line: 1, problem: "\(error.problem); pass the policy (or --features) the log was written with")
+        }
     }
 
     static func validate(_ record: LoggedRecord) throws(DecisionLogError) {

@@ -194,4 +194,31 @@ struct CommandLineTests {
         let env = try await runFailure(["simulate", "--compare", "--env", "env/nowhere.json", "--users", "1", "--days", "1"])
         #expect(env.contains("env/nowhere.json") && env.contains("pass --env PATH"), "\(env)")
     }
+
+    @Test("evaluate refuses a log of another feature layout from its first line, before reading the rest")
+    func evaluateLayout() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appendingPathComponent("log.jsonl").path
+        let policy = folder.appendingPathComponent("all.json").path
+        let env = repositoryFile("env/default.json")
+        var simulate = try AdLoad.parseAsRoot([
+            "simulate", "--policy", repositoryFile("policies/default-egreedy.json"), "--env", env,
+            "--users", "3", "--days", "1", "--threads", "1", "--quiet", "--json", "--log", log,
+        ])
+        try simulate.run()
+        var train = try AdLoad.parseAsRoot([
+            "train", "bandit", "--features", "all", "--env", env, "--users", "3", "--days", "1", "--threads", "1", "--quiet",
+            "--out", policy,
+        ])
+        try train.run()
+        // A broken line after the first: reading the whole log would fail on it, the layout check does not get there.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("not json\n".utf8))
+        try handle.close()
+        let line = try await runFailure(["evaluate", "--policy", policy, "--logs", log, "--quiet"])
+        #expect(line.contains("\(log):1:") && line.contains("context features") && line.contains("the log was written with"), "\(line)")
+    }
 }
