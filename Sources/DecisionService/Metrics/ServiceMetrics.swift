@@ -60,14 +60,21 @@ public final class ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
     static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+    /// The (route, status class) pairs every service answers from its first minute on,
+    /// registered up front so their rates start at zero; other pairs appear when first seen,
+    /// so `/metrics` carries no series that can never move.
+    static let expectedRequests: [(Route, String)] = [
+        (.decide, "2xx"), (.decide, "4xx"), (.decide, "5xx"), (.feedback, "2xx"), (.feedback, "4xx"), (.feedback, "5xx"),
+        (.healthz, "2xx"), (.readyz, "2xx"), (.readyz, "5xx"),
+    ]
     static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
         .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
         .seconds(1), .seconds(2.5),
     ]
 
-    let requestCounters: [Counter]
-    let requestDurations: [DurationHistogram]
+    /// Request counter and latency histogram per (route, status class) index, made when first needed.
+    let requestSeries = Mutex<[Int: (count: Counter, duration: DurationHistogram)]>([:])
     let decisions: [Counter]
     let circuitState: Gauge
     let circuitOpened: Counter
@@ -98,19 +105,6 @@ public final class ServiceMetrics: Sendable {
     /// Registers every metric in `registry`.
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        let requests = Self.descriptor("http_requests", "total", "HTTP requests by route and status class")
-        let durations = Self.descriptor("http_request_duration", "seconds", "HTTP request latency by route and status class")
-        var counters: [Counter] = []
-        var histograms: [DurationHistogram] = []
-        for route in Route.allCases {
-            for status in Self.statusClasses {
-                let labels = [("route", route.rawValue), ("status", status)]
-                counters.append(registry.makeCounter(descriptor: requests, labels: labels))
-                histograms.append(registry.makeDurationHistogram(descriptor: durations, labels: labels, buckets: Self.latencyBuckets))
-            }
-        }
-        requestCounters = counters
-        requestDurations = histograms
         let decisions = Self.descriptor("decisions", "total", "Decisions made, by whether they came from the fallback")
         self.decisions = [false, true].map { registry.makeCounter(descriptor: decisions, labels: [("fallback", "\($0)")]) }
         circuitState = registry.makeGauge(
@@ -142,14 +136,37 @@ public final class ServiceMetrics: Sendable {
         }
         storeErrors = errorCounters
         circuitState.set(to: 0)
+        for (route, status) in Self.expectedRequests {
+            _ = requestMetrics(index: Self.requestIndex(route: route, statusClass: Self.statusClasses.firstIndex(of: status) ?? 1))
+        }
+    }
+
+    static func requestIndex(route: Route, statusClass: Int) -> Int {
+        route.index * statusClasses.count + statusClass
+    }
+
+    /// The request metrics of `index`, registered on first use.
+    func requestMetrics(index: Int) -> (count: Counter, duration: DurationHistogram) {
+        requestSeries.withLock { metrics in
+            if let existing = metrics[index] { return existing }
+            let route = Route.allCases[index / Self.statusClasses.count]
+            let labels = [("route", route.rawValue), ("status", Self.statusClasses[index % Self.statusClasses.count])]
+            let made = (
+                count: registry.makeCounter(
+                    descriptor: Self.descriptor("http_requests", "total", "HTTP requests by route and status class"), labels: labels),
+                duration: registry.makeDurationHistogram(
+                    descriptor: Self.descriptor("http_request_duration", "seconds", "HTTP request latency by route and status class"),
+                    labels: labels, buckets: Self.latencyBuckets))
+            metrics[index] = made
+            return made
+        }
     }
 
     /// Counts one HTTP request and its latency.
-    func recordRequest(route: Route, status: Int, duration: Duration) {
-        let statusIndex = min(max(status / 100, 1), 5) - 1
-        let index = route.index * Self.statusClasses.count + statusIndex
-        requestCounters[index].increment()
-        requestDurations[index].record(duration)
+    package func recordRequest(route: Route, status: Int, duration: Duration) {
+        let metrics = requestMetrics(index: Self.requestIndex(route: route, statusClass: min(max(status / 100, 1), 5) - 1))
+        metrics.count.increment()
+        metrics.duration.record(duration)
     }
 
     /// Counts one decision.
