@@ -60,6 +60,9 @@ struct TrainBandit: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @Flag(help: "Print one JSON object (files written, sessions, mean reward) instead of a line.")
+    var json = false
+
     func validate() throws {
         guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
         guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
@@ -147,7 +150,12 @@ struct TrainBandit: ParsableCommand {
         } catch {
             throw CLIError("\(curvePath): cannot write the learning curve (\(error.localizedDescription))")
         }
-        print("wrote \(out) and \(curvePath)")
+        if json {
+            print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), "
+                + "\"algorithm\": \"\(algo.rawValue)\", \"sessions\": \(provenance.sessions), \"source\": \"\(provenance.source.rawValue)\"}")
+        } else {
+            print("wrote \(out) and \(curvePath)")
+        }
     }
 }
 

@@ -37,6 +37,13 @@ struct CommandLineTests {
         for command in ["serve", "learn", "replay", "simulate", "train", "evaluate", "bench"] {
             #expect(root.contains(command), "root help lacks \(command)")
         }
+        // Every command that reports results takes --json; the ones with progress take --quiet.
+        for command in ["simulate", "evaluate", "bench"] {
+            #expect(try subcommandHelp(command).contains("--json"), "\(command) has no --json")
+        }
+        for command in ["simulate", "evaluate"] {
+            #expect(try subcommandHelp(command).contains("--quiet"), "\(command) has no --quiet")
+        }
         let help = try subcommandHelp("simulate")
         #expect(help.contains("--users") && help.contains("--threads") && help.contains("--env") && help.contains("--compare"))
         let learn = try subcommandHelp("learn")
