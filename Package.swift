@@ -66,7 +66,7 @@ let package = Package(
             name: "DecisionService",
             dependencies: ["AdLoadCore", "Policies", "StateStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
-        .target(name: "AdLoadTestSupport", dependencies: ["StateStore"], path: "Sources/AdLoadTestSupport"),
+        .target(name: "AdLoadTestSupport", dependencies: ["AdLoadCore", "StateStore"], path: "Sources/AdLoadTestSupport"),
         .target(
             name: "AdLoadCLI",
             dependencies: [
