@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore"]),
         .testTarget(
             name: "OnlineLearningTests",
-            dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", "AdLoadTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "DecisionServiceTests",
