@@ -91,9 +91,9 @@ let package = Package(
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(
             name: "OnlineLearningTests",
             dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", "AdLoadTestSupport", .product(name: "Logging", package: "swift-log")]
