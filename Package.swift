@@ -87,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AdLoadCLITests",
-            dependencies: ["AdLoadCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AdLoadCLI", "AdLoadTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
