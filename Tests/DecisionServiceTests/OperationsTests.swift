@@ -26,6 +26,7 @@ struct OperationsTests {
             #expect(written.map(\.sessionID) == (0..<3).map { "s-stream-\($0)" }, "the request's session id is logged")
 
             store.setUnavailable(true)
+            defer { store.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             var offline: [String] = []
             for index in 0..<4 {
                 let answer = try await client.decide(decideBody(user: "offline-\(index)")).decode(DecideAnswer.self)
@@ -96,6 +97,7 @@ struct OperationsTests {
             #expect(health.text == #"{"status":"ok"}"#)
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
             store.setUnavailable(true)
+            defer { store.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             let notReady = try await client.execute(uri: "/readyz", method: .get)
             #expect(notReady.status == .serviceUnavailable)
             #expect(notReady.text.contains(#""failed":["store"]"#))
@@ -164,6 +166,7 @@ struct OperationsTests {
             #expect(malformed.status == .badRequest)
             #expect(try malformed.decode(ErrorAnswer.self).error.field == "user_id")
             base.setUnavailable(true)
+            defer { base.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             #expect(try await post("/bench/user-record", decideBody()).status == .serviceUnavailable)
             base.setUnavailable(false)
             #expect(try await streamDecisions(base).isEmpty, "no decision is made or logged")

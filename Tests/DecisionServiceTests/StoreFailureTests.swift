@@ -13,6 +13,7 @@ struct StoreFailureTests {
         let store = InMemoryLiveStore()
         let server = try Fixtures.server(store: store)
         try await buildApplication(server: server).test(.router) { client in
+            defer { store.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             let decision = try await client.decide(decideBody(user: "down")).decode(DecideAnswer.self)
             #expect(!decision.fallback)
             store.setUnavailable(true)
@@ -45,6 +46,7 @@ struct StoreFailureTests {
         let server = try Fixtures.server(
             store: store, configuration: Fixtures.configuration(threshold: 5, coolDown: .milliseconds(300)), clock: clock)
         try await buildApplication(server: server).test(.router) { client in
+            defer { store.base.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             store.base.setUnavailable(true)
             for _ in 0..<5 {
                 #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
@@ -94,17 +96,18 @@ struct StoreFailureTests {
             store: store, configuration: Fixtures.configuration(threshold: 2, decideBudget: .milliseconds(20)), clock: clock)
         try await buildApplication(server: server).test(.router) { client in
             let start = clock.now
-            async let first = client.decide(decideBody())
+            // Unstructured, so that a test that fails while the store is paused is not held up by the request.
+            let first = Task { try await client.decide(decideBody()) }
             // The store call has started (it pauses 3 s), so the budget's deadline is set: let 20 ms pass.
             try await clock.waitForSleeper(wakingIn: .seconds(3))
             clock.advance(by: .milliseconds(20))
-            let answer = try await first.decode(DecideAnswer.self)
+            let answer = try await first.value.decode(DecideAnswer.self)
             #expect(answer.fallback)
             #expect(clock.now - start < .seconds(1), "the answer does not wait for the store")
-            async let second = client.decide(decideBody())
+            let second = Task { try await client.decide(decideBody()) }
             try await clock.waitForSleeper(wakingIn: .seconds(3))
             clock.advance(by: .milliseconds(20))
-            #expect(try await second.decode(DecideAnswer.self).fallback)
+            #expect(try await second.value.decode(DecideAnswer.self).fallback)
             #expect(server.circuitBreaker.state == .open)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
             #expect(metrics.contains(#"adload_store_errors_total{operation="user_record",kind="timeout"} 2"#))
