@@ -66,7 +66,7 @@ let package = Package(
             name: "DecisionService",
             dependencies: ["AdLoadCore", "Policies", "StateStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
-        .target(name: "AdLoadTestSupport", dependencies: ["StateStore"], path: "Sources/AdLoadTestSupport"),
+        .target(name: "AdLoadTestSupport", dependencies: ["AdLoadCore", "StateStore"], path: "Sources/AdLoadTestSupport"),
         .target(
             name: "AdLoadCLI",
             dependencies: [
@@ -87,16 +87,16 @@ let package = Package(
         ),
         .testTarget(
             name: "AdLoadCLITests",
-            dependencies: ["AdLoadCLI", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AdLoadCLI", "AdLoadTestSupport", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(
             name: "OnlineLearningTests",
-            dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", "AdLoadTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "DecisionServiceTests",

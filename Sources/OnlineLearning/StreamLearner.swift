@@ -15,6 +15,7 @@ import Training
 /// reward window (feedback follows its session, so by then the session's feedback has
 /// arrived) and it has waited at least ``Configuration/minWait``, or once it has waited
 /// ``Configuration/maxWait`` of wall-clock time (traffic without feedback); with no feedback by then it gets ``Configuration/defaultReward``.
+/// Those waits are measured on the learner's clock (a manual one in tests).
 ///
 /// Restarts never count an event twice: stream entries are acknowledged only for finalized
 /// decisions, right before the policy that includes them is published; after a restart
@@ -57,7 +58,7 @@ public actor StreamLearner {
 
     struct Pending {
         var entry: DecisionEntry
-        var readAt = ContinuousClock.now
+        var readAt: ContinuousClock.Instant
         var streamIDs: [String]
         var impressions = 0, clicks = 0, negatives = 0, items = 0
         var revenue = 0.0
@@ -68,6 +69,8 @@ public actor StreamLearner {
     let store: any LiveStore
     let configuration: Configuration
     let logger: Logger
+    /// Measures how long decisions have waited (``Configuration/minWait``, ``Configuration/maxWait``).
+    let clock: any TimeSource
     var policy: LinearBanditPolicy
     /// The registry's active version this learner builds on: the one it started from, then
     /// each it published. It publishes only while that is still the active version.
@@ -89,10 +92,16 @@ public actor StreamLearner {
     var feedbackFrontier = -Double.infinity
     public private(set) var statistics = Statistics()
 
-    /// - Parameter baseVersion: The registry version `policy` was loaded from (`nil`: the
-    ///   registry had none); the learner never publishes over a different active version.
-    public init(store: any LiveStore, policy: LinearBanditPolicy, baseVersion: String?, configuration: Configuration, logger: Logger) {
+    /// - Parameters:
+    ///   - baseVersion: The registry version `policy` was loaded from (`nil`: the registry
+    ///     had none); the learner never publishes over a different active version.
+    ///   - clock: Measures the decisions' waits (tests pass a manual clock).
+    public init(
+        store: any LiveStore, policy: LinearBanditPolicy, baseVersion: String?, configuration: Configuration, logger: Logger,
+        clock: any TimeSource = SystemClock()
+    ) {
         self.store = store
+        self.clock = clock
         self.policy = policy
         self.baseVersion = baseVersion
         layout = ContextLayout(policy.schema)
@@ -182,7 +191,7 @@ public actor StreamLearner {
             pending[previous.id]?.returned = true
         }
         lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
-        pending[entry.decisionID] = Pending(entry: entry, streamIDs: [streamEntry.id])
+        pending[entry.decisionID] = Pending(entry: entry, readAt: clock.now, streamIDs: [streamEntry.id])
     }
 
     func ingestFeedback(_ streamEntry: StreamEntry) {
@@ -215,7 +224,7 @@ public actor StreamLearner {
     /// Learns from every decision whose reward window has passed in event time, or that
     /// has waited longer than the configured wall-clock limit.
     func finalizeExpired() {
-        let now = ContinuousClock.now
+        let now = clock.now
         let expired = pending.values.filter {
             let waited = now - $0.readAt
             return ($0.entry.time + configuration.rewardWindowDays < feedbackFrontier && waited >= configuration.minWait)

@@ -5,7 +5,7 @@ import Testing
 @Suite("Writing JSON and numbers")
 struct JSONWriterTests {
     static let numbers: [Double] = [
-        0, -0.0, 1, -1, 3, 0.1, -2.5, 1e-5, 1e15, -1e15, 1e16, 0x1p53, 0x1p53 + 2, 123_456_789.125, .pi, 5e-324,
+        0, -0.0, 1, -1, 3, 0.1, -2.5, 1e-5, 1e15, -1e15, 1e16, 0x1p53, 0x1p53 + 2, 123_456_789.125, .pi, .leastNonzeroMagnitude,
         .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
     ]
 

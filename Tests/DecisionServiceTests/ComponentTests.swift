@@ -1,4 +1,5 @@
 import AdLoadCore
+import AdLoadTestSupport
 import DecisionService
 import Foundation
 import Policies
@@ -13,7 +14,8 @@ struct CircuitBreakerTests {
     @Test("opens after N consecutive failures, half-opens after the cool-down, a probe decides")
     func lifecycle() async throws {
         let transitions = Mutex<[CircuitBreaker.State]>([])
-        let breaker = CircuitBreaker(configuration: .init(failureThreshold: 3, coolDown: .milliseconds(100))) { state in
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(configuration: .init(failureThreshold: 3, coolDown: .milliseconds(100)), clock: clock) { state in
             transitions.withLock { $0.append(state) }
         }
         for _ in 0..<2 { breaker.record(try #require(breaker.acquire()), success: false) }
@@ -22,14 +24,16 @@ struct CircuitBreakerTests {
         for _ in 0..<3 { breaker.record(try #require(breaker.acquire()), success: false) }
         #expect(breaker.state == .open)
         #expect(breaker.acquire() == nil)
-        try await Task.sleep(for: .milliseconds(120))
+        clock.advance(by: .milliseconds(99))
+        #expect(breaker.acquire() == nil, "the cool-down has not passed")
+        clock.advance(by: .milliseconds(1))
         #expect(breaker.acquire() == .probe)
         #expect(breaker.state == .halfOpen)
         #expect(breaker.acquire() == nil, "only one probe")
         breaker.record(.probe, success: false)
         #expect(breaker.state == .open)
         #expect(breaker.acquire() == nil)
-        try await Task.sleep(for: .milliseconds(120))
+        clock.advance(by: .milliseconds(100))
         #expect(breaker.acquire() == .probe)
         breaker.record(.normal, success: true)
         #expect(breaker.state == .halfOpen, "a late result of an ordinary call does not decide")
@@ -40,7 +44,7 @@ struct CircuitBreakerTests {
     }
 }
 
-@Suite("DecisionLogBuffer")
+@Suite("DecisionLogBuffer", .timeLimit(.minutes(1)))
 struct DecisionLogBufferTests {
     static func entry(_ index: Int) -> DecisionEntry {
         DecisionEntry(
@@ -77,11 +81,14 @@ struct DecisionLogBufferTests {
     @Test("graceful shutdown flushes what is left")
     func shutdownFlush() async throws {
         let store = InMemoryLiveStore()
-        let buffer = DecisionLogBuffer(store: store, configuration: .init(flushInterval: .seconds(60)), logger: Fixtures.logger)
+        let clock = ManualClock()
+        let buffer = DecisionLogBuffer(
+            store: store, configuration: .init(flushInterval: .seconds(60)), logger: Fixtures.logger, clock: clock)
         let group = ServiceGroup(services: [buffer], logger: Fixtures.logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await Task.sleep(for: .milliseconds(50))
+            // The flusher runs and waits for its next flush, a minute away: only shutdown writes what follows.
+            try await clock.waitForSleeper(wakingIn: .seconds(60))
             for index in 0..<7 { buffer.append(Self.entry(index)) }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -90,7 +97,7 @@ struct DecisionLogBufferTests {
     }
 }
 
-@Suite("PolicyWatcher")
+@Suite("PolicyWatcher", .timeLimit(.minutes(1)))
 struct PolicyWatcherTests {
     @Test("swaps to a newly published version and keeps the last good one on a bad blob")
     func swapAndReject() async throws {
@@ -137,6 +144,29 @@ struct PolicyWatcherTests {
         #expect(text5.contains("adload_policy_load_failures_total 2"))
         #expect(text5.contains("adload_policy_info{version=\"v5\"} 1"))
         #expect(!text5.contains("version=\"v2\""))
+    }
+
+    @Test("the running watcher polls once per interval of its clock, and stops on shutdown")
+    func pollsEveryInterval() async throws {
+        let store = InMemoryLiveStore()
+        let clock = ManualClock()
+        let holder = PolicyHolder(initial: try Fixtures.engine(version: "v1"))
+        let watcher = PolicyWatcher(
+            holder: holder, store: store, configuration: .init(interval: .milliseconds(500)), logger: Fixtures.logger, clock: clock)
+        let group = ServiceGroup(services: [watcher], logger: Fixtures.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await clock.waitForSleeper(wakingIn: .milliseconds(500))
+            try await store.publishPolicy(version: "v2", blob: try Fixtures.policyData("default-egreedy"))
+            clock.advance(by: .milliseconds(499))
+            #expect(clock.sleepers == [.milliseconds(1)], "the watcher sleeps until the interval has passed")
+            #expect(holder.current?.version == "v1")
+            clock.advance(by: .milliseconds(1))
+            try await clock.waitForSleeper(wakingIn: .milliseconds(500))
+            #expect(holder.current?.version == "v2", "the poll after the interval swapped")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
     }
 
     @Test("an empty holder fills from the registry")

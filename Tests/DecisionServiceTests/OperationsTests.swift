@@ -1,3 +1,4 @@
+import AdLoadTestSupport
 import DecisionService
 import Foundation
 import Hummingbird
@@ -5,35 +6,42 @@ import HummingbirdTesting
 import StateStore
 import Testing
 
-@Suite("Decision stream, metrics, probes")
+@Suite("Decision stream, metrics, probes", .timeLimit(.minutes(1)))
 struct OperationsTests {
     @Test("decisions reach the decision stream with their session ids, and those made while the store is down are written once it returns")
     func decisionStream() async throws {
         let store = InMemoryLiveStore()
-        let server = try Fixtures.server(store: store)
+        let clock = ManualClock()
+        let server = try Fixtures.server(store: store, clock: clock)
         try await buildApplication(server: server).test(.router) { client in
             var ids: [String] = []
             for index in 0..<3 {
                 ids.append(try await client.decide(decideBody(user: "stream-\(index)")).decode(DecideAnswer.self).decision_id)
             }
-            #expect(try await eventually { try await streamDecisions(store).count == 3 })
+            try await clock.step(by: Fixtures.flushInterval)
             let written = try await streamDecisions(store)
+            #expect(written.count == 3, "the next flush writes them")
             #expect(written.map(\.decisionID) == ids)
             #expect(written.allSatisfy { $0.policyVersion == "v1" && !$0.fallback && $0.region == "na" && $0.feedLength == 50 })
             #expect(written.map(\.sessionID) == (0..<3).map { "s-stream-\($0)" }, "the request's session id is logged")
 
             store.setUnavailable(true)
+            defer { store.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             var offline: [String] = []
             for index in 0..<4 {
                 let answer = try await client.decide(decideBody(user: "offline-\(index)")).decode(DecideAnswer.self)
                 #expect(answer.fallback)
                 offline.append(answer.decision_id)
             }
-            try await Task.sleep(for: .milliseconds(60))
+            // The next flush fails: the entries stay buffered and the flusher waits its retry delay.
+            try await clock.step(by: Fixtures.flushInterval)
             #expect(server.decisionLog.count == 4)
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains(#"adload_store_errors_total{operation="record_decisions",kind="unavailable"} 1"#))
             store.setUnavailable(false)
-            #expect(try await eventually { try await streamDecisions(store).count == 7 })
+            try await clock.step(by: Fixtures.retryDelay)
             let all = try await streamDecisions(store)
+            #expect(all.count == 7, "the retry writes them")
             #expect(all.map(\.decisionID) == ids + offline)
             #expect(all.suffix(4).allSatisfy { $0.fallback })
             #expect(server.decisionLog.count == 0)
@@ -43,10 +51,12 @@ struct OperationsTests {
     @Test("decisions still buffered are written on graceful shutdown")
     func shutdownFlush() async throws {
         let store = InMemoryLiveStore()
-        let server = try Fixtures.server(store: store, configuration: Fixtures.configuration(flushInterval: .seconds(30)))
+        let clock = ManualClock()
+        let server = try Fixtures.server(store: store, configuration: Fixtures.configuration(flushInterval: .seconds(30)), clock: clock)
         try await buildApplication(server: server).test(.router) { client in
+            // The flusher has made its first pass and waits 30 s for the next, which never comes.
+            try await clock.servicesIdle()
             for index in 0..<5 { _ = try await client.decide(decideBody(user: "late-\(index)")) }
-            try await Task.sleep(for: .milliseconds(30))
             #expect(server.decisionLog.count == 5)
         }
         #expect(try await streamDecisions(store).count == 5)
@@ -87,6 +97,7 @@ struct OperationsTests {
             #expect(health.text == #"{"status":"ok"}"#)
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
             store.setUnavailable(true)
+            defer { store.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             let notReady = try await client.execute(uri: "/readyz", method: .get)
             #expect(notReady.status == .serviceUnavailable)
             #expect(notReady.text.contains(#""failed":["store"]"#))
@@ -109,10 +120,11 @@ struct OperationsTests {
     @Test("an empty policy holder is not ready and refuses decisions until the registry has a policy")
     func noPolicy() async throws {
         let store = InMemoryLiveStore()
+        let clock = ManualClock()
         let server = DecisionServer(
             configuration: Fixtures.configuration(pollInterval: .milliseconds(20)), store: store,
             policyHolder: PolicyHolder(rules: try Fixtures.rules(), expectedSchema: Fixtures.schema),
-            registry: .init(), logger: Fixtures.logger)
+            registry: .init(), logger: Fixtures.logger, clock: clock)
         try await buildApplication(server: server).test(.router) { client in
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .serviceUnavailable)
@@ -121,7 +133,8 @@ struct OperationsTests {
             #expect(decide.status == .serviceUnavailable)
             #expect(try decide.decode(ErrorAnswer.self).error.field == "policy")
             try await store.publishPolicy(version: "registry-1", blob: try Fixtures.policyData("default-softmax"))
-            #expect(try await eventually { try await client.execute(uri: "/readyz", method: .get).status == .ok })
+            try await clock.step(by: .milliseconds(20))
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok, "the next poll loads the registry's policy")
             #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).policy_version == "registry-1")
         }
     }
@@ -153,6 +166,7 @@ struct OperationsTests {
             #expect(malformed.status == .badRequest)
             #expect(try malformed.decode(ErrorAnswer.self).error.field == "user_id")
             base.setUnavailable(true)
+            defer { base.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             #expect(try await post("/bench/user-record", decideBody()).status == .serviceUnavailable)
             base.setUnavailable(false)
             #expect(try await streamDecisions(base).isEmpty, "no decision is made or logged")

@@ -1,4 +1,5 @@
 import AdLoadCore
+import AdLoadTestSupport
 import DecisionService
 import Foundation
 import Hummingbird
@@ -6,14 +7,15 @@ import HummingbirdTesting
 import StateStore
 import Testing
 
-@Suite("Policy hot swap")
+@Suite("Policy hot swap", .timeLimit(.minutes(1)))
 struct PolicySwapTests {
     @Test("200 concurrent decisions across a swap each use one whole policy; then all use the new one")
     func hotSwap() async throws {
         let store = InMemoryLiveStore()
         let engines = ["v1": try Fixtures.engine("default-linucb", version: "v1"), "v2": try Fixtures.engine("default-thompson", version: "v2")]
+        let clock = ManualClock()
         let server = try Fixtures.server(
-            store: store, configuration: Fixtures.configuration(pollInterval: .milliseconds(20)), engine: engines["v1"])
+            store: store, configuration: Fixtures.configuration(pollInterval: .milliseconds(20)), engine: engines["v1"], clock: clock)
         let day = Int((Fixtures.timestamp / 86_400).rounded(.down))
         for index in stride(from: 0, to: 200, by: 3) {
             _ = try await store.applyFeedback(FeedbackEntry(
@@ -22,33 +24,41 @@ struct PolicySwapTests {
         }
         let blob = try Fixtures.policyData("default-thompson")
         try await buildApplication(server: server).test(.router) { client in
-            // The first requests finish before the new version is published (they must be v1);
-            // the publisher runs while the middle ones are in flight; the last ones wait until
-            // the holder serves v2. Everything in between races the swap.
-            let completed = Tally()
-            let answers = try await withThrowingTaskGroup(of: (Int, DecideAnswer)?.self) { group in
-                for index in 0..<200 {
+            // The first requests finish before the new version is published (they must be v1).
+            // The middle ones go out one every 3 ms of `schedule`, a second manual clock that
+            // moves with the server's: the watcher (every 20 ms) finds the new version and
+            // loads and swaps it while they are in flight. The last ones go out once the holder
+            // serves v2. Everything in between races the swap.
+            let schedule = ManualClock()
+            let start = schedule.now
+            @Sendable func decide(_ index: Int) async throws -> (Int, DecideAnswer) {
+                let text = decideBody(user: "user-\(index)", region: ["na", "eu", "apac"][index % 3], hour: index % 24, feedLength: 20 + index)
+                return (index, try await client.decide(text).decode(DecideAnswer.self))
+            }
+            let answers = try await withThrowingTaskGroup(of: (Int, DecideAnswer).self) { group in
+                for index in 0..<150 {
                     group.addTask {
-                        if index >= 150 {
-                            while server.policyHolder.current?.version != "v2" { try await Task.sleep(for: .milliseconds(1)) }
-                        } else if index >= 20 {
-                            try await Task.sleep(for: .milliseconds(Int64(index - 20) * 3))
-                        }
-                        let text = decideBody(user: "user-\(index)", region: ["na", "eu", "apac"][index % 3], hour: index % 24, feedLength: 20 + index)
-                        let answer = try await client.decide(text).decode(DecideAnswer.self)
-                        completed.increment()
-                        return (index, answer)
+                        if index >= 20 { try await schedule.sleep(until: start + .milliseconds(Int64(index - 20) * 3)) }
+                        return try await decide(index)
                     }
                 }
-                group.addTask {
-                    while completed.count < 20 { try await Task.sleep(for: .milliseconds(1)) }
-                    try await store.publishPolicy(version: "v2", blob: blob)
-                    return nil
-                }
                 var answers: [(Int, DecideAnswer)] = []
-                for try await answer in group {
-                    if let answer { answers.append(answer) }
+                while answers.count < 20, let answer = try await group.next() { answers.append(answer) }
+                // The watcher is asleep: its next poll reads the registry after the publication.
+                try await clock.servicesIdle()
+                try await store.publishPolicy(version: "v2", blob: blob)
+                for _ in 0..<130 {
+                    schedule.advance(by: .milliseconds(3))
+                    clock.advance(by: .milliseconds(3))
+                    await Task.yield()
                 }
+                // The watcher has woken since the publication; asleep again, it has swapped.
+                try await clock.servicesIdle()
+                #expect(server.policyHolder.current?.version == "v2")
+                for index in 150..<200 {
+                    group.addTask { try await decide(index) }
+                }
+                for try await answer in group { answers.append(answer) }
                 return answers
             }
             #expect(answers.count == 200)
@@ -71,11 +81,8 @@ struct PolicySwapTests {
             #expect(versions["v1", default: 0] >= 20)
             #expect(versions["v2", default: 0] >= 50)
 
-            // Loading a policy takes a few milliseconds, more on a busy test machine: wait for
-            // the first answer under v2, then every later answer must use it.
-            #expect(try await eventually {
-                try await client.decide(decideBody(user: "probe")).decode(DecideAnswer.self).policy_version == "v2"
-            })
+            // The holder serves v2: every later answer uses it.
+            #expect(try await client.decide(decideBody(user: "probe")).decode(DecideAnswer.self).policy_version == "v2")
             for index in 0..<20 {
                 let answer = try await client.decide(decideBody(user: "after-\(index)")).decode(DecideAnswer.self)
                 #expect(answer.policy_version == "v2")
@@ -90,12 +97,12 @@ struct PolicySwapTests {
     @Test("a bad blob keeps the last good policy")
     func badBlob() async throws {
         let store = InMemoryLiveStore()
-        let server = try Fixtures.server(store: store, configuration: Fixtures.configuration(pollInterval: .milliseconds(20)))
+        let clock = ManualClock()
+        let server = try Fixtures.server(store: store, configuration: Fixtures.configuration(pollInterval: .milliseconds(20)), clock: clock)
         try await buildApplication(server: server).test(.router) { client in
             try await store.publishPolicy(version: "broken", blob: Data("{\"format\": \"adload-policy\"}".utf8))
-            #expect(try await eventually {
-                try await client.execute(uri: "/metrics", method: .get).text.contains("adload_policy_load_failures_total 1")
-            })
+            try await clock.step(by: .milliseconds(20))
+            #expect(try await client.execute(uri: "/metrics", method: .get).text.contains("adload_policy_load_failures_total 1"))
             let answer = try await client.decide(decideBody()).decode(DecideAnswer.self)
             #expect(answer.policy_version == "v1")
             let metrics = try await client.execute(uri: "/metrics", method: .get).text

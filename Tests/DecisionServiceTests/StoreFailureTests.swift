@@ -1,3 +1,4 @@
+import AdLoadTestSupport
 import DecisionService
 import Foundation
 import Hummingbird
@@ -5,13 +6,14 @@ import HummingbirdTesting
 import StateStore
 import Testing
 
-@Suite("Store failures")
+@Suite("Store failures", .timeLimit(.minutes(1)))
 struct StoreFailureTests {
     @Test("with the store down, decide falls back and feedback is refused with 503")
     func storeDown() async throws {
         let store = InMemoryLiveStore()
         let server = try Fixtures.server(store: store)
         try await buildApplication(server: server).test(.router) { client in
+            defer { store.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             let decision = try await client.decide(decideBody(user: "down")).decode(DecideAnswer.self)
             #expect(!decision.fallback)
             store.setUnavailable(true)
@@ -40,8 +42,11 @@ struct StoreFailureTests {
     @Test("the circuit opens after N failures, skips the store, and half-opens after the cool-down")
     func circuitBreaker() async throws {
         let store = CountingStore()
-        let server = try Fixtures.server(store: store, configuration: Fixtures.configuration(threshold: 5, coolDown: .milliseconds(300)))
+        let clock = ManualClock()
+        let server = try Fixtures.server(
+            store: store, configuration: Fixtures.configuration(threshold: 5, coolDown: .milliseconds(300)), clock: clock)
         try await buildApplication(server: server).test(.router) { client in
+            defer { store.base.setUnavailable(false) }  // for the shutdown flush, even if the test throws
             store.base.setUnavailable(true)
             for _ in 0..<5 {
                 #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
@@ -60,7 +65,7 @@ struct StoreFailureTests {
             #expect(store.userRecordCalls.load(ordering: .relaxed) == 5)
             #expect(store.feedbackCalls.load(ordering: .relaxed) == 0)
 
-            try await Task.sleep(for: .milliseconds(350))
+            clock.advance(by: .milliseconds(350))
             store.base.setUnavailable(true)
             #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
             #expect(store.userRecordCalls.load(ordering: .relaxed) == 6, "one probe after the cool-down")
@@ -68,7 +73,7 @@ struct StoreFailureTests {
             #expect(try await client.decide(decideBody()).decode(DecideAnswer.self).fallback)
             #expect(store.userRecordCalls.load(ordering: .relaxed) == 6)
 
-            try await Task.sleep(for: .milliseconds(350))
+            clock.advance(by: .milliseconds(350))
             store.base.setUnavailable(false)
             #expect(try await !client.decide(decideBody()).decode(DecideAnswer.self).fallback, "a successful probe closes")
             #expect(server.circuitBreaker.state == .closed)
@@ -84,16 +89,25 @@ struct StoreFailureTests {
 
     @Test("a store slower than the budget gives a fallback within the budget and counts as a failure")
     func slowStore() async throws {
-        let store = CountingStore()
+        let clock = ManualClock()
+        let store = CountingStore(clock: clock)
         store.delay.withLock { $0 = .seconds(3) }
         let server = try Fixtures.server(
-            store: store, configuration: Fixtures.configuration(threshold: 2, decideBudget: .milliseconds(20)))
+            store: store, configuration: Fixtures.configuration(threshold: 2, decideBudget: .milliseconds(20)), clock: clock)
         try await buildApplication(server: server).test(.router) { client in
-            let start = ContinuousClock.now
-            let answer = try await client.decide(decideBody()).decode(DecideAnswer.self)
+            let start = clock.now
+            // Unstructured, so that a test that fails while the store is paused is not held up by the request.
+            let first = Task { try await client.decide(decideBody()) }
+            // The store call has started (it pauses 3 s), so the budget's deadline is set: let 20 ms pass.
+            try await clock.waitForSleeper(wakingIn: .seconds(3))
+            clock.advance(by: .milliseconds(20))
+            let answer = try await first.value.decode(DecideAnswer.self)
             #expect(answer.fallback)
-            #expect(ContinuousClock.now - start < .seconds(1), "the answer does not wait for the store")
-            _ = try await client.decide(decideBody())
+            #expect(clock.now - start < .seconds(1), "the answer does not wait for the store")
+            let second = Task { try await client.decide(decideBody()) }
+            try await clock.waitForSleeper(wakingIn: .seconds(3))
+            clock.advance(by: .milliseconds(20))
+            #expect(try await second.value.decode(DecideAnswer.self).fallback)
             #expect(server.circuitBreaker.state == .open)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
             #expect(metrics.contains(#"adload_store_errors_total{operation="user_record",kind="timeout"} 2"#))

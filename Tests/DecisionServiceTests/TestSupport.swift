@@ -1,4 +1,5 @@
 import AdLoadCore
+import AdLoadTestSupport
 import DecisionService
 import Foundation
 import Hummingbird
@@ -41,29 +42,37 @@ enum Fixtures {
         return logger
     }
 
-    /// A configuration for router tests: fast timings, everything else default. The decide
-    /// budget is generous because the whole suite runs in parallel on two cores in a debug
-    /// build, where a task can wait longer than 20 ms for a thread; tests of the budget set
-    /// it explicitly.
+    /// The decision log's pause between flushes in ``configuration(threshold:coolDown:decideBudget:pollInterval:flushInterval:)``.
+    static let flushInterval: Duration = .milliseconds(5)
+    /// The decision log's pause after a failed write in ``configuration(threshold:coolDown:decideBudget:pollInterval:flushInterval:)``.
+    static let retryDelay: Duration = .milliseconds(20)
+
+    /// A configuration for router tests: short timings, everything else default. The
+    /// servers of the tests run on a ``ManualClock``, so these pass only when a test
+    /// advances it; the decide budget (2 s) is longer than any test advances while a decide
+    /// is in flight, except in the tests of the budget, which set it.
     static func configuration(
         threshold: Int = 5, coolDown: Duration = .seconds(1), decideBudget: Duration = .seconds(2),
-        pollInterval: Duration = .milliseconds(50), flushInterval: Duration = .milliseconds(5)
+        pollInterval: Duration = .milliseconds(50), flushInterval: Duration = Fixtures.flushInterval
     ) -> DecisionServiceConfiguration {
         DecisionServiceConfiguration(
             address: .hostname("127.0.0.1", port: 0),
             decideStoreBudget: decideBudget,
             circuitBreaker: .init(failureThreshold: threshold, coolDown: coolDown),
             policyWatcher: .init(interval: pollInterval),
-            decisionLog: .init(flushInterval: flushInterval, retryDelay: .milliseconds(20)))
+            decisionLog: .init(flushInterval: flushInterval, retryDelay: retryDelay))
     }
 
+    /// A server on `clock`: its budgets, cool-down, polls and flushes happen as the test
+    /// advances the clock (a test that never advances it sees one poll and one flush at
+    /// start, and the flush of graceful shutdown).
     static func server(
         store: any LiveStore, configuration: DecisionServiceConfiguration = Fixtures.configuration(),
-        engine: DecisionEngine? = nil
+        engine: DecisionEngine? = nil, clock: ManualClock = ManualClock()
     ) throws -> DecisionServer {
         DecisionServer(
             configuration: configuration, store: store, policyHolder: PolicyHolder(initial: try engine ?? Fixtures.engine()),
-            registry: PrometheusCollectorRegistry(), logger: logger)
+            registry: PrometheusCollectorRegistry(), logger: logger, clock: clock)
     }
 
     /// Seconds of a fixed test day (2025-06-01T12:00:00Z).
@@ -139,14 +148,18 @@ final class CountingStore: LiveStore {
     let feedbackCalls = Atomic<Int>(0)
     let recordCalls = Atomic<Int>(0)
     let delay = Mutex<Duration>(.zero)
+    /// What ``delay`` is measured on: a pause ends when the test advances the clock past it
+    /// (or when the call is cancelled).
+    let clock: ManualClock
 
-    init(base: InMemoryLiveStore = InMemoryLiveStore()) {
+    init(base: InMemoryLiveStore = InMemoryLiveStore(), clock: ManualClock = ManualClock()) {
         self.base = base
+        self.clock = clock
     }
 
     func pause() async {
         let delay = delay.withLock { $0 }
-        if delay > .zero { try? await Task.sleep(for: delay) }
+        if delay > .zero { try? await clock.sleep(for: delay) }
     }
 
     func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
@@ -199,20 +212,65 @@ func streamDecisions(_ store: any LiveStore, group: String = UUID().uuidString) 
     }
 }
 
-/// Waits until `condition` holds, checking every 10 ms, for at most `timeout`.
-func eventually(timeout: Duration = .seconds(3), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
+extension ManualClock {
+    /// Waits until `count` tasks sleep on the clock for longer than a deadline timer's
+    /// 1 ms tick: with the default 2, a test server's policy watcher and decision log
+    /// flusher are both asleep, so whatever the last advance woke them for is done. (A
+    /// ``DeadlineTimer`` still ticking sleeps at most its tick: it is not counted.)
+    func servicesIdle(_ count: Int = 2) async throws {
+        try await waitForSleepers { remaining in remaining.filter { $0 > .milliseconds(1) }.count == count }
     }
-    return try await condition()
+
+    /// Waits until a test server's background services sleep, advances the clock by
+    /// `duration`, and waits until they sleep again: on return, the polls and flushes that
+    /// were due within `duration` are done.
+    func step(by duration: Duration) async throws {
+        try await servicesIdle()
+        advance(by: duration)
+        try await servicesIdle()
+    }
 }
 
-/// A counter tasks can share.
+/// A counter tasks can share and wait on.
 final class Tally: Sendable {
-    let value = Mutex(0)
+    struct State {
+        var count = 0
+        var nextID = 0
+        var waiters: [Int: (target: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+    }
 
-    func increment() { value.withLock { $0 += 1 } }
-    var count: Int { value.withLock { $0 } }
+    let state = Mutex(State())
+
+    func increment() {
+        let reached = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.count += 1
+            let count = state.count
+            let reached = state.waiters.filter { $0.value.target <= count }
+            for id in reached.keys { state.waiters[id] = nil }
+            return reached.values.map(\.continuation)
+        }
+        for waiter in reached { waiter.resume() }
+    }
+
+    var count: Int { state.withLock { $0.count } }
+
+    /// Returns once the count has reached `target`, or at once if the task is cancelled.
+    func wait(untilAtLeast target: Int) async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { state in
+                    if state.count >= target || Task.isCancelled { return true }
+                    state.waiters[id] = (target, continuation)
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
+        }
+    }
 }

@@ -108,6 +108,9 @@ enum Fixture {
     }
 }
 
+/// Waits until `condition` holds, checking every 20 ms, for at most `timeout`: these tests run
+/// the service on the system clock against a real redis-server (and restart it), so what
+/// they wait for happens in real time.
 func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout

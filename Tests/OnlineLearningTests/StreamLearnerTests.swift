@@ -1,4 +1,5 @@
 import AdLoadCore
+import AdLoadTestSupport
 import Foundation
 import Logging
 import Policies
@@ -30,11 +31,14 @@ struct StreamLearnerTests {
             propensity: "exact", fallback: false, feedLength: 30, adLimit: 40)
     }
 
+    /// A learner with no minimum wait, on a manual clock nobody advances: decisions are
+    /// finalized by event time alone, never by ``StreamLearner/Configuration/maxWait``.
     func learner(_ store: InMemoryLiveStore, policy: LinearBanditPolicy, base: String? = nil, weights: RewardWeights) -> StreamLearner {
         var configuration = StreamLearner.Configuration(weights: weights)
         configuration.rewardWindowDays = 1
         configuration.minWait = .zero
-        return StreamLearner(store: store, policy: policy, baseVersion: base, configuration: configuration, logger: Logger(label: "test"))
+        return StreamLearner(
+            store: store, policy: policy, baseVersion: base, configuration: configuration, logger: Logger(label: "test"), clock: ManualClock())
     }
 
     @Test("joins feedback and the user's return to each decision, and learns the reward the weights define")
@@ -127,10 +131,12 @@ struct StreamLearnerTests {
         var configuration = StreamLearner.Configuration(weights: .standard)
         configuration.batchSize = 4
         configuration.minWait = .zero
-        let first = StreamLearner(store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"))
+        let first = StreamLearner(
+            store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"), clock: ManualClock())
         for _ in 0..<7 { try await first.poll(block: .zero) }
         #expect(await first.statistics.decisionsRead == 25)
-        let second = StreamLearner(store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"))
+        let second = StreamLearner(
+            store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"), clock: ManualClock())
         try await second.poll(block: .zero, includePending: true)
         #expect(await second.statistics.decisionsRead == 25, "all 25 pending decisions, not one page of 4")
         let paged = try await store.pendingEntries(.decisions, group: "learner", consumer: "learner-1", count: 4, after: "0-3")
@@ -225,7 +231,8 @@ extension StreamLearnerTests {
         var configuration = StreamLearner.Configuration(weights: .standard)
         configuration.minWait = .zero
         configuration.rewardWindowDays = 1
-        let learner = StreamLearner(store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"))
+        let learner = StreamLearner(
+            store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"), clock: ManualClock())
         try await learner.poll(block: .zero)
         store.loseNextPublishAnswer()
         await #expect(throws: StoreError.self) { try await learner.publish() }
@@ -237,5 +244,37 @@ extension StreamLearnerTests {
         let active = try await store.activePolicyVersion()
         #expect(next != lost && active == next)
         #expect(await learner.statistics.published == 2)
+    }
+
+    @Test("a decision whose window has closed waits minWait after it was read; one whose window stays open is finalized after maxWait")
+    func graceWindows() async throws {
+        let store = InMemoryLiveStore()
+        let clock = ManualClock()
+        var configuration = StreamLearner.Configuration(weights: .standard)
+        configuration.rewardWindowDays = 1
+        configuration.minWait = .seconds(2)
+        configuration.maxWait = .seconds(30)
+        // g2's feedback moves event time past g1's window (100 + 1) but not past its own (101.5 + 1).
+        try await store.recordDecisions([decision("g1", user: "u1", time: 100), decision("g2", user: "u2", time: 101.5)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "g2", userID: "u2", time: 101.51, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        let learner = StreamLearner(
+            store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"), clock: clock)
+        try await learner.poll(block: .zero)
+        #expect(await learner.statistics.updates == 0, "g1's window has closed, but it was read just now")
+        clock.advance(by: .seconds(2) - .milliseconds(1))
+        try await learner.poll(block: .zero)
+        #expect(await learner.statistics.updates == 0)
+        clock.advance(by: .milliseconds(1))
+        try await learner.poll(block: .zero)
+        var statistics = await learner.statistics
+        #expect(statistics.updates == 1 && statistics.withoutFeedback == 1, "g1, without feedback, once it has waited minWait")
+
+        clock.advance(by: .seconds(28))
+        try await learner.poll(block: .zero)
+        #expect(await learner.statistics.updates == 1, "g2 has waited exactly maxWait: not longer")
+        clock.advance(by: .milliseconds(1))
+        try await learner.poll(block: .zero)
+        statistics = await learner.statistics
+        #expect(statistics.updates == 2 && statistics.withoutFeedback == 1, "g2, with its feedback, once it has waited longer than maxWait")
     }
 }

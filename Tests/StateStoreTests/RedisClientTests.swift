@@ -98,6 +98,7 @@ extension RedisSerializedTests {
             #expect(!client.isConnected)
 
             try server.resume()
+            // The restarted redis-server and the client's reconnect backoff run in real time: retry until it answers.
             let deadline = clock.now + .seconds(8)
             var reply: [RedisReply]?
             while reply == nil && clock.now < deadline {
@@ -311,6 +312,7 @@ extension RedisSerializedTests {
             let client = RedisClient(configuration: .init(
                 address: RedisAddress(host: "127.0.0.1", port: port), connections: 1, initialBackoff: .milliseconds(50),
                 maxBackoff: .milliseconds(400), transport: .eventLoops(Transport.group)))
+            // The backoff under test is the client's own, in real time against a real socket: let a second pass.
             try await Task.sleep(for: .seconds(1))
 
             let statistics = client.statistics
@@ -349,7 +351,8 @@ extension RedisSerializedTests {
     }
 }
 
-/// Polls `condition` every 5 ms for up to `limit`; fails the test if it never holds.
+/// Polls `condition` every 5 ms for up to `limit`; fails the test if it never holds. (What
+/// these tests wait for happens on a real redis-server, in real time.)
 func waitUntil(
     _ limit: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
 ) async throws {

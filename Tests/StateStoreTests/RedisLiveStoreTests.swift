@@ -381,6 +381,7 @@ extension RedisSerializedTests {
             let clock = ContinuousClock()
             let start = clock.now
             let waiting = Task { try await store.readStream(.decisions, group: "learner", consumer: "c1", count: 10, block: .seconds(3)) }
+            // Give the blocking read time to reach the real redis-server and block there.
             try await Task.sleep(for: .milliseconds(200))
             // The decide path is not held up by the blocked read.
             #expect(try await store.userRecord(userID: "u0", day: 1) == nil)

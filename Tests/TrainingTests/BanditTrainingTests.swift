@@ -1,4 +1,5 @@
 import AdLoadCore
+import AdLoadTestSupport
 import Foundation
 import Policies
 import Simulation
@@ -85,67 +86,73 @@ struct BanditTrainingTests {
 
 @Suite("Decision logs and off-policy evaluation against the simulator", .serialized)
 struct LoggedEvaluationTests {
-    /// Trains a policy for a few simulated days on its own seed.
-    func trained(_ algorithm: BanditAlgorithm, seed: UInt64, config: EnvironmentConfig) throws -> SimulatedPolicy {
+    /// Trains a policy for a few simulated days on its own seed, on `threads` threads (the result does not depend on them).
+    func trained(_ algorithm: BanditAlgorithm, seed: UInt64, config: EnvironmentConfig, threads: Int = 2) throws -> SimulatedPolicy {
         let policy = try untrainedPolicy(config, algorithm: algorithm, seed: seed)
-        let result = try BanditRunner(model: EnvironmentModel(config: config), threads: 2).run(
+        let result = try BanditRunner(model: EnvironmentModel(config: config), threads: threads).run(
             policy, setup: SimulationSetup(users: 200, days: 20, seed: seed), reward: .standard, learn: true)
         return SimulatedPolicy(name: algorithm.name, version: "test", bandit: try #require(result.bandit), schema: policy.schema,
                             catalog: policy.catalog, decisionSeed: 99)
     }
 
     @Test("DR estimates two targets within ±5% of their true value from ε-greedy logs of a third, and covers the truth when overlap is weak")
-    func doublyRobustMatchesSimulation() throws {
-        let config = try defaultEnvironment()
-        let model = EnvironmentModel(config: config)
-        let logger = try trained(.epsilonGreedy(epsilon: 0.3), seed: 31, config: config)
-        let path = temporaryPath("ope.jsonl")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let writer = try DecisionLogWriter(path: path)
-        _ = try BanditRunner(model: model, threads: 2).run(
-            logger, setup: SimulationSetup(users: 250, days: 25, seed: 41), reward: .standard, learn: false, log: writer)
-        try writer.close()
-        let records = try DecisionLogReader.read(path: path)
-        #expect(records.count > 10_000)
-        #expect(records.allSatisfy { $0.propensity == "exact" && $0.probability > 0 })
-        let loggedValue = records.map(\.reward).reduce(0, +) / Double(records.count)
+    func doublyRobustMatchesSimulation() async throws {
+        // Tens of seconds of simulation, kept off the threads the other tests of the parallel
+        // run need: on a thread of its own, and single-threaded (results do not depend on the
+        // thread count) because concurrentPerform's other workers would take Dispatch
+        // global-queue threads, the ones Swift tasks run on (see onOwnThread).
+        try await onOwnThread {
+            let config = try defaultEnvironment()
+            let model = EnvironmentModel(config: config)
+            let logger = try trained(.epsilonGreedy(epsilon: 0.3), seed: 31, config: config, threads: 1)
+            let path = temporaryPath("ope.jsonl")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let writer = try DecisionLogWriter(path: path)
+            _ = try BanditRunner(model: model, threads: 1).run(
+                logger, setup: SimulationSetup(users: 250, days: 25, seed: 41), reward: .standard, learn: false, log: writer)
+            try writer.close()
+            let records = try DecisionLogReader.read(path: path)
+            #expect(records.count > 10_000)
+            #expect(records.allSatisfy { $0.propensity == "exact" && $0.probability > 0 })
+            let loggedValue = records.map(\.reward).reduce(0, +) / Double(records.count)
 
-        // The ±5% check is only meaningful when the logs can resolve it, so each target must
-        // share support with the logger well enough that DR's bootstrap standard error stays
-        // under 2% of the value (the bar is then 2.5 standard errors or more). Softmax targets
-        // do: with about 33 valid plans a session the logger puts 0.3/33 on each, and a softmax target's
-        // mass is spread where the logger's is. The near-greedy one is a learned policy about
-        // as good as the logger; the hot one explores more and is worth about 10% less, so a
-        // broken estimator that returned the logged mean would fail on it.
-        let targets: [(algorithm: BanditAlgorithm, seed: UInt64)] = [
-            (.softmax(temperature: 0.005), 52), (.softmax(temperature: 0.1), 51),
-        ]
-        var truths: [Double] = []
-        for (algorithm, seed) in targets {
-            let target = try trained(algorithm, seed: seed, config: config)
-            let evaluation = try PolicyEvaluation(target: target.policy, records: records, decisionSeed: 7)
+            // The ±5% check is only meaningful when the logs can resolve it, so each target must
+            // share support with the logger well enough that DR's bootstrap standard error stays
+            // under 2% of the value (the bar is then 2.5 standard errors or more). Softmax targets
+            // do: with about 33 valid plans a session the logger puts 0.3/33 on each, and a softmax target's
+            // mass is spread where the logger's is. The near-greedy one is a learned policy about
+            // as good as the logger; the hot one explores more and is worth about 10% less, so a
+            // broken estimator that returned the logged mean would fail on it.
+            let targets: [(algorithm: BanditAlgorithm, seed: UInt64)] = [
+                (.softmax(temperature: 0.005), 52), (.softmax(temperature: 0.1), 51),
+            ]
+            var truths: [Double] = []
+            for (algorithm, seed) in targets {
+                let target = try trained(algorithm, seed: seed, config: config, threads: 1)
+                let evaluation = try PolicyEvaluation(target: target.policy, records: records, decisionSeed: 7)
+                let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
+                let truth = try evaluation.trueValue(model: model, records: records, threads: 1)
+                truths.append(truth)
+                let label = "\(algorithm)"
+                #expect(report.dr.standardError / abs(truth) < 0.02,
+                        "\(label): DR standard error \(report.dr.standardError) is too wide to check ±5% (ESS \(report.dr.effectiveSampleSize))")
+                #expect(abs(report.dr.value / truth - 1) < 0.05, "\(label): DR \(report.dr.value) vs true \(truth)")
+                for row in evaluation.targetProbabilities { #expect(abs(row.reduce(0, +) - 1) < 1e-9) }
+            }
+            #expect(truths.contains { abs(loggedValue / $0 - 1) > 0.05 },
+                    "a target must differ from the logger by more than the tolerance (logged \(loggedValue), targets \(truths))")
+
+            // With weak overlap (a near-deterministic target whose greedy plan the logger rarely
+            // tries) the ±5% bar is out of the logs' reach, but DR's interval must still be honest.
+            let weak = try trained(.epsilonGreedy(epsilon: 0.3), seed: 51, config: config, threads: 1)
+            let evaluation = try PolicyEvaluation(target: weak.policy, records: records, decisionSeed: 7)
             let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
-            let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
-            truths.append(truth)
-            let label = "\(algorithm)"
-            #expect(report.dr.standardError / abs(truth) < 0.02,
-                    "\(label): DR standard error \(report.dr.standardError) is too wide to check ±5% (ESS \(report.dr.effectiveSampleSize))")
-            #expect(abs(report.dr.value / truth - 1) < 0.05, "\(label): DR \(report.dr.value) vs true \(truth)")
-            for row in evaluation.targetProbabilities { #expect(abs(row.reduce(0, +) - 1) < 1e-9) }
+            let truth = try evaluation.trueValue(model: model, records: records, threads: 1)
+            #expect(report.dr.effectiveSampleSize < Double(records.count) / 20, "the case must have weak overlap: ESS \(report.dr.effectiveSampleSize)")
+            #expect(report.dr.standardError / abs(truth) < 0.12, "the interval must stay informative: standard error \(report.dr.standardError)")
+            #expect(report.dr.lower95 <= truth && truth <= report.dr.upper95,
+                    "weak overlap: DR interval [\(report.dr.lower95), \(report.dr.upper95)] vs true \(truth)")
         }
-        #expect(truths.contains { abs(loggedValue / $0 - 1) > 0.05 },
-                "a target must differ from the logger by more than the tolerance (logged \(loggedValue), targets \(truths))")
-
-        // With weak overlap (a near-deterministic target whose greedy plan the logger rarely
-        // tries) the ±5% bar is out of the logs' reach, but DR's interval must still be honest.
-        let weak = try trained(.epsilonGreedy(epsilon: 0.3), seed: 51, config: config)
-        let evaluation = try PolicyEvaluation(target: weak.policy, records: records, decisionSeed: 7)
-        let report = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: 100, seed: 1))
-        let truth = try evaluation.trueValue(model: model, records: records, threads: 2)
-        #expect(report.dr.effectiveSampleSize < Double(records.count) / 20, "the case must have weak overlap: ESS \(report.dr.effectiveSampleSize)")
-        #expect(report.dr.standardError / abs(truth) < 0.12, "the interval must stay informative: standard error \(report.dr.standardError)")
-        #expect(report.dr.lower95 <= truth && truth <= report.dr.upper95,
-                "weak overlap: DR interval [\(report.dr.lower95), \(report.dr.upper95)] vs true \(truth)")
     }
 
     @Test("evaluating the logging policy itself gives importance weights of exactly 1")

@@ -18,6 +18,8 @@ import Synchronization
 /// - On graceful shutdown it flushes everything still buffered, retrying for up to
 ///   ``Configuration/shutdownDeadline``; whatever cannot be written by then is logged as lost.
 /// - Delivery is at least once: a write that times out may still have landed, and is retried.
+///
+/// Its pauses, deadlines and write budgets are measured on ``clock``.
 public final class DecisionLogBuffer: Service, Sendable {
     /// Buffer size and flush timing.
     public struct Configuration: Sendable {
@@ -61,13 +63,24 @@ public final class DecisionLogBuffer: Service, Sendable {
     let metrics: ServiceMetrics?
     let logger: Logger
     let state = Mutex(State())
+    /// The clock of the flush pauses, the shutdown deadline and the write budgets.
+    public let clock: any TimeSource
+    /// The deadlines of the write budgets, on ``clock``.
+    let deadlines: DeadlineTimer
 
     /// Creates an empty buffer writing to `store`.
-    public init(store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil, logger: Logger) {
+    /// - Parameter clock: Measures the pauses, the shutdown deadline and the write budgets
+    ///   (tests pass a manual clock).
+    public init(
+        store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil, logger: Logger,
+        clock: any TimeSource = SystemClock()
+    ) {
         self.store = store
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        self.clock = clock
+        deadlines = DeadlineTimer(tick: .milliseconds(1), clock: clock)
     }
 
     /// Queues a decision for the stream.
@@ -121,7 +134,7 @@ public final class DecisionLogBuffer: Service, Sendable {
             let chunk = Array(batch[written..<end])
             let store = store
             do throws(StoreError) {
-                try await StoreBudget.run(configuration.writeBudget) { () async throws(StoreError) in
+                try await StoreBudget.run(configuration.writeBudget, timer: deadlines) { () async throws(StoreError) in
                     try await store.recordDecisions(chunk)
                 }
             } catch {
@@ -156,18 +169,19 @@ public final class DecisionLogBuffer: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let flushed = count == 0 ? true : await flush()
             let delay = flushed ? configuration.flushInterval : configuration.retryDelay
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+            let clock = clock
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: delay) }
         }
         await drain()
     }
 
     /// Writes what is left, retrying until ``Configuration/shutdownDeadline``.
     func drain() async {
-        let deadline = ContinuousClock.now + configuration.shutdownDeadline
+        let deadline = clock.now + configuration.shutdownDeadline
         while count > 0 {
             if await flush() { continue }
-            guard ContinuousClock.now < deadline, !Task.isCancelled else { break }
-            try? await Task.sleep(for: configuration.retryDelay)
+            guard clock.now < deadline, !Task.isCancelled else { break }
+            try? await clock.sleep(for: configuration.retryDelay)
         }
         let lost = count
         if lost > 0 {

@@ -94,7 +94,10 @@ extension DecisionServer {
         }
         let store = store
         do throws(StoreError) {
-            try await StoreBudget.run(configuration.readinessBudget) { () async throws(StoreError) in try await store.ping() }
+            // The budget runs on the request path's timer (the circuit breaker's, on the server's clock).
+            try await StoreBudget.run(configuration.readinessBudget, timer: circuitBreaker.deadlines) { () async throws(StoreError) in
+                try await store.ping()
+            }
             checks["store"] = "ok"
         } catch {
             metrics.recordStoreError(operation: "ping", error: error)

@@ -1,3 +1,4 @@
+import AdLoadCore
 import Hummingbird
 import Logging
 import Prometheus
@@ -29,6 +30,8 @@ public final class DecisionServer: Sendable {
     public let metrics: ServiceMetrics
     /// The logger handlers use.
     public let logger: Logger
+    /// The clock of every budget, cool-down and period of the parts.
+    public let clock: any TimeSource
 
     /// Wires the parts.
     /// - Parameters:
@@ -37,9 +40,11 @@ public final class DecisionServer: Sendable {
     ///   - policyHolder: The policy to serve first (or an empty holder the watcher fills).
     ///   - registry: Where metrics are registered; `/metrics` renders it.
     ///   - logger: The service's logger.
+    ///   - clock: Measures the store budgets, the circuit breaker's cool-down, the policy
+    ///     watcher's interval and the decision log's pauses (tests pass a manual clock).
     public init(
         configuration: DecisionServiceConfiguration = .init(), store: any LiveStore, policyHolder: PolicyHolder,
-        registry: PrometheusCollectorRegistry, logger: Logger
+        registry: PrometheusCollectorRegistry, logger: Logger, clock: any TimeSource = SystemClock()
     ) {
         let metrics = ServiceMetrics(registry: registry)
         self.configuration = configuration
@@ -47,7 +52,8 @@ public final class DecisionServer: Sendable {
         self.policyHolder = policyHolder
         self.metrics = metrics
         self.logger = logger
-        circuitBreaker = CircuitBreaker(configuration: configuration.circuitBreaker) { state in
+        self.clock = clock
+        circuitBreaker = CircuitBreaker(configuration: configuration.circuitBreaker, clock: clock) { state in
             metrics.recordCircuit(state)
             if state == .open {
                 logger.warning("state store circuit breaker opened: deciding from the fallback, refusing feedback")
@@ -55,9 +61,11 @@ public final class DecisionServer: Sendable {
                 logger.info("state store circuit breaker \(state)")
             }
         }
-        decisionLog = DecisionLogBuffer(store: store, configuration: configuration.decisionLog, metrics: metrics, logger: logger)
+        decisionLog = DecisionLogBuffer(
+            store: store, configuration: configuration.decisionLog, metrics: metrics, logger: logger, clock: clock)
         policyWatcher = PolicyWatcher(
-            holder: policyHolder, store: store, configuration: configuration.policyWatcher, metrics: metrics, logger: logger)
+            holder: policyHolder, store: store, configuration: configuration.policyWatcher, metrics: metrics, logger: logger,
+            clock: clock)
         decisionIDs = DecisionIDCodec(secret: configuration.decisionIDSecret)
         metrics.recordPolicyVersion(policyHolder.current?.version)
     }

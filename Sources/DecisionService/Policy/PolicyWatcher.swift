@@ -16,6 +16,8 @@ import Synchronization
 /// not retried until the registry points at another one. Store errors are logged at debug
 /// level and retried on the next poll. With the default 500 ms interval every instance
 /// serves a newly published version within a second (plus the load time, O(d³)).
+///
+/// The interval and the store budgets are measured on ``clock``.
 public final class PolicyWatcher: Service, Sendable {
     /// Polling period and store budget.
     public struct Configuration: Sendable {
@@ -50,17 +52,24 @@ public final class PolicyWatcher: Service, Sendable {
     let metrics: ServiceMetrics?
     let logger: Logger
     let rejectedVersion = Mutex<String?>(nil)
+    /// The clock of the polling interval and of the store budgets.
+    public let clock: any TimeSource
+    /// The deadlines of the store budgets, on ``clock``.
+    let deadlines: DeadlineTimer
 
     /// Creates a watcher that swaps `holder`'s policy to the registry's active version.
+    /// - Parameter clock: Measures the interval and the store budgets (tests pass a manual clock).
     public init(
         holder: PolicyHolder, store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil,
-        logger: Logger
+        logger: Logger, clock: any TimeSource = SystemClock()
     ) {
         self.holder = holder
         self.store = store
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
+        self.clock = clock
+        deadlines = DeadlineTimer(tick: .milliseconds(1), clock: clock)
     }
 
     /// Polls until graceful shutdown or cancellation.
@@ -68,7 +77,8 @@ public final class PolicyWatcher: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await poll()
             let interval = configuration.interval
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            let clock = clock
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
         }
     }
 
@@ -78,7 +88,7 @@ public final class PolicyWatcher: Service, Sendable {
         let store = store
         let version: String?
         do throws(StoreError) {
-            version = try await StoreBudget.run(configuration.storeBudget) { () async throws(StoreError) in
+            version = try await StoreBudget.run(configuration.storeBudget, timer: deadlines) { () async throws(StoreError) in
                 try await store.activePolicyVersion()
             }
         } catch {
@@ -89,7 +99,7 @@ public final class PolicyWatcher: Service, Sendable {
         }
         let blob: Data?
         do throws(StoreError) {
-            blob = try await StoreBudget.run(configuration.storeBudget) { () async throws(StoreError) in
+            blob = try await StoreBudget.run(configuration.storeBudget, timer: deadlines) { () async throws(StoreError) in
                 try await store.policyBlob(version: version)
             }
         } catch {

@@ -1,3 +1,4 @@
+import AdLoadCore
 import StateStore
 import Synchronization
 
@@ -9,6 +10,8 @@ import Synchronization
 /// through as a probe while everyone else still skips; the probe's success closes the
 /// circuit, its failure opens it for another cool-down. Results of calls admitted while
 /// the circuit was closed but reported after it opened are ignored.
+///
+/// The cool-down and the budgets of ``call(budget:selfTimed:_:)`` are measured on ``clock``.
 public final class CircuitBreaker: Sendable {
     /// When to open and how long to stay open.
     public struct Configuration: Sendable {
@@ -54,18 +57,30 @@ public final class CircuitBreaker: Sendable {
     struct Inner {
         var state = State.closed
         var consecutiveFailures = 0
-        var openedAt = ContinuousClock.now
+        var openedAt: ContinuousClock.Instant
     }
 
     /// The configuration.
     public let configuration: Configuration
-    let inner = Mutex(Inner())
+    /// The clock of the cool-down and of the store budgets.
+    public let clock: any TimeSource
+    /// The deadlines of the store budgets, on ``clock``.
+    let deadlines: DeadlineTimer
+    let inner: Mutex<Inner>
     let onTransition: @Sendable (State) -> Void
 
     /// Creates a closed circuit.
-    /// - Parameter onTransition: Called (outside the lock) with each new state, for metrics and logs.
-    public init(configuration: Configuration = .init(), onTransition: @escaping @Sendable (State) -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - clock: Measures the cool-down and the store budgets (tests pass a manual clock).
+    ///   - onTransition: Called (outside the lock) with each new state, for metrics and logs.
+    public init(
+        configuration: Configuration = .init(), clock: any TimeSource = SystemClock(),
+        onTransition: @escaping @Sendable (State) -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.clock = clock
+        deadlines = DeadlineTimer(tick: .milliseconds(1), clock: clock)
+        inner = Mutex(Inner(openedAt: clock.now))
         self.onTransition = onTransition
     }
 
@@ -83,7 +98,7 @@ public final class CircuitBreaker: Sendable {
             case .halfOpen:
                 return (nil, nil)
             case .open:
-                guard ContinuousClock.now - inner.openedAt >= coolDown else { return (nil, nil) }
+                guard clock.now - inner.openedAt >= coolDown else { return (nil, nil) }
                 inner.state = .halfOpen
                 return (.probe, .halfOpen)
             }
@@ -105,7 +120,7 @@ public final class CircuitBreaker: Sendable {
                 inner.consecutiveFailures += 1
                 guard inner.consecutiveFailures >= threshold else { return nil }
                 inner.state = .open
-                inner.openedAt = .now
+                inner.openedAt = clock.now
                 return .open
             case (.probe, .halfOpen):
                 inner.consecutiveFailures = 0
@@ -114,7 +129,7 @@ public final class CircuitBreaker: Sendable {
                     return .closed
                 }
                 inner.state = .open
-                inner.openedAt = .now
+                inner.openedAt = clock.now
                 return .open
             default:
                 return nil
@@ -132,7 +147,7 @@ public final class CircuitBreaker: Sendable {
     ) async -> Result<Value, StoreCallFailure> {
         guard let permit = acquire() else { return .failure(.circuitOpen) }
         do throws(StoreError) {
-            let value = selfTimed ? try await operation() : try await StoreBudget.run(budget, operation)
+            let value = selfTimed ? try await operation() : try await StoreBudget.run(budget, timer: deadlines, operation)
             record(permit, success: true)
             return .success(value)
         } catch {

@@ -1,3 +1,4 @@
+import AdLoadCore
 import Synchronization
 
 /// One shared timer for many short deadlines.
@@ -7,9 +8,13 @@ import Synchronization
 /// whole budgeted call ≈ 4 µs. While deadlines are pending a
 /// single task wakes every ``tick`` and fires the expired ones; it exits when none are
 /// left, so an idle service has no timer wake-ups. A deadline fires up to one tick late.
+///
+/// Time is read and slept on ``clock``: with a manual clock in tests, deadlines fire when
+/// the test advances the clock past them (the task's first wake-up is fixed when it is
+/// started, so an advance made before the task gets to sleep still wakes it).
 public final class DeadlineTimer: Sendable {
-    /// The timer every store budget shares.
-    static let shared = DeadlineTimer(tick: .milliseconds(1))
+    /// The timer of store budgets that name none, on the system clock.
+    public static let shared = DeadlineTimer(tick: .milliseconds(1))
 
     struct Pending: Sendable {
         let deadline: ContinuousClock.Instant
@@ -24,17 +29,21 @@ public final class DeadlineTimer: Sendable {
 
     /// Granularity of the deadlines.
     let tick: Duration
+    /// The clock deadlines are measured and waited for on.
+    public let clock: any TimeSource
     let state = Mutex(State())
 
-    /// A timer that checks its deadlines every `tick`.
-    public init(tick: Duration) {
+    /// A timer that checks its deadlines every `tick` of `clock`.
+    public init(tick: Duration, clock: any TimeSource = SystemClock()) {
         self.tick = tick
+        self.clock = clock
     }
 
     /// Runs `action` once `delay` has passed, unless ``cancel(_:)`` comes first.
     /// - Returns: The id to cancel it with.
     public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
-        let entry = Pending(deadline: .now + delay, action: action)
+        let now = clock.now
+        let entry = Pending(deadline: now + delay, action: action)
         let (id, start) = state.withLock { state -> (UInt64, Bool) in
             state.nextID &+= 1
             state.pending[state.nextID] = entry
@@ -42,7 +51,8 @@ public final class DeadlineTimer: Sendable {
             return (state.nextID, !state.running)
         }
         if start {
-            Task { await self.run() }
+            let firstWake = now + tick
+            Task { await self.run(firstWake: firstWake) }
         }
         return id
     }
@@ -52,11 +62,12 @@ public final class DeadlineTimer: Sendable {
         _ = state.withLock { $0.pending.removeValue(forKey: id) }
     }
 
-    /// Fires expired deadlines every tick until none are pending.
-    func run() async {
+    /// Fires expired deadlines every tick, from `firstWake` on, until none are pending.
+    func run(firstWake: ContinuousClock.Instant) async {
+        var wake = firstWake
         while true {
-            try? await Task.sleep(for: tick)
-            let now = ContinuousClock.now
+            try? await clock.sleep(until: wake)
+            let now = clock.now
             let (expired, more) = state.withLock { state -> ([@Sendable () -> Void], Bool) in
                 var expired: [@Sendable () -> Void] = []
                 for (id, entry) in state.pending where entry.deadline <= now {
@@ -68,6 +79,7 @@ public final class DeadlineTimer: Sendable {
             }
             for action in expired { action() }
             if !more { return }
+            wake = now + tick
         }
     }
 
