@@ -21,6 +21,12 @@ import PackageDescription
 //      +-----+-----+
 //        AdLoadCLI                 the commands (swift-argument-parser), tested directly
 //          adload                  the executable: parses and runs, nothing else
+//
+// Access: internal by default; `package` for what crosses modules (tests reach the rest
+// with `@testable import`); `public` only for the library products below, whose client is
+// the Benchmarks package (the environment model, the bandits, the kernels). The service,
+// store, training and learner modules are used through the `adload` command, not as
+// libraries, so they are not products.
 let package = Package(
     name: "AdLoad",
     platforms: [.macOS(.v15)],
@@ -29,11 +35,7 @@ let package = Package(
         .library(name: "AdLoadCore", targets: ["AdLoadCore"]),
         .library(name: "Simulation", targets: ["Simulation"]),
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
-        .library(name: "StateStore", targets: ["StateStore"]),
         .library(name: "Policies", targets: ["Policies"]),
-        .library(name: "Training", targets: ["Training"]),
-        .library(name: "OnlineLearning", targets: ["OnlineLearning"]),
-        .library(name: "DecisionService", targets: ["DecisionService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -3,11 +3,11 @@ import Simulation
 
 /// Reports of several policies on the same users, with ratios to the best fixed cadence
 /// when a sweep of cadences is present (to the first row otherwise).
-package struct Comparison {
+struct Comparison {
     let reports: [SimulationReport]
 
     /// Compares `reports`, in the order given.
-    package init(reports: [SimulationReport]) {
+    init(reports: [SimulationReport]) {
         self.reports = reports
     }
 
@@ -23,7 +23,7 @@ package struct Comparison {
     /// The table, at most 120 columns for the standard comparison: objective with its
     /// standard error, its ratio to the best fixed cadence (or to the first row when there
     /// is no sweep), and the terms behind it.
-    package func table() -> String {
+    func table() -> String {
         let reference = bestFixed.map { reports[$0.index].objectivePerUser } ?? reports.first?.objectivePerUser ?? 0
         let headers = ["policy", "objective/user", bestFixed == nil ? "vs first" : "vs best", "revenue", "items/sess", "ads/sess",
                        "CTR", "neg/ad", "sess/day", "next-day", "survival"]
@@ -72,7 +72,7 @@ package struct Comparison {
     }
 
     /// What the columns mean, the best cadence, and which rows are the same policy in effect.
-    package func legend() -> String {
+    func legend() -> String {
         var lines: [String] = []
         if let best = bestFixed {
             let ks = reports.compactMap { Int($0.policy.split(separator: "=").last ?? "") }

@@ -55,13 +55,13 @@ enum Preflight {
 /// Keeps one `adload serve` per data folder: an exclusive `flock` on `<data-dir>/serve.lock`,
 /// held for the life of the process (the kernel drops it when the process ends, however it
 /// ends), with the holder's pid written in the file for the next one to name.
-package final class DataDirectoryLock {
+final class DataDirectoryLock {
     let path: String
     let descriptor: Int32
 
     /// Takes the lock.
     /// - Throws: `CLIError` naming the pid of the `serve` that holds it, or why the file cannot be used.
-    package init(dataDirectory: String) throws {
+    init(dataDirectory: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         } catch {

@@ -12,11 +12,11 @@ public struct AdPlan: Sendable {
 
     /// A plan with no ads.
     @inlinable
-    public init() { words = InlineArray(repeating: 0) }
+    package init() { words = InlineArray(repeating: 0) }
 
     /// A plan with ads at the given 1-based positions.
     /// - Throws: `PlacementViolation.positionOutOfRange` for a position outside 1...512.
-    public init<S: Sequence<Int>>(positions: S) throws(PlacementViolation) {
+    package init<S: Sequence<Int>>(positions: S) throws(PlacementViolation) {
         self.init()
         for position in positions {
             guard (1...AdPlan.maxPosition).contains(position) else {
@@ -28,7 +28,7 @@ public struct AdPlan: Sendable {
 
     /// Whether `position` (1-based) holds an ad.
     @inlinable
-    public func contains(_ position: Int) -> Bool {
+    package func contains(_ position: Int) -> Bool {
         guard position >= 1 && position <= AdPlan.maxPosition else { return false }
         let bit = position - 1
         return words[bit >> 6] & (1 << UInt64(bit & 63)) != 0
@@ -36,7 +36,7 @@ public struct AdPlan: Sendable {
 
     /// Puts an ad at `position` (1-based, at most `maxPosition`).
     @inlinable
-    public mutating func insert(_ position: Int) {
+    package mutating func insert(_ position: Int) {
         precondition(position >= 1 && position <= AdPlan.maxPosition, "ad position \(position) outside 1...\(AdPlan.maxPosition)")
         let bit = position - 1
         words[bit >> 6] |= 1 << UInt64(bit & 63)
@@ -44,7 +44,7 @@ public struct AdPlan: Sendable {
 
     /// Removes every ad.
     @inlinable
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         for index in words.indices { words[index] = 0 }
     }
 

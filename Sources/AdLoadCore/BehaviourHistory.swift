@@ -13,16 +13,16 @@ import Darwin
 /// days), and the ad reactions behind ``adAversion`` use a 90-day time constant, so all of
 /// them update in O(1) from a value and a timestamp, which is what a Redis hash can hold.
 /// Times are in days.
-public struct BehaviourHistory: Sendable, Equatable {
+package struct BehaviourHistory: Sendable, Equatable {
     /// Decayed counts over one horizon.
-    public struct Counts: Sendable, Equatable {
-        public var sessions = 0.0
-        public var items = 0.0
-        public var ads = 0.0
-        public var clicks = 0.0
-        public var negatives = 0.0
+    package struct Counts: Sendable, Equatable {
+        package var sessions = 0.0
+        package var items = 0.0
+        package var ads = 0.0
+        package var clicks = 0.0
+        package var negatives = 0.0
 
-        public init(sessions: Double = 0, items: Double = 0, ads: Double = 0, clicks: Double = 0, negatives: Double = 0) {
+        package init(sessions: Double = 0, items: Double = 0, ads: Double = 0, clicks: Double = 0, negatives: Double = 0) {
             self.sessions = sessions
             self.items = items
             self.ads = ads
@@ -31,7 +31,7 @@ public struct BehaviourHistory: Sendable, Equatable {
         }
 
         /// The counts in a fixed order (sessions, items, ads, clicks, negatives), for storage.
-        public var values: [Double] { [sessions, items, ads, clicks, negatives] }
+        package var values: [Double] { [sessions, items, ads, clicks, negatives] }
 
         mutating func add(items: Int, ads: Int, clicks: Int, negatives: Int) {
             sessions += 1
@@ -53,11 +53,11 @@ public struct BehaviourHistory: Sendable, Equatable {
     /// last position was an ad (the user left right after it). In the environment model both
     /// happen about 1%/τ of the time per ad (on top of a base rate for exits), so their pooled
     /// rate reveals the latent ad tolerance τ; each alone is rarer and noisier.
-    public struct AdReactions: Sendable, Equatable {
-        public var ads = 0.0
-        public var reactions = 0.0
+    package struct AdReactions: Sendable, Equatable {
+        package var ads = 0.0
+        package var reactions = 0.0
 
-        public init(ads: Double = 0, reactions: Double = 0) {
+        package init(ads: Double = 0, reactions: Double = 0) {
             self.ads = ads
             self.reactions = reactions
         }
@@ -65,30 +65,30 @@ public struct BehaviourHistory: Sendable, Equatable {
 
     /// Time constant of ``adReactions``, days: long, because ad tolerance is a trait and
     /// reactions are rare (a 30-day rate rests on a handful of events).
-    public static let reactionDays = 90.0
+    package static let reactionDays = 90.0
     /// Prior pseudo-counts of ``adAversion``: 4 reactions in 100 ads, a round rate of the order
     /// of the population's (negative feedback alone is about 1% per ad, exits after an ad a
     /// few percent), so a user with few ads sits near 0.
-    public static let priorReactions = 4.0
-    public static let priorAds = 100.0
+    static let priorReactions = 4.0
+    static let priorAds = 100.0
 
     /// Time of the last recorded session, or `nil` for a user never seen.
-    public private(set) var lastVisit: Double?
+    package private(set) var lastVisit: Double?
     /// Counts with a 7-day time constant, as of ``lastVisit``.
-    public private(set) var week = Counts()
+    package private(set) var week = Counts()
     /// Counts with a 30-day time constant, as of ``lastVisit``.
-    public private(set) var month = Counts()
+    package private(set) var month = Counts()
     /// Exponential moving average of organic dwell per item, seconds (weight 0.2 per session).
-    public private(set) var recentDwell = 0.0
+    package private(set) var recentDwell = 0.0
     /// Sessions recorded in total.
-    public private(set) var totalSessions = 0
+    package private(set) var totalSessions = 0
     /// Ads and adverse reactions with the 90-day time constant, as of ``lastVisit``.
-    public private(set) var adReactions = AdReactions()
+    package private(set) var adReactions = AdReactions()
 
-    public init() {}
+    package init() {}
 
     /// Restores a history from stored fields (a Redis hash, a decision log).
-    public init(lastVisit: Double?, week: Counts, month: Counts, recentDwell: Double, totalSessions: Int, adReactions: AdReactions) {
+    package init(lastVisit: Double?, week: Counts, month: Counts, recentDwell: Double, totalSessions: Int, adReactions: AdReactions) {
         self.lastVisit = lastVisit
         self.week = week
         self.month = month
@@ -98,15 +98,15 @@ public struct BehaviourHistory: Sendable, Equatable {
     }
 
     /// Days since the last session at `time`, or `nil` for a new user.
-    public func daysSinceLastVisit(at time: Double) -> Double? {
+    func daysSinceLastVisit(at time: Double) -> Double? {
         lastVisit.map { max(0, time - $0) }
     }
 
     /// Clicks per ad over the 30-day horizon (0 when no ads were seen).
-    public var recentCTR: Double { month.ads > 0 ? month.clicks / month.ads : 0 }
+    var recentCTR: Double { month.ads > 0 ? month.clicks / month.ads : 0 }
 
     /// Negative feedback per ad over the 30-day horizon (0 when no ads were seen).
-    public var recentNegativeRate: Double { month.ads > 0 ? month.negatives / month.ads : 0 }
+    var recentNegativeRate: Double { month.ads > 0 ? month.negatives / month.ads : 0 }
 
     /// How much more often than the population this user reacts badly to ads:
     /// log((r + 4) / (a + 100)) − log(4 / 100), with r the adverse reactions and a the ads
@@ -115,7 +115,7 @@ public struct BehaviourHistory: Sendable, Equatable {
     ///
     /// The shrinkage toward the prior rate keeps the feature from swinging on one event,
     /// which a raw rate does for a user with few ads (one hide in 20 ads reads as 5%).
-    public var adAversion: Double {
+    var adAversion: Double {
         log((adReactions.reactions + Self.priorReactions) / (adReactions.ads + Self.priorAds))
             - log(Self.priorReactions / Self.priorAds)
     }
@@ -125,7 +125,7 @@ public struct BehaviourHistory: Sendable, Equatable {
     ///   - negatives: Negative feedback events (hide, report, fast skip).
     ///   - endedOnAd: Whether the session's last position held an ad (the user left right
     ///     after it); the feed server knows this from the plan and the session length.
-    public mutating func record(
+    package mutating func record(
         time: Double, items: Int, ads: Int, clicks: Int, negatives: Int, dwell: Double, endedOnAd: Bool
     ) {
         if let last = lastVisit {

@@ -27,7 +27,7 @@ public struct CounterRandom: Sendable, Hashable {
 
     /// The raw 64-bit draw at `counter`.
     @inlinable
-    public func bits(_ counter: UInt64) -> UInt64 {
+    package func bits(_ counter: UInt64) -> UInt64 {
         CounterRandom.mix(key &+ counter &* 0x9E37_79B9_7F4A_7C15)
     }
 
@@ -46,13 +46,13 @@ public struct CounterRandom: Sendable, Hashable {
 
     /// An exponential draw with the given rate.
     @inlinable
-    public func exponential(_ counter: UInt64, rate: Double) -> Double {
+    package func exponential(_ counter: UInt64, rate: Double) -> Double {
         -log(uniform(counter)) / rate
     }
 
     /// SplitMix64 finalizer: a bijective 64-bit mixer.
     @inlinable
-    public static func mix(_ value: UInt64) -> UInt64 {
+    package static func mix(_ value: UInt64) -> UInt64 {
         var z = value &+ 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -62,7 +62,7 @@ public struct CounterRandom: Sendable, Hashable {
     /// The standard normal quantile function, Acklam's rational approximation: absolute
     /// error below 2e-6 over (0, 1) (measured against SciPy's `norm.ppf` on a 2·10⁵-point grid).
     @inlinable
-    public static func inverseNormalCDF(_ p: Double) -> Double {
+    static func inverseNormalCDF(_ p: Double) -> Double {
         let low = 0.02425
         if p < low {
             let q = (-2 * log(p)).squareRoot()

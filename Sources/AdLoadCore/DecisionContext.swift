@@ -6,10 +6,10 @@
 /// ``FeatureSchema``.
 public struct DecisionContext: Sendable {
     public var region: Int
-    public var device: Int
-    public var tenure: Int
+    package var device: Int
+    package var tenure: Int
     /// Hour of day at session start, 0...23.
-    public var hour: Int
+    package var hour: Int
     /// Now, in days (the clock of ``history``).
     public var time: Double
     /// Ads the user has already seen today.
@@ -17,9 +17,9 @@ public struct DecisionContext: Sendable {
     /// Feed positions this session can hold.
     public var feedLength: Int
     public var rules: PlacementRules
-    public var history: BehaviourHistory
+    package var history: BehaviourHistory
 
-    public init(region: Int, device: Int, tenure: Int, hour: Int, time: Double, adsToday: Int,
+    package init(region: Int, device: Int, tenure: Int, hour: Int, time: Double, adsToday: Int,
                 feedLength: Int, rules: PlacementRules, history: BehaviourHistory) {
         self.region = region
         self.device = device

@@ -1,8 +1,8 @@
 /// FNV-1a 64-bit hashing (offset basis 0xcbf29ce484222325, prime 0x100000001b3): the
 /// checksum of policy files and the fingerprint of feature layouts.
-public enum FNV1a64 {
+package enum FNV1a64 {
     /// The hash of the UTF-8 bytes of `text`.
-    public static func hash(_ text: String) -> UInt64 {
+    package static func hash(_ text: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             hash ^= UInt64(byte)
@@ -12,7 +12,7 @@ public enum FNV1a64 {
     }
 
     /// `fnv1a64:` followed by the hash of `text` as 16 lowercase hex digits.
-    public static func tagged(_ text: String) -> String {
+    package static func tagged(_ text: String) -> String {
         let hex = String(hash(text), radix: 16)
         return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
     }

@@ -21,14 +21,14 @@ public struct FeatureSchema: Sendable, Equatable {
     /// those of ``HistoryFeature/standard``. A policy chooses its own list (``history``), which
     /// its file records in the context names; builds from before that choice existed read
     /// only the standard list.
-    public static let version = 2
+    package static let version = 2
 
     /// Region names, in the index order of ``DecisionContext/region``.
     public let regions: [String]
     public let devices: [String]
-    public let tenures: [String]
+    package let tenures: [String]
     /// The behavioural-history features c ends with, in order.
-    public let history: [HistoryFeature]
+    package let history: [HistoryFeature]
 
     public init(regions: [String], devices: [String], tenures: [String], history: [HistoryFeature] = HistoryFeature.standard) {
         self.regions = regions
@@ -44,28 +44,28 @@ public struct FeatureSchema: Sendable, Equatable {
 
     /// Names of the context features before the history features: the bias, the categories
     /// one-hot without their first value (the bias absorbs it), and the hour on the circle.
-    public var categoricalNames: [String] {
+    package var categoricalNames: [String] {
         ["bias"] + regions.dropFirst().map { "region=\($0)" } + devices.dropFirst().map { "device=\($0)" }
             + tenures.dropFirst().map { "tenure=\($0)" } + ["hour_sin", "hour_cos"]
     }
 
     /// Names of the context features c, in order.
-    public var contextNames: [String] { categoricalNames + history.map(\.rawValue) }
+    package var contextNames: [String] { categoricalNames + history.map(\.rawValue) }
 
     /// Identifies the layout of c: FNV-1a 64 of the context names, as `fnv1a64:` and 16 hex
     /// digits. Decision logs carry it so that a log is never read with another layout.
-    public var contextFingerprint: String { FNV1a64.tagged(contextNames.joined(separator: ",")) }
+    package var contextFingerprint: String { FNV1a64.tagged(contextNames.joined(separator: ",")) }
 
     /// Names of the plan descriptors q.
-    public var descriptorNames: [String] { PlanDescriptors.names }
+    package var descriptorNames: [String] { PlanDescriptors.names }
 
     public var contextCount: Int { 1 + (regions.count - 1) + (devices.count - 1) + (tenures.count - 1) + 2 + history.count }
     public var descriptorCount: Int { PlanDescriptors.count }
     /// d = |c| · |q|.
-    public var dimension: Int { contextCount * descriptorCount }
+    package var dimension: Int { contextCount * descriptorCount }
 
     /// Writes c for `context` into `buffer` (length ``contextCount``). Never allocates.
-    public func encodeContext(_ context: DecisionContext, into buffer: UnsafeMutableBufferPointer<Double>) {
+    package func encodeContext(_ context: DecisionContext, into buffer: UnsafeMutableBufferPointer<Double>) {
         precondition(buffer.count == contextCount, "context buffer has \(buffer.count) slots, schema needs \(contextCount)")
         var index = 0
         func put(_ value: Double) {
@@ -88,14 +88,14 @@ public struct FeatureSchema: Sendable, Equatable {
     }
 
     /// c for `context` as an array (allocates; for tests and logs).
-    public func contextFeatures(_ context: DecisionContext) -> [Double] {
+    func contextFeatures(_ context: DecisionContext) -> [Double] {
         var result = [Double](repeating: 0, count: contextCount)
         result.withUnsafeMutableBufferPointer { encodeContext(context, into: $0) }
         return result
     }
 
     /// The full φ = c ⊗ q (allocates; for tests, logs and the direct-method model).
-    public static func kronecker(context: [Double], descriptors: PlanDescriptors) -> [Double] {
+    package static func kronecker(context: [Double], descriptors: PlanDescriptors) -> [Double] {
         var result: [Double] = []
         result.reserveCapacity(context.count * PlanDescriptors.count)
         for c in context {

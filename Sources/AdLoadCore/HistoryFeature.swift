@@ -45,11 +45,11 @@ public enum HistoryFeature: String, CaseIterable, Sendable, Hashable {
     ]
 
     /// The names of every history feature, for messages.
-    public static var allNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
+    package static var allNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     /// Parses a comma-separated list of names, or `standard` or `all`.
     /// - Throws: ``HistoryFeatureError`` naming an unknown or repeated feature.
-    public static func parseList(_ text: String) throws(HistoryFeatureError) -> [HistoryFeature] {
+    package static func parseList(_ text: String) throws(HistoryFeatureError) -> [HistoryFeature] {
         switch text {
         case "standard": return standard
         case "all": return allCases
@@ -85,8 +85,8 @@ public enum HistoryFeature: String, CaseIterable, Sendable, Hashable {
 }
 
 /// A history feature list that cannot be used, with the reason.
-public struct HistoryFeatureError: Error, Sendable, CustomStringConvertible {
-    public let description: String
+package struct HistoryFeatureError: Error, Sendable, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }
 

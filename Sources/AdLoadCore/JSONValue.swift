@@ -3,7 +3,7 @@ import Foundation
 /// A parsed JSON document, kept whole so that configuration and policy files can be
 /// validated strictly (unknown keys, wrong types, out-of-range values) with messages that
 /// name the key and the value.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -12,7 +12,7 @@ public enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
 
     /// Parses `data`, naming `file` in the error when it is not valid JSON.
-    public static func parse(_ data: Data, file: String) throws(ConfigError) -> JSONValue {
+    package static func parse(_ data: Data, file: String) throws(ConfigError) -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch let DecodingError.dataCorrupted(context) {
@@ -24,7 +24,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// A short rendering for error messages.
-    public var summary: String {
+    package var summary: String {
         switch self {
         case .null: "null"
         case let .bool(value): "\(value)"
@@ -37,14 +37,14 @@ public enum JSONValue: Sendable, Equatable {
 
     /// `text` as a JSON string literal: `"` and `\` escaped, control characters as `\n`,
     /// `\r`, `\t` or `\u00XX`. The one escaper every hand-written JSON in the project uses.
-    public static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         var writer = JSONWriter(capacity: text.utf8.count + 2)
         writer.string(text)
         return writer.text
     }
 
     /// The JSON type name, for "expected a number, found a string" messages.
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
@@ -57,7 +57,7 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         // Numbers first: they are most of a policy file, and each failed attempt costs a
         // thrown error.
@@ -85,9 +85,9 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public let key: String?
     /// The offending value as written, or `nil` when the key is missing.
     public let value: String?
-    public let problem: String
+    package let problem: String
 
-    public init(file: String, key: String?, value: String?, problem: String) {
+    package init(file: String, key: String?, value: String?, problem: String) {
         self.file = file
         self.key = key
         self.value = value
@@ -106,22 +106,22 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Strict reading of one JSON object of a file (environment, policy, targets): every key
 /// declared and present, every value of the right type and in range; each problem is one
 /// ``ConfigError`` naming the file, the dotted key and the value.
-public struct ConfigReader: Sendable {
-    public let file: String
+package struct ConfigReader: Sendable {
+    package let file: String
     /// Dotted path of this object inside the file ("" at the top).
-    public let path: String
+    package let path: String
     let fields: [String: JSONValue]
 
     /// The largest integer a JSON number (a Double) holds exactly.
-    public static let largestExactInteger = 1 << 53
+    package static let largestExactInteger = 1 << 53
 
     /// Reads the top-level object of `data`, allowing exactly `keys`.
-    public init(data: Data, file: String, keys: [String]) throws(ConfigError) {
+    package init(data: Data, file: String, keys: [String]) throws(ConfigError) {
         try self.init(file: file, path: "", value: try JSONValue.parse(data, file: file), keys: keys)
     }
 
     /// Reads `value` (the object at `path` of `file`) as an object with exactly `keys`.
-    public init(file: String, path: String, value: JSONValue, keys: [String]) throws(ConfigError) {
+    package init(file: String, path: String, value: JSONValue, keys: [String]) throws(ConfigError) {
         guard case let .object(fields) = value else {
             if path.isEmpty {
                 throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(value.typeName)")
@@ -143,13 +143,13 @@ public struct ConfigReader: Sendable {
     }
 
     /// The dotted path of `name` inside this object.
-    public func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+    package func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
     /// The keys present in this object, sorted (for maps keyed by name, such as regions).
-    public var keys: [String] { fields.keys.sorted() }
+    package var keys: [String] { fields.keys.sorted() }
 
     /// The error for the value of `name`.
-    public func error(_ name: String, _ value: JSONValue?, _ problem: String) -> ConfigError {
+    package func error(_ name: String, _ value: JSONValue?, _ problem: String) -> ConfigError {
         ConfigError(file: file, key: key(name), value: value?.summary, problem: problem)
     }
 
@@ -159,7 +159,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// A finite number in `range`.
-    public func number(_ name: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+    package func number(_ name: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
         let value = try raw(name)
         guard case let .number(number) = value, number.isFinite else {
             throw error(name, value, "expected a number, found \(value.typeName)")
@@ -171,7 +171,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// An integer in `range` (a JSON number holding an integer exactly, so at most 2⁵³).
-    public func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+    package func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         let value = try raw(name)
         guard let integer = Self.integer(value) else {
             throw error(name, value, "expected an integer, found \(value.typeName == "a number" ? "a fraction or a number beyond 2^53" : value.typeName)")
@@ -183,27 +183,27 @@ public struct ConfigReader: Sendable {
     }
 
     /// An integer in `range`, or `nil` when the value is JSON null.
-    public func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+    package func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         if case .null = try raw(name) { return nil }
         return try integer(name, in: range)
     }
 
     /// A boolean.
-    public func bool(_ name: String) throws(ConfigError) -> Bool {
+    package func bool(_ name: String) throws(ConfigError) -> Bool {
         let value = try raw(name)
         guard case let .bool(flag) = value else { throw error(name, value, "expected a boolean, found \(value.typeName)") }
         return flag
     }
 
     /// A string.
-    public func string(_ name: String) throws(ConfigError) -> String {
+    package func string(_ name: String) throws(ConfigError) -> String {
         let value = try raw(name)
         guard case let .string(text) = value else { throw error(name, value, "expected a string, found \(value.typeName)") }
         return text
     }
 
     /// An array of exactly `count` numbers, each in `range`.
-    public func numbers(_ name: String, count: Int, in range: ClosedRange<Double>) throws(ConfigError) -> [Double] {
+    package func numbers(_ name: String, count: Int, in range: ClosedRange<Double>) throws(ConfigError) -> [Double] {
         let value = try raw(name)
         guard case let .array(items) = value else { throw error(name, value, "expected an array of \(count) numbers, found \(value.typeName)") }
         guard items.count == count else { throw error(name, value, "expected exactly \(count) numbers") }
@@ -220,7 +220,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// An array of exactly `count` finite numbers; `meaning` explains the count in the error.
-    public func numbers(_ name: String, count: Int, meaning: String) throws(ConfigError) -> [Double] {
+    package func numbers(_ name: String, count: Int, meaning: String) throws(ConfigError) -> [Double] {
         let value = try raw(name)
         guard case let .array(items) = value else {
             throw error(name, value, "expected an array of \(count) numbers, found \(value.typeName)")
@@ -240,7 +240,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// A non-empty array of distinct non-empty strings.
-    public func names(_ name: String) throws(ConfigError) -> [String] {
+    package func names(_ name: String) throws(ConfigError) -> [String] {
         let value = try raw(name)
         guard case let .array(items) = value, !items.isEmpty else {
             throw error(name, value, "expected a non-empty array of strings, found \(value.typeName)")
@@ -258,7 +258,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// A non-empty array of integers in `range`.
-    public func integers(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> [Int] {
+    package func integers(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> [Int] {
         let value = try raw(name)
         guard case let .array(items) = value, !items.isEmpty else {
             throw error(name, value, "expected a non-empty array of integers, found \(value.typeName)")
@@ -276,7 +276,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// An object whose keys are chosen by the file, each holding a finite number.
-    public func numberMap(_ name: String) throws(ConfigError) -> [String: Double] {
+    package func numberMap(_ name: String) throws(ConfigError) -> [String: Double] {
         let value = try raw(name)
         guard case let .object(entries) = value else {
             throw error(name, value, "expected an object of names to numbers, found \(value.typeName)")
@@ -292,13 +292,13 @@ public struct ConfigReader: Sendable {
     }
 
     /// A nested object allowing exactly `keys`.
-    public func object(_ name: String, keys: [String]) throws(ConfigError) -> ConfigReader {
+    package func object(_ name: String, keys: [String]) throws(ConfigError) -> ConfigReader {
         try ConfigReader(file: file, path: key(name), value: try raw(name), keys: keys)
     }
 
     /// A nested object whose keys are names chosen by the file (regions, devices); each
     /// value must be an object allowing exactly `keys`.
-    public func namedObjects(_ name: String, keys: [String]) throws(ConfigError) -> [(name: String, reader: ConfigReader)] {
+    package func namedObjects(_ name: String, keys: [String]) throws(ConfigError) -> [(name: String, reader: ConfigReader)] {
         let value = try raw(name)
         guard case let .object(fields) = value, !fields.isEmpty else {
             throw error(name, value, "expected a non-empty object of named entries, found \(value.typeName)")
@@ -315,7 +315,7 @@ public struct ConfigReader: Sendable {
     }
 
     /// The integer a JSON number holds exactly, or `nil`.
-    public static func integer(_ value: JSONValue) -> Int? {
+    package static func integer(_ value: JSONValue) -> Int? {
         guard case let .number(number) = value, number == number.rounded(), abs(number) <= Double(largestExactInteger) else {
             return nil
         }

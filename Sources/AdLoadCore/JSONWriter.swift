@@ -7,41 +7,41 @@
 /// escaped as ``JSONValue/quoted(_:)`` describes (that function uses this writer), integers
 /// in decimal, doubles in Swift's shortest round-trip form (`null` for NaN and infinities,
 /// which JSON cannot hold).
-public struct JSONWriter: Sendable {
+package struct JSONWriter: Sendable {
     /// The bytes written so far.
-    public private(set) var bytes: [UInt8]
+    package private(set) var bytes: [UInt8]
     /// Whether the next key follows another in the open object (and needs a comma).
     var afterFirstKey = false
 
     /// An empty writer with room for `capacity` bytes.
-    public init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     /// Appends ASCII text as is (punctuation and keys known to need no escaping).
-    public mutating func raw(_ text: StaticString) {
+    package mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// Appends one ASCII byte.
-    public mutating func byte(_ value: UInt8) {
+    package mutating func byte(_ value: UInt8) {
         bytes.append(value)
     }
 
     /// Opens an object (`{`); keys written next are its fields.
-    public mutating func beginObject() {
+    package mutating func beginObject() {
         bytes.append(UInt8(ascii: "{"))
         afterFirstKey = false
     }
 
     /// Closes the object opened by ``beginObject()``.
-    public mutating func endObject() {
+    package mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
     }
 
     /// Appends `"key":`, preceded by a comma unless it is the object's first key.
-    public mutating func key(_ name: StaticString) {
+    package mutating func key(_ name: StaticString) {
         if afterFirstKey { bytes.append(UInt8(ascii: ",")) }
         afterFirstKey = true
         bytes.append(UInt8(ascii: "\""))
@@ -52,7 +52,7 @@ public struct JSONWriter: Sendable {
 
     /// Appends `text` as a JSON string literal: `"` and `\` escaped, control characters as
     /// `\n`, `\r`, `\t` or `\u00XX`, everything else (multi-byte UTF-8 included) as is.
-    public mutating func string(_ text: String) {
+    package mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { utf8 in
@@ -76,7 +76,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends an integer in decimal.
-    public mutating func integer(_ value: Int) {
+    package mutating func integer(_ value: Int) {
         if value < 0 {
             bytes.append(UInt8(ascii: "-"))
         }
@@ -98,7 +98,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends a double in Swift's shortest round-trip form, or `null` when it is not finite.
-    public mutating func number(_ value: Double) {
+    package mutating func number(_ value: Double) {
         guard value.isFinite else {
             raw("null")
             return
@@ -114,12 +114,12 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends `true` or `false`.
-    public mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         if value { raw("true") } else { raw("false") }
     }
 
     /// Appends `[a,b,...]` of integers.
-    public mutating func integers(_ values: [Int]) {
+    package mutating func integers(_ values: [Int]) {
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -129,7 +129,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends `[a,b,...]` of doubles.
-    public mutating func numbers(_ values: [Double]) {
+    package mutating func numbers(_ values: [Double]) {
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -139,7 +139,7 @@ public struct JSONWriter: Sendable {
     }
 
     /// The bytes as a `String` (they are valid UTF-8 when every string written was).
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
+    package var text: String { String(decoding: bytes, as: UTF8.self) }
 
     static func hexDigit(_ value: UInt8) -> UInt8 {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10

@@ -5,16 +5,16 @@
 /// plan that breaks them is never produced, explored, or accepted.
 public struct PlacementRules: Sendable, Hashable {
     /// Earliest 1-based feed position that may hold an ad.
-    public let firstSlot: Int
+    @usableFromInline package let firstSlot: Int
     /// Minimum number of organic items between two ads.
-    public let minGap: Int
+    @usableFromInline package let minGap: Int
     /// Maximum share of ads among the positions seen so far, in basis points (1/10000),
     /// checked at every ad: after an ad at position t, ads(≤ t) / t ≤ share.
-    public let maxShareBasisPoints: Int
+    @usableFromInline let maxShareBasisPoints: Int
     /// Maximum ads in one session.
-    public let maxAdsPerSession: Int
+    @usableFromInline package let maxAdsPerSession: Int
     /// Maximum ads per user per calendar day, or `nil` for no daily cap.
-    public let dailyCap: Int?
+    @usableFromInline package let dailyCap: Int?
 
     /// Creates rules, rejecting values that make no sense.
     /// - Parameter maxShare: the regional ad share cap as a fraction in (0, 1].
@@ -38,7 +38,7 @@ public struct PlacementRules: Sendable, Hashable {
     }
 
     /// The share cap as a fraction.
-    public var maxShare: Double { Double(maxShareBasisPoints) / 10_000 }
+    @usableFromInline package var maxShare: Double { Double(maxShareBasisPoints) / 10_000 }
 
     /// Why `plan` breaks these rules for a session of `feedLength` positions when the user
     /// has already seen `adsToday` ads today, or `nil` if it is valid.
@@ -58,7 +58,7 @@ public struct PlacementRules: Sendable, Hashable {
     /// The plan that puts an ad after every `every` organic items, starting at the first
     /// allowed slot, skipping any position the rules forbid. `every = 0` fills every
     /// allowed slot (the myopic plan).
-    public func cadencePlan(every: Int, feedLength: Int, adsToday: Int) -> AdPlan {
+    func cadencePlan(every: Int, feedLength: Int, adsToday: Int) -> AdPlan {
         var plan = AdPlan()
         var tracker = PlacementTracker(rules: self, adsToday: adsToday)
         for position in 1...max(1, min(feedLength, AdPlan.maxPosition)) {
@@ -114,29 +114,29 @@ public enum PlacementViolation: Error, Sendable, Equatable, CustomStringConverti
 /// replays a whole plan through it, the simulator asks it at every position, and the
 /// cadence baselines use it to find allowed slots. Never allocates.
 public struct PlacementTracker: Sendable {
-    public let rules: PlacementRules
+    @usableFromInline package let rules: PlacementRules
     @usableFromInline var currentPosition = 1
     @usableFromInline var adCount = 0
     @usableFromInline var organicCount = Int.max / 2
 
     /// The 1-based position the next call to ``advance(showingAd:)`` fills.
-    @inlinable public var position: Int { currentPosition }
+    @inlinable package var position: Int { currentPosition }
     /// Ads shown so far in this session.
-    @inlinable public var adsShown: Int { adCount }
+    @inlinable var adsShown: Int { adCount }
     /// Organic items since the last ad (a large number before the first ad).
-    @inlinable public var organicSinceLastAd: Int { organicCount }
+    @inlinable package var organicSinceLastAd: Int { organicCount }
     /// Ads already shown to this user today, before this session.
-    public let adsToday: Int
+    @usableFromInline package let adsToday: Int
 
     @inlinable
-    public init(rules: PlacementRules, adsToday: Int) {
+    package init(rules: PlacementRules, adsToday: Int) {
         self.rules = rules
         self.adsToday = adsToday
     }
 
     /// Why an ad at the current position would break a rule, or `nil` if allowed.
     @inlinable
-    public func violation() -> PlacementViolation? {
+    package func violation() -> PlacementViolation? {
         if position < rules.firstSlot { return .beforeFirstSlot(position: position, firstSlot: rules.firstSlot) }
         if organicSinceLastAd < rules.minGap {
             return .gapTooSmall(position: position, gap: organicSinceLastAd, minGap: rules.minGap)
@@ -151,7 +151,7 @@ public struct PlacementTracker: Sendable {
 
     /// Whether an ad at the current position is allowed.
     @inlinable
-    public func allowsAd() -> Bool {
+    package func allowsAd() -> Bool {
         position >= rules.firstSlot
             && organicSinceLastAd >= rules.minGap
             && (adsShown + 1) * 10_000 <= rules.maxShareBasisPoints * position
@@ -162,13 +162,13 @@ public struct PlacementTracker: Sendable {
     /// Whether a cadence of one ad after every `every` organic items puts an ad here:
     /// allowed, and at least `every` organic items since the last ad.
     @inlinable
-    public func allowsCadenceAd(every: Int) -> Bool {
+    package func allowsCadenceAd(every: Int) -> Bool {
         organicSinceLastAd >= every && allowsAd()
     }
 
     /// Moves past the current position, which held an ad or an organic item.
     @inlinable
-    public mutating func advance(showingAd: Bool) {
+    package mutating func advance(showingAd: Bool) {
         if showingAd {
             adCount += 1
             organicCount = 0

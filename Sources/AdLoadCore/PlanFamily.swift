@@ -4,48 +4,48 @@
 ///
 /// A ``PlanCatalog`` materializes the family once per region and keeps only the plans the
 /// region's rules allow, so a learner only ever scores valid plans.
-public struct PlanFamily: Sendable, Equatable {
-    public var firstPositions: [Int]
-    public var spacings: [Int]
-    public var maxAds: [Int]
+package struct PlanFamily: Sendable, Equatable {
+    package var firstPositions: [Int]
+    package var spacings: [Int]
+    package var maxAds: [Int]
 
-    public init(firstPositions: [Int], spacings: [Int], maxAds: [Int]) {
+    package init(firstPositions: [Int], spacings: [Int], maxAds: [Int]) {
         self.firstPositions = firstPositions
         self.spacings = spacings
         self.maxAds = maxAds
     }
 
     /// The default family: 6 first positions × 13 spacings, at most 40 ads.
-    public static let standard = PlanFamily(
+    package static let standard = PlanFamily(
         firstPositions: [4, 6, 10, 15, 20, 30],
         spacings: [2, 3, 4, 6, 8, 10, 12, 14, 17, 20, 25, 30, 40],
         maxAds: [40])
 }
 
 /// One member of a ``PlanFamily``: `first`, `spacing`, `maxAds`, or the empty plan.
-public struct PlanSpec: Sendable, Hashable, CustomStringConvertible {
+package struct PlanSpec: Sendable, Hashable, CustomStringConvertible {
     /// Position of the first ad (0 for the plan with no ads).
-    public let first: Int
+    package let first: Int
     /// Organic items between consecutive ads.
-    public let spacing: Int
+    package let spacing: Int
     /// Largest number of ads.
-    public let maxAds: Int
+    package let maxAds: Int
 
-    public init(first: Int, spacing: Int, maxAds: Int) {
+    package init(first: Int, spacing: Int, maxAds: Int) {
         self.first = first
         self.spacing = spacing
         self.maxAds = maxAds
     }
 
     /// The plan with no ads.
-    public static let empty = PlanSpec(first: 0, spacing: 0, maxAds: 0)
+    package static let empty = PlanSpec(first: 0, spacing: 0, maxAds: 0)
 
-    public var isEmpty: Bool { maxAds == 0 }
+    package var isEmpty: Bool { maxAds == 0 }
 
-    public var description: String { isEmpty ? "no-ads" : "first=\(first),every=\(spacing),max=\(maxAds)" }
+    package var description: String { isEmpty ? "no-ads" : "first=\(first),every=\(spacing),max=\(maxAds)" }
 
     /// The ad positions of this spec in a feed of `feedLength` positions, at most `limit` ads.
-    public func plan(feedLength: Int, limit: Int) -> AdPlan {
+    package func plan(feedLength: Int, limit: Int) -> AdPlan {
         var plan = AdPlan()
         guard !isEmpty, first >= 1 else { return plan }
         var position = first
@@ -61,16 +61,16 @@ public struct PlanSpec: Sendable, Hashable, CustomStringConvertible {
 
 /// A valid plan with the descriptors the feature encoder uses.
 public struct CandidatePlan: Sendable, Equatable {
-    public let spec: PlanSpec
-    public let plan: AdPlan
+    package let spec: PlanSpec
+    package let plan: AdPlan
     /// Ad count of the plan.
-    public let adCount: Int
+    let adCount: Int
     /// Position of the last ad (0 for the empty plan).
-    public let lastPosition: Int
+    package let lastPosition: Int
     /// The plan descriptors q (see ``FeatureSchema/descriptorNames``).
-    public let descriptors: PlanDescriptors
+    package let descriptors: PlanDescriptors
 
-    public init(spec: PlanSpec, plan: AdPlan) {
+    package init(spec: PlanSpec, plan: AdPlan) {
         self.spec = spec
         self.plan = plan
         adCount = plan.count
@@ -85,7 +85,7 @@ public struct CandidatePlan: Sendable, Equatable {
 /// context-dependent optimal ad load.
 public struct PlanDescriptors: Sendable, Equatable {
     public static let count = 4
-    public static let names = ["one", "density", "density_squared", "first_ad_delay"]
+    package static let names = ["one", "density", "density_squared", "first_ad_delay"]
     public static let horizon = 60
 
     public let values: InlineArray<4, Double>
@@ -115,13 +115,13 @@ public struct PlanDescriptors: Sendable, Equatable {
 /// longest feed; a shorter feed or a daily cap only removes later ads, and a prefix of a
 /// valid plan is valid, so ``candidates(region:feedLength:adsToday:into:)`` truncates
 /// instead of re-checking.
-public struct PlanCatalog: Sendable {
-    public let family: PlanFamily
+package struct PlanCatalog: Sendable {
+    package let family: PlanFamily
     /// Valid candidates per region index, the empty plan first, duplicates removed.
-    public let byRegion: [[CandidatePlan]]
+    let byRegion: [[CandidatePlan]]
     let rules: [PlacementRules]
 
-    public init(family: PlanFamily, rules: [PlacementRules]) {
+    package init(family: PlanFamily, rules: [PlacementRules]) {
         self.family = family
         self.rules = rules
         byRegion = rules.map { regionRules in
@@ -145,12 +145,12 @@ public struct PlanCatalog: Sendable {
     }
 
     /// The largest candidate count of any region.
-    public var maxCandidates: Int { byRegion.map(\.count).max() ?? 0 }
+    package var maxCandidates: Int { byRegion.map(\.count).max() ?? 0 }
 
     /// Writes the candidates valid for a session into `buffer` (reusing its storage).
     /// Plans are cut to the feed length, to the ads the daily cap still allows and to
     /// `maxAds` (0 when the client can show no ad at all: only the plan with no ads is left).
-    public func candidates(region: Int, feedLength: Int, adsToday: Int, maxAds: Int = .max, into buffer: inout [CandidatePlan]) {
+    package func candidates(region: Int, feedLength: Int, adsToday: Int, maxAds: Int = .max, into buffer: inout [CandidatePlan]) {
         buffer.removeAll(keepingCapacity: true)
         let regionRules = rules[region]
         let dailyLeft = min(max(0, maxAds), regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)

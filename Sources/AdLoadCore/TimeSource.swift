@@ -5,7 +5,7 @@
 ///
 /// Instants are `ContinuousClock.Instant`s, so deadlines add, compare and subtract as
 /// usual; only instants of the same source are comparable.
-public protocol TimeSource: Sendable {
+package protocol TimeSource: Sendable {
     /// The current instant.
     var now: ContinuousClock.Instant { get }
 
@@ -17,21 +17,21 @@ public protocol TimeSource: Sendable {
 extension TimeSource {
     /// Suspends for `duration` from ``now``.
     /// - Throws: `CancellationError` if the task is cancelled first.
-    public func sleep(for duration: Duration) async throws {
+    package func sleep(for duration: Duration) async throws {
         try await sleep(until: now + duration)
     }
 }
 
 /// The real time: `ContinuousClock` (monotonic; keeps counting while the machine sleeps).
-public struct SystemClock: TimeSource {
+package struct SystemClock: TimeSource {
     /// The system clock.
-    public init() {}
+    package init() {}
 
     /// `ContinuousClock.now`.
-    public var now: ContinuousClock.Instant { .now }
+    package var now: ContinuousClock.Instant { .now }
 
     /// `Task.sleep(until:)` on the continuous clock.
-    public func sleep(until deadline: ContinuousClock.Instant) async throws {
+    package func sleep(until deadline: ContinuousClock.Instant) async throws {
         try await Task.sleep(until: deadline, clock: .continuous)
     }
 }

@@ -20,7 +20,7 @@ import Synchronization
 ///
 /// Its instants start at the `ContinuousClock` instant of its creation; only differences
 /// between them mean anything.
-public final class ManualClock: TimeSource {
+package final class ManualClock: TimeSource {
     struct Sleeper {
         let deadline: ContinuousClock.Instant
         let continuation: CheckedContinuation<Void, any Error>
@@ -58,17 +58,17 @@ public final class ManualClock: TimeSource {
     let state: Mutex<State>
 
     /// A clock standing at the current `ContinuousClock` instant, with no sleepers.
-    public init() {
+    package init() {
         state = Mutex(State(now: .now))
     }
 
     /// The current instant: the creation instant plus every advance so far.
-    public var now: ContinuousClock.Instant { state.withLock { $0.now } }
+    package var now: ContinuousClock.Instant { state.withLock { $0.now } }
 
     /// Suspends until the clock has been advanced to `deadline` or past it; returns at once
     /// if it already has.
     /// - Throws: `CancellationError` if the task is cancelled first (the sleeper is then removed).
-    public func sleep(until deadline: ContinuousClock.Instant) async throws {
+    package func sleep(until deadline: ContinuousClock.Instant) async throws {
         let id = state.withLock { $0.makeID() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -99,7 +99,7 @@ public final class ManualClock: TimeSource {
     /// The resumed tasks run afterwards, concurrently with the caller: wait for what they do
     /// with ``waitForSleepers(where:)`` or on a condition of their own.
     /// - Precondition: `duration` is not negative.
-    public func advance(by duration: Duration) {
+    package func advance(by duration: Duration) {
         precondition(duration >= .zero, "a manual clock does not go back")
         let (due, waiters) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], [CheckedContinuation<Void, any Error>]) in
             state.now += duration
@@ -114,7 +114,7 @@ public final class ManualClock: TimeSource {
     }
 
     /// How long each sleeping task still has to sleep, shortest first.
-    public var sleepers: [Duration] { state.withLock { $0.remaining } }
+    package var sleepers: [Duration] { state.withLock { $0.remaining } }
 
     /// Suspends until `condition` holds for the sleepers: it gets how long each still has to
     /// sleep, shortest first, and is checked now and whenever a task starts or stops
@@ -122,7 +122,7 @@ public final class ManualClock: TimeSource {
     ///
     /// `condition` runs under the clock's lock: it must not use the clock.
     /// - Throws: `CancellationError` if the task is cancelled first.
-    public func waitForSleepers(where condition: @escaping @Sendable (_ remaining: [Duration]) -> Bool) async throws {
+    package func waitForSleepers(where condition: @escaping @Sendable (_ remaining: [Duration]) -> Bool) async throws {
         let id = state.withLock { $0.makeID() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -143,7 +143,7 @@ public final class ManualClock: TimeSource {
     /// Suspends until some task sleeps until exactly `duration` from now: typically a
     /// periodic task that has done its work and is waiting for its next period.
     /// - Throws: `CancellationError` if the task is cancelled first.
-    public func waitForSleeper(wakingIn duration: Duration) async throws {
+    package func waitForSleeper(wakingIn duration: Duration) async throws {
         try await waitForSleepers { $0.contains(duration) }
     }
 }

@@ -25,7 +25,7 @@ import Synchronization
 /// `DispatchQueue.concurrentPerform` (the simulators' `threads:`) would hand all but one
 /// of its iterations to Dispatch's global-queue threads, which on Linux are the threads
 /// Swift tasks run on, so give such runners one thread.
-public func onOwnThread<Value, Failure: Error>(_ body: () async throws(Failure) -> Value) async throws(Failure) -> Value {
+package func onOwnThread<Value, Failure: Error>(_ body: () async throws(Failure) -> Value) async throws(Failure) -> Value {
     let executor = OwnThreadExecutor()
     defer { executor.stop() }
     return try await withTaskExecutorPreference(executor, operation: body)

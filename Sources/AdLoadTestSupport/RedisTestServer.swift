@@ -29,20 +29,20 @@ import Darwin
 ///
 /// Tests sharing an external server must use keys unique to the test and must not flush
 /// the database.
-public final class RedisTestServer: Sendable {
+package final class RedisTestServer: Sendable {
     /// The environment variable naming an existing server to use instead of starting one.
-    public static let externalURLVariable = "ADLOAD_TEST_REDIS_URL"
+    package static let externalURLVariable = "ADLOAD_TEST_REDIS_URL"
     /// How long ``start(environment:)`` waits for a new server to answer `PING`.
-    public static let startupTimeout: Duration = .seconds(5)
+    package static let startupTimeout: Duration = .seconds(5)
 
     /// Where the server listens, ready to pass to ``RedisConnection``.
-    public let address: RedisAddress
+    package let address: RedisAddress
     /// The server's host.
-    public var host: String { address.host }
+    package var host: String { address.host }
     /// The server's TCP port.
-    public var port: Int { address.port }
+    package var port: Int { address.port }
     /// Whether this is the server named by `ADLOAD_TEST_REDIS_URL` (``stop()`` leaves it running).
-    public var isExternal: Bool { server == nil }
+    package var isExternal: Bool { server == nil }
 
     private let server: RedisServerProcess?
     private let directory: URL?
@@ -65,7 +65,7 @@ public final class RedisTestServer: Sendable {
     /// - Returns: A server that has answered `PING`.
     /// - Throws: ``RedisTestServerError`` if `redis-server` is not installed, does not come
     ///   up within ``startupTimeout``, or the external server cannot be reached.
-    public static func start(
+    package static func start(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(RedisTestServerError) -> RedisTestServer {
         if let url = environment[externalURLVariable], !url.isEmpty {
@@ -77,7 +77,7 @@ public final class RedisTestServer: Sendable {
     /// Starts a new private `redis-server`, whatever `ADLOAD_TEST_REDIS_URL` says: for tests
     /// that stop and resume the server (``interrupt()``, ``resume()``).
     /// - Throws: ``RedisTestServerError`` as ``start(environment:)``.
-    public static func startPrivate(
+    package static func startPrivate(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(RedisTestServerError) -> RedisTestServer {
         guard let executable = findRedisServer(path: environment["PATH"]) else {
@@ -102,7 +102,7 @@ public final class RedisTestServer: Sendable {
     ///   - commandTimeout: Limit on each command.
     /// - Returns: A connection owned by the caller.
     /// - Throws: ``RedisError`` if connecting fails.
-    public func connect(database: Int? = nil, commandTimeout: Duration = .seconds(5)) throws(RedisError) -> RedisConnection {
+    package func connect(database: Int? = nil, commandTimeout: Duration = .seconds(5)) throws(RedisError) -> RedisConnection {
         var address = address
         if let database {
             address.database = database
@@ -114,7 +114,7 @@ public final class RedisTestServer: Sendable {
     ///
     /// Does nothing for an external server or when already stopped. Blocks until the
     /// process has exited.
-    public func stop() {
+    package func stop() {
         let alreadyStopped = stopped.withLock { stopped in
             defer { stopped = true }
             return stopped
@@ -128,13 +128,13 @@ public final class RedisTestServer: Sendable {
 
     /// Stops a private server's process but keeps its port and folder, so that ``resume()``
     /// brings it back where clients expect it (reconnect tests). Does nothing for an external server.
-    public func interrupt() {
+    package func interrupt() {
         server?.stop()
     }
 
     /// Starts an interrupted private server again on the same port.
     /// - Throws: ``RedisTestServerError/failedToStart(executable:reason:log:)`` if it does not come back.
-    public func resume() throws(RedisTestServerError) {
+    package func resume() throws(RedisTestServerError) {
         guard let server else { return }
         do {
             try server.restart()
@@ -148,7 +148,7 @@ public final class RedisTestServer: Sendable {
     /// Found by binding a socket to port 0 and closing it, so another process may take it
     /// before the caller does. Also useful as a port where connections are refused.
     /// - Throws: ``RedisTestServerError/noFreePort(reason:)`` if the socket calls fail.
-    public static func freePort() throws(RedisTestServerError) -> Int {
+    package static func freePort() throws(RedisTestServerError) -> Int {
         do {
             return try RedisServerProcess.freePort()
         } catch {
@@ -160,7 +160,7 @@ public final class RedisTestServer: Sendable {
     ///
     /// - Parameter path: A `PATH`-style list of directories.
     /// - Returns: The first match, or `nil` if there is none.
-    public static func findRedisServer(path: String?) -> String? {
+    package static func findRedisServer(path: String?) -> String? {
         searchDirectories(path: path)
             .map { URL(fileURLWithPath: $0).appendingPathComponent("redis-server").path }
             .first { FileManager.default.isExecutableFile(atPath: $0) }

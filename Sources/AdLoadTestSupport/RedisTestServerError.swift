@@ -1,7 +1,7 @@
 import StateStore
 
 /// Why ``RedisTestServer/start(environment:)`` could not provide a server.
-public enum RedisTestServerError: Error, Sendable, CustomStringConvertible {
+package enum RedisTestServerError: Error, Sendable, CustomStringConvertible {
     /// No executable `redis-server` in any searched directory.
     case redisServerNotFound(searched: [String])
     /// `redis-server` was found but did not come up; `log` is its output.
@@ -14,7 +14,7 @@ public enum RedisTestServerError: Error, Sendable, CustomStringConvertible {
     case noFreePort(reason: String)
 
     /// What went wrong and what to do about it.
-    public var description: String {
+    package var description: String {
         switch self {
         case let .redisServerNotFound(searched):
             "redis-server not found: install it with `apt-get install redis-server` (scripts/setup does); "

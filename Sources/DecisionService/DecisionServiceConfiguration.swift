@@ -1,40 +1,40 @@
 import Hummingbird
 
 /// Everything the decision service can be tuned with; the defaults are the production values.
-public struct DecisionServiceConfiguration: Sendable {
+package struct DecisionServiceConfiguration: Sendable {
     /// Where the HTTP server listens (default 127.0.0.1:8080).
-    public var address: BindAddress
+    package var address: BindAddress
     /// The `Server` response header, or `nil` for none.
-    public var serverName: String?
+    var serverName: String?
     /// Largest request body accepted, bytes (default 64 KiB); larger bodies get 413.
-    public var maxBodyBytes: Int
+    var maxBodyBytes: Int
     /// Largest number of events in one feedback request (default 1000).
-    public var maxFeedbackEvents: Int
+    var maxFeedbackEvents: Int
     /// Time the decide path waits for the user's record before answering from the fallback (default 20 ms).
-    public var decideStoreBudget: Duration
+    var decideStoreBudget: Duration
     /// Time the feedback path waits for the store before answering 503 (default 500 ms).
-    public var feedbackStoreBudget: Duration
+    var feedbackStoreBudget: Duration
     /// Time `/readyz` gives the store's ping (default 100 ms).
-    public var readinessBudget: Duration
+    var readinessBudget: Duration
     /// The circuit breaker in front of the store on the decide and feedback paths.
-    public var circuitBreaker: CircuitBreaker.Configuration
+    var circuitBreaker: CircuitBreaker.Configuration
     /// How the policy watcher polls the registry.
-    public var policyWatcher: PolicyWatcher.Configuration
+    var policyWatcher: PolicyWatcher.Configuration
     /// How decisions are buffered and written to the decision stream.
-    public var decisionLog: DecisionLogBuffer.Configuration
+    var decisionLog: DecisionLogBuffer.Configuration
     /// The key of the decision-id check (see ``DecisionIDCodec``). Every instance serving the
     /// same users must share it. The default is a constant: the check protects against
     /// mistakes (ids of another user, truncated or made-up ids), not against adversaries.
-    public var decisionIDSecret: String
+    var decisionIDSecret: String
     /// Adds the `/bench/...` routes, which do only a part of a decide's work, so a load
     /// benchmark can measure what those parts cost (default off; never needed in production).
-    public var benchmarkRoutes: Bool
+    package var benchmarkRoutes: Bool
 
     /// The default secret of decision ids.
-    public static let defaultDecisionIDSecret = "adload-decision-id-v1"
+    static let defaultDecisionIDSecret = "adload-decision-id-v1"
 
     /// Creates a configuration; every parameter has the production default.
-    public init(
+    package init(
         address: BindAddress = .hostname("127.0.0.1", port: 8080),
         serverName: String? = "adload",
         maxBodyBytes: Int = 64 * 1024,

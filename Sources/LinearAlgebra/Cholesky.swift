@@ -17,19 +17,19 @@ import Darwin
 /// upper triangle. So these wrappers call LAPACK in column-major layout with `'U'`,
 /// which needs no transposed copy; the factor U = Lᵀ that LAPACK writes reads back,
 /// row-major, as the lower-triangular L.
-public struct Cholesky: Sendable, Hashable {
+package struct Cholesky: Sendable, Hashable {
     /// The lower-triangular factor L (row-major, zeros above the diagonal, positive diagonal).
-    public let factor: Matrix
+    package let factor: Matrix
 
     /// The dimension n of the n × n matrix.
-    public var dimension: Int { factor.rows }
+    package var dimension: Int { factor.rows }
 
     /// Factors a symmetric positive definite matrix (LAPACK `dpotrf`).
     ///
     /// Only the lower triangle of `a` (diagonal included) is read.
     /// - Throws: `LinearAlgebraError.notPositiveDefinite(info:)` if `a` is not positive definite.
     /// - Complexity: O(n³/3); allocates the factor.
-    public init(_ a: Matrix) throws(LinearAlgebraError) {
+    package init(_ a: Matrix) throws(LinearAlgebraError) {
         var l = a
         try Cholesky.factorInPlace(&l)
         factor = l
@@ -38,7 +38,7 @@ public struct Cholesky: Sendable, Hashable {
     /// Returns x with A·x = b (LAPACK `dpotrs`).
     /// - Precondition: `b.count == dimension`.
     /// - Complexity: O(n²); allocates the result.
-    public func solve(_ b: Vector) throws(LinearAlgebraError) -> Vector {
+    package func solve(_ b: Vector) throws(LinearAlgebraError) -> Vector {
         var x = b
         try Cholesky.solveInPlace(factor: factor, &x)
         return x
@@ -47,14 +47,14 @@ public struct Cholesky: Sendable, Hashable {
     /// Overwrites `b` with x such that A·x = b (LAPACK `dpotrs`), without allocating.
     /// - Precondition: `b.count == dimension`.
     /// - Complexity: O(n²).
-    public func solveInPlace(_ b: inout Vector) throws(LinearAlgebraError) {
+    package func solveInPlace(_ b: inout Vector) throws(LinearAlgebraError) {
         try Cholesky.solveInPlace(factor: factor, &b)
     }
 
     /// Returns X with A·X = B for every column of B (LAPACK `dpotrs`).
     /// - Precondition: `b.rows == dimension`.
     /// - Complexity: O(n² × k) for k columns; allocates (LAPACKE transposes row-major operands).
-    public func solve(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
+    package func solve(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
         precondition(b.rows == dimension, "Cholesky.solve: B has \(b.rows) rows, expected \(dimension)")
         var x = b
         let n = Int32(dimension)
@@ -76,14 +76,14 @@ public struct Cholesky: Sendable, Hashable {
     /// With `solveLowerTransposedInPlace` this splits `solveInPlace` in two; the second
     /// half alone turns standard normal z into a sample L⁻ᵀ·z with covariance A⁻¹.
     /// - Complexity: O(n²), no allocation.
-    public func solveLowerInPlace(_ b: inout Vector) {
+    func solveLowerInPlace(_ b: inout Vector) {
         precondition(b.count == dimension, "Cholesky.solveLowerInPlace: b has \(b.count) elements, expected \(dimension)")
         Kernels.uncheckedTrsv(factor, triangle: .lower, transposeA: false, unitDiagonal: false, solving: &b)
     }
 
     /// Overwrites `b` with L⁻ᵀ·b: solves the upper-triangular system Lᵀ·x = b (BLAS `dtrsv`).
     /// - Complexity: O(n²), no allocation.
-    public func solveLowerTransposedInPlace(_ b: inout Vector) {
+    func solveLowerTransposedInPlace(_ b: inout Vector) {
         precondition(
             b.count == dimension, "Cholesky.solveLowerTransposedInPlace: b has \(b.count) elements, expected \(dimension)"
         )
@@ -94,7 +94,7 @@ public struct Cholesky: Sendable, Hashable {
     ///
     /// Prefer `solve` when only A⁻¹·b is needed: it is cheaper and more accurate.
     /// - Complexity: O(n³ × 2/3); allocates the result.
-    public func inverse() throws(LinearAlgebraError) -> Matrix {
+    package func inverse() throws(LinearAlgebraError) -> Matrix {
         var inverse = factor
         try Cholesky.invertInPlace(&inverse)
         return inverse
@@ -102,7 +102,7 @@ public struct Cholesky: Sendable, Hashable {
 
     /// The natural logarithm of det A, computed as 2·Σ log Lᵢᵢ.
     /// - Complexity: O(n).
-    public var logDeterminant: Double {
+    var logDeterminant: Double {
         let n = dimension
         return factor.withUnsafeBufferPointer { l in
             var sum = 0.0
@@ -125,7 +125,7 @@ extension Cholesky {
     ///   the order of the leading minor that is not positive, or the first row whose
     ///   factor diagonal came out NaN or infinite (a non-finite input).
     /// - Complexity: O(n³/3).
-    public static func factorInPlace(_ a: inout Matrix) throws(LinearAlgebraError) {
+    package static func factorInPlace(_ a: inout Matrix) throws(LinearAlgebraError) {
         precondition(a.isSquare, "Cholesky needs a square matrix, got \(a.rows)×\(a.columns)")
         let n = a.rows
         let info = a.withUnsafeMutableBufferPointer { buffer in
@@ -156,7 +156,7 @@ extension Cholesky {
     /// Allocates nothing. Only the lower triangle of `factor` is read.
     /// - Precondition: `factor` is square with `b.count` rows.
     /// - Complexity: O(n²).
-    public static func solveInPlace(factor: Matrix, _ b: inout Vector) throws(LinearAlgebraError) {
+    package static func solveInPlace(factor: Matrix, _ b: inout Vector) throws(LinearAlgebraError) {
         precondition(
             factor.isSquare && factor.rows == b.count,
             "Cholesky.solveInPlace: factor is \(factor.rows)×\(factor.columns), b has \(b.count) elements"
@@ -178,7 +178,7 @@ extension Cholesky {
     /// - Precondition: `factor` is square.
     /// - Throws: `LinearAlgebraError.singular(info:)` if a diagonal element of L is zero.
     /// - Complexity: O(n³ × 2/3).
-    public static func invertInPlace(_ factor: inout Matrix) throws(LinearAlgebraError) {
+    package static func invertInPlace(_ factor: inout Matrix) throws(LinearAlgebraError) {
         precondition(factor.isSquare, "Cholesky.invertInPlace needs a square matrix, got \(factor.rows)×\(factor.columns)")
         let n = Int32(factor.rows)
         let info = factor.withUnsafeMutableBufferPointer { buffer in

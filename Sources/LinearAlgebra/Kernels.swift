@@ -17,22 +17,22 @@ public enum Kernels {
     /// from which `blasX` beat `naiveX`, at that n and every larger one, in at least five of
     /// six runs. The figures are ns per call, naive vs BLAS (medians of the six runs), at the
     /// crossover and the size below it. Rerun the benchmark and update these on other hardware.
-    public enum Crossover {
+    enum Crossover {
         /// Vector length at which `dot` switches to `cblas_ddot`: 49 vs 36 ns at n = 256; a tie
         /// at 128 (25 vs 25 ns), and the naive loop wins below (13 vs 22 ns at 64).
-        public static let dot = 256
+        static let dot = 256
         /// Vector length at which `axpy` switches to `cblas_daxpy`: 53 vs 41 ns at n = 256; from
         /// 48 to 128 the two are within a few ns of each other, either way (32 vs 29 ns at 128).
-        public static let axpy = 256
+        static let axpy = 256
         /// Larger matrix dimension at which `gemv` switches to `cblas_dgemv`: 85 vs 64 ns at
         /// n = 16, 34 vs 51 ns at 8.
-        public static let gemv = 16
+        static let gemv = 16
         /// Larger matrix dimension at which `ger` switches to `cblas_dger`: 107 vs 96 ns at
         /// n = 16, 34 vs 64 ns at 8.
-        public static let ger = 16
+        static let ger = 16
         /// Matrix dimension at which `syr` switches to `cblas_dsyr`: 475 vs 437 ns at n = 48;
         /// a tie at 32 (226 vs 230 ns).
-        public static let syr = 48
+        static let syr = 48
     }
 
     /// Returns the dot product xᵀy, by the naive or BLAS path depending on `x.count`.
@@ -96,7 +96,7 @@ public enum Kernels {
     /// Uses BLAS when `a.rows >= Crossover.syr`.
     /// - Precondition: `a` is square with `x.count` rows.
     /// - Complexity: O(n²), about half the work of `ger`.
-    public static func syr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
+    static func syr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
         if a.rows >= Crossover.syr {
             blasSyr(alpha: alpha, x, triangle: triangle, into: &a)
         } else {

@@ -4,7 +4,7 @@ extension Matrix {
     /// Allocating convenience; use `Kernels.gemm` to write into a preallocated matrix.
     /// - Precondition: `lhs.columns == rhs.rows`.
     /// - Complexity: O(m × n × k).
-    public static func * (lhs: Matrix, rhs: Matrix) -> Matrix {
+    package static func * (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.columns == rhs.rows, "Matrix product: \(lhs.rows)×\(lhs.columns) times \(rhs.rows)×\(rhs.columns)")
         var product = Matrix.zeros(rows: lhs.rows, columns: rhs.columns)
         Kernels.gemm(lhs, rhs, into: &product)
@@ -16,7 +16,7 @@ extension Matrix {
     /// Allocating convenience; use `Kernels.gemv` to write into a preallocated vector.
     /// - Precondition: `lhs.columns == rhs.count`.
     /// - Complexity: O(m × n).
-    public static func * (lhs: Matrix, rhs: Vector) -> Vector {
+    package static func * (lhs: Matrix, rhs: Vector) -> Vector {
         precondition(lhs.columns == rhs.count, "Matrix-vector product: \(lhs.rows)×\(lhs.columns) times \(rhs.count)")
         var product = Vector.zeros(lhs.rows)
         Kernels.gemv(lhs, rhs, into: &product)

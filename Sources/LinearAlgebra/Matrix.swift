@@ -66,7 +66,7 @@ public struct Matrix: Sendable, Hashable {
     }
 
     /// Whether the matrix has as many rows as columns.
-    public var isSquare: Bool { rows == columns }
+    package var isSquare: Bool { rows == columns }
 
     /// The element in row `row` and column `column`.
     public subscript(row: Int, column: Int) -> Double {
@@ -89,7 +89,7 @@ public struct Matrix: Sendable, Hashable {
 
     /// The transpose, as a new matrix.
     /// - Complexity: O(rows × columns); allocates.
-    public func transposed() -> Matrix {
+    package func transposed() -> Matrix {
         var result = Matrix.zeros(rows: columns, columns: rows)
         withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { destination in
@@ -109,7 +109,7 @@ public struct Matrix: Sendable, Hashable {
     /// in-place operation copy it, this keeps a preallocated workspace unique.
     /// - Precondition: `other` has the same dimensions.
     /// - Complexity: O(rows × columns).
-    public mutating func assign(_ other: Matrix) {
+    package mutating func assign(_ other: Matrix) {
         precondition(
             other.rows == rows && other.columns == columns,
             "assign: \(other.rows)×\(other.columns) does not match \(rows)×\(columns)"
@@ -125,7 +125,7 @@ public struct Matrix: Sendable, Hashable {
 
     /// Sets every element to `value`, reusing this matrix's storage.
     /// - Complexity: O(rows × columns).
-    public mutating func fill(with value: Double) {
+    package mutating func fill(with value: Double) {
         withUnsafeMutableBufferPointer { buffer in
             buffer.update(repeating: value)
         }
@@ -136,7 +136,7 @@ public struct Matrix: Sendable, Hashable {
     /// Use after `Kernels.syr` or `Cholesky.invert`, which write one triangle only.
     /// - Precondition: the matrix is square.
     /// - Complexity: O(n²).
-    public mutating func symmetrize(from triangle: Triangle) {
+    package mutating func symmetrize(from triangle: Triangle) {
         precondition(isSquare, "symmetrize needs a square matrix, got \(rows)×\(columns)")
         let n = rows
         withUnsafeMutableBufferPointer { a in
@@ -152,14 +152,14 @@ public struct Matrix: Sendable, Hashable {
     }
 
     /// Calls `body` with a pointer to the contiguous row-major elements.
-    public func withUnsafeBufferPointer<Result, Failure: Error>(
+    package func withUnsafeBufferPointer<Result, Failure: Error>(
         _ body: (UnsafeBufferPointer<Double>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         try elements.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with a mutable pointer to the contiguous row-major elements.
-    public mutating func withUnsafeMutableBufferPointer<Result, Failure: Error>(
+    package mutating func withUnsafeMutableBufferPointer<Result, Failure: Error>(
         _ body: (UnsafeMutableBufferPointer<Double>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         try elements.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Double>) throws(Failure) -> Result in
@@ -177,7 +177,7 @@ extension Matrix: CustomStringConvertible {
 }
 
 /// Which triangle of a square matrix an operation reads or writes.
-public enum Triangle: Sendable, Hashable {
+package enum Triangle: Sendable, Hashable {
     /// Elements on and below the diagonal (`i >= j`).
     case lower
     /// Elements on and above the diagonal (`i <= j`).

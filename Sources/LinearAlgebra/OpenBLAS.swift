@@ -12,7 +12,7 @@ public func configureSingleThreadedBLAS() -> String {
 }
 
 /// The name of the CPU core OpenBLAS tuned its kernels for (`openblas_get_corename`), such as "Haswell".
-public func openBLASCoreName() -> String {
+package func openBLASCoreName() -> String {
     guard let name = openblas_get_corename() else {
         return "unknown"
     }
@@ -20,6 +20,6 @@ public func openBLASCoreName() -> String {
 }
 
 /// The number of threads OpenBLAS currently uses (`openblas_get_num_threads`).
-public func openBLASThreadCount() -> Int {
+func openBLASThreadCount() -> Int {
     Int(openblas_get_num_threads())
 }

@@ -30,7 +30,7 @@ public struct Vector: Sendable, Hashable {
     /// in-place operation copy it, this keeps a preallocated workspace unique.
     /// - Precondition: `other.count == count`.
     /// - Complexity: O(n).
-    public mutating func assign(_ other: Vector) {
+    package mutating func assign(_ other: Vector) {
         precondition(other.count == count, "assign: count \(other.count) does not match \(count)")
         other.withUnsafeBufferPointer { source in
             withUnsafeMutableBufferPointer { destination in
@@ -43,21 +43,21 @@ public struct Vector: Sendable, Hashable {
 
     /// Sets every element to `value`, reusing this vector's storage.
     /// - Complexity: O(n).
-    public mutating func fill(with value: Double) {
+    package mutating func fill(with value: Double) {
         withUnsafeMutableBufferPointer { buffer in
             buffer.update(repeating: value)
         }
     }
 
     /// Calls `body` with a pointer to the contiguous elements.
-    public func withUnsafeBufferPointer<Result, Failure: Error>(
+    package func withUnsafeBufferPointer<Result, Failure: Error>(
         _ body: (UnsafeBufferPointer<Double>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         try elements.withUnsafeBufferPointer(body)
     }
 
     /// Calls `body` with a mutable pointer to the contiguous elements.
-    public mutating func withUnsafeMutableBufferPointer<Result, Failure: Error>(
+    package mutating func withUnsafeMutableBufferPointer<Result, Failure: Error>(
         _ body: (UnsafeMutableBufferPointer<Double>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         try elements.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Double>) throws(Failure) -> Result in

@@ -22,38 +22,38 @@ import Training
 /// the learner starts from the active policy and re-reads what it had not acknowledged.
 /// A crash between that acknowledgement and the publication loses those updates (it never
 /// double-counts them).
-public actor StreamLearner {
-    public struct Configuration: Sendable {
-        public var group = "learner"
-        public var consumer = "learner-1"
+package actor StreamLearner {
+    package struct Configuration: Sendable {
+        package var group = "learner"
+        package var consumer = "learner-1"
         /// Days after a decision within which feedback and the user's return count.
-        public var rewardWindowDays = 1.0
+        package var rewardWindowDays = 1.0
         /// Reward of a decision that got no feedback within the window.
-        public var defaultReward = 0.0
+        package var defaultReward = 0.0
         /// Entries read per stream call.
-        public var batchSize = 1000
+        var batchSize = 1000
         /// Longest wall-clock wait for a decision's window to close in event time.
-        public var maxWait: Duration = .seconds(30)
+        var maxWait: Duration = .seconds(30)
         /// Shortest wall-clock wait before a decision is finalized: feedback written right
         /// after the decision may land in a later read than feedback of later sessions
         /// (replays run users concurrently, and feed servers report late).
-        public var minWait: Duration = .seconds(2)
-        public var weights: RewardWeights
+        var minWait: Duration = .seconds(2)
+        package var weights: RewardWeights
 
-        public init(weights: RewardWeights) { self.weights = weights }
+        package init(weights: RewardWeights) { self.weights = weights }
     }
 
     /// Counters of what the learner did, for progress lines and tests.
-    public struct Statistics: Sendable, Equatable {
-        public var decisionsRead = 0
-        public var feedbackRead = 0
-        public var updates = 0
-        public var withoutFeedback = 0
-        public var rewardSum = 0.0
-        public var published = 0
+    package struct Statistics: Sendable, Equatable {
+        package var decisionsRead = 0
+        package var feedbackRead = 0
+        package var updates = 0
+        package var withoutFeedback = 0
+        package var rewardSum = 0.0
+        package var published = 0
         /// Decisions logged with an older feature layout (a policy with other history
         /// features served them): acknowledged, not learned.
-        public var otherLayout = 0
+        package var otherLayout = 0
     }
 
     struct Pending {
@@ -74,7 +74,7 @@ public actor StreamLearner {
     var policy: LinearBanditPolicy
     /// The registry's active version this learner builds on: the one it started from, then
     /// each it published. It publishes only while that is still the active version.
-    public private(set) var baseVersion: String?
+    package private(set) var baseVersion: String?
     /// The layout of the policy's context features: entries logged with another are not learned.
     let layout: ContextLayout
     /// Layouts already warned about.
@@ -90,13 +90,13 @@ public actor StreamLearner {
     var acknowledgeable: [StreamName: [String]] = [:]
     /// Latest event time seen on the feedback stream.
     var feedbackFrontier = -Double.infinity
-    public private(set) var statistics = Statistics()
+    package private(set) var statistics = Statistics()
 
     /// - Parameters:
     ///   - baseVersion: The registry version `policy` was loaded from (`nil`: the registry
     ///     had none); the learner never publishes over a different active version.
     ///   - clock: Measures the decisions' waits (tests pass a manual clock).
-    public init(
+    package init(
         store: any LiveStore, policy: LinearBanditPolicy, baseVersion: String?, configuration: Configuration, logger: Logger,
         clock: any TimeSource = SystemClock()
     ) {
@@ -111,7 +111,7 @@ public actor StreamLearner {
     }
 
     /// The bandit as learned so far.
-    public var bandit: LinearBandit { policy.bandit }
+    package var bandit: LinearBandit { policy.bandit }
 
     /// Reads what the streams hold (pending entries of this consumer first, after a restart),
     /// joins and learns. Returns the number of entries read.
@@ -119,7 +119,7 @@ public actor StreamLearner {
     ///   ``StreamLearnerError/activePolicyReplaced(by:base:)`` when decisions of another
     ///   feature layout arrive because another policy became active: this learner is stale.
     @discardableResult
-    public func poll(block: Duration = .milliseconds(100), includePending: Bool = false) async throws -> Int {
+    package func poll(block: Duration = .milliseconds(100), includePending: Bool = false) async throws -> Int {
         let decisions = includePending
             ? try await allPending(.decisions)
             : try await store.readStream(.decisions, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: .zero)
@@ -281,7 +281,7 @@ public actor StreamLearner {
     ///   updates since the last publication are dropped; the entries behind them stay
     ///   unacknowledged unless the change landed between the check and the publication.
     @discardableResult
-    public func publish() async throws -> String? {
+    package func publish() async throws -> String? {
         guard acknowledgeable.values.contains(where: { !$0.isEmpty }) else { return nil }
         try await checkBase()
         // The ids to acknowledge and the model to publish are taken together, with no
@@ -325,11 +325,11 @@ public actor StreamLearner {
 }
 
 /// Why a ``StreamLearner`` stopped.
-public enum StreamLearnerError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum StreamLearnerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The registry's active version is no longer the one the learner builds on.
     case activePolicyReplaced(by: String?, base: String?)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .activePolicyReplaced(active, base):
             "the active policy is now \(active ?? "none"), not \(base ?? "none") that this learner builds on (someone published or rolled back); "

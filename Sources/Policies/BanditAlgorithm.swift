@@ -22,7 +22,7 @@ public enum BanditAlgorithm: Sendable, Hashable {
     case softmax(temperature: Double)
 
     /// The names used on the command line and in policy files, in declaration order.
-    public static let names = ["linucb", "thompson", "egreedy", "softmax"]
+    package static let names = ["linucb", "thompson", "egreedy", "softmax"]
 
     /// The name used on the command line and in policy files ("linucb", "thompson", "egreedy", "softmax").
     public var name: String {
@@ -35,7 +35,7 @@ public enum BanditAlgorithm: Sendable, Hashable {
     }
 
     /// The hyper-parameters as (file key, value) pairs, in the order policy files list them.
-    public var hyperparameters: [(name: String, value: Double)] {
+    package var hyperparameters: [(name: String, value: Double)] {
         switch self {
         case let .linUCB(alpha, floor): [("alpha", alpha), ("exploration_floor", floor)]
         case let .thompson(scale, samples): [("scale", scale), ("propensity_samples", Double(samples))]
@@ -145,10 +145,10 @@ public struct HyperparameterError: Error, Sendable, Equatable, CustomStringConve
     /// The offending value as written, or `nil` when it is missing.
     public let value: String?
     /// What is wrong and what is expected.
-    public let problem: String
+    package let problem: String
 
     /// Creates an error for hyper-parameter `name` with `value`.
-    public init(name: String, value: String?, problem: String) {
+    package init(name: String, value: String?, problem: String) {
         self.name = name
         self.value = value
         self.problem = problem

@@ -14,10 +14,10 @@ public struct BanditScratch: Sendable {
     public let descriptorCount: Int
 
     /// The largest candidate count the scratch holds without growing.
-    public private(set) var capacity: Int
+    package private(set) var capacity: Int
 
     /// The number of candidates of the last staged call.
-    public private(set) var candidateCount: Int
+    private(set) var candidateCount: Int
 
     /// Every buffer, one after another (see `Layout`): one allocation, one pointer to take.
     var storage: [Double]
@@ -40,17 +40,17 @@ public struct BanditScratch: Sendable {
 
     /// The expected reward θᵀφ_k of each candidate of the last call.
     /// - Complexity: O(K); allocates the result.
-    public var means: [Double] { Array(storage[layout.means.prefix(candidateCount)]) }
+    package var means: [Double] { Array(storage[layout.means.prefix(candidateCount)]) }
 
     /// The confidence width √(φ_kᵀA⁻¹φ_k) of each candidate of the last call that computed
     /// widths (``LinearBandit/scores(context:descriptors:scratch:)`` and LinUCB decisions).
     /// - Complexity: O(K); allocates the result.
-    public var widths: [Double] { Array(storage[layout.widths.prefix(candidateCount)]) }
+    package var widths: [Double] { Array(storage[layout.widths.prefix(candidateCount)]) }
 
     /// The score each candidate of the last `decide` was ranked by: the mean (ε-greedy,
     /// softmax), the upper confidence bound (LinUCB) or the sampled score (Thompson).
     /// - Complexity: O(K); allocates the result.
-    public var scores: [Double] { Array(storage[layout.scores.prefix(candidateCount)]) }
+    package var scores: [Double] { Array(storage[layout.scores.prefix(candidateCount)]) }
 
     /// Copies c and the flat K × |q| descriptor rows into the scratch.
     mutating func stage(context: [Double], descriptors: [Double]) {

@@ -12,7 +12,7 @@ import AdLoadCore
 ///
 /// Deciding is a pure function of (policy, context, plans, random stream): the same inputs
 /// give the same choice, so a logged decision can be recomputed.
-public protocol DecisionPolicy: Sendable {
+package protocol DecisionPolicy: Sendable {
     /// The file's `algorithm` name ("linucb", "thompson", "egreedy", "softmax", …): it names
     /// the policy's kind and decision rule.
     var algorithm: String { get }
@@ -67,7 +67,7 @@ public protocol DecisionPolicy: Sendable {
 
 extension DecisionPolicy {
     /// Encodes `context` with the policy's schema and decides (see ``decide(_:random:workspace:)``).
-    public func decide(
+    package func decide(
         _ context: DecisionContext, candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace
     ) -> PolicyChoice {
         workspace.encode(context, schema: schema)
@@ -75,7 +75,7 @@ extension DecisionPolicy {
     }
 
     /// Encodes `context` and explains the decision (see ``explain(_:random:workspace:)``).
-    public func explain(
+    func explain(
         _ context: DecisionContext, candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace
     ) -> PolicyExplanation {
         workspace.encode(context, schema: schema)
@@ -88,9 +88,9 @@ extension DecisionPolicy {
 /// `@unchecked Sendable`: a workspace is mutable and used by one thread at a time: the
 /// decision service takes one from a pool under its mutex for one decision and returns it;
 /// a simulation or training thread keeps its own. Kinds subclass it inside Policies.
-public class PolicyWorkspace: @unchecked Sendable {
+package class PolicyWorkspace: @unchecked Sendable {
     /// The context encoded with the policy's schema: what a decision logs as its features.
-    public final var context: [Double]
+    package final var context: [Double]
 
     init(contextCount: Int) {
         context = Array(repeating: 0, count: contextCount)
@@ -98,14 +98,14 @@ public class PolicyWorkspace: @unchecked Sendable {
 
     /// Encodes `decision` with `schema` into ``context``.
     /// - Complexity: O(|c|), no allocation.
-    public final func encode(_ decision: DecisionContext, schema: FeatureSchema) {
+    package final func encode(_ decision: DecisionContext, schema: FeatureSchema) {
         precondition(schema.contextCount == context.count, "PolicyWorkspace: schema has \(schema.contextCount) features, workspace \(context.count)")
         context.withUnsafeMutableBufferPointer { schema.encodeContext(decision, into: $0) }
     }
 
     /// Copies already encoded features (a logged decision's) into ``context``.
     /// - Precondition: `features` has as many values as the policy's context.
-    public final func load(features: [Double]) {
+    package final func load(features: [Double]) {
         precondition(features.count == context.count, "PolicyWorkspace: \(features.count) features, the policy reads \(context.count)")
         for index in features.indices {
             context[index] = features[index]
@@ -114,23 +114,23 @@ public class PolicyWorkspace: @unchecked Sendable {
 }
 
 /// Why a policy would choose each plan: the parts of every candidate's score.
-public struct PolicyExplanation: Sendable {
+package struct PolicyExplanation: Sendable {
     /// One candidate's score and probability.
-    public struct Plan: Sendable, Equatable {
+    package struct Plan: Sendable, Equatable {
         /// The policy's estimate of the plan's reward (θᵀφ for a linear bandit).
-        public let value: Double
+        package let value: Double
         /// The exploration term added to the value (LinUCB's α·width, Thompson's posterior
         /// draw minus the mean; 0 for rules that explore by randomizing instead).
-        public let bonus: Double
+        package let bonus: Double
         /// Priced terms (revenue, guardrail and supply prices; 0 for unpriced policies).
-        public let price: Double
+        package let price: Double
         /// What the rule ranks or weighs: value + bonus + price.
-        public var score: Double { value + bonus + price }
+        package var score: Double { value + bonus + price }
         /// π(plan | context).
-        public let probability: Double
+        package let probability: Double
 
         /// Creates one plan's explanation.
-        public init(value: Double, bonus: Double, price: Double, probability: Double) {
+        package init(value: Double, bonus: Double, price: Double, probability: Double) {
             self.value = value
             self.bonus = bonus
             self.price = price
@@ -139,16 +139,16 @@ public struct PolicyExplanation: Sendable {
     }
 
     /// Per candidate, in the order they were offered.
-    public let plans: [Plan]
+    let plans: [Plan]
     /// What ``DecisionPolicy/decide(_:random:workspace:)`` chooses for the same inputs.
-    public let choice: PolicyChoice
+    let choice: PolicyChoice
     /// Whether the probabilities in ``plans`` are exact or estimated.
-    public let probabilityKind: PropensityKind
+    let probabilityKind: PropensityKind
     /// One sentence on how the rule turns scores into a choice.
-    public let rule: String
+    let rule: String
 
     /// Creates an explanation.
-    public init(plans: [Plan], choice: PolicyChoice, probabilityKind: PropensityKind, rule: String) {
+    init(plans: [Plan], choice: PolicyChoice, probabilityKind: PropensityKind, rule: String) {
         self.plans = plans
         self.choice = choice
         self.probabilityKind = probabilityKind

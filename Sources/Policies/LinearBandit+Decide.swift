@@ -8,7 +8,7 @@ extension LinearBandit {
     ///   - descriptors: K candidates' q, row after row (K·`descriptorCount` values).
     ///   - scratch: Working memory from ``makeScratch(maxCandidates:)``.
     /// - Complexity: O(d² + K·|q|²), no allocation.
-    public func scores(context: [Double], descriptors: [Double], scratch: inout BanditScratch) {
+    package func scores(context: [Double], descriptors: [Double], scratch: inout BanditScratch) {
         checkScratch(scratch)
         scratch.stage(context: context, descriptors: descriptors)
         scoresStaged(&scratch)
@@ -16,7 +16,7 @@ extension LinearBandit {
 
     /// Computes each candidate plan's mean and confidence width (see ``scores(context:descriptors:scratch:)``).
     /// - Complexity: O(d² + K·|q|²), no allocation once the scratch holds K candidates.
-    public func scores(context: [Double], candidates: [CandidatePlan], scratch: inout BanditScratch) {
+    package func scores(context: [Double], candidates: [CandidatePlan], scratch: inout BanditScratch) {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
         scoresStaged(&scratch)
@@ -79,7 +79,7 @@ extension LinearBandit {
     ///   - scratch: Working memory from ``makeScratch(maxCandidates:)``.
     ///   - probabilities: Replaced by the K probabilities; allocates only if its capacity is below K.
     /// - Complexity: as ``decide(context:descriptors:random:scratch:)``.
-    public func probabilities(
+    package func probabilities(
         context: [Double], descriptors: [Double], random: CounterRandom, scratch: inout BanditScratch,
         into probabilities: inout [Double]
     ) {
@@ -90,7 +90,7 @@ extension LinearBandit {
 
     /// Writes π(k | c) for every candidate plan (see ``probabilities(context:descriptors:random:scratch:into:)``).
     /// - Complexity: as ``decide(context:descriptors:random:scratch:)``.
-    public func probabilities(
+    package func probabilities(
         context: [Double], candidates: [CandidatePlan], random: CounterRandom, scratch: inout BanditScratch,
         into probabilities: inout [Double]
     ) {

@@ -24,7 +24,7 @@ public struct LinearBandit: Sendable {
     public private(set) var model: RidgeModel
 
     /// The valid range of the prior precision λ.
-    public static let lambdaRange: ClosedRange<Double> = 1e-12...1e12
+    static let lambdaRange: ClosedRange<Double> = 1e-12...1e12
 
     /// A bandit that has learned nothing yet (A = λI).
     /// - Parameters:
@@ -66,7 +66,7 @@ public struct LinearBandit: Sendable {
     }
 
     /// The feature dimension d = |c|·|q|.
-    public var dimension: Int { model.dimension }
+    package var dimension: Int { model.dimension }
 
     /// The same model deciding with another algorithm (to evaluate a greedy version of a
     /// trained policy, say).
@@ -77,7 +77,7 @@ public struct LinearBandit: Sendable {
 
     /// Working memory for decisions among up to `maxCandidates` candidates.
     /// - Complexity: O(d + K·|q|); allocates.
-    public func makeScratch(maxCandidates: Int) -> BanditScratch {
+    func makeScratch(maxCandidates: Int) -> BanditScratch {
         BanditScratch(contextCount: contextCount, descriptorCount: descriptorCount, maxCandidates: maxCandidates)
     }
 

@@ -2,12 +2,12 @@ import AdLoadCore
 
 /// The linear bandits (LinUCB, Thompson sampling, ε-greedy, softmax) under the policy contract.
 extension LinearBanditPolicy: DecisionPolicy {
-    public var algorithm: String { bandit.algorithm.name }
+    package var algorithm: String { bandit.algorithm.name }
 
-    public var hyperparameters: [(name: String, value: Double)] { bandit.algorithm.hyperparameters }
+    package var hyperparameters: [(name: String, value: Double)] { bandit.algorithm.hyperparameters }
 
     /// The same model deciding greedily (ε-greedy with ε = 0): exact probabilities, no exploration.
-    public func conservative() -> any DecisionPolicy {
+    package func conservative() -> any DecisionPolicy {
         var greedy = self
         do {
             greedy.bandit = try bandit.with(algorithm: .epsilonGreedy(epsilon: 0))
@@ -17,16 +17,16 @@ extension LinearBanditPolicy: DecisionPolicy {
         return greedy
     }
 
-    public func makeWorkspace(maxCandidates: Int) -> PolicyWorkspace {
+    package func makeWorkspace(maxCandidates: Int) -> PolicyWorkspace {
         LinearBanditWorkspace(bandit: bandit, maxCandidates: maxCandidates)
     }
 
-    public func decide(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyChoice {
+    package func decide(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyChoice {
         let workspace = Self.own(workspace)
         return bandit.decide(context: workspace.context, candidates: candidates, random: random, scratch: &workspace.scratch)
     }
 
-    public func probabilities(
+    package func probabilities(
         _ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace, into probabilities: inout [Double]
     ) -> PropensityKind {
         let workspace = Self.own(workspace)
@@ -36,7 +36,7 @@ extension LinearBanditPolicy: DecisionPolicy {
         return .exact
     }
 
-    public func explain(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyExplanation {
+    package func explain(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyExplanation {
         let own = Self.own(workspace)
         let choice = decide(candidates, random: random, workspace: own)
         let ranked = own.scratch.scores

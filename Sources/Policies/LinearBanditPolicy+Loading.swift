@@ -19,7 +19,7 @@ extension LinearBanditPolicy {
     ///   - refreshInterval: Updates between LAPACK recomputations if the loaded model keeps learning.
     /// - Throws: `ConfigError` for every problem above, or when the file cannot be read.
     /// - Complexity: O(d³).
-    public static func load(
+    package static func load(
         path: String, expectedSchema: FeatureSchema?, refreshInterval: Int = RidgeModel.defaultRefreshInterval
     ) throws(ConfigError) -> LinearBanditPolicy {
         try parse(try PolicyFile.read(path), file: path, expectedSchema: expectedSchema, refreshInterval: refreshInterval)
@@ -29,7 +29,7 @@ extension LinearBanditPolicy {
     /// `file` names the source in errors.
     /// - Throws: `ConfigError` naming the file, the field and the value.
     /// - Complexity: O(d³).
-    public static func parse(
+    package static func parse(
         _ data: Data, file: String, expectedSchema: FeatureSchema?,
         refreshInterval: Int = RidgeModel.defaultRefreshInterval
     ) throws(ConfigError) -> LinearBanditPolicy {

@@ -10,28 +10,28 @@ import Foundation
 /// `checksum` itself (compact JSON, keys sorted by UTF-8 bytes, numbers in Swift's shortest
 /// round-trip form, integers without a fraction); the writer and the reader compute it the
 /// same way from the values, so it survives re-indentation but not an edited value.
-public struct LinearBanditPolicy: Sendable {
+package struct LinearBanditPolicy: Sendable {
     /// The file format version this build writes and reads.
-    public static let version = 1
+    package static let version = 1
 
     /// The bandit: algorithm, hyper-parameters and ridge model.
-    public var bandit: LinearBandit
+    package var bandit: LinearBandit
 
     /// The feature encoding the bandit was trained with.
-    public var schema: FeatureSchema
+    package var schema: FeatureSchema
 
     /// The plan family its candidates come from.
-    public var planFamily: PlanFamily
+    package var planFamily: PlanFamily
 
     /// The reward weights it was trained with (revenue, watch time, negative feedback, …).
-    public var reward: [String: Double]
+    package var reward: [String: Double]
 
     /// Where the policy came from.
-    public var provenance: PolicyProvenance
+    package var provenance: PolicyProvenance
 
     /// Bundles a bandit with the schema, plan family, reward weights and provenance it was trained under.
     /// - Precondition: the bandit's |c| and |q| match the schema's.
-    public init(
+    package init(
         bandit: LinearBandit, schema: FeatureSchema, planFamily: PlanFamily, reward: [String: Double],
         provenance: PolicyProvenance
     ) {
@@ -52,13 +52,13 @@ public struct LinearBanditPolicy: Sendable {
     /// always loads (non-finite reward weights, a seed beyond 2⁵³ or a malformed date are errors).
     /// - Throws: `ConfigError` naming the offending field (the file is called "policy").
     /// - Complexity: O(d²).
-    public func rendered() throws(ConfigError) -> String {
+    package func rendered() throws(ConfigError) -> String {
         try rendered(file: "policy")
     }
 
     /// Writes the file's text to `path`, replacing any file there.
     /// - Throws: `ConfigError` if a field is invalid (see ``rendered()``) or the file cannot be written.
-    public func write(to path: String) throws(ConfigError) {
+    package func write(to path: String) throws(ConfigError) {
         let text = try rendered(file: path)
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -126,9 +126,9 @@ public struct LinearBanditPolicy: Sendable {
 
 /// Where a policy came from: the environment or logs it learned from, the seed and amounts
 /// of data, and when.
-public struct PolicyProvenance: Sendable, Equatable {
+package struct PolicyProvenance: Sendable, Equatable {
     /// Whether a policy learned from the environment model or from logged traffic.
-    public enum Source: String, Sendable, CaseIterable {
+    package enum Source: String, Sendable, CaseIterable {
         /// Trained against the environment model (``PolicyProvenance/environment``).
         case simulation
         /// Trained off-policy from logged decisions.
@@ -136,24 +136,24 @@ public struct PolicyProvenance: Sendable, Equatable {
     }
 
     /// The environment's name ("env").
-    public var environment: String
+    package var environment: String
     /// The environment file's path ("env_file").
-    public var environmentFile: String
+    package var environmentFile: String
     /// The training seed; at most 2⁵³ so that every JSON reader keeps it exact.
-    public var seed: UInt64
+    package var seed: UInt64
     /// Sessions trained on.
-    public var sessions: Int
+    package var sessions: Int
     /// Users simulated or seen in the logs.
-    public var users: Int
+    package var users: Int
     /// Days simulated or covered by the logs.
-    public var days: Int
+    package var days: Int
     /// When training finished, as an ISO 8601 date-time ("2025-01-31T12:00:00Z").
-    public var trainedAt: String
+    package var trainedAt: String
     /// Simulation or logs.
-    public var source: Source
+    package var source: Source
 
     /// Creates a provenance record.
-    public init(
+    package init(
         environment: String, environmentFile: String, seed: UInt64, sessions: Int, users: Int, days: Int,
         trainedAt: String, source: Source
     ) {
@@ -168,7 +168,7 @@ public struct PolicyProvenance: Sendable, Equatable {
     }
 
     /// The current time as an ISO 8601 date-time in UTC, for ``trainedAt``.
-    public static func now() -> String {
+    package static func now() -> String {
         Date.now.formatted(.iso8601)
     }
 }

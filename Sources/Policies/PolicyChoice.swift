@@ -1,16 +1,16 @@
 /// One decision of a policy: the chosen candidate and the probability it had.
 public struct PolicyChoice: Sendable, Equatable {
     /// Index of the chosen candidate in the list passed to `decide`.
-    public let index: Int
+    package let index: Int
 
     /// The probability π(index | context) of this choice (the propensity logged with the decision).
-    public let probability: Double
+    package let probability: Double
 
     /// Whether `probability` is exact or a Monte Carlo estimate.
-    public let propensityKind: PropensityKind
+    package let propensityKind: PropensityKind
 
     /// Creates a choice.
-    public init(index: Int, probability: Double, propensityKind: PropensityKind) {
+    package init(index: Int, probability: Double, propensityKind: PropensityKind) {
         self.index = index
         self.probability = probability
         self.propensityKind = propensityKind
@@ -18,7 +18,7 @@ public struct PolicyChoice: Sendable, Equatable {
 }
 
 /// How a reported propensity was obtained.
-public enum PropensityKind: Sendable, Hashable {
+package enum PropensityKind: Sendable, Hashable {
     /// Computed in closed form from the policy's distribution.
     case exact
     /// Estimated by counting wins over `samples` posterior draws (Thompson sampling).
@@ -27,7 +27,7 @@ public enum PropensityKind: Sendable, Hashable {
 
 extension PropensityKind {
     /// How decision logs and stream entries write it: "exact" or "estimated:<samples>".
-    public var label: String {
+    package var label: String {
         switch self {
         case .exact: "exact"
         case let .estimated(samples): "estimated:\(samples)"

@@ -7,9 +7,9 @@ import Foundation
 /// A policy file is a JSON object with `"format": "adload-policy"`, a `version`, and an
 /// `algorithm` that names its kind (``PolicyKind``); the rest of the fields are the kind's
 /// own, sealed by a `checksum` over every other field (see ``checksum(of:)``).
-public enum PolicyFile {
+package enum PolicyFile {
     /// The value of the `format` field.
-    public static let format = "adload-policy"
+    package static let format = "adload-policy"
 
     /// Reads and verifies the policy file at `path`, whatever its kind.
     /// - Parameters:
@@ -17,13 +17,13 @@ public enum PolicyFile {
     ///   - expectedSchema: The categories and descriptors the caller serves; `nil` accepts the file's own.
     /// - Throws: `ConfigError` naming the file, the field and the value (an unknown kind
     ///   names the `algorithm` field), or when the file cannot be read.
-    public static func load(path: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
+    package static func load(path: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
         try parse(try read(path), file: path, expectedSchema: expectedSchema)
     }
 
     /// Parses and verifies policy file contents of any kind; `file` names the source in errors.
     /// - Throws: `ConfigError` naming the file, the field and the value.
-    public static func parse(_ data: Data, file: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
+    package static func parse(_ data: Data, file: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
         let document = try JSONValue.parse(data, file: file)
         switch try PolicyKind(of: document, file: file) {
         case .linearBandit:
@@ -46,7 +46,7 @@ public enum PolicyFile {
     ///
     /// Tools that edit a policy file on purpose use this to re-seal it.
     /// - Complexity: O(size of the document).
-    public static func checksum(of document: JSONValue) -> String {
+    package static func checksum(of document: JSONValue) -> String {
         var content = document
         if case var .object(fields) = document {
             fields["checksum"] = nil
@@ -57,12 +57,12 @@ public enum PolicyFile {
 }
 
 /// The kinds of policy this build reads, named in files by their `algorithm`.
-public enum PolicyKind: String, Sendable, CaseIterable {
+enum PolicyKind: String, Sendable, CaseIterable {
     /// A linear contextual bandit (``LinearBanditPolicy``): linucb, thompson, egreedy, softmax.
     case linearBandit = "linear-bandit"
 
     /// The `algorithm` names that belong to this kind.
-    public var algorithms: [String] {
+    var algorithms: [String] {
         switch self {
         case .linearBandit: BanditAlgorithm.names
         }
@@ -71,7 +71,7 @@ public enum PolicyKind: String, Sendable, CaseIterable {
     /// The kind of a policy document, from its `algorithm` field.
     /// - Throws: `ConfigError` naming the file and `algorithm` when it is missing, not a
     ///   string, or no kind's algorithm (the known names listed).
-    public init(of document: JSONValue, file: String) throws(ConfigError) {
+    init(of document: JSONValue, file: String) throws(ConfigError) {
         guard case let .object(fields) = document else {
             throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(document.typeName)")
         }

@@ -1,16 +1,16 @@
 import LinearAlgebra
 
 /// One weighted observation (φ, r, w) of a ridge model, for fitting a model in one batch.
-public struct RidgeObservation: Sendable, Equatable {
+struct RidgeObservation: Sendable, Equatable {
     /// The feature vector φ.
-    public var features: [Double]
+    var features: [Double]
     /// The observed reward r.
-    public var reward: Double
+    var reward: Double
     /// The importance weight w ≥ 0.
-    public var weight: Double
+    var weight: Double
 
     /// Creates an observation; `weight` defaults to 1 (on-policy data).
-    public init(features: [Double], reward: Double, weight: Double = 1) {
+    init(features: [Double], reward: Double, weight: Double = 1) {
         self.features = features
         self.reward = reward
         self.weight = weight
@@ -52,7 +52,7 @@ extension RidgeModel {
     /// time, up to rounding; it is the reference the incremental path is tested against.
     /// - Throws: `LinearAlgebraError.notPositiveDefinite` if A is not numerically positive definite.
     /// - Complexity: O(n·d² + d³) for n observations.
-    public static func refit(
+    static func refit(
         dimension: Int, lambda: Double, observations: [RidgeObservation],
         refreshInterval: Int = RidgeModel.defaultRefreshInterval
     ) throws(LinearAlgebraError) -> RidgeModel {
@@ -89,7 +89,7 @@ extension RidgeModel {
     /// positive definite the model is left unchanged.
     /// - Throws: `LinearAlgebraError.notPositiveDefinite` if the factorization fails.
     /// - Complexity: O(d³); allocates nothing.
-    public mutating func refresh() throws(LinearAlgebraError) {
+    mutating func refresh() throws(LinearAlgebraError) {
         refreshWork.assign(a)
         try Cholesky.factorInPlace(&refreshWork)
         let n = dimension

@@ -14,28 +14,28 @@ import LinearAlgebra
 /// the first update after the copy.
 public struct RidgeModel: Sendable {
     /// The feature dimension d.
-    public let dimension: Int
+    package let dimension: Int
 
     /// The prior precision λ: A starts as λI. Kept as metadata once A has been restored.
-    public let lambda: Double
+    package let lambda: Double
 
     /// How many updates pass between recomputations of A⁻¹, L and θ from A and b.
-    public let refreshInterval: Int
+    let refreshInterval: Int
 
     /// The number of updates with positive weight applied since A was λI.
-    public internal(set) var updateCount: Int
+    internal(set) var updateCount: Int
 
     /// A = λI + Σ w·φφᵀ, the posterior precision (up to the noise variance); exactly symmetric.
     public internal(set) var a: Matrix
 
     /// A⁻¹, full symmetric storage; maintained by Sherman–Morrison between refreshes.
-    public internal(set) var inverse: Matrix
+    package internal(set) var inverse: Matrix
 
     /// b = Σ w·r·φ.
-    public internal(set) var b: Vector
+    package internal(set) var b: Vector
 
     /// The posterior mean θ = A⁻¹b.
-    public internal(set) var theta: Vector
+    internal(set) var theta: Vector
 
     /// Lᵀ stored row-major (an upper-triangular matrix). Both the rank-one factor update
     /// and the back substitution L⁻ᵀz then walk contiguous rows.
@@ -96,7 +96,7 @@ public struct RidgeModel: Sendable {
 
     /// The lower Cholesky factor L of A (A = L·Lᵀ), as a new matrix.
     /// - Complexity: O(d²); allocates (the model stores Lᵀ).
-    public var choleskyFactor: Matrix { upperFactor.transposed() }
+    var choleskyFactor: Matrix { upperFactor.transposed() }
 
     /// Adds one observation: A += w·φφᵀ, b += w·r·φ, and brings A⁻¹, L and θ up to date.
     ///

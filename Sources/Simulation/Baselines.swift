@@ -1,7 +1,7 @@
 import AdLoadCore
 
 /// A baseline policy named on the command line.
-public enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
+package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
     case none
     case fixed(every: Int)
     case myopic
@@ -11,10 +11,10 @@ public enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
     case staticOracle
 
     /// The accepted spellings, for help and error messages.
-    public static let usage = "none, fixed:every=K, myopic, segment, oracle:static"
+    package static let usage = "none, fixed:every=K, myopic, segment, oracle:static"
 
     /// Parses `none`, `fixed:every=K`, `myopic`, `segment` or `oracle:static`.
-    public init(parsing text: String) throws(BaselineSpecError) {
+    package init(parsing text: String) throws(BaselineSpecError) {
         switch text {
         case "none": self = .none
         case "myopic": self = .myopic
@@ -31,7 +31,7 @@ public enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .none: "none"
         case let .fixed(k): "fixed:every=\(k)"
@@ -43,37 +43,37 @@ public enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A policy name that does not parse.
-public struct BaselineSpecError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let text: String
-    public let problem: String
-    public var description: String { "policy '\(text)': \(problem) (expected one of \(BaselineSpec.usage))" }
+package struct BaselineSpecError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let text: String
+    package let problem: String
+    package var description: String { "policy '\(text)': \(problem) (expected one of \(BaselineSpec.usage))" }
 }
 
 /// Builds baseline policies, training the ones that need it (segment, oracle) on a
 /// training seed distinct from the evaluation seed.
-public struct BaselineTrainer: Sendable {
-    public let runner: SimulationRunner
+package struct BaselineTrainer: Sendable {
+    package let runner: SimulationRunner
     /// The cadences K tried by the segment and oracle baselines and by the sweep.
-    public let grid: [Int]
+    package let grid: [Int]
     /// Independent training replications per user for the oracle (averaged before argmax).
-    public let oracleReplications: Int
+    package let oracleReplications: Int
 
     /// The default cadence grid: from every allowed slot's neighbourhood to very sparse.
-    public static let defaultGrid = [2, 3, 4, 6, 8, 10, 12, 14, 17, 20, 25, 30, 40, 60]
+    package static let defaultGrid = [2, 3, 4, 6, 8, 10, 12, 14, 17, 20, 25, 30, 40, 60]
 
-    public init(runner: SimulationRunner, grid: [Int] = BaselineTrainer.defaultGrid, oracleReplications: Int = 3) {
+    package init(runner: SimulationRunner, grid: [Int] = BaselineTrainer.defaultGrid, oracleReplications: Int = 3) {
         self.runner = runner
         self.grid = grid
         self.oracleReplications = max(1, oracleReplications)
     }
 
     /// The training seed paired with an evaluation seed.
-    public static func trainingSeed(for seed: UInt64) -> UInt64 {
+    static func trainingSeed(for seed: UInt64) -> UInt64 {
         CounterRandom.mix(seed ^ 0x7472_6169_6E69_6E67) // "training"
     }
 
     /// The policy for `spec`, trained if needed for evaluation on `evaluation`.
-    public func policy(
+    package func policy(
         _ spec: BaselineSpec, evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> CadencePolicy {
         switch spec {
@@ -86,7 +86,7 @@ public struct BaselineTrainer: Sendable {
     }
 
     /// Best fixed K per observable segment, chosen on a fresh training population.
-    public func segmentPolicy(
+    func segmentPolicy(
         evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> CadencePolicy {
         let trainingSeed = Self.trainingSeed(for: evaluation.luckSeed)
@@ -113,7 +113,7 @@ public struct BaselineTrainer: Sendable {
 
     /// Best fixed K per user: the same users as `evaluation` (latent traits known), chosen on
     /// training luck, so the evaluation luck stays held out.
-    public func oraclePolicy(
+    func oraclePolicy(
         evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> CadencePolicy {
         var totals = Array(repeating: Array(repeating: 0.0, count: grid.count), count: evaluation.users)

@@ -16,7 +16,7 @@ public struct CadencePolicy: SessionPolicy, PolicyWorker {
     }
 
     public let name: String
-    public let assignment: Assignment
+    @usableFromInline let assignment: Assignment
 
     public init(name: String, assignment: Assignment) {
         self.name = name
@@ -24,9 +24,9 @@ public struct CadencePolicy: SessionPolicy, PolicyWorker {
     }
 
     /// No ads at all.
-    public static let none = CadencePolicy(name: "none", assignment: .uniform(nil))
+    package static let none = CadencePolicy(name: "none", assignment: .uniform(nil))
     /// Every allowed slot: maximizes this session's ad count.
-    public static let myopic = CadencePolicy(name: "myopic", assignment: .uniform(0))
+    package static let myopic = CadencePolicy(name: "myopic", assignment: .uniform(0))
     /// One ad after every `k` organic items.
     public static func fixed(every k: Int) -> CadencePolicy {
         CadencePolicy(name: "fixed:every=\(k)", assignment: .uniform(k))
@@ -34,7 +34,7 @@ public struct CadencePolicy: SessionPolicy, PolicyWorker {
 
     /// The cadence K for a session in `context`, or `nil` for no ads.
     @inlinable
-    public func cadence(for context: SessionContext) -> Int? {
+    package func cadence(for context: SessionContext) -> Int? {
         switch assignment {
         case let .uniform(k): k
         case let .bySegment(table): context.segment < table.count ? table[context.segment] : nil
@@ -50,10 +50,10 @@ public struct CadencePolicy: SessionPolicy, PolicyWorker {
 /// Shows an ad whenever the rules allow one and at least `every` organic items have passed
 /// since the last ad; a negative `every` shows none.
 public struct CadenceDecider: AdDecider {
-    public let every: Int
+    @usableFromInline package let every: Int
 
     @inlinable
-    public init(every: Int) { self.every = every }
+    package init(every: Int) { self.every = every }
 
     @inlinable
     public mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool {

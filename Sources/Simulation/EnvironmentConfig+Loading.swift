@@ -15,7 +15,7 @@ extension EnvironmentConfig {
     }
 
     /// Parses and validates environment JSON; `file` names the source in errors.
-    public static func parse(_ data: Data, file: String) throws(ConfigError) -> EnvironmentConfig {
+    package static func parse(_ data: Data, file: String) throws(ConfigError) -> EnvironmentConfig {
         let top = try ConfigReader(data: data, file: file, keys: [
             "name", "description", "regions", "devices", "tenures", "latent", "dynamics",
             "returns", "hours", "objective", "session",

@@ -61,7 +61,7 @@ public struct EnvironmentModel: Sendable {
 
     /// Starts user `user`'s trajectory over `days` days with the luck of `luckSeed`:
     /// the first visit arrives like any other, exponential with the user's visit rate.
-    public func startTrajectory(_ user: UserProfile, luckSeed: UInt64, days: Int) -> UserTrajectory {
+    package func startTrajectory(_ user: UserProfile, luckSeed: UInt64, days: Int) -> UserTrajectory {
         let luck = CounterRandom(seed: luckSeed, domain: RandomDomain.luck).child(UInt64(user.index))
         var trajectory = UserTrajectory(
             user: user, days: days, luck: luck, inverseTolerance: exp(-user.logTolerance),
@@ -143,7 +143,7 @@ public struct EnvironmentModel: Sendable {
     /// - Throws: ``SimulationError/ruleViolation`` if the policy asks for an ad the
     ///   placement rules forbid.
     /// - Complexity: O(sessions × positions), no allocation.
-    public func simulateUser<W: PolicyWorker>(
+    func simulateUser<W: PolicyWorker>(
         _ user: UserProfile, worker: inout W, policyName: String, luckSeed: UInt64, days: Int
     ) throws(SimulationError) -> UserOutcome {
         var trajectory = startTrajectory(user, luckSeed: luckSeed, days: days)

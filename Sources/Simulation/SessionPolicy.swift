@@ -4,18 +4,18 @@ import AdLoadCore
 /// service will also have (request features, placement rules, behavioural history).
 /// Latent traits are not here; an oracle looks them up by ``userIndex`` on purpose.
 public struct SessionContext: Sendable {
-    public let userIndex: Int
+    @usableFromInline package let userIndex: Int
     public let region: Int
-    public let device: Int
-    public let tenure: Int
+    package let device: Int
+    package let tenure: Int
     /// Observable segment (region × device × tenure).
-    public let segment: Int
+    @usableFromInline package let segment: Int
     /// Index of this session among the user's sessions (0-based).
-    public let sessionIndex: Int
+    package let sessionIndex: Int
     /// Simulated time at session start, in days since the user's first day.
     public let time: Double
     /// Hour of day at session start, 0...23.
-    public let hour: Int
+    package let hour: Int
     /// Ads this user has already seen today.
     public let adsToday: Int
     /// Positions the feed can hold in this session.
@@ -23,7 +23,7 @@ public struct SessionContext: Sendable {
     /// The region's placement rules.
     public let rules: PlacementRules
     /// What the service would know from the user's past sessions.
-    public let history: BehaviourHistory
+    package let history: BehaviourHistory
 
     /// The observable part, as the feature encoder and the decision service see it.
     public var decision: DecisionContext {
@@ -35,26 +35,26 @@ public struct SessionContext: Sendable {
 /// What a per-position policy sees at each feed position: the session so far.
 public struct SessionSoFar: Sendable {
     /// Organic items watched so far.
-    public internal(set) var items: Int = 0
+    package internal(set) var items: Int = 0
     /// Ads shown so far.
-    public internal(set) var ads: Int = 0
+    package internal(set) var ads: Int = 0
     /// Ad clicks so far (sampled).
-    public internal(set) var clicks: Int = 0
+    package internal(set) var clicks: Int = 0
     /// Negative feedback events so far (hide, report, fast skip).
-    public internal(set) var negatives: Int = 0
+    package internal(set) var negatives: Int = 0
     /// Dwell time of the last organic item, seconds (0 before the first).
-    public internal(set) var lastDwell: Double = 0
+    package internal(set) var lastDwell: Double = 0
     /// Total organic dwell so far, seconds.
-    public internal(set) var dwell: Double = 0
+    package internal(set) var dwell: Double = 0
     /// Position of the last ad shown so far (0 before the first).
-    public internal(set) var lastAdPosition: Int = 0
+    internal(set) var lastAdPosition: Int = 0
 
     /// Whether the last position watched held an ad (at the session's end: the user left
     /// right after an ad).
-    public var endedOnAd: Bool { ads > 0 && lastAdPosition == items + ads }
+    package var endedOnAd: Bool { ads > 0 && lastAdPosition == items + ads }
 
     /// An empty session (nothing watched yet).
-    public init() {}
+    package init() {}
 }
 
 /// Decides, position by position within one session, whether to show an ad.
@@ -91,13 +91,13 @@ extension SessionPolicy where Self: PolicyWorker {
 }
 
 /// Follows a fixed per-session plan: the service's contract (one plan per session).
-public struct PlanDecider: AdDecider {
-    public let plan: AdPlan
+package struct PlanDecider: AdDecider {
+    package let plan: AdPlan
 
-    public init(plan: AdPlan) { self.plan = plan }
+    package init(plan: AdPlan) { self.plan = plan }
 
     @inlinable
-    public mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool {
+    package mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool {
         plan.contains(tracker.position)
     }
 }

@@ -1,35 +1,35 @@
 import AdLoadCore
 /// The metrics of one policy over one simulation (ENVMODEL.md: every term of the
 /// objective is reported separately).
-public struct SimulationReport: Sendable, Equatable {
-    public let policy: String
-    public let setup: SimulationSetup
-    public let sessions: Int
+package struct SimulationReport: Sendable, Equatable {
+    package let policy: String
+    package let setup: SimulationSetup
+    package let sessions: Int
     /// Mean discounted objective per user.
-    public let objectivePerUser: Double
-    public let revenuePerUser: Double
+    package let objectivePerUser: Double
+    package let revenuePerUser: Double
     /// Organic items watched per session.
-    public let itemsPerSession: Double
-    public let adsPerSession: Double
+    package let itemsPerSession: Double
+    package let adsPerSession: Double
     /// Ads among all positions shown.
-    public let adShare: Double
+    let adShare: Double
     /// Clicks per ad.
-    public let ctr: Double
+    package let ctr: Double
     /// Negative feedback events per ad.
-    public let negativeFeedbackRate: Double
-    public let sessionsPerUserDay: Double
+    package let negativeFeedbackRate: Double
+    package let sessionsPerUserDay: Double
     /// Share of active user-days followed by a session on the next day.
-    public let nextDayReturn: Double
+    package let nextDayReturn: Double
     /// Share of users not churned at the end of the horizon.
-    public let survival: Double
+    package let survival: Double
     /// Mean organic dwell per item, seconds.
-    public let dwellPerItem: Double
+    let dwellPerItem: Double
     /// Standard error of ``objectivePerUser`` across users.
-    public let objectiveStandardError: Double
-    public let positions: Int
-    public let elapsedSeconds: Double
+    package let objectiveStandardError: Double
+    package let positions: Int
+    package let elapsedSeconds: Double
 
-    public init(policy: String, setup: SimulationSetup, outcomes: [UserOutcome], elapsedSeconds: Double) {
+    package init(policy: String, setup: SimulationSetup, outcomes: [UserOutcome], elapsedSeconds: Double) {
         self.policy = policy
         self.setup = setup
         self.elapsedSeconds = elapsedSeconds
@@ -70,11 +70,11 @@ public struct SimulationReport: Sendable, Equatable {
     }
 
     /// Sessions simulated per second of wall time.
-    public var sessionsPerSecond: Double { elapsedSeconds > 0 ? Double(sessions) / elapsedSeconds : 0 }
+    package var sessionsPerSecond: Double { elapsedSeconds > 0 ? Double(sessions) / elapsedSeconds : 0 }
 
     /// The report as JSON key/value pairs in a fixed order (for `--json`).
     /// Everything but `sessions_per_second` is a deterministic function of the inputs.
-    public var jsonFields: [(String, String)] {
+    var jsonFields: [(String, String)] {
         let number = JSONNumber.json
         return [
             ("policy", JSONValue.quoted(policy)),
@@ -101,7 +101,7 @@ public struct SimulationReport: Sendable, Equatable {
     }
 
     /// One JSON object with every metric.
-    public var json: String {
+    package var json: String {
         "{" + jsonFields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
 }

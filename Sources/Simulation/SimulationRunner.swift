@@ -4,20 +4,20 @@ import Synchronization
 
 /// Which users, over how long, with which luck: everything that fixes a simulation's
 /// numbers apart from the policy.
-public struct SimulationSetup: Sendable, Equatable {
-    public var users: Int
-    public var days: Int
+package struct SimulationSetup: Sendable, Equatable {
+    package var users: Int
+    package var days: Int
     /// Seed of the user population (who the users are).
-    public var populationSeed: UInt64
+    package var populationSeed: UInt64
     /// Seed of the per-session luck (what happens to them).
-    public var luckSeed: UInt64
+    package var luckSeed: UInt64
 
     /// The usual setup: one seed for both population and luck.
-    public init(users: Int, days: Int, seed: UInt64) {
+    package init(users: Int, days: Int, seed: UInt64) {
         self.init(users: users, days: days, populationSeed: seed, luckSeed: seed)
     }
 
-    public init(users: Int, days: Int, populationSeed: UInt64, luckSeed: UInt64) {
+    package init(users: Int, days: Int, populationSeed: UInt64, luckSeed: UInt64) {
         self.users = users
         self.days = days
         self.populationSeed = populationSeed
@@ -28,19 +28,19 @@ public struct SimulationSetup: Sendable, Equatable {
 /// Runs policies over many users in parallel. Users are independent and every random
 /// draw is keyed by (seed, user, session, position), so results do not depend on the
 /// thread count or on scheduling.
-public struct SimulationRunner: Sendable {
-    public let model: EnvironmentModel
+package struct SimulationRunner: Sendable {
+    package let model: EnvironmentModel
     /// Worker threads (at least 1).
-    public let threads: Int
+    package let threads: Int
 
-    public init(model: EnvironmentModel, threads: Int) {
+    package init(model: EnvironmentModel, threads: Int) {
         self.model = model
         self.threads = max(1, threads)
     }
 
     /// Simulates every user of `setup` under `policy` and returns their outcomes in user order.
     /// - Parameter progress: called from worker threads with the number of users finished so far.
-    public func outcomes<P: SessionPolicy>(
+    package func outcomes<P: SessionPolicy>(
         _ policy: P, setup: SimulationSetup, progress: (@Sendable (Int) -> Void)? = nil
     ) throws(SimulationError) -> [UserOutcome] {
         let chunkSize = 16
@@ -81,7 +81,7 @@ public struct SimulationRunner: Sendable {
     }
 
     /// Simulates `policy` and summarizes it.
-    public func run<P: SessionPolicy>(
+    package func run<P: SessionPolicy>(
         _ policy: P, setup: SimulationSetup, progress: (@Sendable (Int) -> Void)? = nil
     ) throws(SimulationError) -> SimulationReport {
         let clock = ContinuousClock()

@@ -6,26 +6,26 @@ import AdLoadCore
 ///
 /// It is simulator-only data: no policy may read it (the features come from the
 /// observable ``SessionContext``).
-public struct TrajectorySnapshot: Sendable, Equatable, Codable {
-    public var user: Int
-    public var populationSeed: UInt64
-    public var luckSeed: UInt64
-    public var days: Int
-    public var sessionIndex: Int
-    public var time: Double
-    public var satisfaction: Double
-    public var blindness: Double
-    public var adsToday: Int
-    public var day: Int
-    public var lastVisit: Double?
+package struct TrajectorySnapshot: Sendable, Equatable, Codable {
+    package var user: Int
+    package var populationSeed: UInt64
+    package var luckSeed: UInt64
+    package var days: Int
+    package var sessionIndex: Int
+    package var time: Double
+    package var satisfaction: Double
+    var blindness: Double
+    package var adsToday: Int
+    package var day: Int
+    package var lastVisit: Double?
     /// Week counts: sessions, items, ads, clicks, negatives.
-    public var week: [Double]
+    package var week: [Double]
     /// Month counts: sessions, items, ads, clicks, negatives.
-    public var month: [Double]
-    public var recentDwell: Double
-    public var totalSessions: Int
+    package var month: [Double]
+    package var recentDwell: Double
+    package var totalSessions: Int
     /// 90-day ad reactions: ads, adverse reactions (``BehaviourHistory/AdReactions``).
-    public var adReactions: [Double]
+    package var adReactions: [Double]
 
     enum CodingKeys: String, CodingKey {
         case user, days, time, satisfaction, blindness, day, week, month
@@ -37,7 +37,7 @@ public struct TrajectorySnapshot: Sendable, Equatable, Codable {
 
 extension EnvironmentModel {
     /// A snapshot of `trajectory` at its next session start.
-    public func snapshot(_ trajectory: UserTrajectory, populationSeed: UInt64, luckSeed: UInt64) -> TrajectorySnapshot {
+    package func snapshot(_ trajectory: UserTrajectory, populationSeed: UInt64, luckSeed: UInt64) -> TrajectorySnapshot {
         let history = trajectory.history
         return TrajectorySnapshot(
             user: trajectory.user.index, populationSeed: populationSeed, luckSeed: luckSeed, days: trajectory.days,
@@ -50,7 +50,7 @@ extension EnvironmentModel {
 
     /// The trajectory a snapshot was taken from (same user, luck and state; totals reset).
     /// - Throws: ``SnapshotError`` when the snapshot is malformed.
-    public func restore(_ snapshot: TrajectorySnapshot) throws(SnapshotError) -> UserTrajectory {
+    package func restore(_ snapshot: TrajectorySnapshot) throws(SnapshotError) -> UserTrajectory {
         guard snapshot.week.count == 5, snapshot.month.count == 5, snapshot.adReactions.count == 2 else {
             throw SnapshotError(problem: "week and month must hold 5 counts each, ad_reactions 2")
         }
@@ -78,7 +78,7 @@ extension EnvironmentModel {
 }
 
 /// A trajectory snapshot that cannot be restored.
-public struct SnapshotError: Error, Sendable, CustomStringConvertible {
-    public let problem: String
-    public var description: String { "invalid simulator snapshot: \(problem)" }
+package struct SnapshotError: Error, Sendable, CustomStringConvertible {
+    package let problem: String
+    package var description: String { "invalid simulator snapshot: \(problem)" }
 }

@@ -1,23 +1,23 @@
 /// Everything one simulated user did over the horizon, summed over sessions.
 public struct UserOutcome: Sendable, Equatable {
     /// Discounted objective Σ e^(−r t)(revenue + w_e · items).
-    public var objective = 0.0
+    package var objective = 0.0
     /// Ad revenue (expected or sampled, per the configuration).
-    public var revenue = 0.0
+    package var revenue = 0.0
     public var sessions = 0
     /// Organic items watched.
     public var items = 0
     public var ads = 0
-    public var clicks = 0
-    public var negatives = 0
+    package var clicks = 0
+    package var negatives = 0
     /// Organic dwell, seconds.
-    public var dwell = 0.0
+    package var dwell = 0.0
     /// Days with a session that had a next day inside the horizon.
-    public var activeDaysWithNextDay = 0
+    var activeDaysWithNextDay = 0
     /// Of those, days followed by a session on the next day.
-    public var nextDayReturns = 0
+    var nextDayReturns = 0
     /// Whether the user had not churned by the end of the horizon.
-    public var survived = true
+    var survived = true
 
-    public init() {}
+    package init() {}
 }

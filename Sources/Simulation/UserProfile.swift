@@ -8,19 +8,19 @@ public struct UserProfile: Sendable, Equatable {
     /// Index into ``EnvironmentConfig/regions``.
     public let region: Int
     /// Index into ``EnvironmentConfig/devices``.
-    public let device: Int
+    package let device: Int
     /// Index into ``EnvironmentConfig/tenures``.
-    public let tenure: Int
+    package let tenure: Int
     /// Observable segment index (region × device × tenure).
-    public let segment: Int
+    package let segment: Int
     /// Latent ad tolerance, ln τ.
-    public let logTolerance: Double
+    let logTolerance: Double
     /// Latent click logit κ.
-    public let clickLogit: Double
+    let clickLogit: Double
     /// Latent base exit logit per item h.
-    public let exitLogit: Double
+    let exitLogit: Double
     /// Latent visit rate λ (sessions per day at neutral satisfaction).
-    public let visitRate: Double
+    let visitRate: Double
 
     /// Draws user `index` of the population defined by `config` and `populationSeed`.
     public init(index: Int, config: EnvironmentConfig, populationSeed: UInt64) {

@@ -13,15 +13,15 @@ public struct UserTrajectory: Sendable {
     /// Start time of the next session, in days.
     public internal(set) var time: Double
     /// Latent satisfaction S.
-    public internal(set) var satisfaction = 0.0
+    package internal(set) var satisfaction = 0.0
     /// Latent ad blindness B.
-    public internal(set) var blindness = 0.0
-    public internal(set) var history = BehaviourHistory()
+    internal(set) var blindness = 0.0
+    package internal(set) var history = BehaviourHistory()
     /// Ads seen on the current calendar day.
     public internal(set) var adsToday = 0
     /// Index of the next session.
-    public internal(set) var sessionIndex = 0
-    public internal(set) var churned = false
+    package internal(set) var sessionIndex = 0
+    package internal(set) var churned = false
     var day = -1
     var totals = UserOutcome()
 
@@ -34,10 +34,10 @@ public struct UserTrajectory: Sendable {
     }
 
     /// Whether another session happens within the horizon.
-    public var isActive: Bool { !churned && time < Double(days) }
+    package var isActive: Bool { !churned && time < Double(days) }
 
     /// Hour of day at the next session's start.
-    public var hour: Int { min(23, max(0, Int((time - time.rounded(.down)) * 24))) }
+    package var hour: Int { min(23, max(0, Int((time - time.rounded(.down)) * 24))) }
 
     /// Everything so far, summed; the current day counts toward next-day return once it
     /// has a next day inside the horizon.
@@ -64,22 +64,22 @@ public struct UserTrajectory: Sendable {
 /// What one session did, and what followed it.
 public struct SessionOutcome: Sendable, Equatable {
     /// Session start, in days.
-    public let time: Double
-    public let items: Int
-    public let ads: Int
-    public let clicks: Int
-    public let negatives: Int
+    package let time: Double
+    package let items: Int
+    package let ads: Int
+    package let clicks: Int
+    package let negatives: Int
     /// Organic dwell, seconds.
-    public let dwell: Double
-    public let revenue: Double
+    package let dwell: Double
+    package let revenue: Double
     /// This session's undiscounted objective term: revenue + w_e · items.
-    public let value: Double
+    package let value: Double
     /// Whether the user churned after this session.
-    public let churned: Bool
+    package let churned: Bool
     /// Days until the next session (infinite after churn); may reach past the horizon.
-    public let gapToNext: Double
+    package let gapToNext: Double
 
-    public init(time: Double, items: Int, ads: Int, clicks: Int, negatives: Int, dwell: Double, revenue: Double,
+    package init(time: Double, items: Int, ads: Int, clicks: Int, negatives: Int, dwell: Double, revenue: Double,
                 value: Double, churned: Bool, gapToNext: Double) {
         self.time = time
         self.items = items

@@ -6,54 +6,54 @@ import Simulation
 import Synchronization
 
 /// Progress of a bandit run, reported after each simulated day.
-public struct BanditProgress: Sendable {
-    public let day: Int
-    public let days: Int
-    public let sessions: Int
+package struct BanditProgress: Sendable {
+    package let day: Int
+    package let days: Int
+    package let sessions: Int
     /// Mean reward over the last simulated day.
-    public let dayReward: Double
+    package let dayReward: Double
     /// Mean reward since the start.
-    public let runningReward: Double
-    public let elapsedSeconds: Double
+    package let runningReward: Double
+    package let elapsedSeconds: Double
 
     /// Estimated seconds left, from the pace so far.
-    public var etaSeconds: Double { day > 0 ? elapsedSeconds / Double(day) * Double(days - day) : 0 }
+    package var etaSeconds: Double { day > 0 ? elapsedSeconds / Double(day) * Double(days - day) : 0 }
 }
 
 /// One point of a learning curve: a simulated day.
-public struct CurvePoint: Sendable, Equatable {
-    public let day: Int
-    public let sessions: Int
-    public let meanReward: Double
-    public let revenuePerSession: Double
-    public let adsPerSession: Double
-    public let itemsPerSession: Double
+package struct CurvePoint: Sendable, Equatable {
+    package let day: Int
+    package let sessions: Int
+    package let meanReward: Double
+    let revenuePerSession: Double
+    package let adsPerSession: Double
+    package let itemsPerSession: Double
 
-    public static let csvHeader = "day,sessions,mean_reward,revenue_per_session,ads_per_session,items_per_session"
-    public var csvLine: String { "\(day),\(sessions),\(meanReward),\(revenuePerSession),\(adsPerSession),\(itemsPerSession)" }
+    package static let csvHeader = "day,sessions,mean_reward,revenue_per_session,ads_per_session,items_per_session"
+    package var csvLine: String { "\(day),\(sessions),\(meanReward),\(revenuePerSession),\(adsPerSession),\(itemsPerSession)" }
 }
 
 /// What a bandit run produced.
-public struct BanditRunResult: Sendable {
+package struct BanditRunResult: Sendable {
     /// The bandit after the run (unchanged when not learning; `nil` for a policy of another kind).
-    public let bandit: LinearBandit?
-    public let curve: [CurvePoint]
+    package let bandit: LinearBandit?
+    package let curve: [CurvePoint]
     /// Per-user outcomes, in user order.
-    public let outcomes: [UserOutcome]
-    public let sessions: Int
-    public let meanReward: Double
-    public let elapsedSeconds: Double
+    package let outcomes: [UserOutcome]
+    package let sessions: Int
+    package let meanReward: Double
+    package let elapsedSeconds: Double
 }
 
 /// Runs a ``SimulatedPolicy`` over simulated users day by day: within a day, users are
 /// simulated in parallel with the policy frozen; at the day's end a learning bandit
 /// updates from the day's sessions in user order. Results therefore do not depend on the thread count,
 /// and the same seed gives the same policy.
-public struct BanditRunner: Sendable {
-    public let model: EnvironmentModel
-    public let threads: Int
+package struct BanditRunner: Sendable {
+    package let model: EnvironmentModel
+    package let threads: Int
 
-    public init(model: EnvironmentModel, threads: Int) {
+    package init(model: EnvironmentModel, threads: Int) {
         self.model = model
         self.threads = max(1, threads)
     }
@@ -72,7 +72,7 @@ public struct BanditRunner: Sendable {
     /// - Parameters:
     ///   - learn: update the bandit after every simulated day (linear bandits only).
     ///   - log: write every decision (with the simulator snapshot) to this log.
-    public func run(
+    package func run(
         _ policy: SimulatedPolicy, setup: SimulationSetup, reward weights: RewardWeights, learn: Bool,
         log: DecisionLogWriter? = nil, progress: ((BanditProgress) -> Void)? = nil
     ) throws -> BanditRunResult {
@@ -176,5 +176,5 @@ public struct BanditRunner: Sendable {
 
 extension Duration {
     /// The duration in seconds.
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+    package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

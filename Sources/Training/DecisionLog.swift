@@ -8,40 +8,40 @@ import Simulation
 /// The `sim` block is the simulator's ground truth at the decision (latent state
 /// included); it is present only in logs written by the simulator and lets
 /// `adload evaluate --env` compute a target policy's true value on the logged contexts.
-public struct LoggedRecord: Sendable, Codable, Equatable {
+package struct LoggedRecord: Sendable, Codable, Equatable {
     /// A candidate plan as its family parameters.
-    public struct Candidate: Sendable, Codable, Equatable {
-        public var first: Int
-        public var every: Int
-        public var max: Int
+    package struct Candidate: Sendable, Codable, Equatable {
+        package var first: Int
+        package var every: Int
+        package var max: Int
 
-        public init(_ spec: PlanSpec) {
+        package init(_ spec: PlanSpec) {
             first = spec.first
             every = spec.spacing
             max = spec.maxAds
         }
 
-        public var spec: PlanSpec { PlanSpec(first: first, spacing: every, maxAds: max) }
+        package var spec: PlanSpec { PlanSpec(first: first, spacing: every, maxAds: max) }
     }
 
     /// What followed the decision.
-    public struct Outcome: Sendable, Codable, Equatable {
-        public var items: Int
-        public var ads: Int
-        public var clicks: Int
-        public var negatives: Int
-        public var dwell: Double
-        public var revenue: Double
-        public var churned: Bool
+    package struct Outcome: Sendable, Codable, Equatable {
+        package var items: Int
+        package var ads: Int
+        package var clicks: Int
+        package var negatives: Int
+        package var dwell: Double
+        package var revenue: Double
+        package var churned: Bool
         /// Days to the next session; `nil` after churn.
-        public var gapDays: Double?
+        var gapDays: Double?
 
         enum CodingKeys: String, CodingKey {
             case items, ads, clicks, negatives, dwell, revenue, churned
             case gapDays = "gap_days"
         }
 
-        public init(_ outcome: SessionOutcome) {
+        package init(_ outcome: SessionOutcome) {
             items = outcome.items
             ads = outcome.ads
             clicks = outcome.clicks
@@ -53,36 +53,36 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
         }
     }
 
-    public var decisionID: String
-    public var policy: String
-    public var policyVersion: String
-    public var region: String
-    public var device: String
-    public var tenure: String
-    public var hour: Int
-    public var adsToday: Int
-    public var feedLength: Int
+    package var decisionID: String
+    package var policy: String
+    package var policyVersion: String
+    package var region: String
+    package var device: String
+    package var tenure: String
+    package var hour: Int
+    package var adsToday: Int
+    package var feedLength: Int
     /// The most ads any plan could hold in this session (session cap and daily cap).
-    public var adLimit: Int
+    package var adLimit: Int
     /// Context features c, in the order of the policy's feature schema.
-    public var features: [Double]
+    package var features: [Double]
     /// ``FeatureSchema/contextFingerprint`` of the layout of `features`; `nil` in logs
     /// written before it was recorded, which all used the standard history features.
-    public var contextSchema: String?
+    package var contextSchema: String?
     /// The valid plans offered to the policy, in order.
-    public var candidates: [Candidate]
+    package var candidates: [Candidate]
     /// Index of the chosen plan in `candidates`.
-    public var chosen: Int
-    public var adPositions: [Int]
+    package var chosen: Int
+    package var adPositions: [Int]
     /// Probability with which the chosen plan was drawn (the propensity).
-    public var probability: Double
+    package var probability: Double
     /// "exact", or "estimated:N" for N posterior samples.
-    public var propensity: String
-    public var outcome: Outcome
-    public var reward: Double
+    package var propensity: String
+    package var outcome: Outcome
+    package var reward: Double
     /// The weights that made `reward` from the outcome (see ``RewardWeights``).
-    public var rewardWeights: [String: Double]
-    public var sim: TrajectorySnapshot?
+    package var rewardWeights: [String: Double]
+    package var sim: TrajectorySnapshot?
 
     enum CodingKeys: String, CodingKey {
         case policy, region, device, tenure, hour, features, candidates, chosen, probability, propensity, outcome, reward, sim
@@ -92,7 +92,7 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
     }
 
     /// A record from its parts (the decision service and tests build records this way).
-    public init(
+    package init(
         decisionID: String, policy: String, policyVersion: String, region: String, device: String, tenure: String,
         hour: Int, adsToday: Int, feedLength: Int, adLimit: Int, features: [Double], candidates: [Candidate], chosen: Int,
         adPositions: [Int], probability: Double, propensity: String, outcome: Outcome, reward: Double,
@@ -135,20 +135,20 @@ public struct LoggedRecord: Sendable, Codable, Equatable {
     }
 
     /// The candidate plans as the learner sees them (materialized in this session's feed).
-    public func candidatePlans() -> [CandidatePlan] {
+    func candidatePlans() -> [CandidatePlan] {
         candidates.map { CandidatePlan(spec: $0.spec, plan: $0.spec.plan(feedLength: feedLength, limit: adLimit)) }
     }
 }
 
 /// Writes decision records as JSON Lines, in the order given.
-public final class DecisionLogWriter {
+package final class DecisionLogWriter {
     let handle: FileHandle
     let encoder: JSONEncoder
-    public let path: String
-    public private(set) var count = 0
+    package let path: String
+    package private(set) var count = 0
 
     /// Creates (or truncates) the file at `path`.
-    public init(path: String) throws(DecisionLogError) {
+    package init(path: String) throws(DecisionLogError) {
         self.path = path
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
             throw .cannotWrite(path: path)
@@ -158,7 +158,7 @@ public final class DecisionLogWriter {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
 
-    public func write(_ record: LoggedRecord) throws(DecisionLogError) {
+    package func write(_ record: LoggedRecord) throws(DecisionLogError) {
         do {
             var data = try encoder.encode(record)
             data.append(0x0A)
@@ -169,17 +169,17 @@ public final class DecisionLogWriter {
         }
     }
 
-    public func close() throws(DecisionLogError) {
+    package func close() throws(DecisionLogError) {
         do { try handle.close() } catch { throw .cannotWrite(path: path) }
     }
 }
 
 /// Reads a JSON Lines decision log.
-public enum DecisionLogReader {
+package enum DecisionLogReader {
     /// All records of the file at `path`.
     /// - Parameter progress: Called with the number of records read, every 10,000 records.
     /// - Throws: ``DecisionLogError`` naming the file and line of the first bad record.
-    public static func read(path: String, progress: ((Int) -> Void)? = nil) throws(DecisionLogError) -> [LoggedRecord] {
+    package static func read(path: String, progress: ((Int) -> Void)? = nil) throws(DecisionLogError) -> [LoggedRecord] {
         guard let data = FileManager.default.contents(atPath: path) else { throw .cannotRead(path: path) }
         let decoder = JSONDecoder()
         var records: [LoggedRecord] = []
@@ -207,7 +207,7 @@ public enum DecisionLogReader {
     /// file is read.
     /// - Throws: ``DecisionLogError`` naming the file, line 1 and the layout problem, or why
     ///   the first record cannot be read.
-    public static func checkLayout(path: String, schema: FeatureSchema) throws(DecisionLogError) {
+    package static func checkLayout(path: String, schema: FeatureSchema) throws(DecisionLogError) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path) }
         defer { try? handle.close() }
         var buffer = Data()
@@ -252,7 +252,7 @@ public enum DecisionLogReader {
 }
 
 /// A decision log that cannot be written or read.
-public enum DecisionLogError: Error, Sendable, CustomStringConvertible {
+package enum DecisionLogError: Error, Sendable, CustomStringConvertible {
     case cannotWrite(path: String)
     case cannotRead(path: String)
     case empty(path: String)
@@ -263,7 +263,7 @@ public enum DecisionLogError: Error, Sendable, CustomStringConvertible {
         return self
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .cannotWrite(path): "\(path): cannot write the decision log"
         case let .cannotRead(path): "\(path): cannot read the decision log"

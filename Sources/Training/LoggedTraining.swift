@@ -2,13 +2,13 @@ import AdLoadCore
 import Policies
 
 /// Learning a bandit from logged decisions (off-policy).
-public enum LoggedTraining {
+package enum LoggedTraining {
     /// Updates `bandit` with every logged decision in order, weighting each by its
     /// importance weight 1/(K·p) clipped at `maxWeight`: a uniformly random logger gets
     /// weight 1, and plans the logger rarely chose count more, which corrects the
     /// regression for the logger's preferences.
     /// - Returns: the bandit and a learning curve (CSV lines: records, mean reward, mean weight per 1000 records).
-    public static func train(
+    package static func train(
         _ bandit: LinearBandit, records: [LoggedRecord], schema: FeatureSchema, maxWeight: Double
     ) throws(LoggedTrainingError) -> (bandit: LinearBandit, curve: [String]) {
         var bandit = bandit
@@ -35,18 +35,18 @@ public enum LoggedTraining {
 }
 
 /// A logged record that cannot be learned from.
-public struct LoggedTrainingError: Error, Sendable, CustomStringConvertible {
-    public let index: Int
-    public let problem: String
-    public var description: String { "logged decision \(index + 1) \(problem)" }
+package struct LoggedTrainingError: Error, Sendable, CustomStringConvertible {
+    let index: Int
+    let problem: String
+    package var description: String { "logged decision \(index + 1) \(problem)" }
 }
 
 /// A training request that cannot run as asked (a policy kind a trainer cannot update, say).
-public struct TrainingError: Error, Sendable, CustomStringConvertible {
-    public let description: String
+struct TrainingError: Error, Sendable, CustomStringConvertible {
+    let description: String
 
     /// Creates an error with its one-line message.
-    public init(_ description: String) {
+    init(_ description: String) {
         self.description = description
     }
 }

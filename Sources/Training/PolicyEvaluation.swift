@@ -6,19 +6,19 @@ import Synchronization
 
 /// Off-policy evaluation of any policy on a decision log: the inputs of the estimators, and
 /// (for logs written by the simulator) the target's true value on the logged contexts.
-public struct PolicyEvaluation: Sendable {
+package struct PolicyEvaluation: Sendable {
     /// Per logged decision: the target's probabilities over the logged candidates.
-    public let targetProbabilities: [[Double]]
+    let targetProbabilities: [[Double]]
     /// The estimator inputs, one per logged decision.
-    public let decisions: [LoggedDecision]
+    package let decisions: [LoggedDecision]
     /// The direct-method reward model (ridge over φ = c ⊗ q of the logged plans).
-    public let rewardModel: RidgeRewardModel
+    let rewardModel: RidgeRewardModel
 
     /// Prepares the estimators' inputs for evaluating `target` on `records`.
     /// - Parameters:
     ///   - decisionSeed: seed of the target's own randomization (Thompson sampling's propensities).
     ///   - regularization: ridge λ of the direct-method reward model.
-    public init(
+    package init(
         target: any DecisionPolicy, records: [LoggedRecord], decisionSeed: UInt64, regularization: Double = 1
     ) throws {
         var features: [[Double]] = []
@@ -76,7 +76,7 @@ public struct PolicyEvaluation: Sendable {
     /// the simulator from its snapshot under each plan the target might choose (with the
     /// logged session's own luck) and averages Σ_k π(k|x)·reward_k over decisions.
     /// - Throws: when a record has no simulator snapshot or its reward weights are unknown.
-    public func trueValue(model: EnvironmentModel, records: [LoggedRecord], threads: Int) throws -> Double {
+    package func trueValue(model: EnvironmentModel, records: [LoggedRecord], threads: Int) throws -> Double {
         for (index, record) in records.enumerated() where record.sim == nil {
             throw LoggedTrainingError(index: index, problem: "has no simulator snapshot ('sim'): only logs written by `adload simulate --log` have a true value")
         }

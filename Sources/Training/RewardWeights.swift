@@ -23,20 +23,20 @@ import Simulation
 /// between no ads and the regional maximum, because both the revenue and the satisfaction
 /// cost of ads are nearly linear in a session's ad count, and the satisfaction cost lands
 /// on later sessions the per-session reward does not see.
-public struct RewardWeights: Sendable, Equatable {
-    public var revenue: Double
-    public var items: Double
-    public var negatives: Double
-    public var returned: Double
+package struct RewardWeights: Sendable, Equatable {
+    package var revenue: Double
+    package var items: Double
+    package var negatives: Double
+    package var returned: Double
     /// Cost per squared ad count of the session.
-    public var adsSquared: Double
+    package var adsSquared: Double
     /// Cost per squared planned ad load (the plan's ads per 10 positions among the first 60,
     /// ``PlanDescriptors`` density): a convex cost on the action itself.
-    public var loadSquared: Double
+    package var loadSquared: Double
     /// Days within which a next session counts as a return.
-    public var returnWindowDays: Double
+    var returnWindowDays: Double
 
-    public init(
+    package init(
         revenue: Double = 1, items: Double, negatives: Double, returned: Double, adsSquared: Double = 0,
         loadSquared: Double = 0, returnWindowDays: Double = 1
     ) {
@@ -50,26 +50,26 @@ public struct RewardWeights: Sendable, Equatable {
     }
 
     /// Revenue only: what a session-greedy policy maximizes.
-    public static let revenueOnly = RewardWeights(items: 0, negatives: 0, returned: 0)
+    static let revenueOnly = RewardWeights(items: 0, negatives: 0, returned: 0)
 
     /// The shipped default (see the type's documentation for how it was chosen).
-    public static let standard = RewardWeights(items: 0, negatives: 0, returned: 0.02, loadSquared: 0.02)
+    package static let standard = RewardWeights(items: 0, negatives: 0, returned: 0.02, loadSquared: 0.02)
 
     /// The reward of one session that followed a plan with descriptors `plan`.
     @inlinable
-    public func reward(_ outcome: SessionOutcome, plan: PlanDescriptors) -> Double {
+    package func reward(_ outcome: SessionOutcome, plan: PlanDescriptors) -> Double {
         reward(outcome) - loadSquared * plan[2]
     }
 
     /// The reward of one session, without the plan's own cost term.
     @inlinable
-    public func reward(_ outcome: SessionOutcome) -> Double {
+    package func reward(_ outcome: SessionOutcome) -> Double {
         revenue * outcome.revenue + items * Double(outcome.items) - negatives * Double(outcome.negatives)
             - adsSquared * Double(outcome.ads * outcome.ads) + (outcome.gapToNext <= returnWindowDays ? returned : 0)
     }
 
     /// The weights by name, as stored in policy files and logs.
-    public var dictionary: [String: Double] {
+    package var dictionary: [String: Double] {
         [
             "revenue": revenue, "items": items, "negatives": negatives, "returned": returned, "ads_squared": adsSquared, "load_squared": loadSquared,
             "return_window_days": returnWindowDays,
@@ -77,7 +77,7 @@ public struct RewardWeights: Sendable, Equatable {
     }
 
     /// Weights from their stored names; every name is required.
-    public init(dictionary: [String: Double]) throws(RewardWeightsError) {
+    package init(dictionary: [String: Double]) throws(RewardWeightsError) {
         func value(_ key: String) throws(RewardWeightsError) -> Double {
             guard let value = dictionary[key], value.isFinite else { throw RewardWeightsError(key: key, value: dictionary[key]) }
             return value
@@ -94,7 +94,7 @@ public struct RewardWeights: Sendable, Equatable {
 
     /// Parses `revenue=1,items=2e-4,negatives=0.005,returned=0.01,return_window_days=1`;
     /// names left out keep their value in `base`.
-    public init(parsing text: String, base: RewardWeights = .standard) throws(RewardWeightsError) {
+    package init(parsing text: String, base: RewardWeights = .standard) throws(RewardWeightsError) {
         var values = base.dictionary
         for part in text.split(separator: ",") {
             let pieces = part.split(separator: "=", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
@@ -108,10 +108,10 @@ public struct RewardWeights: Sendable, Equatable {
 }
 
 /// A reward weight that is unknown, missing or not a finite number.
-public struct RewardWeightsError: Error, Sendable, CustomStringConvertible {
-    public let key: String
-    public let value: Double?
-    public var description: String {
+package struct RewardWeightsError: Error, Sendable, CustomStringConvertible {
+    package let key: String
+    package let value: Double?
+    package var description: String {
         "reward weight '\(key)'\(value.map { " = \($0)" } ?? ""): expected name=number with names revenue, items, negatives, returned, ads_squared, load_squared, return_window_days (return_window_days > 0)"
     }
 }

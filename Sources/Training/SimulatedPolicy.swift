@@ -8,22 +8,22 @@ import Simulation
 ///
 /// Decisions are reproducible: each one draws from a random stream keyed by
 /// (decision seed, user, session).
-public struct SimulatedPolicy: SessionPolicy {
-    public let name: String
+package struct SimulatedPolicy: SessionPolicy {
+    package let name: String
     /// The policy version (the file checksum, or "untrained").
-    public let version: String
+    package let version: String
     /// The policy that decides.
-    public let policy: any DecisionPolicy
-    public let catalog: PlanCatalog
-    public let decisionSeed: UInt64
+    package let policy: any DecisionPolicy
+    package let catalog: PlanCatalog
+    package let decisionSeed: UInt64
     /// `schema.contextFingerprint`, computed once: every logged decision carries it.
-    public let contextFingerprint: String
+    package let contextFingerprint: String
 
     /// The feature schema contexts are encoded with (the policy's).
-    public var schema: FeatureSchema { policy.schema }
+    package var schema: FeatureSchema { policy.schema }
 
     /// Runs `policy` in simulation under `name` and `version`.
-    public init(name: String, version: String, policy: any DecisionPolicy, catalog: PlanCatalog, decisionSeed: UInt64) {
+    package init(name: String, version: String, policy: any DecisionPolicy, catalog: PlanCatalog, decisionSeed: UInt64) {
         contextFingerprint = policy.schema.contextFingerprint
         self.name = name
         self.version = version
@@ -33,7 +33,7 @@ public struct SimulatedPolicy: SessionPolicy {
     }
 
     /// Runs a bandit being trained (no file, provenance or reward weights yet).
-    public init(name: String, version: String, bandit: LinearBandit, schema: FeatureSchema, catalog: PlanCatalog, decisionSeed: UInt64) {
+    package init(name: String, version: String, bandit: LinearBandit, schema: FeatureSchema, catalog: PlanCatalog, decisionSeed: UInt64) {
         let provenance = PolicyProvenance(
             environment: "in training", environmentFile: "", seed: decisionSeed, sessions: 0, users: 0, days: 0,
             trainedAt: "1970-01-01T00:00:00Z", source: .simulation)
@@ -42,26 +42,26 @@ public struct SimulatedPolicy: SessionPolicy {
     }
 
     /// The linear bandit behind the policy, for trainers that update it; `nil` for other kinds.
-    public var bandit: LinearBandit? { (policy as? LinearBanditPolicy)?.bandit }
+    package var bandit: LinearBandit? { (policy as? LinearBanditPolicy)?.bandit }
 
     /// The random stream of one decision.
-    public static func decisionRandom(seed: UInt64, user: Int, session: Int) -> CounterRandom {
+    static func decisionRandom(seed: UInt64, user: Int, session: Int) -> CounterRandom {
         CounterRandom(seed: seed, domain: 0x6465_6369_6465).child(UInt64(user)).child(UInt64(session))
     }
 
-    public func makeWorker() -> Worker { Worker(policy: self) }
+    package func makeWorker() -> Worker { Worker(policy: self) }
 
     /// Per-thread state: the policy's workspace, so deciding allocates nothing in steady
     /// state, and the last decision (for logging and learning).
-    public struct Worker: PolicyWorker {
-        public let policy: SimulatedPolicy
+    package struct Worker: PolicyWorker {
+        package let policy: SimulatedPolicy
         let workspace: PolicyWorkspace
         /// c of the last decision.
-        public var context: [Double] { workspace.context }
+        package var context: [Double] { workspace.context }
         /// The candidates offered at the last decision.
-        public private(set) var candidates: [CandidatePlan]
+        package private(set) var candidates: [CandidatePlan]
         /// The last choice.
-        public private(set) var choice = PolicyChoice(index: 0, probability: 1, propensityKind: .exact)
+        package private(set) var choice = PolicyChoice(index: 0, probability: 1, propensityKind: .exact)
 
         init(policy: SimulatedPolicy) {
             self.policy = policy
@@ -70,7 +70,7 @@ public struct SimulatedPolicy: SessionPolicy {
             candidates.reserveCapacity(policy.catalog.maxCandidates)
         }
 
-        public mutating func beginSession(_ session: SessionContext) -> PlanDecider {
+        package mutating func beginSession(_ session: SessionContext) -> PlanDecider {
             policy.catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
             let random = SimulatedPolicy.decisionRandom(seed: policy.decisionSeed, user: session.userIndex, session: session.sessionIndex)
             choice = policy.policy.decide(session.decision, candidates: candidates, random: random, workspace: workspace)
@@ -103,12 +103,12 @@ public struct SimulatedPolicy: SessionPolicy {
 
 extension EnvironmentConfig {
     /// The feature schema of this environment's categories.
-    public var featureSchema: FeatureSchema {
+    package var featureSchema: FeatureSchema {
         FeatureSchema(regions: regions.map(\.name), devices: devices.map(\.name), tenures: tenures.map(\.name))
     }
 
     /// The valid plans of `family` per region of this environment.
-    public func planCatalog(_ family: PlanFamily = .standard) -> PlanCatalog {
+    package func planCatalog(_ family: PlanFamily = .standard) -> PlanCatalog {
         PlanCatalog(family: family, rules: regions.map(\.rules))
     }
 }

@@ -1,4 +1,4 @@
-import AdLoadCLI
+@testable import AdLoadCLI
 import AdLoadTestSupport
 import ArgumentParser
 import Foundation

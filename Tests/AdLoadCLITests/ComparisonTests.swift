@@ -1,4 +1,4 @@
-import AdLoadCLI
+@testable import AdLoadCLI
 import Foundation
 import Simulation
 import Testing

@@ -1,4 +1,4 @@
-import AdLoadCore
+@testable import AdLoadCore
 import Foundation
 import Testing
 

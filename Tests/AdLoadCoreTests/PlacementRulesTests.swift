@@ -1,4 +1,4 @@
-import AdLoadCore
+@testable import AdLoadCore
 import Testing
 
 /// An independent statement of the placement rules, written from their definitions, to

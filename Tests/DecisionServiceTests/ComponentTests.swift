@@ -1,11 +1,11 @@
 import AdLoadCore
 import AdLoadTestSupport
-import DecisionService
+@testable import DecisionService
 import Foundation
-import Policies
+@testable import Policies
 import Prometheus
 import ServiceLifecycle
-import StateStore
+@testable import StateStore
 import Synchronization
 import Testing
 

@@ -1,5 +1,5 @@
 import AdLoadCore
-import DecisionService
+@testable import DecisionService
 import Testing
 
 @Suite("Decide body fast path")

@@ -1,9 +1,9 @@
 import AdLoadCore
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import StateStore
+@testable import StateStore
 import Testing
 
 @Suite("POST /v1/decide and /v1/feedback")

@@ -1,8 +1,8 @@
 import AdLoadCore
-import DecisionService
+@testable import DecisionService
 import Foundation
-import Policies
-import StateStore
+@testable import Policies
+@testable import StateStore
 import Testing
 
 @Suite("DecisionEngine")

@@ -1,4 +1,4 @@
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Prometheus
 import Testing

@@ -1,10 +1,10 @@
 import AdLoadCore
 import AdLoadTestSupport
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import StateStore
+@testable import StateStore
 import Testing
 
 @Suite("Policy hot swap", .timeLimit(.minutes(1)))

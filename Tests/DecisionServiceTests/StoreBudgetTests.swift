@@ -1,5 +1,5 @@
 import AdLoadTestSupport
-import DecisionService
+@testable import DecisionService
 import StateStore
 import Synchronization
 import Testing

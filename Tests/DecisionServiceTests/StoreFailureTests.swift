@@ -1,9 +1,9 @@
 import AdLoadTestSupport
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import StateStore
+@testable import StateStore
 import Testing
 
 @Suite("Store failures", .timeLimit(.minutes(1)))

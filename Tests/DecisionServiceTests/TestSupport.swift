@@ -1,13 +1,13 @@
 import AdLoadCore
 import AdLoadTestSupport
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import Policies
 import Prometheus
-import StateStore
+@testable import StateStore
 import Synchronization
 import Testing
 

@@ -1,8 +1,8 @@
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import StateStore
+@testable import StateStore
 import Testing
 
 /// One malformed request and the answer it must get.

@@ -1,16 +1,16 @@
 import AdLoadCore
-import DecisionService
+@testable import DecisionService
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOPosix
-import Policies
+@testable import Policies
 import Prometheus
-import StateStore
+@testable import StateStore
 import Testing
-import OnlineLearning
-import Training
+@testable import OnlineLearning
+@testable import Training
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -1,4 +1,4 @@
-import LinearAlgebra
+@testable import LinearAlgebra
 import Testing
 
 /// Each hot kernel: naive path vs BLAS path vs a textbook reference, and dispatch picks the right path.

@@ -1,5 +1,5 @@
 import COpenBLAS
-import LinearAlgebra
+@testable import LinearAlgebra
 import Testing
 
 @Suite("OpenBLAS configuration")

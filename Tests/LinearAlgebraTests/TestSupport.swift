@@ -1,4 +1,4 @@
-import LinearAlgebra
+@testable import LinearAlgebra
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so every test input is reproducible.
 struct SplitMix64: RandomNumberGenerator {

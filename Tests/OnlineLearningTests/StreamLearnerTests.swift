@@ -2,11 +2,11 @@ import AdLoadCore
 import AdLoadTestSupport
 import Foundation
 import Logging
-import Policies
-import StateStore
+@testable import Policies
+@testable import StateStore
 import Testing
-import OnlineLearning
-import Training
+@testable import OnlineLearning
+@testable import Training
 
 @Suite("Online learning from the decision and feedback streams")
 struct StreamLearnerTests {

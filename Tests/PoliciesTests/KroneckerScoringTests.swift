@@ -1,6 +1,6 @@
-import AdLoadCore
-import LinearAlgebra
-import Policies
+@testable import AdLoadCore
+@testable import LinearAlgebra
+@testable import Policies
 import Testing
 
 /// Scores computed with the Kronecker structure (w = Θᵀc, G = Cᵀ·A⁻¹·C) against the same

@@ -1,6 +1,6 @@
-import AdLoadCore
+@testable import AdLoadCore
 import Foundation
-import Policies
+@testable import Policies
 import Testing
 
 @Suite("The policy contract")

@@ -1,6 +1,6 @@
-import AdLoadCore
+@testable import AdLoadCore
 import Foundation
-import Policies
+@testable import Policies
 import Testing
 
 /// A JSON rendering independent of the writer's (compact, keys sorted, numbers in Swift's

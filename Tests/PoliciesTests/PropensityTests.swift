@@ -1,5 +1,5 @@
 import AdLoadCore
-import Policies
+@testable import Policies
 import Testing
 
 /// The probabilities a bandit reports: they form a distribution, `decide` reports the entry of

@@ -1,5 +1,5 @@
-import LinearAlgebra
-import Policies
+@testable import LinearAlgebra
+@testable import Policies
 import Testing
 
 /// The incremental ridge model against fits computed from scratch.

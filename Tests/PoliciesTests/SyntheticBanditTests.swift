@@ -1,5 +1,5 @@
 import AdLoadCore
-import Policies
+@testable import Policies
 import Testing
 
 /// A linear contextual bandit with a known answer: reward = θ*ᵀ(c ⊗ q_k) + N(0, σ²).

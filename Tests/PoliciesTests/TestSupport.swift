@@ -1,6 +1,6 @@
 import AdLoadCore
-import LinearAlgebra
-import Policies
+@testable import LinearAlgebra
+@testable import Policies
 
 /// A sequential view of a `CounterRandom` stream, so every test input is reproducible from a seed.
 struct TestRandom {

@@ -1,6 +1,6 @@
 import AdLoadCore
 import Foundation
-import Simulation
+@testable import Simulation
 import Testing
 
 @Suite("Environment files")

@@ -1,6 +1,6 @@
 import AdLoadCore
 import AdLoadTestSupport
-import Simulation
+@testable import Simulation
 import Testing
 
 /// The three properties the environment model must show (DESIGN.md), on the default preset

@@ -1,5 +1,5 @@
-import AdLoadCore
-import Simulation
+@testable import AdLoadCore
+@testable import Simulation
 import Foundation
 import Synchronization
 import Testing

@@ -1,4 +1,4 @@
-import StateStore
+@testable import StateStore
 import Testing
 
 @Suite("RedisAddress parsing")

@@ -1,7 +1,7 @@
 import AdLoadTestSupport
 import Foundation
 import NIOPosix
-import StateStore
+@testable import StateStore
 import Testing
 
 /// The two transports of ``RedisClient``; every client test runs on both.

@@ -1,5 +1,5 @@
 import AdLoadTestSupport
-import StateStore
+@testable import StateStore
 import Testing
 
 @Suite("RedisConnection against a real redis-server")

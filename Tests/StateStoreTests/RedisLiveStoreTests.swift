@@ -1,7 +1,7 @@
 import AdLoadCore
 import AdLoadTestSupport
 import Foundation
-import StateStore
+@testable import StateStore
 import Testing
 
 /// A small seeded generator (SplitMix64), so a failing sequence can be replayed.

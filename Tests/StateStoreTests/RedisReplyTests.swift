@@ -1,6 +1,6 @@
 import AdLoadCore
 import Foundation
-import StateStore
+@testable import StateStore
 import Testing
 
 @Suite("RedisReply accessors")

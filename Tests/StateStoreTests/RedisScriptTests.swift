@@ -1,5 +1,5 @@
 import AdLoadTestSupport
-import StateStore
+@testable import StateStore
 import Testing
 
 extension RedisSerializedTests {

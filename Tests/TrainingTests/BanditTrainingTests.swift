@@ -1,10 +1,10 @@
-import AdLoadCore
+@testable import AdLoadCore
 import AdLoadTestSupport
 import Foundation
-import Policies
-import Simulation
+@testable import Policies
+@testable import Simulation
 import Testing
-import Training
+@testable import Training
 
 let trainingPackageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

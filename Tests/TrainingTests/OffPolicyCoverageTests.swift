@@ -1,5 +1,5 @@
 import Testing
-import Training
+@testable import Training
 
 @Suite("Bootstrap intervals (100 logs of 1000 decisions, B = 200)")
 struct OffPolicyCoverageTests {

@@ -1,5 +1,5 @@
 import Testing
-import Training
+@testable import Training
 
 /// `handLog` with decision `index` changed by `change`.
 private func log(changing index: Int, _ change: (inout LoggedDecision) -> Void) -> [LoggedDecision] {

@@ -1,5 +1,5 @@
 import Testing
-import Training
+@testable import Training
 
 /// Four decisions whose estimates are worked out by hand in the tests below.
 ///

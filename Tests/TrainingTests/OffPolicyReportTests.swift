@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Training
+@testable import Training
 
 @Suite("Off-policy report")
 struct OffPolicyReportTests {

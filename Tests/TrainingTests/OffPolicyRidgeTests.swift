@@ -1,6 +1,6 @@
 import AdLoadCore
 import Testing
-import Training
+@testable import Training
 
 /// n rows of d features uniform in [−1, 1], the first feature a constant 1, from a seeded generator.
 private func randomFeatures(rows n: Int, columns d: Int, seed: UInt64) -> [[Double]] {

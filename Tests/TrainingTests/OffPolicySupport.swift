@@ -1,5 +1,5 @@
-import AdLoadCore
-import Training
+@testable import AdLoadCore
+@testable import Training
 
 /// A small contextual bandit whose target value is known exactly.
 ///

@@ -1,5 +1,5 @@
 import Testing
-import Training
+@testable import Training
 
 /// Point estimates of every estimator over independent synthetic logs, computed once.
 ///

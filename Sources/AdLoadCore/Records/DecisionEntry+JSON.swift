@@ -3,7 +3,7 @@ extension DecisionEntry {
     /// stream gets one per decision, and Foundation's `JSONEncoder` spent about a third of
     /// the service's CPU on them under load. `JSONDecoder` reads it back as
     /// `DecisionEntry` (tested).
-    public var jsonBytes: [UInt8] {
+    package var jsonBytes: [UInt8] {
         var json = JSONWriter(capacity: 360 + features.count * 12)
         json.beginObject()
         json.key("ad_limit")
@@ -47,5 +47,5 @@ extension DecisionEntry {
     }
 
     /// ``jsonBytes`` as text.
-    public var jsonText: String { String(decoding: jsonBytes, as: UTF8.self) }
+    package var jsonText: String { String(decoding: jsonBytes, as: UTF8.self) }
 }

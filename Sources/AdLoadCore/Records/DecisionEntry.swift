@@ -3,32 +3,32 @@
 /// The valid plans offered are not stored: they are a function of the policy version's
 /// plan family, the region's rules, `feed_length` and `ad_limit`
 /// (`PlanCatalog.candidates`), and `chosen` indexes that list.
-public struct DecisionEntry: Sendable, Equatable, Codable {
-    public var decisionID: String
-    public var userID: String
+package struct DecisionEntry: Sendable, Equatable, Codable {
+    package var decisionID: String
+    package var userID: String
     /// Decision time, days since the epoch.
-    public var time: Double
-    public var region: String
-    public var policyVersion: String
+    package var time: Double
+    package var region: String
+    package var policyVersion: String
     /// Context features c.
-    public var features: [Double]
+    package var features: [Double]
     /// The chosen plan family member as [first, every, max].
-    public var plan: [Int]
+    package var plan: [Int]
     /// Index of the chosen plan among the valid plans for (region, feed length, ad limit).
-    public var chosen: Int
-    public var adPositions: [Int]
-    public var probability: Double
+    package var chosen: Int
+    package var adPositions: [Int]
+    package var probability: Double
     /// "exact" or "estimated:N".
-    public var propensity: String
-    public var fallback: Bool
-    public var feedLength: Int
-    public var adLimit: Int
+    package var propensity: String
+    package var fallback: Bool
+    package var feedLength: Int
+    package var adLimit: Int
     /// The feed server's session id from the decide request; `nil` in entries written
     /// before it was logged.
-    public var sessionID: String?
+    package var sessionID: String?
     /// `FeatureSchema.contextFingerprint` of the layout of `features`; `nil` in entries
     /// written before it was logged (the standard history features).
-    public var contextSchema: String?
+    package var contextSchema: String?
 
     enum CodingKeys: String, CodingKey {
         case contextSchema = "context_schema"
@@ -37,7 +37,7 @@ public struct DecisionEntry: Sendable, Equatable, Codable {
         case adPositions = "ad_positions", feedLength = "feed_length", adLimit = "ad_limit"
     }
 
-    public init(
+    package init(
         decisionID: String, userID: String, time: Double, region: String, policyVersion: String, features: [Double],
         plan: [Int], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
         feedLength: Int, adLimit: Int, sessionID: String? = nil, contextSchema: String? = nil

@@ -2,12 +2,12 @@ import Foundation
 
 extension UserRecord {
     /// Time constants of the decayed counts, days.
-    public static let weekDays = 7.0
-    public static let monthDays = 30.0
+    package static let weekDays = 7.0
+    package static let monthDays = 30.0
     /// Time constant of ``adReactions``, days (`BehaviourHistory.reactionDays`).
-    public static let reactionDays = BehaviourHistory.reactionDays
+    package static let reactionDays = BehaviourHistory.reactionDays
     /// Weight of a session's dwell per item in ``recentDwell``.
-    public static let dwellWeight = 0.2
+    package static let dwellWeight = 0.2
 
     /// Applies new (already de-duplicated) feedback events observed at `time`.
     ///
@@ -23,7 +23,7 @@ extension UserRecord {
     ///     ended on an ad: its first counted session end has length L and an impression at
     ///     position L is counted, whichever of the two comes last (so at most once per
     ///     decision). The store decides this from the events it counted for the decision.
-    public mutating func apply(_ events: [FeedbackEvent], at time: Double, sessionStart: Double, endedOnAd: Bool) {
+    package mutating func apply(_ events: [FeedbackEvent], at time: Double, sessionStart: Double, endedOnAd: Bool) {
         if let last = lastUpdate {
             let elapsed = max(0, time - last)
             let weekFactor = exp(-elapsed / Self.weekDays)
@@ -72,7 +72,7 @@ extension UserRecord {
 
     /// The session length a `session_end` value gives for the ended-on-an-ad check: the
     /// value when it is a whole feed position (1...512), otherwise 0 (matches no ad).
-    public static func sessionLength(_ value: Double?) -> Int {
+    package static func sessionLength(_ value: Double?) -> Int {
         guard let value, value >= 1, value <= Double(AdPlan.maxPosition), value == value.rounded() else { return 0 }
         return Int(value)
     }

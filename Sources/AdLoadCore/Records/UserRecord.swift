@@ -3,26 +3,26 @@
 /// The counts are exponentially decayed sums (time constants 7, 30 and 90 days, the same
 /// definitions as `AdLoadCore.BehaviourHistory`) as of `lastUpdate`; times are in days
 /// since the Unix epoch.
-public struct UserRecord: Sendable, Equatable {
+package struct UserRecord: Sendable, Equatable {
     /// Start of the user's last session (days since the epoch), or `nil` for a new user.
-    public var lastVisit: Double?
+    package var lastVisit: Double?
     /// Time the decayed counts are as of.
-    public var lastUpdate: Double?
+    package var lastUpdate: Double?
     /// 7-day decayed counts: sessions, items, ads, clicks, negatives.
-    public var week: [Double]
+    package var week: [Double]
     /// 30-day decayed counts: sessions, items, ads, clicks, negatives.
-    public var month: [Double]
+    package var month: [Double]
     /// Exponential moving average of organic dwell per item, seconds.
-    public var recentDwell: Double
-    public var totalSessions: Int
+    package var recentDwell: Double
+    package var totalSessions: Int
     /// 90-day decayed ad reactions: ads (impressions), and adverse reactions (hide, report
     /// and skip events, plus one per session whose last position held a counted impression).
     /// What `AdLoadCore.BehaviourHistory/adAversion` is computed from.
-    public var adReactions: [Double]
+    package var adReactions: [Double]
     /// Ad impressions counted today (the daily-cap counter).
-    public var adsToday: Int
+    package var adsToday: Int
 
-    public init(
+    package init(
         lastVisit: Double? = nil, lastUpdate: Double? = nil, week: [Double] = Array(repeating: 0, count: 5),
         month: [Double] = Array(repeating: 0, count: 5), recentDwell: Double = 0, totalSessions: Int = 0,
         adReactions: [Double] = [0, 0], adsToday: Int = 0
@@ -38,5 +38,5 @@ public struct UserRecord: Sendable, Equatable {
     }
 
     /// A user never seen.
-    public static let new = UserRecord()
+    package static let new = UserRecord()
 }

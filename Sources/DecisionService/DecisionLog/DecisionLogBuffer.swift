@@ -20,24 +20,24 @@ import Synchronization
 /// - Delivery is at least once: a write that times out may still have landed, and is retried.
 ///
 /// Its pauses, deadlines and write budgets are measured on ``clock``.
-public final class DecisionLogBuffer: Service, Sendable {
+package final class DecisionLogBuffer: Service, Sendable {
     /// Buffer size and flush timing.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Most decisions held, written or not yet (default 100 000).
-        public var capacity: Int
+        package var capacity: Int
         /// Pause between flushes when the last one succeeded (default 5 ms).
-        public var flushInterval: Duration
+        var flushInterval: Duration
         /// Most decisions per `recordDecisions` call (default 1000).
-        public var maxBatch: Int
+        package var maxBatch: Int
         /// Time one write may take before it counts as failed (default 1 s).
-        public var writeBudget: Duration
+        var writeBudget: Duration
         /// Pause before retrying after a failed write (default 100 ms).
-        public var retryDelay: Duration
+        var retryDelay: Duration
         /// How long shutdown keeps retrying to write what is left (default 5 s).
-        public var shutdownDeadline: Duration
+        var shutdownDeadline: Duration
 
         /// Creates a configuration.
-        public init(
+        package init(
             capacity: Int = 100_000, flushInterval: Duration = .milliseconds(5), maxBatch: Int = 1000,
             writeBudget: Duration = .seconds(1), retryDelay: Duration = .milliseconds(100), shutdownDeadline: Duration = .seconds(5)
         ) {
@@ -58,20 +58,20 @@ public final class DecisionLogBuffer: Service, Sendable {
     }
 
     /// The configuration.
-    public let configuration: Configuration
+    let configuration: Configuration
     let store: any LiveStore
     let metrics: ServiceMetrics?
     let logger: Logger
     let state = Mutex(State())
     /// The clock of the flush pauses, the shutdown deadline and the write budgets.
-    public let clock: any TimeSource
+    let clock: any TimeSource
     /// The deadlines of the write budgets, on ``clock``.
     let deadlines: DeadlineTimer
 
     /// Creates an empty buffer writing to `store`.
     /// - Parameter clock: Measures the pauses, the shutdown deadline and the write budgets
     ///   (tests pass a manual clock).
-    public init(
+    init(
         store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil, logger: Logger,
         clock: any TimeSource = SystemClock()
     ) {
@@ -87,7 +87,7 @@ public final class DecisionLogBuffer: Service, Sendable {
     /// - Returns: `false` if the buffer was full and the decision was dropped.
     /// - Complexity: amortized O(1), one lock round trip.
     @discardableResult
-    public func append(_ entry: DecisionEntry) -> Bool {
+    func append(_ entry: DecisionEntry) -> Bool {
         let capacity = configuration.capacity
         let (accepted, count) = state.withLock { state -> (Bool, Int) in
             guard state.entries.count + state.inFlight < capacity else {
@@ -106,10 +106,10 @@ public final class DecisionLogBuffer: Service, Sendable {
     }
 
     /// Decisions waiting or being written.
-    public var count: Int { state.withLock { $0.entries.count + $0.inFlight } }
+    var count: Int { state.withLock { $0.entries.count + $0.inFlight } }
 
     /// Decisions dropped because the buffer was full, since start.
-    public var droppedCount: Int { state.withLock { $0.dropped } }
+    var droppedCount: Int { state.withLock { $0.dropped } }
 
     /// Writes everything buffered now, in batches of at most ``Configuration/maxBatch``.
     ///
@@ -117,7 +117,7 @@ public final class DecisionLogBuffer: Service, Sendable {
     /// - Returns: `true` when everything taken was written; on a failure the unwritten
     ///   entries go back to the front of the buffer, in order.
     @discardableResult
-    public func flush() async -> Bool {
+    func flush() async -> Bool {
         let batch = state.withLock { state -> [DecisionEntry]? in
             guard !state.flushing else { return nil }
             state.flushing = true
@@ -165,7 +165,7 @@ public final class DecisionLogBuffer: Service, Sendable {
 
     /// Flushes every ``Configuration/flushInterval`` until graceful shutdown, then drains
     /// the buffer (see the type's documentation).
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let flushed = count == 0 ? true : await flush()
             let delay = flushed ? configuration.flushInterval : configuration.retryDelay

@@ -5,17 +5,17 @@ import StateStore
 
 /// Why a policy cannot serve: rules missing for a region, a tenure the derivation needs
 /// missing from the schema, or a policy blob that does not load.
-public struct DecisionEngineError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct DecisionEngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// One line naming the problem and the value.
-    public let message: String
+    package let message: String
 
     /// Creates an error.
-    public init(_ message: String) {
+    package init(_ message: String) {
         self.message = message
     }
 
     /// The message.
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// One loaded policy, ready to decide: the policy (any kind, through the
@@ -34,24 +34,24 @@ public struct DecisionEngineError: Error, Sendable, Equatable, CustomStringConve
 /// a scratch, one to return it), and the valid plans of a (region, feed length, ad limit)
 /// are built once and shared, so a decision allocates only its answer: the ad positions,
 /// the logged context features and the decision entry.
-public final class DecisionEngine: Sendable {
+package final class DecisionEngine: Sendable {
     /// The default seed of decision randomness.
-    public static let defaultDecisionSeed: UInt64 = 0x00AD_10AD_DEC1_5102
+    static let defaultDecisionSeed: UInt64 = 0x00AD_10AD_DEC1_5102
     /// Users with fewer finished sessions are "new" (when the request names no tenure).
-    public static let newUserSessions = 20
+    static let newUserSessions = 20
     /// Users with at least this many finished sessions are "veteran".
-    public static let veteranSessions = 500
+    static let veteranSessions = 500
 
     /// The policy's version in the registry (or the checksum of the file it came from).
-    public let version: String
+    package let version: String
     /// The loaded policy.
-    public let policy: any DecisionPolicy
+    package let policy: any DecisionPolicy
     /// Placement rules by region name.
-    public let rules: [String: PlacementRules]
+    package let rules: [String: PlacementRules]
     /// Seed of the per-decision random streams.
-    public let decisionSeed: UInt64
+    package let decisionSeed: UInt64
     /// The valid plans per region (schema order).
-    public let catalog: PlanCatalog
+    package let catalog: PlanCatalog
 
     let regionRules: [PlacementRules]
     let conservative: any DecisionPolicy
@@ -74,7 +74,7 @@ public final class DecisionEngine: Sendable {
     /// - Throws: `DecisionEngineError` for an empty version, a region without rules, or a
     ///   schema without the tenures "new", "established" and "veteran".
     /// - Complexity: O(regions · family size · 512) to build the plan catalog.
-    public init(
+    package init(
         policy: any DecisionPolicy, version: String, rules: [String: PlacementRules],
         decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
     ) throws(DecisionEngineError) {
@@ -126,7 +126,7 @@ public final class DecisionEngine: Sendable {
     ///   - decisionSeed: Seeds the per-decision random streams.
     /// - Throws: `DecisionEngineError` carrying the loader's one-line message, or as ``init(policy:version:rules:decisionSeed:)``.
     /// - Complexity: O(d³) to verify and factor the model.
-    public convenience init(
+    package convenience init(
         blob: Data, source: String, version: String? = nil, rules: [String: PlacementRules], expectedSchema: FeatureSchema?,
         decisionSeed: UInt64 = DecisionEngine.defaultDecisionSeed
     ) throws(DecisionEngineError) {
@@ -143,17 +143,17 @@ public final class DecisionEngine: Sendable {
 
     /// The same rules and seed serving another policy (a hot swap).
     /// - Throws: `DecisionEngineError` as ``init(policy:version:rules:decisionSeed:)``.
-    public func replacing(policy: any DecisionPolicy, version: String) throws(DecisionEngineError) -> DecisionEngine {
+    package func replacing(policy: any DecisionPolicy, version: String) throws(DecisionEngineError) -> DecisionEngine {
         try DecisionEngine(policy: policy, version: version, rules: rules, decisionSeed: decisionSeed)
     }
 
     /// The feature schema requests are checked against and contexts are encoded with (the
     /// policy's, read once here rather than through the policy on every decision).
-    public let schema: FeatureSchema
+    package let schema: FeatureSchema
 
     /// The tenure name derived from a user's finished sessions: "new" below
     /// ``newUserSessions``, "veteran" from ``veteranSessions``, else "established".
-    public static func derivedTenure(totalSessions: Int) -> String {
+    static func derivedTenure(totalSessions: Int) -> String {
         if totalSessions < newUserSessions { return "new" }
         if totalSessions >= veteranSessions { return "veteran" }
         return "established"
@@ -161,7 +161,7 @@ public final class DecisionEngine: Sendable {
 
     /// Looks the request's names up in the schema and re-checks its ranges.
     /// - Throws: `RequestError` (invalid) naming `region`, `device`, `tenure`, `hour` or `feed_length`.
-    public func resolve(_ request: DecisionRequest) throws(RequestError) -> ResolvedDecisionRequest {
+    func resolve(_ request: DecisionRequest) throws(RequestError) -> ResolvedDecisionRequest {
         func lookup(_ value: String, in names: [String], field: String) throws(RequestError) -> Int {
             guard let index = names.firstIndex(of: value) else {
                 throw .invalid(field, "unknown \(field) \(JSONText.quoted(value)), expected one of \(names.joined(separator: ", "))")
@@ -185,7 +185,7 @@ public final class DecisionEngine: Sendable {
     ///   - decisionID: Keys the decision's random stream.
     ///   - time: The decision time, days since the Unix epoch.
     /// - Complexity: the policy's decide cost, O(d² + K·|q|²) for LinUCB.
-    public func decide(_ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double) -> Decision {
+    package func decide(_ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double) -> Decision {
         let record = record ?? .new
         let tenure = request.tenure ?? tenureIndex(totalSessions: record.totalSessions)
         return decide(
@@ -200,7 +200,7 @@ public final class DecisionEngine: Sendable {
     /// no exploration), so the reported probability is exact. The daily ad counter is unknown, so a region with a
     /// daily cap gets the plan with no ads: a hard rule is never broken for lack of state.
     /// - Complexity: O(d + K·|q|).
-    public func decideFallback(_ request: ResolvedDecisionRequest, decisionID: String, time: Double) -> Decision {
+    func decideFallback(_ request: ResolvedDecisionRequest, decisionID: String, time: Double) -> Decision {
         let adsToday = regionRules[request.region].dailyCap ?? 0
         return decide(
             request, history: BehaviourHistory(), tenure: request.tenure ?? tenureNew, adsToday: adsToday,

@@ -11,11 +11,11 @@ import Synchronization
 /// store. The secret is configuration shared by every instance; this is integrity against
 /// mistakes (another user's id, a truncated or invented one), not against adversaries:
 /// FNV is not a MAC.
-public final class DecisionIDCodec: Sendable {
+final class DecisionIDCodec: Sendable {
     /// The length of the check part, hex digits.
-    public static let checkLength = 16
+    static let checkLength = 16
     /// Longest id accepted by ``verify(_:userID:)`` (13 + 1 + 13 + 1 + 16).
-    public static let maxLength = 44
+    static let maxLength = 44
 
     let secret: [UInt8]
     let instanceKey: UInt64
@@ -25,14 +25,14 @@ public final class DecisionIDCodec: Sendable {
     /// - Parameters:
     ///   - secret: The shared key of the check.
     ///   - instanceKey: Seeds the nonces; random by default so that instances do not collide.
-    public init(secret: String, instanceKey: UInt64 = UInt64.random(in: 0...UInt64.max)) {
+    init(secret: String, instanceKey: UInt64 = UInt64.random(in: 0...UInt64.max)) {
         self.secret = Array(secret.utf8)
         self.instanceKey = instanceKey
     }
 
     /// A fresh id for a decision for `userID` at `timeMilliseconds` (Unix time).
     /// - Complexity: O(length of the user id).
-    public func make(userID: String, timeMilliseconds: Int64) -> String {
+    func make(userID: String, timeMilliseconds: Int64) -> String {
         let sequence = counter.wrappingAdd(1, ordering: .relaxed).oldValue
         let nonce = CounterRandom.mix(instanceKey &+ sequence)
         let prefix = String(max(0, timeMilliseconds), radix: 36) + "-" + String(nonce, radix: 36)
@@ -41,7 +41,7 @@ public final class DecisionIDCodec: Sendable {
 
     /// Whether `decisionID` is well formed and was made for `userID` with this secret.
     /// - Complexity: O(length of the id and the user id); no allocation.
-    public func verify(_ decisionID: String, userID: String) -> Bool {
+    func verify(_ decisionID: String, userID: String) -> Bool {
         let bytes = decisionID.utf8
         guard bytes.count <= Self.maxLength, bytes.count > Self.checkLength + 4 else { return false }
         let checkStart = bytes.index(bytes.endIndex, offsetBy: -Self.checkLength)
@@ -70,13 +70,13 @@ public final class DecisionIDCodec: Sendable {
     }
 
     /// The decision time (Unix milliseconds) an id carries, if it is well formed.
-    public static func timeMilliseconds(of decisionID: String) -> Int64? {
+    static func timeMilliseconds(of decisionID: String) -> Int64? {
         guard let part = decisionID.split(separator: "-").first else { return nil }
         return Int64(part, radix: 36)
     }
 
     /// A stable 64-bit hash of an id, used to key the decision's random stream.
-    public static func hash(_ decisionID: String) -> UInt64 {
+    static func hash(_ decisionID: String) -> UInt64 {
         var hash = fnvOffset
         for byte in decisionID.utf8 { hash = (hash ^ UInt64(byte)) &* fnvPrime }
         return CounterRandom.mix(hash)

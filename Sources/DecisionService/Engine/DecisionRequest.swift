@@ -5,30 +5,30 @@ import StateStore
 /// A decide request as the feed server sends it, already checked for shape and ranges
 /// (the HTTP layer does that); names are checked against the policy's schema by
 /// ``DecisionEngine/resolve(_:)``.
-public struct DecisionRequest: Sendable, Equatable {
+package struct DecisionRequest: Sendable, Equatable {
     /// 1–128 characters.
-    public var userID: String
+    package var userID: String
     /// 1–128 characters.
-    public var sessionID: String
+    package var sessionID: String
     /// One of the policy schema's regions.
-    public var region: String
+    package var region: String
     /// One of the policy schema's devices.
-    public var device: String
+    package var device: String
     /// Hour of day at session start, 0...23.
-    public var hour: Int
+    package var hour: Int
     /// Feed positions the session can hold, 1...512.
-    public var feedLength: Int
+    package var feedLength: Int
     /// The user's tenure if the feed server knows it, else derived from the stored record.
-    public var tenure: String?
+    package var tenure: String?
     /// Ad formats the client can show in this session, as the feed server names them; `nil`
     /// when it does not say. Plans place ad slots whatever their format, so only an empty
     /// list changes the decision: no format, no ads (the plan with no ads, ad limit 0).
-    public var adFormats: [String]?
+    var adFormats: [String]?
     /// Decision time, Unix seconds (for replay and tests); `nil` means now.
-    public var timestamp: Double?
+    package var timestamp: Double?
 
     /// Creates a request.
-    public init(
+    package init(
         userID: String, sessionID: String, region: String, device: String, hour: Int, feedLength: Int,
         tenure: String? = nil, adFormats: [String]? = nil, timestamp: Double? = nil
     ) {
@@ -47,37 +47,37 @@ public struct DecisionRequest: Sendable, Equatable {
 /// A ``DecisionRequest`` whose names an engine has looked up in its schema.
 ///
 /// Only meaningful for the engine that resolved it (and for engines with the same schema).
-public struct ResolvedDecisionRequest: Sendable {
+package struct ResolvedDecisionRequest: Sendable {
     /// The request.
-    public let request: DecisionRequest
+    package let request: DecisionRequest
     /// Index into the schema's regions.
-    public let region: Int
+    package let region: Int
     /// Index into the schema's devices.
-    public let device: Int
+    package let device: Int
     /// Index into the schema's tenures, when the request named one.
-    public let tenure: Int?
+    package let tenure: Int?
 }
 
 /// The outcome of one decision: the plan to show and what is logged about it.
-public struct Decision: Sendable {
+package struct Decision: Sendable {
     /// The plan family member chosen.
-    public let plan: PlanSpec
+    package let plan: PlanSpec
     /// How ``DecisionEntry/probability`` was obtained.
-    public let propensityKind: PropensityKind
+    package let propensityKind: PropensityKind
     /// The record appended to the decision stream; it holds the id, the ad positions,
     /// the probability, the policy version and the fallback flag.
-    public let entry: DecisionEntry
+    package let entry: DecisionEntry
 
     /// The decision id.
-    public var decisionID: String { entry.decisionID }
+    package var decisionID: String { entry.decisionID }
     /// 1-based feed positions that get an ad, increasing.
-    public var adPositions: [Int] { entry.adPositions }
+    package var adPositions: [Int] { entry.adPositions }
     /// The probability with which the plan was chosen.
-    public var probability: Double { entry.probability }
+    package var probability: Double { entry.probability }
     /// The version of the policy that decided.
-    public var policyVersion: String { entry.policyVersion }
+    package var policyVersion: String { entry.policyVersion }
     /// Whether the decision came from the fallback (no user state).
-    public var fallback: Bool { entry.fallback }
+    package var fallback: Bool { entry.fallback }
     /// "exact" or "estimated:N", as logged and answered.
-    public var propensity: String { entry.propensity }
+    package var propensity: String { entry.propensity }
 }

@@ -11,7 +11,7 @@ extension UserRecord {
     /// exp((lastUpdate − lastVisit)/90) when both times exist (the exponent is capped at 700
     /// so that a record decades apart cannot overflow). A record
     /// without a last visit (no finished session yet) is a new user: an empty history.
-    public var behaviourHistory: BehaviourHistory {
+    var behaviourHistory: BehaviourHistory {
         guard let lastVisit else { return BehaviourHistory() }
         let elapsed = lastUpdate.map { $0 - lastVisit } ?? 0
         let weekFactor = exp(min(700, elapsed / UserRecord.weekDays))

@@ -11,14 +11,14 @@ import Hummingbird
 /// reads the body with the strict decoder, which accepts the same bodies and gives the error
 /// message for the rest. So this path changes speed, never answers
 /// (``DecisionRequest/decodeStrictly(_:)`` is the other reader; tests compare the two).
-public enum DecideBodyFastPath {
+enum DecideBodyFastPath {
     /// The request in `buffer`'s readable bytes, or `nil` to use the strict decoder.
     static func parse(_ buffer: ByteBuffer) -> DecisionRequest? {
         buffer.withUnsafeReadableBytes { parse($0) }
     }
 
     /// The request in `bytes`, or `nil` to use the strict decoder.
-    public static func parse(_ bytes: [UInt8]) -> DecisionRequest? {
+    static func parse(_ bytes: [UInt8]) -> DecisionRequest? {
         bytes.withUnsafeBytes { parse($0) }
     }
 

@@ -11,27 +11,27 @@ import StateStore
 ///
 /// ``buildApplication(server:)`` turns it into a Hummingbird application whose service
 /// group also runs ``services`` (the policy watcher and the decision log flusher).
-public final class DecisionServer: Sendable {
+package final class DecisionServer: Sendable {
     /// The configuration.
-    public let configuration: DecisionServiceConfiguration
+    package let configuration: DecisionServiceConfiguration
     /// The live state store.
-    public let store: any LiveStore
+    package let store: any LiveStore
     /// The active policy.
-    public let policyHolder: PolicyHolder
+    package let policyHolder: PolicyHolder
     /// Follows the policy registry.
-    public let policyWatcher: PolicyWatcher
+    let policyWatcher: PolicyWatcher
     /// Buffers decisions for the decision stream.
-    public let decisionLog: DecisionLogBuffer
+    let decisionLog: DecisionLogBuffer
     /// Guards store calls on the decide and feedback paths.
-    public let circuitBreaker: CircuitBreaker
+    let circuitBreaker: CircuitBreaker
     /// Makes and verifies decision ids.
-    public let decisionIDs: DecisionIDCodec
+    let decisionIDs: DecisionIDCodec
     /// The service's metrics.
-    public let metrics: ServiceMetrics
+    package let metrics: ServiceMetrics
     /// The logger handlers use.
-    public let logger: Logger
+    package let logger: Logger
     /// The clock of every budget, cool-down and period of the parts.
-    public let clock: any TimeSource
+    package let clock: any TimeSource
 
     /// Wires the parts.
     /// - Parameters:
@@ -42,7 +42,7 @@ public final class DecisionServer: Sendable {
     ///   - logger: The service's logger.
     ///   - clock: Measures the store budgets, the circuit breaker's cool-down, the policy
     ///     watcher's interval and the decision log's pauses (tests pass a manual clock).
-    public init(
+    package init(
         configuration: DecisionServiceConfiguration = .init(), store: any LiveStore, policyHolder: PolicyHolder,
         registry: PrometheusCollectorRegistry, logger: Logger, clock: any TimeSource = SystemClock()
     ) {
@@ -73,10 +73,10 @@ public final class DecisionServer: Sendable {
     /// The background services the application runs beside the HTTP server: the policy
     /// watcher and the decision log flusher. On graceful shutdown the server stops first
     /// (finishing in-flight requests), then the flusher drains the buffer.
-    public var services: [any Service] { [policyWatcher, decisionLog] }
+    package var services: [any Service] { [policyWatcher, decisionLog] }
 
     /// The router with every route and the request metrics middleware.
-    public func makeRouter() -> Router<BasicRequestContext> {
+    func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.post("/v1/decide") { request, _ in try await self.decide(request) }
@@ -101,7 +101,7 @@ public final class DecisionServer: Sendable {
 ///   - policyHolder: The policy to serve first.
 ///   - registry: Where metrics are registered (`/metrics` renders it); never the global `MetricsSystem`.
 ///   - logger: The service's logger.
-public func buildApplication(
+package func buildApplication(
     configuration: DecisionServiceConfiguration = .init(), store: any LiveStore, policyHolder: PolicyHolder,
     registry: PrometheusCollectorRegistry, logger: Logger
 ) -> some ApplicationProtocol {
@@ -111,7 +111,7 @@ public func buildApplication(
 
 /// Builds the HTTP application of an already wired ``DecisionServer`` (tests keep the
 /// server to look at its buffer, circuit breaker and metrics).
-public func buildApplication(server: DecisionServer) -> some ApplicationProtocol {
+package func buildApplication(server: DecisionServer) -> some ApplicationProtocol {
     Application(
         router: server.makeRouter(),
         configuration: ApplicationConfiguration(address: server.configuration.address, serverName: server.configuration.serverName),

@@ -52,7 +52,7 @@ extension DecisionRequest {
     /// Reads a `POST /v1/decide` body with the strict decoder (the one the service falls
     /// back to when ``DecideBodyFastPath`` declines).
     /// - Throws: `RequestError` naming the field.
-    public static func decodeStrictly(_ body: [UInt8]) throws(RequestError) -> DecisionRequest {
+    static func decodeStrictly(_ body: [UInt8]) throws(RequestError) -> DecisionRequest {
         do {
             return try JSONDecoder().decode(DecideBody.self, from: Data(body)).request
         } catch {

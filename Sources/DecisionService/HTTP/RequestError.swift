@@ -5,9 +5,9 @@ import Hummingbird
 /// Routes throw it; as a Hummingbird `HTTPResponseError` it answers with its 4xx status
 /// (see ``Kind``) and the JSON body `{"error": {"field": "...", "message": "..."}}`, and the
 /// metrics middleware counts it by that status.
-public struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
+struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     /// What class of problem it is, which decides the HTTP status.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// The body is not the expected JSON shape: not JSON, not an object, an unknown or
         /// missing field, a value of the wrong type (400).
         case malformed
@@ -21,14 +21,14 @@ public struct RequestError: HTTPResponseError, Sendable, Equatable, CustomString
     }
 
     /// The class of problem.
-    public var kind: Kind
+    var kind: Kind
     /// The offending field as a path (`hour`, `events[3].type`), or `body` for the whole body.
-    public var field: String
+    var field: String
     /// What is wrong, naming the value where there is one.
-    public var message: String
+    var message: String
 
     /// Creates an error for `field`.
-    public init(_ kind: Kind, field: String, message: String) {
+    init(_ kind: Kind, field: String, message: String) {
         self.kind = kind
         self.field = field
         self.message = message
@@ -45,7 +45,7 @@ public struct RequestError: HTTPResponseError, Sendable, Equatable, CustomString
     }
 
     /// The HTTP status code of this error.
-    public var statusCode: Int {
+    var statusCode: Int {
         switch kind {
         case .malformed: 400
         case .invalid: 422
@@ -55,13 +55,13 @@ public struct RequestError: HTTPResponseError, Sendable, Equatable, CustomString
     }
 
     /// The HTTP status of this error.
-    public var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+    var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
 
     /// The JSON error body with ``status``.
-    public func response(from request: Request, context: some RequestContext) -> Response {
+    func response(from request: Request, context: some RequestContext) -> Response {
         JSONResponse.error(self)
     }
 
     /// One line: the field and the problem.
-    public var description: String { "\(field): \(message)" }
+    var description: String { "\(field): \(message)" }
 }

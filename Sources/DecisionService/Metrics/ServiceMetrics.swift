@@ -24,13 +24,13 @@ import Synchronization
 /// | `adload_policy_info` | gauge | `version` (1 for the active version) |
 /// | `adload_policy_swaps_total` | counter | — |
 /// | `adload_policy_load_failures_total` | counter | — |
-public final class ServiceMetrics: Sendable {
+package final class ServiceMetrics: Sendable {
     /// The routes requests are counted under (anything else is `other`).
-    public enum Route: String, Sendable, CaseIterable {
+    enum Route: String, Sendable, CaseIterable {
         case decide, feedback, policy, healthz, readyz, metrics, other
 
         /// The route of a request path.
-        public init(path: String) {
+        init(path: String) {
             switch path {
             case "/v1/decide": self = .decide
             case "/v1/feedback": self = .feedback
@@ -57,7 +57,7 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// The registry `/metrics` renders.
-    public let registry: PrometheusCollectorRegistry
+    package let registry: PrometheusCollectorRegistry
 
     static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
     /// The (route, status class) pairs every service answers from its first minute on,
@@ -103,7 +103,7 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Registers every metric in `registry`.
-    public init(registry: PrometheusCollectorRegistry) {
+    package init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         let decisions = Self.descriptor("decisions", "total", "Decisions made, by whether they came from the fallback")
         self.decisions = [false, true].map { registry.makeCounter(descriptor: decisions, labels: [("fallback", "\($0)")]) }
@@ -163,7 +163,7 @@ public final class ServiceMetrics: Sendable {
     }
 
     /// Counts one HTTP request and its latency.
-    package func recordRequest(route: Route, status: Int, duration: Duration) {
+    func recordRequest(route: Route, status: Int, duration: Duration) {
         let metrics = requestMetrics(index: Self.requestIndex(route: route, statusClass: min(max(status / 100, 1), 5) - 1))
         metrics.count.increment()
         metrics.duration.record(duration)

@@ -18,23 +18,23 @@ import Synchronization
 /// serves a newly published version within a second (plus the load time, O(d³)).
 ///
 /// The interval and the store budgets are measured on ``clock``.
-public final class PolicyWatcher: Service, Sendable {
+package final class PolicyWatcher: Service, Sendable {
     /// Polling period and store budget.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Time between polls (default 500 ms).
-        public var interval: Duration
+        package var interval: Duration
         /// Time one registry read may take (default 1 s).
-        public var storeBudget: Duration
+        var storeBudget: Duration
 
         /// Creates a configuration.
-        public init(interval: Duration = .milliseconds(500), storeBudget: Duration = .seconds(1)) {
+        package init(interval: Duration = .milliseconds(500), storeBudget: Duration = .seconds(1)) {
             self.interval = interval
             self.storeBudget = storeBudget
         }
     }
 
     /// What one poll did.
-    public enum PollOutcome: Sendable, Equatable {
+    enum PollOutcome: Sendable, Equatable {
         /// The registry's version is the served one, or there is none, or it already failed to load.
         case unchanged
         /// The policy was swapped to `version`.
@@ -46,20 +46,20 @@ public final class PolicyWatcher: Service, Sendable {
     }
 
     /// The configuration.
-    public let configuration: Configuration
+    let configuration: Configuration
     let holder: PolicyHolder
     let store: any LiveStore
     let metrics: ServiceMetrics?
     let logger: Logger
     let rejectedVersion = Mutex<String?>(nil)
     /// The clock of the polling interval and of the store budgets.
-    public let clock: any TimeSource
+    let clock: any TimeSource
     /// The deadlines of the store budgets, on ``clock``.
     let deadlines: DeadlineTimer
 
     /// Creates a watcher that swaps `holder`'s policy to the registry's active version.
     /// - Parameter clock: Measures the interval and the store budgets (tests pass a manual clock).
-    public init(
+    init(
         holder: PolicyHolder, store: any LiveStore, configuration: Configuration = .init(), metrics: ServiceMetrics? = nil,
         logger: Logger, clock: any TimeSource = SystemClock()
     ) {
@@ -73,7 +73,7 @@ public final class PolicyWatcher: Service, Sendable {
     }
 
     /// Polls until graceful shutdown or cancellation.
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             await poll()
             let interval = configuration.interval
@@ -84,7 +84,7 @@ public final class PolicyWatcher: Service, Sendable {
 
     /// Reads the registry once and swaps if it names a new version that loads.
     @discardableResult
-    public func poll() async -> PollOutcome {
+    func poll() async -> PollOutcome {
         let store = store
         let version: String?
         do throws(StoreError) {

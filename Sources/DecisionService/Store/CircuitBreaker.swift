@@ -12,23 +12,23 @@ import Synchronization
 /// the circuit was closed but reported after it opened are ignored.
 ///
 /// The cool-down and the budgets of ``call(budget:selfTimed:_:)`` are measured on ``clock``.
-public final class CircuitBreaker: Sendable {
+package final class CircuitBreaker: Sendable {
     /// When to open and how long to stay open.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Consecutive failures that open the circuit (default 5).
-        public var failureThreshold: Int
+        package var failureThreshold: Int
         /// Time the circuit stays open before a probe is let through (default 1 s).
-        public var coolDown: Duration
+        package var coolDown: Duration
 
         /// Creates a configuration.
-        public init(failureThreshold: Int = 5, coolDown: Duration = .seconds(1)) {
+        package init(failureThreshold: Int = 5, coolDown: Duration = .seconds(1)) {
             self.failureThreshold = max(1, failureThreshold)
             self.coolDown = coolDown
         }
     }
 
     /// The circuit's state.
-    public enum State: Int, Sendable, Equatable, CustomStringConvertible {
+    package enum State: Int, Sendable, Equatable, CustomStringConvertible {
         /// Calls go to the store.
         case closed = 0
         /// One probe call is in flight; everyone else skips the store.
@@ -37,7 +37,7 @@ public final class CircuitBreaker: Sendable {
         case open = 2
 
         /// The state's name in logs: closed, half_open, open.
-        public var description: String {
+        package var description: String {
             switch self {
             case .closed: "closed"
             case .halfOpen: "half_open"
@@ -47,7 +47,7 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Permission to call the store, returned by ``acquire()``; report its result with ``record(_:success:)``.
-    public enum Permit: Sendable, Equatable {
+    package enum Permit: Sendable, Equatable {
         /// An ordinary call while the circuit is closed.
         case normal
         /// The single probe of a half-open circuit.
@@ -61,9 +61,9 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// The configuration.
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// The clock of the cool-down and of the store budgets.
-    public let clock: any TimeSource
+    package let clock: any TimeSource
     /// The deadlines of the store budgets, on ``clock``.
     let deadlines: DeadlineTimer
     let inner: Mutex<Inner>
@@ -73,7 +73,7 @@ public final class CircuitBreaker: Sendable {
     /// - Parameters:
     ///   - clock: Measures the cool-down and the store budgets (tests pass a manual clock).
     ///   - onTransition: Called (outside the lock) with each new state, for metrics and logs.
-    public init(
+    package init(
         configuration: Configuration = .init(), clock: any TimeSource = SystemClock(),
         onTransition: @escaping @Sendable (State) -> Void = { _ in }
     ) {
@@ -86,10 +86,10 @@ public final class CircuitBreaker: Sendable {
 
     /// The current state (an open circuit whose cool-down has passed still reads `open`
     /// until a caller takes the probe).
-    public var state: State { inner.withLock { $0.state } }
+    package var state: State { inner.withLock { $0.state } }
 
     /// Whether the caller may call the store now, and as what; `nil` means skip the store.
-    public func acquire() -> Permit? {
+    package func acquire() -> Permit? {
         let coolDown = configuration.coolDown
         let (permit, transition) = inner.withLock { inner -> (Permit?, State?) in
             switch inner.state {
@@ -108,7 +108,7 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Reports how a call admitted with `permit` went.
-    public func record(_ permit: Permit, success: Bool) {
+    package func record(_ permit: Permit, success: Bool) {
         let threshold = configuration.failureThreshold
         let transition = inner.withLock { inner -> State? in
             switch (permit, inner.state) {

@@ -12,9 +12,9 @@ import Synchronization
 /// Time is read and slept on ``clock``: with a manual clock in tests, deadlines fire when
 /// the test advances the clock past them (the task's first wake-up is fixed when it is
 /// started, so an advance made before the task gets to sleep still wakes it).
-public final class DeadlineTimer: Sendable {
+final class DeadlineTimer: Sendable {
     /// The timer of store budgets that name none, on the system clock.
-    public static let shared = DeadlineTimer(tick: .milliseconds(1))
+    static let shared = DeadlineTimer(tick: .milliseconds(1))
 
     struct Pending: Sendable {
         let deadline: ContinuousClock.Instant
@@ -30,18 +30,18 @@ public final class DeadlineTimer: Sendable {
     /// Granularity of the deadlines.
     let tick: Duration
     /// The clock deadlines are measured and waited for on.
-    public let clock: any TimeSource
+    let clock: any TimeSource
     let state = Mutex(State())
 
     /// A timer that checks its deadlines every `tick` of `clock`.
-    public init(tick: Duration, clock: any TimeSource = SystemClock()) {
+    init(tick: Duration, clock: any TimeSource = SystemClock()) {
         self.tick = tick
         self.clock = clock
     }
 
     /// Runs `action` once `delay` has passed, unless ``cancel(_:)`` comes first.
     /// - Returns: The id to cancel it with.
-    public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
+    func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> UInt64 {
         let now = clock.now
         let entry = Pending(deadline: now + delay, action: action)
         let (id, start) = state.withLock { state -> (UInt64, Bool) in
@@ -58,7 +58,7 @@ public final class DeadlineTimer: Sendable {
     }
 
     /// Forgets a deadline that has not fired.
-    public func cancel(_ id: UInt64) {
+    func cancel(_ id: UInt64) {
         _ = state.withLock { $0.pending.removeValue(forKey: id) }
     }
 
@@ -84,5 +84,5 @@ public final class DeadlineTimer: Sendable {
     }
 
     /// Whether nothing is scheduled and the timer's task has stopped.
-    public var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.running } }
+    var isIdle: Bool { state.withLock { $0.pending.isEmpty && !$0.running } }
 }

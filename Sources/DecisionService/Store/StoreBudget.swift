@@ -8,7 +8,7 @@ import Synchronization
 /// whichever comes first answers. On timeout the operation is cancelled but not awaited (a
 /// blocking client may take longer to notice), so the caller's latency is bounded by the
 /// budget (plus the timer's 1 ms tick) whatever the store does.
-public enum StoreBudget {
+enum StoreBudget {
     /// The operation's result, or ``StoreError/timeout`` once `budget` has passed on `timer`'s clock.
     ///
     /// The deadline is registered before the operation starts, so an operation that has
@@ -16,7 +16,7 @@ public enum StoreBudget {
     /// - Complexity: one task creation, one continuation and one timer registration per call
     ///   (≈ 4 µs in a release build on this machine, against ≈ 12 µs with a sleeping timer
     ///   task per call and ≈ 1.4 µs for the bare task and continuation).
-    public static func run<Value: Sendable>(
+    static func run<Value: Sendable>(
         _ budget: Duration, timer: DeadlineTimer = .shared, _ operation: @escaping @Sendable () async throws(StoreError) -> Value
     ) async throws(StoreError) -> Value {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Value, StoreError>, Never>) in

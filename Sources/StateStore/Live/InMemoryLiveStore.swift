@@ -4,7 +4,7 @@ import Synchronization
 
 /// A ``LiveStore`` in process memory: the reference semantics of the Redis store, used by
 /// unit tests and by `adload serve --memory`. Nothing survives the process.
-public final class InMemoryLiveStore: LiveStore {
+final class InMemoryLiveStore: LiveStore {
     struct Group {
         var nextIndex = 0
         /// Delivered but not acknowledged, by consumer: entry indices.
@@ -28,16 +28,16 @@ public final class InMemoryLiveStore: LiveStore {
 
     let state = Mutex(State())
 
-    public init() {}
+    init() {}
 
     /// Makes every operation fail with ``StoreError/unavailable(_:)`` (to test fallbacks).
-    public func setUnavailable(_ unavailable: Bool) {
+    func setUnavailable(_ unavailable: Bool) {
         state.withLock { $0.unavailable = unavailable }
     }
 
     /// Makes the next conditional publication happen but fail with ``StoreError/timeout``, as
     /// a Redis write whose reply was lost (to test that learners recover from it).
-    public func loseNextPublishAnswer() {
+    func loseNextPublishAnswer() {
         state.withLock { $0.loseNextPublishAnswer = true }
     }
 
@@ -45,7 +45,7 @@ public final class InMemoryLiveStore: LiveStore {
         if state.unavailable { throw .unavailable("in-memory store switched off") }
     }
 
-    public func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
+    func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
         try state.withLock { (state: inout State) throws(StoreError) -> UserRecord? in
             try checkAvailable(state)
             guard var record = state.users[userID] else { return nil }
@@ -54,7 +54,7 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
+    func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         let encoded = entries.map { ($0, $0.jsonText) }
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
@@ -69,7 +69,7 @@ public final class InMemoryLiveStore: LiveStore {
         state.streams[stream, default: []].append(StreamEntry(id: "0-\(state.sequence)", fields: fields))
     }
 
-    public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
+    func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
         for (index, event) in entry.events.enumerated() {
             try FeedbackEvent.checkPosition(event, index: index, decisionID: entry.decisionID)
         }
@@ -107,21 +107,21 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func activePolicyVersion() async throws(StoreError) -> String? {
+    func activePolicyVersion() async throws(StoreError) -> String? {
         try state.withLock { (state: inout State) throws(StoreError) -> String? in
             try checkAvailable(state)
             return state.activeVersion
         }
     }
 
-    public func policyBlob(version: String) async throws(StoreError) -> Data? {
+    func policyBlob(version: String) async throws(StoreError) -> Data? {
         try state.withLock { (state: inout State) throws(StoreError) -> Data? in
             try checkAvailable(state)
             return state.blobs[version]
         }
     }
 
-    public func publishPolicy(version: String, blob: Data) async throws(StoreError) {
+    func publishPolicy(version: String, blob: Data) async throws(StoreError) {
         guard !version.isEmpty else { throw .failed("policy versions must not be empty") }
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
@@ -130,7 +130,7 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+    func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
         guard !version.isEmpty, expected?.isEmpty != true else { throw .failed("policy versions must not be empty") }
         return try state.withLock { (state: inout State) throws(StoreError) -> PublishOutcome in
             try checkAvailable(state)
@@ -145,7 +145,7 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func readStream(
+    func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
     ) async throws(StoreError) -> [StreamEntry] {
         let entries = try take(stream, group: group, consumer: consumer, count: count)
@@ -171,7 +171,7 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func pendingEntries(
+    func pendingEntries(
         _ stream: StreamName, group: String, consumer: String, count: Int, after: String = "0"
     ) async throws(StoreError) -> [StreamEntry] {
         try state.withLock { (state: inout State) throws(StoreError) -> [StreamEntry] in
@@ -185,7 +185,7 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {
+    func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
             let key = "\(stream.rawValue)|\(group)"
@@ -199,7 +199,7 @@ public final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    public func ping() async throws(StoreError) {
+    func ping() async throws(StoreError) {
         try state.withLock { (state: inout State) throws(StoreError) in try checkAvailable(state) }
     }
 }

@@ -3,12 +3,12 @@ import Foundation
 
 extension LiveStore {
     /// Ignores `timeout` (see the requirement).
-    public func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
+    package func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
         try await userRecord(userID: userID, day: day)
     }
 
     /// `false`: callers time calls out themselves.
-    public var honoursTimeouts: Bool { false }
+    package var honoursTimeouts: Bool { false }
 }
 
 extension FeedbackEvent {
@@ -24,20 +24,20 @@ extension FeedbackEvent {
 }
 
 /// What applying feedback did.
-public struct FeedbackOutcome: Sendable, Equatable {
+package struct FeedbackOutcome: Sendable, Equatable {
     /// Events counted now (those not seen before for this decision).
-    public var newEvents: Int
+    package var newEvents: Int
     /// Events ignored because this decision already had them.
-    public var duplicateEvents: Int
+    package var duplicateEvents: Int
 
-    public init(newEvents: Int, duplicateEvents: Int) {
+    package init(newEvents: Int, duplicateEvents: Int) {
         self.newEvents = newEvents
         self.duplicateEvents = duplicateEvents
     }
 }
 
 /// What a conditional policy publication did.
-public enum PublishOutcome: Sendable, Equatable {
+package enum PublishOutcome: Sendable, Equatable {
     /// The blob is stored and its version is active.
     case published
     /// Nothing was written: the active version was this one (`nil`: none), not the expected one.
@@ -45,24 +45,24 @@ public enum PublishOutcome: Sendable, Equatable {
 }
 
 /// The two streams learners read.
-public enum StreamName: String, Sendable, CaseIterable {
+package enum StreamName: String, Sendable, CaseIterable {
     case decisions = "adload:decisions"
     case feedback = "adload:feedback"
 }
 
 /// One entry read from a stream: its id and its fields.
-public struct StreamEntry: Sendable, Equatable {
-    public var id: String
-    public var fields: [String: String]
+package struct StreamEntry: Sendable, Equatable {
+    package var id: String
+    package var fields: [String: String]
 
-    public init(id: String, fields: [String: String]) {
+    package init(id: String, fields: [String: String]) {
         self.id = id
         self.fields = fields
     }
 }
 
 /// A store operation that failed; the service answers from its fallback, or 503.
-public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The store cannot be reached (connection refused, broken, circuit open).
     case unavailable(String)
     /// The store did not answer in time.
@@ -70,7 +70,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The store answered with an error or data this code cannot read.
     case failed(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .unavailable(reason): "state store unavailable: \(reason)"
         case .timeout: "state store timed out"
@@ -83,7 +83,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// feedback streams, and the policy registry. Two implementations: Redis (production,
 /// `RedisLiveStore`) and in memory (`InMemoryLiveStore`, for unit tests and as the
 /// reference semantics the Redis scripts must match).
-public protocol LiveStore: Sendable {
+package protocol LiveStore: Sendable {
     /// The user's record and today's ad count, in one round trip; `nil` for a user never seen.
     /// - Parameter day: the calendar day (days since the epoch, rounded down) of the daily counter.
     func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord?

@@ -204,7 +204,7 @@ extension RedisLiveStore {
     /// or its time when that is unknown. See the type's documentation for why the stream
     /// entry is a second command.
     /// - Complexity: One round trip, two when something new was counted.
-    public func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
+    package func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
         try RedisKeys.validate(userID: entry.userID)
         guard entry.time.isFinite, abs(entry.time) < 1e12 else {
             throw .failed("feedback for decision \(entry.decisionID) has time \(entry.time), not a usable number of days")

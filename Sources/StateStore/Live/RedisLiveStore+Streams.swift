@@ -6,7 +6,7 @@ extension RedisLiveStore {
     /// so it never holds a connection the decide path uses; `block` is capped at
     /// ``Options/maxBlock`` and below the stream client's command timeout. With `block` of
     /// zero it does not wait. Entries read stay pending for `consumer` until acknowledged.
-    public func readStream(
+    package func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
     ) async throws(StoreError) -> [StreamEntry] {
         guard count > 0 else { return [] }
@@ -34,7 +34,7 @@ extension RedisLiveStore {
     /// oldest first; `[]` when the group does not exist.
     ///
     /// An entry trimmed from the stream since delivery comes back with no fields; acknowledge it.
-    public func pendingEntries(
+    package func pendingEntries(
         _ stream: StreamName, group: String, consumer: String, count: Int, after: String = "0"
     ) async throws(StoreError) -> [StreamEntry] {
         guard count > 0 else { return [] }
@@ -48,7 +48,7 @@ extension RedisLiveStore {
     }
 
     /// Acknowledges entries (`XACK`); unknown ids and a missing group are ignored.
-    public func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {
+    package func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError) {
         if ids.isEmpty { return }
         let key = keys.stream(stream)
         let reply = try await client.execute([["XACK", key, group] + ids], timeout: options.writeTimeout)[0]

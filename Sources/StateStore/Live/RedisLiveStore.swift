@@ -56,27 +56,27 @@ import Synchronization
 /// Transport problems surface as ``StoreError/unavailable(_:)`` or ``StoreError/timeout``
 /// (see ``RedisClient``); an error reply or unreadable data as ``StoreError/failed(_:)``. A
 /// write that timed out may or may not have happened.
-public final class RedisLiveStore: LiveStore {
+package final class RedisLiveStore: LiveStore {
     /// Timeouts, retention and naming.
-    public struct Options: Sendable {
+    package struct Options: Sendable {
         /// Prepended to every key (for several deployments or tests sharing one Redis); no braces.
-        public var keyPrefix: String
+        var keyPrefix: String
         /// Deadline for reads on the decide path: ``userRecord(userID:day:)``, the policy
         /// reads, ``ping()``.
-        public var readTimeout: Duration
+        var readTimeout: Duration
         /// Deadline for writes and stream operations.
-        public var writeTimeout: Duration
+        var writeTimeout: Duration
         /// Approximate cap on each stream's length (`XADD ... MAXLEN ~`).
-        public var streamMaxLength: Int
+        var streamMaxLength: Int
         /// How long the identities of counted events are kept: a repeat arriving later is counted again.
-        public var countedEventsRetention: Duration
+        var countedEventsRetention: Duration
         /// How long a daily ad counter lives.
-        public var dailyCounterRetention: Duration
+        var dailyCounterRetention: Duration
         /// Longest `block` honoured by ``readStream(_:group:consumer:count:block:)``.
-        public var maxBlock: Duration
+        var maxBlock: Duration
 
         /// Creates options; the defaults are those described in ``RedisLiveStore``.
-        public init(
+        package init(
             keyPrefix: String = "",
             readTimeout: Duration = .milliseconds(100),
             writeTimeout: Duration = .seconds(1),
@@ -96,9 +96,9 @@ public final class RedisLiveStore: LiveStore {
     }
 
     /// The client for everything except blocking stream reads.
-    public let client: RedisClient
+    package let client: RedisClient
     /// The options in use.
-    public let options: Options
+    package let options: Options
     let keys: RedisKeys
     private let ownsClient: Bool
     private let logger: Logger
@@ -122,7 +122,7 @@ public final class RedisLiveStore: LiveStore {
     ///     ``Options/maxBlock``) and ``shutdown()`` stops it.
     ///   - options: Timeouts, retention and key prefix.
     ///   - logger: For a stream client this store creates.
-    public init(
+    package init(
         client: RedisClient, streamClient: RedisClient? = nil, options: Options = Options(),
         logger: Logger = Logger(label: "adload.redis")
     ) {
@@ -141,7 +141,7 @@ public final class RedisLiveStore: LiveStore {
     ///   - configuration: Address, pool and timeouts of the main client.
     ///   - options: Timeouts, retention and key prefix.
     ///   - logger: For both clients.
-    public init(configuration: RedisClient.Configuration, options: Options = Options(), logger: Logger = Logger(label: "adload.redis")) {
+    package init(configuration: RedisClient.Configuration, options: Options = Options(), logger: Logger = Logger(label: "adload.redis")) {
         client = RedisClient(configuration: configuration, logger: logger)
         self.options = options
         self.logger = logger
@@ -171,7 +171,7 @@ public final class RedisLiveStore: LiveStore {
     }
 
     /// Shuts down the clients this store created (not those passed in).
-    public func shutdown() async {
+    package func shutdown() async {
         let created = streams.withLock { (state: inout StreamClientState) -> RedisClient? in
             state.shutDown = true
             return state.owned ? state.client : nil
@@ -186,15 +186,15 @@ public final class RedisLiveStore: LiveStore {
 
     // MARK: User state
 
-    public func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
+    package func userRecord(userID: String, day: Int) async throws(StoreError) -> UserRecord? {
         try await userRecord(userID: userID, day: day, timeout: options.readTimeout)
     }
 
     /// The client fails the request at its deadline, whatever the connection does.
-    public var honoursTimeouts: Bool { true }
+    package var honoursTimeouts: Bool { true }
 
     /// Gives up at `timeout` or ``Options/readTimeout``, whichever comes first.
-    public func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
+    package func userRecord(userID: String, day: Int, timeout: Duration) async throws(StoreError) -> UserRecord? {
         try RedisKeys.validate(userID: userID)
         let userKey = keys.user(userID)
         let replies = try await client.execute(
@@ -261,7 +261,7 @@ public final class RedisLiveStore: LiveStore {
 
     // MARK: Decisions
 
-    public func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
+    package func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         if entries.isEmpty { return }
         let prefix = Self.command(["XADD", keys.stream(.decisions), "MAXLEN", "~", String(options.streamMaxLength), "*", "d"])
         var commands: [[[UInt8]]] = []
@@ -281,7 +281,7 @@ public final class RedisLiveStore: LiveStore {
 
     // MARK: Policy registry
 
-    public func activePolicyVersion() async throws(StoreError) -> String? {
+    package func activePolicyVersion() async throws(StoreError) -> String? {
         let reply = try await client.execute([["GET", keys.activePolicy]], timeout: options.readTimeout)[0]
         if try Self.checked(reply, "GET \(keys.activePolicy)").isNull { return nil }
         guard let version = reply.string else {
@@ -290,7 +290,7 @@ public final class RedisLiveStore: LiveStore {
         return version
     }
 
-    public func policyBlob(version: String) async throws(StoreError) -> Data? {
+    package func policyBlob(version: String) async throws(StoreError) -> Data? {
         let reply = try await client.execute([["HGET", keys.policyBlobs, version]], timeout: options.readTimeout)[0]
         if try Self.checked(reply, "HGET \(keys.policyBlobs) \(version)").isNull { return nil }
         guard let bytes = reply.bytes else {
@@ -301,7 +301,7 @@ public final class RedisLiveStore: LiveStore {
 
     /// Stores the blob and moves the active pointer to it in one `MULTI`/`EXEC`, so no
     /// reader ever sees a pointer to a missing blob (the two keys share a hash slot).
-    public func publishPolicy(version: String, blob: Data) async throws(StoreError) {
+    package func publishPolicy(version: String, blob: Data) async throws(StoreError) {
         guard !version.isEmpty else { throw .failed("policy versions must not be empty") }
         let replies = try await client.execute(
             [
@@ -335,7 +335,7 @@ public final class RedisLiveStore: LiveStore {
         return 1
         """)
 
-    public func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+    package func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
         guard !version.isEmpty, expected?.isEmpty != true else { throw .failed("policy versions must not be empty") }
         let reply = try await client.run(
             Self.publishIfActiveScript, keys: [Array(keys.activePolicy.utf8), Array(keys.policyBlobs.utf8)],
@@ -347,7 +347,7 @@ public final class RedisLiveStore: LiveStore {
 
     // MARK: Health
 
-    public func ping() async throws(StoreError) {
+    package func ping() async throws(StoreError) {
         let reply = try await client.execute([["PING"]], timeout: options.readTimeout)[0]
         guard reply == .status("PONG") else {
             throw .failed("PING answered \(reply)")

@@ -12,11 +12,11 @@ import Glibc
 /// The one launcher: `adload serve` uses it for its embedded store (AOF on, data under the
 /// data folder); tests use it, through `RedisTestServer`, for private servers, and restart
 /// it to test reconnects.
-public final class RedisServerProcess: Sendable {
+package final class RedisServerProcess: Sendable {
     /// Where the server listens.
-    public let address: RedisAddress
+    package let address: RedisAddress
     /// The server's log file.
-    public let logPath: String
+    let logPath: String
     let directory: String
     let appendOnly: Bool
     let executable: String
@@ -35,13 +35,13 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// The redis-server executable on PATH or in /usr/bin, /usr/local/bin, /usr/sbin; `nil` if none.
-    public static func findExecutable(path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+    static func findExecutable(path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
         let directories = (path ?? "").split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
         return directories.map { "\($0)/redis-server" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
-    public static func freePort() throws(RedisServerProcessError) -> Int {
+    package static func freePort() throws(RedisServerProcessError) -> Int {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketFD >= 0 else { throw .cannotStart(reason: "socket(): \(String(cString: strerror(errno)))", log: "") }
         defer { close(socketFD) }
@@ -66,7 +66,7 @@ public final class RedisServerProcess: Sendable {
     ///   - appendOnly: keep an append-only file (durable across restarts).
     ///   - startupTimeout: how long to wait for PING to answer.
     /// - Throws: ``RedisServerProcessError`` naming what went wrong, with the server's log.
-    public static func start(
+    package static func start(
         port: Int, directory: String, appendOnly: Bool, executable: String? = nil, startupTimeout: Duration = .seconds(5)
     ) throws(RedisServerProcessError) -> RedisServerProcess {
         guard let executable = executable ?? findExecutable() else {
@@ -86,7 +86,7 @@ public final class RedisServerProcess: Sendable {
 
     /// Stops the server if it runs and starts it again on the same port and data folder.
     /// - Throws: ``RedisServerProcessError`` as ``start(port:directory:appendOnly:executable:startupTimeout:)``.
-    public func restart() throws(RedisServerProcessError) {
+    package func restart() throws(RedisServerProcessError) {
         stop()
         try launch()
     }
@@ -131,11 +131,11 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Whether the server process is still running.
-    public var isRunning: Bool { process.withLock { $0.isRunning } }
+    var isRunning: Bool { process.withLock { $0.isRunning } }
 
     /// Stops the server: SIGTERM (redis-server then finishes its AOF), SIGKILL after 5 s.
     /// Does nothing when it is not running.
-    public func stop() {
+    package func stop() {
         let process = process.withLock { $0 }
         guard process.processIdentifier != 0 else { return }
         if process.isRunning {
@@ -163,11 +163,11 @@ public final class RedisServerProcess: Sendable {
 }
 
 /// A redis-server that cannot be started.
-public enum RedisServerProcessError: Error, Sendable, CustomStringConvertible {
+package enum RedisServerProcessError: Error, Sendable, CustomStringConvertible {
     case notFound
     case cannotStart(reason: String, log: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notFound:
             "redis-server not found on PATH or in /usr/bin, /usr/local/bin, /usr/sbin: install it with `apt-get install redis-server` (scripts/setup does)"

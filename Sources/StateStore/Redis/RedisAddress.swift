@@ -4,22 +4,22 @@
 /// for example `redis://127.0.0.1:6379/0` or `redis://:secret@cache.internal/2`. The port
 /// defaults to 6379 and the database to 0. User and password may be percent-encoded.
 /// ``description`` never shows the password.
-public struct RedisAddress: Sendable, Hashable {
+package struct RedisAddress: Sendable, Hashable {
     /// The port Redis listens on unless told otherwise.
-    public static let defaultPort = 6379
+    static let defaultPort = 6379
 
     /// Host name or IP address (an IPv6 address without brackets).
-    public var host: String
+    package var host: String
     /// TCP port, 1 through 65535.
-    public var port: Int
+    package var port: Int
     /// Logical database selected after connecting (`SELECT`); 0 is the default.
-    public var database: Int
+    package var database: Int
     /// ACL user name for `AUTH username password`; `nil` authenticates as the default user.
     ///
     /// Used only together with ``password``.
-    public var username: String?
+    var username: String?
     /// Password for `AUTH`; `nil` skips authentication.
-    public var password: String?
+    var password: String?
 
     /// Creates an address from its parts, without validating them.
     ///
@@ -29,7 +29,7 @@ public struct RedisAddress: Sendable, Hashable {
     ///   - database: Database number selected after connecting.
     ///   - username: ACL user, or `nil` for the default user.
     ///   - password: Password, or `nil` for no `AUTH`.
-    public init(
+    package init(
         host: String,
         port: Int = RedisAddress.defaultPort,
         database: Int = 0,
@@ -47,7 +47,7 @@ public struct RedisAddress: Sendable, Hashable {
     ///
     /// - Parameter url: A URL such as `redis://host:port/db` or `redis://:password@host:port/db`.
     /// - Throws: ``RedisAddressError`` naming the part of the URL that is wrong.
-    public init(parsing url: String) throws(RedisAddressError) {
+    package init(parsing url: String) throws(RedisAddressError) {
         guard let separator = url.firstRange(of: "://") else {
             throw RedisAddressError(part: .scheme, value: url, reason: "missing `redis://` at the start")
         }
@@ -198,7 +198,7 @@ public struct RedisAddress: Sendable, Hashable {
 
 extension RedisAddress: CustomStringConvertible {
     /// The address as a `redis://` URL with the password replaced by `***`.
-    public var description: String {
+    package var description: String {
         var text = "redis://"
         if password != nil {
             text += "\(username ?? ""):***@"
@@ -212,9 +212,9 @@ extension RedisAddress: CustomStringConvertible {
 /// A `redis://` URL that could not be parsed, naming the part that is wrong.
 ///
 /// The offending text is kept in ``value``, except for passwords, which are never echoed.
-public struct RedisAddressError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct RedisAddressError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A part of a `redis://` URL.
-    public enum Part: String, Sendable, Hashable {
+    package enum Part: String, Sendable, Hashable {
         /// The `redis://` prefix.
         case scheme
         /// The user name before `:password@`.
@@ -232,21 +232,21 @@ public struct RedisAddressError: Error, Sendable, Hashable, CustomStringConverti
     }
 
     /// Which part of the URL is wrong.
-    public let part: Part
+    package let part: Part
     /// The text of that part as given (empty for passwords).
-    public let value: String
+    package let value: String
     /// Why it was rejected, in a sentence a person can act on.
-    public let reason: String
+    package let reason: String
 
     /// Creates an error for one part of a URL.
-    public init(part: Part, value: String, reason: String) {
+    package init(part: Part, value: String, reason: String) {
         self.part = part
         self.value = value
         self.reason = reason
     }
 
     /// For example "invalid Redis URL: bad port `70000`: must be a whole number from 1 to 65535".
-    public var description: String {
+    package var description: String {
         let shown = part == .password || value.isEmpty ? "" : " `\(value)`"
         return "invalid Redis URL: bad \(part.rawValue)\(shown): \(reason) "
             + "(expected redis://[[user]:password@]host[:port][/database])"

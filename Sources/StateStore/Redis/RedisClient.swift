@@ -9,7 +9,7 @@ import NIOPosix
 /// decides/s, one quiet `scripts/bench-service` run alternating them 3 times, commit
 /// 783e4e5; docs/benchmarks.md). Threads stay for callers that do not run on the loops:
 /// `adload learn`'s stream client, which blocks on XREADGROUP, and the tests' clients.
-public enum RedisTransport: Sendable {
+package enum RedisTransport: Sendable {
     /// Blocking hiredis connections, each on a dedicated OS thread (the default): works for
     /// any caller, and a blocking command only ever holds its own connection's thread.
     case threads
@@ -73,34 +73,34 @@ public enum RedisTransport: Sendable {
 /// oldest unanswered request has waited ``Configuration/commandTimeout``.
 ///
 /// Task cancellation is not observed: a request completes, fails or times out.
-public final class RedisClient: Sendable {
+package final class RedisClient: Sendable {
     /// How a ``RedisClient`` connects, how much it queues and how long it waits.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The server.
-        public var address: RedisAddress
+        package var address: RedisAddress
         /// Number of connections: each on its own thread, or spread round-robin over the event
         /// loops. Values below 1 count as 1.
-        public var connections: Int
+        package var connections: Int
         /// Most requests waiting to be sent; more are rejected as overload. Values below 1 count as 1.
-        public var queueCapacity: Int
+        var queueCapacity: Int
         /// Most requests one connection sends in one round trip. Values below 1 count as 1.
-        public var maxBatch: Int
+        package var maxBatch: Int
         /// Limit on establishing a TCP connection (and AUTH/SELECT).
-        public var connectTimeout: Duration
+        package var connectTimeout: Duration
         /// Limit on each socket read or write; a round trip slower than this breaks its
         /// connection. Keep it above the block time of any blocking command sent.
-        public var commandTimeout: Duration
+        package var commandTimeout: Duration
         /// Wait before the second reconnect attempt (the first is immediate).
-        public var initialBackoff: Duration
+        var initialBackoff: Duration
         /// Longest wait between reconnect attempts.
-        public var maxBackoff: Duration
+        var maxBackoff: Duration
         /// Names the threads (`<name>-0`, ...) and appears in errors and logs.
-        public var name: String
+        package var name: String
         /// Dedicated threads (the default) or SwiftNIO event loops.
-        public var transport: RedisTransport
+        package var transport: RedisTransport
 
         /// Creates a configuration; the defaults suit a decide path with a local Redis.
-        public init(
+        package init(
             address: RedisAddress,
             connections: Int = 2,
             queueCapacity: Int = 4096,
@@ -139,35 +139,35 @@ public final class RedisClient: Sendable {
     }
 
     /// Counters since the client started; read them with ``statistics``.
-    public struct Statistics: Sendable, Equatable {
+    package struct Statistics: Sendable, Equatable {
         /// Calls to `execute` with at least one command.
-        public var requests = 0
+        package var requests = 0
         /// Requests that ended in an error, whatever the reason (timeouts and rejections included).
-        public var failedRequests = 0
+        var failedRequests = 0
         /// Requests that failed with ``StoreError/timeout``.
-        public var timeouts = 0
+        package var timeouts = 0
         /// Requests rejected because the queue was full.
-        public var rejected = 0
+        package var rejected = 0
         /// Pipelines written to a connection (network round trips).
-        public var roundTrips = 0
+        var roundTrips = 0
         /// Commands sent in those round trips.
-        public var commands = 0
+        package var commands = 0
         /// Requests answered by those round trips (`requests / roundTrips` under load shows the batching).
-        public var batchedRequests = 0
+        var batchedRequests = 0
         /// Established connections that broke (I/O, protocol or socket timeout errors).
-        public var connectionErrors = 0
+        var connectionErrors = 0
         /// Failed connection attempts.
-        public var connectFailures = 0
+        var connectFailures = 0
         /// Connections established after a failure: a lost connection replaced, or a first
         /// connection that succeeded only after failed attempts.
-        public var reconnects = 0
+        var reconnects = 0
 
         /// Creates zeroed counters.
-        public init() {}
+        package init() {}
     }
 
     /// The configuration in use, with out-of-range values already corrected.
-    public let configuration: Configuration
+    package let configuration: Configuration
     private let backend: Backend
 
     private enum Backend: Sendable {
@@ -182,7 +182,7 @@ public final class RedisClient: Sendable {
     /// - Parameters:
     ///   - configuration: Address, pool size, queue size and timeouts.
     ///   - logger: Receives connection losses and reconnects.
-    public init(configuration: Configuration, logger: Logger = Logger(label: "adload.redis")) {
+    package init(configuration: Configuration, logger: Logger = Logger(label: "adload.redis")) {
         self.configuration = configuration.normalized
         switch configuration.transport {
         case .threads:
@@ -212,7 +212,7 @@ public final class RedisClient: Sendable {
     /// - Throws: ``StoreError/timeout`` at the deadline; ``StoreError/unavailable(_:)`` when no
     ///   connection is up, the connection broke, the queue is full or the client is shut
     ///   down; ``StoreError/failed(_:)`` for a command with no arguments (nothing is sent).
-    public func execute(_ commands: [[[UInt8]]], timeout: Duration) async throws(StoreError) -> [RedisReply] {
+    func execute(_ commands: [[[UInt8]]], timeout: Duration) async throws(StoreError) -> [RedisReply] {
         if commands.isEmpty { return [] }
         for (index, command) in commands.enumerated() where command.isEmpty || Int32(exactly: command.count) == nil {
             throw .failed("command \(index) of \(commands.count) has \(command.count) arguments; nothing was sent")
@@ -236,7 +236,7 @@ public final class RedisClient: Sendable {
     ///   - timeout: Deadline for the whole request, counted from now.
     /// - Returns: One reply per command, in order.
     /// - Throws: The same errors as the byte form.
-    public func execute(_ commands: [[String]], timeout: Duration) async throws(StoreError) -> [RedisReply] {
+    func execute(_ commands: [[String]], timeout: Duration) async throws(StoreError) -> [RedisReply] {
         try await execute(commands.map { $0.map { Array($0.utf8) } }, timeout: timeout)
     }
 
@@ -245,7 +245,7 @@ public final class RedisClient: Sendable {
     ///
     /// Safe to call more than once. A connection thread busy in a round trip or a connect
     /// attempt finishes it first, so this can take up to the command or connect timeout.
-    public func shutdown() async {
+    package func shutdown() async {
         switch backend {
         case let .threads(core):
             await withUnsafeContinuation { continuation in
@@ -257,7 +257,7 @@ public final class RedisClient: Sendable {
     }
 
     /// A snapshot of the counters.
-    public var statistics: Statistics {
+    package var statistics: Statistics {
         switch backend {
         case let .threads(core): core.statisticsSnapshot()
         case let .eventLoops(pool): pool.statistics
@@ -266,12 +266,12 @@ public final class RedisClient: Sendable {
 
     /// Whether at least one connection is established (as far as the client knows: a
     /// connection the server closed is noticed on its next use).
-    public var isConnected: Bool {
+    var isConnected: Bool {
         connectionsUp > 0
     }
 
     /// How many of the ``Configuration/connections`` are established (as far as the client knows).
-    public var connectionsUp: Int {
+    var connectionsUp: Int {
         switch backend {
         case let .threads(core): core.connectionsUp()
         case let .eventLoops(pool): pool.connectionsUp

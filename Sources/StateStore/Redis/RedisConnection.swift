@@ -34,11 +34,11 @@ import Darwin
 /// gone away, and that signal kills the process by default. The first connection made
 /// therefore sets `SIGPIPE` to ignored if, and only if, it still has its default action,
 /// so such a write fails with an I/O error instead.
-public final class RedisConnection {
+package final class RedisConnection {
     /// The server this connection talks to.
-    public let address: RedisAddress
+    package let address: RedisAddress
     /// How long one command or pipeline may wait on a socket read or write.
-    public let commandTimeout: Duration
+    package let commandTimeout: Duration
 
     private let context: UnsafeMutablePointer<redisContext>
     private var failure: RedisError?
@@ -53,7 +53,7 @@ public final class RedisConnection {
     /// - Throws: ``RedisError/connectionFailed(host:port:message:)`` if the server cannot be
     ///   reached or rejects `AUTH` or `SELECT`; ``RedisError/invalidArgument(_:)`` for a
     ///   timeout that is not positive.
-    public init(
+    package init(
         address: RedisAddress,
         connectTimeout: Duration = .seconds(2),
         commandTimeout: Duration = .seconds(2)
@@ -115,7 +115,7 @@ public final class RedisConnection {
     /// Whether an I/O, protocol or timeout error has made this connection unusable.
     ///
     /// A pool checks this after an error and replaces the connection.
-    public var isBroken: Bool {
+    var isBroken: Bool {
         failure != nil || context.pointee.err != 0
     }
 
@@ -126,7 +126,7 @@ public final class RedisConnection {
     /// - Returns: The reply; never ``RedisReply/error(_:)``.
     /// - Throws: ``RedisError/server(message:)`` for an error reply (the connection stays
     ///   usable), or an I/O, protocol, timeout or broken-connection error.
-    public func command(_ args: [String]) throws(RedisError) -> RedisReply {
+    package func command(_ args: [String]) throws(RedisError) -> RedisReply {
         let buffer = try RedisCommandBuffer(CollectionOfOne(args.lazy.map(\.utf8)))
         return try roundTrip(buffer)[0].checked()
     }
@@ -136,7 +136,7 @@ public final class RedisConnection {
     /// - Parameter args: The command and its arguments as bytes; any byte values are allowed.
     /// - Returns: The reply; never ``RedisReply/error(_:)``.
     /// - Throws: The same errors as ``command(_:)-([String])``.
-    public func command(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
+    package func command(_ args: [[UInt8]]) throws(RedisError) -> RedisReply {
         let buffer = try RedisCommandBuffer(CollectionOfOne(args))
         return try roundTrip(buffer)[0].checked()
     }
@@ -151,7 +151,7 @@ public final class RedisConnection {
     /// - Throws: ``RedisError/invalidArgument(_:)`` for an empty command (nothing is sent),
     ///   or an I/O, protocol, timeout or broken-connection error.
     /// - Complexity: One network round trip for the whole batch.
-    public func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
+    func pipeline(_ commands: [[String]]) throws(RedisError) -> [RedisReply] {
         try roundTrip(RedisCommandBuffer(commands.lazy.map { $0.lazy.map(\.utf8) }))
     }
 
@@ -160,7 +160,7 @@ public final class RedisConnection {
     /// - Parameter commands: The commands as bytes.
     /// - Returns: One reply per command, in order; error replies in place.
     /// - Throws: The same errors as ``pipeline(_:)-([[String]])``.
-    public func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
+    func pipeline(_ commands: [[[UInt8]]]) throws(RedisError) -> [RedisReply] {
         try roundTrip(RedisCommandBuffer(commands))
     }
 

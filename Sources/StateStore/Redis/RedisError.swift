@@ -4,7 +4,7 @@
 /// server, the value and the reason. Only ``server(message:)`` and ``invalidArgument(_:)``
 /// leave the connection usable; after the others the connection reports
 /// ``RedisConnection/isBroken`` and must be replaced.
-public enum RedisError: Error, Sendable, Hashable {
+package enum RedisError: Error, Sendable, Hashable {
     /// The TCP connection, or the AUTH/SELECT handshake after it, failed.
     case connectionFailed(host: String, port: Int, message: String)
     /// Reading from or writing to the socket failed, or the server closed the connection.
@@ -34,7 +34,7 @@ public enum RedisError: Error, Sendable, Hashable {
 
 extension RedisError: CustomStringConvertible {
     /// A sentence naming what failed and the value involved.
-    public var description: String {
+    package var description: String {
         switch self {
         case let .connectionFailed(host, port, message):
             "cannot connect to Redis at \(host):\(port): \(message)"

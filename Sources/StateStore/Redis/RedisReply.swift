@@ -5,7 +5,7 @@ import CHiredis
 /// Values are plain Swift data: the hiredis object is freed as soon as it is converted.
 /// Bulk strings are raw bytes, because Redis values are binary; use ``string`` to decode
 /// them as UTF-8.
-public enum RedisReply: Sendable, Hashable {
+package enum RedisReply: Sendable, Hashable {
     /// A simple status reply such as `OK` or `PONG`.
     case status(String)
     /// An error reply such as `ERR value is not an integer or out of range`.
@@ -25,7 +25,7 @@ public enum RedisReply: Sendable, Hashable {
     /// The reply as text: a bulk string that is valid UTF-8, or a status.
     ///
     /// `nil` for other replies and for bulk strings that are not valid UTF-8.
-    public var string: String? {
+    package var string: String? {
         switch self {
         case let .bulk(bytes): String(validating: bytes, as: UTF8.self)
         case let .status(text): text
@@ -34,7 +34,7 @@ public enum RedisReply: Sendable, Hashable {
     }
 
     /// The bytes of a bulk string or status reply; `nil` for other replies.
-    public var bytes: [UInt8]? {
+    package var bytes: [UInt8]? {
         switch self {
         case let .bulk(bytes): bytes
         case let .status(text): Array(text.utf8)
@@ -46,7 +46,7 @@ public enum RedisReply: Sendable, Hashable {
     /// decimal integer (what `GET` returns for a counter set by `INCR`).
     ///
     /// `nil` for other replies and for text that is not an integer in range.
-    public var int: Int? {
+    package var int: Int? {
         switch self {
         case let .integer(value): Int(exactly: value)
         case .bulk, .status: string.flatMap { Int($0) }
@@ -55,17 +55,17 @@ public enum RedisReply: Sendable, Hashable {
     }
 
     /// The elements of an array reply; `nil` for other replies.
-    public var array: [RedisReply]? {
+    package var array: [RedisReply]? {
         if case let .array(elements) = self { elements } else { nil }
     }
 
     /// The message of an error reply; `nil` for other replies.
-    public var errorMessage: String? {
+    var errorMessage: String? {
         if case let .error(message) = self { message } else { nil }
     }
 
     /// Whether this is the null reply.
-    public var isNull: Bool {
+    var isNull: Bool {
         if case .null = self { true } else { false }
     }
 
@@ -75,7 +75,7 @@ public enum RedisReply: Sendable, Hashable {
     /// `RedisConnection.command(_:)` does. Nested error replies inside arrays are not
     /// inspected.
     /// - Returns: `self` when it is not an error reply.
-    public func checked() throws(RedisError) -> RedisReply {
+    package func checked() throws(RedisError) -> RedisReply {
         if case let .error(message) = self { throw .server(message: message) }
         return self
     }

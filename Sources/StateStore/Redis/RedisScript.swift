@@ -11,18 +11,18 @@ import Synchronization
 ///
 /// Keys the script touches must all be passed in `keys` (Redis Cluster routes on them and
 /// rejects scripts whose keys span slots).
-public final class RedisScript: Sendable {
+final class RedisScript: Sendable {
     /// The Lua source.
-    public let source: String
+    let source: String
     private let sha = Mutex<String?>(nil)
 
     /// Creates a script from its Lua source; nothing is sent until it is first run.
-    public init(_ source: String) {
+    init(_ source: String) {
         self.source = source
     }
 
     /// The SHA-1 the server reported for this script, once it has been loaded.
-    public var loadedSHA: String? {
+    var loadedSHA: String? {
         sha.withLock { $0 }
     }
 
@@ -44,7 +44,7 @@ extension RedisClient {
     /// - Throws: ``StoreError/failed(_:)`` for an error the script raised or a failed load;
     ///   the transport errors of `execute(_:timeout:)`.
     /// - Complexity: One round trip, or two when the server had lost the script.
-    public func run(
+    func run(
         _ script: RedisScript, keys: [[UInt8]], arguments: [[UInt8]], timeout: Duration
     ) async throws(StoreError) -> RedisReply {
         let clock = ContinuousClock()

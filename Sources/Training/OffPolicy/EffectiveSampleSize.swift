@@ -4,7 +4,7 @@
 /// a few weights dominate; it is invariant to scaling all weights. All-zero weights
 /// (or an empty collection) give 0.
 /// - Complexity: O(n).
-public func effectiveSampleSize(weights: some Sequence<Double>) -> Double {
+func effectiveSampleSize(weights: some Sequence<Double>) -> Double {
     var sum = 0.0
     var sumOfSquares = 0.0
     for weight in weights {

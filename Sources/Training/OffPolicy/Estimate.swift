@@ -1,29 +1,29 @@
 /// One estimator's estimate of a target policy's value, with its bootstrap uncertainty.
-public struct Estimate: Sendable, Hashable {
+package struct Estimate: Sendable, Hashable {
     /// The estimator's short name: `IPS`, `SNIPS`, `DM`, `DR` or `switch-DR`.
-    public let name: String
+    package let name: String
 
     /// The point estimate on the full log.
-    public let value: Double
+    package let value: Double
 
     /// The standard deviation of the bootstrap replicates.
-    public let standardError: Double
+    package let standardError: Double
 
     /// The 2.5th percentile of the bootstrap replicates.
-    public let lower95: Double
+    let lower95: Double
 
     /// The 97.5th percentile of the bootstrap replicates.
-    public let upper95: Double
+    let upper95: Double
 
     /// Kish's effective sample size (Σw)²/Σw² of the weights the estimator puts on the
     /// decisions (see `OffPolicyEstimator.effectiveSampleSize(of:)`).
-    public let effectiveSampleSize: Double
+    let effectiveSampleSize: Double
 
     /// The number of logged decisions.
-    public let n: Int
+    package let n: Int
 
     /// Creates an estimate from its parts.
-    public init(
+    package init(
         name: String, value: Double, standardError: Double, lower95: Double, upper95: Double,
         effectiveSampleSize: Double, n: Int
     ) {
@@ -37,7 +37,7 @@ public struct Estimate: Sendable, Hashable {
     }
 
     /// Whether `truth` lies in the closed interval [`lower95`, `upper95`].
-    public func covers(_ truth: Double) -> Bool {
+    package func covers(_ truth: Double) -> Bool {
         lower95 <= truth && truth <= upper95
     }
 }

@@ -3,25 +3,25 @@
 /// The caller evaluates both policies and the reward model on the logged context; the
 /// estimators never see contexts or actions, so they work with any log storage.
 /// Validation happens when an estimator runs (see `OffPolicyError`), not here.
-public struct LoggedDecision: Sendable, Hashable {
+package struct LoggedDecision: Sendable, Hashable {
     /// The observed reward r for the logged action.
-    public var reward: Double
+    package var reward: Double
 
     /// The logging policy's probability μ(a|x) of the action it took, in (0, 1].
-    public var loggingPropensity: Double
+    var loggingPropensity: Double
 
     /// The target policy's probability π(a|x) of the logged action, in [0, 1].
-    public var targetProbability: Double
+    var targetProbability: Double
 
     /// The reward model's prediction q̂(x, a) for the logged action.
     ///
     /// Read only by the model-based estimators (DM, DR, switch-DR).
-    public var predictedLogged: Double
+    var predictedLogged: Double
 
     /// The reward model's expected reward under the target, Σₐ π(a|x) q̂(x, a).
     ///
     /// Read only by the model-based estimators (DM, DR, switch-DR).
-    public var predictedTarget: Double
+    var predictedTarget: Double
 
     /// Creates a decision.
     ///
@@ -33,7 +33,7 @@ public struct LoggedDecision: Sendable, Hashable {
     ///   - targetProbability: π(a|x), the target policy's probability of the logged action.
     ///   - predictedLogged: q̂(x, a) for the logged action.
     ///   - predictedTarget: Σₐ π(a|x) q̂(x, a).
-    public init(
+    package init(
         reward: Double, loggingPropensity: Double, targetProbability: Double,
         predictedLogged: Double = 0, predictedTarget: Double = 0
     ) {
@@ -45,7 +45,7 @@ public struct LoggedDecision: Sendable, Hashable {
     }
 
     /// The importance weight π(a|x) / μ(a|x).
-    public var importanceWeight: Double { targetProbability / loggingPropensity }
+    var importanceWeight: Double { targetProbability / loggingPropensity }
 }
 
 extension LoggedDecision {

@@ -3,7 +3,7 @@
 /// Decision indices are 0-based positions in the array passed to the estimator.
 /// Cases carrying a `Double` may carry NaN, which never compares equal: match the case
 /// and test the value with `isNaN` rather than comparing whole errors.
-public enum OffPolicyError: Error, Hashable, CustomStringConvertible {
+package enum OffPolicyError: Error, Hashable, CustomStringConvertible {
     /// The log holds no decisions.
     case emptyLog
 
@@ -27,7 +27,7 @@ public enum OffPolicyError: Error, Hashable, CustomStringConvertible {
     case invalidReplicateCount(Int)
 
     /// A sentence naming the problem and the value that caused it.
-    public var description: String {
+    package var description: String {
         switch self {
         case .emptyLog:
             "The decision log is empty: off-policy estimates need at least one logged decision"

@@ -17,7 +17,7 @@
 /// SNIPS has O(1/n) bias and is bounded by the rewards' range.
 /// Switch-DR (Wang, Agarwal and Dudík, 2017) trades some of DM's bias for lower
 /// variance on the decisions whose weights exceed τ.
-public enum OffPolicyEstimator: Sendable, Hashable {
+package enum OffPolicyEstimator: Sendable, Hashable {
     /// Inverse propensity scoring.
     case ips
     /// Self-normalized inverse propensity scoring.
@@ -39,15 +39,15 @@ public enum OffPolicyEstimator: Sendable, Hashable {
     /// falls back to the model only for the rare, extreme weights that dominate DR's
     /// variance. A quantile threshold would always hand some decisions to the model,
     /// adding model bias even to well-behaved logs.
-    public static let defaultSwitchThreshold = 20.0
+    package static let defaultSwitchThreshold = 20.0
 
     /// IPS, SNIPS, DM, DR and switch-DR with the given threshold, in report order.
-    public static func all(switchThreshold: Double = defaultSwitchThreshold) -> [OffPolicyEstimator] {
+    package static func all(switchThreshold: Double = defaultSwitchThreshold) -> [OffPolicyEstimator] {
         [.ips, .snips, .dm, .dr, .switchDR(threshold: switchThreshold)]
     }
 
     /// The short name used in reports: `IPS`, `SNIPS`, `DM`, `DR` or `switch-DR`.
-    public var name: String {
+    package var name: String {
         switch self {
         case .ips: "IPS"
         case .snips: "SNIPS"
@@ -58,7 +58,7 @@ public enum OffPolicyEstimator: Sendable, Hashable {
     }
 
     /// Whether the estimator reads `predictedLogged` and `predictedTarget`.
-    public var usesRewardModel: Bool {
+    var usesRewardModel: Bool {
         switch self {
         case .ips, .snips: false
         case .dm, .dr, .switchDR: true
@@ -69,7 +69,7 @@ public enum OffPolicyEstimator: Sendable, Hashable {
     /// - Throws: `OffPolicyError` for an empty log, the first invalid decision (predictions
     ///   are checked only if `usesRewardModel`), or an invalid switch threshold.
     /// - Complexity: O(n).
-    public func value(of decisions: [LoggedDecision]) throws(OffPolicyError) -> Double {
+    package func value(of decisions: [LoggedDecision]) throws(OffPolicyError) -> Double {
         try validate(decisions)
         return ratioTerms(decisions).value
     }
@@ -81,7 +81,7 @@ public enum OffPolicyEstimator: Sendable, Hashable {
     /// every estimator (and the same numbers as `OffPolicyReport`).
     /// - Throws: `OffPolicyError` as for `value(of:)`, or for fewer than 2 replicates.
     /// - Complexity: O(B·n) time for B replicates, O(n) extra memory.
-    public func estimate(
+    package func estimate(
         _ decisions: [LoggedDecision], bootstrap: BootstrapConfiguration = BootstrapConfiguration()
     ) throws(OffPolicyError) -> Estimate {
         try validate(decisions)
@@ -97,7 +97,7 @@ public enum OffPolicyEstimator: Sendable, Hashable {
     /// decision by 1 (so its ESS is n); switch-DR uses wᵢ where it applies the DR term and
     /// 1 where it applies the DM term. Does not validate `decisions`.
     /// - Complexity: O(n).
-    public func effectiveSampleSize(of decisions: [LoggedDecision]) -> Double {
+    func effectiveSampleSize(of decisions: [LoggedDecision]) -> Double {
         switch self {
         case .ips, .snips, .dr:
             Training.effectiveSampleSize(weights: decisions.lazy.map(\.importanceWeight))

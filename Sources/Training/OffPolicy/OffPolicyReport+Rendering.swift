@@ -9,7 +9,7 @@ extension OffPolicyReport {
     /// `standard_error`, `lower95`, `upper95`, `effective_sample_size`, `n`. Numbers use
     /// Swift's shortest round-trip form; non-finite numbers (an infinite threshold) are `null`.
     /// The text is a pure function of the report.
-    public var json: String {
+    package var json: String {
         var lines = [
             "{",
             "  \"n\": \(n),",
@@ -29,7 +29,7 @@ extension OffPolicyReport {
     ///
     /// Values are printed with 4 decimals, ESS with 1; a header line states n, the
     /// bootstrap replicate count and seed, and the switch-DR threshold.
-    public var table: String {
+    package var table: String {
         let header = ["estimator", "value", "95% interval", "std. error", "ESS"]
         let rows = estimates.map { estimate in
             [
@@ -61,7 +61,7 @@ extension OffPolicyReport {
 
 extension Estimate {
     /// The estimate as a one-line JSON object with keys in declaration order.
-    public var json: String {
+    package var json: String {
         let fields = [
             ("name", JSONValue.quoted(name)),
             ("value", JSONNumber.json(value)),

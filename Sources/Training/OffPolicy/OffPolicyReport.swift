@@ -2,26 +2,26 @@
 ///
 /// All five bootstrap intervals come from the same resamples, and each estimate equals
 /// what `OffPolicyEstimator.estimate(_:bootstrap:)` returns for the same configuration.
-public struct OffPolicyReport: Sendable, Hashable {
+package struct OffPolicyReport: Sendable, Hashable {
     /// Inverse propensity scoring.
-    public let ips: Estimate
+    let ips: Estimate
     /// Self-normalized inverse propensity scoring.
-    public let snips: Estimate
+    let snips: Estimate
     /// The direct method.
-    public let dm: Estimate
+    let dm: Estimate
     /// Doubly robust.
-    public let dr: Estimate
+    let dr: Estimate
     /// Switch doubly robust with threshold `switchThreshold`.
-    public let switchDR: Estimate
+    let switchDR: Estimate
 
     /// The number of logged decisions.
-    public let n: Int
+    package let n: Int
 
     /// The switch-DR threshold τ.
-    public let switchThreshold: Double
+    package let switchThreshold: Double
 
     /// The bootstrap's replicate count and seed.
-    public let bootstrap: BootstrapConfiguration
+    package let bootstrap: BootstrapConfiguration
 
     /// Evaluates all five estimators on `decisions`.
     /// - Parameters:
@@ -31,7 +31,7 @@ public struct OffPolicyReport: Sendable, Hashable {
     /// - Throws: `OffPolicyError` for an empty log, the first invalid decision, a negative
     ///   or NaN threshold, or fewer than 2 replicates.
     /// - Complexity: O(B·n) time for B replicates, O(n) extra memory.
-    public init(
+    package init(
         decisions: [LoggedDecision],
         switchThreshold: Double = OffPolicyEstimator.defaultSwitchThreshold,
         bootstrap: BootstrapConfiguration = BootstrapConfiguration()
@@ -59,5 +59,5 @@ public struct OffPolicyReport: Sendable, Hashable {
     }
 
     /// The five estimates in report order: IPS, SNIPS, DM, DR, switch-DR.
-    public var estimates: [Estimate] { [ips, snips, dm, dr, switchDR] }
+    package var estimates: [Estimate] { [ips, snips, dm, dr, switchDR] }
 }

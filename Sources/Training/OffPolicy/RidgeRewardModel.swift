@@ -7,15 +7,15 @@ import LinearAlgebra
 /// the logged action and on every action the target can take to fill a
 /// `LoggedDecision`'s `predictedLogged` and `predictedTarget`. There is no separate
 /// intercept: include a constant feature for one (it is penalized like the others).
-public struct RidgeRewardModel: Sendable, Hashable {
+struct RidgeRewardModel: Sendable, Hashable {
     /// The coefficients θ, one per feature.
-    public let coefficients: [Double]
+    let coefficients: [Double]
 
     /// The number of features d the model expects.
-    public var featureCount: Int { coefficients.count }
+    var featureCount: Int { coefficients.count }
 
     /// Creates a model with known coefficients.
-    public init(coefficients: [Double]) {
+    init(coefficients: [Double]) {
         self.coefficients = coefficients
     }
 
@@ -35,7 +35,7 @@ public struct RidgeRewardModel: Sendable, Hashable {
     ///   a negative or non-finite weight, a negative or non-finite λ, or a system that
     ///   is not positive definite.
     /// - Complexity: O(n·d² + d³) time, O(n·d + d²) memory.
-    public init(
+    init(
         features: [[Double]], rewards: [Double], weights: [Double]? = nil, regularization: Double = 1
     ) throws(RidgeRewardModelError) {
         let n = features.count
@@ -84,7 +84,7 @@ public struct RidgeRewardModel: Sendable, Hashable {
     /// The prediction θ·φ for one feature vector.
     /// - Precondition: `features.count == featureCount`.
     /// - Complexity: O(d).
-    public func predict(_ features: [Double]) -> Double {
+    func predict(_ features: [Double]) -> Double {
         precondition(
             features.count == coefficients.count,
             "RidgeRewardModel.predict: got \(features.count) features, the model has \(coefficients.count)"
@@ -98,7 +98,7 @@ public struct RidgeRewardModel: Sendable, Hashable {
 }
 
 /// Why a `RidgeRewardModel` could not be fitted; sample and feature indices are 0-based.
-public enum RidgeRewardModelError: Error, Hashable, CustomStringConvertible {
+enum RidgeRewardModelError: Error, Hashable, CustomStringConvertible {
     /// There are no samples.
     case noSamples
     /// The first sample has no features.
@@ -121,7 +121,7 @@ public enum RidgeRewardModelError: Error, Hashable, CustomStringConvertible {
     case notPositiveDefinite(LinearAlgebraError)
 
     /// A sentence naming the problem and the value that caused it.
-    public var description: String {
+    var description: String {
         switch self {
         case .noSamples:
             "Ridge regression needs at least one sample, got none"
