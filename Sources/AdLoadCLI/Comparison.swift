@@ -1,8 +1,10 @@
+import AdLoadCore
 import Foundation
 import Simulation
 
-/// Reports of several policies on the same users, with ratios to the best fixed cadence
-/// when a sweep of cadences is present (to the first row otherwise).
+/// Reports of several policies on the same users and luck, with paired ratios (and their
+/// 95% intervals) to the best fixed cadence when a sweep of cadences is present, to the
+/// first row otherwise; the JSON has both.
 struct Comparison {
     let reports: [SimulationReport]
 
@@ -20,19 +22,36 @@ struct Comparison {
         return (best.0, best.1)
     }
 
-    /// The table, at most 120 columns for the standard comparison: objective with its
-    /// standard error, its ratio to the best fixed cadence (or to the first row when there
+    /// The paired ratio of row `index` to row `reference` (`nil` for the row itself or
+    /// when the reference's objective is zero).
+    func ratio(_ index: Int, to reference: Int) -> PairedRatio? {
+        guard index != reference else { return nil }
+        return PairedRatio(reference: reports[reference].userObjectives, candidate: reports[index].userObjectives)
+    }
+
+    /// The row the table's ratios are to: the best fixed cadence, or the first row.
+    var referenceIndex: Int { bestFixed?.index ?? 0 }
+
+    /// `1.034 [1.021, 1.047]`, or `-`.
+    static func cell(_ ratio: PairedRatio?) -> String {
+        guard let ratio else { return "-" }
+        let (low, high) = ratio.interval95
+        return String(format: "%.3f [%.3f, %.3f]", ratio.ratio, low, high)
+    }
+
+    /// The table, at most 120 columns for the standard comparison: objective, its paired
+    /// ratio with a 95% interval to the best fixed cadence (or to the first row when there
     /// is no sweep), and the terms behind it.
     func table() -> String {
-        let reference = bestFixed.map { reports[$0.index].objectivePerUser } ?? reports.first?.objectivePerUser ?? 0
-        let headers = ["policy", "objective/user", bestFixed == nil ? "vs first" : "vs best", "revenue", "items/sess", "ads/sess",
-                       "CTR", "neg/ad", "sess/day", "next-day", "survival"]
+        let reference = referenceIndex
+        let headers = ["policy", "objective", bestFixed == nil ? "vs first [95% CI]" : "vs best [95% CI]", "revenue", "items/s",
+                       "ads/s", "CTR", "neg/ad", "sess/d", "next-d", "surv"]
         var rows = [headers]
-        for report in reports {
+        for (index, report) in reports.enumerated() {
             rows.append([
                 report.policy,
-                String(format: "%.4f ± %.4f", report.objectivePerUser, report.objectiveStandardError),
-                reference != 0 ? String(format: "%.3f", report.objectivePerUser / reference) : "-",
+                String(format: "%.4f", report.objectivePerUser),
+                index == reference ? "1.000" : Self.cell(ratio(index, to: reference)),
                 String(format: "%.4f", report.revenuePerUser),
                 String(format: "%.1f", report.itemsPerSession),
                 String(format: "%.2f", report.adsPerSession),
@@ -76,12 +95,13 @@ struct Comparison {
         var lines: [String] = []
         if let best = bestFixed {
             let ks = reports.compactMap { Int($0.policy.split(separator: "=").last ?? "") }
-            lines.append("vs best: objective / the best fixed cadence's (every=\(best.k), of \(ks.min() ?? 0)...\(ks.max() ?? 0)).")
+            lines.append("vs best: objective per user / the best fixed cadence's (every=\(best.k), of \(ks.min() ?? 0)...\(ks.max() ?? 0)),")
         } else {
-            lines.append("vs first: objective / the first row's.")
+            lines.append("vs first: objective per user / the first row's,")
         }
-        lines.append("± one standard error over users; revenue per user; neg/ad: hides, reports and fast skips per ad;")
-        lines.append("sess/day: sessions per user-day; next-day: next-day return; survival: users still active at the end.")
+        lines.append("  with a 95% interval from per-user paired differences (same users, same luck).")
+        lines.append("revenue per user (realized); items/s, ads/s: per session; neg/ad: hides, reports and fast skips per ad;")
+        lines.append("sess/d: sessions per user-day; next-d: next-day return; surv: users still active at the end.")
         let identical = Dictionary(grouping: identicalRows, by: \.sameAs)
         for (original, copies) in identical.sorted(by: { $0.key < $1.key }) {
             lines.append("same plans as \(original): \(copies.map(\.policy).joined(separator: ", "))")
@@ -90,11 +110,24 @@ struct Comparison {
         return lines.joined(separator: "\n")
     }
 
+    /// Every report with, after the first, `ratio_to_first` and `ratio_to_first_ci95`
+    /// (`[low, high]`), and with a sweep `ratio_to_best_fixed` and its interval too.
     func json(environment: String, file: String) -> String {
+        func pair(_ ratio: PairedRatio?, _ key: String) -> [(String, String)] {
+            guard let ratio else { return [] }
+            let (low, high) = ratio.interval95
+            return [(key, JSONNumber.json(ratio.ratio)), (key + "_ci95", "[\(JSONNumber.json(low)), \(JSONNumber.json(high))]")]
+        }
+        let results = reports.indices.map { index in
+            var fields = reports[index].jsonFields
+            if index > 0 { fields += pair(ratio(index, to: 0), "ratio_to_first") }
+            if let best = bestFixed, index != best.index { fields += pair(ratio(index, to: best.index), "ratio_to_best_fixed") }
+            return "{" + fields.map { "\(JSONValue.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+        }
         var fields = [
-            "\"environment\": \"\(environment)\"",
-            "\"env_file\": \"\(file.replacingOccurrences(of: "\"", with: "\\\""))\"",
-            "\"results\": [" + reports.map(\.json).joined(separator: ", ") + "]",
+            "\"environment\": \(JSONValue.quoted(environment))",
+            "\"env_file\": \(JSONValue.quoted(file))",
+            "\"results\": [" + results.joined(separator: ", ") + "]",
         ]
         if let best = bestFixed {
             fields.append("\"best_fixed_every\": \(best.k)")

@@ -36,15 +36,20 @@ enum Preflight {
 
     /// Refuses to run `policy` on an environment other than the one it was trained on, unless allowed.
     ///
-    /// The policy file records the environment's name (`provenance.env`); a different name
-    /// means other users, dynamics or rules than the ones it learned, which runs but answers
+    /// The policy file records the content fingerprint of its environment file
+    /// (`provenance.env_fingerprint`); another fingerprint means other users, dynamics or
+    /// rules than the ones it learned (even under the same name), which runs but answers
     /// another question.
     static func checkEnvironment(
         _ policy: any DecisionPolicy, file: String, config: EnvironmentConfig, configPath: String, allowed: Bool
     ) throws {
-        let trainedOn = policy.provenance.environment
-        guard trainedOn != config.name else { return }
-        let message = "\(file) was trained on environment \"\(trainedOn)\" (\(policy.provenance.environmentFile)), not \"\(config.name)\" (\(configPath))"
+        let provenance = policy.provenance
+        guard provenance.environmentFingerprint != config.fingerprint else { return }
+        let trained = "\"\(provenance.environment)\" (\(provenance.environmentFile), \(provenance.environmentFingerprint))"
+        let given = "\"\(config.name)\" (\(configPath), \(config.fingerprint))"
+        let message = provenance.environment == config.name
+            ? "\(file) was trained on environment \(trained); --env \(given) has the same name but other parameters"
+            : "\(file) was trained on environment \(trained), not \(given)"
         guard allowed else {
             throw CLIError("\(message); pass the --env it was trained on, or --allow-env-mismatch to run it anyway")
         }

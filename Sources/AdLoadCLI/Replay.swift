@@ -42,6 +42,12 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Print the first N decisions.")
     var show = 3
 
+    @Flag(help: "Print one JSON object on stdout at the end; the per-day lines go to stderr.")
+    var json = false
+
+    @Flag(help: "No per-day lines or decisions; only the summary (or the JSON object).")
+    var quiet = false
+
     func validate() throws {
         guard users >= 1 && users <= 1_000_000 else { throw ValidationError("--users must be in 1...1000000, got \(users)") }
         guard days >= 1 && days <= 3650 else { throw ValidationError("--days must be in 1...3650, got \(days)") }
@@ -51,6 +57,19 @@ struct Replay: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let summary = try await replay()
+        if json {
+            print(summary.json)
+        } else {
+            say(summary.line)
+        }
+        if summary.totals.failures > 0 {
+            throw CLIError("\(summary.totals.failures) requests to \(target) failed (see the counts above)")
+        }
+    }
+
+    /// Replays every user and day against the service and returns the totals.
+    func replay() async throws -> ReplaySummary {
         let config = try loadEnvironment(env)
         let model = EnvironmentModel(config: config)
         let client = ServiceClient(base: target)
@@ -61,8 +80,16 @@ struct Replay: AsyncParsableCommand {
         var windowTotals = ReplayTotals()
         var allTotals = ReplayTotals()
         var shown = 0
-        say("replaying \(users) users × \(days) days from \(config.name) against \(target)")
-        say("days      sessions  revenue/user  ads/session  items/session  fallbacks  policy versions")
+        // Human-readable lines: stdout normally, stderr under --json, nowhere under --quiet.
+        let progress: (String) -> Void = if quiet {
+            { _ in }
+        } else if json {
+            { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        } else {
+            say
+        }
+        progress("replaying \(users) users × \(days) days from \(config.name) against \(target)")
+        progress("days      sessions  revenue/user  ads/session  items/session  fallbacks  policy versions")
         for day in 0..<days {
             let dayEnd = Double(day + 1)
             let results = try await withThrowingTaskGroup(of: (Int, UserTrajectory, ReplayTotals, [String]).self) { group in
@@ -97,23 +124,19 @@ struct Replay: AsyncParsableCommand {
                 windowTotals.add(totals)
                 allTotals.add(totals)
                 for line in lines where shown < show {
-                    say("  decision: \(line)")
+                    progress("  decision: \(line)")
                     shown += 1
                 }
             }
             if (day + 1) % window == 0 || day + 1 == days {
-                say(windowTotals.line(days: "\(day + 2 - window)-\(day + 1)", users: users))
+                progress(windowTotals.line(days: "\(day + 2 - window)-\(day + 1)", users: users))
                 windowTotals = ReplayTotals()
             }
         }
-        say(allTotals.line(days: "all", users: users))
+        progress(allTotals.line(days: "all", users: users))
         let survival = Double(trajectories.filter { !$0.churned }.count) / Double(users)
-        say(String(
-            format: "objective per user %.4f, survival %.3f, %d requests failed, %d feedback calls retried after 503",
-            allTotals.revenue / Double(users), survival, allTotals.failures, allTotals.feedbackRetries))
-        if allTotals.failures > 0 {
-            throw CLIError("\(allTotals.failures) requests to \(target) failed (see the counts above)")
-        }
+        return ReplaySummary(
+            totals: allTotals, users: users, days: days, survival: survival, environment: config.name, target: target)
     }
 
     /// Retries of a feedback call answered 503, and the longest wait between two (seconds).
@@ -228,6 +251,51 @@ struct RecordingDecider: AdDecider {
         if outcome.items > last.items {
             events.append(Event(type: "dwell", position: position, dwell: max(0, outcome.dwell - last.dwell)))
         }
+    }
+}
+
+/// What a whole replay did.
+struct ReplaySummary {
+    let totals: ReplayTotals
+    let users: Int
+    let days: Int
+    let survival: Double
+    let environment: String
+    let target: String
+
+    /// The closing line of the table.
+    var line: String {
+        String(
+            format: "revenue per user %.4f, survival %.3f, %d requests failed, %d feedback calls retried after 503",
+            totals.revenue / Double(users), survival, totals.failures, totals.feedbackRetries)
+    }
+
+    /// The whole replay as one JSON object (`adload replay --json`).
+    var json: String {
+        let perSession = { (value: Double) in totals.sessions > 0 ? value / Double(totals.sessions) : 0 }
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("env"); writer.string(environment)
+        writer.key("target"); writer.string(target)
+        writer.key("users"); writer.integer(users)
+        writer.key("days"); writer.integer(days)
+        writer.key("sessions"); writer.integer(totals.sessions)
+        writer.key("revenue_per_user"); writer.number(totals.revenue / Double(max(1, users)))
+        writer.key("ads_per_session"); writer.number(perSession(Double(totals.ads)))
+        writer.key("items_per_session"); writer.number(perSession(Double(totals.items)))
+        writer.key("survival"); writer.number(survival)
+        writer.key("fallbacks"); writer.integer(totals.fallbacks)
+        writer.key("failed_requests"); writer.integer(totals.failures)
+        writer.key("feedback_retries"); writer.integer(totals.feedbackRetries)
+        writer.key("policy_versions")
+        writer.byte(UInt8(ascii: "["))
+        for (index, version) in totals.versions.sorted().enumerated() {
+            if index > 0 { writer.byte(UInt8(ascii: ",")) }
+            writer.string(version)
+        }
+        writer.byte(UInt8(ascii: "]"))
+        writer.endObject()
+        return writer.text
     }
 }
 

@@ -23,7 +23,7 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("policy"), help: "A policy to run (repeatable).")
     var policies: [String] = []
 
-    @Flag(help: "Run none, myopic, fixed:every=K over the grid, segment and oracle:static.")
+    @Flag(help: "Run none, myopic, fixed:every=K over the grid, segment, best-plan, oracle:static and oracle:plan.")
     var compare = false
 
     @Option(help: "Seed of the evaluation users and luck (training uses a seed derived from it).")
@@ -32,7 +32,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Comma-separated cadences K for --compare and for training segment and oracle:static.")
     var grid = BaselineTrainer.defaultGrid.map(String.init).joined(separator: ",")
 
-    @Option(help: "Training replications per user for oracle:static.")
+    @Option(help: "Training replications per user for oracle:static and oracle:plan.")
     var oracleReplications = 3
 
     @Option(help: "Override the environment's objective.engagement_weight (objective value per organic item watched).")
@@ -99,7 +99,8 @@ struct Simulate: ParsableCommand {
             Self.isPolicyFile(text) ? .file(text) : .baseline(try BaselineSpec(parsing: text))
         }
         if compare {
-            specs += ([.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .staticOracle]).map(PolicyArgument.baseline)
+            specs += ([.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .bestPlan, .staticOracle, .planOracle])
+                .map(PolicyArgument.baseline)
         }
         let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
         let trainer = BaselineTrainer(runner: runner, grid: grid, oracleReplications: oracleReplications)

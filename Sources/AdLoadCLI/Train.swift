@@ -121,7 +121,7 @@ struct TrainBandit: ParsableCommand {
             bandit = trained.bandit
             curveLines = trained.curve
             provenance = PolicyProvenance(
-                environment: config.name, environmentFile: simulation.env, seed: seed, sessions: records.count,
+                environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed, sessions: records.count,
                 users: Set(records.compactMap { $0.sim?.user }).count, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .logs)
             progress.finish("learned from \(records.count) logged decisions in \(logs)")
         } else {
@@ -136,7 +136,7 @@ struct TrainBandit: ParsableCommand {
             bandit = result.bandit ?? bandit
             curveLines = [CurvePoint.csvHeader] + result.curve.map(\.csvLine)
             provenance = PolicyProvenance(
-                environment: config.name, environmentFile: simulation.env, seed: seed, sessions: result.sessions, users: simulation.users, days: simulation.days,
+                environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed, sessions: result.sessions, users: simulation.users, days: simulation.days,
                 trainedAt: PolicyProvenance.now(), source: .simulation)
             progress.finish(String(
                 format: "trained %@ on %d sessions (%d users × %d days) in %.1f s, mean reward %.5f",

@@ -43,6 +43,20 @@ package enum JSONValue: Sendable, Equatable {
         return writer.text
     }
 
+    /// The value as compact JSON with object keys sorted: two documents that differ only in
+    /// formatting or key order have the same text (what content fingerprints hash).
+    package var canonicalText: String {
+        switch self {
+        case .null: "null"
+        case let .bool(value): value ? "true" : "false"
+        case let .number(value): JSONNumber.json(value)
+        case let .string(value): JSONValue.quoted(value)
+        case let .array(values): "[" + values.map(\.canonicalText).joined(separator: ",") + "]"
+        case let .object(fields):
+            "{" + fields.keys.sorted().map { JSONValue.quoted($0) + ":" + fields[$0]!.canonicalText }.joined(separator: ",") + "}"
+        }
+    }
+
     /// The JSON type name, for "expected a number, found a string" messages.
     package var typeName: String {
         switch self {
@@ -111,6 +125,12 @@ package struct ConfigReader: Sendable {
     /// Dotted path of this object inside the file ("" at the top).
     package let path: String
     let fields: [String: JSONValue]
+
+    /// `fnv1a64:` and the hash of this object's canonical JSON without the keys in
+    /// `excluding`: the same for the same content, whatever its formatting or key order.
+    package func fingerprint(excluding: Set<String>) -> String {
+        FNV1a64.tagged(JSONValue.object(fields.filter { !excluding.contains($0.key) }).canonicalText)
+    }
 
     /// The largest integer a JSON number (a Double) holds exactly.
     package static let largestExactInteger = 1 << 53

@@ -55,15 +55,17 @@ public struct PlacementRules: Sendable, Hashable {
         return nil
     }
 
-    /// The plan that puts an ad after every `every` organic items, starting at the first
-    /// allowed slot, skipping any position the rules forbid. `every = 0` fills every
-    /// allowed slot (the myopic plan).
-    func cadencePlan(every: Int, feedLength: Int, adsToday: Int) -> AdPlan {
+    /// The plan that puts an ad after every `every` organic items (the first after the
+    /// session's first `every` items), moving an ad the rules forbid to the next allowed
+    /// position. `every = 0` fills every allowed slot (the myopic plan).
+    public func cadencePlan(every: Int, feedLength: Int, adsToday: Int) -> AdPlan {
         var plan = AdPlan()
         var tracker = PlacementTracker(rules: self, adsToday: adsToday)
+        var organicItems = 0
         for position in 1...max(1, min(feedLength, AdPlan.maxPosition)) {
-            let ad = tracker.allowsCadenceAd(every: every)
-            if ad { plan.insert(position) }
+            let due = plan.count == 0 ? organicItems >= every : tracker.organicSinceLastAd >= every
+            let ad = due && tracker.allowsAd()
+            if ad { plan.insert(position) } else { organicItems += 1 }
             tracker.advance(showingAd: ad)
         }
         return plan
@@ -157,13 +159,6 @@ public struct PlacementTracker: Sendable {
             && (adsShown + 1) * 10_000 <= rules.maxShareBasisPoints * position
             && adsShown < rules.maxAdsPerSession
             && (rules.dailyCap.map { adsToday + adsShown < $0 } ?? true)
-    }
-
-    /// Whether a cadence of one ad after every `every` organic items puts an ad here:
-    /// allowed, and at least `every` organic items since the last ad.
-    @inlinable
-    package func allowsCadenceAd(every: Int) -> Bool {
-        organicSinceLastAd >= every && allowsAd()
     }
 
     /// Moves past the current position, which held an ad or an organic item.

@@ -144,6 +144,20 @@ package struct PlanCatalog: Sendable {
         }
     }
 
+    /// The plan of spec `spec` for a session, cut as
+    /// ``candidates(region:feedLength:adsToday:maxAds:into:)`` cuts it, or `nil` when the
+    /// region has no valid plan of that spec. Computes no descriptors (no allocation).
+    package func plan(_ spec: PlanSpec, region: Int, feedLength: Int, adsToday: Int) -> AdPlan? {
+        guard let candidate = byRegion[region].first(where: { $0.spec == spec }) else { return nil }
+        let regionRules = rules[region]
+        let dailyLeft = regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max
+        if candidate.adCount <= dailyLeft && candidate.lastPosition <= feedLength { return candidate.plan }
+        return spec.plan(feedLength: feedLength, limit: min(dailyLeft, regionRules.maxAdsPerSession))
+    }
+
+    /// The specs with a valid plan in region `region`, the empty one first.
+    package func specs(region: Int) -> [PlanSpec] { byRegion[region].map(\.spec) }
+
     /// The largest candidate count of any region.
     package var maxCandidates: Int { byRegion.map(\.count).max() ?? 0 }
 

@@ -4,7 +4,7 @@ extension Kernels {
     /// Returns the dot product xᵀy computed by `cblas_ddot`.
     /// - Precondition: `x.count == y.count`.
     /// - Complexity: O(n).
-    static func blasDot(_ x: Vector, _ y: Vector) -> Double {
+    public static func blasDot(_ x: Vector, _ y: Vector) -> Double {
         checkSameCount(x, y, "dot")
         return x.withUnsafeBufferPointer { xs in
             y.withUnsafeBufferPointer { ys in
@@ -16,7 +16,7 @@ extension Kernels {
     /// Computes y ← αx + y in place with `cblas_daxpy`.
     /// - Precondition: `x.count == y.count`.
     /// - Complexity: O(n).
-    static func blasAxpy(alpha: Double, _ x: Vector, into y: inout Vector) {
+    public static func blasAxpy(alpha: Double, _ x: Vector, into y: inout Vector) {
         checkSameCount(x, y, "axpy")
         x.withUnsafeBufferPointer { xs in
             y.withUnsafeMutableBufferPointer { ys in
@@ -29,7 +29,7 @@ extension Kernels {
     ///
     /// Same contract as `gemv(alpha:_:transposeA:_:beta:into:)`; `y` is not read when `beta` is zero.
     /// - Complexity: O(m × n).
-    static func blasGemv(
+    public static func blasGemv(
         alpha: Double = 1, _ a: Matrix, transposeA: Bool = false, _ x: Vector, beta: Double = 0, into y: inout Vector
     ) {
         checkGemv(a, transposeA: transposeA, x, y)
@@ -50,7 +50,7 @@ extension Kernels {
     /// Computes A ← A + α·x·yᵀ in place with `cblas_dger` (row-major).
     /// - Precondition: `a` is `x.count` × `y.count`.
     /// - Complexity: O(m × n).
-    static func blasGer(alpha: Double = 1, _ x: Vector, _ y: Vector, into a: inout Matrix) {
+    public static func blasGer(alpha: Double = 1, _ x: Vector, _ y: Vector, into a: inout Matrix) {
         checkGer(x, y, a)
         let lda = leadingDimension(a)
         x.withUnsafeBufferPointer { xs in
@@ -69,7 +69,7 @@ extension Kernels {
     ///
     /// Same contract as `syr(alpha:_:triangle:into:)`: the other triangle is not touched.
     /// - Complexity: O(n²).
-    static func blasSyr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
+    public static func blasSyr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
         checkSyr(x, a)
         let lda = leadingDimension(a)
         x.withUnsafeBufferPointer { xs in

@@ -5,7 +5,7 @@ extension Kernels {
     /// result may differ from `blasDot` in the last bits.
     /// - Precondition: `x.count == y.count`.
     /// - Complexity: O(n).
-    static func naiveDot(_ x: Vector, _ y: Vector) -> Double {
+    public static func naiveDot(_ x: Vector, _ y: Vector) -> Double {
         checkSameCount(x, y, "dot")
         return x.withUnsafeBufferPointer { xs in
             y.withUnsafeBufferPointer { ys in
@@ -17,7 +17,7 @@ extension Kernels {
     /// Computes y ← αx + y in place with a plain Swift loop.
     /// - Precondition: `x.count == y.count`.
     /// - Complexity: O(n).
-    static func naiveAxpy(alpha: Double, _ x: Vector, into y: inout Vector) {
+    public static func naiveAxpy(alpha: Double, _ x: Vector, into y: inout Vector) {
         checkSameCount(x, y, "axpy")
         x.withUnsafeBufferPointer { xs in
             y.withUnsafeMutableBufferPointer { ys in
@@ -32,7 +32,7 @@ extension Kernels {
     ///
     /// Same contract as `gemv(alpha:_:transposeA:_:beta:into:)`; `y` is not read when `beta` is zero.
     /// - Complexity: O(m × n).
-    static func naiveGemv(
+    public static func naiveGemv(
         alpha: Double = 1, _ a: Matrix, transposeA: Bool = false, _ x: Vector, beta: Double = 0, into y: inout Vector
     ) {
         checkGemv(a, transposeA: transposeA, x, y)
@@ -64,7 +64,7 @@ extension Kernels {
     /// Computes A ← A + α·x·yᵀ in place with plain Swift loops.
     /// - Precondition: `a` is `x.count` × `y.count`.
     /// - Complexity: O(m × n).
-    static func naiveGer(alpha: Double = 1, _ x: Vector, _ y: Vector, into a: inout Matrix) {
+    public static func naiveGer(alpha: Double = 1, _ x: Vector, _ y: Vector, into a: inout Matrix) {
         checkGer(x, y, a)
         let n = a.columns
         x.withUnsafeBufferPointer { xs in
@@ -86,7 +86,7 @@ extension Kernels {
     ///
     /// Same contract as `syr(alpha:_:triangle:into:)`: the other triangle is not touched.
     /// - Complexity: O(n²).
-    static func naiveSyr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
+    public static func naiveSyr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
         checkSyr(x, a)
         let n = a.columns
         x.withUnsafeBufferPointer { xs in

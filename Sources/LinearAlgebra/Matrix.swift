@@ -177,7 +177,7 @@ extension Matrix: CustomStringConvertible {
 }
 
 /// Which triangle of a square matrix an operation reads or writes.
-package enum Triangle: Sendable, Hashable {
+public enum Triangle: Sendable, Hashable {
     /// Elements on and below the diagonal (`i >= j`).
     case lower
     /// Elements on and above the diagonal (`i <= j`).

@@ -77,7 +77,7 @@ public struct LinearBandit: Sendable {
 
     /// Working memory for decisions among up to `maxCandidates` candidates.
     /// - Complexity: O(d + K·|q|); allocates.
-    func makeScratch(maxCandidates: Int) -> BanditScratch {
+    public func makeScratch(maxCandidates: Int) -> BanditScratch {
         BanditScratch(contextCount: contextCount, descriptorCount: descriptorCount, maxCandidates: maxCandidates)
     }
 

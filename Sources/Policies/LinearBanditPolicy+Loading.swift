@@ -158,7 +158,7 @@ extension LinearBanditPolicy {
         }
 
         let provenanceReader = try top.object(
-            "provenance", keys: ["env", "env_file", "seed", "sessions", "users", "days", "trained_at", "source"])
+            "provenance", keys: ["env", "env_file", "env_fingerprint", "seed", "sessions", "users", "days", "trained_at", "source"])
         let counts = 0...ConfigReader.largestExactInteger
         let trainedAt = try provenanceReader.string("trained_at")
         guard (try? Date(trainedAt, strategy: .iso8601)) != nil else {
@@ -174,6 +174,7 @@ extension LinearBanditPolicy {
         let provenance = PolicyProvenance(
             environment: try provenanceReader.string("env"),
             environmentFile: try provenanceReader.string("env_file"),
+            environmentFingerprint: try provenanceReader.string("env_fingerprint"),
             seed: UInt64(try provenanceReader.integer("seed", in: counts)),
             sessions: try provenanceReader.integer("sessions", in: counts),
             users: try provenanceReader.integer("users", in: counts),

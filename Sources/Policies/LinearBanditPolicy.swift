@@ -93,6 +93,7 @@ package struct LinearBanditPolicy: Sendable {
             ("provenance", .object([
                 ("env", .string(provenance.environment)),
                 ("env_file", .string(provenance.environmentFile)),
+                ("env_fingerprint", .string(provenance.environmentFingerprint)),
                 ("seed", .number(Double(provenance.seed))),
                 ("sessions", .number(Double(provenance.sessions))),
                 ("users", .number(Double(provenance.users))),
@@ -139,6 +140,9 @@ package struct PolicyProvenance: Sendable, Equatable {
     package var environment: String
     /// The environment file's path ("env_file").
     package var environmentFile: String
+    /// The content fingerprint of that file ("env_fingerprint", ``EnvironmentConfig``'s
+    /// `fingerprint`): what a run on another environment is checked against.
+    package var environmentFingerprint: String
     /// The training seed; at most 2⁵³ so that every JSON reader keeps it exact.
     package var seed: UInt64
     /// Sessions trained on.
@@ -154,11 +158,12 @@ package struct PolicyProvenance: Sendable, Equatable {
 
     /// Creates a provenance record.
     package init(
-        environment: String, environmentFile: String, seed: UInt64, sessions: Int, users: Int, days: Int,
-        trainedAt: String, source: Source
+        environment: String, environmentFile: String, environmentFingerprint: String, seed: UInt64, sessions: Int,
+        users: Int, days: Int, trainedAt: String, source: Source
     ) {
         self.environment = environment
         self.environmentFile = environmentFile
+        self.environmentFingerprint = environmentFingerprint
         self.seed = seed
         self.sessions = sessions
         self.users = users

@@ -89,7 +89,7 @@ extension RidgeModel {
     /// positive definite the model is left unchanged.
     /// - Throws: `LinearAlgebraError.notPositiveDefinite` if the factorization fails.
     /// - Complexity: O(d³); allocates nothing.
-    mutating func refresh() throws(LinearAlgebraError) {
+    public mutating func refresh() throws(LinearAlgebraError) {
         refreshWork.assign(a)
         try Cholesky.factorInPlace(&refreshWork)
         let n = dimension

@@ -20,10 +20,10 @@ public struct RidgeModel: Sendable {
     package let lambda: Double
 
     /// How many updates pass between recomputations of A⁻¹, L and θ from A and b.
-    let refreshInterval: Int
+    public let refreshInterval: Int
 
     /// The number of updates with positive weight applied since A was λI.
-    internal(set) var updateCount: Int
+    public internal(set) var updateCount: Int
 
     /// A = λI + Σ w·φφᵀ, the posterior precision (up to the noise variance); exactly symmetric.
     public internal(set) var a: Matrix
@@ -32,10 +32,10 @@ public struct RidgeModel: Sendable {
     package internal(set) var inverse: Matrix
 
     /// b = Σ w·r·φ.
-    package internal(set) var b: Vector
+    public internal(set) var b: Vector
 
     /// The posterior mean θ = A⁻¹b.
-    internal(set) var theta: Vector
+    var theta: Vector
 
     /// Lᵀ stored row-major (an upper-triangular matrix). Both the rank-one factor update
     /// and the back substitution L⁻ᵀz then walk contiguous rows.

@@ -9,16 +9,22 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
     case segment
     /// Best fixed K per user, chosen knowing the latent traits on a training seed.
     case staticOracle
+    /// The one catalog plan (the learners' actions) best for everyone, chosen on a training seed.
+    case bestPlan
+    /// Best catalog plan per user, chosen knowing the latent traits on training luck.
+    case planOracle
 
     /// The accepted spellings, for help and error messages.
-    package static let usage = "none, fixed:every=K, myopic, segment, oracle:static"
+    package static let usage = "none, fixed:every=K, myopic, segment, best-plan, oracle:static, oracle:plan"
 
-    /// Parses `none`, `fixed:every=K`, `myopic`, `segment` or `oracle:static`.
+    /// Parses `none`, `fixed:every=K`, `myopic`, `segment`, `best-plan`, `oracle:static` or `oracle:plan`.
     package init(parsing text: String) throws(BaselineSpecError) {
         switch text {
         case "none": self = .none
         case "myopic": self = .myopic
         case "segment": self = .segment
+        case "best-plan": self = .bestPlan
+        case "oracle:plan": self = .planOracle
         case "oracle:static", "oracle": self = .staticOracle
         default:
             let prefix = "fixed:every="
@@ -38,6 +44,8 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
         case .myopic: "myopic"
         case .segment: "segment"
         case .staticOracle: "oracle:static"
+        case .bestPlan: "best-plan"
+        case .planOracle: "oracle:plan"
         }
     }
 }
@@ -75,14 +83,83 @@ package struct BaselineTrainer: Sendable {
     /// The policy for `spec`, trained if needed for evaluation on `evaluation`.
     package func policy(
         _ spec: BaselineSpec, evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
-    ) throws(SimulationError) -> CadencePolicy {
+    ) throws(SimulationError) -> any SessionPolicy {
         switch spec {
-        case .none: return .none
-        case .myopic: return .myopic
-        case let .fixed(k): return .fixed(every: k)
+        case .none: return CadencePolicy.none
+        case .myopic: return CadencePolicy.myopic
+        case let .fixed(k): return CadencePolicy.fixed(every: k)
         case .segment: return try segmentPolicy(evaluation: evaluation, progress: progress)
         case .staticOracle: return try oraclePolicy(evaluation: evaluation, progress: progress)
+        case .bestPlan: return try bestPlanPolicy(evaluation: evaluation, progress: progress)
+        case .planOracle: return try planOraclePolicy(evaluation: evaluation, progress: progress)
         }
+    }
+
+    /// The catalog plan best for everyone in each region (regions have their own rules, so
+    /// their own valid plans): per region, the spec valid there with the highest total
+    /// objective of the region's users on a fresh training population and luck.
+    func bestPlanPolicy(
+        evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(SimulationError) -> PlanPolicy {
+        let catalog = runner.model.config.planCatalog()
+        let regions = runner.model.config.regions.indices
+        let all = Self.allSpecs(catalog, regions: regions.count)
+        let training = SimulationSetup(users: evaluation.users, days: evaluation.days, seed: Self.trainingSeed(for: evaluation.luckSeed))
+        let regionOfUser = (0..<training.users).map { runner.model.user($0, populationSeed: training.populationSeed).region }
+        var totals = Array(repeating: Array(repeating: 0.0, count: all.count), count: regions.count)
+        for (column, spec) in all.enumerated() {
+            progress?("best-plan: training \(spec) (\(column + 1)/\(all.count))")
+            let policy = PlanPolicy(name: "best-plan", assignment: .uniform(spec), catalog: catalog)
+            for (user, outcome) in try runner.outcomes(policy, setup: training).enumerated() {
+                totals[regionOfUser[user]][column] += outcome.objective
+            }
+        }
+        let table = regions.map { region in
+            let valid = Set(catalog.specs(region: region))
+            let columns = all.indices.filter { valid.contains(all[$0]) }
+            return all[columns.max { totals[region][$0] < totals[region][$1] } ?? 0]
+        }
+        return PlanPolicy(name: "best-plan", assignment: .byRegion(table), catalog: catalog)
+    }
+
+    /// Every spec valid in some region, the empty one first, in catalog order.
+    static func allSpecs(_ catalog: PlanCatalog, regions: Int) -> [PlanSpec] {
+        var all: [PlanSpec] = []
+        for region in 0..<regions {
+            for spec in catalog.specs(region: region) where !all.contains(spec) { all.append(spec) }
+        }
+        return all
+    }
+
+    /// Best catalog plan per user: the same users as `evaluation` (latent traits known), each
+    /// spec valid in the user's region tried on training luck, so the evaluation luck stays
+    /// held out.
+    func planOraclePolicy(
+        evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
+    ) throws(SimulationError) -> PlanPolicy {
+        let catalog = runner.model.config.planCatalog()
+        let regionSpecs = runner.model.config.regions.indices.map { Set(catalog.specs(region: $0)) }
+        let all = Self.allSpecs(catalog, regions: regionSpecs.count)
+        let regionOfUser = (0..<evaluation.users).map { runner.model.user($0, populationSeed: evaluation.populationSeed).region }
+        var totals = Array(repeating: Array(repeating: 0.0, count: all.count), count: evaluation.users)
+        var luckSeed = Self.trainingSeed(for: evaluation.luckSeed)
+        for replication in 0..<oracleReplications {
+            let training = SimulationSetup(
+                users: evaluation.users, days: evaluation.days, populationSeed: evaluation.populationSeed, luckSeed: luckSeed)
+            for (column, spec) in all.enumerated() {
+                progress?("oracle:plan: replication \(replication + 1)/\(oracleReplications), \(spec) (\(column + 1)/\(all.count))")
+                let policy = PlanPolicy(name: "oracle:plan", assignment: .uniform(spec), catalog: catalog)
+                for (user, outcome) in try runner.outcomes(policy, setup: training).enumerated() {
+                    totals[user][column] += outcome.objective
+                }
+            }
+            luckSeed = CounterRandom.mix(luckSeed)
+        }
+        let table = totals.enumerated().map { user, row in
+            let valid = row.indices.filter { regionSpecs[regionOfUser[user]].contains(all[$0]) }
+            return all[valid.max { row[$0] < row[$1] } ?? 0]
+        }
+        return PlanPolicy(name: "oracle:plan", assignment: .byUser(table), catalog: catalog)
     }
 
     /// Best fixed K per observable segment, chosen on a fresh training population.

@@ -1,10 +1,12 @@
 import AdLoadCore
 
-/// The baseline family: one ad after every K organic items from the first allowed slot,
-/// with K fixed, chosen per observable segment, or chosen per user.
+/// The baseline family of ENVMODEL.md: an ad after every K organic items (the first after
+/// the session's first K organic items, so at position K + 1), with K fixed, chosen per
+/// observable segment, or chosen per user.
 ///
 /// `K = 0` fills every allowed slot (myopic); `nil` shows no ads. The placement rules are
-/// applied through ``PlacementTracker`` so a cadence never produces an invalid plan.
+/// applied through ``PlacementTracker`` so a cadence never produces an invalid plan: an ad
+/// the rules forbid moves to the next allowed position.
 public struct CadencePolicy: SessionPolicy, PolicyWorker {
     /// How K is chosen for a session.
     public enum Assignment: Sendable, Equatable {
@@ -48,7 +50,7 @@ public struct CadencePolicy: SessionPolicy, PolicyWorker {
 }
 
 /// Shows an ad whenever the rules allow one and at least `every` organic items have passed
-/// since the last ad; a negative `every` shows none.
+/// since the last ad (since the session start for the first ad); a negative `every` shows none.
 public struct CadenceDecider: AdDecider {
     @usableFromInline package let every: Int
 
@@ -57,6 +59,6 @@ public struct CadenceDecider: AdDecider {
 
     @inlinable
     public mutating func showAd(tracker: PlacementTracker, session: SessionSoFar) -> Bool {
-        every >= 0 && tracker.allowsCadenceAd(every: every)
+        every >= 0 && (session.ads == 0 ? session.items >= every : tracker.organicSinceLastAd >= every) && tracker.allowsAd()
     }
 }

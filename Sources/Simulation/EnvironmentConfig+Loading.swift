@@ -131,6 +131,7 @@ extension EnvironmentConfig {
         return EnvironmentConfig(
             name: try top.string("name"),
             summary: try top.string("description"),
+            fingerprint: top.fingerprint(excluding: ["name", "description"]),
             regions: regions,
             devices: devices,
             tenures: tenures,

@@ -90,8 +90,9 @@ package struct ReturnParameters: Sendable, Equatable {
 package struct ObjectiveParameters: Sendable, Equatable {
     package var engagementWeight: Double
     var discountPerDay: Double
-    /// Credit the expected click revenue (click probability × value) instead of the sampled
-    /// click: same mean, lower variance. Clicks are still sampled for what is observed.
+    /// The objective credits the expected click revenue (click probability × value) instead
+    /// of the sampled click: same mean, lower variance, for judging policies only. Learners,
+    /// decision logs and replayed feedback always see the revenue of the clicks that happened.
     var expectedRevenue: Bool
 }
 
@@ -99,6 +100,11 @@ package struct ObjectiveParameters: Sendable, Equatable {
 public struct EnvironmentConfig: Sendable, Equatable {
     public var name: String
     package var summary: String
+    /// The content fingerprint of the file it was read from (every key but `name` and
+    /// `description`, formatting and key order aside): policies record it, and running a
+    /// policy on an environment with another fingerprint is refused unless allowed.
+    /// A config changed in code keeps the fingerprint of its file.
+    package var fingerprint: String
     /// Regions sorted by name.
     public var regions: [RegionConfig]
     public var devices: [SegmentConfig]

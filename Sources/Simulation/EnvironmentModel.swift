@@ -95,18 +95,22 @@ public struct EnvironmentModel: Sendable {
         let sessionLuck = trajectory.luck.child(UInt64(trajectory.sessionIndex) &+ 1)
         var session = SessionSoFar()
         var revenue = 0.0
+        var expectedRevenue = 0.0
         let start = trajectory.time
         do {
             try runSession(
                 user: user, inverseTolerance: trajectory.inverseTolerance, hour: trajectory.hour,
                 rules: rules[user.region], adsToday: trajectory.adsToday, luck: sessionLuck, decider: &decider,
-                session: &session, revenue: &revenue, satisfaction: &trajectory.satisfaction,
+                session: &session, revenue: &revenue, expectedRevenue: &expectedRevenue,
+                satisfaction: &trajectory.satisfaction,
                 blindness: &trajectory.blindness)
         } catch let .ruleViolation(_, _, _, violation) {
             throw .ruleViolation(policy: policyName(), user: user.index, session: trajectory.sessionIndex, violation: violation)
         }
         let objective = config.objective
-        let value = revenue + objective.engagementWeight * Double(session.items)
+        // The objective may credit the expected revenue (same mean, lower variance); what a
+        // policy learns from is the realized revenue only.
+        let value = (objective.expectedRevenue ? expectedRevenue : revenue) + objective.engagementWeight * Double(session.items)
         trajectory.totals.sessions += 1
         trajectory.totals.items += session.items
         trajectory.totals.ads += session.ads
@@ -114,6 +118,7 @@ public struct EnvironmentModel: Sendable {
         trajectory.totals.negatives += session.negatives
         trajectory.totals.dwell += session.dwell
         trajectory.totals.revenue += revenue
+        trajectory.totals.expectedRevenue += expectedRevenue
         trajectory.totals.objective += objective.discountPerDay == 0 ? value : exp(-objective.discountPerDay * start) * value
         trajectory.adsToday += session.ads
         trajectory.history.record(time: start, items: session.items, ads: session.ads, clicks: session.clicks,
@@ -135,7 +140,8 @@ public struct EnvironmentModel: Sendable {
         }
         return SessionOutcome(
             time: start, items: session.items, ads: session.ads, clicks: session.clicks, negatives: session.negatives,
-            dwell: session.dwell, revenue: revenue, value: value, churned: trajectory.churned, gapToNext: gap)
+            dwell: session.dwell, revenue: revenue, expectedRevenue: expectedRevenue, value: value,
+            churned: trajectory.churned, gapToNext: gap)
     }
 
     /// Simulates one user over `days` days under a policy worker, with the luck of `luckSeed`.
@@ -143,7 +149,7 @@ public struct EnvironmentModel: Sendable {
     /// - Throws: ``SimulationError/ruleViolation`` if the policy asks for an ad the
     ///   placement rules forbid.
     /// - Complexity: O(sessions × positions), no allocation.
-    func simulateUser<W: PolicyWorker>(
+    public func simulateUser<W: PolicyWorker>(
         _ user: UserProfile, worker: inout W, policyName: String, luckSeed: UInt64, days: Int
     ) throws(SimulationError) -> UserOutcome {
         var trajectory = startTrajectory(user, luckSeed: luckSeed, days: days)
@@ -159,11 +165,10 @@ public struct EnvironmentModel: Sendable {
     func runSession<D: AdDecider>(
         user: UserProfile, inverseTolerance: Double, hour: Int, rules: PlacementRules, adsToday: Int,
         luck: CounterRandom, decider: inout D, session: inout SessionSoFar, revenue: inout Double,
-        satisfaction: inout Double, blindness: inout Double
+        expectedRevenue: inout Double, satisfaction: inout Double, blindness: inout Double
     ) throws(SimulationError) {
         let baseExit = user.exitLogit + hourExitShift[hour]
         let adValue = adValueByRegionHour[user.region * 24 + hour]
-        let expectedRevenue = config.objective.expectedRevenue
         var tracker = PlacementTracker(rules: rules, adsToday: adsToday)
         var fatigue = 0.0
         // tanh S is needed at every position; organic items move S by a constant step, so
@@ -196,8 +201,9 @@ public struct EnvironmentModel: Sendable {
                 let clickProbability = 1 / (1 + exp(-(user.clickLogit - d.clickBlindness * blindness - d.clickFatigue * fatigue)))
                 let clicked = luck.uniform(counter | 1) < clickProbability
                 if clicked { session.clicks += 1 }
-                let clickCredit = expectedRevenue ? clickProbability : (clicked ? 1 : 0)
-                revenue += inventoryValue[adNumber] * adValue * (d.revenuePerImpression + d.revenuePerClick * clickCredit)
+                let slotValue = inventoryValue[adNumber] * adValue
+                revenue += slotValue * (d.revenuePerImpression + (clicked ? d.revenuePerClick : 0))
+                expectedRevenue += slotValue * (d.revenuePerImpression + d.revenuePerClick * clickProbability)
                 let negativeLogit = d.negativeBase + d.negativeFatigue * fatigue - user.logTolerance
                 let negative = luck.uniform(counter | 2) * (1 + exp(-negativeLogit)) < 1
                 if negative {

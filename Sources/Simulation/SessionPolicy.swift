@@ -35,9 +35,9 @@ public struct SessionContext: Sendable {
 /// What a per-position policy sees at each feed position: the session so far.
 public struct SessionSoFar: Sendable {
     /// Organic items watched so far.
-    package internal(set) var items: Int = 0
+    @usableFromInline package internal(set) var items: Int = 0
     /// Ads shown so far.
-    package internal(set) var ads: Int = 0
+    @usableFromInline package internal(set) var ads: Int = 0
     /// Ad clicks so far (sampled).
     package internal(set) var clicks: Int = 0
     /// Negative feedback events so far (hide, report, fast skip).
@@ -47,7 +47,7 @@ public struct SessionSoFar: Sendable {
     /// Total organic dwell so far, seconds.
     package internal(set) var dwell: Double = 0
     /// Position of the last ad shown so far (0 before the first).
-    internal(set) var lastAdPosition: Int = 0
+    var lastAdPosition: Int = 0
 
     /// Whether the last position watched held an ad (at the session's end: the user left
     /// right after an ad).

@@ -28,11 +28,15 @@ package struct SimulationReport: Sendable, Equatable {
     package let objectiveStandardError: Double
     package let positions: Int
     package let elapsedSeconds: Double
+    /// Each user's discounted objective, in user order: what paired comparisons on common
+    /// random numbers (``PairedRatio``) difference user by user.
+    package let userObjectives: [Double]
 
     package init(policy: String, setup: SimulationSetup, outcomes: [UserOutcome], elapsedSeconds: Double) {
         self.policy = policy
         self.setup = setup
         self.elapsedSeconds = elapsedSeconds
+        userObjectives = outcomes.map(\.objective)
         var sessions = 0, items = 0, ads = 0, clicks = 0, negatives = 0, survivors = 0
         var eligibleDays = 0, returns = 0
         var objective = 0.0, objectiveSquares = 0.0, revenue = 0.0, dwell = 0.0
@@ -74,7 +78,7 @@ package struct SimulationReport: Sendable, Equatable {
 
     /// The report as JSON key/value pairs in a fixed order (for `--json`).
     /// Everything but `sessions_per_second` is a deterministic function of the inputs.
-    var jsonFields: [(String, String)] {
+    package var jsonFields: [(String, String)] {
         let number = JSONNumber.json
         return [
             ("policy", JSONValue.quoted(policy)),

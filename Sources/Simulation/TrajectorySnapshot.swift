@@ -26,12 +26,16 @@ package struct TrajectorySnapshot: Sendable, Equatable, Codable {
     package var totalSessions: Int
     /// 90-day ad reactions: ads, adverse reactions (``BehaviourHistory/AdReactions``).
     package var adReactions: [Double]
+    /// The session's revenue with each click replaced by its probability (latent): for
+    /// evaluation only. The logged outcome's `revenue` is the realized one. Set once the
+    /// session has run; `nil` in a snapshot taken for a session not yet run.
+    package var expectedRevenue: Double?
 
     enum CodingKeys: String, CodingKey {
         case user, days, time, satisfaction, blindness, day, week, month
         case populationSeed = "population_seed", luckSeed = "luck_seed", sessionIndex = "session"
         case adsToday = "ads_today", lastVisit = "last_visit", recentDwell = "recent_dwell", totalSessions = "total_sessions"
-        case adReactions = "ad_reactions"
+        case adReactions = "ad_reactions", expectedRevenue = "expected_revenue"
     }
 }
 
@@ -45,7 +49,7 @@ extension EnvironmentModel {
             blindness: trajectory.blindness, adsToday: trajectory.adsToday, day: trajectory.day,
             lastVisit: history.lastVisit, week: history.week.values, month: history.month.values,
             recentDwell: history.recentDwell, totalSessions: history.totalSessions,
-            adReactions: [history.adReactions.ads, history.adReactions.reactions])
+            adReactions: [history.adReactions.ads, history.adReactions.reactions], expectedRevenue: nil)
     }
 
     /// The trajectory a snapshot was taken from (same user, luck and state; totals reset).

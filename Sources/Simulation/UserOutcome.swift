@@ -2,8 +2,11 @@
 public struct UserOutcome: Sendable, Equatable {
     /// Discounted objective Σ e^(−r t)(revenue + w_e · items).
     package var objective = 0.0
-    /// Ad revenue (expected or sampled, per the configuration).
+    /// Ad revenue from the impressions shown and the clicks that happened.
     package var revenue = 0.0
+    /// The same with each click replaced by its probability, which depends on latent traits
+    /// and state: for evaluation only (same mean, lower variance), never for learning.
+    package var expectedRevenue = 0.0
     public var sessions = 0
     /// Organic items watched.
     public var items = 0

@@ -15,7 +15,7 @@ public struct UserTrajectory: Sendable {
     /// Latent satisfaction S.
     package internal(set) var satisfaction = 0.0
     /// Latent ad blindness B.
-    internal(set) var blindness = 0.0
+    var blindness = 0.0
     package internal(set) var history = BehaviourHistory()
     /// Ads seen on the current calendar day.
     public internal(set) var adsToday = 0
@@ -71,8 +71,14 @@ public struct SessionOutcome: Sendable, Equatable {
     package let negatives: Int
     /// Organic dwell, seconds.
     package let dwell: Double
+    /// Ad revenue from the impressions shown and the clicks that happened: what the service
+    /// sees, and all a learner may use.
     package let revenue: Double
-    /// This session's undiscounted objective term: revenue + w_e · items.
+    /// The revenue with each click replaced by its probability (latent traits and state):
+    /// for evaluation only, never for learning.
+    package let expectedRevenue: Double
+    /// This session's undiscounted objective term: revenue (expected, if the objective says
+    /// so) + w_e · items.
     package let value: Double
     /// Whether the user churned after this session.
     package let churned: Bool
@@ -80,7 +86,7 @@ public struct SessionOutcome: Sendable, Equatable {
     package let gapToNext: Double
 
     package init(time: Double, items: Int, ads: Int, clicks: Int, negatives: Int, dwell: Double, revenue: Double,
-                value: Double, churned: Bool, gapToNext: Double) {
+                expectedRevenue: Double, value: Double, churned: Bool, gapToNext: Double) {
         self.time = time
         self.items = items
         self.ads = ads
@@ -88,6 +94,7 @@ public struct SessionOutcome: Sendable, Equatable {
         self.negatives = negatives
         self.dwell = dwell
         self.revenue = revenue
+        self.expectedRevenue = expectedRevenue
         self.value = value
         self.churned = churned
         self.gapToNext = gapToNext

@@ -119,10 +119,11 @@ package struct BanditRunner: Sendable {
                             guard trajectory.isActive && trajectory.time < dayEnd else { continue }
                             while trajectory.isActive && trajectory.time < dayEnd {
                                 let context = model.context(of: trajectory)
-                                let snapshot = logging
+                                var snapshot = logging
                                     ? model.snapshot(trajectory, populationSeed: setup.populationSeed, luckSeed: setup.luckSeed) : nil
                                 var decider = worker.beginSession(context)
                                 let outcome = try model.step(&trajectory, decider: &decider, policyName: frozen.name)
+                                snapshot?.expectedRevenue = outcome.expectedRevenue
                                 let reward = weights.reward(outcome, plan: worker.candidates[worker.choice.index].descriptors)
                                 let record = logging
                                     ? worker.record(session: context, outcome: outcome, reward: reward, weights: weights,

@@ -35,7 +35,7 @@ package struct SimulatedPolicy: SessionPolicy {
     /// Runs a bandit being trained (no file, provenance or reward weights yet).
     package init(name: String, version: String, bandit: LinearBandit, schema: FeatureSchema, catalog: PlanCatalog, decisionSeed: UInt64) {
         let provenance = PolicyProvenance(
-            environment: "in training", environmentFile: "", seed: decisionSeed, sessions: 0, users: 0, days: 0,
+            environment: "in training", environmentFile: "", environmentFingerprint: "", seed: decisionSeed, sessions: 0, users: 0, days: 0,
             trainedAt: "1970-01-01T00:00:00Z", source: .simulation)
         let policy = LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: catalog.family, reward: [:], provenance: provenance)
         self.init(name: name, version: version, policy: policy, catalog: catalog, decisionSeed: decisionSeed)
@@ -98,17 +98,5 @@ package struct SimulatedPolicy: SessionPolicy {
                 outcome: LoggedRecord.Outcome(outcome), reward: reward, rewardWeights: weights.dictionary, sim: snapshot,
                 contextSchema: policy.contextFingerprint)
         }
-    }
-}
-
-extension EnvironmentConfig {
-    /// The feature schema of this environment's categories.
-    package var featureSchema: FeatureSchema {
-        FeatureSchema(regions: regions.map(\.name), devices: devices.map(\.name), tenures: tenures.map(\.name))
-    }
-
-    /// The valid plans of `family` per region of this environment.
-    package func planCatalog(_ family: PlanFamily = .standard) -> PlanCatalog {
-        PlanCatalog(family: family, rules: regions.map(\.rules))
     }
 }

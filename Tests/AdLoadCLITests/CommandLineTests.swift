@@ -2,6 +2,7 @@
 import AdLoadTestSupport
 import ArgumentParser
 import Foundation
+import Simulation
 import Testing
 
 #if canImport(Glibc)
@@ -177,6 +178,34 @@ struct CommandLineTests {
         #expect(line.contains("not \"field-calibrated\"") && line.contains("--allow-env-mismatch"), "\(line)")
         var allowed = try AdLoad.parseAsRoot(arguments + ["--allow-env-mismatch"])
         try allowed.run()
+    }
+
+    @Test("an environment with the policy's name but other parameters is refused; a reformatted copy is not")
+    func environmentFingerprint() async throws {
+        let original = try Data(contentsOf: URL(fileURLWithPath: repositoryFile("env/default.json")))
+        var document = try #require(try JSONSerialization.jsonObject(with: original) as? [String: Any])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-env-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Same content, other formatting and key order, another description: the same environment.
+        document["description"] = "reformatted"
+        let reformatted = folder.appendingPathComponent("reformatted.json")
+        try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]).write(to: reformatted)
+        let reformattedConfig = try EnvironmentConfig.load(path: reformatted.path)
+        #expect(reformattedConfig.fingerprint == (try EnvironmentConfig.load(path: repositoryFile("env/default.json"))).fingerprint)
+        // One parameter changed under the same name: another environment.
+        var dynamics = try #require(document["dynamics"] as? [String: Any])
+        dynamics["fatigue_decay"] = 0.8
+        document["dynamics"] = dynamics
+        let changed = folder.appendingPathComponent("changed.json")
+        try JSONSerialization.data(withJSONObject: document).write(to: changed)
+
+        let policy = repositoryFile("policies/default-egreedy.json")
+        let common = ["--users", "2", "--days", "1", "--threads", "1", "--quiet", "--json"]
+        var accepted = try AdLoad.parseAsRoot(["simulate", "--policy", policy, "--env", reformatted.path] + common)
+        try accepted.run()
+        let line = try await runFailure(["simulate", "--policy", policy, "--env", changed.path] + common)
+        #expect(line.contains("has the same name but other parameters") && line.contains("--allow-env-mismatch"), "\(line)")
     }
 
     @Test("serve on a busy port is refused before anything starts")

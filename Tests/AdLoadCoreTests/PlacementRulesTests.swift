@@ -81,7 +81,10 @@ struct PlacementRulesTests {
         #expect(apac.cadencePlan(every: 0, feedLength: 45, adsToday: 0).positions == [10, 20, 30, 40])
         let na = try PlacementRules(firstSlot: 2, minGap: 2, maxShare: 0.25, maxAdsPerSession: 40, dailyCap: nil)
         #expect(na.cadencePlan(every: 0, feedLength: 16, adsToday: 0).positions == [4, 8, 12, 16])
-        #expect(na.cadencePlan(every: 5, feedLength: 20, adsToday: 0).positions == [4, 10, 16])
+        // A cadence puts its first ad after its first K organic items (ENVMODEL.md), not at the first allowed slot.
+        #expect(na.cadencePlan(every: 5, feedLength: 20, adsToday: 0).positions == [6, 12, 18])
+        // ... unless the rules forbid it there: APAC's share cap moves an ad due at 4 to 10.
+        #expect(apac.cadencePlan(every: 3, feedLength: 30, adsToday: 0).positions == [10, 20, 30])
         #expect(na.violation(of: try AdPlan(positions: [3]), feedLength: 20, adsToday: 0)
             == .shareExceeded(position: 3, ads: 1, maxShare: 0.25))
     }

@@ -17,7 +17,7 @@ struct StreamLearnerTests {
                                       algorithm: .epsilonGreedy(epsilon: 0.1))
         return LinearBanditPolicy(
             bandit: bandit, schema: schema, planFamily: .standard, reward: RewardWeights.standard.dictionary,
-            provenance: PolicyProvenance(environment: "test", environmentFile: "env/test.json", seed: 1, sessions: 0, users: 0,
+            provenance: PolicyProvenance(environment: "test", environmentFile: "env/test.json", environmentFingerprint: "", seed: 1, sessions: 0, users: 0,
                                          days: 0, trainedAt: PolicyProvenance.now(), source: .simulation))
     }
 

@@ -69,7 +69,7 @@ struct PolicyFileTests {
     static let schema = FeatureSchema(regions: ["us", "eu", "br"], devices: ["ios", "android"], tenures: ["new", "established"])
 
     static let provenance = PolicyProvenance(
-        environment: "baseline", environmentFile: "env/baseline.json", seed: 42, sessions: 200_000, users: 5000, days: 14,
+        environment: "baseline", environmentFile: "env/baseline.json", environmentFingerprint: "fnv1a64:0123456789abcdef", seed: 42, sessions: 200_000, users: 5000, days: 14,
         trainedAt: "2025-03-01T08:30:00Z", source: .simulation)
 
     static let reward = ["revenue": 1.0, "watch_time": 0.02, "negative_feedback": -0.5, "retention": 3]

@@ -68,3 +68,27 @@ struct EnvironmentPropertiesTests {
         }
     }
 }
+
+/// The baselines that choose from the learners' own plan catalog.
+@Suite("Plan baselines on env/default.json")
+struct PlanBaselineTests {
+    @Test("oracle:plan (latent-aware, per user) beats best-plan with a paired interval above 1, on held-out luck")
+    func planOracleBeatsBestPlan() async throws {
+        try await onOwnThread {
+            let runner = SimulationRunner(model: EnvironmentModel(config: try shippedEnvironment("default")), threads: 1)
+            let setup = SimulationSetup(users: 200, days: 60, seed: 9)
+            let trainer = BaselineTrainer(runner: runner, oracleReplications: 1)
+            let bestPlan = try trainer.bestPlanPolicy(evaluation: setup)
+            let oracle = try trainer.planOraclePolicy(evaluation: setup)
+            // best-plan is one spec per region, each valid there; the oracle's are valid in each user's region.
+            guard case let .byRegion(specs) = bestPlan.assignment else { Issue.record("best-plan assigns by region"); return }
+            let catalog = runner.model.config.planCatalog()
+            for (region, spec) in specs.enumerated() { #expect(catalog.specs(region: region).contains(spec), "\(spec) in region \(region)") }
+            let reference = try runner.run(bestPlan, setup: setup)
+            let candidate = try runner.run(oracle, setup: setup)
+            let paired = try #require(PairedRatio(reference: reference.userObjectives, candidate: candidate.userObjectives))
+            #expect(paired.interval95.low > 1, "oracle:plan / best-plan = \(paired.ratio) [\(paired.interval95.low), \(paired.interval95.high)]")
+            #expect(reference.adsPerSession > 0 && candidate.adsPerSession > 0)
+        }
+    }
+}
