@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Simulated days per user.")
     var days = 120
 
-    @Option(parsing: .unconditional, help: "Fixed cadence K of the measured policy (every K-th position, from the first allowed slot).")
+    @Option(parsing: .unconditional, help: "Fixed cadence K of the measured policy (an ad after every K organic items).")
     var every = 12
 
     @Option(parsing: .unconditional, help: "Repetitions; the best (fastest) is reported.")

@@ -28,11 +28,16 @@ struct TrainBandit: ParsableCommand {
     @Option(help: "Hyper-parameters as name=value pairs, comma-separated (linucb: alpha, exploration_floor; thompson: scale, propensity_samples; egreedy: epsilon; softmax: temperature).")
     var hyper: String?
 
-    @Option(help: "Ridge prior precision λ.")
-    var lambda = 1.0
+    @Option(help: "Ridge prior precision λ (default per algorithm, tuned on seed 5: linucb and thompson 1e5, egreedy 3e5, softmax 5e4).")
+    var lambda: Double?
 
-    @Option(help: "Reward weights as name=value pairs over revenue, items, negatives, returned, return_window_days (others keep the defaults).")
+    @Option(help: ArgumentHelp(
+        "Reward weights as name=value pairs over revenue, items, negatives, returned, ads_squared, load_squared, return_window_days (others keep the defaults).",
+        discussion: "Defaults: revenue 1, items = the engagement weight, returned 0.02 (thompson and softmax 0.05), load_squared 0.02, return_window_days 1, others 0."))
     var reward: String?
+
+    @Option(help: "Override the environment's objective.engagement_weight; the reward's items weight follows it unless --reward sets items.")
+    var engagementWeight: Double?
 
     @Option(help: ArgumentHelp(
         "Behavioural-history features of the context: standard, all, or a comma-separated list.",
@@ -67,7 +72,13 @@ struct TrainBandit: ParsableCommand {
         guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
         guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
         _ = try algorithm()
-        _ = try rewardWeights()
+        if let lambda { guard lambda > 0 && lambda.isFinite else { throw ValidationError("--lambda must be a positive number, got \(lambda)") } }
+        if let engagementWeight {
+            guard engagementWeight >= 0 && engagementWeight.isFinite else {
+                throw ValidationError("--engagement-weight must be a non-negative number, got \(engagementWeight)")
+            }
+        }
+        _ = try rewardWeights(engagementWeight: engagementWeight ?? 0)
         try checkWritable(out, option: "--out")
         if let curve { try checkWritable(curve, option: "--curve") }
     }
@@ -86,22 +97,26 @@ struct TrainBandit: ParsableCommand {
         do { return try BanditAlgorithm(name: algo.rawValue, hyperparameters: values) } catch { throw ValidationError("--hyper: \(error)") }
     }
 
-    func rewardWeights() throws -> RewardWeights {
-        guard let reward else { return .standard }
-        do { return try RewardWeights(parsing: reward) } catch { throw ValidationError("--reward: \(error)") }
+    /// The reward: the algorithm's defaults with `engagementWeight` per item, then `--reward`.
+    func rewardWeights(engagementWeight: Double) throws -> RewardWeights {
+        let base = TrainingDefaults.reward(for: algo.rawValue, engagementWeight: engagementWeight)
+        guard let reward else { return base }
+        do { return try RewardWeights(parsing: reward, base: base) } catch { throw ValidationError("--reward: \(error)") }
     }
 
     func run() throws {
         prepareLinearAlgebra()
-        let config = try loadEnvironment(simulation.env)
+        var config = try loadEnvironment(simulation.env)
         let history: [HistoryFeature]
         do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
         let schema = config.featureSchema.with(history: history)
         let catalog = config.planCatalog()
-        let weights = try rewardWeights()
+        if let engagementWeight { config.objective.engagementWeight = engagementWeight }
+        let weights = try rewardWeights(engagementWeight: config.objective.engagementWeight)
         let progress = Progress(enabled: !quiet)
         var bandit = try LinearBandit(
-            contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: try algorithm(), lambda: lambda)
+            contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: try algorithm(),
+            lambda: lambda ?? TrainingDefaults.lambda(for: algo.rawValue))
         let provenance: PolicyProvenance
         let curveLines: [String]
         if let logs {

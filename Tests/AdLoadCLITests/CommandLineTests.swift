@@ -134,6 +134,26 @@ struct CommandLineTests {
                 "\(run.standardError)")
     }
 
+    @Test("train with no tuning flags uses the tuned defaults per algorithm; --engagement-weight sets the items weight",
+          arguments: [("linucb", 1e5, 0.02), ("thompson", 1e5, 0.05), ("egreedy", 3e5, 0.02), ("softmax", 5e4, 0.05)])
+    func trainDefaults(algorithm: String, lambda: Double, returned: Double) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("adload-train-\(UUID().uuidString).json").path
+        defer {
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: out.replacingOccurrences(of: ".json", with: ".csv"))
+        }
+        var command = try AdLoad.parseAsRoot([
+            "train", "bandit", "--algo", algorithm, "--env", repositoryFile("env/default.json"), "--users", "3", "--days", "1",
+            "--threads", "1", "--engagement-weight", "2e-4", "--quiet", "--out", out,
+        ])
+        try command.run()
+        let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let parameters = try #require(policy["parameters"] as? [String: Any])
+        let reward = try #require(policy["reward"] as? [String: Double])
+        #expect(parameters["lambda"] as? Double == lambda)
+        #expect(reward["returned"] == returned && reward["load_squared"] == 0.02 && reward["items"] == 2e-4)
+    }
+
     @Test("a tiny simulate run through the library logs every decision of a shipped policy")
     func tinySimulate() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString).jsonl").path

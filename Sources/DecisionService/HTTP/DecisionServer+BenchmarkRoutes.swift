@@ -13,12 +13,12 @@ extension DecisionServer {
     ///   record and the day's ad counter as decide does (circuit breaker, decide budget): the
     ///   floor of a decide, with no policy, no decision log and a small answer. Its store
     ///   failures count in the circuit breaker like decide's (503 instead of a fallback).
-    func addBenchmarkRoutes(to router: Router<BasicRequestContext>) {
+    func addBenchmarkRoutes(to router: Router<ServiceRequestContext>) {
         router.post("/bench/body") { request, _ in
             _ = try await self.benchmarkRequest(request)
             return JSONResponse.healthy
         }
-        router.post("/bench/user-record") { request, _ in
+        router.post("/bench/user-record") { request, context in
             let decisionRequest = try await self.benchmarkRequest(request)
             let userID = decisionRequest.userID
             let seconds = decisionRequest.timestamp ?? Date().timeIntervalSince1970
@@ -30,7 +30,9 @@ extension DecisionServer {
                 try await store.userRecord(userID: userID, day: day, timeout: budget)
             }
             if case .failure = outcome {
-                return JSONResponse.error(503, field: "store", message: "the user's record could not be read", headers: [.retryAfter: "1"])
+                return JSONResponse.error(
+                    .serviceUnavailable, field: "store", message: "the user's record could not be read", headers: [.retryAfter: "1"],
+                    request: request, context: context)
             }
             return JSONResponse.healthy
         }

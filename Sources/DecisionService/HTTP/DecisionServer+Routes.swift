@@ -10,9 +10,11 @@ extension DecisionServer {
     /// `POST /v1/decide`: validates, reads the user's record through the circuit breaker
     /// within the decide budget (or falls back), decides with the policy read once, queues
     /// the decision for the stream and answers.
-    func decide(_ request: Request) async throws(RequestError) -> Response {
+    func decide(_ request: Request, context: ServiceRequestContext) async throws(RequestError) -> Response {
         guard let engine = policyHolder.current else {
-            return JSONResponse.error(503, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"])
+            return JSONResponse.error(
+                .serviceUnavailable, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"], request: request,
+                context: context)
         }
         let buffer = try await readBody(request)
         let decisionRequest = if let fast = DecideBodyFastPath.parse(buffer) { fast } else { try decode(DecideBody.self, from: buffer).request }
@@ -44,7 +46,7 @@ extension DecisionServer {
     /// `POST /v1/feedback`: validates, checks the decision id without the store, and
     /// answers 202 only once the store has applied the events; 503 with `Retry-After: 1`
     /// when the store fails, times out or the circuit is open.
-    func feedback(_ request: Request) async throws(RequestError) -> Response {
+    func feedback(_ request: Request, context: ServiceRequestContext) async throws(RequestError) -> Response {
         let body = try await decodeBody(FeedbackBody.self, from: request)
         guard decisionIDs.verify(body.decisionID, userID: body.userID) else {
             throw RequestError(
@@ -64,26 +66,31 @@ extension DecisionServer {
         switch outcome {
         case let .success(result):
             metrics.recordFeedback(accepted: result.newEvents, duplicates: result.duplicateEvents)
-            return JSONResponse.make(202, FeedbackResponse(accepted: result.newEvents, duplicates: result.duplicateEvents))
+            return JSONResponse.make(
+                .accepted, FeedbackResponse(accepted: result.newEvents, duplicates: result.duplicateEvents), request: request,
+                context: context)
         case let .failure(failure):
             if case let .store(error) = failure { metrics.recordStoreError(operation: "apply_feedback", error: error) }
             logger.debug("feedback refused: the store did not take it", metadata: ["error": "\(failure)"])
             return JSONResponse.error(
-                503, field: "store", message: "feedback was not stored, retry: \(failure.description)", headers: [.retryAfter: "1"])
+                .serviceUnavailable, field: "store", message: "feedback was not stored, retry: \(failure.description)",
+                headers: [.retryAfter: "1"], request: request, context: context)
         }
     }
 
     /// `GET /v1/policy`: the active policy's version, algorithm, hyper-parameters, provenance and reward weights.
-    func policy() -> Response {
+    func policy(_ request: Request, context: ServiceRequestContext) -> Response {
         guard let engine = policyHolder.current else {
-            return JSONResponse.error(503, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"])
+            return JSONResponse.error(
+                .serviceUnavailable, field: "policy", message: "no policy is loaded yet", headers: [.retryAfter: "1"], request: request,
+                context: context)
         }
-        return JSONResponse.make(200, PolicyResponse(engine))
+        return JSONResponse.make(.ok, PolicyResponse(engine), request: request, context: context)
     }
 
     /// `GET /readyz`: 200 when the store answers a ping within the readiness budget and a
     /// policy is loaded; otherwise 503 naming what failed.
-    func readiness() async -> Response {
+    func readiness(_ request: Request, context: ServiceRequestContext) async -> Response {
         var checks: [String: String] = [:]
         var failed: [String] = []
         if let engine = policyHolder.current {
@@ -105,9 +112,10 @@ extension DecisionServer {
             failed.insert("store", at: 0)
         }
         if failed.isEmpty {
-            return JSONResponse.make(200, ReadinessResponse(status: "ready", failed: nil, checks: checks))
+            return JSONResponse.make(.ok, ReadinessResponse(status: "ready", failed: nil, checks: checks), request: request, context: context)
         }
-        return JSONResponse.make(503, ReadinessResponse(status: "not_ready", failed: failed, checks: checks))
+        return JSONResponse.make(
+            .serviceUnavailable, ReadinessResponse(status: "not_ready", failed: failed, checks: checks), request: request, context: context)
     }
 
     /// `GET /metrics`: the registry in the Prometheus text format, gauges refreshed first.

@@ -76,14 +76,14 @@ package final class DecisionServer: Sendable {
     package var services: [any Service] { [policyWatcher, decisionLog] }
 
     /// The router with every route and the request metrics middleware.
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter() -> Router<ServiceRequestContext> {
+        let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
-        router.post("/v1/decide") { request, _ in try await self.decide(request) }
-        router.post("/v1/feedback") { request, _ in try await self.feedback(request) }
-        router.get("/v1/policy") { _, _ in self.policy() }
+        router.post("/v1/decide") { request, context in try await self.decide(request, context: context) }
+        router.post("/v1/feedback") { request, context in try await self.feedback(request, context: context) }
+        router.get("/v1/policy") { request, context in self.policy(request, context: context) }
         router.get("/healthz") { _, _ in JSONResponse.healthy }
-        router.get("/readyz") { _, _ in await self.readiness() }
+        router.get("/readyz") { request, context in await self.readiness(request, context: context) }
         router.get("/metrics") { _, _ in self.renderMetrics() }
         if configuration.benchmarkRoutes { addBenchmarkRoutes(to: router) }
         return router

@@ -59,7 +59,7 @@ struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvert
 
     /// The JSON error body with ``status``.
     func response(from request: Request, context: some RequestContext) -> Response {
-        JSONResponse.error(self)
+        JSONResponse.error(status, field: field, message: message, request: request, context: context)
     }
 
     /// One line: the field and the problem.

@@ -4,13 +4,13 @@ import Hummingbird
 import Policies
 
 /// The answer of `POST /v1/feedback`.
-struct FeedbackResponse: Encodable {
+struct FeedbackResponse: ResponseEncodable {
     let accepted: Int
     let duplicates: Int
 }
 
 /// `{"error": {"field": ..., "message": ...}}`.
-struct ErrorResponse: Encodable {
+struct ErrorResponse: ResponseEncodable {
     struct Detail: Encodable {
         let field: String
         let message: String
@@ -20,17 +20,18 @@ struct ErrorResponse: Encodable {
 }
 
 /// `GET /healthz` and the status part of `GET /readyz`.
-struct ReadinessResponse: Encodable {
+struct ReadinessResponse: ResponseEncodable {
     let status: String
     let failed: [String]?
     let checks: [String: String]?
 }
 
 /// `GET /v1/policy`: what the active policy is and where it came from.
-struct PolicyResponse: Encodable {
+struct PolicyResponse: ResponseEncodable {
     struct Provenance: Encodable {
         let env: String
         let envFile: String
+        let envFingerprint: String
         let seed: UInt64
         let sessions: Int
         let users: Int
@@ -40,7 +41,7 @@ struct PolicyResponse: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case env, seed, sessions, users, days, source
-            case envFile = "env_file", trainedAt = "trained_at"
+            case envFile = "env_file", envFingerprint = "env_fingerprint", trainedAt = "trained_at"
         }
     }
 
@@ -90,7 +91,7 @@ struct PolicyResponse: Encodable {
         hyperparameters = Dictionary(policy.hyperparameters.map { ($0.name, $0.value) }) { first, _ in first }
         let origin = policy.provenance
         provenance = Provenance(
-            env: origin.environment, envFile: origin.environmentFile, seed: origin.seed, sessions: origin.sessions,
+            env: origin.environment, envFile: origin.environmentFile, envFingerprint: origin.environmentFingerprint, seed: origin.seed, sessions: origin.sessions,
             users: origin.users, days: origin.days, trainedAt: origin.trainedAt, source: origin.source.rawValue)
         reward = policy.reward
         featureSchema = Schema(
@@ -103,23 +104,20 @@ struct PolicyResponse: Encodable {
 
 /// Building JSON responses.
 enum JSONResponse {
-    /// `body` as JSON with `status` and extra `headers`; 500 if it cannot be encoded (a
-    /// non-finite number).
-    static func make(_ status: Int, _ body: some Encodable, headers: HTTPFields = [:]) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var status = status
-        let data: Data
+    /// `body` with `status` and extra `headers`, encoded by Hummingbird with the context's
+    /// response encoder (sorted keys: ``ServiceRequestContext``); 500 if it cannot be encoded
+    /// (a non-finite number).
+    static func make(
+        _ status: HTTPResponse.Status, _ body: some ResponseEncodable, headers: HTTPFields = [:], request: Request,
+        context: some RequestContext
+    ) -> Response {
         do {
-            data = try encoder.encode(body)
+            return try EditedResponse(status: status, headers: headers, response: body).response(from: request, context: context)
         } catch {
-            status = 500
-            data = Data(#"{"error":{"field":"response","message":"the answer could not be encoded as JSON"}}"#.utf8)
+            return Response(
+                status: .internalServerError, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"error":{"field":"response","message":"the answer could not be encoded as JSON"}}"#)))
         }
-        var fields = headers
-        fields[.contentType] = "application/json; charset=utf-8"
-        return Response(
-            status: HTTPResponse.Status(code: status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// The decide answer, written by hand with sorted keys: it is on every decision, where
@@ -157,13 +155,34 @@ enum JSONResponse {
 
     private static let healthyBody = ByteBuffer(string: #"{"status":"ok"}"#)
 
-    /// The error body for a refused request.
-    static func error(_ error: RequestError) -> Response {
-        make(error.statusCode, ErrorResponse(error: .init(field: error.field, message: error.message)))
+    /// An error body.
+    static func error(
+        _ status: HTTPResponse.Status, field: String, message: String, headers: HTTPFields = [:], request: Request,
+        context: some RequestContext
+    ) -> Response {
+        make(status, ErrorResponse(error: .init(field: field, message: message)), headers: headers, request: request, context: context)
+    }
+}
+
+/// The service's request context: Hummingbird's basic one, with a response encoder that
+/// sorts keys (answers are stable byte for byte, which clients and tests can compare).
+struct ServiceRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
     }
 
-    /// An error body with an explicit status (503s).
-    static func error(_ status: Int, field: String, message: String, headers: HTTPFields = [:]) -> Response {
-        make(status, ErrorResponse(error: .init(field: field, message: message)), headers: headers)
-    }
+    var responseEncoder: JSONEncoder { JSONResponse.encoder }
+
+    var requestDecoder: JSONDecoder { JSONDecoder() }
+}
+
+extension JSONResponse {
+    /// Sorted keys, slashes unescaped; shared (encoding does not mutate it).
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 }
