@@ -11,8 +11,12 @@ struct Simulate: ParsableCommand {
         abstract: "Run policies on the environment model and compare them on the same users and luck.",
         discussion: """
         Policies: \(BaselineSpec.usage), or a policy file (a path ending in .json, written by \
-        `adload train bandit`). Give --policy several times to compare them side by side (ratios \
-        are to the best fixed cadence when the run has a sweep of them, to the first otherwise), or --compare for every baseline and a sweep of fixed cadences. \
+        `adload train bandit`). fixed:every=K shows an ad after every K organic items (the first \
+        after the session's first K); fixed:every=0 fills every allowed slot, the same as myopic. \
+        best-plan and oracle:plan choose from the learners' own plan catalog. Give --policy \
+        several times to compare them side by side on the same users and luck (paired ratios \
+        with 95% intervals, to the best fixed cadence when the run has a sweep of them, to the \
+        first otherwise), or --compare for every baseline and a sweep of fixed cadences. \
         Trained policies act frozen (they do not learn during the run).
         """
     )

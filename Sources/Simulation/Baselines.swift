@@ -9,7 +9,7 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
     case segment
     /// Best fixed K per user, chosen knowing the latent traits on a training seed.
     case staticOracle
-    /// The one catalog plan (the learners' actions) best for everyone, chosen on a training seed.
+    /// The catalog plan (the learners' actions) best for everyone in each region, chosen on a training seed.
     case bestPlan
     /// Best catalog plan per user, chosen knowing the latent traits on training luck.
     case planOracle

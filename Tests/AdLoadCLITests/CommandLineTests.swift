@@ -63,13 +63,15 @@ struct CommandLineTests {
             #expect(root.contains(command), "root help lacks \(command)")
         }
         // Every command that reports results takes --json; the ones with progress take --quiet.
-        for command in ["simulate", "evaluate", "bench"] {
+        for command in ["simulate", "evaluate", "bench", "replay"] {
             #expect(try subcommandHelp(command).contains("--json"), "\(command) has no --json")
         }
-        for command in ["simulate", "evaluate"] {
+        for command in ["simulate", "evaluate", "replay"] {
             #expect(try subcommandHelp(command).contains("--quiet"), "\(command) has no --quiet")
         }
         let help = try subcommandHelp("simulate")
+        let words = help.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("fixed:every=0 fills every allowed slot, the same as myopic"), "fixed:every=0 is documented: \(help)")
         #expect(help.contains("--users") && help.contains("--threads") && help.contains("--env") && help.contains("--compare"))
         let learn = try subcommandHelp("learn")
         #expect(learn.contains("--log-level"))
