@@ -11,6 +11,7 @@ import PackageDescription
 //      |      AdLoadCore           domain: context, features, plans, rules, records, JSON
 //      |     +-----+------+
 //      |  Simulation   Policies    environment model | the policy contract and its kinds
+//      |   (Networks: MLPs and Adam on LinearAlgebra + AdLoadCore, for policy gradients)
 //      |     +-----+------+
 //      |        Training           simulated and logged training, off-policy evaluation
 //  StateStore      |               Redis client, live store, redis-server process
@@ -58,6 +59,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"]),
+        .target(name: "Networks", dependencies: ["AdLoadCore", "LinearAlgebra"]),
         .target(name: "AdLoadCore"),
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
         .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra"]),
@@ -92,6 +94,7 @@ let package = Package(
             dependencies: ["AdLoadCLI", "AdLoadTestSupport", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Networks", "AdLoadCore", "LinearAlgebra"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),
