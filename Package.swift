@@ -11,7 +11,8 @@ import PackageDescription
 //      |      AdLoadCore           domain: context, features, plans, rules, records, JSON
 //      |     +-----+------+
 //      |  Simulation   Policies    environment model | the policy contract and its kinds
-//      |   (Networks: MLPs and Adam on LinearAlgebra + AdLoadCore, for policy gradients)
+//      |   (Networks: MLPs and Adam on LinearAlgebra + AdLoadCore; PolicyGradient above it:
+//      |    PPO and REINFORCE on any EpisodicEnvironment, GAE in simulated time)
 //      |     +-----+------+
 //      |        Training           simulated and logged training, off-policy evaluation
 //  StateStore      |               Redis client, live store, redis-server process
@@ -60,6 +61,7 @@ let package = Package(
         ),
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"]),
         .target(name: "Networks", dependencies: ["AdLoadCore", "LinearAlgebra"]),
+        .target(name: "PolicyGradient", dependencies: ["AdLoadCore", "LinearAlgebra", "Networks"]),
         .target(name: "AdLoadCore"),
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
         .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra"]),
@@ -95,6 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "AdLoadCore", "LinearAlgebra"]),
+        .testTarget(name: "PolicyGradientTests", dependencies: ["PolicyGradient", "Networks", "AdLoadCore"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra"]),

@@ -1,0 +1,120 @@
+import LinearAlgebra
+
+/// An episodic decision problem for the policy-gradient trainer: observations are vectors,
+/// actions are indices into a fixed list with a mask of the ones allowed at each step, and
+/// time between steps can vary (discounting is per unit of time, so steps close together
+/// are not over-discounted).
+///
+/// The ad-load problem implements it with one user's horizon as an episode and one session
+/// as a step; tests implement it with small problems whose answer is known.
+package protocol EpisodicEnvironment {
+    /// Length of an observation.
+    var observationCount: Int { get }
+    /// Number of actions (the mask has this length).
+    var actionCount: Int { get }
+    /// Starts episode `episode` (reproducible: the same index starts the same episode).
+    mutating func reset(episode: Int) -> EpisodeStep
+    /// Takes `action` (allowed by the last step's mask) and returns what followed.
+    mutating func step(_ action: Int) -> StepResult
+}
+
+/// What the agent sees before acting.
+package struct EpisodeStep: Sendable {
+    package var observation: [Double]
+    /// `mask[a]` is whether action a is allowed now; at least one is.
+    package var mask: [Bool]
+
+    package init(observation: [Double], mask: [Bool]) {
+        self.observation = observation
+        self.mask = mask
+    }
+}
+
+/// What followed an action.
+package struct StepResult: Sendable {
+    package var reward: Double
+    /// Time until the next step (in the discount's unit, days for the ad problem).
+    package var elapsed: Double
+    /// The episode ended in a terminal state (no value after it: churn).
+    package var terminated: Bool
+    /// The episode was cut at its horizon (the state still has a value, but none is collected).
+    package var truncated: Bool
+    /// The next step, when the episode goes on.
+    package var next: EpisodeStep?
+
+    package init(reward: Double, elapsed: Double, terminated: Bool, truncated: Bool, next: EpisodeStep?) {
+        self.reward = reward
+        self.elapsed = elapsed
+        self.terminated = terminated
+        self.truncated = truncated
+        self.next = next
+    }
+}
+
+/// Steps of many episodes, flattened in episode order, with what the update needs.
+package struct RolloutBatch: Sendable {
+    package var observations: [Double] = []
+    package var masks: [Bool] = []
+    package var actions: [Int] = []
+    /// The behaviour policy's probability of each action taken.
+    package var probabilities: [Double] = []
+    package var rewards: [Double] = []
+    /// Discount factor to the next step: γ^elapsed.
+    package var discounts: [Double] = []
+    /// Whether the step ended its episode (terminal or truncated).
+    package var episodeEnds: [Bool] = []
+    /// Whether that end was terminal (no bootstrap from the value of the next state).
+    package var terminals: [Bool] = []
+    /// Value estimates V(s) of each step's state.
+    package var values: [Double] = []
+    /// V of the state after a truncated last step (0 otherwise).
+    package var bootstrapValues: [Double] = []
+    /// Sum of rewards per episode (undiscounted), for progress.
+    package var episodeReturns: [Double] = []
+
+    package init() {}
+
+    package var count: Int { actions.count }
+
+    /// Appends `other` after this batch.
+    package mutating func append(_ other: RolloutBatch) {
+        observations += other.observations
+        masks += other.masks
+        actions += other.actions
+        probabilities += other.probabilities
+        rewards += other.rewards
+        discounts += other.discounts
+        episodeEnds += other.episodeEnds
+        terminals += other.terminals
+        values += other.values
+        bootstrapValues += other.bootstrapValues
+        episodeReturns += other.episodeReturns
+    }
+}
+
+/// Generalized advantage estimation (Schulman et al., 2016) with a discount per step
+/// (γ^elapsed, so time between steps counts) and λ applied per step.
+///
+/// δ_t = r_t + d_t·V(s_{t+1})·[not terminal] − V(s_t);  A_t = δ_t + d_t·λ·A_{t+1} within an
+/// episode. The return target is A_t + V(s_t).
+package enum AdvantageEstimation {
+    /// Advantages and return targets for `batch`.
+    package static func compute(_ batch: RolloutBatch, lambda: Double) -> (advantages: [Double], returns: [Double]) {
+        let n = batch.count
+        var advantages = [Double](repeating: 0, count: n)
+        var next = 0.0
+        for t in stride(from: n - 1, through: 0, by: -1) {
+            let nextValue: Double
+            if batch.episodeEnds[t] {
+                nextValue = batch.terminals[t] ? 0 : batch.bootstrapValues[t]
+                next = 0
+            } else {
+                nextValue = batch.values[t + 1]
+            }
+            let delta = batch.rewards[t] + batch.discounts[t] * nextValue - batch.values[t]
+            next = delta + batch.discounts[t] * lambda * next
+            advantages[t] = next
+        }
+        return (advantages, zip(advantages, batch.values).map { $0 + $1 })
+    }
+}

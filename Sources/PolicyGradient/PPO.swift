@@ -1,0 +1,266 @@
+import AdLoadCore
+import Foundation
+import LinearAlgebra
+import Networks
+
+/// Settings of a policy-gradient run. The defaults are the usual PPO ones (Schulman et al.,
+/// 2017; the clip, λ, epochs and coefficients of common reference implementations).
+package struct PolicyGradientConfiguration: Sendable, Equatable {
+    /// PPO (clipped surrogate, several epochs) or REINFORCE with a value baseline (one epoch,
+    /// no clipping, Monte Carlo returns).
+    package enum Algorithm: String, Sendable, CaseIterable {
+        case ppo, reinforce
+    }
+
+    package var algorithm: Algorithm = .ppo
+    /// Hidden layer widths of both networks.
+    package var hidden: [Int] = [64, 64]
+    /// Discount per unit of elapsed time (per day for the ad problem).
+    package var gamma = 0.99
+    /// GAE λ (REINFORCE uses 1).
+    package var lambda = 0.95
+    /// PPO's clip ε on the probability ratio.
+    package var clip = 0.2
+    package var epochs = 4
+    package var minibatchSize = 256
+    package var entropyCoefficient = 0.01
+    package var valueCoefficient = 0.5
+    package var learningRate = 3e-4
+    package var maxGradientNorm = 0.5
+
+    package init() {}
+}
+
+/// The policy and value networks: logits over every action (masked to the allowed ones,
+/// then a softmax) and a state value.
+package struct ActorCritic: Sendable, Equatable {
+    package var policy: MLP
+    package var value: MLP
+
+    /// Fresh networks: the policy's last layer starts small (gain 0.01), so the first policy
+    /// is near uniform over the allowed actions.
+    package init(observationCount: Int, actionCount: Int, hidden: [Int], random: CounterRandom) {
+        policy = MLP(sizes: [observationCount] + hidden + [actionCount], random: random.child(1), outputGain: 0.01)
+        value = MLP(sizes: [observationCount] + hidden + [1], random: random.child(2), outputGain: 1)
+    }
+
+    /// The masked softmax of `logits` into `probabilities` (0 where the mask forbids).
+    package static func softmax(_ logits: UnsafeBufferPointer<Double>, mask: ArraySlice<Bool>, into probabilities: inout [Double]) {
+        var largest = -Double.infinity
+        var index = 0
+        for allowed in mask {
+            if allowed { largest = max(largest, logits[index]) }
+            index += 1
+        }
+        var total = 0.0
+        index = 0
+        for allowed in mask {
+            let weight = allowed ? exp(logits[index] - largest) : 0
+            probabilities[index] = weight
+            total += weight
+            index += 1
+        }
+        for action in 0..<index { probabilities[action] /= total }
+    }
+}
+
+/// What one update did, for progress lines and learning curves.
+package struct UpdateStatistics: Sendable, Equatable {
+    package var policyLoss = 0.0
+    package var valueLoss = 0.0
+    package var entropy = 0.0
+    /// Mean of the k3 estimate of KL(old ‖ new) over the last epoch.
+    package var approximateKL = 0.0
+    /// Share of samples whose ratio left [1 − ε, 1 + ε] in the last epoch.
+    package var clipFraction = 0.0
+
+    package init() {}
+}
+
+/// The clipped surrogate of one sample and its gradient with respect to the logits.
+///
+/// loss = −min(r·A, clip(r, 1 − ε, 1 + ε)·A) − c_H·H(π), r = π(a)/π_old(a). Where the clipped
+/// term is the smaller one the surrogate does not depend on the logits, and only the
+/// entropy term moves them. ∂(r·A)/∂z_j = A·r·(1[j = a] − π_j);
+/// ∂H/∂z_j = −π_j·(log π_j + H).
+package enum SurrogateLoss {
+    /// - Returns: the loss, the ratio and whether it was clipped; `gradient` receives ∂loss/∂z.
+    package static func evaluate(
+        probabilities: [Double], action: Int, oldProbability: Double, advantage: Double, clip: Double?,
+        entropyCoefficient: Double, gradient: inout [Double]
+    ) -> (loss: Double, ratio: Double, clipped: Bool, entropy: Double) {
+        let ratio = probabilities[action] / oldProbability
+        var entropy = 0.0
+        for p in probabilities where p > 0 { entropy -= p * log(p) }
+        var clipped = false
+        var surrogate = ratio * advantage
+        if let clip {
+            let bounded = min(max(ratio, 1 - clip), 1 + clip) * advantage
+            if bounded < surrogate {
+                surrogate = bounded
+                clipped = true
+            }
+        }
+        let policyScale = clipped ? 0 : advantage * ratio
+        for j in probabilities.indices {
+            let p = probabilities[j]
+            let indicator: Double = j == action ? 1 : 0
+            let entropyGradient = p > 0 ? -p * (log(p) + entropy) : 0
+            gradient[j] = -policyScale * (indicator - p) - entropyCoefficient * entropyGradient
+        }
+        return (-surrogate - entropyCoefficient * entropy, ratio, clipped, entropy)
+    }
+}
+
+/// PPO and REINFORCE-with-baseline updates of an ``ActorCritic`` from rollouts.
+package struct PolicyGradientTrainer: Sendable {
+    package var model: ActorCritic
+    package let configuration: PolicyGradientConfiguration
+    package let observationCount: Int
+    package let actionCount: Int
+    var policyOptimizer: Adam
+    var valueOptimizer: Adam
+
+    package init(observationCount: Int, actionCount: Int, configuration: PolicyGradientConfiguration, seed: UInt64) {
+        self.configuration = configuration
+        self.observationCount = observationCount
+        self.actionCount = actionCount
+        model = ActorCritic(
+            observationCount: observationCount, actionCount: actionCount, hidden: configuration.hidden,
+            random: CounterRandom(seed: seed, domain: 0x6E6574)) // "net"
+        policyOptimizer = Adam(for: model.policy, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
+        valueOptimizer = Adam(for: model.value, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
+    }
+
+    /// Runs `episodes` of `environment` with the current policy (actions sampled with
+    /// `random`, keyed by episode and step, so the result is reproducible).
+    package func collect<E: EpisodicEnvironment>(
+        _ environment: inout E, episodes: Range<Int>, random: CounterRandom
+    ) -> RolloutBatch {
+        var batch = RolloutBatch()
+        var policyScratch = MLP.Scratch(for: model.policy)
+        var valueScratch = MLP.Scratch(for: model.value)
+        var probabilities = [Double](repeating: 0, count: actionCount)
+        for episode in episodes {
+            let luck = random.child(UInt64(episode))
+            var current: EpisodeStep? = environment.reset(episode: episode)
+            var stepIndex: UInt64 = 0
+            var total = 0.0
+            while let step = current {
+                let observation = Vector(step.observation)
+                model.policy.infer(observation, scratch: &policyScratch)
+                policyScratch.output.withUnsafeBufferPointer { logits in
+                    ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
+                }
+                model.value.infer(observation, scratch: &valueScratch)
+                let action = Self.sample(probabilities, uniform: luck.uniform(stepIndex))
+                let result = environment.step(action)
+                batch.observations += step.observation
+                batch.masks += step.mask
+                batch.actions.append(action)
+                batch.probabilities.append(probabilities[action])
+                batch.rewards.append(result.reward)
+                batch.discounts.append(pow(configuration.gamma, result.elapsed))
+                batch.values.append(valueScratch.output[0])
+                let ends = result.terminated || result.truncated || result.next == nil
+                batch.episodeEnds.append(ends)
+                batch.terminals.append(result.terminated)
+                var bootstrap = 0.0
+                if ends && !result.terminated, let next = result.next {
+                    model.value.infer(Vector(next.observation), scratch: &valueScratch)
+                    bootstrap = valueScratch.output[0]
+                }
+                batch.bootstrapValues.append(bootstrap)
+                total += result.reward
+                current = ends ? nil : result.next
+                stepIndex += 1
+            }
+            batch.episodeReturns.append(total)
+        }
+        return batch
+    }
+
+    /// The action whose cumulative probability first exceeds `uniform`.
+    static func sample(_ probabilities: [Double], uniform: Double) -> Int {
+        var cumulative = 0.0
+        var last = 0
+        for (action, p) in probabilities.enumerated() where p > 0 {
+            cumulative += p
+            last = action
+            if uniform < cumulative { return action }
+        }
+        return last
+    }
+
+    /// Updates both networks from `batch` (collected with the current policy): advantages by
+    /// GAE, normalized over the batch; minibatches shuffled with `random`.
+    package mutating func update(_ batch: RolloutBatch, random: CounterRandom) -> UpdateStatistics {
+        let ppo = configuration.algorithm == .ppo
+        let (rawAdvantages, returns) = AdvantageEstimation.compute(batch, lambda: ppo ? configuration.lambda : 1)
+        let mean = rawAdvantages.reduce(0, +) / Double(max(1, rawAdvantages.count))
+        let variance = rawAdvantages.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rawAdvantages.count))
+        let advantages = rawAdvantages.map { ($0 - mean) / (variance.squareRoot() + 1e-8) }
+        let n = batch.count
+        let epochs = ppo ? configuration.epochs : 1
+        let size = ppo ? min(configuration.minibatchSize, n) : n
+        var statistics = UpdateStatistics()
+        var order = Array(0..<n)
+        var policyCache = MLP.Cache(), valueCache = MLP.Cache()
+        var policyGradients = MLP.Gradients(zeroFor: model.policy)
+        var valueGradients = MLP.Gradients(zeroFor: model.value)
+        var probabilities = [Double](repeating: 0, count: actionCount)
+        var gradient = [Double](repeating: 0, count: actionCount)
+        for epoch in 0..<epochs {
+            // Fisher–Yates with counter-based draws: the same seed gives the same minibatches.
+            let shuffle = random.child(UInt64(epoch))
+            for index in stride(from: n - 1, to: 0, by: -1) {
+                let other = Int(shuffle.uniform(UInt64(index)) * Double(index + 1))
+                order.swapAt(index, min(other, index))
+            }
+            var epochStatistics = UpdateStatistics()
+            for start in stride(from: 0, to: n, by: size) {
+                let members = order[start..<min(n, start + size)]
+                let m = members.count
+                var observations = [Double](repeating: 0, count: m * observationCount)
+                for (row, sample) in members.enumerated() {
+                    for column in 0..<observationCount {
+                        observations[row * observationCount + column] = batch.observations[sample * observationCount + column]
+                    }
+                }
+                let input = Matrix(rows: m, columns: observationCount, elements: observations)
+                model.policy.forward(input, cache: &policyCache)
+                model.value.forward(input, cache: &valueCache)
+                var logitGradients = [Double](repeating: 0, count: m * actionCount)
+                var valueOutputGradients = [Double](repeating: 0, count: m)
+                let logits = policyCache.output
+                for (row, sample) in members.enumerated() {
+                    logits.withUnsafeBufferPointer { all in
+                        let rowLogits = UnsafeBufferPointer(rebasing: all[(row * actionCount)..<((row + 1) * actionCount)])
+                        ActorCritic.softmax(
+                            rowLogits, mask: batch.masks[(sample * actionCount)..<((sample + 1) * actionCount)], into: &probabilities)
+                    }
+                    let result = SurrogateLoss.evaluate(
+                        probabilities: probabilities, action: batch.actions[sample], oldProbability: batch.probabilities[sample],
+                        advantage: advantages[sample], clip: ppo ? configuration.clip : nil,
+                        entropyCoefficient: configuration.entropyCoefficient, gradient: &gradient)
+                    for action in 0..<actionCount { logitGradients[row * actionCount + action] = gradient[action] / Double(m) }
+                    let valueError = valueCache.output[row, 0] - returns[sample]
+                    valueOutputGradients[row] = 2 * configuration.valueCoefficient * valueError / Double(m)
+                    epochStatistics.policyLoss += result.loss / Double(n)
+                    epochStatistics.valueLoss += valueError * valueError / Double(n)
+                    epochStatistics.entropy += result.entropy / Double(n)
+                    // k3 estimator of KL(old ‖ new): (r − 1) − log r.
+                    epochStatistics.approximateKL += ((result.ratio - 1) - log(result.ratio)) / Double(n)
+                    epochStatistics.clipFraction += (abs(result.ratio - 1) > configuration.clip ? 1 : 0) / Double(n)
+                }
+                model.policy.backward(
+                    Matrix(rows: m, columns: actionCount, elements: logitGradients), cache: policyCache, gradients: &policyGradients)
+                model.value.backward(Matrix(rows: m, columns: 1, elements: valueOutputGradients), cache: valueCache, gradients: &valueGradients)
+                policyOptimizer.update(&model.policy, gradients: &policyGradients)
+                valueOptimizer.update(&model.value, gradients: &valueGradients)
+            }
+            statistics = epochStatistics
+        }
+        return statistics
+    }
+}

@@ -1,0 +1,151 @@
+import AdLoadCore
+import Foundation
+import Networks
+@testable import PolicyGradient
+import Testing
+
+/// A problem where the myopic action is wrong: in a fresh state, action 0 ("many ads")
+/// pays 1 now and spoils the state for good (every later step pays 0.1); action 1 ("few
+/// ads") pays 0.3 and keeps it fresh. The agent sees the state but no clock, so the best
+/// policy is patience throughout: 3.0 over 10 steps, where temptation first earns 1.9 (and a
+/// policy that grabs with a small probability q per step loses 2q to first order).
+/// Action 2 is never allowed.
+struct TemptationProblem: EpisodicEnvironment {
+    let observationCount = 2
+    let actionCount = 3
+    let horizon = 10
+    var spoiled = false
+    var time = 0
+
+    func observe() -> EpisodeStep {
+        EpisodeStep(observation: [1, spoiled ? 1 : 0], mask: [true, true, false])
+    }
+
+    mutating func reset(episode: Int) -> EpisodeStep {
+        spoiled = false
+        time = 0
+        return observe()
+    }
+
+    mutating func step(_ action: Int) -> StepResult {
+        precondition(action != 2, "a masked action was taken")
+        let reward = spoiled ? 0.1 : (action == 0 ? 1.0 : 0.3)
+        if action == 0 { spoiled = true }
+        time += 1
+        let done = time == horizon
+        return StepResult(reward: reward, elapsed: 1, terminated: false, truncated: done, next: done ? nil : observe())
+    }
+}
+
+@Suite("Policy gradient: PPO and REINFORCE")
+struct PolicyGradientTests {
+    func softmax(_ logits: [Double], mask: [Bool]) -> [Double] {
+        var probabilities = [Double](repeating: 0, count: logits.count)
+        logits.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: mask[...], into: &probabilities) }
+        return probabilities
+    }
+
+    @Test("the surrogate's gradient with respect to the logits equals finite differences, clipped or not",
+          arguments: [(0.9, 1.3), (0.9, -0.7), (0.05, 2.0), (0.05, -2.0)])
+    func surrogateGradient(oldProbability: Double, advantage: Double) {
+        let logits = [0.3, -0.2, 0.8, 0.1]
+        let mask = [true, true, false, true]
+        let action = 1
+        func loss(_ z: [Double]) -> Double {
+            var unused = [Double](repeating: 0, count: z.count)
+            return SurrogateLoss.evaluate(
+                probabilities: softmax(z, mask: mask), action: action, oldProbability: oldProbability, advantage: advantage,
+                clip: 0.2, entropyCoefficient: 0.05, gradient: &unused).loss
+        }
+        var gradient = [Double](repeating: 0, count: 4)
+        let result = SurrogateLoss.evaluate(
+            probabilities: softmax(logits, mask: mask), action: action, oldProbability: oldProbability, advantage: advantage,
+            clip: 0.2, entropyCoefficient: 0.05, gradient: &gradient)
+        for j in 0..<4 {
+            var plus = logits, minus = logits
+            plus[j] += 1e-6
+            minus[j] -= 1e-6
+            let numeric = (loss(plus) - loss(minus)) / 2e-6
+            #expect(abs(numeric - gradient[j]) < 1e-6, "∂/∂z\(j): numeric \(numeric), analytic \(gradient[j]) (clipped: \(result.clipped))")
+        }
+        #expect(gradient[2] == 0, "a masked action's logit gets no gradient")
+    }
+
+    @Test("GAE: λ = 1 gives discounted returns minus values, λ = 0 one-step errors, truncation bootstraps")
+    func advantages() {
+        var batch = RolloutBatch()
+        batch.rewards = [1, 2, 3]
+        batch.values = [0.5, 0.5, 0.5]
+        batch.discounts = [0.9, 0.9, 0.9]
+        batch.episodeEnds = [false, false, true]
+        batch.terminals = [false, false, true]
+        batch.bootstrapValues = [0, 0, 0]
+        batch.actions = [0, 0, 0]
+        let monteCarlo = AdvantageEstimation.compute(batch, lambda: 1)
+        for (value, expected) in zip(monteCarlo.advantages, [5.23 - 0.5, 4.7 - 0.5, 3 - 0.5]) { #expect(abs(value - expected) < 1e-12) }
+        for (value, expected) in zip(monteCarlo.returns, [5.23, 4.7, 3.0]) { #expect(abs(value - expected) < 1e-12) }
+        let oneStep = AdvantageEstimation.compute(batch, lambda: 0)
+        for (value, expected) in zip(oneStep.advantages, [0.95, 1.95, 2.5]) { #expect(abs(value - expected) < 1e-12) }
+        batch.terminals[2] = false
+        batch.bootstrapValues[2] = 2
+        let truncated = AdvantageEstimation.compute(batch, lambda: 0)
+        #expect(abs(truncated.advantages[2] - (3 + 0.9 * 2 - 0.5)) < 1e-12)
+    }
+
+    /// Trains on the temptation problem and returns the greedy policy's return and the
+    /// probability of the patient action in the fresh first state.
+    func train(_ algorithm: PolicyGradientConfiguration.Algorithm, iterations: Int, seed: UInt64) -> (greedyReturn: Double, patience: Double) {
+        var configuration = PolicyGradientConfiguration()
+        configuration.algorithm = algorithm
+        configuration.hidden = [16]
+        configuration.gamma = 1
+        configuration.learningRate = 3e-3
+        configuration.minibatchSize = 64
+        configuration.maxGradientNorm = 1
+        var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: seed)
+        var problem = TemptationProblem()
+        let random = CounterRandom(seed: seed, domain: 99)
+        for iteration in 0..<iterations {
+            let episodes = (iteration * 32)..<((iteration + 1) * 32)
+            let batch = trainer.collect(&problem, episodes: episodes, random: random.child(UInt64(iteration)))
+            #expect(!batch.actions.contains(2))
+            _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
+        }
+        var scratch = MLP.Scratch(for: trainer.model.policy)
+        var probabilities = [Double](repeating: 0, count: 3)
+        var step: EpisodeStep? = problem.reset(episode: 0)
+        var total = 0.0
+        var patience = 0.0
+        var first = true
+        while let current = step {
+            trainer.model.policy.infer(.init(current.observation), scratch: &scratch)
+            scratch.output.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: current.mask[...], into: &probabilities) }
+            if first { patience = probabilities[1]; first = false }
+            let result = problem.step(probabilities[0] > probabilities[1] ? 0 : 1)
+            total += result.reward
+            step = result.next
+        }
+        return (total, patience)
+    }
+
+    @Test("PPO learns the long-run best action where the myopic one is wrong")
+    func ppoFindsPatience() {
+        let result = train(.ppo, iterations: 40, seed: 3)
+        #expect(abs(result.greedyReturn - 3.0) < 1e-9, "greedy return \(result.greedyReturn) (patience earns 3.0, temptation 1.9)")
+        #expect(result.patience > 0.9, "P(patient action | fresh) = \(result.patience)")
+    }
+
+    @Test("REINFORCE with a baseline learns it too")
+    func reinforceFindsPatience() {
+        let result = train(.reinforce, iterations: 150, seed: 3)
+        #expect(abs(result.greedyReturn - 3.0) < 1e-9, "greedy return \(result.greedyReturn)")
+        #expect(result.patience > 0.8, "P(patient action | fresh) = \(result.patience); an untrained policy gives about 0.5")
+    }
+
+    @Test("the same seed and data give the same networks")
+    func determinism() {
+        let a = train(.ppo, iterations: 3, seed: 8)
+        let b = train(.ppo, iterations: 3, seed: 8)
+        #expect(a.patience == b.patience)
+    }
+}
