@@ -12,8 +12,9 @@ package protocol EpisodicEnvironment {
     var observationCount: Int { get }
     /// Number of actions (the mask has this length).
     var actionCount: Int { get }
-    /// Starts episode `episode` (reproducible: the same index starts the same episode).
-    mutating func reset(episode: Int) -> EpisodeStep
+    /// Starts episode `episode` (reproducible: the same index starts the same episode);
+    /// `nil` for an episode with no step (a user whose first visit falls past the horizon).
+    mutating func reset(episode: Int) -> EpisodeStep?
     /// Takes `action` (allowed by the last step's mask) and returns what followed.
     mutating func step(_ action: Int) -> StepResult
 }

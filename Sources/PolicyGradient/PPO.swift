@@ -143,7 +143,8 @@ package struct PolicyGradientTrainer: Sendable {
         var probabilities = [Double](repeating: 0, count: actionCount)
         for episode in episodes {
             let luck = random.child(UInt64(episode))
-            var current: EpisodeStep? = environment.reset(episode: episode)
+            var current = environment.reset(episode: episode)
+            guard current != nil else { continue }
             var stepIndex: UInt64 = 0
             var total = 0.0
             while let step = current {

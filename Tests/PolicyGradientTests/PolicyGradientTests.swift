@@ -21,7 +21,7 @@ struct TemptationProblem: EpisodicEnvironment {
         EpisodeStep(observation: [1, spoiled ? 1 : 0], mask: [true, true, false])
     }
 
-    mutating func reset(episode: Int) -> EpisodeStep {
+    mutating func reset(episode: Int) -> EpisodeStep? {
         spoiled = false
         time = 0
         return observe()
