@@ -85,36 +85,13 @@ package struct LinearBanditPolicy: Sendable {
     func document() -> OrderedJSON {
         let model = bandit.model
         let d = model.dimension
+        let header = PolicyHeader(schema: schema, planFamily: planFamily, reward: reward, provenance: provenance)
         return .object([
             ("format", .string(PolicyFile.format)),
             ("version", .number(Double(Self.version))),
             ("algorithm", .string(bandit.algorithm.name)),
             ("hyperparameters", .object(bandit.algorithm.hyperparameters.map { ($0.name, .number($0.value)) })),
-            ("provenance", .object([
-                ("env", .string(provenance.environment)),
-                ("env_file", .string(provenance.environmentFile)),
-                ("env_fingerprint", .string(provenance.environmentFingerprint)),
-                ("seed", .number(Double(provenance.seed))),
-                ("sessions", .number(Double(provenance.sessions))),
-                ("users", .number(Double(provenance.users))),
-                ("days", .number(Double(provenance.days))),
-                ("trained_at", .string(provenance.trainedAt)),
-                ("source", .string(provenance.source.rawValue)),
-            ])),
-            ("reward", .object(reward.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, .number($0.value)) })),
-            ("feature_schema", .object([
-                ("version", .number(Double(FeatureSchema.version))),
-                ("context", .array(schema.contextNames.map { .string($0) })),
-                ("descriptors", .array(schema.descriptorNames.map { .string($0) })),
-                ("regions", .array(schema.regions.map { .string($0) })),
-                ("devices", .array(schema.devices.map { .string($0) })),
-                ("tenures", .array(schema.tenures.map { .string($0) })),
-            ])),
-            ("plan_family", .object([
-                ("first_positions", .array(planFamily.firstPositions.map { .number(Double($0)) })),
-                ("spacings", .array(planFamily.spacings.map { .number(Double($0)) })),
-                ("max_ads", .array(planFamily.maxAds.map { .number(Double($0)) })),
-            ])),
+        ] + header.fields + [
             ("parameters", .object([
                 ("lambda", .number(model.lambda)),
                 ("updates", .number(Double(model.updateCount))),
