@@ -14,6 +14,12 @@ package struct MLP: Sendable, Equatable {
         package var weights: Matrix
         package var bias: Vector
 
+        package init(weights: Matrix, bias: Vector) {
+            precondition(bias.count == weights.rows, "a layer's bias has one entry per output")
+            self.weights = weights
+            self.bias = bias
+        }
+
         package var inputs: Int { weights.columns }
         package var outputs: Int { weights.rows }
     }

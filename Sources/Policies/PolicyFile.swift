@@ -28,6 +28,8 @@ package enum PolicyFile {
         switch try PolicyKind(of: document, file: file) {
         case .linearBandit:
             return try LinearBanditPolicy.parse(document: document, file: file, expectedSchema: expectedSchema)
+        case .network:
+            return try NetworkPolicy.parse(document: document, file: file, expectedSchema: expectedSchema)
         }
     }
 
@@ -60,11 +62,14 @@ package enum PolicyFile {
 enum PolicyKind: String, Sendable, CaseIterable {
     /// A linear contextual bandit (``LinearBanditPolicy``): linucb, thompson, egreedy, softmax.
     case linearBandit = "linear-bandit"
+    /// A policy-gradient network (``NetworkPolicy``): ppo, reinforce.
+    case network
 
     /// The `algorithm` names that belong to this kind.
     var algorithms: [String] {
         switch self {
         case .linearBandit: BanditAlgorithm.names
+        case .network: NetworkPolicy.algorithms
         }
     }
 
