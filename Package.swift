@@ -76,8 +76,8 @@ let package = Package(
         .target(
             name: "AdLoadCLI",
             dependencies: [
-                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "Training", "StateStore", "OnlineLearning",
-                "DecisionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AdLoadCore", "LinearAlgebra", "Simulation", "Policies", "PolicyGradient", "Training", "StateStore",
+                "OnlineLearning", "DecisionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

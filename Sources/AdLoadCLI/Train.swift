@@ -2,13 +2,14 @@ import AdLoadCore
 import ArgumentParser
 import Foundation
 import Policies
+import PolicyGradient
 import Simulation
 import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train policies against the environment model or from logged decisions.",
-        subcommands: [TrainBandit.self])
+        subcommands: [TrainBandit.self, TrainPolicyGradient.self])
 }
 
 struct TrainBandit: ParsableCommand {
@@ -182,5 +183,124 @@ func loadEnvironment(_ path: String) throws -> EnvironmentConfig {
             ? " (relative paths start at \(FileManager.default.currentDirectoryPath): run from the repository root, where env/ is, or pass --env PATH)"
             : ""
         throw CLIError(error.description + hint)
+    }
+}
+
+/// `adload train pg`: PPO or REINFORCE over users' trajectories on the environment model.
+struct TrainPolicyGradient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pg",
+        abstract: "Train a policy-gradient network (PPO or REINFORCE) over users' multi-day trajectories.",
+        discussion: """
+        An episode is one user's horizon and a step one session: the network sees the observable \
+        context and history the service keeps, chooses a plan of the catalog among the session's \
+        valid ones, and earns the session's realized revenue (plus the engagement weight per organic \
+        item); time between sessions is discounted per day and churn ends the episode. Each \
+        iteration runs --episodes users (cycling through --users) on all --threads, then updates \
+        the networks. Writes the policy file and a learning curve (CSV, one row per iteration).
+        """)
+
+    @Option(help: "Algorithm: ppo or reinforce.")
+    var algo: PolicyGradientAlgorithmName = .ppo
+
+    @OptionGroup(title: "Environment and population")
+    var simulation: SimulationOptions
+
+    @Option(help: "Training seed (population, luck, network and decisions).")
+    var seed: UInt64 = 1
+
+    @Option(parsing: .unconditional, help: "Iterations (rollouts + update).")
+    var iterations = 50
+
+    @Option(parsing: .unconditional, help: "User episodes per iteration.")
+    var episodes = 64
+
+    @Option(help: "Override the environment's objective.engagement_weight; the reward weighs an organic item the same.")
+    var engagementWeight: Double?
+
+    @Option(help: "Behavioural-history features of the observation: standard, all, or a comma-separated list.")
+    var features = "standard"
+
+    @Option(help: "Where to write the policy file.")
+    var out: String
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @Flag(help: "Print one JSON object (files written, iterations, sessions, last mean return) instead of a line.")
+    var json = false
+
+    func validate() throws {
+        guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
+        try checkRange("--iterations", iterations, 1...100_000)
+        try checkRange("--episodes", episodes, 1...1_000_000)
+        if let engagementWeight, !(engagementWeight >= 0 && engagementWeight.isFinite) {
+            throw ValidationError("--engagement-weight must be a non-negative number, got \(engagementWeight)")
+        }
+        try checkWritable(out, option: "--out")
+    }
+
+    func run() throws {
+        prepareLinearAlgebra()
+        let config = try loadEnvironment(simulation.env)
+        let history: [HistoryFeature]
+        do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
+        let schema = config.featureSchema.with(history: history)
+        let weight = engagementWeight ?? config.objective.engagementWeight
+        var configuration = PolicyGradientConfiguration()
+        configuration.algorithm = algo.algorithm
+        let run = PolicyGradientRun(
+            model: EnvironmentModel(config: config), schema: schema,
+            setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed), configuration: configuration,
+            engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads)
+        let progress = Progress(enabled: !quiet)
+        var sessions = 0
+        let provisional = PolicyProvenance(
+            environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
+            sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
+        let header = PolicyHeader(
+            schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
+        let result = run.run(header: header) { point in
+            sessions += point.steps
+            let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
+            progress.note(String(
+                format: "iteration %d/%d  %.0f sessions/s  return %.4f  KL %.4f  clip %.3f  entropy %.3f  value loss %.5f  ETA %.0f s",
+                point.iteration, point.iterations, point.stepsPerSecond, point.meanReturn, point.statistics.approximateKL,
+                point.statistics.clipFraction, point.statistics.entropy, point.statistics.valueLoss, eta))
+        }
+        var policy = result.policy
+        let curve = result.curve
+        policy.header.provenance.sessions = sessions
+        policy.header.provenance.trainedAt = PolicyProvenance.now()
+        let text: String
+        do { text = try policy.rendered() } catch { throw CLIError(error.description) }
+        let curvePath = out.hasSuffix(".json") ? String(out.dropLast(5)) + ".csv" : out + ".csv"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            try Data(([PolicyGradientIteration.csvHeader] + curve.map(\.csvLine)).joined(separator: "\n").appending("\n").utf8)
+                .write(to: URL(fileURLWithPath: curvePath))
+        } catch {
+            throw CLIError("\(out): cannot write the policy or its curve (\(error.localizedDescription))")
+        }
+        let last = curve.last?.meanReturn ?? 0
+        progress.finish(String(format: "trained %@ for %d iterations on %d sessions, last mean return %.4f", algo.rawValue, iterations, sessions, last))
+        if json {
+            print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
+                + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last))}")
+        } else {
+            print("wrote \(out) and \(curvePath)")
+        }
+    }
+}
+
+/// `--algo` of `train pg`.
+enum PolicyGradientAlgorithmName: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case ppo, reinforce
+
+    var algorithm: PolicyGradientConfiguration.Algorithm {
+        switch self {
+        case .ppo: .ppo
+        case .reinforce: .reinforce
+        }
     }
 }

@@ -118,6 +118,9 @@ package struct PolicyGradientTrainer: Sendable {
     package let configuration: PolicyGradientConfiguration
     package let observationCount: Int
     package let actionCount: Int
+    /// Observations are fed to the networks as (x − mean) / standardDeviation.
+    package private(set) var mean: [Double]
+    package private(set) var standardDeviation: [Double]
     var policyOptimizer: Adam
     var valueOptimizer: Adam
 
@@ -125,6 +128,8 @@ package struct PolicyGradientTrainer: Sendable {
         self.configuration = configuration
         self.observationCount = observationCount
         self.actionCount = actionCount
+        mean = Array(repeating: 0, count: observationCount)
+        standardDeviation = Array(repeating: 1, count: observationCount)
         model = ActorCritic(
             observationCount: observationCount, actionCount: actionCount, hidden: configuration.hidden,
             random: CounterRandom(seed: seed, domain: 0x6E6574)) // "net"
@@ -132,8 +137,28 @@ package struct PolicyGradientTrainer: Sendable {
         valueOptimizer = Adam(for: model.value, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
     }
 
+    /// Fixes the observation normalization to the per-feature mean and standard deviation of
+    /// `batch`'s observations (collected before any normalization was set); a feature that
+    /// does not vary keeps a standard deviation of 1.
+    package mutating func fitNormalization(_ batch: RolloutBatch) {
+        let n = Double(max(1, batch.count))
+        for feature in 0..<observationCount {
+            var sum = 0.0, squares = 0.0
+            for step in 0..<batch.count {
+                let x = batch.observations[step * observationCount + feature]
+                sum += x
+                squares += x * x
+            }
+            let average = sum / n
+            let spread = max(0, squares / n - average * average).squareRoot()
+            mean[feature] = average
+            standardDeviation[feature] = spread > 1e-6 ? spread : 1
+        }
+    }
+
     /// Runs `episodes` of `environment` with the current policy (actions sampled with
-    /// `random`, keyed by episode and step, so the result is reproducible).
+    /// `random`, keyed by episode and step, so the result is reproducible). The batch holds
+    /// the normalized observations the networks saw.
     package func collect<E: EpisodicEnvironment>(
         _ environment: inout E, episodes: Range<Int>, random: CounterRandom
     ) -> RolloutBatch {
@@ -148,7 +173,9 @@ package struct PolicyGradientTrainer: Sendable {
             var stepIndex: UInt64 = 0
             var total = 0.0
             while let step = current {
-                let observation = Vector(step.observation)
+                var normalized = step.observation
+                for feature in normalized.indices { normalized[feature] = (normalized[feature] - mean[feature]) / standardDeviation[feature] }
+                let observation = Vector(normalized)
                 model.policy.infer(observation, scratch: &policyScratch)
                 policyScratch.output.withUnsafeBufferPointer { logits in
                     ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
@@ -156,7 +183,7 @@ package struct PolicyGradientTrainer: Sendable {
                 model.value.infer(observation, scratch: &valueScratch)
                 let action = Self.sample(probabilities, uniform: luck.uniform(stepIndex))
                 let result = environment.step(action)
-                batch.observations += step.observation
+                batch.observations += normalized
                 batch.masks += step.mask
                 batch.actions.append(action)
                 batch.probabilities.append(probabilities[action])
@@ -168,7 +195,11 @@ package struct PolicyGradientTrainer: Sendable {
                 batch.terminals.append(result.terminated)
                 var bootstrap = 0.0
                 if ends && !result.terminated, let next = result.next {
-                    model.value.infer(Vector(next.observation), scratch: &valueScratch)
+                    var nextNormalized = next.observation
+                    for feature in nextNormalized.indices {
+                        nextNormalized[feature] = (nextNormalized[feature] - mean[feature]) / standardDeviation[feature]
+                    }
+                    model.value.infer(Vector(nextNormalized), scratch: &valueScratch)
                     bootstrap = valueScratch.output[0]
                 }
                 batch.bootstrapValues.append(bootstrap)

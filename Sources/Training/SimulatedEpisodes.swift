@@ -13,7 +13,7 @@ import Simulation
 /// - Reward: the session's realized revenue plus the engagement weight per organic item.
 /// - Time: the gap to the next session in days (discount γ per day); churn is terminal,
 ///   the horizon truncates.
-package struct SimulatedEpisodes: EpisodicEnvironment {
+package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     let model: EnvironmentModel
     let schema: FeatureSchema
     let catalog: PlanCatalog

@@ -156,6 +156,35 @@ struct CommandLineTests {
         #expect(reward["returned"] == returned && reward["load_squared"] == 0.02 && reward["items"] == 2e-4)
     }
 
+    @Test("train pg writes a policy that simulate runs; the same seed gives the same network whatever --threads is")
+    func trainPolicyGradient() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-pg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var networks: [NSDictionary] = []
+        for threads in ["1", "2"] {
+            let out = folder.appendingPathComponent("ppo-\(threads).json").path
+            var command = try AdLoad.parseAsRoot([
+                "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "40", "--days", "5", "--iterations", "2",
+                "--episodes", "16", "--threads", threads, "--quiet", "--out", out,
+            ])
+            try command.run()
+            let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+            #expect(policy["algorithm"] as? String == "ppo")
+            let provenance = try #require(policy["provenance"] as? [String: Any])
+            #expect((provenance["env_fingerprint"] as? String)?.hasPrefix("fnv1a64:") == true && (provenance["sessions"] as? Int ?? 0) > 0)
+            networks.append(try #require(policy["network"] as? NSDictionary))
+            let curve = try String(contentsOfFile: folder.appendingPathComponent("ppo-\(threads).csv").path, encoding: .utf8)
+            #expect(curve.split(separator: "\n").count == 3, "a header and one row per iteration")
+            var simulate = try AdLoad.parseAsRoot([
+                "simulate", "--policy", out, "--env", repositoryFile("env/default.json"), "--users", "5", "--days", "2",
+                "--threads", "1", "--quiet", "--json",
+            ])
+            try simulate.run()
+        }
+        #expect(networks[0] == networks[1], "the network depends on the seed, not on --threads")
+    }
+
     @Test("a tiny simulate run through the library logs every decision of a shipped policy")
     func tinySimulate() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString).jsonl").path

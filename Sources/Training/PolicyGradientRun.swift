@@ -1,0 +1,130 @@
+import AdLoadCore
+import Dispatch
+import Foundation
+import Policies
+import PolicyGradient
+import Simulation
+import Synchronization
+
+/// One iteration of a policy-gradient run, for progress lines and the learning curve.
+package struct PolicyGradientIteration: Sendable {
+    package let iteration: Int
+    package let iterations: Int
+    /// Sessions simulated in this iteration.
+    package let steps: Int
+    /// Mean undiscounted return (realized revenue + engagement) per user episode.
+    package let meanReturn: Double
+    package let statistics: UpdateStatistics
+    /// Sessions per second of wall time in this iteration (rollouts and update).
+    package let stepsPerSecond: Double
+    package let elapsedSeconds: Double
+
+    /// `iteration,steps,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,steps_per_second`.
+    package static let csvHeader = "iteration,steps,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,steps_per_second"
+
+    package var csvLine: String {
+        [Double(iteration), Double(steps), meanReturn, statistics.policyLoss, statistics.valueLoss, statistics.entropy,
+         statistics.approximateKL, statistics.clipFraction, stepsPerSecond].map(JSONNumber.compact).joined(separator: ",")
+    }
+}
+
+/// Trains a ``NetworkPolicy`` with PPO or REINFORCE on the environment model: each iteration
+/// runs `episodesPerIteration` users over the whole horizon (users cycle through a
+/// population of `setup.users`), in parallel on `threads` threads, then updates the networks.
+///
+/// Results do not depend on the thread count: episodes are keyed by user index, actions by
+/// (iteration, user, session), and batches are merged in user order.
+package struct PolicyGradientRun: Sendable {
+    package let model: EnvironmentModel
+    package let schema: FeatureSchema
+    package let setup: SimulationSetup
+    package let configuration: PolicyGradientConfiguration
+    package let engagementWeight: Double
+    package let iterations: Int
+    package let episodesPerIteration: Int
+    package let threads: Int
+
+    package init(
+        model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
+        engagementWeight: Double, iterations: Int, episodesPerIteration: Int, threads: Int
+    ) {
+        self.model = model
+        self.schema = schema
+        self.setup = setup
+        self.configuration = configuration
+        self.engagementWeight = engagementWeight
+        self.iterations = iterations
+        self.episodesPerIteration = max(1, episodesPerIteration)
+        self.threads = max(1, threads)
+    }
+
+    /// Runs the training; `progress` is called after every iteration.
+    /// - Returns: the trained policy (its `header` as given) and the per-iteration curve.
+    package func run(
+        header: PolicyHeader, progress: ((PolicyGradientIteration) -> Void)? = nil
+    ) -> (policy: NetworkPolicy, curve: [PolicyGradientIteration]) {
+        let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight)
+        var trainer = PolicyGradientTrainer(
+            observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: configuration,
+            seed: setup.luckSeed)
+        let random = CounterRandom(seed: setup.luckSeed, domain: 0x7067) // "pg"
+        // Normalization from a first rollout of the untrained (near-uniform) policy.
+        trainer.fitNormalization(collect(trainer, episodes: episodes, iteration: 0, random: random.child(0)))
+        var curve: [PolicyGradientIteration] = []
+        let clock = ContinuousClock()
+        let start = clock.now
+        for iteration in 1...max(1, iterations) {
+            let began = clock.now
+            let batch = collect(trainer, episodes: episodes, iteration: iteration, random: random.child(UInt64(iteration)))
+            let statistics = trainer.update(batch, random: random.child(UInt64(1 << 32) + UInt64(iteration)))
+            let seconds = Self.seconds(clock.now - began)
+            let point = PolicyGradientIteration(
+                iteration: iteration, iterations: iterations, steps: batch.count,
+                meanReturn: batch.episodeReturns.reduce(0, +) / Double(max(1, batch.episodeReturns.count)),
+                statistics: statistics, stepsPerSecond: seconds > 0 ? Double(batch.count) / seconds : 0,
+                elapsedSeconds: Self.seconds(clock.now - start))
+            curve.append(point)
+            progress?(point)
+        }
+        let policy = NetworkPolicy(
+            algorithm: configuration.algorithm.rawValue, settings: Self.settings(configuration), header: header,
+            actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation, network: trainer.model.policy)
+        return (policy, curve)
+    }
+
+    /// The episodes of one iteration, collected in parallel and merged in user order.
+    func collect(_ trainer: PolicyGradientTrainer, episodes: SimulatedEpisodes, iteration: Int, random: CounterRandom) -> RolloutBatch {
+        let first = (iteration * episodesPerIteration) % max(1, setup.users)
+        let users = (0..<episodesPerIteration).map { (first + $0) % setup.users }
+        let chunkCount = min(threads, users.count)
+        let chunkSize = (users.count + chunkCount - 1) / chunkCount
+        let results = Mutex<[RolloutBatch]>(Array(repeating: RolloutBatch(), count: chunkCount))
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            var environment = episodes
+            var merged = RolloutBatch()
+            for user in users[(chunk * chunkSize)..<min(users.count, (chunk + 1) * chunkSize)] {
+                merged.append(trainer.collect(&environment, episodes: user..<(user + 1), random: random))
+            }
+            results.withLock { $0[chunk] = merged }
+        }
+        return results.withLock { batches in
+            var all = RolloutBatch()
+            for batch in batches { all.append(batch) }
+            return all
+        }
+    }
+
+    /// The training settings as a policy file's hyper-parameters.
+    static func settings(_ configuration: PolicyGradientConfiguration) -> [(name: String, value: Double)] {
+        [
+            ("clip", configuration.clip), ("entropy_coefficient", configuration.entropyCoefficient), ("epochs", Double(configuration.epochs)),
+            ("gamma_per_day", configuration.gamma), ("lambda", configuration.lambda), ("learning_rate", configuration.learningRate),
+            ("max_gradient_norm", configuration.maxGradientNorm), ("minibatch_size", Double(configuration.minibatchSize)),
+            ("value_coefficient", configuration.valueCoefficient),
+        ]
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}
