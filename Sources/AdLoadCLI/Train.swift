@@ -70,17 +70,11 @@ struct TrainBandit: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
+        try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
         guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
         _ = try algorithm()
         if let lambda { guard lambda > 0 && lambda.isFinite else { throw ValidationError("--lambda must be a positive number, got \(lambda)") } }
-        if let engagementWeight {
-            guard engagementWeight >= 0 && engagementWeight.isFinite else {
-                throw ValidationError("--engagement-weight must be a non-negative number, got \(engagementWeight)")
-            }
-        }
         _ = try rewardWeights(engagementWeight: engagementWeight ?? 0)
-        try checkWritable(out, option: "--out")
         if let curve { try checkWritable(curve, option: "--curve") }
     }
 
@@ -231,13 +225,9 @@ struct TrainPolicyGradient: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
+        try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
         try checkRange("--iterations", iterations, 1...100_000)
         try checkRange("--episodes", episodes, 1...1_000_000)
-        if let engagementWeight, !(engagementWeight >= 0 && engagementWeight.isFinite) {
-            throw ValidationError("--engagement-weight must be a non-negative number, got \(engagementWeight)")
-        }
-        try checkWritable(out, option: "--out")
     }
 
     func run() throws {
@@ -303,4 +293,14 @@ enum PolicyGradientAlgorithmName: String, ExpressibleByArgument, CaseIterable, S
         case .reinforce: .reinforce
         }
     }
+}
+
+/// The checks every `train` subcommand makes before any work: a seed a policy file can hold,
+/// a usable engagement weight, an output folder that exists.
+func checkTrainingOptions(seed: UInt64, engagementWeight: Double?, out: String) throws {
+    guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
+    if let engagementWeight, !(engagementWeight >= 0 && engagementWeight.isFinite) {
+        throw ValidationError("--engagement-weight must be a non-negative number, got \(engagementWeight)")
+    }
+    try checkWritable(out, option: "--out")
 }
