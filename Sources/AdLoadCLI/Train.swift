@@ -191,7 +191,8 @@ struct TrainPolicyGradient: ParsableCommand {
         valid ones, and earns the session's realized revenue (plus the engagement weight per organic \
         item); time between sessions is discounted per day and churn ends the episode. Each \
         iteration runs --episodes users (cycling through --users) on all --threads, then updates \
-        the networks. Writes the policy file and a learning curve (CSV, one row per iteration).
+        the networks. Writes the policy file and its learning curve (CSV, one row per iteration, \
+        and an SVG plot of the mean return).
         """)
 
     @Option(help: "Algorithm: ppo or reinforce.")
@@ -264,11 +265,16 @@ struct TrainPolicyGradient: ParsableCommand {
         policy.header.provenance.trainedAt = PolicyProvenance.now()
         let text: String
         do { text = try policy.rendered() } catch { throw CLIError(error.description) }
-        let curvePath = out.hasSuffix(".json") ? String(out.dropLast(5)) + ".csv" : out + ".csv"
+        let stem = out.hasSuffix(".json") ? String(out.dropLast(5)) : out
+        let curvePath = stem + ".csv"
+        let plot = CurvePlot.svg(
+            curve.map(\.meanReturn), title: "\(algo.rawValue) on \(config.name): mean return per user episode",
+            xLabel: "iteration", yLabel: "mean return")
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
             try Data(([PolicyGradientIteration.csvHeader] + curve.map(\.csvLine)).joined(separator: "\n").appending("\n").utf8)
                 .write(to: URL(fileURLWithPath: curvePath))
+            try Data(plot.utf8).write(to: URL(fileURLWithPath: stem + ".svg"))
         } catch {
             throw CLIError("\(out): cannot write the policy or its curve (\(error.localizedDescription))")
         }
@@ -278,7 +284,7 @@ struct TrainPolicyGradient: ParsableCommand {
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
                 + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last))}")
         } else {
-            print("wrote \(out) and \(curvePath)")
+            print("wrote \(out), \(curvePath) and \(stem).svg")
         }
     }
 }

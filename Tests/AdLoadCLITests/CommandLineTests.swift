@@ -176,6 +176,9 @@ struct CommandLineTests {
             networks.append(try #require(policy["network"] as? NSDictionary))
             let curve = try String(contentsOfFile: folder.appendingPathComponent("ppo-\(threads).csv").path, encoding: .utf8)
             #expect(curve.split(separator: "\n").count == 3, "a header and one row per iteration")
+            let plot = try String(contentsOfFile: folder.appendingPathComponent("ppo-\(threads).svg").path, encoding: .utf8)
+            #expect(plot.hasPrefix("<svg") && plot.contains("<path d=\"M") && plot.components(separatedBy: " L").count == 2,
+                    "an SVG line through the two iterations: \(plot)")
             var simulate = try AdLoad.parseAsRoot([
                 "simulate", "--policy", out, "--env", repositoryFile("env/default.json"), "--users", "5", "--days", "2",
                 "--threads", "1", "--quiet", "--json",
