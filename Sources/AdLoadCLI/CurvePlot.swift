@@ -26,8 +26,8 @@ enum CurvePlot {
         var lines = [
             #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" font-family="sans-serif" font-size="11">"#,
             #"<text x="\#(Int(left))" y="22" font-size="13">\#(escaped(title))</text>"#,
-            #"<line x1="\#(left)" y1="\#(height - bottom)" x2="\#(width - right)" y2="\#(height - bottom)" stroke="#999"/>"#,
-            #"<line x1="\#(left)" y1="\#(top)" x2="\#(left)" y2="\#(height - bottom)" stroke="#999"/>"#,
+            #"<line x1="\#(left)" y1="\#(height - bottom)" x2="\#(width - right)" y2="\#(height - bottom)" stroke="gray"/>"#,
+            #"<line x1="\#(left)" y1="\#(top)" x2="\#(left)" y2="\#(height - bottom)" stroke="gray"/>"#,
         ]
         for step in 0...4 {
             let value = low + (high - low) * Double(step) / 4
@@ -37,7 +37,7 @@ enum CurvePlot {
         lines.append(#"<text x="\#(Int(width - right))" y="\#(Int(height) - 25)" text-anchor="middle">\#(values.count)</text>"#)
         lines.append(#"<text x="\#(Int((left + width - right) / 2))" y="\#(Int(height) - 8)" text-anchor="middle">\#(escaped(xLabel))</text>"#)
         lines.append(#"<text x="14" y="\#(Int((top + height - bottom) / 2))" transform="rotate(-90 14 \#(Int((top + height - bottom) / 2)))" text-anchor="middle">\#(escaped(yLabel))</text>"#)
-        lines.append(#"<path d="\#(path)" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>"#)
+        lines.append(#"<path d="\#(path)" fill="none" stroke="steelblue" stroke-width="1.5"/>"#)
         lines.append("</svg>")
         return lines.joined(separator: "\n") + "\n"
     }
