@@ -119,12 +119,14 @@ package struct PlanCatalog: Sendable {
     package let family: PlanFamily
     /// Valid candidates per region index, the empty plan first, duplicates removed.
     let byRegion: [[CandidatePlan]]
+    /// The specs of ``byRegion``, for membership tests.
+    let specSets: [Set<PlanSpec>]
     let rules: [PlacementRules]
 
     package init(family: PlanFamily, rules: [PlacementRules]) {
         self.family = family
         self.rules = rules
-        byRegion = rules.map { regionRules in
+        let byRegion = rules.map { regionRules in
             var seen = Set<AdPlan>()
             var result = [CandidatePlan(spec: .empty, plan: AdPlan())]
             seen.insert(AdPlan())
@@ -142,17 +144,41 @@ package struct PlanCatalog: Sendable {
             }
             return result
         }
+        self.byRegion = byRegion
+        specSets = byRegion.map { Set($0.map(\.spec)) }
+    }
+
+    /// Whether ``candidates(region:feedLength:adsToday:maxAds:into:)`` offers spec `spec`
+    /// for a session: the plan with no ads always; another when the region's rules allow
+    /// it and an ad of it is left after the cut to the feed and to the daily cap.
+    /// - Complexity: O(1), no allocation.
+    package func offers(_ spec: PlanSpec, region: Int, feedLength: Int, adsToday: Int) -> Bool {
+        if spec.isEmpty { return true }
+        let dailyLeft = rules[region].dailyCap.map { $0 - adsToday } ?? Int.max
+        return dailyLeft > 0 && spec.first <= feedLength && specSets[region].contains(spec)
     }
 
     /// The plan of spec `spec` for a session, cut as
-    /// ``candidates(region:feedLength:adsToday:maxAds:into:)`` cuts it, or `nil` when the
-    /// region has no valid plan of that spec. Computes no descriptors (no allocation).
+    /// ``candidates(region:feedLength:adsToday:maxAds:into:)`` cuts it, or `nil` when that
+    /// does not offer the spec (see ``offers(_:region:feedLength:adsToday:)``). Computes no
+    /// descriptors (no allocation).
     package func plan(_ spec: PlanSpec, region: Int, feedLength: Int, adsToday: Int) -> AdPlan? {
         guard let candidate = byRegion[region].first(where: { $0.spec == spec }) else { return nil }
         let regionRules = rules[region]
         let dailyLeft = regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max
         if candidate.adCount <= dailyLeft && candidate.lastPosition <= feedLength { return candidate.plan }
-        return spec.plan(feedLength: feedLength, limit: min(dailyLeft, regionRules.maxAdsPerSession))
+        let cut = spec.plan(feedLength: feedLength, limit: min(dailyLeft, regionRules.maxAdsPerSession))
+        return spec.isEmpty || cut.count > 0 ? cut : nil
+    }
+
+    /// Every spec with a valid plan in some region, the empty one first, in catalog order:
+    /// the action list of learners that choose among specs.
+    package var allSpecs: [PlanSpec] {
+        var all: [PlanSpec] = []
+        for region in byRegion.indices {
+            for spec in specs(region: region) where !all.contains(spec) { all.append(spec) }
+        }
+        return all
     }
 
     /// The specs with a valid plan in region `region`, the empty one first.

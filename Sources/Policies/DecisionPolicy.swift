@@ -103,6 +103,15 @@ package class PolicyWorkspace: @unchecked Sendable {
         context.withUnsafeMutableBufferPointer { schema.encodeContext(decision, into: $0) }
     }
 
+    /// This workspace as the kind `W` whose `makeWorkspace(maxCandidates:)` made it.
+    /// - Precondition: it is one (a policy decides only with workspaces it made).
+    final func owned<W: PolicyWorkspace>(by kind: String, as _: W.Type = W.self) -> W {
+        guard let own = self as? W else {
+            preconditionFailure("\(kind): the workspace was made by another kind of policy (\(type(of: self)))")
+        }
+        return own
+    }
+
     /// Copies already encoded features (a logged decision's) into ``context``.
     /// - Precondition: `features` has as many values as the policy's context.
     package final func load(features: [Double]) {

@@ -67,10 +67,7 @@ extension LinearBanditPolicy: DecisionPolicy {
 
     /// The workspace as this kind's, which ``makeWorkspace(maxCandidates:)`` made.
     private static func own(_ workspace: PolicyWorkspace) -> LinearBanditWorkspace {
-        guard let own = workspace as? LinearBanditWorkspace else {
-            preconditionFailure("LinearBanditPolicy: the workspace was made by another kind of policy (\(type(of: workspace)))")
-        }
-        return own
+        workspace.owned(by: "LinearBanditPolicy")
     }
 }
 

@@ -148,10 +148,7 @@ extension NetworkPolicy: DecisionPolicy {
 
     /// The workspace as this kind's, which ``makeWorkspace(maxCandidates:)`` made.
     private static func own(_ workspace: PolicyWorkspace) -> NetworkWorkspace {
-        guard let own = workspace as? NetworkWorkspace else {
-            preconditionFailure("NetworkPolicy: the workspace was made by another kind of policy (\(type(of: workspace)))")
-        }
-        return own
+        workspace.owned(by: "NetworkPolicy")
     }
 }
 

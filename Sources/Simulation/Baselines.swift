@@ -102,33 +102,17 @@ package struct BaselineTrainer: Sendable {
         evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> PlanPolicy {
         let catalog = runner.model.config.planCatalog()
-        let regions = runner.model.config.regions.indices
-        let all = Self.allSpecs(catalog, regions: regions.count)
-        let training = SimulationSetup(users: evaluation.users, days: evaluation.days, seed: Self.trainingSeed(for: evaluation.luckSeed))
-        let regionOfUser = (0..<training.users).map { runner.model.user($0, populationSeed: training.populationSeed).region }
-        var totals = Array(repeating: Array(repeating: 0.0, count: all.count), count: regions.count)
-        for (column, spec) in all.enumerated() {
-            progress?("best-plan: training \(spec) (\(column + 1)/\(all.count))")
-            let policy = PlanPolicy(name: "best-plan", assignment: .uniform(spec), catalog: catalog)
-            for (user, outcome) in try runner.outcomes(policy, setup: training).enumerated() {
-                totals[regionOfUser[user]][column] += outcome.objective
-            }
+        let all = catalog.allSpecs
+        let training = freshTrainingSetup(evaluation)
+        let perUser = try objectives(of: planCandidates(all, catalog: catalog), over: [training], name: "best-plan", progress: progress)
+        let totals = sums(perUser, groups: runner.model.config.regions.count) {
+            runner.model.user($0, populationSeed: training.populationSeed).region
         }
-        let table = regions.map { region in
+        let table = totals.enumerated().map { region, row in
             let valid = Set(catalog.specs(region: region))
-            let columns = all.indices.filter { valid.contains(all[$0]) }
-            return all[columns.max { totals[region][$0] < totals[region][$1] } ?? 0]
+            return all[Self.best(row, among: all.indices.filter { valid.contains(all[$0]) })]
         }
         return PlanPolicy(name: "best-plan", assignment: .byRegion(table), catalog: catalog)
-    }
-
-    /// Every spec valid in some region, the empty one first, in catalog order.
-    static func allSpecs(_ catalog: PlanCatalog, regions: Int) -> [PlanSpec] {
-        var all: [PlanSpec] = []
-        for region in 0..<regions {
-            for spec in catalog.specs(region: region) where !all.contains(spec) { all.append(spec) }
-        }
-        return all
     }
 
     /// Best catalog plan per user: the same users as `evaluation` (latent traits known), each
@@ -139,25 +123,12 @@ package struct BaselineTrainer: Sendable {
     ) throws(SimulationError) -> PlanPolicy {
         let catalog = runner.model.config.planCatalog()
         let regionSpecs = runner.model.config.regions.indices.map { Set(catalog.specs(region: $0)) }
-        let all = Self.allSpecs(catalog, regions: regionSpecs.count)
-        let regionOfUser = (0..<evaluation.users).map { runner.model.user($0, populationSeed: evaluation.populationSeed).region }
-        var totals = Array(repeating: Array(repeating: 0.0, count: all.count), count: evaluation.users)
-        var luckSeed = Self.trainingSeed(for: evaluation.luckSeed)
-        for replication in 0..<oracleReplications {
-            let training = SimulationSetup(
-                users: evaluation.users, days: evaluation.days, populationSeed: evaluation.populationSeed, luckSeed: luckSeed)
-            for (column, spec) in all.enumerated() {
-                progress?("oracle:plan: replication \(replication + 1)/\(oracleReplications), \(spec) (\(column + 1)/\(all.count))")
-                let policy = PlanPolicy(name: "oracle:plan", assignment: .uniform(spec), catalog: catalog)
-                for (user, outcome) in try runner.outcomes(policy, setup: training).enumerated() {
-                    totals[user][column] += outcome.objective
-                }
-            }
-            luckSeed = CounterRandom.mix(luckSeed)
-        }
+        let all = catalog.allSpecs
+        let totals = try objectives(
+            of: planCandidates(all, catalog: catalog), over: oracleSetups(evaluation), name: "oracle:plan", progress: progress)
         let table = totals.enumerated().map { user, row in
-            let valid = row.indices.filter { regionSpecs[regionOfUser[user]].contains(all[$0]) }
-            return all[valid.max { row[$0] < row[$1] } ?? 0]
+            let region = runner.model.user(user, populationSeed: evaluation.populationSeed).region
+            return all[Self.best(row, among: row.indices.filter { regionSpecs[region].contains(all[$0]) })]
         }
         return PlanPolicy(name: "oracle:plan", assignment: .byUser(table), catalog: catalog)
     }
@@ -166,20 +137,13 @@ package struct BaselineTrainer: Sendable {
     func segmentPolicy(
         evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> CadencePolicy {
-        let trainingSeed = Self.trainingSeed(for: evaluation.luckSeed)
-        let training = SimulationSetup(users: evaluation.users, days: evaluation.days, seed: trainingSeed)
-        let segments = runner.model.config.segmentCount
-        var totals = Array(repeating: Array(repeating: 0.0, count: grid.count), count: segments)
-        for (column, k) in grid.enumerated() {
-            progress?("segment: training fixed:every=\(k) (\(column + 1)/\(grid.count))")
-            let outcomes = try runner.outcomes(CadencePolicy.fixed(every: k), setup: training)
-            for (index, outcome) in outcomes.enumerated() {
-                let segment = runner.model.user(index, populationSeed: training.populationSeed).segment
-                totals[segment][column] += outcome.objective
-            }
+        let training = freshTrainingSetup(evaluation)
+        let perUser = try objectives(of: cadenceCandidates(), over: [training], name: "segment", progress: progress)
+        let totals = sums(perUser, groups: runner.model.config.segmentCount) {
+            runner.model.user($0, populationSeed: training.populationSeed).segment
         }
         let table: [Int?] = totals.map { row in
-            row.allSatisfy { $0 == 0 } ? nil : grid[row.indices.max { row[$0] < row[$1] } ?? 0]
+            row.allSatisfy { $0 == 0 } ? nil : grid[Self.best(row, among: row.indices)]
         }
         // A segment never seen in training falls back to the best global cadence.
         let global = grid[grid.indices.max { column, other in
@@ -193,19 +157,72 @@ package struct BaselineTrainer: Sendable {
     func oraclePolicy(
         evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> CadencePolicy {
-        var totals = Array(repeating: Array(repeating: 0.0, count: grid.count), count: evaluation.users)
+        let totals = try objectives(of: cadenceCandidates(), over: oracleSetups(evaluation), name: "oracle:static", progress: progress)
+        let table: [Int?] = totals.map { row in grid[Self.best(row, among: row.indices)] }
+        return CadencePolicy(name: "oracle:static", assignment: .byUser(table))
+    }
+
+    // MARK: Training by search
+
+    /// A fresh population and luck, derived from the evaluation's seed (the non-personalized baselines).
+    func freshTrainingSetup(_ evaluation: SimulationSetup) -> SimulationSetup {
+        SimulationSetup(users: evaluation.users, days: evaluation.days, seed: Self.trainingSeed(for: evaluation.luckSeed))
+    }
+
+    /// The evaluation's own users under ``oracleReplications`` lucks derived from its seed
+    /// (the latent-aware oracles: same users, held-out luck).
+    func oracleSetups(_ evaluation: SimulationSetup) -> [SimulationSetup] {
         var luckSeed = Self.trainingSeed(for: evaluation.luckSeed)
-        for replication in 0..<oracleReplications {
-            let training = SimulationSetup(
-                users: evaluation.users, days: evaluation.days, populationSeed: evaluation.populationSeed, luckSeed: luckSeed)
-            for (column, k) in grid.enumerated() {
-                progress?("oracle:static: replication \(replication + 1)/\(oracleReplications), fixed:every=\(k) (\(column + 1)/\(grid.count))")
-                let outcomes = try runner.outcomes(CadencePolicy.fixed(every: k), setup: training)
-                for (user, outcome) in outcomes.enumerated() { totals[user][column] += outcome.objective }
-            }
+        var setups: [SimulationSetup] = []
+        for _ in 0..<oracleReplications {
+            setups.append(SimulationSetup(
+                users: evaluation.users, days: evaluation.days, populationSeed: evaluation.populationSeed, luckSeed: luckSeed))
             luckSeed = CounterRandom.mix(luckSeed)
         }
-        let table: [Int?] = totals.map { row in grid[row.indices.max { row[$0] < row[$1] } ?? 0] }
-        return CadencePolicy(name: "oracle:static", assignment: .byUser(table))
+        return setups
+    }
+
+    /// The cadences of the grid, each with its name.
+    func cadenceCandidates() -> [(label: String, policy: CadencePolicy)] {
+        grid.map { ("fixed:every=\($0)", CadencePolicy.fixed(every: $0)) }
+    }
+
+    /// Each spec applied to every session.
+    func planCandidates(_ specs: [PlanSpec], catalog: PlanCatalog) -> [(label: String, policy: PlanPolicy)] {
+        specs.map { ("\($0)", PlanPolicy(name: "\($0)", assignment: .uniform($0), catalog: catalog)) }
+    }
+
+    /// Each user's objective under each candidate, summed over `setups` (the same users in
+    /// each): `[user][candidate]`.
+    func objectives<P: SessionPolicy>(
+        of candidates: [(label: String, policy: P)], over setups: [SimulationSetup], name: String,
+        progress: (@Sendable (String) -> Void)?
+    ) throws(SimulationError) -> [[Double]] {
+        var totals = Array(repeating: Array(repeating: 0.0, count: candidates.count), count: setups.first?.users ?? 0)
+        for (replication, setup) in setups.enumerated() {
+            let stage = setups.count > 1 ? "replication \(replication + 1)/\(setups.count)," : "training"
+            for (column, candidate) in candidates.enumerated() {
+                progress?("\(name): \(stage) \(candidate.label) (\(column + 1)/\(candidates.count))")
+                for (user, outcome) in try runner.outcomes(candidate.policy, setup: setup).enumerated() {
+                    totals[user][column] += outcome.objective
+                }
+            }
+        }
+        return totals
+    }
+
+    /// Per-user rows summed into `groups` rows by `group(user)`, in user order.
+    func sums(_ perUser: [[Double]], groups: Int, group: (Int) -> Int) -> [[Double]] {
+        var totals = Array(repeating: Array(repeating: 0.0, count: perUser.first?.count ?? 0), count: groups)
+        for (user, row) in perUser.enumerated() {
+            let target = group(user)
+            for column in row.indices { totals[target][column] += row[column] }
+        }
+        return totals
+    }
+
+    /// The column of `row` with the largest value among `columns` (the first on a tie; 0 if none).
+    static func best(_ row: [Double], among columns: some Sequence<Int>) -> Int {
+        columns.max { row[$0] < row[$1] } ?? 0
     }
 }

@@ -19,8 +19,6 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     let catalog: PlanCatalog
     /// The action list: spec index → spec.
     package let specs: [PlanSpec]
-    /// `regionValid[region][action]`: whether the region's rules allow a plan of that spec.
-    let regionValid: [[Bool]]
     let setup: SimulationSetup
     let engagementWeight: Double
     var trajectory: UserTrajectory?
@@ -35,18 +33,8 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         self.schema = schema
         self.setup = setup
         self.engagementWeight = engagementWeight
-        let catalog = model.config.planCatalog()
-        self.catalog = catalog
-        var specs: [PlanSpec] = []
-        for region in model.config.regions.indices {
-            for spec in catalog.specs(region: region) where !specs.contains(spec) { specs.append(spec) }
-        }
-        self.specs = specs
-        let specList = specs
-        regionValid = model.config.regions.indices.map { region in
-            let valid = Set(catalog.specs(region: region))
-            return specList.map(valid.contains)
-        }
+        catalog = model.config.planCatalog()
+        specs = catalog.allSpecs
         features = Array(repeating: 0, count: schema.contextCount)
     }
 
@@ -64,13 +52,8 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         let session = model.context(of: trajectory)
         context = session
         features.withUnsafeMutableBufferPointer { schema.encodeContext(session.decision, into: $0) }
-        // What the catalog offers this session: a spec valid in the region whose plan keeps an
-        // ad after the cut to the feed and the daily cap (as `PlanCatalog.candidates` keeps it).
-        let adsLeft = session.rules.dailyCap.map { $0 - session.adsToday } ?? Int.max
-        let valid = regionValid[session.region]
-        var mask = valid
-        for action in specs.indices where valid[action] && !specs[action].isEmpty {
-            mask[action] = specs[action].first <= session.feedLength && adsLeft > 0
+        let mask = specs.map {
+            catalog.offers($0, region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
         }
         return EpisodeStep(observation: features, mask: mask)
     }
