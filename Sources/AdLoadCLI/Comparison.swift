@@ -102,6 +102,12 @@ struct Comparison {
         lines.append("  with a 95% interval from per-user paired differences (same users, same luck).")
         lines.append("revenue per user (realized); items/s, ads/s: per session; neg/ad: hides, reports and fast skips per ad;")
         lines.append("sess/d: sessions per user-day; next-d: next-day return; surv: users still active at the end.")
+        for report in reports {
+            guard let computed = report.computedValuePerUser else { continue }
+            lines.append(String(
+                format: "%@: computed value %.4f per user, simulated %.4f (%+.1f%%: the programme's discretization error).",
+                report.policy, computed, report.objectivePerUser, 100 * (computed / report.objectivePerUser - 1)))
+        }
         let identical = Dictionary(grouping: identicalRows, by: \.sameAs)
         for (original, copies) in identical.sorted(by: { $0.key < $1.key }) {
             lines.append("same plans as \(original): \(copies.map(\.policy).joined(separator: ", "))")
@@ -111,7 +117,9 @@ struct Comparison {
     }
 
     /// Every report with, after the first, `ratio_to_first` and `ratio_to_first_ci95`
-    /// (`[low, high]`), and with a sweep `ratio_to_best_fixed` and its interval too.
+    /// (`[low, high]`), after the second `ratio_to_previous` (to the row above, for
+    /// orderings such as oracle:dynamic ≥ oracle:plan) and its interval, and with a sweep
+    /// `ratio_to_best_fixed` and its interval too.
     func json(environment: String, file: String) -> String {
         func pair(_ ratio: PairedRatio?, _ key: String) -> [(String, String)] {
             guard let ratio else { return [] }
@@ -121,6 +129,7 @@ struct Comparison {
         let results = reports.indices.map { index in
             var fields = reports[index].jsonFields
             if index > 0 { fields += pair(ratio(index, to: 0), "ratio_to_first") }
+            if index > 1 { fields += pair(ratio(index, to: index - 1), "ratio_to_previous") }
             if let best = bestFixed, index != best.index { fields += pair(ratio(index, to: best.index), "ratio_to_best_fixed") }
             return "{" + fields.map { "\(JSONValue.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
         }

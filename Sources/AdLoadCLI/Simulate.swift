@@ -13,7 +13,8 @@ struct Simulate: ParsableCommand {
         Policies: \(BaselineSpec.usage), or a policy file (a path ending in .json, written by \
         `adload train bandit`). fixed:every=K shows an ad after every K organic items (the first \
         after the session's first K); fixed:every=0 fills every allowed slot, the same as myopic. \
-        best-plan and oracle:plan choose from the learners' own plan catalog. Give --policy \
+        best-plan and oracle:plan choose from the learners' own plan catalog; oracle:dynamic plans each \
+        session from the true latent state (ENVMODEL.md, Oracle 2). Give --policy \
         several times to compare them side by side on the same users and luck (paired ratios \
         with 95% intervals, to the best fixed cadence when the run has a sweep of them, to the \
         first otherwise), or --compare for every baseline and a sweep of fixed cadences. \
@@ -27,7 +28,7 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("policy"), help: "A policy to run (repeatable).")
     var policies: [String] = []
 
-    @Flag(help: "Run none, myopic, fixed:every=K over the grid, segment, best-plan, oracle:static and oracle:plan.")
+    @Flag(help: "Run none, myopic, fixed:every=K over the grid, segment, best-plan, oracle:static, oracle:plan and oracle:dynamic.")
     var compare = false
 
     @Option(help: "Seed of the evaluation users and luck (training uses a seed derived from it).")
@@ -103,7 +104,7 @@ struct Simulate: ParsableCommand {
             Self.isPolicyFile(text) ? .file(text) : .baseline(try BaselineSpec(parsing: text))
         }
         if compare {
-            specs += ([.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .bestPlan, .staticOracle, .planOracle])
+            specs += ([.none, .myopic] + grid.map { .fixed(every: $0) } + [.segment, .bestPlan, .staticOracle, .planOracle, .dynamicOracle])
                 .map(PolicyArgument.baseline)
         }
         let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
@@ -118,7 +119,9 @@ struct Simulate: ParsableCommand {
             switch spec {
             case let .baseline(baseline):
                 let policy = try trainer.policy(baseline, evaluation: setup) { progress.note("\(label): \($0)") }
-                report = try runner.run(policy, setup: setup) { done in progress.note("\(label): \(done)/\(setup.users) users") }
+                var run = try runner.run(policy, setup: setup) { done in progress.note("\(label): \(done)/\(setup.users) users") }
+                if let oracle = policy as? DynamicOracle { run.computedValuePerUser = oracle.computedValuePerUser() }
+                report = run
             case let .file(path):
                 report = try runTrained(path, config: config, setup: setup, progress: progress, label: label)
             }

@@ -13,11 +13,13 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
     case bestPlan
     /// Best catalog plan per user, chosen knowing the latent traits on training luck.
     case planOracle
+    /// Latent-aware dynamic programming per user and session (``DynamicOracle``).
+    case dynamicOracle
 
     /// The accepted spellings, for help and error messages.
-    package static let usage = "none, fixed:every=K, myopic, segment, best-plan, oracle:static, oracle:plan"
+    package static let usage = "none, fixed:every=K, myopic, segment, best-plan, oracle:static, oracle:plan, oracle:dynamic"
 
-    /// Parses `none`, `fixed:every=K`, `myopic`, `segment`, `best-plan`, `oracle:static` or `oracle:plan`.
+    /// Parses `none`, `fixed:every=K`, `myopic`, `segment`, `best-plan`, `oracle:static`, `oracle:plan` or `oracle:dynamic`.
     package init(parsing text: String) throws(BaselineSpecError) {
         switch text {
         case "none": self = .none
@@ -25,6 +27,7 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
         case "segment": self = .segment
         case "best-plan": self = .bestPlan
         case "oracle:plan": self = .planOracle
+        case "oracle:dynamic": self = .dynamicOracle
         case "oracle:static", "oracle": self = .staticOracle
         default:
             let prefix = "fixed:every="
@@ -46,6 +49,7 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
         case .staticOracle: "oracle:static"
         case .bestPlan: "best-plan"
         case .planOracle: "oracle:plan"
+        case .dynamicOracle: "oracle:dynamic"
         }
     }
 }
@@ -92,6 +96,7 @@ package struct BaselineTrainer: Sendable {
         case .staticOracle: return try oraclePolicy(evaluation: evaluation, progress: progress)
         case .bestPlan: return try bestPlanPolicy(evaluation: evaluation, progress: progress)
         case .planOracle: return try planOraclePolicy(evaluation: evaluation, progress: progress)
+        case .dynamicOracle: return DynamicOracle(model: runner.model, evaluation: evaluation)
         }
     }
 

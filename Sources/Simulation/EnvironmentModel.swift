@@ -78,7 +78,8 @@ public struct EnvironmentModel: Sendable {
             userIndex: user.index, region: user.region, device: user.device, tenure: user.tenure,
             segment: user.segment, sessionIndex: trajectory.sessionIndex, time: trajectory.time,
             hour: trajectory.hour, adsToday: trajectory.adsToday, feedLength: config.maxItems,
-            rules: rules[user.region], history: trajectory.history)
+            rules: rules[user.region], history: trajectory.history,
+            latent: LatentState(satisfaction: trajectory.satisfaction, blindness: trajectory.blindness))
     }
 
     /// Runs the trajectory's next session with `decider`, then the transition to the next

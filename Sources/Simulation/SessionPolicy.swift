@@ -24,12 +24,22 @@ public struct SessionContext: Sendable {
     public let rules: PlacementRules
     /// What the service would know from the user's past sessions.
     package let history: BehaviourHistory
+    /// The user's latent state now: for the latent-aware oracles only. It is not part of
+    /// ``decision``, so no learner and no service path can read it.
+    let latent: LatentState
 
     /// The observable part, as the feature encoder and the decision service see it.
     public var decision: DecisionContext {
         DecisionContext(region: region, device: device, tenure: tenure, hour: hour, time: time, adsToday: adsToday,
                         feedLength: feedLength, rules: rules, history: history)
     }
+}
+
+/// Latent satisfaction S and ad blindness B at a session's start (ENVMODEL.md, "State
+/// and dynamics"): what `oracle:dynamic` plans with and nothing else reads.
+struct LatentState: Sendable, Equatable {
+    var satisfaction: Double
+    var blindness: Double
 }
 
 /// What a per-position policy sees at each feed position: the session so far.

@@ -31,6 +31,9 @@ package struct SimulationReport: Sendable, Equatable {
     /// Each user's discounted objective, in user order: what paired comparisons on common
     /// random numbers (``PairedRatio``) difference user by user.
     package let userObjectives: [Double]
+    /// For a policy that computes its own value (`oracle:dynamic`): that value per user,
+    /// to set against ``objectivePerUser`` (their gap is the computation's error).
+    package var computedValuePerUser: Double?
 
     package init(policy: String, setup: SimulationSetup, outcomes: [UserOutcome], elapsedSeconds: Double) {
         self.policy = policy
@@ -101,7 +104,7 @@ package struct SimulationReport: Sendable, Equatable {
             ("survival", number(survival)),
             ("dwell_per_item", number(dwellPerItem)),
             ("sessions_per_second", number(sessionsPerSecond)),
-        ]
+        ] + (computedValuePerUser.map { [("computed_value_per_user", number($0))] } ?? [])
     }
 
     /// One JSON object with every metric.

@@ -55,6 +55,12 @@ struct ComparisonTests {
                 + (reports[0].objectiveStandardError / reports[0].objectivePerUser).squared).squareRoot()
             #expect(interval[1] - ratio < unpaired, "paired half-width \(interval[1] - ratio), unpaired \(unpaired)")
         }
+        // The last row also has its ratio to the row above (orderings such as dynamic ≥ plan oracle).
+        #expect(results[1]["ratio_to_previous"] == nil)
+        let previous = try #require(results[2]["ratio_to_previous"] as? Double)
+        let previousInterval = try #require(results[2]["ratio_to_previous_ci95"] as? [Double])
+        #expect(abs(previous - reports[2].objectivePerUser / reports[1].objectivePerUser) < 1e-12)
+        #expect(previousInterval.count == 2 && previousInterval[0] < previous && previous < previousInterval[1])
     }
 }
 
