@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "AdLoadCore"),
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
         .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra", "Networks"]),
-        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "PolicyGradient"]),
+        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "Networks", "PolicyGradient"]),
         .target(name: "StateStore", dependencies: ["CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "OnlineLearning", dependencies: ["AdLoadCore", "Policies", "Training", "StateStore", .product(name: "Logging", package: "swift-log")]),
         .target(
@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra", "Networks"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "AdLoadTestSupport", "PolicyGradient"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "AdLoadTestSupport", "PolicyGradient", "Networks"]),
         .testTarget(
             name: "OnlineLearningTests",
             dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", "AdLoadTestSupport", .product(name: "Logging", package: "swift-log")]

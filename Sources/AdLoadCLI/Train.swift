@@ -192,7 +192,8 @@ struct TrainPolicyGradient: ParsableCommand {
         item); time between sessions is discounted per day and churn ends the episode. Each \
         iteration runs --episodes users (cycling through --users) on all --threads, then updates \
         the networks. Writes the policy file and its learning curve (CSV, one row per iteration, \
-        and an SVG plot of the mean return).
+        and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
+        that --resume goes on from.
         """)
 
     @Option(help: "Algorithm: ppo or reinforce.")
@@ -219,6 +220,12 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "Where to write the policy file.")
     var out: String
 
+    @Option(parsing: .unconditional, help: "Write a checkpoint (OUT without .json, plus .checkpoint) every N iterations and after the last; 0 writes none.")
+    var checkpointEvery = 10
+
+    @Option(help: "Go on from a checkpoint of the same run (same options but --iterations, which may be larger, and --threads); the result equals an uninterrupted run's.")
+    var resume: String?
+
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
@@ -229,7 +236,14 @@ struct TrainPolicyGradient: ParsableCommand {
         try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
         try checkRange("--iterations", iterations, 1...100_000)
         try checkRange("--episodes", episodes, 1...1_000_000)
+        try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
+        if let resume, !FileManager.default.isReadableFile(atPath: resume) {
+            throw ValidationError("--resume: \(resume) does not exist or cannot be read")
+        }
     }
+
+    /// Where checkpoints go: next to the policy file.
+    var checkpointPath: String { (out.hasSuffix(".json") ? String(out.dropLast(5)) : out) + ".checkpoint" }
 
     func run() throws {
         prepareLinearAlgebra()
@@ -251,7 +265,31 @@ struct TrainPolicyGradient: ParsableCommand {
             sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
         let header = PolicyHeader(
             schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
-        let result = run.run(header: header) { point in
+        var checkpoint: PolicyGradientCheckpoint?
+        if let resume {
+            let shape = run.shape
+            do {
+                checkpoint = try PolicyGradientCheckpoint.load(
+                    path: resume, configuration: configuration, observationCount: shape.observations, actionCount: shape.actions)
+            } catch {
+                throw CLIError("--resume \(error.description)")
+            }
+            if let mismatch = checkpoint?.mismatch(with: run.identity) {
+                throw CLIError("--resume \(resume): \(mismatch); give the options of the run that wrote it, or start afresh")
+            }
+            if let reached = checkpoint?.iteration, reached >= iterations {
+                throw CLIError("--resume \(resume): the checkpoint is at iteration \(reached); ask for more --iterations than that")
+            }
+            sessions = checkpoint?.curve.reduce(0) { $0 + $1.steps } ?? 0
+            progress.finish("resuming from \(resume) after iteration \(checkpoint?.iteration ?? 0)")
+        }
+        let path = checkpointPath
+        let writeCheckpoint: (PolicyGradientCheckpoint) throws -> Void = { state in
+            do { try state.write(to: path) } catch {
+                throw CLIError("\(path): cannot write the checkpoint (\(error.localizedDescription))")
+            }
+        }
+        let result = try run.run(header: header, resume: checkpoint, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint) { point in
             sessions += point.steps
             let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
             progress.note(String(
@@ -282,9 +320,10 @@ struct TrainPolicyGradient: ParsableCommand {
         progress.finish(String(format: "trained %@ for %d iterations on %d sessions, last mean return %.4f", algo.rawValue, iterations, sessions, last))
         if json {
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
-                + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last))}")
+                + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last))"
+                + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(path))" : "") + "}")
         } else {
-            print("wrote \(out), \(curvePath) and \(stem).svg")
+            print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(path)" : ""))
         }
     }
 }

@@ -3,8 +3,13 @@
 package enum FNV1a64 {
     /// The hash of the UTF-8 bytes of `text`.
     package static func hash(_ text: String) -> UInt64 {
+        hash(text.utf8)
+    }
+
+    /// The hash of `bytes`.
+    package static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
+        for byte in bytes {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }

@@ -28,6 +28,17 @@ package struct Adam: Sendable, Equatable {
         secondMoment = MLP.Gradients(zeroFor: network)
     }
 
+    /// The first and second moment estimates, for checkpoints.
+    package var moments: (first: MLP.Gradients, second: MLP.Gradients) { (firstMoment, secondMoment) }
+
+    /// Puts back a checkpointed state: the step count and both moments (of the same
+    /// network shape), so training resumes exactly where it stopped.
+    package mutating func restore(step: Int, first: MLP.Gradients, second: MLP.Gradients) {
+        self.step = step
+        firstMoment = first
+        secondMoment = second
+    }
+
     /// One descent step on `network` along `gradients` (of a loss to minimize); clips
     /// `gradients` in place when their norm is above ``maxGradientNorm``.
     /// - Returns: the gradient norm before clipping.

@@ -121,8 +121,8 @@ package struct PolicyGradientTrainer: Sendable {
     /// Observations are fed to the networks as (x − mean) / standardDeviation.
     package private(set) var mean: [Double]
     package private(set) var standardDeviation: [Double]
-    var policyOptimizer: Adam
-    var valueOptimizer: Adam
+    package private(set) var policyOptimizer: Adam
+    package private(set) var valueOptimizer: Adam
 
     package init(observationCount: Int, actionCount: Int, configuration: PolicyGradientConfiguration, seed: UInt64) {
         self.configuration = configuration
@@ -135,6 +135,18 @@ package struct PolicyGradientTrainer: Sendable {
             random: CounterRandom(seed: seed, domain: 0x6E6574)) // "net"
         policyOptimizer = Adam(for: model.policy, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
         valueOptimizer = Adam(for: model.value, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
+    }
+
+    /// Puts back a checkpointed state (networks, normalization, both optimizers) into a
+    /// trainer made with the same configuration and sizes.
+    package mutating func restore(
+        model: ActorCritic, mean: [Double], standardDeviation: [Double], policyOptimizer: Adam, valueOptimizer: Adam
+    ) {
+        self.model = model
+        self.mean = mean
+        self.standardDeviation = standardDeviation
+        self.policyOptimizer = policyOptimizer
+        self.valueOptimizer = valueOptimizer
     }
 
     /// Fixes the observation normalization to the per-feature mean and standard deviation of

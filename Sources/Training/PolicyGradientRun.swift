@@ -58,22 +58,63 @@ package struct PolicyGradientRun: Sendable {
         self.threads = max(1, threads)
     }
 
+    /// The settings that fix this run's numbers, in a fixed order: a checkpoint records
+    /// them and `--resume` refuses a checkpoint whose settings differ. The thread count is
+    /// not among them (results do not depend on it), nor the iteration count (a resumed run
+    /// may go on longer).
+    package var identity: [(name: String, value: String)] {
+        let c = configuration
+        let number = JSONNumber.json
+        return [
+            ("env_fingerprint", model.config.fingerprint), ("features", schema.contextFingerprint),
+            ("algorithm", c.algorithm.rawValue), ("hidden", c.hidden.map(String.init).joined(separator: ",")),
+            ("users", "\(setup.users)"), ("days", "\(setup.days)"), ("population_seed", "\(setup.populationSeed)"),
+            ("luck_seed", "\(setup.luckSeed)"), ("episodes", "\(episodesPerIteration)"), ("engagement_weight", number(engagementWeight)),
+        ] + Self.settings(c).map { ($0.name, number($0.value)) }
+    }
+
+    /// Observations and actions of the episodes this run trains on (what a checkpoint's
+    /// networks must fit).
+    package var shape: (observations: Int, actions: Int) {
+        let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight)
+        return (episodes.observationCount, episodes.actionCount)
+    }
+
     /// Runs the training; `progress` is called after every iteration.
+    /// - Parameters:
+    ///   - resume: a checkpoint of this run (same ``identity``) to go on from; the result is
+    ///     the same as that of an uninterrupted run.
+    ///   - checkpointEvery: iterations between two calls of `checkpoint` (0: never); the
+    ///     last iteration always gets one when it is positive.
+    ///   - checkpoint: stores a checkpoint (the CLI writes it next to the policy).
     /// - Returns: the trained policy (its `header` as given) and the per-iteration curve.
     package func run(
-        header: PolicyHeader, progress: ((PolicyGradientIteration) -> Void)? = nil
-    ) -> (policy: NetworkPolicy, curve: [PolicyGradientIteration]) {
+        header: PolicyHeader, resume: PolicyGradientCheckpoint? = nil, checkpointEvery: Int = 0,
+        checkpoint: ((PolicyGradientCheckpoint) throws -> Void)? = nil,
+        progress: ((PolicyGradientIteration) -> Void)? = nil
+    ) throws -> (policy: NetworkPolicy, curve: [PolicyGradientIteration]) {
         let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight)
         var trainer = PolicyGradientTrainer(
             observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: configuration,
             seed: setup.luckSeed)
         let random = CounterRandom(seed: setup.luckSeed, domain: 0x7067) // "pg"
-        // Normalization from a first rollout of the untrained (near-uniform) policy.
-        trainer.fitNormalization(collect(trainer, episodes: episodes, iteration: 0, random: random.child(0)))
         var curve: [PolicyGradientIteration] = []
+        var first = 1
+        if let resume {
+            trainer.restore(
+                model: resume.model, mean: resume.mean, standardDeviation: resume.standardDeviation,
+                policyOptimizer: resume.policyOptimizer, valueOptimizer: resume.valueOptimizer)
+            curve = resume.curve
+            first = resume.iteration + 1
+        } else {
+            // Normalization from a first rollout of the untrained (near-uniform) policy.
+            trainer.fitNormalization(collect(trainer, episodes: episodes, iteration: 0, random: random.child(0)))
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        for iteration in 1...max(1, iterations) {
+        let elapsedBefore = curve.last?.elapsedSeconds ?? 0
+        let last = max(1, iterations)
+        for iteration in first...max(first, last) where iteration <= last {
             let began = clock.now
             let batch = collect(trainer, episodes: episodes, iteration: iteration, random: random.child(UInt64(iteration)))
             let statistics = trainer.update(batch, random: random.child(UInt64(1 << 32) + UInt64(iteration)))
@@ -82,9 +123,12 @@ package struct PolicyGradientRun: Sendable {
                 iteration: iteration, iterations: iterations, steps: batch.count,
                 meanReturn: batch.episodeReturns.reduce(0, +) / Double(max(1, batch.episodeReturns.count)),
                 statistics: statistics, stepsPerSecond: seconds > 0 ? Double(batch.count) / seconds : 0,
-                elapsedSeconds: Self.seconds(clock.now - start))
+                elapsedSeconds: elapsedBefore + Self.seconds(clock.now - start))
             curve.append(point)
             progress?(point)
+            if let checkpoint, checkpointEvery > 0, iteration % checkpointEvery == 0 || iteration == last {
+                try checkpoint(PolicyGradientCheckpoint(identity: identity, iteration: iteration, trainer: trainer, curve: curve))
+            }
         }
         let policy = NetworkPolicy(
             algorithm: configuration.algorithm.rawValue, settings: Self.settings(configuration), header: header,
