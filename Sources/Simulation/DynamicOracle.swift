@@ -5,8 +5,9 @@ import Synchronization
 /// upper reference for what planning over a user's trajectory can earn.
 ///
 /// Per user (the finest latent-type cell: the user's own traits), a backward induction
-/// over the time left, in steps of 1/``stepsPerDay`` day, on a grid of satisfaction S ×
-/// blindness B at a session's start:
+/// over the time left, in steps of 1/``UserPlanner/stepsPerDay`` day (at least
+/// ``minimumStepsPerDay`` per day, finer for a frequent visitor), on a grid of satisfaction
+/// S × blindness B at a session's start:
 ///
 /// - **Inside a session** every plan of ``family`` (a superset of the learners' catalog)
 ///   is scored by an exact forward pass over the positions with the exits as
@@ -30,7 +31,9 @@ package struct DynamicOracle: SessionPolicy {
     let plansByRegion: [[(spec: PlanSpec, plan: AdPlan)]]
     let populationSeed: UInt64
     let days: Int
-    let stepsPerDay: Int
+    /// The coarsest step of the induction, in steps per day; a user who can visit more
+    /// often than once a step gets finer steps (``stepsPerDay(for:)``).
+    let minimumStepsPerDay: Int
     let satisfactionAxis: GridAxis
     let blindnessAxis: GridAxis
     /// The hour exit shifts at which sessions are scored (lowest, middle, highest of the
@@ -52,11 +55,11 @@ package struct DynamicOracle: SessionPolicy {
     static let blindnessPoints: [Double] = [0, 0.1, 0.25, 0.5, 0.9, 1.6, 4.5]
 
     /// Plans the users of `evaluation` (same population seed, same horizon).
-    package init(model: EnvironmentModel, evaluation: SimulationSetup, stepsPerDay: Int = 8) {
+    package init(model: EnvironmentModel, evaluation: SimulationSetup, minimumStepsPerDay: Int = 8) {
         self.model = model
         populationSeed = evaluation.populationSeed
         days = evaluation.days
-        self.stepsPerDay = max(1, stepsPerDay)
+        self.minimumStepsPerDay = max(1, minimumStepsPerDay)
         let catalog = PlanCatalog(family: Self.family, rules: model.config.regions.map(\.rules))
         self.catalog = catalog
         plansByRegion = model.config.regions.indices.map { region in
@@ -88,6 +91,16 @@ package struct DynamicOracle: SessionPolicy {
         return ledger.values.withLock { values in
             values.reduce(0) { $0 + ($1 ?? 0) } / Double(max(1, values.count))
         }
+    }
+
+    /// Steps per day of `user`'s induction: enough that even at the fastest return rate
+    /// (satisfaction saturated) a visit comes at most once a step on average (ρ_max·Δt ≤ 1).
+    /// A visit sooner than one step is valued by extrapolation in time (see
+    /// ``UserPlanner/induct(_:)``); with ρ·Δt ≫ 1 most of the gap mass falls there, the
+    /// extrapolation feeds on itself and the computed value grows without bound.
+    func stepsPerDay(for user: UserProfile) -> Int {
+        let fastest = user.visitRate * exp(abs(model.returns.returnSatisfaction))
+        return max(minimumStepsPerDay, Int(fastest.rounded(.up)))
     }
 
     /// Weights over ``exitShiftLevels`` for the exit shift `shift` (Lagrange, exact at the levels).
@@ -226,14 +239,20 @@ struct UserPlanner {
     var adClickOdds: [Double] = []
     /// The programme's value of the user's start.
     var startValue = 0.0
+    /// Steps per day of this user's induction (``DynamicOracle/stepsPerDay(for:)``).
+    var stepsPerDay: Int
 
-    init(oracle: DynamicOracle) { self.oracle = oracle }
+    init(oracle: DynamicOracle) {
+        self.oracle = oracle
+        stepsPerDay = oracle.minimumStepsPerDay
+    }
 
     /// Steps of the induction over the horizon.
-    var steps: Int { oracle.days * oracle.stepsPerDay }
+    var steps: Int { oracle.days * stepsPerDay }
 
     mutating func solve(_ user: UserProfile) {
         self.user = user
+        stepsPerDay = oracle.stepsPerDay(for: user)
         plans = oracle.plansByRegion[user.region]
         tabulateSessions(user)
         induct(user)
@@ -339,7 +358,7 @@ struct UserPlanner {
     /// exponential gap, each at its conditional mean.
     static let gapNodes = 8
 
-    /// Backward induction from the horizon, one step (1/``DynamicOracle/stepsPerDay`` day)
+    /// Backward induction from the horizon, one step (1/``stepsPerDay`` day)
     /// at a time. `sessionValues[c]` is the best plan's value of a session c steps before
     /// the end; `waiting[c]` the value of the state a session ends in, from then on: churn
     /// aside, the next visit comes after an exponential gap with the rate of that state's
@@ -351,7 +370,7 @@ struct UserPlanner {
         let returns = model.returns
         let sAxis = oracle.satisfactionAxis, bAxis = oracle.blindnessAxis
         let sCount = sAxis.count, bCount = bAxis.count, grid = sCount * bCount
-        let perDay = Double(oracle.stepsPerDay)
+        let perDay = Double(stepsPerDay)
         let nodes = Self.gapNodes
         let discountPerDay = model.config.objective.discountPerDay
         // The quadrature from each grid point: gap (in steps), discount, where S and B decay to.
@@ -371,11 +390,11 @@ struct UserPlanner {
                 }
             }
         }
-        let slots = slotTables(user)
+        let (tables, tableOfSlot) = slotTables(user)
         sessionValues = Array(repeating: 0, count: (steps + 1) * grid)
         waiting = Array(repeating: 0, count: (steps + 1) * grid)
-        var recentWinners = Array(repeating: [Int](), count: oracle.stepsPerDay)
-        recentWinners[0] = chooseBest(slots[0], candidates: nil, waitingOffset: 0, into: &sessionValues, at: 0)
+        var recentWinners = Array(repeating: [Int](), count: stepsPerDay)
+        recentWinners[0] = chooseBest(tables[tableOfSlot[0]], candidates: nil, waitingOffset: 0, into: &sessionValues, at: 0)
         for c in 1...steps {
             for s in 0..<sCount {
                 for b in 0..<bCount {
@@ -400,11 +419,12 @@ struct UserPlanner {
                     waiting[c * grid + s * bCount + b] = total
                 }
             }
-            let slot = c % oracle.stepsPerDay
-            if (c / oracle.stepsPerDay) % Self.fullScanDays == 0 {
-                recentWinners[slot] = chooseBest(slots[slot], candidates: nil, waitingOffset: c * grid, into: &sessionValues, at: c * grid)
+            let slot = c % stepsPerDay
+            let table = tables[tableOfSlot[slot]]
+            if (c / stepsPerDay) % Self.fullScanDays == 0 {
+                recentWinners[slot] = chooseBest(table, candidates: nil, waitingOffset: c * grid, into: &sessionValues, at: c * grid)
             } else {
-                chooseBest(slots[slot], candidates: recentWinners[slot], waitingOffset: c * grid, into: &sessionValues, at: c * grid)
+                chooseBest(table, candidates: recentWinners[slot], waitingOffset: c * grid, into: &sessionValues, at: c * grid)
             }
         }
         let origin = sAxis.locateCubic(0), none = bAxis.locate(0)
@@ -463,15 +483,19 @@ struct UserPlanner {
     /// Days between two scans of every plan at each hour of the induction.
     static let fullScanDays = 2
 
-    /// Per step-of-day slot (its hour): each plan's reward, survival after the session and
-    /// where the end state falls on the grid, [plan × S + s] (× B + b for reward and blindness).
-    func slotTables(_ user: UserProfile) -> [SlotTable] {
+    /// Per hour that a step-of-day slot falls in: each plan's reward, survival after the
+    /// session and where the end state falls on the grid, [plan × S + s] (× B + b for reward
+    /// and blindness); and for each slot, the index of its hour's table (a frequent visitor's
+    /// many slots share at most 24 tables).
+    func slotTables(_ user: UserProfile) -> (tables: [SlotTable], tableOfSlot: [Int]) {
         let model = oracle.model
         let sAxis = oracle.satisfactionAxis, bAxis = oracle.blindnessAxis
         let sCount = sAxis.count, bCount = bAxis.count, levels = oracle.exitShiftLevels.count
         let weightOfItems = model.config.objective.engagementWeight
-        return (0..<oracle.stepsPerDay).map { slot in
-            let hour = Self.hour(stepsLeft: slot, days: oracle.days, stepsPerDay: oracle.stepsPerDay)
+        let hourOfSlot = (0..<stepsPerDay).map { Self.hour(stepsLeft: $0, days: oracle.days, stepsPerDay: stepsPerDay) }
+        var hours: [Int] = []
+        for hour in hourOfSlot where !hours.contains(hour) { hours.append(hour) }
+        let tables = hours.map { hour in
             let weights = oracle.levelWeights(model.hourExitShift[hour])
             let adValue = model.adValueByRegionHour[user.region * 24 + hour]
             var table = SlotTable(cells: plans.count * sCount, blindCells: plans.count * sCount * bCount)
@@ -500,6 +524,7 @@ struct UserPlanner {
             }
             return table
         }
+        return (tables, hourOfSlot.map { hours.firstIndex(of: $0) ?? 0 })
     }
 
     func churnProbability(_ satisfaction: Double) -> Double {
@@ -546,7 +571,7 @@ struct UserPlanner {
         let satisfaction = context.latent.satisfaction, blindness = context.latent.blindness
         let (s, sw) = sAxis.locate(satisfaction)
         let (b, bw) = bAxis.locate(blindness)
-        let stepsLeft = max(0, Double(oracle.days) - context.time) * Double(oracle.stepsPerDay)
+        let stepsLeft = max(0, Double(oracle.days) - context.time) * Double(stepsPerDay)
         let k = min(steps - 1, Int(stepsLeft)), kWeight = min(1, stepsLeft - Double(k))
         var best = PlanSpec.empty, bestValue = -Double.infinity
         for (p, entry) in plans.enumerated()

@@ -124,7 +124,9 @@ struct PolicyWatcherTests {
         #expect(await watcher.poll() == .unchanged, "a rejected version is not retried")
 
         let text = try #require(String(data: try Fixtures.policyData("default-softmax"), encoding: .utf8))
-        try await store.publishPolicy(version: "v4", blob: Data(text.replacingOccurrences(of: "\"temperature\": 0.1", with: "\"temperature\": 0.2").utf8))
+        let edited = text.replacing(try Regex(#""temperature": [0-9.e+-]+"#), with: #""temperature": 0.7"#)
+        #expect(edited != text, "the edit changes the temperature")
+        try await store.publishPolicy(version: "v4", blob: Data(edited.utf8))
         guard case let .rejected(version: "v4", reason) = await watcher.poll() else {
             Issue.record("an edited blob fails its checksum")
             return

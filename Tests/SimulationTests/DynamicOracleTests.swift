@@ -91,6 +91,36 @@ struct DynamicOracleTests {
             #expect(dynamic.adsPerSession > 0)
         }
     }
+
+    @Test("a visitor far faster than one visit per coarsest step gets finer steps, and its computed value matches its return")
+    func frequentVisitor() async throws {
+        try await onOwnThread {
+            let model = EnvironmentModel(config: try shippedEnvironment("default"))
+            let setup = SimulationSetup(users: 1, days: 120, seed: 103)
+            let oracle = DynamicOracle(model: model, evaluation: setup)
+            let users = (0..<3000).map { model.user($0, populationSeed: setup.populationSeed) }
+            let user = try #require(users.max { $0.visitRate < $1.visitRate })
+            let fastest = user.visitRate * exp(model.returns.returnSatisfaction)
+            // About 8 visits a day at the mean; this one comes several times a coarsest step.
+            #expect(fastest > 4 * Double(oracle.minimumStepsPerDay), "fastest return rate \(fastest) a day")
+            #expect(Double(oracle.stepsPerDay(for: user)) >= fastest)
+            var worker = oracle.makeWorker()
+            var returns = Samples()
+            for luck in 0..<40 {
+                var trajectory = model.startTrajectory(user, luckSeed: UInt64(luck), days: setup.days)
+                while trajectory.isActive {
+                    var decider = worker.beginSession(model.context(of: trajectory))
+                    _ = try model.step(&trajectory, decider: &decider, policyName: "test")
+                }
+                returns.add(trajectory.outcome.objective)
+            }
+            let computed = worker.planner.startValue
+            // With 3-hour steps the computed value for this user was 678,686 against a return of 214: the user behind
+            // the divergent computed value of the league run on seed 103.
+            #expect(abs(computed - returns.mean) < 0.05 * returns.mean + 3 * returns.standardError,
+                    "computed \(computed), simulated \(returns.mean) ± \(returns.standardError)")
+        }
+    }
 }
 
 /// A running mean and standard error.
