@@ -217,6 +217,24 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "Behavioural-history features of the observation: standard, all, or a comma-separated list.")
     var features = "standard"
 
+    @Option(help: "Hidden layer widths of both networks, comma-separated (default \(PolicyGradientConfiguration().hidden.map(String.init).joined(separator: ","))).")
+    var hidden: String?
+
+    @Option(parsing: .unconditional, help: "PPO epochs over each batch (default \(PolicyGradientConfiguration().epochs)).")
+    var epochs: Int?
+
+    @Option(parsing: .unconditional, help: "Minibatch size (default \(PolicyGradientConfiguration().minibatchSize)).")
+    var minibatch: Int?
+
+    @Option(parsing: .unconditional, help: "Adam learning rate (default \(PolicyGradientConfiguration().learningRate)).")
+    var learningRate: Double?
+
+    @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
+    var entropy: Double?
+
+    @Option(parsing: .unconditional, help: "Discount per day of simulated time (default \(PolicyGradientConfiguration().gamma)).")
+    var gamma: Double?
+
     @Option(help: "Where to write the policy file.")
     var out: String
 
@@ -237,9 +255,44 @@ struct TrainPolicyGradient: ParsableCommand {
         try checkRange("--iterations", iterations, 1...100_000)
         try checkRange("--episodes", episodes, 1...1_000_000)
         try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
+        _ = try networkConfiguration()
         if let resume, !FileManager.default.isReadableFile(atPath: resume) {
             throw ValidationError("--resume: \(resume) does not exist or cannot be read")
         }
+    }
+
+    /// The run's settings: the defaults, with the tuning flags given.
+    func networkConfiguration() throws -> PolicyGradientConfiguration {
+        var configuration = PolicyGradientConfiguration()
+        configuration.algorithm = algo.algorithm
+        if let hidden {
+            let widths = hidden.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !widths.isEmpty, widths.count <= 4, widths.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1024 }) else {
+                throw ValidationError("--hidden must be 1 to 4 comma-separated widths from 1 to 1024, got \"\(hidden)\"")
+            }
+            configuration.hidden = widths.compactMap { $0 }
+        }
+        if let epochs {
+            try checkRange("--epochs", epochs, 1...100)
+            configuration.epochs = epochs
+        }
+        if let minibatch {
+            try checkRange("--minibatch", minibatch, 1...1_000_000)
+            configuration.minibatchSize = minibatch
+        }
+        if let learningRate {
+            guard learningRate > 0 && learningRate <= 1 else { throw ValidationError("--learning-rate must be in (0, 1], got \(learningRate)") }
+            configuration.learningRate = learningRate
+        }
+        if let entropy {
+            guard entropy >= 0 && entropy <= 10 else { throw ValidationError("--entropy must be in [0, 10], got \(entropy)") }
+            configuration.entropyCoefficient = entropy
+        }
+        if let gamma {
+            guard gamma > 0 && gamma <= 1 else { throw ValidationError("--gamma must be in (0, 1], got \(gamma)") }
+            configuration.gamma = gamma
+        }
+        return configuration
     }
 
     /// Where checkpoints go: next to the policy file.
@@ -252,13 +305,17 @@ struct TrainPolicyGradient: ParsableCommand {
         do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
         let schema = config.featureSchema.with(history: history)
         let weight = engagementWeight ?? config.objective.engagementWeight
-        var configuration = PolicyGradientConfiguration()
-        configuration.algorithm = algo.algorithm
+        let configuration = try networkConfiguration()
         let run = PolicyGradientRun(
             model: EnvironmentModel(config: config), schema: schema,
             setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed), configuration: configuration,
             engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads)
         let progress = Progress(enabled: !quiet)
+        // The yardstick for the training speed: the simulator alone, same users and threads.
+        let simulatorRate = try SimulationRunner(model: run.model, threads: simulation.threads)
+            .run(CadencePolicy.fixed(every: 12), setup: SimulationSetup(users: min(simulation.users, 400), days: simulation.days, seed: seed))
+            .sessionsPerSecond
+        progress.finish(String(format: "the simulator alone: %.0f sessions/s on %d threads", simulatorRate, simulation.threads))
         var sessions = 0
         let provisional = PolicyProvenance(
             environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
@@ -293,8 +350,8 @@ struct TrainPolicyGradient: ParsableCommand {
             sessions += point.steps
             let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
             progress.note(String(
-                format: "iteration %d/%d  %.0f sessions/s  return %.4f  KL %.4f  clip %.3f  entropy %.3f  value loss %.5f  ETA %.0f s",
-                point.iteration, point.iterations, point.stepsPerSecond, point.meanReturn, point.statistics.approximateKL,
+                format: "iteration %d/%d  %.0f sessions/s (update %.0f%%)  return %.4f  KL %.4f  clip %.3f  entropy %.3f  value loss %.5f  ETA %.0f s",
+                point.iteration, point.iterations, point.stepsPerSecond, 100 * point.updateShare, point.meanReturn, point.statistics.approximateKL,
                 point.statistics.clipFraction, point.statistics.entropy, point.statistics.valueLoss, eta))
         }
         var policy = result.policy
@@ -317,10 +374,16 @@ struct TrainPolicyGradient: ParsableCommand {
             throw CLIError("\(out): cannot write the policy or its curve (\(error.localizedDescription))")
         }
         let last = curve.last?.meanReturn ?? 0
-        progress.finish(String(format: "trained %@ for %d iterations on %d sessions, last mean return %.4f", algo.rawValue, iterations, sessions, last))
+        let thisRun = curve.suffix(curve.count - (checkpoint?.curve.count ?? 0))
+        let trainingSeconds = thisRun.reduce(0) { $0 + Double($1.steps) / max($1.stepsPerSecond, 1e-9) }
+        let trainingRate = trainingSeconds > 0 ? Double(thisRun.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
+        progress.finish(String(
+            format: "trained %@ for %d iterations on %d sessions, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
+            algo.rawValue, iterations, sessions, last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
         if json {
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
-                + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last))"
+                + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
+                + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate))"
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(path))" : "") + "}")
         } else {
             print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(path)" : ""))

@@ -154,8 +154,19 @@ package struct PlanCatalog: Sendable {
     /// - Complexity: O(1), no allocation.
     package func offers(_ spec: PlanSpec, region: Int, feedLength: Int, adsToday: Int) -> Bool {
         if spec.isEmpty { return true }
-        let dailyLeft = rules[region].dailyCap.map { $0 - adsToday } ?? Int.max
-        return dailyLeft > 0 && spec.first <= feedLength && specSets[region].contains(spec)
+        return allowsAnotherAd(region: region, adsToday: adsToday) && spec.first <= feedLength && specSets[region].contains(spec)
+    }
+
+    /// Whether `region`'s daily cap leaves room for an ad after `adsToday` ads.
+    package func allowsAnotherAd(region: Int, adsToday: Int) -> Bool {
+        (rules[region].dailyCap.map { $0 - adsToday } ?? Int.max) > 0
+    }
+
+    /// Whether `region` has a valid plan of `spec` in a feed long enough and with the daily
+    /// cap not reached: ``offers(_:region:feedLength:adsToday:)`` is this, the cap's room and
+    /// `spec.first ≤ feedLength` (precompute it to build masks without hashing).
+    package func hasPlan(_ spec: PlanSpec, region: Int) -> Bool {
+        spec.isEmpty || specSets[region].contains(spec)
     }
 
     /// The plan of spec `spec` for a session, cut as

@@ -127,6 +127,22 @@ package struct MLP: Sendable, Equatable {
             return sum.squareRoot()
         }
 
+        /// Adds `other` (shaped like these) component by component.
+        package mutating func add(_ other: Gradients) {
+            for index in layers.indices {
+                layers[index].weights.withUnsafeMutableBufferPointer { values in
+                    other.layers[index].weights.withUnsafeBufferPointer { addends in
+                        for element in values.indices { values[element] += addends[element] }
+                    }
+                }
+                layers[index].bias.withUnsafeMutableBufferPointer { values in
+                    other.layers[index].bias.withUnsafeBufferPointer { addends in
+                        for element in values.indices { values[element] += addends[element] }
+                    }
+                }
+            }
+        }
+
         /// Multiplies every component by `factor`.
         package mutating func scale(by factor: Double) {
             for index in layers.indices {

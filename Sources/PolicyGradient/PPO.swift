@@ -1,7 +1,9 @@
 import AdLoadCore
+import Dispatch
 import Foundation
 import LinearAlgebra
 import Networks
+import Synchronization
 
 /// Settings of a policy-gradient run. The defaults are the usual PPO ones (Schulman et al.,
 /// 2017; the clip, λ, epochs and coefficients of common reference implementations).
@@ -90,8 +92,14 @@ package enum SurrogateLoss {
         entropyCoefficient: Double, gradient: inout [Double]
     ) -> (loss: Double, ratio: Double, clipped: Bool, entropy: Double) {
         let ratio = probabilities[action] / oldProbability
+        // `gradient` holds log π_j until the last loop overwrites it: one log per action.
         var entropy = 0.0
-        for p in probabilities where p > 0 { entropy -= p * log(p) }
+        for j in probabilities.indices {
+            let p = probabilities[j]
+            let logP = p > 0 ? log(p) : 0
+            gradient[j] = logP
+            entropy -= p * logP
+        }
         var clipped = false
         var surrogate = ratio * advantage
         if let clip {
@@ -105,7 +113,7 @@ package enum SurrogateLoss {
         for j in probabilities.indices {
             let p = probabilities[j]
             let indicator: Double = j == action ? 1 : 0
-            let entropyGradient = p > 0 ? -p * (log(p) + entropy) : 0
+            let entropyGradient = p > 0 ? -p * (gradient[j] + entropy) : 0
             gradient[j] = -policyScale * (indicator - p) - entropyCoefficient * entropyGradient
         }
         return (-surrogate - entropyCoefficient * entropy, ratio, clipped, entropy)
@@ -236,9 +244,16 @@ package struct PolicyGradientTrainer: Sendable {
         return last
     }
 
+    /// Minibatch blocks whose gradients are computed independently (in parallel when
+    /// `threads` allows) and summed in block order: a fixed count, so the update's numbers do
+    /// not depend on the thread count.
+    package static let updateBlocks = 4
+
     /// Updates both networks from `batch` (collected with the current policy): advantages by
-    /// GAE, normalized over the batch; minibatches shuffled with `random`.
-    package mutating func update(_ batch: RolloutBatch, random: CounterRandom) -> UpdateStatistics {
+    /// GAE, normalized over the batch; minibatches shuffled with `random`. Each minibatch's
+    /// gradient is the sum of ``updateBlocks`` block gradients, computed on up to `threads`
+    /// threads; the result is the same whatever `threads` is.
+    package mutating func update(_ batch: RolloutBatch, random: CounterRandom, threads: Int = 1) -> UpdateStatistics {
         let ppo = configuration.algorithm == .ppo
         let (rawAdvantages, returns) = AdvantageEstimation.compute(batch, lambda: ppo ? configuration.lambda : 1)
         let mean = rawAdvantages.reduce(0, +) / Double(max(1, rawAdvantages.count))
@@ -249,11 +264,8 @@ package struct PolicyGradientTrainer: Sendable {
         let size = ppo ? min(configuration.minibatchSize, n) : n
         var statistics = UpdateStatistics()
         var order = Array(0..<n)
-        var policyCache = MLP.Cache(), valueCache = MLP.Cache()
-        var policyGradients = MLP.Gradients(zeroFor: model.policy)
-        var valueGradients = MLP.Gradients(zeroFor: model.value)
-        var probabilities = [Double](repeating: 0, count: actionCount)
-        var gradient = [Double](repeating: 0, count: actionCount)
+        let blockCount = Self.updateBlocks
+        let workers = max(1, min(threads, blockCount))
         for epoch in 0..<epochs {
             // Fisher–Yates with counter-based draws: the same seed gives the same minibatches.
             let shuffle = random.child(UInt64(epoch))
@@ -263,48 +275,106 @@ package struct PolicyGradientTrainer: Sendable {
             }
             var epochStatistics = UpdateStatistics()
             for start in stride(from: 0, to: n, by: size) {
-                let members = order[start..<min(n, start + size)]
+                let members = Array(order[start..<min(n, start + size)])
                 let m = members.count
-                var observations = [Double](repeating: 0, count: m * observationCount)
-                for (row, sample) in members.enumerated() {
-                    for column in 0..<observationCount {
-                        observations[row * observationCount + column] = batch.observations[sample * observationCount + column]
+                let blockSize = (m + blockCount - 1) / blockCount
+                let blocks = stride(from: 0, to: m, by: blockSize).map { members[$0..<min(m, $0 + blockSize)] }
+                let partials = Mutex<[BlockGradients?]>(Array(repeating: nil, count: blocks.count))
+                let trainer = self
+                let scale = 1 / Double(m), share = 1 / Double(n)
+                let work: @Sendable (Int) -> Void = { worker in
+                    for block in stride(from: worker, to: blocks.count, by: workers) {
+                        let result = trainer.blockGradients(
+                            blocks[block], batch: batch, advantages: advantages, returns: returns, scale: scale, share: share, ppo: ppo)
+                        partials.withLock { $0[block] = result }
                     }
                 }
-                let input = Matrix(rows: m, columns: observationCount, elements: observations)
-                model.policy.forward(input, cache: &policyCache)
-                model.value.forward(input, cache: &valueCache)
-                var logitGradients = [Double](repeating: 0, count: m * actionCount)
-                var valueOutputGradients = [Double](repeating: 0, count: m)
-                let logits = policyCache.output
-                for (row, sample) in members.enumerated() {
-                    logits.withUnsafeBufferPointer { all in
-                        let rowLogits = UnsafeBufferPointer(rebasing: all[(row * actionCount)..<((row + 1) * actionCount)])
-                        ActorCritic.softmax(
-                            rowLogits, mask: batch.masks[(sample * actionCount)..<((sample + 1) * actionCount)], into: &probabilities)
-                    }
-                    let result = SurrogateLoss.evaluate(
-                        probabilities: probabilities, action: batch.actions[sample], oldProbability: batch.probabilities[sample],
-                        advantage: advantages[sample], clip: ppo ? configuration.clip : nil,
-                        entropyCoefficient: configuration.entropyCoefficient, gradient: &gradient)
-                    for action in 0..<actionCount { logitGradients[row * actionCount + action] = gradient[action] / Double(m) }
-                    let valueError = valueCache.output[row, 0] - returns[sample]
-                    valueOutputGradients[row] = 2 * configuration.valueCoefficient * valueError / Double(m)
-                    epochStatistics.policyLoss += result.loss / Double(n)
-                    epochStatistics.valueLoss += valueError * valueError / Double(n)
-                    epochStatistics.entropy += result.entropy / Double(n)
-                    // k3 estimator of KL(old ‖ new): (r − 1) − log r.
-                    epochStatistics.approximateKL += ((result.ratio - 1) - log(result.ratio)) / Double(n)
-                    epochStatistics.clipFraction += (abs(result.ratio - 1) > configuration.clip ? 1 : 0) / Double(n)
+                if workers == 1 {
+                    work(0)
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: workers, execute: work)
                 }
-                model.policy.backward(
-                    Matrix(rows: m, columns: actionCount, elements: logitGradients), cache: policyCache, gradients: &policyGradients)
-                model.value.backward(Matrix(rows: m, columns: 1, elements: valueOutputGradients), cache: valueCache, gradients: &valueGradients)
-                policyOptimizer.update(&model.policy, gradients: &policyGradients)
-                valueOptimizer.update(&model.value, gradients: &valueGradients)
+                let results = partials.withLock { $0 }.compactMap { $0 }
+                guard var total = results.first else { continue }
+                for partial in results.dropFirst() { total.add(partial) }
+                epochStatistics.add(total.statistics)
+                policyOptimizer.update(&model.policy, gradients: &total.policy)
+                valueOptimizer.update(&model.value, gradients: &total.value)
             }
             statistics = epochStatistics
         }
         return statistics
+    }
+
+    /// One block's share of a minibatch's gradients (already divided by the minibatch size
+    /// `1/scale`) and of the epoch's statistics (each sample weighing `share`).
+    func blockGradients(
+        _ rows: ArraySlice<Int>, batch: RolloutBatch, advantages: [Double], returns: [Double], scale: Double, share: Double, ppo: Bool
+    ) -> BlockGradients {
+        let m = rows.count
+        var observations = [Double](repeating: 0, count: m * observationCount)
+        for (row, sample) in rows.enumerated() {
+            for column in 0..<observationCount {
+                observations[row * observationCount + column] = batch.observations[sample * observationCount + column]
+            }
+        }
+        let input = Matrix(rows: m, columns: observationCount, elements: observations)
+        var policyCache = MLP.Cache(), valueCache = MLP.Cache()
+        model.policy.forward(input, cache: &policyCache)
+        model.value.forward(input, cache: &valueCache)
+        var probabilities = [Double](repeating: 0, count: actionCount)
+        var gradient = [Double](repeating: 0, count: actionCount)
+        var logitGradients = [Double](repeating: 0, count: m * actionCount)
+        var valueOutputGradients = [Double](repeating: 0, count: m)
+        var statistics = UpdateStatistics()
+        let logits = policyCache.output
+        for (row, sample) in rows.enumerated() {
+            logits.withUnsafeBufferPointer { all in
+                let rowLogits = UnsafeBufferPointer(rebasing: all[(row * actionCount)..<((row + 1) * actionCount)])
+                ActorCritic.softmax(rowLogits, mask: batch.masks[(sample * actionCount)..<((sample + 1) * actionCount)], into: &probabilities)
+            }
+            let result = SurrogateLoss.evaluate(
+                probabilities: probabilities, action: batch.actions[sample], oldProbability: batch.probabilities[sample],
+                advantage: advantages[sample], clip: ppo ? configuration.clip : nil,
+                entropyCoefficient: configuration.entropyCoefficient, gradient: &gradient)
+            for action in 0..<actionCount { logitGradients[row * actionCount + action] = gradient[action] * scale }
+            let valueError = valueCache.output[row, 0] - returns[sample]
+            valueOutputGradients[row] = 2 * configuration.valueCoefficient * valueError * scale
+            statistics.policyLoss += result.loss * share
+            statistics.valueLoss += valueError * valueError * share
+            statistics.entropy += result.entropy * share
+            // k3 estimator of KL(old ‖ new): (r − 1) − log r.
+            statistics.approximateKL += ((result.ratio - 1) - log(result.ratio)) * share
+            statistics.clipFraction += (abs(result.ratio - 1) > configuration.clip ? 1 : 0) * share
+        }
+        var gradients = BlockGradients(policy: MLP.Gradients(zeroFor: model.policy), value: MLP.Gradients(zeroFor: model.value), statistics: statistics)
+        model.policy.backward(Matrix(rows: m, columns: actionCount, elements: logitGradients), cache: policyCache, gradients: &gradients.policy)
+        model.value.backward(Matrix(rows: m, columns: 1, elements: valueOutputGradients), cache: valueCache, gradients: &gradients.value)
+        return gradients
+    }
+}
+
+/// One minibatch block's gradients of both networks and its part of the statistics.
+struct BlockGradients: Sendable {
+    var policy: MLP.Gradients
+    var value: MLP.Gradients
+    var statistics: UpdateStatistics
+
+    /// Adds `other` component by component.
+    mutating func add(_ other: BlockGradients) {
+        policy.add(other.policy)
+        value.add(other.value)
+        statistics.add(other.statistics)
+    }
+}
+
+extension UpdateStatistics {
+    /// Adds `other`'s sums to these.
+    mutating func add(_ other: UpdateStatistics) {
+        policyLoss += other.policyLoss
+        valueLoss += other.valueLoss
+        entropy += other.entropy
+        approximateKL += other.approximateKL
+        clipFraction += other.clipFraction
     }
 }

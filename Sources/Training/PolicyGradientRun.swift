@@ -18,6 +18,9 @@ package struct PolicyGradientIteration: Sendable {
     /// Sessions per second of wall time in this iteration (rollouts and update).
     package let stepsPerSecond: Double
     package let elapsedSeconds: Double
+    /// Share of the iteration's wall time spent updating the networks (the rest is rollouts);
+    /// for progress lines only (0 for points read back from a checkpoint).
+    package var updateShare = 0.0
 
     /// `iteration,steps,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,steps_per_second`.
     package static let csvHeader = "iteration,steps,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,steps_per_second"
@@ -117,13 +120,15 @@ package struct PolicyGradientRun: Sendable {
         for iteration in first...max(first, last) where iteration <= last {
             let began = clock.now
             let batch = collect(trainer, episodes: episodes, iteration: iteration, random: random.child(UInt64(iteration)))
-            let statistics = trainer.update(batch, random: random.child(UInt64(1 << 32) + UInt64(iteration)))
+            let collected = clock.now
+            let statistics = trainer.update(batch, random: random.child(UInt64(1 << 32) + UInt64(iteration)), threads: threads)
             let seconds = Self.seconds(clock.now - began)
-            let point = PolicyGradientIteration(
+            var point = PolicyGradientIteration(
                 iteration: iteration, iterations: iterations, steps: batch.count,
                 meanReturn: batch.episodeReturns.reduce(0, +) / Double(max(1, batch.episodeReturns.count)),
                 statistics: statistics, stepsPerSecond: seconds > 0 ? Double(batch.count) / seconds : 0,
                 elapsedSeconds: elapsedBefore + Self.seconds(clock.now - start))
+            point.updateShare = seconds > 0 ? Self.seconds(clock.now - collected) / seconds : 0
             curve.append(point)
             progress?(point)
             if let checkpoint, checkpointEvery > 0, iteration % checkpointEvery == 0 || iteration == last {

@@ -19,6 +19,9 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     let catalog: PlanCatalog
     /// The action list: spec index → spec.
     package let specs: [PlanSpec]
+    /// Per region and action: whether the region has a valid plan of the spec (the part of
+    /// the mask that does not change from session to session).
+    let regionHasPlan: [[Bool]]
     let setup: SimulationSetup
     let engagementWeight: Double
     var trajectory: UserTrajectory?
@@ -33,8 +36,11 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         self.schema = schema
         self.setup = setup
         self.engagementWeight = engagementWeight
-        catalog = model.config.planCatalog()
-        specs = catalog.allSpecs
+        let catalog = model.config.planCatalog()
+        let specs = catalog.allSpecs
+        self.catalog = catalog
+        self.specs = specs
+        regionHasPlan = model.config.regions.indices.map { region in specs.map { catalog.hasPlan($0, region: region) } }
         features = Array(repeating: 0, count: schema.contextCount)
     }
 
@@ -52,8 +58,10 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         let session = model.context(of: trajectory)
         context = session
         features.withUnsafeMutableBufferPointer { schema.encodeContext(session.decision, into: $0) }
-        let mask = specs.map {
-            catalog.offers($0, region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
+        let adsAllowed = catalog.allowsAnotherAd(region: session.region, adsToday: session.adsToday)
+        let hasPlan = regionHasPlan[session.region]
+        let mask = specs.indices.map { a in
+            specs[a].isEmpty || (adsAllowed && specs[a].first <= session.feedLength && hasPlan[a])
         }
         return EpisodeStep(observation: features, mask: mask)
     }

@@ -24,6 +24,11 @@ struct SimulatedEpisodesTests {
             if step != nil { usersWithSessions += 1 }
             while let current = step {
                 #expect(current.mask[noAds])
+                let session = try #require(episodes.context)
+                let offered = episodes.specs.map {
+                    episodes.catalog.offers($0, region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
+                }
+                #expect(current.mask == offered, "the mask is the catalog's offer for the session")
                 let result = episodes.step(noAds)
                 sessions += 1
                 revenue += result.reward
@@ -33,14 +38,15 @@ struct SimulatedEpisodesTests {
         let baseline = try SimulationRunner(model: model, threads: 1).run(CadencePolicy.none, setup: setup)
         #expect(sessions == baseline.sessions && revenue == 0)
 
-        func run() -> (batch: RolloutBatch, statistics: UpdateStatistics) {
+        func run(threads: Int = 1) -> (batch: RolloutBatch, statistics: UpdateStatistics, model: ActorCritic) {
             var configuration = PolicyGradientConfiguration()
             configuration.hidden = [16]
             var trainer = PolicyGradientTrainer(
                 observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: configuration, seed: 4)
             var environment = episodes
             let batch = trainer.collect(&environment, episodes: 0..<setup.users, random: CounterRandom(seed: 5, domain: 1))
-            return (batch, trainer.update(batch, random: CounterRandom(seed: 6, domain: 1)))
+            let statistics = trainer.update(batch, random: CounterRandom(seed: 6, domain: 1), threads: threads)
+            return (batch, statistics, trainer.model)
         }
         let first = run()
         let batch = first.batch
@@ -55,5 +61,8 @@ struct SimulatedEpisodesTests {
         #expect(first.statistics.entropy > 0 && first.statistics.valueLoss.isFinite)
         let second = run()
         #expect(second.batch.actions == batch.actions && second.statistics == first.statistics)
+        // The update's blocks are summed in a fixed order: any thread count gives the same networks.
+        let threaded = run(threads: 3)
+        #expect(threaded.statistics == first.statistics && threaded.model == first.model)
     }
 }
