@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "DecisionServiceTests",
             dependencies: [
-                "DecisionService", "AdLoadCLI", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "DecisionService", "AdLoadCLI", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport", "Networks", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
