@@ -41,6 +41,20 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "PolicyBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AdLoadCore", package: "AdLoad"),
+                .product(name: "LinearAlgebra", package: "AdLoad"),
+                .product(name: "Policies", package: "AdLoad"),
+                .product(name: "Simulation", package: "AdLoad"),
+            ],
+            path: "Benchmarks/PolicyBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
+        .executableTarget(
             name: "KernelBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

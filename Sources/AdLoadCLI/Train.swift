@@ -26,7 +26,7 @@ struct TrainBandit: ParsableCommand {
     @Option(help: "Algorithm.")
     var algo: AlgorithmName = .linucb
 
-    @Option(help: "Hyper-parameters as name=value pairs, comma-separated (linucb: alpha, exploration_floor; thompson: scale, propensity_samples; egreedy: epsilon; softmax: temperature).")
+    @Option(help: "Hyper-parameters as name=value pairs, comma-separated (linucb: alpha, exploration_floor; thompson: scale, propensity_samples; egreedy: epsilon; softmax: temperature, exploration_floor).")
     var hyper: String?
 
     @Option(help: "Ridge prior precision λ (default per algorithm, tuned on seed 5: linucb and thompson 1e5, egreedy 3e5, softmax 5e4).")
@@ -235,6 +235,15 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Discount per day of simulated time (default \(PolicyGradientConfiguration().gamma)).")
     var gamma: Double?
 
+    @Option(parsing: .unconditional, help: "GAE λ per session (default \(PolicyGradientConfiguration().lambda); REINFORCE always uses 1).")
+    var gaeLambda: Double?
+
+    @Option(help: "Start from a copy of this policy file's greedy choices (behaviour cloning on its rollouts, any kind of policy with the environment's plan family) instead of a near-uniform policy.")
+    var warmStart: String?
+
+    @Option(parsing: .unconditional, help: "Users the --warm-start teacher runs for the cloning (default: 4 × --episodes, at most --users).")
+    var warmStartEpisodes: Int?
+
     @Option(help: "Where to write the policy file.")
     var out: String
 
@@ -259,6 +268,28 @@ struct TrainPolicyGradient: ParsableCommand {
         if let resume, !FileManager.default.isReadableFile(atPath: resume) {
             throw ValidationError("--resume: \(resume) does not exist or cannot be read")
         }
+        if let warmStartEpisodes { try checkRange("--warm-start-episodes", warmStartEpisodes, 1...1_000_000) }
+        if warmStartEpisodes != nil && warmStart == nil {
+            throw ValidationError("--warm-start-episodes needs --warm-start")
+        }
+    }
+
+    /// The teacher of `--warm-start`, checked against the environment's plan family.
+    func loadWarmStart(family: PlanFamily) throws -> WarmStart? {
+        guard let warmStart else { return nil }
+        let teacher: any DecisionPolicy
+        let text: String
+        do {
+            teacher = try PolicyFile.load(path: warmStart, expectedSchema: nil)
+            text = try teacher.rendered()
+        } catch {
+            throw CLIError("--warm-start \(error.description)")
+        }
+        guard teacher.planFamily == family else {
+            throw CLIError("--warm-start \(warmStart): its plans come from another plan family than the environment's; train the teacher on the same environment")
+        }
+        let episodes = min(warmStartEpisodes ?? 4 * episodes, simulation.users)
+        return WarmStart(teacher: teacher, fingerprint: String(FNV1a64.hash(text), radix: 16), episodes: episodes)
     }
 
     /// The run's settings: the defaults, with the tuning flags given.
@@ -292,6 +323,10 @@ struct TrainPolicyGradient: ParsableCommand {
             guard gamma > 0 && gamma <= 1 else { throw ValidationError("--gamma must be in (0, 1], got \(gamma)") }
             configuration.gamma = gamma
         }
+        if let gaeLambda {
+            guard gaeLambda >= 0 && gaeLambda <= 1 else { throw ValidationError("--gae-lambda must be in [0, 1], got \(gaeLambda)") }
+            configuration.lambda = gaeLambda
+        }
         return configuration
     }
 
@@ -309,7 +344,8 @@ struct TrainPolicyGradient: ParsableCommand {
         let run = PolicyGradientRun(
             model: EnvironmentModel(config: config), schema: schema,
             setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed), configuration: configuration,
-            engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads)
+            engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads,
+            warmStart: try loadWarmStart(family: config.planCatalog().family))
         let progress = Progress(enabled: !quiet)
         // The yardstick for the training speed: the simulator alone, same users and threads.
         let simulatorRate = try SimulationRunner(model: run.model, threads: simulation.threads)
@@ -346,7 +382,17 @@ struct TrainPolicyGradient: ParsableCommand {
                 throw CLIError("\(path): cannot write the checkpoint (\(error.localizedDescription))")
             }
         }
-        let result = try run.run(header: header, resume: checkpoint, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint) { point in
+        if let warmStart = run.warmStart, checkpoint == nil {
+            progress.note("cloning \(warmStart.teacher.algorithm) from \(self.warmStart ?? "") on \(warmStart.episodes) users")
+        }
+        let cloned: (ImitationStatistics, Int) -> Void = { statistics, samples in
+            progress.finish(String(
+                format: "warm start: %d sessions, agreement with the teacher %.3f, cross-entropy %.4f, value loss %.5f",
+                samples, statistics.agreement, statistics.crossEntropy, statistics.valueLoss))
+        }
+        let result = try run.run(
+            header: header, resume: checkpoint, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint, warmStarted: cloned
+        ) { point in
             sessions += point.steps
             let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
             progress.note(String(

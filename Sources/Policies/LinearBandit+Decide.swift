@@ -188,11 +188,11 @@ extension LinearBandit {
                 buffers.scores[k] = buffers.means[k]
             }
             Self.greedyWithExploration(buffers.scores, count: count, epsilon: epsilon, into: pi)
-        case let .softmax(temperature):
+        case let .softmax(temperature, floor):
             for k in 0..<count {
                 buffers.scores[k] = buffers.means[k]
             }
-            Self.softmax(buffers.scores, count: count, temperature: temperature, into: pi)
+            Self.softmax(buffers.scores, count: count, temperature: temperature, floor: floor, into: pi)
         case .thompson:
             break
         }
@@ -214,9 +214,10 @@ extension LinearBandit {
         }
     }
 
-    /// π_k = exp((s_k − max s)/τ) / Σ exp((s_j − max s)/τ).
+    /// π_k = (1 − ε)·exp((s_k − max s)/τ) / Σ exp((s_j − max s)/τ) + ε/K.
     private static func softmax(
-        _ scores: UnsafeMutableBufferPointer<Double>, count: Int, temperature: Double, into pi: UnsafeMutableBufferPointer<Double>
+        _ scores: UnsafeMutableBufferPointer<Double>, count: Int, temperature: Double, floor: Double,
+        into pi: UnsafeMutableBufferPointer<Double>
     ) {
         let best = scores[KroneckerScoring.argmax(scores, count: count)]
         var total = 0.0
@@ -225,8 +226,10 @@ extension LinearBandit {
             pi[k] = weight
             total += weight
         }
+        let explore = floor / Double(count)
+        let exploit = (1 - floor) / total
         for k in 0..<count {
-            pi[k] /= total
+            pi[k] = pi[k] * exploit + explore
         }
     }
 

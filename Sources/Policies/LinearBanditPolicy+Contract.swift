@@ -56,8 +56,10 @@ extension LinearBanditPolicy: DecisionPolicy {
             rule = "the highest score under one posterior draw (bonus = draw − mean); probabilities estimated from \(samples) further draws"
         case let .epsilonGreedy(epsilon):
             rule = "the highest value with probability \(JSONNumber.compact(1 - epsilon)), a uniform plan otherwise"
-        case let .softmax(temperature):
-            rule = "a plan drawn with probability ∝ exp(value / \(JSONNumber.compact(temperature)))"
+        case let .softmax(temperature, floor):
+            rule = floor > 0
+                ? "with probability \(JSONNumber.compact(1 - floor)) a plan drawn ∝ exp(value / \(JSONNumber.compact(temperature))), a uniform plan otherwise"
+                : "a plan drawn with probability ∝ exp(value / \(JSONNumber.compact(temperature)))"
         }
         let plans = candidates.indices.map { k in
             PolicyExplanation.Plan(value: means[k], bonus: bonus(k), price: 0, probability: probabilities[k])

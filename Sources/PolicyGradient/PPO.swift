@@ -267,12 +267,7 @@ package struct PolicyGradientTrainer: Sendable {
         let blockCount = Self.updateBlocks
         let workers = max(1, min(threads, blockCount))
         for epoch in 0..<epochs {
-            // Fisher–Yates with counter-based draws: the same seed gives the same minibatches.
-            let shuffle = random.child(UInt64(epoch))
-            for index in stride(from: n - 1, to: 0, by: -1) {
-                let other = Int(shuffle.uniform(UInt64(index)) * Double(index + 1))
-                order.swapAt(index, min(other, index))
-            }
+            Self.shuffle(&order, random: random.child(UInt64(epoch)))
             var epochStatistics = UpdateStatistics()
             for start in stride(from: 0, to: n, by: size) {
                 let members = Array(order[start..<min(n, start + size)])
@@ -306,22 +301,36 @@ package struct PolicyGradientTrainer: Sendable {
         return statistics
     }
 
+    /// Fisher–Yates with counter-based draws: the same stream gives the same minibatches.
+    static func shuffle(_ order: inout [Int], random: CounterRandom) {
+        for index in stride(from: order.count - 1, to: 0, by: -1) {
+            let other = Int(random.uniform(UInt64(index)) * Double(index + 1))
+            order.swapAt(index, min(other, index))
+        }
+    }
+
+    /// Both networks' forward passes over the samples `rows` of `batch`, gathered into one matrix.
+    func forward(_ rows: ArraySlice<Int>, of batch: RolloutBatch) -> (policy: MLP.Cache, value: MLP.Cache) {
+        var observations = [Double](repeating: 0, count: rows.count * observationCount)
+        for (row, sample) in rows.enumerated() {
+            for column in 0..<observationCount {
+                observations[row * observationCount + column] = batch.observations[sample * observationCount + column]
+            }
+        }
+        let input = Matrix(rows: rows.count, columns: observationCount, elements: observations)
+        var policyCache = MLP.Cache(), valueCache = MLP.Cache()
+        model.policy.forward(input, cache: &policyCache)
+        model.value.forward(input, cache: &valueCache)
+        return (policyCache, valueCache)
+    }
+
     /// One block's share of a minibatch's gradients (already divided by the minibatch size
     /// `1/scale`) and of the epoch's statistics (each sample weighing `share`).
     func blockGradients(
         _ rows: ArraySlice<Int>, batch: RolloutBatch, advantages: [Double], returns: [Double], scale: Double, share: Double, ppo: Bool
     ) -> BlockGradients {
         let m = rows.count
-        var observations = [Double](repeating: 0, count: m * observationCount)
-        for (row, sample) in rows.enumerated() {
-            for column in 0..<observationCount {
-                observations[row * observationCount + column] = batch.observations[sample * observationCount + column]
-            }
-        }
-        let input = Matrix(rows: m, columns: observationCount, elements: observations)
-        var policyCache = MLP.Cache(), valueCache = MLP.Cache()
-        model.policy.forward(input, cache: &policyCache)
-        model.value.forward(input, cache: &valueCache)
+        let (policyCache, valueCache) = forward(rows, of: batch)
         var probabilities = [Double](repeating: 0, count: actionCount)
         var gradient = [Double](repeating: 0, count: actionCount)
         var logitGradients = [Double](repeating: 0, count: m * actionCount)

@@ -31,6 +31,30 @@ package struct PolicyGradientIteration: Sendable {
     }
 }
 
+/// A warm start for a policy-gradient run: the networks are first fitted to a teacher
+/// policy's greedy choices (behaviour cloning) and to the returns it earns, on its own
+/// rollouts, before the first iteration.
+package struct WarmStart: Sendable {
+    /// The policy imitated (its `conservative()` form decides).
+    package let teacher: any DecisionPolicy
+    /// Identifies the teacher in the run's identity (its file's checksum).
+    package let fingerprint: String
+    /// User episodes the teacher runs (the first users of the population).
+    package var episodes: Int
+    /// Passes over the teacher's rollout.
+    package var epochs = 10
+    /// Probability mass spread over the allowed actions in the cloning target.
+    package var smoothing = 0.1
+    /// Adam's learning rate while cloning.
+    package var learningRate = 1e-3
+
+    package init(teacher: any DecisionPolicy, fingerprint: String, episodes: Int) {
+        self.teacher = teacher
+        self.fingerprint = fingerprint
+        self.episodes = episodes
+    }
+}
+
 /// Trains a ``NetworkPolicy`` with PPO or REINFORCE on the environment model: each iteration
 /// runs `episodesPerIteration` users over the whole horizon (users cycle through a
 /// population of `setup.users`), in parallel on `threads` threads, then updates the networks.
@@ -46,10 +70,12 @@ package struct PolicyGradientRun: Sendable {
     package let iterations: Int
     package let episodesPerIteration: Int
     package let threads: Int
+    /// Behaviour cloning of a teacher before the first iteration (`nil`: start from scratch).
+    package var warmStart: WarmStart?
 
     package init(
         model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
-        engagementWeight: Double, iterations: Int, episodesPerIteration: Int, threads: Int
+        engagementWeight: Double, iterations: Int, episodesPerIteration: Int, threads: Int, warmStart: WarmStart? = nil
     ) {
         self.model = model
         self.schema = schema
@@ -59,6 +85,7 @@ package struct PolicyGradientRun: Sendable {
         self.iterations = iterations
         self.episodesPerIteration = max(1, episodesPerIteration)
         self.threads = max(1, threads)
+        self.warmStart = warmStart
     }
 
     /// The settings that fix this run's numbers, in a fixed order: a checkpoint records
@@ -73,7 +100,18 @@ package struct PolicyGradientRun: Sendable {
             ("algorithm", c.algorithm.rawValue), ("hidden", c.hidden.map(String.init).joined(separator: ",")),
             ("users", "\(setup.users)"), ("days", "\(setup.days)"), ("population_seed", "\(setup.populationSeed)"),
             ("luck_seed", "\(setup.luckSeed)"), ("episodes", "\(episodesPerIteration)"), ("engagement_weight", number(engagementWeight)),
-        ] + Self.settings(c).map { ($0.name, number($0.value)) }
+        ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity
+    }
+
+    /// The warm start's part of ``identity`` (one `warm_start` entry of "none" without one).
+    var warmStartIdentity: [(name: String, value: String)] {
+        guard let warmStart else { return [("warm_start", "none")] }
+        let number = JSONNumber.json
+        return [
+            ("warm_start", warmStart.fingerprint), ("warm_start_episodes", "\(warmStart.episodes)"),
+            ("warm_start_epochs", "\(warmStart.epochs)"), ("warm_start_smoothing", number(warmStart.smoothing)),
+            ("warm_start_learning_rate", number(warmStart.learningRate)),
+        ]
     }
 
     /// Observations and actions of the episodes this run trains on (what a checkpoint's
@@ -90,11 +128,12 @@ package struct PolicyGradientRun: Sendable {
     ///   - checkpointEvery: iterations between two calls of `checkpoint` (0: never); the
     ///     last iteration always gets one when it is positive.
     ///   - checkpoint: stores a checkpoint (the CLI writes it next to the policy).
+    ///   - warmStarted: called after the warm start's cloning with its statistics and sample count.
     /// - Returns: the trained policy (its `header` as given) and the per-iteration curve.
     package func run(
         header: PolicyHeader, resume: PolicyGradientCheckpoint? = nil, checkpointEvery: Int = 0,
         checkpoint: ((PolicyGradientCheckpoint) throws -> Void)? = nil,
-        progress: ((PolicyGradientIteration) -> Void)? = nil
+        warmStarted: ((ImitationStatistics, Int) -> Void)? = nil, progress: ((PolicyGradientIteration) -> Void)? = nil
     ) throws -> (policy: NetworkPolicy, curve: [PolicyGradientIteration]) {
         let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight)
         var trainer = PolicyGradientTrainer(
@@ -109,6 +148,14 @@ package struct PolicyGradientRun: Sendable {
                 policyOptimizer: resume.policyOptimizer, valueOptimizer: resume.valueOptimizer)
             curve = resume.curve
             first = resume.iteration + 1
+        } else if let warmStart {
+            // Normalization from the teacher's rollout, which the cloned policy starts from.
+            var batch = teacherRollout(warmStart, episodes: episodes, random: random.child(0))
+            trainer.fitAndNormalize(&batch)
+            let statistics = trainer.imitate(
+                batch, epochs: warmStart.epochs, smoothing: warmStart.smoothing, learningRate: warmStart.learningRate,
+                random: random.child(UInt64(1 << 33)))
+            warmStarted?(statistics, batch.count)
         } else {
             // Normalization from a first rollout of the untrained (near-uniform) policy.
             trainer.fitNormalization(collect(trainer, episodes: episodes, iteration: 0, random: random.child(0)))
@@ -155,6 +202,28 @@ package struct PolicyGradientRun: Sendable {
                 merged.append(trainer.collect(&environment, episodes: user..<(user + 1), random: random))
             }
             results.withLock { $0[chunk] = merged }
+        }
+        return results.withLock { batches in
+            var all = RolloutBatch()
+            for batch in batches { all.append(batch) }
+            return all
+        }
+    }
+
+    /// The teacher's rollout over the first `warmStart.episodes` users, in parallel, merged in user order.
+    func teacherRollout(_ warmStart: WarmStart, episodes: SimulatedEpisodes, random: CounterRandom) -> RolloutBatch {
+        let teacher = warmStart.teacher.conservative()
+        let users = Array(0..<min(max(1, warmStart.episodes), max(1, setup.users)))
+        let chunkCount = min(threads, users.count)
+        let chunkSize = (users.count + chunkCount - 1) / chunkCount
+        let gamma = configuration.gamma
+        let results = Mutex<[RolloutBatch]>(Array(repeating: RolloutBatch(), count: chunkCount))
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            var environment = episodes
+            let mine = users[(chunk * chunkSize)..<min(users.count, (chunk + 1) * chunkSize)]
+            guard let first = mine.first, let last = mine.last else { return }
+            let batch = environment.teacherRollout(teacher, episodes: first..<(last + 1), gamma: gamma, random: random)
+            results.withLock { $0[chunk] = batch }
         }
         return results.withLock { batches in
             var all = RolloutBatch()

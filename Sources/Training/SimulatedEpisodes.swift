@@ -1,4 +1,6 @@
 import AdLoadCore
+import Foundation
+import Policies
 import PolicyGradient
 import Simulation
 
@@ -86,5 +88,50 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
             return StepResult(reward: reward, elapsed: outcome.gapToNext, terminated: false, truncated: true, next: nil)
         }
         return StepResult(reward: reward, elapsed: outcome.gapToNext, terminated: false, truncated: false, next: observe())
+    }
+}
+
+extension SimulatedEpisodes {
+    /// Runs `episodes` with `teacher` deciding every session (as given: pass its
+    /// `conservative()` form for its greedy choices) among the session's valid plans, for a
+    /// warm start by behaviour cloning. Observations are raw (not normalized); the recorded
+    /// probabilities are 1, the values 0, and the discounts γ^elapsed with `gamma` per day.
+    /// - Precondition: every plan the teacher can choose is in this problem's action list
+    ///   (it is when the teacher's plan family is the environment's).
+    package mutating func teacherRollout(_ teacher: any DecisionPolicy, episodes: Range<Int>, gamma: Double, random: CounterRandom) -> RolloutBatch {
+        let actionIndex = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($1, $0) })
+        let workspace = teacher.makeWorkspace(maxCandidates: catalog.maxCandidates)
+        var candidates: [CandidatePlan] = []
+        var batch = RolloutBatch()
+        for episode in episodes {
+            let luck = random.child(UInt64(episode))
+            var current = reset(episode: episode)
+            var stepIndex: UInt64 = 0
+            var total = 0.0
+            while let step = current, let session = context {
+                catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
+                let choice = teacher.decide(session.decision, candidates: candidates, random: luck.child(stepIndex), workspace: workspace)
+                guard let action = actionIndex[candidates[choice.index].spec] else {
+                    preconditionFailure("the teacher chose \(candidates[choice.index].spec), which is not in the action list")
+                }
+                let result = self.step(action)
+                batch.observations += step.observation
+                batch.masks += step.mask
+                batch.actions.append(action)
+                batch.probabilities.append(1)
+                batch.rewards.append(result.reward)
+                batch.discounts.append(pow(gamma, result.elapsed))
+                batch.values.append(0)
+                let ends = result.terminated || result.truncated || result.next == nil
+                batch.episodeEnds.append(ends)
+                batch.terminals.append(result.terminated)
+                batch.bootstrapValues.append(0)
+                total += result.reward
+                current = ends ? nil : result.next
+                stepIndex += 1
+            }
+            batch.episodeReturns.append(total)
+        }
+        return batch
     }
 }

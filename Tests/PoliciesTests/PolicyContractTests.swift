@@ -68,11 +68,14 @@ struct PolicyContractTests {
             case .epsilonGreedy:
                 #expect(explanation.plans.allSatisfy { $0.bonus == 0 })
                 #expect(explanation.plans[best].probability == probabilities.max())
-            case let .softmax(temperature):
-                // π_k ∝ exp(score_k / τ): the log-odds of any two plans is their score gap over τ.
+            case let .softmax(temperature, floor):
+                // π_k − ε/K ∝ exp(score_k / τ): without the uniform part, the log-odds of any
+                // two plans is their score gap over τ.
                 let other = (best + 1) % probabilities.count
-                let logOdds = log(probabilities[best] / probabilities[other])
+                let uniform = floor / Double(probabilities.count)
+                let logOdds = log((probabilities[best] - uniform) / (probabilities[other] - uniform))
                 #expect(abs(logOdds - (explanation.plans[best].score - explanation.plans[other].score) / temperature) < 1e-6)
+                #expect(probabilities.allSatisfy { $0 >= uniform })
             }
             #expect(!explanation.rule.isEmpty)
         }

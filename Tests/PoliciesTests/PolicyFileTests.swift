@@ -94,7 +94,7 @@ struct PolicyFileTests {
         .linUCB(alpha: 0.8, explorationFloor: 0.05),
         .thompson(scale: 0.5, propensitySamples: 64),
         .epsilonGreedy(epsilon: 0.1),
-        .softmax(temperature: 0.25),
+        .softmax(temperature: 0.25, explorationFloor: 0.1),
     ]
 
     @Test("write → load → write is byte-identical and the loaded policy makes the same decisions", arguments: algorithms)

@@ -11,6 +11,7 @@ struct PropensityTests {
         .thompson(scale: 1, propensitySamples: 50),
         .epsilonGreedy(epsilon: 0.2),
         .softmax(temperature: 0.5),
+        .softmax(temperature: 0.05, explorationFloor: 0.2),
     ]
 
     @Test("π sums to one, decide reports π of its choice, and the same stream gives the same choice", arguments: algorithms)
@@ -94,6 +95,7 @@ struct PropensityTests {
             BanditAlgorithm.linUCB(alpha: 1, explorationFloor: 0.4),
             .epsilonGreedy(epsilon: 0.5),
             .softmax(temperature: 0.3),
+            .softmax(temperature: 0.3, explorationFloor: 0.3),
         ])
     func exactFrequencies(algorithm: BanditAlgorithm) throws {
         let (bandit, c, descriptors) = try Self.spreadState(algorithm: algorithm, seed: 0xC4151)

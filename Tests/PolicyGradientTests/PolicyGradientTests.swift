@@ -142,6 +142,48 @@ struct PolicyGradientTests {
         #expect(result.patience > 0.8, "P(patient action | fresh) = \(result.patience); an untrained policy gives about 0.5")
     }
 
+    /// One-step episodes on observations (±1, ±1): the teacher takes action 0 when x₀ > 0
+    /// and action 1 otherwise (action 2 is masked), and the reward is 2·x₁. Cloned with
+    /// smoothing 0.1 over the two allowed actions, the policy should give the teacher's action
+    /// 0.9 + 0.1/2 = 0.95 and the value network should predict 2·x₁.
+    @Test("behaviour cloning reaches the smoothed teacher target and fits the returns")
+    func imitation() {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [16]
+        configuration.minibatchSize = 64
+        var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 5)
+        let random = CounterRandom(seed: 5, domain: 7)
+        var batch = RolloutBatch()
+        for sample in 0..<2_000 {
+            let x = [random.uniform(UInt64(2 * sample)) < 0.5 ? -1.0 : 1, random.uniform(UInt64(2 * sample + 1)) < 0.5 ? -1.0 : 1]
+            batch.observations += x
+            batch.masks += [true, true, false]
+            batch.actions.append(x[0] > 0 ? 0 : 1)
+            batch.probabilities.append(1)
+            batch.rewards.append(2 * x[1])
+            batch.discounts.append(1)
+            batch.values.append(0)
+            batch.episodeEnds.append(true)
+            batch.terminals.append(true)
+            batch.bootstrapValues.append(0)
+        }
+        let statistics = trainer.imitate(batch, epochs: 30, smoothing: 0.1, learningRate: 3e-3, random: random.child(1))
+        #expect(statistics.agreement > 1 - 1e-9, "agreement \(statistics.agreement)")
+        #expect(statistics.valueLoss < 0.01, "value loss \(statistics.valueLoss)")
+        var policyScratch = MLP.Scratch(for: trainer.model.policy)
+        var valueScratch = MLP.Scratch(for: trainer.model.value)
+        for x in [[1.0, 1], [1, -1], [-1, 1], [-1, -1]] {
+            trainer.model.policy.infer(.init(x), scratch: &policyScratch)
+            let probabilities = policyScratch.output.withUnsafeBufferPointer { logits in
+                softmax(Array(logits), mask: [true, true, false])
+            }
+            #expect(abs(probabilities[x[0] > 0 ? 0 : 1] - 0.95) < 0.02, "π(teacher | \(x)) = \(probabilities)")
+            #expect(probabilities[2] == 0)
+            trainer.model.value.infer(.init(x), scratch: &valueScratch)
+            #expect(abs(valueScratch.output[0] - 2 * x[1]) < 0.15, "V(\(x)) = \(valueScratch.output[0])")
+        }
+    }
+
     @Test("the same seed and data give the same networks")
     func determinism() {
         let a = train(.ppo, iterations: 3, seed: 8)
