@@ -188,6 +188,27 @@ struct CommandLineTests {
         #expect(networks[0] == networks[1], "the network depends on the seed, not on --threads")
     }
 
+    @Test("train pg --warm-start clones a shipped bandit before PPO; a missing teacher or a stray --warm-start-episodes is refused")
+    func warmStart() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-warm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("warm.json").path
+        let base = [
+            "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "20", "--days", "5", "--iterations", "1",
+            "--episodes", "8", "--threads", "1", "--quiet", "--checkpoint-every", "0", "--out", out,
+        ]
+        var command = try AdLoad.parseAsRoot(base + ["--warm-start", repositoryFile("policies/default-thompson.json"), "--warm-start-episodes", "10"])
+        try command.run()
+        let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        #expect(policy["algorithm"] as? String == "ppo")
+
+        let missing = folder.appendingPathComponent("no-such-teacher.json").path
+        let line = try await runFailure(base + ["--warm-start", missing])
+        #expect(line.contains("--warm-start") && line.contains(missing), "\(line)")
+        #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start-episodes", "10"]) }
+    }
+
     @Test("a tiny simulate run through the library logs every decision of a shipped policy")
     func tinySimulate() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString).jsonl").path
