@@ -19,8 +19,10 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
     package var hidden: [Int] = [64, 64]
     /// Discount per unit of elapsed time (per day for the ad problem).
     package var gamma = 0.99
-    /// GAE λ (REINFORCE uses 1).
-    package var lambda = 0.95
+    /// GAE λ per step (REINFORCE uses 1). 1 by default, not the usual 0.95: on the ad-load
+    /// problem the critic sees only observable history, and advantages that lean on it
+    /// drifted towards fewer ads at 0.95 and 0.99 (docs/policy-gradient.md).
+    package var lambda = 1.0
     /// PPO's clip ε on the probability ratio.
     package var clip = 0.2
     package var epochs = 4
