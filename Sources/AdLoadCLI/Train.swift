@@ -238,6 +238,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "GAE λ per session (default \(PolicyGradientConfiguration().lambda); REINFORCE always uses 1).")
     var gaeLambda: Double?
 
+    @Option(parsing: .unconditional, help: "Rollouts of each user per iteration on the same luck (common random numbers); above 1, a step's advantage is its return minus the mean of its partners' returns from the same time on, and --gae-lambda is not used; must divide --episodes (default \(PolicyGradientConfiguration().pairedRollouts)).")
+    var pairedRollouts: Int?
+
     @Option(help: "Start from a copy of this policy file's greedy choices (behaviour cloning on its rollouts, any kind of policy with the environment's plan family) instead of a near-uniform policy.")
     var warmStart: String?
 
@@ -326,6 +329,13 @@ struct TrainPolicyGradient: ParsableCommand {
         if let gaeLambda {
             guard gaeLambda >= 0 && gaeLambda <= 1 else { throw ValidationError("--gae-lambda must be in [0, 1], got \(gaeLambda)") }
             configuration.lambda = gaeLambda
+        }
+        if let pairedRollouts {
+            try checkRange("--paired-rollouts", pairedRollouts, 1...64)
+            configuration.pairedRollouts = pairedRollouts
+        }
+        guard episodes % configuration.pairedRollouts == 0 else {
+            throw ValidationError("--episodes (\(episodes)) must be a multiple of --paired-rollouts (\(configuration.pairedRollouts))")
         }
         return configuration
     }

@@ -1,3 +1,4 @@
+import Foundation
 import LinearAlgebra
 
 /// An episodic decision problem for the policy-gradient trainer: observations are vectors,
@@ -72,6 +73,12 @@ package struct RolloutBatch: Sendable {
     package var bootstrapValues: [Double] = []
     /// Sum of rewards per episode (undiscounted), for progress.
     package var episodeReturns: [Double] = []
+    /// Time of each step since its episode's first step (in the discount's unit).
+    package var times: [Double] = []
+    /// Per episode (in order): the group of paired rollouts it belongs to, episodes of one
+    /// group being the same problem on the same luck (common random numbers) with their own
+    /// action draws; empty when the batch has no groups.
+    package var episodeGroups: [Int] = []
 
     package init() {}
 
@@ -90,6 +97,8 @@ package struct RolloutBatch: Sendable {
         values += other.values
         bootstrapValues += other.bootstrapValues
         episodeReturns += other.episodeReturns
+        times += other.times
+        episodeGroups += other.episodeGroups
     }
 }
 
@@ -117,5 +126,46 @@ package enum AdvantageEstimation {
             advantages[t] = next
         }
         return (advantages, zip(advantages, batch.values).map { $0 + $1 })
+    }
+
+    /// Monte Carlo returns with a baseline from paired rollouts on common random numbers: the
+    /// advantage of a step at time τ of episode k is its discounted return minus the mean,
+    /// over the other episodes of k's group, of what they earned from τ on (discounted to τ;
+    /// 0 for one that had ended). The other episodes' actions are drawn independently of k's,
+    /// so the baseline does not depend on k's action and the gradient stays unbiased; sharing
+    /// the problem and its luck, it removes what the critic cannot: the spread between
+    /// problems (latent traits) and between lucks. Steps of an episode without a partner use
+    /// the value V(s) instead (λ = 1). The return target is the discounted return.
+    /// - Precondition: `batch.episodeGroups` has one entry per episode and `batch.times` one per step.
+    package static func paired(_ batch: RolloutBatch, gamma: Double) -> (advantages: [Double], returns: [Double]) {
+        let returns = compute(batch, lambda: 1).advantages.enumerated().map { $1 + batch.values[$0] }
+        var starts = batch.count > 0 ? [0] : []
+        for t in 0..<batch.count where batch.episodeEnds[t] && t + 1 < batch.count { starts.append(t + 1) }
+        precondition(starts.count == batch.episodeGroups.count && batch.times.count == batch.count,
+                     "paired advantages need a group per episode and a time per step")
+        let ranges = starts.indices.map { starts[$0]..<(($0 + 1 < starts.count) ? starts[$0 + 1] : batch.count) }
+        var members: [Int: [Int]] = [:]
+        for (episode, group) in batch.episodeGroups.enumerated() { members[group, default: []].append(episode) }
+        var advantages = returns.enumerated().map { $1 - batch.values[$0] }
+        for episodes in members.values where episodes.count > 1 {
+            let share = 1 / Double(episodes.count - 1)
+            for k in episodes {
+                for t in ranges[k] { advantages[t] = returns[t] }
+                for j in episodes where j != k {
+                    // Walk j's steps alongside k's: the first step of j at or after each τ.
+                    var cursor = ranges[j].lowerBound
+                    for t in ranges[k] {
+                        let tau = batch.times[t]
+                        while cursor < ranges[j].upperBound && batch.times[cursor] < tau { cursor += 1 }
+                        var later = 0.0
+                        if cursor < ranges[j].upperBound {
+                            later = pow(gamma, batch.times[cursor] - tau) * returns[cursor]
+                        }
+                        advantages[t] -= share * later
+                    }
+                }
+            }
+        }
+        return (advantages, returns)
     }
 }

@@ -31,6 +31,10 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
     package var valueCoefficient = 0.5
     package var learningRate = 3e-4
     package var maxGradientNorm = 0.5
+    /// Episodes run on each problem and luck per batch (paired rollouts on common random
+    /// numbers): with more than 1, advantages are Monte Carlo returns minus the mean of the
+    /// partners' returns (``AdvantageEstimation/paired(_:gamma:)``) and λ is not used.
+    package var pairedRollouts = 1
 
     package init() {}
 }
@@ -194,6 +198,7 @@ package struct PolicyGradientTrainer: Sendable {
             guard current != nil else { continue }
             var stepIndex: UInt64 = 0
             var total = 0.0
+            var time = 0.0
             while let step = current {
                 var normalized = step.observation
                 for feature in normalized.indices { normalized[feature] = (normalized[feature] - mean[feature]) / standardDeviation[feature] }
@@ -211,6 +216,8 @@ package struct PolicyGradientTrainer: Sendable {
                 batch.probabilities.append(probabilities[action])
                 batch.rewards.append(result.reward)
                 batch.discounts.append(pow(configuration.gamma, result.elapsed))
+                batch.times.append(time)
+                time += result.elapsed
                 batch.values.append(valueScratch.output[0])
                 let ends = result.terminated || result.truncated || result.next == nil
                 batch.episodeEnds.append(ends)
@@ -252,12 +259,14 @@ package struct PolicyGradientTrainer: Sendable {
     package static let updateBlocks = 4
 
     /// Updates both networks from `batch` (collected with the current policy): advantages by
-    /// GAE, normalized over the batch; minibatches shuffled with `random`. Each minibatch's
+    /// GAE (or from paired rollouts when the batch has groups), normalized over the batch; minibatches shuffled with `random`. Each minibatch's
     /// gradient is the sum of ``updateBlocks`` block gradients, computed on up to `threads`
     /// threads; the result is the same whatever `threads` is.
     package mutating func update(_ batch: RolloutBatch, random: CounterRandom, threads: Int = 1) -> UpdateStatistics {
         let ppo = configuration.algorithm == .ppo
-        let (rawAdvantages, returns) = AdvantageEstimation.compute(batch, lambda: ppo ? configuration.lambda : 1)
+        let (rawAdvantages, returns) = batch.episodeGroups.isEmpty
+            ? AdvantageEstimation.compute(batch, lambda: ppo ? configuration.lambda : 1)
+            : AdvantageEstimation.paired(batch, gamma: configuration.gamma)
         let mean = rawAdvantages.reduce(0, +) / Double(max(1, rawAdvantages.count))
         let variance = rawAdvantages.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rawAdvantages.count))
         let advantages = rawAdvantages.map { ($0 - mean) / (variance.squareRoot() + 1e-8) }

@@ -188,18 +188,26 @@ package struct PolicyGradientRun: Sendable {
         return (policy, curve)
     }
 
-    /// The episodes of one iteration, collected in parallel and merged in user order.
+    /// The episodes of one iteration, collected in parallel and merged in user order. With
+    /// paired rollouts, each of the iteration's `episodesPerIteration / pairedRollouts` users
+    /// runs `pairedRollouts` times on the same luck, each time with its own action draws, and
+    /// the batch records which episodes belong together.
     func collect(_ trainer: PolicyGradientTrainer, episodes: SimulatedEpisodes, iteration: Int, random: CounterRandom) -> RolloutBatch {
-        let first = (iteration * episodesPerIteration) % max(1, setup.users)
-        let users = (0..<episodesPerIteration).map { (first + $0) % setup.users }
-        let chunkCount = min(threads, users.count)
-        let chunkSize = (users.count + chunkCount - 1) / chunkCount
+        let pairs = max(1, configuration.pairedRollouts)
+        let distinct = max(1, episodesPerIteration / pairs)
+        let first = (iteration * distinct) % max(1, setup.users)
+        let jobs = (0..<distinct).flatMap { position in (0..<pairs).map { (position: position, user: (first + position) % setup.users, replica: $0) } }
+        let chunkCount = min(threads, jobs.count)
+        let chunkSize = (jobs.count + chunkCount - 1) / chunkCount
         let results = Mutex<[RolloutBatch]>(Array(repeating: RolloutBatch(), count: chunkCount))
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             var environment = episodes
             var merged = RolloutBatch()
-            for user in users[(chunk * chunkSize)..<min(users.count, (chunk + 1) * chunkSize)] {
-                merged.append(trainer.collect(&environment, episodes: user..<(user + 1), random: random))
+            for job in jobs[(chunk * chunkSize)..<min(jobs.count, (chunk + 1) * chunkSize)] {
+                let draws = pairs > 1 ? random.child(UInt64(1 << 40) + UInt64(job.replica)) : random
+                var batch = trainer.collect(&environment, episodes: job.user..<(job.user + 1), random: draws)
+                if pairs > 1 { batch.episodeGroups = Array(repeating: job.position, count: batch.episodeReturns.count) }
+                merged.append(batch)
             }
             results.withLock { $0[chunk] = merged }
         }
@@ -239,7 +247,7 @@ package struct PolicyGradientRun: Sendable {
             ("gamma_per_day", configuration.gamma), ("lambda", configuration.lambda), ("learning_rate", configuration.learningRate),
             ("max_gradient_norm", configuration.maxGradientNorm), ("minibatch_size", Double(configuration.minibatchSize)),
             ("value_coefficient", configuration.valueCoefficient),
-        ]
+        ] + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -108,6 +108,7 @@ extension SimulatedEpisodes {
             var current = reset(episode: episode)
             var stepIndex: UInt64 = 0
             var total = 0.0
+            var time = 0.0
             while let step = current, let session = context {
                 catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
                 let choice = teacher.decide(session.decision, candidates: candidates, random: luck.child(stepIndex), workspace: workspace)
@@ -121,6 +122,8 @@ extension SimulatedEpisodes {
                 batch.probabilities.append(1)
                 batch.rewards.append(result.reward)
                 batch.discounts.append(pow(gamma, result.elapsed))
+                batch.times.append(time)
+                time += result.elapsed
                 batch.values.append(0)
                 let ends = result.terminated || result.truncated || result.next == nil
                 batch.episodeEnds.append(ends)

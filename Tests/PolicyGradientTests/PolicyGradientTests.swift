@@ -92,9 +92,35 @@ struct PolicyGradientTests {
         #expect(abs(truncated.advantages[2] - (3 + 0.9 * 2 - 0.5)) < 1e-12)
     }
 
+    @Test("paired rollouts: a step's advantage is its return minus its partners' returns from the same time on")
+    func pairedAdvantages() {
+        // γ = 0.5 per unit of time. Episodes A (times 0, 1; rewards 1, 2) and B (times 0, 2;
+        // rewards 3, 4) are partners; C (one step, reward 5, value 1) has none.
+        var batch = RolloutBatch()
+        batch.rewards = [1, 2, 3, 4, 5]
+        batch.values = [9, 9, 9, 9, 1]
+        batch.discounts = [0.5, 1, 0.25, 1, 1]
+        batch.times = [0, 1, 0, 2, 0]
+        batch.episodeEnds = [false, true, false, true, true]
+        batch.terminals = [false, true, false, true, true]
+        batch.bootstrapValues = [0, 0, 0, 0, 0]
+        batch.actions = [0, 0, 0, 0, 0]
+        batch.episodeGroups = [7, 7, 8]
+        let paired = AdvantageEstimation.paired(batch, gamma: 0.5)
+        // Returns: A 2, 2; B 4, 4; C 5.
+        for (value, expected) in zip(paired.returns, [2.0, 2, 4, 4, 5]) { #expect(abs(value - expected) < 1e-12) }
+        // A at τ 0 against B's 4; A at τ 1 against B's step at 2 discounted by one unit (2);
+        // B at τ 0 against A's 2; B at τ 2 after A ended (0); C against its value.
+        for (value, expected) in zip(paired.advantages, [-2.0, 0, 2, 4, 4]) { #expect(abs(value - expected) < 1e-12) }
+    }
+
     /// Trains on the temptation problem and returns the greedy policy's return and the
     /// probability of the patient action in the fresh first state.
-    func train(_ algorithm: PolicyGradientConfiguration.Algorithm, iterations: Int, seed: UInt64) -> (greedyReturn: Double, patience: Double) {
+    /// With `pairs` above 1, each iteration runs 32 / `pairs` episodes `pairs` times each, with
+    /// their own action draws, and the update uses the paired-rollout advantages.
+    func train(
+        _ algorithm: PolicyGradientConfiguration.Algorithm, iterations: Int, seed: UInt64, pairs: Int = 1
+    ) -> (greedyReturn: Double, patience: Double) {
         var configuration = PolicyGradientConfiguration()
         configuration.algorithm = algorithm
         configuration.hidden = [16]
@@ -106,8 +132,17 @@ struct PolicyGradientTests {
         var problem = TemptationProblem()
         let random = CounterRandom(seed: seed, domain: 99)
         for iteration in 0..<iterations {
-            let episodes = (iteration * 32)..<((iteration + 1) * 32)
-            let batch = trainer.collect(&problem, episodes: episodes, random: random.child(UInt64(iteration)))
+            let distinct = 32 / pairs
+            let episodes = (iteration * distinct)..<((iteration + 1) * distinct)
+            var batch = RolloutBatch()
+            for episode in episodes {
+                for replica in 0..<pairs {
+                    let draws = pairs > 1 ? random.child(UInt64(iteration)).child(UInt64(1 << 40) + UInt64(replica)) : random.child(UInt64(iteration))
+                    var run = trainer.collect(&problem, episodes: episode..<(episode + 1), random: draws)
+                    if pairs > 1 { run.episodeGroups = Array(repeating: episode, count: run.episodeReturns.count) }
+                    batch.append(run)
+                }
+            }
             #expect(!batch.actions.contains(2))
             _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
         }
@@ -131,6 +166,13 @@ struct PolicyGradientTests {
     @Test("PPO learns the long-run best action where the myopic one is wrong")
     func ppoFindsPatience() {
         let result = train(.ppo, iterations: 40, seed: 3)
+        #expect(abs(result.greedyReturn - 3.0) < 1e-9, "greedy return \(result.greedyReturn) (patience earns 3.0, temptation 1.9)")
+        #expect(result.patience > 0.9, "P(patient action | fresh) = \(result.patience)")
+    }
+
+    @Test("PPO with paired-rollout advantages learns it too")
+    func pairedPPOFindsPatience() {
+        let result = train(.ppo, iterations: 40, seed: 3, pairs: 4)
         #expect(abs(result.greedyReturn - 3.0) < 1e-9, "greedy return \(result.greedyReturn) (patience earns 3.0, temptation 1.9)")
         #expect(result.patience > 0.9, "P(patient action | fresh) = \(result.patience)")
     }

@@ -9,10 +9,11 @@ import Testing
 
 @Suite("Policy-gradient checkpoints")
 struct PolicyGradientCheckpointTests {
-    static func makeRun(config: EnvironmentConfig, users: Int = 12, iterations: Int, threads: Int) -> PolicyGradientRun {
+    static func makeRun(config: EnvironmentConfig, users: Int = 12, iterations: Int, threads: Int, pairs: Int = 1) -> PolicyGradientRun {
         var configuration = PolicyGradientConfiguration()
         configuration.hidden = [16]
         configuration.minibatchSize = 64
+        configuration.pairedRollouts = pairs
         return PolicyGradientRun(
             model: EnvironmentModel(config: config), schema: config.featureSchema,
             setup: SimulationSetup(users: users, days: 6, seed: 21), configuration: configuration, engagementWeight: 0,
@@ -61,6 +62,34 @@ struct PolicyGradientCheckpointTests {
             maxGradientNorm: second.configuration.maxGradientNorm)
         let restarted = try second.run(header: header, resume: forgetful)
         #expect(restarted.policy.network != uninterrupted.policy.network)
+    }
+
+    @Test("paired rollouts run each user several times on its luck with its own draws, whatever the thread count")
+    func pairedRollouts() throws {
+        let config = try defaultEnvironment()
+        let run = Self.makeRun(config: config, iterations: 2, threads: 2, pairs: 3)
+        let episodes = SimulatedEpisodes(model: run.model, schema: run.schema, setup: run.setup, engagementWeight: 0)
+        let trainer = PolicyGradientTrainer(
+            observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: run.configuration, seed: 21)
+        let batch = run.collect(trainer, episodes: episodes, iteration: 1, random: CounterRandom(seed: 21, domain: 1))
+        // 6 episodes = 2 users × 3 rollouts, grouped by user, in order.
+        #expect(batch.episodeGroups == [0, 0, 0, 1, 1, 1])
+        var starts = [0]
+        for t in 0..<batch.count where batch.episodeEnds[t] && t + 1 < batch.count { starts.append(t + 1) }
+        let n = episodes.observationCount
+        let firstObservation = starts.map { Array(batch.observations[($0 * n)..<(($0 + 1) * n)]) }
+        #expect(firstObservation[0] == firstObservation[1] && firstObservation[1] == firstObservation[2], "one user, one luck: the same first session")
+        let actions = starts.map { start in Array(batch.actions[start..<min(batch.count, start + 20)]) }
+        #expect(actions[0] != actions[1] || actions[1] != actions[2], "each rollout draws its own actions")
+        #expect(batch.times.count == batch.count)
+
+        let header = Self.header(config)
+        let one = try Self.makeRun(config: config, iterations: 2, threads: 1, pairs: 3).run(header: header)
+        let three = try Self.makeRun(config: config, iterations: 2, threads: 3, pairs: 3).run(header: header)
+        let unpaired = try Self.makeRun(config: config, iterations: 2, threads: 1).run(header: header)
+        #expect(one.policy.network == three.policy.network)
+        #expect(one.policy.network != unpaired.policy.network)
+        #expect(one.policy.settings.contains { $0.name == "paired_rollouts" && $0.value == 3 })
     }
 
     @Test("a checkpoint names the setting that differs, and a damaged one is refused by its checksum")
