@@ -206,7 +206,7 @@ struct TrainPolicyGradient: ParsableCommand {
     var seed: UInt64 = 1
 
     @Option(parsing: .unconditional, help: "Iterations (rollouts + update).")
-    var iterations = 50
+    var iterations = 100
 
     @Option(parsing: .unconditional, help: "User episodes per iteration.")
     var episodes = 64
@@ -226,7 +226,7 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Minibatch size (default \(PolicyGradientConfiguration().minibatchSize)).")
     var minibatch: Int?
 
-    @Option(parsing: .unconditional, help: "Adam learning rate (default \(PolicyGradientConfiguration().learningRate)).")
+    @Option(parsing: .unconditional, help: "Adam learning rate (default \(PolicyGradientConfiguration().learningRate), \(PolicyGradientConfiguration.scratchLearningRate) with --warm-start none).")
     var learningRate: Double?
 
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
@@ -241,10 +241,12 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Rollouts of each user per iteration on the same luck (common random numbers); above 1, a step's advantage is its return minus the mean of its partners' returns from the same time on, and --gae-lambda is not used; must divide --episodes (default \(PolicyGradientConfiguration().pairedRollouts)).")
     var pairedRollouts: Int?
 
-    @Option(help: "Start from a copy of this policy file's greedy choices (behaviour cloning on its rollouts, any kind of policy with the environment's plan family) instead of a near-uniform policy.")
-    var warmStart: String?
+    @Option(help: ArgumentHelp(
+        "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
+        discussion: "bandit trains Thompson sampling first, as `train bandit --algo thompson` does with no tuning flag, on the same users, days and seed, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
+    var warmStart = "bandit"
 
-    @Option(parsing: .unconditional, help: "Users the --warm-start teacher runs for the cloning (default: 4 × --episodes, at most --users).")
+    @Option(parsing: .unconditional, help: "Users the warm start's teacher runs for the cloning (default: 4 × --episodes, at most --users).")
     var warmStartEpisodes: Int?
 
     @Option(help: "Where to write the policy file.")
@@ -272,27 +274,49 @@ struct TrainPolicyGradient: ParsableCommand {
             throw ValidationError("--resume: \(resume) does not exist or cannot be read")
         }
         if let warmStartEpisodes { try checkRange("--warm-start-episodes", warmStartEpisodes, 1...1_000_000) }
-        if warmStartEpisodes != nil && warmStart == nil {
-            throw ValidationError("--warm-start-episodes needs --warm-start")
+        if warmStartEpisodes != nil && warmStart == "none" {
+            throw ValidationError("--warm-start-episodes has no teacher to run with --warm-start none")
         }
     }
 
-    /// The teacher of `--warm-start`, checked against the environment's plan family.
-    func loadWarmStart(family: PlanFamily) throws -> WarmStart? {
-        guard let warmStart else { return nil }
-        let teacher: any DecisionPolicy
-        let text: String
-        do {
-            teacher = try PolicyFile.load(path: warmStart, expectedSchema: nil)
-            text = try teacher.rendered()
-        } catch {
-            throw CLIError("--warm-start \(error.description)")
+    /// The warm start `--warm-start` asks for (`nil` for none): a policy file's clone, checked
+    /// against the environment's plan family, or Thompson sampling trained first (not when
+    /// resuming: the checkpoint holds the clone, and the run's identity names the teacher).
+    func loadWarmStart(
+        model: EnvironmentModel, schema: FeatureSchema, engagementWeight: Double, resuming: Bool, provenance: PolicyProvenance,
+        progress: Progress
+    ) throws -> WarmStart? {
+        let episodes = min(warmStartEpisodes ?? 4 * self.episodes, simulation.users)
+        switch warmStart {
+        case "none":
+            return nil
+        case "bandit":
+            let fingerprint = "thompson-defaults"
+            guard !resuming else { return WarmStart(teacher: nil, fingerprint: fingerprint, episodes: episodes) }
+            progress.note("warm start: training Thompson sampling (train bandit's defaults) on \(simulation.users) users × \(simulation.days) days")
+            let teacher = try WarmStart.trainBandit(
+                model: model, schema: schema, setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed),
+                engagementWeight: engagementWeight, threads: simulation.threads, provenance: provenance
+            ) { step in
+                progress.note(String(
+                    format: "warm start: Thompson sampling, day %d/%d, reward %.5f, ETA %.0f s", step.day, step.days, step.runningReward, step.etaSeconds))
+            }
+            progress.finish("warm start: trained Thompson sampling on \(teacher.provenance.sessions) sessions")
+            return WarmStart(teacher: teacher, fingerprint: fingerprint, episodes: episodes)
+        default:
+            let teacher: any DecisionPolicy
+            let text: String
+            do {
+                teacher = try PolicyFile.load(path: warmStart, expectedSchema: nil)
+                text = try teacher.rendered()
+            } catch {
+                throw CLIError("--warm-start \(error.description)")
+            }
+            guard teacher.planFamily == model.config.planCatalog().family else {
+                throw CLIError("--warm-start \(warmStart): its plans come from another plan family than the environment's; train the teacher on the same environment")
+            }
+            return WarmStart(teacher: resuming ? nil : teacher, fingerprint: String(FNV1a64.hash(text), radix: 16), episodes: episodes)
         }
-        guard teacher.planFamily == family else {
-            throw CLIError("--warm-start \(warmStart): its plans come from another plan family than the environment's; train the teacher on the same environment")
-        }
-        let episodes = min(warmStartEpisodes ?? 4 * episodes, simulation.users)
-        return WarmStart(teacher: teacher, fingerprint: String(FNV1a64.hash(text), radix: 16), episodes: episodes)
     }
 
     /// The run's settings: the defaults, with the tuning flags given.
@@ -317,6 +341,8 @@ struct TrainPolicyGradient: ParsableCommand {
         if let learningRate {
             guard learningRate > 0 && learningRate <= 1 else { throw ValidationError("--learning-rate must be in (0, 1], got \(learningRate)") }
             configuration.learningRate = learningRate
+        } else if warmStart == "none" {
+            configuration.learningRate = PolicyGradientConfiguration.scratchLearningRate
         }
         if let entropy {
             guard entropy >= 0 && entropy <= 10 else { throw ValidationError("--entropy must be in [0, 10], got \(entropy)") }
@@ -351,21 +377,23 @@ struct TrainPolicyGradient: ParsableCommand {
         let schema = config.featureSchema.with(history: history)
         let weight = engagementWeight ?? config.objective.engagementWeight
         let configuration = try networkConfiguration()
+        let model = EnvironmentModel(config: config)
+        let progress = Progress(enabled: !quiet)
+        let provisional = PolicyProvenance(
+            environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
+            sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
         let run = PolicyGradientRun(
-            model: EnvironmentModel(config: config), schema: schema,
+            model: model, schema: schema,
             setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed), configuration: configuration,
             engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads,
-            warmStart: try loadWarmStart(family: config.planCatalog().family))
-        let progress = Progress(enabled: !quiet)
+            warmStart: try loadWarmStart(
+                model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress))
         // The yardstick for the training speed: the simulator alone, same users and threads.
         let simulatorRate = try SimulationRunner(model: run.model, threads: simulation.threads)
             .run(CadencePolicy.fixed(every: 12), setup: SimulationSetup(users: min(simulation.users, 400), days: simulation.days, seed: seed))
             .sessionsPerSecond
         progress.finish(String(format: "the simulator alone: %.0f sessions/s on %d threads", simulatorRate, simulation.threads))
         var sessions = 0
-        let provisional = PolicyProvenance(
-            environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
-            sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
         let header = PolicyHeader(
             schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
         var checkpoint: PolicyGradientCheckpoint?
@@ -392,8 +420,9 @@ struct TrainPolicyGradient: ParsableCommand {
                 throw CLIError("\(path): cannot write the checkpoint (\(error.localizedDescription))")
             }
         }
-        if let warmStart = run.warmStart, checkpoint == nil {
-            progress.note("cloning \(warmStart.teacher.algorithm) from \(self.warmStart ?? "") on \(warmStart.episodes) users")
+        if let warmStart = run.warmStart, let teacher = warmStart.teacher, checkpoint == nil {
+            let source = self.warmStart == "bandit" ? "" : " from \(self.warmStart)"
+            progress.note("cloning \(teacher.algorithm)\(source) on \(warmStart.episodes) users")
         }
         let cloned: (ImitationStatistics, Int) -> Void = { statistics, samples in
             progress.finish(String(

@@ -31,30 +31,6 @@ package struct PolicyGradientIteration: Sendable {
     }
 }
 
-/// A warm start for a policy-gradient run: the networks are first fitted to a teacher
-/// policy's greedy choices (behaviour cloning) and to the returns it earns, on its own
-/// rollouts, before the first iteration.
-package struct WarmStart: Sendable {
-    /// The policy imitated (its `conservative()` form decides).
-    package let teacher: any DecisionPolicy
-    /// Identifies the teacher in the run's identity (its file's checksum).
-    package let fingerprint: String
-    /// User episodes the teacher runs (the first users of the population).
-    package var episodes: Int
-    /// Passes over the teacher's rollout.
-    package var epochs = 10
-    /// Probability mass spread over the allowed actions in the cloning target.
-    package var smoothing = 0.1
-    /// Adam's learning rate while cloning.
-    package var learningRate = 1e-3
-
-    package init(teacher: any DecisionPolicy, fingerprint: String, episodes: Int) {
-        self.teacher = teacher
-        self.fingerprint = fingerprint
-        self.episodes = episodes
-    }
-}
-
 /// Trains a ``NetworkPolicy`` with PPO or REINFORCE on the environment model: each iteration
 /// runs `episodesPerIteration` users over the whole horizon (users cycle through a
 /// population of `setup.users`), in parallel on `threads` threads, then updates the networks.
@@ -149,8 +125,11 @@ package struct PolicyGradientRun: Sendable {
             curve = resume.curve
             first = resume.iteration + 1
         } else if let warmStart {
+            guard let teacher = warmStart.teacher else {
+                throw TrainingError("the warm start has no teacher: only a resumed run may go without one")
+            }
             // Normalization from the teacher's rollout, which the cloned policy starts from.
-            var batch = teacherRollout(warmStart, episodes: episodes, random: random.child(0))
+            var batch = teacherRollout(teacher, episodes: warmStart.episodes, random: random.child(0), on: episodes)
             trainer.fitAndNormalize(&batch)
             let statistics = trainer.imitate(
                 batch, epochs: warmStart.epochs, smoothing: warmStart.smoothing, learningRate: warmStart.learningRate,
@@ -218,10 +197,10 @@ package struct PolicyGradientRun: Sendable {
         }
     }
 
-    /// The teacher's rollout over the first `warmStart.episodes` users, in parallel, merged in user order.
-    func teacherRollout(_ warmStart: WarmStart, episodes: SimulatedEpisodes, random: CounterRandom) -> RolloutBatch {
-        let teacher = warmStart.teacher.conservative()
-        let users = Array(0..<min(max(1, warmStart.episodes), max(1, setup.users)))
+    /// The teacher's rollout over the first `count` users, in parallel, merged in user order.
+    func teacherRollout(_ teacher: any DecisionPolicy, episodes count: Int, random: CounterRandom, on episodes: SimulatedEpisodes) -> RolloutBatch {
+        let teacher = teacher.conservative()
+        let users = Array(0..<min(max(1, count), max(1, setup.users)))
         let chunkCount = min(threads, users.count)
         let chunkSize = (users.count + chunkCount - 1) / chunkCount
         let gamma = configuration.gamma

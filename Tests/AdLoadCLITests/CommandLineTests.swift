@@ -188,7 +188,7 @@ struct CommandLineTests {
         #expect(networks[0] == networks[1], "the network depends on the seed, not on --threads")
     }
 
-    @Test("train pg --warm-start clones a shipped bandit before PPO; a missing teacher or a stray --warm-start-episodes is refused")
+    @Test("train pg --warm-start clones a shipped bandit before PPO; a missing teacher or --warm-start-episodes without one is refused")
     func warmStart() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-warm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -206,7 +206,7 @@ struct CommandLineTests {
         let missing = folder.appendingPathComponent("no-such-teacher.json").path
         let line = try await runFailure(base + ["--warm-start", missing])
         #expect(line.contains("--warm-start") && line.contains(missing), "\(line)")
-        #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start-episodes", "10"]) }
+        #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start", "none", "--warm-start-episodes", "10"]) }
     }
 
     @Test("a tiny simulate run through the library logs every decision of a shipped policy")

@@ -1,0 +1,58 @@
+import AdLoadCore
+import Policies
+import Simulation
+
+/// A warm start for a policy-gradient run: the networks are first fitted to a teacher
+/// policy's greedy choices (behaviour cloning) and to the returns it earns, on its own
+/// rollouts, before the first iteration.
+package struct WarmStart: Sendable {
+    /// The policy imitated (its `conservative()` form decides); `nil` when the run resumes
+    /// from a checkpoint, which holds the clone.
+    package let teacher: (any DecisionPolicy)?
+    /// Identifies the teacher in the run's identity (its file's checksum).
+    package let fingerprint: String
+    /// User episodes the teacher runs (the first users of the population).
+    package var episodes: Int
+    /// Passes over the teacher's rollout.
+    package var epochs = 10
+    /// Probability mass spread over the allowed actions in the cloning target.
+    package var smoothing = 0.1
+    /// Adam's learning rate while cloning.
+    package var learningRate = 1e-3
+
+    package init(teacher: (any DecisionPolicy)?, fingerprint: String, episodes: Int) {
+        self.teacher = teacher
+        self.fingerprint = fingerprint
+        self.episodes = episodes
+    }
+}
+
+extension WarmStart {
+    /// The teacher `adload train pg` clones when no `--warm-start` file is given: Thompson
+    /// sampling trained exactly as `adload train bandit --algo thompson` trains it with no
+    /// tuning flag (``TrainingDefaults``), on the same environment, users, days and seed.
+    ///
+    /// Why a bandit first: from a near-uniform policy PPO needs hundreds of iterations to
+    /// reach the bandits' level (docs/policy-gradient.md); from their clone it starts there and
+    /// spends its iterations on what a per-session learner cannot see, the long run.
+    package static func trainBandit(
+        model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, engagementWeight: Double, threads: Int,
+        provenance: PolicyProvenance, progress: ((BanditProgress) -> Void)? = nil
+    ) throws -> LinearBanditPolicy {
+        let name = "thompson"
+        guard let algorithm = BanditAlgorithm.defaults(named: name) else {
+            preconditionFailure("Thompson sampling is a bandit algorithm")
+        }
+        let catalog = model.config.planCatalog()
+        let weights = TrainingDefaults.reward(for: name, engagementWeight: engagementWeight)
+        let bandit = try LinearBandit(
+            contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm,
+            lambda: TrainingDefaults.lambda(for: name))
+        let policy = SimulatedPolicy(name: name, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: setup.luckSeed)
+        let result = try BanditRunner(model: model, threads: threads).run(policy, setup: setup, reward: weights, learn: true, progress: progress)
+        var provenance = provenance
+        provenance.sessions = result.sessions
+        return LinearBanditPolicy(
+            bandit: result.bandit ?? bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
+    }
+}
