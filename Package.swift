@@ -93,7 +93,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AdLoadCLITests",
-            dependencies: ["AdLoadCLI", "AdLoadTestSupport", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "AdLoadCLI", "AdLoadTestSupport", "Simulation", "Training", "Policies", "AdLoadCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "AdLoadCore", "LinearAlgebra"]),

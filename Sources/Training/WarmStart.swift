@@ -9,7 +9,9 @@ package struct WarmStart: Sendable {
     /// The policy imitated (its `conservative()` form decides); `nil` when the run resumes
     /// from a checkpoint, which holds the clone.
     package let teacher: (any DecisionPolicy)?
-    /// Identifies the teacher in the run's identity (its file's checksum).
+    /// Identifies the teacher in the run's identity: its file's checksum, or
+    /// `thompson-defaults` for the bandit ``trainBandit(model:schema:setup:engagementWeight:threads:provenance:progress:)``
+    /// trains (the run's other settings fix it).
     package let fingerprint: String
     /// User episodes the teacher runs (the first users of the population).
     package var episodes: Int

@@ -1,9 +1,12 @@
 @testable import AdLoadCLI
+import AdLoadCore
 import AdLoadTestSupport
 import ArgumentParser
 import Foundation
+import Policies
 import Simulation
 import Testing
+import Training
 
 #if canImport(Glibc)
 import Glibc
@@ -207,6 +210,33 @@ struct CommandLineTests {
         let line = try await runFailure(base + ["--warm-start", missing])
         #expect(line.contains("--warm-start") && line.contains(missing), "\(line)")
         #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start", "none", "--warm-start-episodes", "10"]) }
+    }
+
+    @Test("train pg's default warm start trains the same Thompson sampling model as train bandit --algo thompson")
+    func defaultTeacherIsTrainBandit() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-teacher-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("thompson.json").path
+        let env = repositoryFile("env/default.json")
+        var command = try AdLoad.parseAsRoot([
+            "train", "bandit", "--algo", "thompson", "--env", env, "--users", "24", "--days", "6", "--seed", "3", "--quiet", "--out", out,
+        ])
+        try command.run()
+        let config = try EnvironmentConfig.load(path: env)
+        let teacher = try WarmStart.trainBandit(
+            model: EnvironmentModel(config: config), schema: config.featureSchema, setup: SimulationSetup(users: 24, days: 6, seed: 3),
+            engagementWeight: config.objective.engagementWeight, threads: 2,
+            provenance: PolicyProvenance(
+                environment: config.name, environmentFile: env, environmentFingerprint: config.fingerprint, seed: 3, sessions: 0,
+                users: 24, days: 6, trainedAt: "2026-12-03T00:00:00Z", source: .simulation))
+        let fromCLI = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? NSDictionary)
+        let fromRun = try #require(try JSONSerialization.jsonObject(with: Data(teacher.rendered().utf8)) as? NSDictionary)
+        for key in ["parameters", "hyperparameters", "reward", "algorithm"] {
+            let cli = try #require(fromCLI[key] as? NSObject), run = try #require(fromRun[key] as? NSObject)
+            #expect(cli == run, "\(key) differs")
+        }
+        #expect((fromCLI["provenance"] as? NSDictionary)?["sessions"] as? Int == teacher.provenance.sessions)
     }
 
     @Test("a tiny simulate run through the library logs every decision of a shipped policy")
