@@ -243,7 +243,7 @@ struct TrainPolicyGradient: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
-        discussion: "bandit trains Thompson sampling first, as `train bandit --algo thompson` does with no tuning flag, on the same users, days and seed, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
+        discussion: "bandit trains Thompson sampling first, as `train bandit --algo thompson` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
     var warmStart = "bandit"
 
     @Option(parsing: .unconditional, help: "Users the warm start's teacher runs for the cloning (default: 4 × --episodes, at most --users).")
