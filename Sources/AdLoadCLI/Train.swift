@@ -189,9 +189,11 @@ struct TrainPolicyGradient: ParsableCommand {
         An episode is one user's horizon and a step one session: the network sees the observable \
         context and history the service keeps, chooses a plan of the catalog among the session's \
         valid ones, and earns the session's realized revenue (plus the engagement weight per organic \
-        item); time between sessions is discounted per day and churn ends the episode. Each \
-        iteration runs --episodes users (cycling through --users) on all --threads, then updates \
-        the networks. Writes the policy file and its learning curve (CSV, one row per iteration, \
+        item); time between sessions is discounted per day and churn ends the episode. By default \
+        it first trains Thompson sampling and clones it (--warm-start). Each iteration runs \
+        --episodes episodes on all --threads: --episodes / --paired-rollouts users (cycling \
+        through --users), each that many times on its own luck, then updates the networks. \
+        Writes the policy file and its learning curve (CSV, one row per iteration, \
         and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
         that --resume goes on from.
         """)
