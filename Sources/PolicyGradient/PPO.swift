@@ -266,9 +266,10 @@ package struct PolicyGradientTrainer: Sendable {
     package static let updateBlocks = 4
 
     /// Updates both networks from `batch` (collected with the current policy): advantages by
-    /// GAE (or from paired rollouts when the batch has groups), normalized over the batch; minibatches shuffled with `random`. Each minibatch's
-    /// gradient is the sum of ``updateBlocks`` block gradients, computed on up to `threads`
-    /// threads; the result is the same whatever `threads` is.
+    /// GAE (or from paired rollouts when the batch has groups), normalized over the batch;
+    /// minibatches shuffled with `random`. Each minibatch's gradient is the sum of
+    /// ``updateBlocks`` block gradients, computed on up to `threads` threads; the result is the
+    /// same whatever `threads` is.
     package mutating func update(_ batch: RolloutBatch, random: CounterRandom, threads: Int = 1) -> UpdateStatistics {
         let ppo = configuration.algorithm == .ppo
         let (rawAdvantages, returns) = batch.episodeGroups.isEmpty

@@ -32,8 +32,9 @@ package struct PolicyGradientIteration: Sendable {
 }
 
 /// Trains a ``NetworkPolicy`` with PPO or REINFORCE on the environment model: each iteration
-/// runs `episodesPerIteration` users over the whole horizon (users cycle through a
-/// population of `setup.users`), in parallel on `threads` threads, then updates the networks.
+/// runs `episodesPerIteration` user episodes over the whole horizon (`pairedRollouts` of each
+/// user; users cycle through a population of `setup.users`), in parallel on `threads`
+/// threads, then updates the networks.
 ///
 /// Results do not depend on the thread count: episodes are keyed by user index, actions by
 /// (iteration, user, session), and batches are merged in user order.
