@@ -135,19 +135,21 @@ struct TrainBandit: ParsableCommand {
                 users: Set(records.compactMap { $0.sim?.user }).count, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .logs)
             progress.finish("learned from \(records.count) logged decisions in \(logs)")
         } else {
-            let policy = SimulatedPolicy(name: algo.rawValue, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: seed)
             let runner = BanditRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
             let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
-            let result = try runner.run(policy, setup: setup, reward: weights, learn: true) { step in
+            let started = PolicyProvenance(
+                environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed, sessions: 0,
+                users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
+            let (trained, result) = try runner.train(bandit, name: algo.rawValue, schema: schema, setup: setup, reward: weights, provenance: started) { step in
                 progress.note(String(
                     format: "day %d/%d  %d sessions  reward %.5f (day %.5f)  %.0f s elapsed, ETA %.0f s",
                     step.day, step.days, step.sessions, step.runningReward, step.dayReward, step.elapsedSeconds, step.etaSeconds))
             }
-            bandit = result.bandit ?? bandit
+            bandit = trained.bandit
             curveLines = [CurvePoint.csvHeader] + result.curve.map(\.csvLine)
-            provenance = PolicyProvenance(
-                environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed, sessions: result.sessions, users: simulation.users, days: simulation.days,
-                trainedAt: PolicyProvenance.now(), source: .simulation)
+            var finished = trained.provenance
+            finished.trainedAt = PolicyProvenance.now()
+            provenance = finished
             progress.finish(String(
                 format: "trained %@ on %d sessions (%d users × %d days) in %.1f s, mean reward %.5f",
                 algo.rawValue, result.sessions, simulation.users, simulation.days, result.elapsedSeconds, result.meanReward))

@@ -175,6 +175,26 @@ package struct BanditRunner: Sendable {
     }
 }
 
+extension BanditRunner {
+    /// Trains `bandit` online on `setup`'s users, day by day, as `adload train bandit` does
+    /// without `--logs`: it decides every session with the seed's decision randomness and
+    /// learns from `weights` at each day's end. Returns the policy file's contents, with
+    /// `provenance` and the sessions it learned from, and the run's result (curve, outcomes).
+    package func train(
+        _ bandit: LinearBandit, name: String, schema: FeatureSchema, setup: SimulationSetup, reward weights: RewardWeights,
+        provenance: PolicyProvenance, progress: ((BanditProgress) -> Void)? = nil
+    ) throws -> (policy: LinearBanditPolicy, result: BanditRunResult) {
+        let catalog = model.config.planCatalog()
+        let policy = SimulatedPolicy(name: name, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: setup.luckSeed)
+        let result = try run(policy, setup: setup, reward: weights, learn: true, progress: progress)
+        var provenance = provenance
+        provenance.sessions = result.sessions
+        let file = LinearBanditPolicy(
+            bandit: result.bandit ?? bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
+        return (file, result)
+    }
+}
+
 extension Duration {
     /// The duration in seconds.
     package var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }

@@ -45,16 +45,12 @@ extension WarmStart {
         guard let algorithm = BanditAlgorithm.defaults(named: name) else {
             preconditionFailure("Thompson sampling is a bandit algorithm")
         }
-        let catalog = model.config.planCatalog()
-        let weights = TrainingDefaults.reward(for: name, engagementWeight: engagementWeight)
         let bandit = try LinearBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm,
             lambda: TrainingDefaults.lambda(for: name))
-        let policy = SimulatedPolicy(name: name, version: "training", bandit: bandit, schema: schema, catalog: catalog, decisionSeed: setup.luckSeed)
-        let result = try BanditRunner(model: model, threads: threads).run(policy, setup: setup, reward: weights, learn: true, progress: progress)
-        var provenance = provenance
-        provenance.sessions = result.sessions
-        return LinearBanditPolicy(
-            bandit: result.bandit ?? bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
+        return try BanditRunner(model: model, threads: threads).train(
+            bandit, name: name, schema: schema, setup: setup,
+            reward: TrainingDefaults.reward(for: name, engagementWeight: engagementWeight), provenance: provenance, progress: progress
+        ).policy
     }
 }
