@@ -392,10 +392,11 @@ struct TrainPolicyGradient: ParsableCommand {
             engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads,
             warmStart: try loadWarmStart(
                 model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress))
-        // The yardstick for the training speed: the simulator alone, same users and threads.
-        let simulatorRate = try SimulationRunner(model: run.model, threads: simulation.threads)
-            .run(CadencePolicy.fixed(every: 12), setup: SimulationSetup(users: min(simulation.users, 400), days: simulation.days, seed: seed))
-            .sessionsPerSecond
+        // The yardstick for the training speed: the simulator alone, same users and threads,
+        // the fastest of three runs (a single sub-second run varied by a third between runs).
+        let simulator = SimulationRunner(model: run.model, threads: simulation.threads)
+        let yardstick = SimulationSetup(users: min(simulation.users, 400), days: simulation.days, seed: seed)
+        let simulatorRate = try (0..<3).map { _ in try simulator.run(CadencePolicy.fixed(every: 12), setup: yardstick).sessionsPerSecond }.max() ?? 0
         progress.finish(String(format: "the simulator alone: %.0f sessions/s on %d threads", simulatorRate, simulation.threads))
         var sessions = 0
         let header = PolicyHeader(
@@ -428,20 +429,24 @@ struct TrainPolicyGradient: ParsableCommand {
             let source = self.warmStart == "bandit" ? "" : " from \(self.warmStart)"
             progress.note("cloning \(teacher.algorithm)\(source) on \(warmStart.episodes) users")
         }
+        // Paired rollouts need no critic, so there is no value loss to show.
+        let critic = run.configuration.pairedRollouts <= 1
         let cloned: (ImitationStatistics, Int) -> Void = { statistics, samples in
+            let valueLoss = critic ? String(format: ", value loss %.5f", statistics.valueLoss) : ""
             progress.finish(String(
-                format: "warm start: %d sessions, agreement with the teacher %.3f, cross-entropy %.4f, value loss %.5f",
-                samples, statistics.agreement, statistics.crossEntropy, statistics.valueLoss))
+                format: "warm start: %d sessions, agreement with the teacher %.3f, cross-entropy %.4f",
+                samples, statistics.agreement, statistics.crossEntropy) + valueLoss)
         }
         let result = try run.run(
             header: header, resume: checkpoint, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint, warmStarted: cloned
         ) { point in
             sessions += point.steps
             let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
+            let valueLoss = critic ? String(format: "  value loss %.5f", point.statistics.valueLoss) : ""
             progress.note(String(
-                format: "iteration %d/%d  %.0f sessions/s (update %.0f%%)  return %.4f  KL %.4f  clip %.3f  entropy %.3f  value loss %.5f  ETA %.0f s",
+                format: "iteration %d/%d  %.0f sessions/s (update %.0f%%)  return %.4f  KL %.4f  clip %.3f  entropy %.3f",
                 point.iteration, point.iterations, point.stepsPerSecond, 100 * point.updateShare, point.meanReturn, point.statistics.approximateKL,
-                point.statistics.clipFraction, point.statistics.entropy, point.statistics.valueLoss, eta))
+                point.statistics.clipFraction, point.statistics.entropy) + valueLoss + String(format: "  ETA %.0f s", eta))
         }
         var policy = result.policy
         let curve = result.curve

@@ -233,6 +233,6 @@ package struct MLP: Sendable, Equatable {
     static func tanh(_ x: Double) -> Double {
         if x > 20 { return 1 }
         if x < -20 { return -1 }
-        return 1 - 2 / (exp(2 * x) + 1)
+        return 1 - 2 / (FastExp.exp(2 * x) + 1)
     }
 }

@@ -17,9 +17,9 @@ package struct ImitationStatistics: Sendable, Equatable {
 
 extension PolicyGradientTrainer {
     /// Warm start by behaviour cloning: fits the policy network to the actions of `batch`
-    /// (a teacher's rollout, observations already normalized) and the value network to the
-    /// batch's discounted returns (GAE with λ = 1 on zero values, so truncated episodes
-    /// bootstrap nothing).
+    /// (a teacher's rollout, observations already normalized) and, when the run's advantages
+    /// use a critic (no paired rollouts), the value network to the batch's discounted returns
+    /// (GAE with λ = 1 on zero values, so truncated episodes bootstrap nothing).
     ///
     /// The policy's target is the teacher's action smoothed over the allowed actions,
     /// (1 − `smoothing`)·1[a = teacher] + `smoothing`/|allowed|, so the cloned policy keeps
@@ -37,6 +37,7 @@ extension PolicyGradientTrainer {
         let returns = AdvantageEstimation.compute(zeroValued, lambda: 1).advantages
         var policyAdam = Adam(for: model.policy, learningRate: learningRate, maxGradientNorm: configuration.maxGradientNorm)
         var valueAdam = Adam(for: model.value, learningRate: learningRate, maxGradientNorm: configuration.maxGradientNorm)
+        let critic = configuration.pairedRollouts <= 1
         let size = min(configuration.minibatchSize, n)
         var order = Array(0..<n)
         var statistics = ImitationStatistics()
@@ -47,7 +48,7 @@ extension PolicyGradientTrainer {
             for start in stride(from: 0, to: n, by: size) {
                 let rows = order[start..<min(n, start + size)]
                 let m = rows.count
-                let (policyCache, valueCache) = forward(rows, of: batch)
+                let (policyCache, valueCache) = forward(rows, of: batch, critic: critic)
                 var logitGradients = [Double](repeating: 0, count: m * actionCount)
                 var valueGradients = [Double](repeating: 0, count: m)
                 let scale = 1 / Double(m)
@@ -68,18 +69,22 @@ extension PolicyGradientTrainer {
                         logitGradients[row * actionCount + offset] = (p - target) * scale
                         if p > probabilities[best] { best = offset }
                     }
-                    let error = valueCache.output[row, 0] - returns[sample]
-                    valueGradients[row] = 2 * error * scale
+                    if let valueCache {
+                        let error = valueCache.output[row, 0] - returns[sample]
+                        valueGradients[row] = 2 * error * scale
+                        epochStatistics.valueLoss += error * error / Double(n)
+                    }
                     epochStatistics.crossEntropy += crossEntropy / Double(n)
                     epochStatistics.agreement += (best == teacher ? 1 : 0) / Double(n)
-                    epochStatistics.valueLoss += error * error / Double(n)
                 }
                 var policyGradients = MLP.Gradients(zeroFor: model.policy)
-                var valueGradientsOfNetwork = MLP.Gradients(zeroFor: model.value)
                 model.policy.backward(Matrix(rows: m, columns: actionCount, elements: logitGradients), cache: policyCache, gradients: &policyGradients)
-                model.value.backward(Matrix(rows: m, columns: 1, elements: valueGradients), cache: valueCache, gradients: &valueGradientsOfNetwork)
                 policyAdam.update(&model.policy, gradients: &policyGradients)
-                valueAdam.update(&model.value, gradients: &valueGradientsOfNetwork)
+                if let valueCache {
+                    var valueGradientsOfNetwork = MLP.Gradients(zeroFor: model.value)
+                    model.value.backward(Matrix(rows: m, columns: 1, elements: valueGradients), cache: valueCache, gradients: &valueGradientsOfNetwork)
+                    valueAdam.update(&model.value, gradients: &valueGradientsOfNetwork)
+                }
             }
             statistics = epochStatistics
         }

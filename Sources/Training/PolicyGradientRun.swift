@@ -185,7 +185,7 @@ package struct PolicyGradientRun: Sendable {
             var merged = RolloutBatch()
             for job in jobs[(chunk * chunkSize)..<min(jobs.count, (chunk + 1) * chunkSize)] {
                 let draws = pairs > 1 ? random.child(UInt64(1 << 40) + UInt64(job.replica)) : random
-                var batch = trainer.collect(&environment, episodes: job.user..<(job.user + 1), random: draws)
+                var batch = trainer.collect(&environment, episodes: job.user..<(job.user + 1), random: draws, critic: pairs == 1)
                 if pairs > 1 { batch.episodeGroups = Array(repeating: job.position, count: batch.episodeReturns.count) }
                 merged.append(batch)
             }

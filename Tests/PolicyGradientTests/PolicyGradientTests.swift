@@ -45,6 +45,19 @@ struct PolicyGradientTests {
         return probabilities
     }
 
+    /// The surrogate of `logits` as the update evaluates it (softmax, then the loss).
+    func surrogate(
+        _ logits: [Double], mask: [Bool], action: Int, oldProbability: Double, advantage: Double, gradient: inout [Double]
+    ) -> (loss: Double, ratio: Double, clipped: Bool, entropy: Double) {
+        var probabilities = [Double](repeating: 0, count: logits.count)
+        return logits.withUnsafeBufferPointer { z in
+            let logPartition = ActorCritic.softmax(z, mask: mask[...], into: &probabilities)
+            return SurrogateLoss.evaluate(
+                probabilities: probabilities, logits: z, logPartition: logPartition, action: action,
+                oldProbability: oldProbability, advantage: advantage, clip: 0.2, entropyCoefficient: 0.05, gradient: &gradient)
+        }
+    }
+
     @Test("the surrogate's gradient with respect to the logits equals finite differences, clipped or not",
           arguments: [(0.9, 1.3), (0.9, -0.7), (0.05, 2.0), (0.05, -2.0)])
     func surrogateGradient(oldProbability: Double, advantage: Double) {
@@ -53,14 +66,10 @@ struct PolicyGradientTests {
         let action = 1
         func loss(_ z: [Double]) -> Double {
             var unused = [Double](repeating: 0, count: z.count)
-            return SurrogateLoss.evaluate(
-                probabilities: softmax(z, mask: mask), action: action, oldProbability: oldProbability, advantage: advantage,
-                clip: 0.2, entropyCoefficient: 0.05, gradient: &unused).loss
+            return surrogate(z, mask: mask, action: action, oldProbability: oldProbability, advantage: advantage, gradient: &unused).loss
         }
         var gradient = [Double](repeating: 0, count: 4)
-        let result = SurrogateLoss.evaluate(
-            probabilities: softmax(logits, mask: mask), action: action, oldProbability: oldProbability, advantage: advantage,
-            clip: 0.2, entropyCoefficient: 0.05, gradient: &gradient)
+        let result = surrogate(logits, mask: mask, action: action, oldProbability: oldProbability, advantage: advantage, gradient: &gradient)
         for j in 0..<4 {
             var plus = logits, minus = logits
             plus[j] += 1e-6
@@ -188,11 +197,14 @@ struct PolicyGradientTests {
     /// and action 1 otherwise (action 2 is masked), and the reward is 2·x₁. Cloned with
     /// smoothing 0.1 over the two allowed actions, the policy should give the teacher's action
     /// 0.9 + 0.1/2 = 0.95 and the value network should predict 2·x₁.
-    @Test("behaviour cloning reaches the smoothed teacher target and fits the returns")
-    func imitation() {
+    @Test("behaviour cloning reaches the smoothed teacher target, and fits the returns only when advantages use a critic",
+          arguments: [1, 4])
+    func imitation(pairedRollouts: Int) {
         var configuration = PolicyGradientConfiguration()
         configuration.hidden = [16]
         configuration.minibatchSize = 64
+        configuration.pairedRollouts = pairedRollouts
+        let critic = pairedRollouts == 1
         var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 5)
         let random = CounterRandom(seed: 5, domain: 7)
         var batch = RolloutBatch()
@@ -209,9 +221,14 @@ struct PolicyGradientTests {
             batch.terminals.append(true)
             batch.bootstrapValues.append(0)
         }
+        let untrainedValue = trainer.model.value
         let statistics = trainer.imitate(batch, epochs: 30, smoothing: 0.1, learningRate: 3e-3, random: random.child(1))
         #expect(statistics.agreement > 1 - 1e-9, "agreement \(statistics.agreement)")
-        #expect(statistics.valueLoss < 0.01, "value loss \(statistics.valueLoss)")
+        if critic {
+            #expect(statistics.valueLoss < 0.01, "value loss \(statistics.valueLoss)")
+        } else {
+            #expect(statistics.valueLoss == 0 && trainer.model.value == untrainedValue, "paired rollouts need no critic: it stays untrained")
+        }
         var policyScratch = MLP.Scratch(for: trainer.model.policy)
         var valueScratch = MLP.Scratch(for: trainer.model.value)
         for x in [[1.0, 1], [1, -1], [-1, 1], [-1, -1]] {
@@ -221,8 +238,10 @@ struct PolicyGradientTests {
             }
             #expect(abs(probabilities[x[0] > 0 ? 0 : 1] - 0.95) < 0.02, "π(teacher | \(x)) = \(probabilities)")
             #expect(probabilities[2] == 0)
-            trainer.model.value.infer(.init(x), scratch: &valueScratch)
-            #expect(abs(valueScratch.output[0] - 2 * x[1]) < 0.15, "V(\(x)) = \(valueScratch.output[0])")
+            if critic {
+                trainer.model.value.infer(.init(x), scratch: &valueScratch)
+                #expect(abs(valueScratch.output[0] - 2 * x[1]) < 0.15, "V(\(x)) = \(valueScratch.output[0])")
+            }
         }
     }
 
