@@ -208,6 +208,18 @@ package struct ConfigReader: Sendable {
         return try integer(name, in: range)
     }
 
+    /// A finite number in `range`, or `nil` when the value is JSON null.
+    package func optionalNumber(_ name: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        if case .null = try raw(name) { return nil }
+        return try number(name, in: range)
+    }
+
+    /// Whether `name` is present and JSON null.
+    package func isNull(_ name: String) -> Bool {
+        if case .null = fields[name] { return true }
+        return false
+    }
+
     /// A boolean.
     package func bool(_ name: String) throws(ConfigError) -> Bool {
         let value = try raw(name)

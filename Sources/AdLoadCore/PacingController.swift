@@ -1,0 +1,159 @@
+/// The prices a priced policy adds to its objective, one set per region. Dimensionless: a
+/// priced policy turns them into objective terms with its own scales (revenue price 1 and
+/// the others 0 are the policy's own objective, the "default prices").
+package struct PacingPrices: Sendable, Equatable {
+    /// Multiplier on revenue (1 by default). Pacing moves it both ways: up when behind the
+    /// revenue target, below 1 when ahead of it (the target is met with the least harm).
+    package var revenue: Double
+    /// Cost per impression, in units of the policy's revenue per impression (0 by default).
+    package var impressions: Double
+    /// Cost per negative reaction, in the policy's units (0 by default).
+    package var negatives: Double
+    /// Extra value per organic item, in the policy's units (0 by default).
+    package var organic: Double
+
+    /// The default prices: the policy's own objective.
+    package static let defaults = PacingPrices(revenue: 1, impressions: 0, negatives: 0, organic: 0)
+
+    package init(revenue: Double, impressions: Double, negatives: Double, organic: Double) {
+        self.revenue = revenue
+        self.impressions = impressions
+        self.negatives = negatives
+        self.organic = organic
+    }
+}
+
+/// One region's counters for the current day so far, as the service or the simulation
+/// keeps them.
+package struct PacingCounters: Sendable, Equatable {
+    package var revenue = 0.0
+    package var impressions = 0.0
+    package var negatives = 0.0
+    package var organicItems = 0.0
+    package var sessions = 0.0
+
+    package init(revenue: Double = 0, impressions: Double = 0, negatives: Double = 0, organicItems: Double = 0, sessions: Double = 0) {
+        self.revenue = revenue
+        self.impressions = impressions
+        self.negatives = negatives
+        self.organicItems = organicItems
+        self.sessions = sessions
+    }
+
+    /// Adds one session's outcome.
+    package mutating func add(revenue: Double, impressions: Int, negatives: Int, organicItems: Int) {
+        self.revenue += revenue
+        self.impressions += Double(impressions)
+        self.negatives += Double(negatives)
+        self.organicItems += Double(organicItems)
+        sessions += 1
+    }
+}
+
+/// The controller's memory for one region: its prices and the integral term of each
+/// constraint. It carries across days (the integral learns the price level that meets a
+/// target); the counters start again each day.
+package struct PacingState: Sendable, Equatable {
+    package var prices = PacingPrices.defaults
+    /// Integral terms, in price units: revenue, impressions, negatives, organic.
+    package var integrals: [Double] = [0, 0, 0, 0]
+
+    package init(prices: PacingPrices = .defaults, integrals: [Double] = [0, 0, 0, 0]) {
+        self.prices = prices
+        self.integrals = integrals
+    }
+}
+
+/// Moves a region's prices towards its targets: one PI controller on the dual price of each
+/// constraint (dual ascent with a proportional term), pure (counters in, prices out), so the
+/// simulation and every service replica compute the same prices from the same counters.
+///
+/// Each constraint's error is relative and compares today's counters with the day's target
+/// pro-rated by the share of the day's expected traffic seen so far:
+/// - revenue: (target · share − revenue) / (target · share), positive when behind;
+/// - impressions: (impressions − budget · share) / (budget · share), positive when over;
+/// - negative rate: (negatives / impressions − ceiling) / ceiling;
+/// - organic items: (floor − items / sessions) / floor.
+///
+/// price = clamp(default + K_p · e + I, 0, max), with I += K_i · e · Δ (Δ: days since the last
+/// update). Anti-windup by conditional integration: I does not move while the price sits at
+/// a bound and the error pushes it further out. A constraint without a target keeps its
+/// default price and a zero integral.
+package struct PacingController: Sendable, Equatable {
+    package let gains: PacingGains
+
+    package init(gains: PacingGains) {
+        self.gains = gains
+    }
+
+    /// The state after one update.
+    /// - Parameters:
+    ///   - counters: the region's counters today so far.
+    ///   - targets: the region's targets.
+    ///   - activeUsers: users expected to be active in the region today (turns a per-user
+    ///     revenue target into a total).
+    ///   - dayShare: the share of today's expected traffic already seen, in (0, 1].
+    ///   - elapsedDays: time since the previous update, in days.
+    package func update(
+        _ state: PacingState, counters: PacingCounters, targets: RegionTargets, activeUsers: Int, dayShare: Double,
+        elapsedDays: Double
+    ) -> PacingState {
+        guard dayShare >= gains.minimumDayShare, dayShare > 0 else { return state }
+        var next = state
+        let share = min(1, dayShare)
+        let current = [state.prices.revenue, state.prices.impressions, state.prices.negatives, state.prices.organic]
+        let defaults = PacingPrices.defaults
+        let bases = [defaults.revenue, defaults.impressions, defaults.negatives, defaults.organic]
+        let errors = Self.errors(counters: counters, targets: targets, activeUsers: activeUsers, share: share)
+        var prices = bases
+        for index in 0..<4 {
+            switch errors[index] {
+            case .unset:
+                next.integrals[index] = 0
+            case .noData:
+                prices[index] = current[index]
+            case let .error(error):
+                let integral = state.integrals[index] + gains.integral * error * elapsedDays
+                let unclamped = bases[index] + gains.proportional * error + integral
+                let pushesOut = (unclamped > gains.maxPrice && error > 0) || (unclamped < 0 && error < 0)
+                let kept = pushesOut ? state.integrals[index] : integral
+                next.integrals[index] = kept
+                prices[index] = min(gains.maxPrice, max(0, bases[index] + gains.proportional * error + kept))
+            }
+        }
+        next.prices = PacingPrices(revenue: prices[0], impressions: prices[1], negatives: prices[2], organic: prices[3])
+        return next
+    }
+
+    /// A constraint's error at one update.
+    enum ConstraintError {
+        /// No target: the price stays at its default.
+        case unset
+        /// A target, but nothing to measure yet (no impressions for a rate): the price holds.
+        case noData
+        case error(Double)
+    }
+
+    /// The relative errors of the four constraints, in price order.
+    static func errors(counters: PacingCounters, targets: RegionTargets, activeUsers: Int, share: Double) -> [ConstraintError] {
+        func relative(_ numerator: Double, over denominator: Double) -> ConstraintError {
+            denominator > 0 && numerator.isFinite ? .error(numerator / denominator) : .noData
+        }
+        var errors: [ConstraintError] = [.unset, .unset, .unset, .unset]
+        if let target = targets.dailyRevenue {
+            let expected = target.amount(activeUsers: activeUsers) * share
+            errors[0] = relative(expected - counters.revenue, over: expected)
+        }
+        if let budget = targets.dailyImpressionBudget {
+            let expected = budget * share
+            errors[1] = relative(counters.impressions - expected, over: expected)
+        }
+        if let ceiling = targets.maxNegativeRate {
+            errors[2] = counters.impressions > 0 ? relative(counters.negatives / counters.impressions - ceiling, over: ceiling) : .noData
+        }
+        if let floor = targets.minOrganicPerSession {
+            errors[3] = counters.sessions > 0 ? relative(floor - counters.organicItems / counters.sessions, over: floor) : .noData
+        }
+        return errors
+    }
+}

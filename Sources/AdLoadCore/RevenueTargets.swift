@@ -1,0 +1,152 @@
+import Foundation
+
+/// What the traffic team asks of one region per day: a revenue target, an impression supply
+/// budget and user-experience guardrails. Each is optional (`nil`: not set). The placement
+/// rules stay hard constraints in the environment; these are soft, paced by prices
+/// (``PacingController``).
+package struct RegionTargets: Sendable, Equatable {
+    /// How a daily revenue target is stated.
+    package enum RevenueTarget: Sendable, Equatable {
+        /// Revenue per user active that day.
+        case perActiveUser(Double)
+        /// Revenue of the whole region that day.
+        case total(Double)
+
+        /// The day's target in revenue units, for `activeUsers` users active that day.
+        package func amount(activeUsers: Int) -> Double {
+            switch self {
+            case let .perActiveUser(value): value * Double(activeUsers)
+            case let .total(value): value
+            }
+        }
+    }
+
+    package var dailyRevenue: RevenueTarget?
+    /// The most ad impressions the region's inventory and campaigns take per day.
+    package var dailyImpressionBudget: Double?
+    /// Ceiling on negative feedback (hides, reports, fast skips) per ad shown.
+    package var maxNegativeRate: Double?
+    /// Floor on organic items per session.
+    package var minOrganicPerSession: Double?
+
+    package init(
+        dailyRevenue: RevenueTarget? = nil, dailyImpressionBudget: Double? = nil, maxNegativeRate: Double? = nil,
+        minOrganicPerSession: Double? = nil
+    ) {
+        self.dailyRevenue = dailyRevenue
+        self.dailyImpressionBudget = dailyImpressionBudget
+        self.maxNegativeRate = maxNegativeRate
+        self.minOrganicPerSession = minOrganicPerSession
+    }
+}
+
+/// The gains and limits of the pacing controller (one set for every region and constraint;
+/// errors are relative, so one set fits targets of any size).
+package struct PacingGains: Sendable, Equatable {
+    /// Price change per unit of relative error, at once.
+    package var proportional: Double
+    /// Price change per unit of relative error held for one day.
+    package var integral: Double
+    /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
+    /// bound by an error that pushes further (anti-windup).
+    package var maxPrice: Double
+    /// Minutes between two price updates.
+    package var intervalMinutes: Double
+    /// No update before this share of the day's expected traffic has been seen (early in the
+    /// day a cumulative rate is mostly noise).
+    package var minimumDayShare: Double
+
+    /// The documented defaults (env/targets/README.md).
+    package static let standard = PacingGains(proportional: 0.5, integral: 2, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02)
+
+    package init(proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double) {
+        self.proportional = proportional
+        self.integral = integral
+        self.maxPrice = maxPrice
+        self.intervalMinutes = intervalMinutes
+        self.minimumDayShare = minimumDayShare
+    }
+}
+
+/// A targets file: per region targets and the pacing controller's gains.
+package struct RevenueTargets: Sendable, Equatable {
+    package var name: String
+    package var description: String
+    package var gains: PacingGains
+    /// Targets by region name, sorted by name.
+    package var regions: [(name: String, targets: RegionTargets)]
+
+    package init(name: String, description: String, gains: PacingGains, regions: [(name: String, targets: RegionTargets)]) {
+        self.name = name
+        self.description = description
+        self.gains = gains
+        self.regions = regions.sorted { $0.name < $1.name }
+    }
+
+    package static func == (lhs: RevenueTargets, rhs: RevenueTargets) -> Bool {
+        lhs.name == rhs.name && lhs.description == rhs.description && lhs.gains == rhs.gains
+            && lhs.regions.map(\.name) == rhs.regions.map(\.name) && lhs.regions.map(\.targets) == rhs.regions.map(\.targets)
+    }
+
+    /// The targets of region `name` (none set when the file does not list it).
+    package func targets(region name: String) -> RegionTargets {
+        regions.first { $0.name == name }?.targets ?? RegionTargets()
+    }
+
+    /// Loads and validates a targets file: every key required (null where a target is not
+    /// set), unknown keys rejected, values range-checked; errors name the file, key and value.
+    package static func load(path: String) throws(ConfigError) -> RevenueTargets {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        return try parse(data, file: path)
+    }
+
+    /// Parses targets JSON; `file` names the source in errors.
+    package static func parse(_ data: Data, file: String) throws(ConfigError) -> RevenueTargets {
+        let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
+        let pacing = try top.object("pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"])
+        let gains = PacingGains(
+            proportional: try pacing.number("proportional_gain", in: 0...1000),
+            integral: try pacing.number("integral_gain", in: 0...1000),
+            maxPrice: try pacing.number("max_price", in: 0.001...1e6),
+            intervalMinutes: try pacing.number("interval_minutes", in: 1...1440),
+            minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5))
+        var regions: [(name: String, targets: RegionTargets)] = []
+        for (name, reader) in try top.namedObjects("regions", keys: [
+            "daily_revenue", "daily_impression_budget", "max_negative_rate", "min_organic_per_session",
+        ]) {
+            var targets = RegionTargets()
+            if !reader.isNull("daily_revenue") {
+                let revenue = try reader.object("daily_revenue", keys: ["per_active_user", "total"])
+                switch (revenue.isNull("per_active_user"), revenue.isNull("total")) {
+                case (false, true): targets.dailyRevenue = .perActiveUser(try revenue.number("per_active_user", in: 0...1e6))
+                case (true, false): targets.dailyRevenue = .total(try revenue.number("total", in: 0...1e15))
+                default:
+                    throw ConfigError(
+                        file: file, key: revenue.path, value: nil,
+                        problem: "must set exactly one of per_active_user and total (the other null)")
+                }
+            }
+            targets.dailyImpressionBudget = try reader.optionalNumber("daily_impression_budget", in: 0...1e15)
+            targets.maxNegativeRate = try reader.optionalNumber("max_negative_rate", in: 0...1)
+            targets.minOrganicPerSession = try reader.optionalNumber("min_organic_per_session", in: 0...10_000)
+            regions.append((name, targets))
+        }
+        return RevenueTargets(
+            name: try top.string("name"), description: try top.string("description"), gains: gains, regions: regions)
+    }
+
+    /// Checks that every region the file names is one of `known` (the environment's or the
+    /// service's regions), so that a misspelt region is an error, not a target never paced.
+    package func validate(regions known: [String], file: String) throws(ConfigError) {
+        if let unknown = regions.map(\.name).first(where: { !known.contains($0) }) {
+            throw ConfigError(
+                file: file, key: "regions.\(unknown)", value: nil,
+                problem: "is not a region of the environment (its regions: \(known.joined(separator: ", ")))")
+        }
+    }
+}

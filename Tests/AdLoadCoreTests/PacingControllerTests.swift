@@ -1,0 +1,162 @@
+import AdLoadCore
+import Foundation
+import Testing
+
+@Suite("Pacing: targets files and the PI controller on dual prices")
+struct PacingControllerTests {
+    /// A region whose traffic is spread evenly over 24 hourly intervals and whose revenue and
+    /// impressions per interval respond to the prices through `revenue` and `impressions`.
+    /// Runs `days` days with an update after every interval; returns the daily totals.
+    func run(
+        days: Int, targets: RegionTargets, gains: PacingGains = .standard,
+        revenue: (PacingPrices) -> Double, impressions: (PacingPrices) -> Double
+    ) -> (revenue: [Double], impressions: [Double], states: [PacingState]) {
+        let controller = PacingController(gains: gains)
+        var state = PacingState()
+        var dailyRevenue: [Double] = [], dailyImpressions: [Double] = [], states: [PacingState] = []
+        for _ in 0..<days {
+            var counters = PacingCounters()
+            for hour in 0..<24 {
+                counters.revenue += revenue(state.prices) / 24
+                counters.impressions += impressions(state.prices) / 24
+                counters.sessions += 100
+                state = controller.update(
+                    state, counters: counters, targets: targets, activeUsers: 1_000, dayShare: Double(hour + 1) / 24,
+                    elapsedDays: 1.0 / 24)
+            }
+            dailyRevenue.append(counters.revenue)
+            dailyImpressions.append(counters.impressions)
+            states.append(state)
+        }
+        return (dailyRevenue, dailyImpressions, states)
+    }
+
+    @Test("a revenue target 10% above the default prices' revenue is met within ±3% from day 8 on")
+    func revenueTarget() {
+        // Revenue grows with the revenue price with diminishing returns; 100 a day at the defaults.
+        let result = run(
+            days: 30, targets: RegionTargets(dailyRevenue: .perActiveUser(0.11)),
+            revenue: { 100 * (1 + 0.5 * log($0.revenue)) }, impressions: { _ in 0 })
+        for (day, revenue) in result.revenue.enumerated().dropFirst(7) {
+            #expect(abs(revenue / 110 - 1) <= 0.03, "day \(day + 1): revenue \(revenue) against the target 110")
+        }
+        #expect(result.states.last!.prices.revenue > 1, "the revenue price rose above its default")
+    }
+
+    @Test("an impression budget 20% below the default prices' impressions is not exceeded by more than 1% from day 8 on")
+    func impressionBudget() {
+        let result = run(
+            days: 30, targets: RegionTargets(dailyImpressionBudget: 8_000),
+            revenue: { _ in 100 }, impressions: { 10_000 / (1 + $0.impressions) })
+        for (day, impressions) in result.impressions.enumerated().dropFirst(7) {
+            #expect(impressions <= 8_080, "day \(day + 1): \(impressions) impressions against a budget of 8000")
+            #expect(impressions >= 7_600, "day \(day + 1): \(impressions) impressions, far below the budget of 8000")
+        }
+    }
+
+    @Test("a slack budget keeps its price at 0 and its integral from winding down")
+    func slackBudget() {
+        let result = run(
+            days: 10, targets: RegionTargets(dailyImpressionBudget: 20_000),
+            revenue: { _ in 100 }, impressions: { 10_000 / (1 + $0.impressions) })
+        for state in result.states {
+            #expect(state.prices.impressions == 0)
+            #expect(state.integrals[1] >= -PacingGains.standard.proportional, "integral \(state.integrals[1]) wound down")
+        }
+    }
+
+    @Test("anti-windup: an unreachable target holds the price near its ceiling without growing the integral, and a reachable one is met 4 days after")
+    func antiWindup() {
+        var gains = PacingGains.standard
+        gains.maxPrice = 3
+        let controller = PacingController(gains: gains)
+        let plant: (PacingPrices) -> Double = { 100 * min($0.revenue, 2) }  // at most 200 a day
+        var state = PacingState()
+        for day in 0..<20 {
+            var counters = PacingCounters()
+            let target = day < 10 ? 0.5 : 0.15  // per active user, 1000 users: 500 (unreachable), then 150
+            for hour in 0..<24 {
+                counters.revenue += plant(state.prices) / 24
+                state = controller.update(
+                    state, counters: counters, targets: RegionTargets(dailyRevenue: .perActiveUser(target)), activeUsers: 1_000,
+                    dayShare: Double(hour + 1) / 24, elapsedDays: 1.0 / 24)
+            }
+            if day == 9 {
+                // Without anti-windup the integral would have grown by K_i · 0.6 a day to about 12.
+                #expect(state.prices.revenue >= 0.95 * gains.maxPrice, "price \(state.prices.revenue)")
+                #expect(state.integrals[0] <= gains.maxPrice - 1, "the integral grew to \(state.integrals[0]) while the price was held")
+            }
+            if day >= 13 {
+                #expect(abs(counters.revenue / 150 - 1) <= 0.03, "day \(day + 1): revenue \(counters.revenue) against 150")
+            }
+        }
+    }
+
+    @Test("without a target a price stays at its default; with a target but no data yet it holds")
+    func unsetAndNoData() {
+        let controller = PacingController(gains: .standard)
+        let moved = PacingState(prices: PacingPrices(revenue: 1.5, impressions: 0.3, negatives: 0.2, organic: 0.1), integrals: [0.5, 0.3, 0.2, 0.1])
+        let unset = controller.update(moved, counters: PacingCounters(revenue: 5, sessions: 3), targets: RegionTargets(), activeUsers: 10, dayShare: 0.5, elapsedDays: 0.04)
+        #expect(unset == PacingState())
+        let waiting = controller.update(
+            moved, counters: PacingCounters(), targets: RegionTargets(maxNegativeRate: 0.01, minOrganicPerSession: 40), activeUsers: 10,
+            dayShare: 0.5, elapsedDays: 0.04)
+        #expect(waiting.prices.negatives == 0.2 && waiting.prices.organic == 0.1 && waiting.integrals[2] == 0.2 && waiting.integrals[3] == 0.1)
+        let early = controller.update(moved, counters: PacingCounters(), targets: RegionTargets(), activeUsers: 10, dayShare: 0.001, elapsedDays: 0.04)
+        #expect(early == moved, "no update before the minimum share of the day")
+    }
+
+    @Test("guardrails: a negative-feedback ceiling and an organic floor raise their prices when crossed")
+    func guardrails() {
+        let controller = PacingController(gains: .standard)
+        let state = controller.update(
+            PacingState(), counters: PacingCounters(impressions: 1_000, negatives: 30, organicItems: 3_000, sessions: 100),
+            targets: RegionTargets(maxNegativeRate: 0.02, minOrganicPerSession: 40), activeUsers: 100, dayShare: 0.5, elapsedDays: 1.0 / 24)
+        #expect(state.prices.negatives > 0, "3% negatives against a 2% ceiling")
+        #expect(state.prices.organic > 0, "30 items a session against a floor of 40")
+        #expect(state.prices.revenue == 1 && state.prices.impressions == 0)
+    }
+
+    static let valid = """
+        {"name": "t", "description": "d",
+         "pacing": {"proportional_gain": 0.5, "integral_gain": 2, "max_price": 10, "interval_minutes": 60, "minimum_day_share": 0.02},
+         "regions": {
+           "na": {"daily_revenue": {"per_active_user": 0.2, "total": null}, "daily_impression_budget": null,
+                  "max_negative_rate": 0.02, "min_organic_per_session": null},
+           "eu": {"daily_revenue": null, "daily_impression_budget": 50000, "max_negative_rate": null, "min_organic_per_session": 40}
+         }}
+        """
+
+    @Test("a targets file loads strictly")
+    func loads() throws {
+        let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")
+        #expect(targets.regions.map(\.name) == ["eu", "na"])
+        #expect(targets.targets(region: "na") == RegionTargets(dailyRevenue: .perActiveUser(0.2), maxNegativeRate: 0.02))
+        #expect(targets.targets(region: "eu") == RegionTargets(dailyImpressionBudget: 50_000, minOrganicPerSession: 40))
+        #expect(targets.targets(region: "apac") == RegionTargets())
+        #expect(targets.gains == .standard)
+        try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
+    }
+
+    @Test("bad targets files are refused with the file, key and value", arguments: [
+        ("\"max_negative_rate\": 0.02", "\"max_negative_rate\": 2", "t.json: key 'regions.na.max_negative_rate' has value 2: out of range"),
+        ("\"total\": null", "\"total\": 5", "t.json: key 'regions.na.daily_revenue' must set exactly one of per_active_user and total"),
+        ("\"interval_minutes\": 60,", "", "t.json: key 'pacing.interval_minutes' is missing"),
+        ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
+    ])
+    func refuses(find: String, replace: String, message: String) {
+        let text = Self.valid.replacingOccurrences(of: find, with: replace)
+        #expect(text != Self.valid)
+        #expect {
+            try RevenueTargets.parse(Data(text.utf8), file: "t.json")
+        } throws: { error in
+            (error as? ConfigError)?.description.hasPrefix(message) == true
+        }
+    }
+
+    @Test("a region the environment does not have is an error")
+    func unknownRegion() throws {
+        let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")
+        #expect(throws: ConfigError.self) { try targets.validate(regions: ["na", "apac"], file: "t.json") }
+    }
+}
