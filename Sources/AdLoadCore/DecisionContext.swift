@@ -18,6 +18,10 @@ public struct DecisionContext: Sendable {
     public var feedLength: Int
     public var rules: PlacementRules
     package var history: BehaviourHistory
+    /// The pacing prices in force for the user's region (``PacingController``): a priced
+    /// policy weighs revenue, impressions, negative reactions and organic items by them;
+    /// other policies ignore them. The defaults are the policy's own objective.
+    package var prices = PacingPrices.defaults
 
     package init(region: Int, device: Int, tenure: Int, hour: Int, time: Double, adsToday: Int,
                 feedLength: Int, rules: PlacementRules, history: BehaviourHistory) {

@@ -1,21 +1,21 @@
 /// The prices a priced policy adds to its objective, one set per region. Dimensionless: a
 /// priced policy turns them into objective terms with its own scales (revenue price 1 and
 /// the others 0 are the policy's own objective, the "default prices").
-package struct PacingPrices: Sendable, Equatable {
+public struct PacingPrices: Sendable, Equatable {
     /// Multiplier on revenue (1 by default). Pacing moves it both ways: up when behind the
     /// revenue target, below 1 when ahead of it (the target is met with the least harm).
-    package var revenue: Double
+    public var revenue: Double
     /// Cost per impression, in units of the policy's revenue per impression (0 by default).
-    package var impressions: Double
+    public var impressions: Double
     /// Cost per negative reaction, in the policy's units (0 by default).
-    package var negatives: Double
+    public var negatives: Double
     /// Extra value per organic item, in the policy's units (0 by default).
-    package var organic: Double
+    public var organic: Double
 
     /// The default prices: the policy's own objective.
-    package static let defaults = PacingPrices(revenue: 1, impressions: 0, negatives: 0, organic: 0)
+    public static let defaults = PacingPrices(revenue: 1, impressions: 0, negatives: 0, organic: 0)
 
-    package init(revenue: Double, impressions: Double, negatives: Double, organic: Double) {
+    public init(revenue: Double, impressions: Double, negatives: Double, organic: Double) {
         self.revenue = revenue
         self.impressions = impressions
         self.negatives = negatives
@@ -47,6 +47,15 @@ package struct PacingCounters: Sendable, Equatable {
         self.negatives += Double(negatives)
         self.organicItems += Double(organicItems)
         sessions += 1
+    }
+
+    /// Adds another part's counters (of the same region and day).
+    package mutating func add(_ other: PacingCounters) {
+        revenue += other.revenue
+        impressions += other.impressions
+        negatives += other.negatives
+        organicItems += other.organicItems
+        sessions += other.sessions
     }
 }
 

@@ -62,3 +62,48 @@ public struct CadenceDecider: AdDecider {
         every >= 0 && (session.ads == 0 ? session.items >= every : tracker.organicSinceLastAd >= every) && tracker.allowsAd()
     }
 }
+
+/// The blunt priced policy: a fixed cadence whose gap between ads follows the pacing
+/// prices, K = K₀ · (1 + impression price) / revenue price, as a real number realized per
+/// session by drawing between ⌊K⌋ and ⌈K⌉ (keyed by user and session, so reproducible).
+/// It answers prices with more or fewer ads for everyone alike: the baseline a priced
+/// learner, which chooses whom to show more ads, has to beat at equal revenue.
+package struct PricedCadencePolicy: SessionPolicy {
+    package let name: String
+    /// The cadence at the default prices.
+    package let every: Int
+    /// Seed of the per-session draws between ⌊K⌋ and ⌈K⌉.
+    let seed: UInt64
+
+    package init(every: Int, seed: UInt64 = 0) {
+        name = "priced:every=\(every)"
+        self.every = every
+        self.seed = seed
+    }
+
+    /// The cadence at `prices`, before rounding (at most 200 items between ads).
+    package func cadence(at prices: PacingPrices) -> Double {
+        min(200, Double(every) * (1 + prices.impressions) / max(prices.revenue, 1e-3))
+    }
+
+    package func makeWorker() -> Worker { Worker(policy: self) }
+
+    package struct Worker: PolicyWorker {
+        let policy: PricedCadencePolicy
+        var cadence: Double
+
+        init(policy: PricedCadencePolicy) {
+            self.policy = policy
+            cadence = policy.cadence(at: .defaults)
+        }
+
+        package mutating func setPrices(_ prices: PacingPrices) { cadence = policy.cadence(at: prices) }
+
+        package mutating func beginSession(_ context: SessionContext) -> CadenceDecider {
+            let low = cadence.rounded(.down)
+            let draw = CounterRandom(seed: policy.seed, domain: 0x7072_6963_6564)  // "priced"
+                .child(UInt64(context.userIndex)).uniform(UInt64(context.sessionIndex))
+            return CadenceDecider(every: Int(draw < cadence - low ? low + 1 : low))
+        }
+    }
+}

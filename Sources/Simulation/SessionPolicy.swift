@@ -93,6 +93,14 @@ public protocol PolicyWorker {
     associatedtype Decider: AdDecider
     /// Starts a session: returns the decider for its positions.
     mutating func beginSession(_ context: SessionContext) -> Decider
+    /// Sets the pacing prices for the sessions that follow (the paced simulation calls it
+    /// before each user's sessions of an interval). Only priced policies use them.
+    mutating func setPrices(_ prices: PacingPrices)
+}
+
+extension PolicyWorker {
+    /// A policy that is not priced ignores the prices.
+    public mutating func setPrices(_ prices: PacingPrices) {}
 }
 
 extension SessionPolicy where Self: PolicyWorker {

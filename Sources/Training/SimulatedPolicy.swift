@@ -62,6 +62,8 @@ package struct SimulatedPolicy: SessionPolicy {
         package private(set) var candidates: [CandidatePlan]
         /// The last choice.
         package private(set) var choice = PolicyChoice(index: 0, probability: 1, propensityKind: .exact)
+        /// The pacing prices the next decisions see (the defaults outside a paced simulation).
+        var prices = PacingPrices.defaults
 
         init(policy: SimulatedPolicy) {
             self.policy = policy
@@ -73,9 +75,13 @@ package struct SimulatedPolicy: SessionPolicy {
         package mutating func beginSession(_ session: SessionContext) -> PlanDecider {
             policy.catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
             let random = SimulatedPolicy.decisionRandom(seed: policy.decisionSeed, user: session.userIndex, session: session.sessionIndex)
-            choice = policy.policy.decide(session.decision, candidates: candidates, random: random, workspace: workspace)
+            var decision = session.decision
+            decision.prices = prices
+            choice = policy.policy.decide(decision, candidates: candidates, random: random, workspace: workspace)
             return PlanDecider(plan: candidates[choice.index].plan)
         }
+
+        package mutating func setPrices(_ prices: PacingPrices) { self.prices = prices }
 
         /// The most ads any plan could hold in the session just decided.
         func adLimit(_ session: SessionContext) -> Int {

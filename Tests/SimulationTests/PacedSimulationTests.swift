@@ -1,0 +1,72 @@
+import AdLoadCore
+import Foundation
+@testable import Simulation
+import Testing
+
+@Suite("Paced simulation: users in simulated time with the pacing controller in the loop")
+struct PacedSimulationTests {
+    let model: EnvironmentModel
+
+    init() throws {
+        model = EnvironmentModel(config: try shippedEnvironment("default"))
+    }
+
+    func targets(_ regions: [(name: String, targets: RegionTargets)]) -> RevenueTargets {
+        RevenueTargets(name: "test", description: "", gains: .standard, regions: regions)
+    }
+
+    @Test("without targets the users live exactly the lives SimulationRunner gives them")
+    func matchesTheRunner() throws {
+        let setup = SimulationSetup(users: 60, days: 20, seed: 3)
+        let plain = try SimulationRunner(model: model, threads: 2).run(CadencePolicy.fixed(every: 9), setup: setup)
+        let paced = try PacedSimulation(model: model, targets: targets([]), threads: 2).run(CadencePolicy.fixed(every: 9), setup: setup)
+        #expect(paced.report.userObjectives == plain.userObjectives)
+        #expect(paced.report.sessions == plain.sessions && paced.report.survival == plain.survival)
+        #expect(paced.days.count == 20 * model.config.regions.count)
+        let revenue = paced.days.reduce(0) { $0 + $1.counters.revenue }
+        #expect(abs(revenue - plain.revenuePerUser * 60) < 1e-9 * max(1, revenue), "days' revenue \(revenue), report's \(plain.revenuePerUser * 60)")
+        #expect(paced.days.allSatisfy { $0.prices == .defaults })
+    }
+
+    @Test("the numbers do not depend on the thread count")
+    func threadIndependent() throws {
+        let setup = SimulationSetup(users: 50, days: 12, seed: 4)
+        let paced = targets([("na", RegionTargets(dailyRevenue: .perActiveUser(0.03), dailyImpressionBudget: 400))])
+        let one = try PacedSimulation(model: model, targets: paced, threads: 1).run(PricedCadencePolicy(every: 12), setup: setup)
+        let three = try PacedSimulation(model: model, targets: paced, threads: 3).run(PricedCadencePolicy(every: 12), setup: setup)
+        #expect(one.days == three.days)
+        #expect(one.report.userObjectives == three.report.userObjectives)
+        #expect(one.days.contains { $0.prices != .defaults }, "the prices moved")
+    }
+
+    /// The loop's direction on the impression side, and its bookkeeping. Revenue is not
+    /// asserted: with the environment's slow dynamics (with few ads, sessions per user grow
+    /// for weeks) the priced cadence's revenue overshot a target 10% above its unpaced level
+    /// by 15% on days 8-30 (docs/pacing.md); how closely priced learners track revenue
+    /// targets is measured by `simulate --targets`.
+    @Test("an impression budget 20% below the unpaced run's brings impressions closer to it; prices move only where targets are set")
+    func movesTowardTargets() throws {
+        let setup = SimulationSetup(users: 3_000, days: 30, seed: 6)
+        let policy = PricedCadencePolicy(every: 40)
+        let unpaced = try PacedSimulation(model: model, targets: targets([]), threads: 2).run(policy, setup: setup)
+        func mean(_ run: (report: SimulationReport, days: [PacedDay]), _ region: String, _ value: (PacedDay) -> Double) -> Double {
+            let days = run.days.filter { $0.region == region && $0.day >= 8 }
+            return days.map(value).reduce(0, +) / Double(days.count)
+        }
+        let revenueTarget = 1.1 * mean(unpaced, "na") { $0.counters.revenue }
+        let budget = 0.8 * mean(unpaced, "eu") { $0.counters.impressions }
+        let paced = try PacedSimulation(
+            model: model,
+            targets: targets([("na", RegionTargets(dailyRevenue: .total(revenueTarget))), ("eu", RegionTargets(dailyImpressionBudget: budget))]),
+            threads: 2
+        ).run(policy, setup: setup)
+        let impressions = mean(paced, "eu") { $0.counters.impressions }
+        #expect(abs(impressions / budget - 1) < 0.25, "eu impressions, days 8-30: paced \(impressions), budget \(budget) (unpaced: 1.25 x budget)")
+        #expect(mean(paced, "eu") { $0.prices.impressions } > 0)
+        #expect(paced.days.filter { $0.region == "na" }.allSatisfy { $0.prices.impressions == 0 })
+        #expect(paced.days.filter { $0.region == "na" }.contains { $0.prices.revenue != 1 })
+        #expect(paced.days.filter { $0.region == "eu" }.allSatisfy { $0.prices.revenue == 1 })
+        #expect(paced.days.filter { $0.region == "apac" }.allSatisfy { $0.prices == .defaults }, "a region without targets keeps its prices")
+        #expect(paced.days.filter { $0.region == "na" }.allSatisfy { abs($0.revenueTarget! - revenueTarget) < 1e-12 && $0.impressionBudget == nil })
+    }
+}
