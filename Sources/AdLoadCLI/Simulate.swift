@@ -52,6 +52,12 @@ struct Simulate: ParsableCommand {
     @Option(help: "Reward weights for --log, as name=value pairs (default: the policy file's).")
     var reward: String?
 
+    @Option(help: "A targets file (docs/pacing.md): run the one --policy with the pacing controller in the loop, hourly prices per region, and report revenue, impressions and prices per region and day.")
+    var targets: String?
+
+    @Option(help: "With --targets: write an SVG of attainment and prices over the days to this file.")
+    var pacingPlot: String?
+
     @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
     var allowEnvMismatch = false
 
@@ -84,6 +90,15 @@ struct Simulate: ParsableCommand {
             do { _ = try RewardWeights(parsing: reward) } catch { throw ValidationError("--reward: \(error)") }
         }
         if let log { try checkWritable(log, option: "--log") }
+        if targets != nil {
+            guard policies.count == 1, !compare, log == nil else {
+                throw ValidationError("--targets runs exactly one --policy (no --compare, no --log)")
+            }
+        }
+        if let pacingPlot {
+            guard targets != nil else { throw ValidationError("--pacing-plot needs --targets") }
+            try checkWritable(pacingPlot, option: "--pacing-plot")
+        }
     }
 
     func parsedGrid() throws -> [Int] {
@@ -111,6 +126,10 @@ struct Simulate: ParsableCommand {
         let trainer = BaselineTrainer(runner: runner, grid: grid, oracleReplications: oracleReplications)
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
         let progress = Progress(enabled: !quiet)
+        if let targets, let spec = specs.first {
+            try runPaced(spec, targetsPath: targets, config: config, trainer: trainer, setup: setup, progress: progress)
+            return
+        }
 
         var reports: [SimulationReport] = []
         for (index, spec) in specs.enumerated() {
@@ -145,20 +164,67 @@ struct Simulate: ParsableCommand {
 extension Simulate {
     static func isPolicyFile(_ text: String) -> Bool { text.hasSuffix(".json") || text.contains("/") }
 
-    /// Evaluates a trained policy file, frozen, on `setup` (logging every decision with --log).
-    func runTrained(_ path: String, config: EnvironmentConfig, setup: SimulationSetup, progress: Progress, label: String) throws -> SimulationReport {
+    /// `--targets`: one policy with the pacing controller in the loop.
+    func runPaced(
+        _ spec: PolicyArgument, targetsPath: String, config: EnvironmentConfig, trainer: BaselineTrainer, setup: SimulationSetup,
+        progress: Progress
+    ) throws {
+        let targets: RevenueTargets
+        do {
+            targets = try RevenueTargets.load(path: targetsPath)
+            try targets.validate(regions: config.regions.map(\.name), file: targetsPath)
+        } catch {
+            throw CLIError(error.description)
+        }
+        let paced = PacedSimulation(model: EnvironmentModel(config: config), targets: targets, threads: simulation.threads)
+        let label = "\(spec) paced by \(targetsPath)"
+        let dayProgress: @Sendable (Int) -> Void = { day in progress.note("\(label): day \(day)/\(setup.days)") }
+        let result: (report: SimulationReport, days: [PacedDay])
+        switch spec {
+        case let .baseline(baseline):
+            let policy = try trainer.policy(baseline, evaluation: setup) { progress.note("\(label): \($0)") }
+            result = try paced.run(policy, setup: setup, progress: dayProgress)
+        case let .file(path):
+            result = try paced.run(try simulatedPolicy(path, config: config, setup: setup), setup: setup, progress: dayProgress)
+        }
+        progress.finish(String(format: "%@: %d sessions in %.2f s", label, result.report.sessions, result.report.elapsedSeconds))
+        if let pacingPlot {
+            let svg = PacingOutput.svg(result.days, title: result.report.policy)
+            do { try Data(svg.utf8).write(to: URL(fileURLWithPath: pacingPlot), options: .atomic) } catch {
+                throw CLIError("\(pacingPlot): cannot write the plot (\(error.localizedDescription))")
+            }
+        }
+        if json {
+            let fields = result.report.jsonFields + [("targets", JSONValue.quoted(targetsPath)), ("pacing", PacingOutput.json(result.days))]
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        } else {
+            print("environment \(config.name) (\(simulation.env)), \(simulation.users) users × \(simulation.days) days, seed \(seed), targets \(targetsPath)")
+            print(Comparison(reports: [result.report]).table())
+            print(PacingOutput.table(result.days))
+        }
+    }
+
+    /// A trained policy file as the simulator runs it (greedy with --exploit), with a warning
+    /// when `setup` is the policy's own training seed.
+    func simulatedPolicy(_ path: String, config: EnvironmentConfig, setup: SimulationSetup) throws -> SimulatedPolicy {
         var file: any DecisionPolicy
         do { file = try PolicyFile.load(path: path, expectedSchema: config.featureSchema) } catch { throw CLIError(error.description) }
         try Preflight.checkEnvironment(file, file: path, config: config, configPath: simulation.env, allowed: allowEnvMismatch)
         if file.provenance.source == .simulation && file.provenance.seed == setup.luckSeed {
             FileHandle.standardError.write(Data("warning: \(path) was trained on seed \(setup.luckSeed); evaluate on another --seed\n".utf8))
         }
-        let reward = file.reward
         if exploit { file = file.conservative() }
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + (exploit ? " (greedy)" : "")
-        let policy = SimulatedPolicy(
+        return SimulatedPolicy(
             name: name, version: policyVersion(path), policy: file,
             catalog: PlanCatalog(family: file.planFamily, rules: config.regions.map(\.rules)), decisionSeed: setup.luckSeed)
+    }
+
+    /// Evaluates a trained policy file, frozen, on `setup` (logging every decision with --log).
+    func runTrained(_ path: String, config: EnvironmentConfig, setup: SimulationSetup, progress: Progress, label: String) throws -> SimulationReport {
+        let policy = try simulatedPolicy(path, config: config, setup: setup)
+        let reward = policy.policy.reward
+        let name = policy.name
         guard let log else {
             return try SimulationRunner(model: EnvironmentModel(config: config), threads: simulation.threads).run(policy, setup: setup) { done in
                 progress.note("\(label): \(done)/\(setup.users) users")

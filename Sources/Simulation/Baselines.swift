@@ -15,9 +15,11 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
     case planOracle
     /// Latent-aware dynamic programming per user and session (``DynamicOracle``).
     case dynamicOracle
+    /// A fixed cadence whose gap follows the pacing prices (``PricedCadencePolicy``).
+    case pricedCadence(every: Int)
 
     /// The accepted spellings, for help and error messages.
-    package static let usage = "none, fixed:every=K, myopic, segment, best-plan, oracle:static, oracle:plan, oracle:dynamic"
+    package static let usage = "none, fixed:every=K, priced:every=K, myopic, segment, best-plan, oracle:static, oracle:plan, oracle:dynamic"
 
     /// Parses `none`, `fixed:every=K`, `myopic`, `segment`, `best-plan`, `oracle:static`, `oracle:plan` or `oracle:dynamic`.
     package init(parsing text: String) throws(BaselineSpecError) {
@@ -30,13 +32,14 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
         case "oracle:dynamic": self = .dynamicOracle
         case "oracle:static", "oracle": self = .staticOracle
         default:
-            let prefix = "fixed:every="
+            let priced = text.hasPrefix("priced:every=")
+            let prefix = priced ? "priced:every=" : "fixed:every="
             guard text.hasPrefix(prefix) else { throw BaselineSpecError(text: text, problem: "unknown policy") }
             let number = text.dropFirst(prefix.count)
             guard let k = Int(number), k >= 0, k <= AdPlan.maxPosition else {
                 throw BaselineSpecError(text: text, problem: "K must be an integer in 0...\(AdPlan.maxPosition)")
             }
-            self = .fixed(every: k)
+            self = priced ? .pricedCadence(every: k) : .fixed(every: k)
         }
     }
 
@@ -50,6 +53,7 @@ package enum BaselineSpec: Sendable, Equatable, CustomStringConvertible {
         case .bestPlan: "best-plan"
         case .planOracle: "oracle:plan"
         case .dynamicOracle: "oracle:dynamic"
+        case let .pricedCadence(k): "priced:every=\(k)"
         }
     }
 }
@@ -97,6 +101,7 @@ package struct BaselineTrainer: Sendable {
         case .bestPlan: return try bestPlanPolicy(evaluation: evaluation, progress: progress)
         case .planOracle: return try planOraclePolicy(evaluation: evaluation, progress: progress)
         case .dynamicOracle: return DynamicOracle(model: runner.model, evaluation: evaluation)
+        case let .pricedCadence(k): return PricedCadencePolicy(every: k, seed: evaluation.luckSeed)
         }
     }
 

@@ -107,6 +107,9 @@ struct CommandLineTests {
         Case(
             arguments: ["simulate", "--policy", "policies/default-egreedy.json", "--log", "/nonexistent/dir/log.jsonl"],
             expected: "the folder /nonexistent/dir does not exist"),
+        Case(arguments: ["simulate", "--policy", "none", "--policy", "best-plan", "--targets", "t.json"], expected: "--targets runs exactly one --policy"),
+        Case(arguments: ["simulate", "--policy", "none", "--pacing-plot", "/tmp/p.svg"], expected: "--pacing-plot needs --targets"),
+        Case(arguments: ["simulate", "--policy", "priced:every=x"], expected: "K must be an integer"),
     ]
 
     @Test("each invalid command line is refused before any work, with one line naming the option and a usage exit code", arguments: refusals)
