@@ -226,12 +226,13 @@ struct SimulatorTests {
         #expect(try BaselineSpec(parsing: "best-plan") == .bestPlan && BaselineSpec.bestPlan.description == "best-plan")
         #expect(try BaselineSpec(parsing: "oracle:plan") == .planOracle && BaselineSpec.planOracle.description == "oracle:plan")
         #expect(try BaselineSpec(parsing: "oracle:dynamic") == .dynamicOracle && BaselineSpec.dynamicOracle.description == "oracle:dynamic")
+        #expect(try BaselineSpec(parsing: "priced:every=12") == .pricedCadence(every: 12) && BaselineSpec.pricedCadence(every: 12).description == "priced:every=12")
         #expect(throws: BaselineSpecError.self) { try BaselineSpec(parsing: "fixed:every=-1") }
         #expect(throws: BaselineSpecError.self) { try BaselineSpec(parsing: "greedy") }
         do {
             _ = try BaselineSpec(parsing: "fixed:every=x")
         } catch {
-            #expect(error.description == "policy 'fixed:every=x': K must be an integer in 0...512 (expected one of none, fixed:every=K, myopic, segment, best-plan, oracle:static, oracle:plan, oracle:dynamic)")
+            #expect(error.description == "policy 'fixed:every=x': K must be an integer in 0...512 (expected one of none, fixed:every=K, priced:every=K, myopic, segment, best-plan, oracle:static, oracle:plan, oracle:dynamic)")
         }
     }
 }
