@@ -57,20 +57,17 @@ package struct ComponentRidgeModel: Sendable {
     }
 
     /// θ for the reward Σ c_k·r_k: Σ c_k·θ_k.
-    package func theta(weights: [Double]) -> Vector {
-        precondition(weights.count == componentCount, "ComponentRidgeModel.theta: \(weights.count) weights for \(componentCount) components")
-        var result = Vector.zeros(shared.dimension)
-        Kernels.axpy(alpha: weights[0], shared.theta, into: &result)
-        for k in extraTheta.indices { Kernels.axpy(alpha: weights[k + 1], extraTheta[k], into: &result) }
-        return result
-    }
+    package func theta(weights: [Double]) -> Vector { Self.combine(shared.theta, extraTheta, weights: weights) }
 
     /// b for the reward Σ c_k·r_k: Σ c_k·b_k.
-    package func b(weights: [Double]) -> Vector {
-        precondition(weights.count == componentCount, "ComponentRidgeModel.b: \(weights.count) weights for \(componentCount) components")
-        var result = Vector.zeros(shared.dimension)
-        Kernels.axpy(alpha: weights[0], shared.b, into: &result)
-        for k in extraB.indices { Kernels.axpy(alpha: weights[k + 1], extraB[k], into: &result) }
+    package func b(weights: [Double]) -> Vector { Self.combine(shared.b, extraB, weights: weights) }
+
+    /// weights[0]·first + Σ weights[k + 1]·rest[k].
+    private static func combine(_ first: Vector, _ rest: [Vector], weights: [Double]) -> Vector {
+        precondition(weights.count == 1 + rest.count, "ComponentRidgeModel: \(weights.count) weights for \(1 + rest.count) components")
+        var result = Vector.zeros(first.count)
+        Kernels.axpy(alpha: weights[0], first, into: &result)
+        for k in rest.indices { Kernels.axpy(alpha: weights[k + 1], rest[k], into: &result) }
         return result
     }
 }
