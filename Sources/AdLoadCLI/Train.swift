@@ -74,7 +74,9 @@ struct TrainBandit: ParsableCommand {
         guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
         _ = try algorithm()
         if let lambda { guard lambda > 0 && lambda.isFinite else { throw ValidationError("--lambda must be a positive number, got \(lambda)") } }
-        _ = try rewardWeights(engagementWeight: engagementWeight ?? 0)
+        if let reward {
+            do { _ = try RewardWeights(parsing: reward) } catch { throw ValidationError("--reward: \(error)") }
+        }
         if let curve { try checkWritable(curve, option: "--curve") }
     }
 
@@ -92,9 +94,15 @@ struct TrainBandit: ParsableCommand {
         do { return try BanditAlgorithm(name: algo.rawValue, hyperparameters: values) } catch { throw ValidationError("--hyper: \(error)") }
     }
 
-    /// The reward: the algorithm's defaults with `engagementWeight` per item, then `--reward`.
-    func rewardWeights(engagementWeight: Double) throws -> RewardWeights {
-        let base = TrainingDefaults.reward(for: algo.rawValue, engagementWeight: engagementWeight)
+    /// The reward: the algorithm's defaults with `engagementWeight` per item, the
+    /// environment's training weights over them, then `--reward`.
+    func rewardWeights(engagementWeight: Double, config: EnvironmentConfig) throws -> RewardWeights {
+        let base: RewardWeights
+        do {
+            base = try TrainingDefaults.reward(for: algo.rawValue, engagementWeight: engagementWeight, settings: config.training)
+        } catch {
+            throw CLIError("\(simulation.env): key 'training.reward': \(error)")
+        }
         guard let reward else { return base }
         do { return try RewardWeights(parsing: reward, base: base) } catch { throw ValidationError("--reward: \(error)") }
     }
@@ -107,11 +115,11 @@ struct TrainBandit: ParsableCommand {
         let schema = config.featureSchema.with(history: history)
         let catalog = config.planCatalog()
         if let engagementWeight { config.objective.engagementWeight = engagementWeight }
-        let weights = try rewardWeights(engagementWeight: config.objective.engagementWeight)
+        let weights = try rewardWeights(engagementWeight: config.objective.engagementWeight, config: config)
         let progress = Progress(enabled: !quiet)
         var bandit = try LinearBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: try algorithm(),
-            lambda: lambda ?? TrainingDefaults.lambda(for: algo.rawValue))
+            lambda: lambda ?? TrainingDefaults.lambda(for: algo.rawValue, settings: config.training))
         let provenance: PolicyProvenance
         let curveLines: [String]
         if let logs {
@@ -247,7 +255,7 @@ struct TrainPolicyGradient: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
-        discussion: "bandit trains Thompson sampling first, as `train bandit --algo thompson` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
+        discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
     var warmStart = "bandit"
 
     @Option(parsing: .unconditional, help: "Users the warm start's teacher runs for the cloning (default: 4 × --episodes, at most --users).")
@@ -295,17 +303,24 @@ struct TrainPolicyGradient: ParsableCommand {
         case "none":
             return nil
         case "bandit":
-            let fingerprint = "thompson-defaults"
+            // The teacher's identity for --resume: its algorithm, and the environment's
+            // training settings when the file sets any (they are not in its fingerprint).
+            let settings = model.config.training
+            let name = settings.teacher
+            let fingerprint = settings == .standard
+                ? "thompson-defaults"
+                : "\(name)-defaults-" + String(FNV1a64.hash("\(settings.lambda.map { "\($0)" } ?? "default") \(settings.reward.sorted { $0.key < $1.key })"), radix: 16)
+            let label = ["linucb": "LinUCB", "thompson": "Thompson sampling", "egreedy": "ε-greedy", "softmax": "softmax"][name] ?? name
             guard !resuming else { return WarmStart(teacher: nil, fingerprint: fingerprint, episodes: episodes) }
-            progress.note("warm start: training Thompson sampling (train bandit's defaults) on \(simulation.users) users × \(simulation.days) days")
+            progress.note("warm start: training \(label) (train bandit's defaults) on \(simulation.users) users × \(simulation.days) days")
             let teacher = try WarmStart.trainBandit(
                 model: model, schema: schema, setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed),
                 engagementWeight: engagementWeight, threads: simulation.threads, provenance: provenance
             ) { step in
                 progress.note(String(
-                    format: "warm start: Thompson sampling, day %d/%d, reward %.5f, ETA %.0f s", step.day, step.days, step.runningReward, step.etaSeconds))
+                    format: "warm start: %@, day %d/%d, reward %.5f, ETA %.0f s", label, step.day, step.days, step.runningReward, step.etaSeconds))
             }
-            progress.finish("warm start: trained Thompson sampling on \(teacher.provenance.sessions) sessions")
+            progress.finish("warm start: trained \(label) on \(teacher.provenance.sessions) sessions")
             return WarmStart(teacher: teacher, fingerprint: fingerprint, episodes: episodes)
         default:
             let teacher: any DecisionPolicy

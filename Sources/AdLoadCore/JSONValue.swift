@@ -135,13 +135,15 @@ package struct ConfigReader: Sendable {
     /// The largest integer a JSON number (a Double) holds exactly.
     package static let largestExactInteger = 1 << 53
 
-    /// Reads the top-level object of `data`, allowing exactly `keys`.
-    package init(data: Data, file: String, keys: [String]) throws(ConfigError) {
-        try self.init(file: file, path: "", value: try JSONValue.parse(data, file: file), keys: keys)
+    /// Reads the top-level object of `data`, allowing exactly `keys` (all required) and
+    /// `optionalKeys` (which may be left out).
+    package init(data: Data, file: String, keys: [String], optionalKeys: [String] = []) throws(ConfigError) {
+        try self.init(file: file, path: "", value: try JSONValue.parse(data, file: file), keys: keys, optionalKeys: optionalKeys)
     }
 
-    /// Reads `value` (the object at `path` of `file`) as an object with exactly `keys`.
-    package init(file: String, path: String, value: JSONValue, keys: [String]) throws(ConfigError) {
+    /// Reads `value` (the object at `path` of `file`) as an object with exactly `keys` (all
+    /// required) and `optionalKeys` (which may be left out).
+    package init(file: String, path: String, value: JSONValue, keys: [String], optionalKeys: [String] = []) throws(ConfigError) {
         guard case let .object(fields) = value else {
             if path.isEmpty {
                 throw ConfigError(file: file, key: nil, value: nil, problem: "must hold a JSON object, found \(value.typeName)")
@@ -151,11 +153,11 @@ package struct ConfigReader: Sendable {
         self.file = file
         self.path = path
         self.fields = fields
-        let allowed = Set(keys)
+        let allowed = Set(keys + optionalKeys)
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw ConfigError(
                 file: file, key: key(unknown), value: fields[unknown]?.summary,
-                problem: "unknown key (allowed here: \(keys.joined(separator: ", ")))")
+                problem: "unknown key (allowed here: \((keys + optionalKeys).joined(separator: ", ")))")
         }
         if let missing = keys.first(where: { fields[$0] == nil }) {
             throw ConfigError(file: file, key: key(missing), value: nil, problem: "is missing")
@@ -213,6 +215,9 @@ package struct ConfigReader: Sendable {
         if case .null = try raw(name) { return nil }
         return try number(name, in: range)
     }
+
+    /// Whether the object has a key `name` (for optional keys).
+    package func has(_ name: String) -> Bool { fields[name] != nil }
 
     /// Whether `name` is present and JSON null.
     package func isNull(_ name: String) -> Bool {

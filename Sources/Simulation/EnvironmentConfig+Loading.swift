@@ -19,7 +19,7 @@ extension EnvironmentConfig {
         let top = try ConfigReader(data: data, file: file, keys: [
             "name", "description", "regions", "devices", "tenures", "latent", "dynamics",
             "returns", "hours", "objective", "session",
-        ])
+        ], optionalKeys: ["training"])
         let shiftKeys = ["tolerance_shift", "click_shift", "exit_shift", "visit_shift"]
         func shifts(_ reader: ConfigReader) throws(ConfigError) -> TraitShifts {
             TraitShifts(
@@ -128,10 +128,20 @@ extension EnvironmentConfig {
         let o = try top.object("objective", keys: ["engagement_weight", "discount_per_day", "expected_revenue"])
         let s = try top.object("session", keys: ["max_items"])
 
-        return EnvironmentConfig(
+        var training = TrainingSettings.standard
+        if top.has("training") {
+            let t = try top.object("training", keys: ["teacher", "lambda", "reward"])
+            let teacher = try t.string("teacher")
+            guard TrainingSettings.teachers.contains(teacher) else {
+                throw t.error("teacher", .string(teacher), "expected one of \(TrainingSettings.teachers.joined(separator: ", "))")
+            }
+            training = TrainingSettings(
+                teacher: teacher, lambda: try t.optionalNumber("lambda", in: 1e-9...1e12), reward: try t.numberMap("reward"))
+        }
+        var config = EnvironmentConfig(
             name: try top.string("name"),
             summary: try top.string("description"),
-            fingerprint: top.fingerprint(excluding: ["name", "description"]),
+            fingerprint: top.fingerprint(excluding: ["name", "description", "training"]),
             regions: regions,
             devices: devices,
             tenures: tenures,
@@ -145,6 +155,8 @@ extension EnvironmentConfig {
                 discountPerDay: try o.number("discount_per_day", in: 0...1),
                 expectedRevenue: try o.bool("expected_revenue")),
             maxItems: try s.integer("max_items", in: 1...AdPlan.maxPosition))
+        config.training = training
+        return config
     }
 
     private static func checkShares(_ shares: [Double], key: String, file: String) throws(ConfigError) {

@@ -96,6 +96,30 @@ package struct ObjectiveParameters: Sendable, Equatable {
     var expectedRevenue: Bool
 }
 
+/// What `adload train` uses on this environment when no tuning flag is given (the file's
+/// optional `training` key): the ridge prior, reward weights over the algorithm's defaults,
+/// and the bandit `train pg` clones first. The defaults of the code (``standard``) were tuned
+/// on the default preset; a preset whose users differ carries its own.
+package struct TrainingSettings: Sendable, Equatable {
+    /// The bandit algorithm `train pg --warm-start bandit` trains and clones.
+    package var teacher: String
+    /// The ridge prior λ for every algorithm (`nil`: the per-algorithm defaults).
+    package var lambda: Double?
+    /// Reward weights set over the algorithm's defaults (`--reward` still overrides them).
+    package var reward: [String: Double]
+
+    /// The bandit algorithms a teacher can be.
+    package static let teachers = ["linucb", "thompson", "egreedy", "softmax"]
+    /// What an environment file without a `training` key gets.
+    package static let standard = TrainingSettings(teacher: "thompson", lambda: nil, reward: [:])
+
+    package init(teacher: String, lambda: Double?, reward: [String: Double]) {
+        self.teacher = teacher
+        self.lambda = lambda
+        self.reward = reward
+    }
+}
+
 /// A whole environment-model configuration, as loaded from `env/*.json`.
 public struct EnvironmentConfig: Sendable, Equatable {
     public var name: String
@@ -119,6 +143,9 @@ public struct EnvironmentConfig: Sendable, Equatable {
     package var objective: ObjectiveParameters
     /// Length of the feed a session can scroll (positions); sessions end at the latest there.
     var maxItems: Int
+    /// Training defaults for this environment (not part of the fingerprint: they do not
+    /// change what the environment does).
+    package var training = TrainingSettings.standard
 
     /// Number of observable segments (region × device × tenure).
     var segmentCount: Int { regions.count * devices.count * tenures.count }

@@ -30,9 +30,10 @@ package struct WarmStart: Sendable {
 }
 
 extension WarmStart {
-    /// The teacher `adload train pg` clones when no `--warm-start` file is given: Thompson
-    /// sampling trained exactly as `adload train bandit --algo thompson` trains it with no
-    /// tuning flag (``TrainingDefaults``), on the same environment, users, days and seed.
+    /// The teacher `adload train pg` clones when no `--warm-start` file is given: the
+    /// environment's teacher algorithm (``TrainingSettings/teacher``: Thompson sampling unless
+    /// the file names another) trained exactly as `adload train bandit --algo NAME` trains it
+    /// with no tuning flag (``TrainingDefaults``), on the same environment, users, days and seed.
     ///
     /// Why a bandit first: from a near-uniform policy PPO needs hundreds of iterations to
     /// reach the bandits' level (docs/policy-gradient.md); from their clone it starts there and
@@ -41,16 +42,18 @@ extension WarmStart {
         model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, engagementWeight: Double, threads: Int,
         provenance: PolicyProvenance, progress: ((BanditProgress) -> Void)? = nil
     ) throws -> LinearBanditPolicy {
-        let name = "thompson"
+        let settings = model.config.training
+        let name = settings.teacher
         guard let algorithm = BanditAlgorithm.defaults(named: name) else {
-            preconditionFailure("Thompson sampling is a bandit algorithm")
+            preconditionFailure("the environment's teacher \(name) is a bandit algorithm (checked when the file is loaded)")
         }
         let bandit = try LinearBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm,
-            lambda: TrainingDefaults.lambda(for: name))
+            lambda: TrainingDefaults.lambda(for: name, settings: settings))
         return try BanditRunner(model: model, threads: threads).train(
             bandit, name: name, schema: schema, setup: setup,
-            reward: TrainingDefaults.reward(for: name, engagementWeight: engagementWeight), provenance: provenance, progress: progress
+            reward: try TrainingDefaults.reward(for: name, engagementWeight: engagementWeight, settings: settings), provenance: provenance,
+            progress: progress
         ).policy
     }
 }

@@ -162,6 +162,44 @@ struct CommandLineTests {
         #expect(reward["returned"] == returned && reward["load_squared"] == 0.02 && reward["items"] == 2e-4)
     }
 
+    @Test("an environment's training settings are train bandit's defaults there; --lambda and --reward still override them")
+    func environmentTrainingDefaults() throws {
+        func trained(_ extra: [String]) throws -> (lambda: Double?, reward: [String: Double]) {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("adload-train-\(UUID().uuidString).json").path
+            defer {
+                try? FileManager.default.removeItem(atPath: out)
+                try? FileManager.default.removeItem(atPath: out.replacingOccurrences(of: ".json", with: ".csv"))
+            }
+            var command = try AdLoad.parseAsRoot([
+                "train", "bandit", "--algo", "thompson", "--env", repositoryFile("env/field-calibrated.json"), "--users", "3", "--days", "1",
+                "--threads", "1", "--quiet", "--out", out,
+            ] + extra)
+            try command.run()
+            let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+            return ((policy["parameters"] as? [String: Any])?["lambda"] as? Double, try #require(policy["reward"] as? [String: Double]))
+        }
+        let defaults = try trained([])
+        #expect(defaults.lambda == 1)
+        #expect(defaults.reward["items"] == 2e-4 && defaults.reward["negatives"] == 0.005 && defaults.reward["returned"] == 0.01
+            && defaults.reward["load_squared"] == 0)
+        let overridden = try trained(["--lambda", "7", "--reward", "returned=0.3"])
+        #expect(overridden.lambda == 7 && overridden.reward["returned"] == 0.3 && overridden.reward["negatives"] == 0.005)
+    }
+
+    @Test("an environment whose training reward names an unknown weight is refused by train, naming the file and key")
+    func environmentTrainingRewardTypo() async throws {
+        let text = try String(contentsOfFile: repositoryFile("env/field-calibrated.json"), encoding: .utf8)
+            .replacingOccurrences(of: "\"negatives\": 0.005, \"returned\"", with: "\"negativs\": 0.005, \"returned\"")
+        let env = FileManager.default.temporaryDirectory.appendingPathComponent("adload-env-\(UUID().uuidString).json").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: env))
+        defer { try? FileManager.default.removeItem(atPath: env) }
+        let message = try await runFailure([
+            "train", "bandit", "--env", env, "--users", "2", "--days", "1", "--quiet", "--out",
+            FileManager.default.temporaryDirectory.appendingPathComponent("adload-never-\(UUID().uuidString).json").path,
+        ])
+        #expect(message.hasPrefix("\(env): key 'training.reward': reward weight 'negativs'"), "\(message)")
+    }
+
     @Test("train pg writes a policy that simulate runs; the same seed gives the same network whatever --threads is")
     func trainPolicyGradient() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-pg-\(UUID().uuidString)")
@@ -215,18 +253,20 @@ struct CommandLineTests {
         #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start", "none", "--warm-start-episodes", "10"]) }
     }
 
-    @Test("train pg's default warm start trains the same Thompson sampling model as train bandit --algo thompson")
-    func defaultTeacherIsTrainBandit() throws {
+    @Test("train pg's default warm start trains the same model as train bandit --algo TEACHER, the environment's teacher",
+          arguments: [("env/default.json", "thompson"), ("env/field-calibrated.json", "softmax")])
+    func defaultTeacherIsTrainBandit(environment: String, teacherName: String) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-teacher-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let out = folder.appendingPathComponent("thompson.json").path
-        let env = repositoryFile("env/default.json")
+        let out = folder.appendingPathComponent("\(teacherName).json").path
+        let env = repositoryFile(environment)
         var command = try AdLoad.parseAsRoot([
-            "train", "bandit", "--algo", "thompson", "--env", env, "--users", "24", "--days", "6", "--seed", "3", "--quiet", "--out", out,
+            "train", "bandit", "--algo", teacherName, "--env", env, "--users", "24", "--days", "6", "--seed", "3", "--quiet", "--out", out,
         ])
         try command.run()
         let config = try EnvironmentConfig.load(path: env)
+        #expect(config.training.teacher == teacherName)
         let teacher = try WarmStart.trainBandit(
             model: EnvironmentModel(config: config), schema: config.featureSchema, setup: SimulationSetup(users: 24, days: 6, seed: 3),
             engagementWeight: config.objective.engagementWeight, threads: 2,

@@ -38,6 +38,22 @@ struct EnvironmentConfigTests {
         object[section] = inner
     }
 
+    @Test("the optional training key: the field-calibrated preset's settings, the standard ones without it, a bad teacher named, and no change to the fingerprint")
+    func trainingSettings() throws {
+        let calibrated = try shippedEnvironment("field-calibrated")
+        #expect(calibrated.training == TrainingSettings(
+            teacher: "softmax", lambda: 1, reward: ["items": 0.0002, "negatives": 0.005, "returned": 0.01, "load_squared": 0]))
+        #expect(try shippedEnvironment("default").training == .standard)
+        let message = try #require(try error { $0["training"] = ["teacher": "ppo", "lambda": NSNull(), "reward": [String: Double]()] })
+        #expect(message.hasPrefix("env/edited.json: key 'training.teacher' has value \"ppo\": expected one of linucb, thompson, egreedy, softmax"), "\(message)")
+        let url = packageRoot.appendingPathComponent("env/field-calibrated.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        object.removeValue(forKey: "training")
+        let without = try EnvironmentConfig.parse(try JSONSerialization.data(withJSONObject: object), file: "env/without.json")
+        #expect(without.fingerprint == calibrated.fingerprint, "training settings do not change what the environment does")
+        #expect(without.training == .standard)
+    }
+
     @Test("malformed JSON names the file and says where")
     func badJSON() throws {
         do {
