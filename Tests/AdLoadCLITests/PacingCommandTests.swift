@@ -18,6 +18,15 @@ struct PacingCommandTests {
         return path
     }
 
+    @Test("the shipped example targets load and name only the default preset's regions; both kinds of constraint are set")
+    func shippedTargets() throws {
+        let targets = try RevenueTargets.load(path: repositoryFile("env/targets/default.json"))
+        let config = try EnvironmentConfig.load(path: repositoryFile("env/default.json"))
+        try targets.validate(regions: config.regions.map(\.name), file: "env/targets/default.json")
+        #expect(targets.regions.contains { $0.targets.dailyRevenue != nil })
+        #expect(targets.regions.contains { $0.targets.dailyImpressionBudget != nil })
+    }
+
     @Test("a paced run writes a plot with its elements closed and data in both panels")
     func plot() throws {
         let targets = try temporary(".json", Self.targets)
