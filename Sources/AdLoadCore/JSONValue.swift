@@ -338,7 +338,8 @@ package struct ConfigReader: Sendable {
     package func namedObjects(_ name: String, keys: [String]) throws(ConfigError) -> [(name: String, reader: ConfigReader)] {
         let value = try raw(name)
         guard case let .object(fields) = value, !fields.isEmpty else {
-            throw error(name, value, "expected a non-empty object of named entries, found \(value.typeName)")
+            let found = if case .object = value { "an empty object" } else { value.typeName }
+            throw error(name, value, "expected a non-empty object of named entries, found \(found)")
         }
         var result: [(name: String, reader: ConfigReader)] = []
         for (entryName, entryValue) in fields.sorted(by: { $0.key < $1.key }) {

@@ -154,6 +154,16 @@ struct PacingControllerTests {
         }
     }
 
+    @Test("a targets file with no region says the object is empty")
+    func noRegions() {
+        let text = String(Self.valid[..<Self.valid.range(of: "\"regions\"")!.lowerBound]) + "\"regions\": {}}"
+        #expect {
+            try RevenueTargets.parse(Data(text.utf8), file: "t.json")
+        } throws: { error in
+            (error as? ConfigError)?.description.hasSuffix("expected a non-empty object of named entries, found an empty object") == true
+        }
+    }
+
     @Test("a region the environment does not have is an error")
     func unknownRegion() throws {
         let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")
