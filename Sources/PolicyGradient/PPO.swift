@@ -28,7 +28,7 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
     /// PPO's clip ε on the probability ratio.
     package var clip = 0.2
     /// Passes over each batch. 2, not the usual 4: on the tuning seed both gave 1.053×
-    /// best-plan, and 2 trains about 1.4× faster (docs/policy-gradient.md).
+    /// best-plan, and 2 halves the update's work (docs/policy-gradient.md).
     package var epochs = 2
     package var minibatchSize = 256
     /// 0.001: at 0.01 the policy stayed near uniform after 100 iterations.
@@ -279,8 +279,8 @@ package struct PolicyGradientTrainer: Sendable {
 
     /// Updates the networks from `batch` (collected with the current policy): advantages by
     /// GAE (or from paired rollouts when the batch has groups), normalized over the batch;
-    /// the value network only with GAE, since paired advantages do not use it (it was about a
-    /// fifth of the update's work);
+    /// the value network only with GAE, since paired advantages do not use it (training it
+    /// anyway was work for a network nothing read);
     /// minibatches shuffled with `random`. Each minibatch's gradient is the sum of
     /// ``updateBlocks`` block gradients, computed on up to `threads` threads; the result is the
     /// same whatever `threads` is.
