@@ -78,7 +78,9 @@ package struct PacingState: Sendable, Equatable {
 /// simulation and every service replica compute the same prices from the same counters.
 ///
 /// Each constraint's error is relative and compares today's counters with the day's target
-/// pro-rated by the share of the day's expected traffic seen so far:
+/// pro-rated by the share of the day's expected amount seen so far (of revenue for the
+/// revenue target and of impressions for the budget, since an hour's revenue per session
+/// varies with the hour's ad value):
 /// - revenue: (target · share − revenue) / (target · share), positive when behind;
 /// - impressions: (impressions − budget · share) / (budget · share), positive when over;
 /// - negative rate: (negatives / impressions − ceiling) / ceiling;
@@ -101,19 +103,21 @@ package struct PacingController: Sendable, Equatable {
     ///   - targets: the region's targets.
     ///   - activeUsers: users expected to be active in the region today (turns a per-user
     ///     revenue target into a total).
-    ///   - dayShare: the share of today's expected traffic already seen, in (0, 1].
+    ///   - dayShare: the share of today's expected traffic (sessions) already seen, in (0, 1].
+    ///   - revenueShare: the share of today's expected revenue already earned (`nil`: `dayShare`).
+    ///   - impressionShare: the share of today's expected impressions already shown (`nil`: `dayShare`).
     ///   - elapsedDays: time since the previous update, in days.
     package func update(
         _ state: PacingState, counters: PacingCounters, targets: RegionTargets, activeUsers: Int, dayShare: Double,
-        elapsedDays: Double
+        revenueShare: Double? = nil, impressionShare: Double? = nil, elapsedDays: Double
     ) -> PacingState {
         guard dayShare >= gains.minimumDayShare, dayShare > 0 else { return state }
         var next = state
-        let share = min(1, dayShare)
+        let shares = (revenue: min(1, revenueShare ?? dayShare), impressions: min(1, impressionShare ?? dayShare))
         let current = [state.prices.revenue, state.prices.impressions, state.prices.negatives, state.prices.organic]
         let defaults = PacingPrices.defaults
         let bases = [defaults.revenue, defaults.impressions, defaults.negatives, defaults.organic]
-        let errors = Self.errors(counters: counters, targets: targets, activeUsers: activeUsers, share: share)
+        let errors = Self.errors(counters: counters, targets: targets, activeUsers: activeUsers, shares: shares)
         var prices = bases
         for index in 0..<4 {
             switch errors[index] {
@@ -144,17 +148,19 @@ package struct PacingController: Sendable, Equatable {
     }
 
     /// The relative errors of the four constraints, in price order.
-    static func errors(counters: PacingCounters, targets: RegionTargets, activeUsers: Int, share: Double) -> [ConstraintError] {
+    static func errors(
+        counters: PacingCounters, targets: RegionTargets, activeUsers: Int, shares: (revenue: Double, impressions: Double)
+    ) -> [ConstraintError] {
         func relative(_ numerator: Double, over denominator: Double) -> ConstraintError {
             denominator > 0 && numerator.isFinite ? .error(numerator / denominator) : .noData
         }
         var errors: [ConstraintError] = [.unset, .unset, .unset, .unset]
         if let target = targets.dailyRevenue {
-            let expected = target.amount(activeUsers: activeUsers) * share
+            let expected = target.amount(activeUsers: activeUsers) * shares.revenue
             errors[0] = relative(expected - counters.revenue, over: expected)
         }
         if let budget = targets.dailyImpressionBudget {
-            let expected = budget * share
+            let expected = budget * shares.impressions
             errors[1] = relative(counters.impressions - expected, over: expected)
         }
         if let ceiling = targets.maxNegativeRate {

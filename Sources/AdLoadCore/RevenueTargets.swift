@@ -57,7 +57,7 @@ package struct PacingGains: Sendable, Equatable {
     package var minimumDayShare: Double
 
     /// The documented defaults (env/targets/README.md).
-    package static let standard = PacingGains(proportional: 0.5, integral: 2, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02)
+    package static let standard = PacingGains(proportional: 2, integral: 5, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02)
 
     package init(proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double) {
         self.proportional = proportional

@@ -69,12 +69,14 @@ package struct PacedSimulation: Sendable {
         })
         var states = Array(repeating: PacingState(), count: regionCount)
         var days: [PacedDay] = []
-        var yesterdayProfile: [[Double]]? = nil  // per region: cumulative share of sessions by interval
+        // Per region and interval, yesterday's cumulative shares of the day's sessions, revenue
+        // and impressions: the pace a day's counters are compared with.
+        var yesterdayProfile: [[DayShares]]? = nil
         var yesterdayActive: [Int]? = nil
         for day in 0..<setup.days {
             var counters = Array(repeating: PacingCounters(), count: regionCount)
             var active = Array(repeating: 0, count: regionCount)
-            var sessionsByInterval = Array(repeating: Array(repeating: 0.0, count: perDay), count: regionCount)
+            var byInterval = Array(repeating: Array(repeating: PacingCounters(), count: perDay), count: regionCount)
             for interval in 0..<perDay {
                 let end = Double(day) + Double(interval + 1) / Double(perDay)
                 let prices = states.map(\.prices)
@@ -123,18 +125,22 @@ package struct PacedSimulation: Sendable {
                     guard let partial else { continue }
                     for region in 0..<regionCount {
                         counters[region].add(partial.counters[region])
-                        sessionsByInterval[region][interval] += partial.counters[region].sessions
+                        byInterval[region][interval].add(partial.counters[region])
                         active[region] += partial.active[region]
                     }
                 }
                 for region in 0..<regionCount {
-                    // The share of today's traffic seen: yesterday's profile, or the share of the day on day 1.
-                    let share = yesterdayProfile?[region][interval] ?? Double(interval + 1) / Double(perDay)
+                    // The shares of today's sessions, revenue and impressions seen: yesterday's
+                    // profile, or the share of the day on day 1.
+                    let evenShare = Double(interval + 1) / Double(perDay)
+                    let profile = yesterdayProfile?[region][interval]
+                    let share = profile?.sessions ?? evenShare
                     // Expected active users today: yesterday's count, or on day 1 today's so far over the share.
                     let expectedActive = yesterdayActive?[region] ?? Int((Double(active[region]) / max(share, 1e-9)).rounded())
                     states[region] = controller.update(
                         states[region], counters: counters[region], targets: regionTargets[region], activeUsers: expectedActive,
-                        dayShare: share, elapsedDays: 1 / Double(perDay))
+                        dayShare: share, revenueShare: profile?.revenue ?? evenShare, impressionShare: profile?.impressions ?? evenShare,
+                        elapsedDays: 1 / Double(perDay))
                 }
             }
             for region in 0..<regionCount {
@@ -145,13 +151,16 @@ package struct PacedSimulation: Sendable {
                     impressionBudget: targets.dailyImpressionBudget, maxNegativeRate: targets.maxNegativeRate,
                     minOrganicPerSession: targets.minOrganicPerSession, prices: states[region].prices))
             }
-            yesterdayProfile = sessionsByInterval.map { byInterval in
-                let total = byInterval.reduce(0, +)
-                guard total > 0 else { return (0..<perDay).map { Double($0 + 1) / Double(perDay) } }
-                var cumulative = 0.0
-                return byInterval.map { sessions in
-                    cumulative += sessions
-                    return cumulative / total
+            yesterdayProfile = byInterval.map { intervals in
+                let total = intervals.reduce(into: PacingCounters()) { $0.add($1) }
+                var cumulative = PacingCounters()
+                return intervals.enumerated().map { index, part in
+                    cumulative.add(part)
+                    let even = Double(index + 1) / Double(perDay)
+                    func share(_ done: Double, _ all: Double) -> Double { all > 0 ? done / all : even }
+                    return DayShares(
+                        sessions: share(cumulative.sessions, total.sessions), revenue: share(cumulative.revenue, total.revenue),
+                        impressions: share(cumulative.impressions, total.impressions))
                 }
             }
             yesterdayActive = active
@@ -162,4 +171,12 @@ package struct PacedSimulation: Sendable {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return (SimulationReport(policy: policy.name, setup: setup, outcomes: outcomes, elapsedSeconds: seconds), days)
     }
+}
+
+/// How much of a day's sessions, revenue and impressions had come by the end of an interval
+/// (cumulative shares, 1 at the day's end).
+struct DayShares: Sendable {
+    var sessions: Double
+    var revenue: Double
+    var impressions: Double
 }

@@ -134,7 +134,7 @@ struct PacingControllerTests {
         #expect(targets.targets(region: "na") == RegionTargets(dailyRevenue: .perActiveUser(0.2), maxNegativeRate: 0.02))
         #expect(targets.targets(region: "eu") == RegionTargets(dailyImpressionBudget: 50_000, minOrganicPerSession: 40))
         #expect(targets.targets(region: "apac") == RegionTargets())
-        #expect(targets.gains == .standard)
+        #expect(targets.gains == PacingGains(proportional: 0.5, integral: 2, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02))
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
