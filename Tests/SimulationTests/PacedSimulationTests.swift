@@ -42,8 +42,8 @@ struct PacedSimulationTests {
     /// The loop's direction on the impression side, and its bookkeeping. Revenue is not
     /// asserted: with the environment's slow dynamics (with few ads, sessions per user grow
     /// for weeks) the priced cadence's revenue overshot a target 10% above its unpaced level
-    /// by 15% on days 8-30 (docs/pacing.md); how closely priced learners track revenue
-    /// targets is measured by `simulate --targets`.
+    /// by 15% on days 8-30 with the first gains (docs/pacing.md); how closely priced learners
+    /// track revenue targets is measured by `simulate --targets`.
     @Test("an impression budget 20% below the unpaced run's brings impressions closer to it; prices move only where targets are set")
     func movesTowardTargets() throws {
         let setup = SimulationSetup(users: 3_000, days: 30, seed: 6)
