@@ -31,6 +31,11 @@ enum PacingOutput {
         for region in regions {
             let settled = days.filter { $0.region == region && $0.day >= firstSettledDay }
             guard let last = days.last(where: { $0.region == region }) else { continue }
+            guard !settled.isEmpty else {
+                lines.append(region.padding(toLength: 8, withPad: " ", startingAt: 0)
+                    + "no day from day \(firstSettledDay) on (the run has \(last.day))" + String(format: "   prices %.3f, %.3f", last.prices.revenue, last.prices.impressions))
+                continue
+            }
             let revenueRatios = settled.compactMap { day in day.revenueTarget.map { day.counters.revenue / max($0, 1e-12) } }
             let budgetRatios = settled.compactMap { day in day.impressionBudget.map { day.counters.impressions / max($0, 1e-12) } }
             var line = region.padding(toLength: 8, withPad: " ", startingAt: 0)

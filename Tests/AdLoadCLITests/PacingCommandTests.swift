@@ -60,6 +60,8 @@ struct PacingCommandTests {
             #expect(row["revenue_target"] is NSNull)
             #expect((row["impression_budget"] is NSNull) == (row["region"] as? String != "eu"))
         }
+        let table = PacingOutput.table(run.days)
+        #expect(table.contains("eu      no day from day 8 on (the run has 2)"), "a run shorter than the warm-up says so: \(table)")
     }
 
     @Test("a targets file naming a region the environment does not have is refused with the file and key")
