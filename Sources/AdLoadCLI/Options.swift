@@ -66,6 +66,16 @@ enum AlgorithmName: String, ExpressibleByArgument, CaseIterable, Sendable {
         }
         return algorithm
     }
+
+    /// The algorithm's name in progress lines.
+    var displayName: String {
+        switch self {
+        case .linucb: "LinUCB"
+        case .thompson: "Thompson sampling"
+        case .egreedy: "ε-greedy"
+        case .softmax: "softmax"
+        }
+    }
 }
 
 /// Throws the one-line range error every numeric option gives.

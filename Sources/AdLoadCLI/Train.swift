@@ -310,7 +310,7 @@ struct TrainPolicyGradient: ParsableCommand {
             let fingerprint = settings == .standard
                 ? "thompson-defaults"
                 : "\(name)-defaults-" + String(FNV1a64.hash("\(settings.lambda.map { "\($0)" } ?? "default") \(settings.reward.sorted { $0.key < $1.key })"), radix: 16)
-            let label = ["linucb": "LinUCB", "thompson": "Thompson sampling", "egreedy": "ε-greedy", "softmax": "softmax"][name] ?? name
+            let label = AlgorithmName(rawValue: name)?.displayName ?? name
             guard !resuming else { return WarmStart(teacher: nil, fingerprint: fingerprint, episodes: episodes) }
             progress.note("warm start: training \(label) (train bandit's defaults) on \(simulation.users) users × \(simulation.days) days")
             let teacher = try WarmStart.trainBandit(

@@ -135,6 +135,16 @@ package struct ConfigReader: Sendable {
     /// The largest integer a JSON number (a Double) holds exactly.
     package static let largestExactInteger = 1 << 53
 
+    /// The bytes of the file at `path`, for the loaders of environment, targets and policy files.
+    /// - Throws: `ConfigError` naming the file when it cannot be read.
+    package static func contents(of path: String) throws(ConfigError) -> Data {
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
+        }
+    }
+
     /// Reads the top-level object of `data`, allowing exactly `keys` (all required) and
     /// `optionalKeys` (which may be left out).
     package init(data: Data, file: String, keys: [String], optionalKeys: [String] = []) throws(ConfigError) {

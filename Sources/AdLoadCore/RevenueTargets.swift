@@ -96,13 +96,7 @@ package struct RevenueTargets: Sendable, Equatable {
     /// Loads and validates a targets file: every key required (null where a target is not
     /// set), unknown keys rejected, values range-checked; errors name the file, key and value.
     package static func load(path: String) throws(ConfigError) -> RevenueTargets {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
-        }
-        return try parse(data, file: path)
+        try parse(try ConfigReader.contents(of: path), file: path)
     }
 
     /// Parses targets JSON; `file` names the source in errors.

@@ -22,7 +22,7 @@ extension LinearBanditPolicy {
     package static func load(
         path: String, expectedSchema: FeatureSchema?, refreshInterval: Int = RidgeModel.defaultRefreshInterval
     ) throws(ConfigError) -> LinearBanditPolicy {
-        try parse(try PolicyFile.read(path), file: path, expectedSchema: expectedSchema, refreshInterval: refreshInterval)
+        try parse(try ConfigReader.contents(of: path), file: path, expectedSchema: expectedSchema, refreshInterval: refreshInterval)
     }
 
     /// Parses and verifies policy file contents (see ``load(path:expectedSchema:refreshInterval:)``);

@@ -18,7 +18,7 @@ package enum PolicyFile {
     /// - Throws: `ConfigError` naming the file, the field and the value (an unknown kind
     ///   names the `algorithm` field), or when the file cannot be read.
     package static func load(path: String, expectedSchema: FeatureSchema?) throws(ConfigError) -> any DecisionPolicy {
-        try parse(try read(path), file: path, expectedSchema: expectedSchema)
+        try parse(try ConfigReader.contents(of: path), file: path, expectedSchema: expectedSchema)
     }
 
     /// Parses and verifies policy file contents of any kind; `file` names the source in errors.
@@ -30,16 +30,6 @@ package enum PolicyFile {
             return try LinearBanditPolicy.parse(document: document, file: file, expectedSchema: expectedSchema)
         case .network:
             return try NetworkPolicy.parse(document: document, file: file, expectedSchema: expectedSchema)
-        }
-    }
-
-    /// The file's bytes.
-    /// - Throws: `ConfigError` naming the file when it cannot be read.
-    static func read(_ path: String) throws(ConfigError) -> Data {
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
         }
     }
 

@@ -5,13 +5,7 @@ extension EnvironmentConfig {
     /// Loads and validates an environment file. Every key is required, unknown keys are
     /// rejected, and every value is range-checked; the error names the file, key and value.
     public static func load(path: String) throws(ConfigError) -> EnvironmentConfig {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw ConfigError(file: path, key: nil, value: nil, problem: "cannot be read (\(error.localizedDescription))")
-        }
-        return try parse(data, file: path)
+        try parse(try ConfigReader.contents(of: path), file: path)
     }
 
     /// Parses and validates environment JSON; `file` names the source in errors.
