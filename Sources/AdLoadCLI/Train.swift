@@ -120,6 +120,10 @@ struct TrainBandit: ParsableCommand {
         var bandit = try LinearBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: try algorithm(),
             lambda: lambda ?? TrainingDefaults.lambda(for: algo.rawValue, settings: config.training))
+        // Every trained bandit is priced: it learns the priced quantities alongside its
+        // reward, so pacing can move it (docs/pacing.md); at default prices it decides as an
+        // unpriced one.
+        bandit.enablePricing()
         let provenance: PolicyProvenance
         let curveLines: [String]
         if let logs {

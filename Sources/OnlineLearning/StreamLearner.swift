@@ -262,7 +262,14 @@ package actor StreamLearner {
         if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3 {
             let spec = entry.plan
             let plan = PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit)
-            policy.bandit.update(context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward)
+            // Without feedback nothing was seen happening: the priced quantities count as zero,
+            // as the default reward assumes.
+            let priced = state.sawFeedback
+                ? PricedOutcome(
+                    revenue: state.revenue, impressions: Double(state.impressions), negatives: Double(state.negatives),
+                    organicItems: Double(state.items))
+                : PricedOutcome(revenue: 0, impressions: 0, negatives: 0, organicItems: 0)
+            policy.bandit.update(context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward, outcome: priced)
             statistics.updates += 1
             statistics.rewardSum += reward
         } else {

@@ -123,6 +123,8 @@ public struct BanditScratch: Sendable {
         let normals: Range<Int>
         /// A d-vector: z, then L⁻ᵀz.
         let sample: Range<Int>
+        /// A d-vector: θ at the decision's prices (priced bandits).
+        let pricedTheta: Range<Int>
         /// Per-candidate means, widths, scores, and probabilities or win counts.
         let means: Range<Int>
         let widths: Range<Int>
@@ -145,6 +147,7 @@ public struct BanditScratch: Sendable {
             gramFactor = take(nq * nq)
             normals = take(nq)
             sample = take(nc * nq)
+            pricedTheta = take(nc * nq)
             means = take(capacity)
             widths = take(capacity)
             scores = take(capacity)
@@ -164,6 +167,7 @@ struct ScratchBuffers {
     let gramFactor: UnsafeMutableBufferPointer<Double>
     let normals: UnsafeMutableBufferPointer<Double>
     let sample: UnsafeMutableBufferPointer<Double>
+    let pricedTheta: UnsafeMutableBufferPointer<Double>
     let means: UnsafeMutableBufferPointer<Double>
     let widths: UnsafeMutableBufferPointer<Double>
     let scores: UnsafeMutableBufferPointer<Double>
@@ -181,6 +185,7 @@ struct ScratchBuffers {
         gramFactor = slice(layout.gramFactor)
         normals = slice(layout.normals)
         sample = slice(layout.sample)
+        pricedTheta = slice(layout.pricedTheta)
         means = slice(layout.means)
         widths = slice(layout.widths)
         scores = slice(layout.scores)

@@ -92,6 +92,10 @@ package class PolicyWorkspace: @unchecked Sendable {
     /// The context encoded with the policy's schema: what a decision logs as its features.
     package final var context: [Double]
 
+    /// The pacing prices of the context being decided (the defaults unless a paced run or
+    /// the service's pacing set them); a priced policy decides by them.
+    package final var prices = PacingPrices.defaults
+
     init(contextCount: Int) {
         context = Array(repeating: 0, count: contextCount)
     }
@@ -101,6 +105,7 @@ package class PolicyWorkspace: @unchecked Sendable {
     package final func encode(_ decision: DecisionContext, schema: FeatureSchema) {
         precondition(schema.contextCount == context.count, "PolicyWorkspace: schema has \(schema.contextCount) features, workspace \(context.count)")
         context.withUnsafeMutableBufferPointer { schema.encodeContext(decision, into: $0) }
+        prices = decision.prices
     }
 
     /// This workspace as the kind `W` whose `makeWorkspace(maxCandidates:)` made it.
@@ -112,10 +117,11 @@ package class PolicyWorkspace: @unchecked Sendable {
         return own
     }
 
-    /// Copies already encoded features (a logged decision's) into ``context``.
+    /// Copies already encoded features (a logged decision's) and its prices into the workspace.
     /// - Precondition: `features` has as many values as the policy's context.
-    package final func load(features: [Double]) {
+    package final func load(features: [Double], prices: PacingPrices = .defaults) {
         precondition(features.count == context.count, "PolicyWorkspace: \(features.count) features, the policy reads \(context.count)")
+        self.prices = prices
         for index in features.indices {
             context[index] = features[index]
         }

@@ -8,18 +8,18 @@ extension LinearBandit {
     ///   - descriptors: K candidates' q, row after row (K·`descriptorCount` values).
     ///   - scratch: Working memory from ``makeScratch(maxCandidates:)``.
     /// - Complexity: O(d² + K·|q|²), no allocation.
-    package func scores(context: [Double], descriptors: [Double], scratch: inout BanditScratch) {
+    package func scores(context: [Double], descriptors: [Double], prices: PacingPrices = .defaults, scratch: inout BanditScratch) {
         checkScratch(scratch)
         scratch.stage(context: context, descriptors: descriptors)
-        scoresStaged(&scratch)
+        scoresStaged(&scratch, prices: prices)
     }
 
     /// Computes each candidate plan's mean and confidence width (see ``scores(context:descriptors:scratch:)``).
     /// - Complexity: O(d² + K·|q|²), no allocation once the scratch holds K candidates.
-    package func scores(context: [Double], candidates: [CandidatePlan], scratch: inout BanditScratch) {
+    package func scores(context: [Double], candidates: [CandidatePlan], prices: PacingPrices = .defaults, scratch: inout BanditScratch) {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
-        scoresStaged(&scratch)
+        scoresStaged(&scratch, prices: prices)
     }
 
     /// Chooses one of K candidate plans for context c and reports the probability of that choice.
@@ -42,27 +42,29 @@ extension LinearBandit {
     /// - Parameters:
     ///   - context: c, `contextCount` values.
     ///   - descriptors: K ≥ 1 candidates' q, row after row (K·`descriptorCount` values).
+    ///   - prices: The pacing prices; a priced bandit decides by θ(prices), an unpriced one ignores them.
     ///   - random: The decision's random stream (a child per decision).
     ///   - scratch: Working memory from ``makeScratch(maxCandidates:)``.
     /// - Returns: The chosen index into the candidates, its probability and how that was obtained.
     /// - Complexity: O(d + K·|q|) for ε-greedy and softmax; O(d² + K·|q|²) for LinUCB;
     ///   O(d² + M·(|q|² + K·|q|)) for Thompson. No allocation once the scratch holds K candidates.
     public func decide(
-        context: [Double], descriptors: [Double], random: CounterRandom, scratch: inout BanditScratch
+        context: [Double], descriptors: [Double], prices: PacingPrices = .defaults, random: CounterRandom, scratch: inout BanditScratch
     ) -> PolicyChoice {
         checkScratch(scratch)
         scratch.stage(context: context, descriptors: descriptors)
-        return decideStaged(random: random, scratch: &scratch)
+        return decideStaged(random: random, prices: prices, scratch: &scratch)
     }
 
     /// Chooses one of the candidate plans for context c (see ``decide(context:descriptors:random:scratch:)``).
     /// - Complexity: as ``decide(context:descriptors:random:scratch:)``, plus O(K·|q|) to copy the descriptors.
     public func decide(
-        context: [Double], candidates: [CandidatePlan], random: CounterRandom, scratch: inout BanditScratch
+        context: [Double], candidates: [CandidatePlan], prices: PacingPrices = .defaults, random: CounterRandom,
+        scratch: inout BanditScratch
     ) -> PolicyChoice {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
-        return decideStaged(random: random, scratch: &scratch)
+        return decideStaged(random: random, prices: prices, scratch: &scratch)
     }
 
     /// Writes π(k | c) for every candidate k into `probabilities` (K values, summing to 1): the
@@ -80,29 +82,29 @@ extension LinearBandit {
     ///   - probabilities: Replaced by the K probabilities; allocates only if its capacity is below K.
     /// - Complexity: as ``decide(context:descriptors:random:scratch:)``.
     package func probabilities(
-        context: [Double], descriptors: [Double], random: CounterRandom, scratch: inout BanditScratch,
-        into probabilities: inout [Double]
+        context: [Double], descriptors: [Double], prices: PacingPrices = .defaults, random: CounterRandom,
+        scratch: inout BanditScratch, into probabilities: inout [Double]
     ) {
         checkScratch(scratch)
         scratch.stage(context: context, descriptors: descriptors)
-        probabilitiesStaged(random: random, scratch: &scratch, into: &probabilities)
+        probabilitiesStaged(random: random, prices: prices, scratch: &scratch, into: &probabilities)
     }
 
     /// Writes π(k | c) for every candidate plan (see ``probabilities(context:descriptors:random:scratch:into:)``).
     /// - Complexity: as ``decide(context:descriptors:random:scratch:)``.
     package func probabilities(
-        context: [Double], candidates: [CandidatePlan], random: CounterRandom, scratch: inout BanditScratch,
-        into probabilities: inout [Double]
+        context: [Double], candidates: [CandidatePlan], prices: PacingPrices = .defaults, random: CounterRandom,
+        scratch: inout BanditScratch, into probabilities: inout [Double]
     ) {
         checkScratch(scratch)
         scratch.stage(context: context, candidates: candidates)
-        probabilitiesStaged(random: random, scratch: &scratch, into: &probabilities)
+        probabilitiesStaged(random: random, prices: prices, scratch: &scratch, into: &probabilities)
     }
 
     /// Means and widths of the staged candidates into the scratch.
-    private func scoresStaged(_ scratch: inout BanditScratch) {
+    private func scoresStaged(_ scratch: inout BanditScratch, prices: PacingPrices) {
         let count = scratch.candidateCount
-        withStaged(&scratch) { model, buffers in
+        withStaged(&scratch, prices: prices) { model, buffers in
             KroneckerScoring.contextWeights(theta: model.theta, context: buffers.context, into: buffers.meanWeights)
             KroneckerScoring.means(descriptors: buffers.descriptors, weights: buffers.meanWeights, count: count, into: buffers.means)
             KroneckerScoring.contextGram(
@@ -120,9 +122,9 @@ extension LinearBandit {
         )
     }
 
-    private func decideStaged(random: CounterRandom, scratch: inout BanditScratch) -> PolicyChoice {
+    private func decideStaged(random: CounterRandom, prices: PacingPrices, scratch: inout BanditScratch) -> PolicyChoice {
         let count = scratch.candidateCount
-        return withStaged(&scratch) { model, buffers in
+        return withStaged(&scratch, prices: prices) { model, buffers in
             switch algorithm {
             case let .thompson(scale, samples):
                 return thompsonChoice(model, buffers, count: count, scale: scale, samples: samples, random: random)
@@ -134,9 +136,9 @@ extension LinearBandit {
         }
     }
 
-    private func probabilitiesStaged(random: CounterRandom, scratch: inout BanditScratch, into output: inout [Double]) {
+    private func probabilitiesStaged(random: CounterRandom, prices: PacingPrices, scratch: inout BanditScratch, into output: inout [Double]) {
         let count = scratch.candidateCount
-        withStaged(&scratch) { model, buffers in
+        withStaged(&scratch, prices: prices) { model, buffers in
             switch algorithm {
             case let .thompson(scale, samples):
                 thompsonWins(model, buffers, count: count, scale: scale, samples: samples, random: random.child(1))
@@ -153,16 +155,23 @@ extension LinearBandit {
         }
     }
 
-    /// Calls `body` with the model's parameters and the scratch's buffers.
+    /// Calls `body` with the model's parameters and the scratch's buffers; for a priced
+    /// bandit away from the default prices, θ is θ(prices) (``BanditPricing``), formed in the scratch.
     private func withStaged<Result>(
-        _ scratch: inout BanditScratch, _ body: (ModelBuffers, ScratchBuffers) -> Result
+        _ scratch: inout BanditScratch, prices: PacingPrices, _ body: (ModelBuffers, ScratchBuffers) -> Result
     ) -> Result {
         let layout = scratch.layout
         return model.theta.withUnsafeBufferPointer { theta in
             model.inverse.withUnsafeBufferPointer { inverse in
                 model.upperFactor.withUnsafeBufferPointer { upper in
                     scratch.storage.withUnsafeMutableBufferPointer { buffer in
-                        body(ModelBuffers(theta: theta, inverse: inverse, upper: upper), ScratchBuffers(buffer, layout))
+                        let buffers = ScratchBuffers(buffer, layout)
+                        guard let pricing, prices != .defaults else {
+                            return body(ModelBuffers(theta: theta, inverse: inverse, upper: upper), buffers)
+                        }
+                        pricing.pricedTheta(base: theta, prices: prices, into: buffers.pricedTheta)
+                        let priced = UnsafeBufferPointer(buffers.pricedTheta)
+                        return body(ModelBuffers(theta: priced, inverse: inverse, upper: upper), buffers)
                     }
                 }
             }

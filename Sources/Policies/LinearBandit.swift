@@ -23,6 +23,11 @@ public struct LinearBandit: Sendable {
     /// The ridge model over φ = c ⊗ q, of dimension d = |c|·|q|.
     public private(set) var model: RidgeModel
 
+    /// The models of the priced quantities (``BanditPricing``) when the bandit is priced:
+    /// its decisions then follow the pacing prices. `nil` for an unpriced bandit, which
+    /// ignores prices.
+    package private(set) var pricing: BanditPricing?
+
     /// The valid range of the prior precision λ.
     static let lambdaRange: ClosedRange<Double> = 1e-12...1e12
 
@@ -53,6 +58,16 @@ public struct LinearBandit: Sendable {
     /// - Precondition: `model.dimension == contextCount * descriptorCount`.
     /// - Throws: `HyperparameterError` if a hyper-parameter is out of range.
     public init(algorithm: BanditAlgorithm, model: RidgeModel, contextCount: Int, descriptorCount: Int) throws(HyperparameterError) {
+        try self.init(algorithm: algorithm, model: model, pricing: nil, contextCount: contextCount, descriptorCount: descriptorCount)
+    }
+
+    /// A bandit around an existing model and, when priced, its pricing models.
+    /// - Precondition: `model.dimension == contextCount * descriptorCount`, and the pricing's too.
+    /// - Throws: `HyperparameterError` if a hyper-parameter is out of range.
+    package init(
+        algorithm: BanditAlgorithm, model: RidgeModel, pricing: BanditPricing?, contextCount: Int, descriptorCount: Int
+    ) throws(HyperparameterError) {
+        precondition(pricing.map { $0.b[0].count == model.dimension } ?? true, "LinearBandit: pricing of another dimension")
         precondition(contextCount >= 1 && descriptorCount >= 1, "LinearBandit: |c| = \(contextCount) and |q| = \(descriptorCount) must be positive")
         precondition(
             model.dimension == contextCount * descriptorCount,
@@ -61,6 +76,7 @@ public struct LinearBandit: Sendable {
         try algorithm.validate()
         self.algorithm = algorithm
         self.model = model
+        self.pricing = pricing
         self.contextCount = contextCount
         self.descriptorCount = descriptorCount
     }
@@ -72,7 +88,15 @@ public struct LinearBandit: Sendable {
     /// trained policy, say).
     /// - Throws: `HyperparameterError` if a hyper-parameter is out of range.
     public func with(algorithm: BanditAlgorithm) throws(HyperparameterError) -> LinearBandit {
-        try LinearBandit(algorithm: algorithm, model: model, contextCount: contextCount, descriptorCount: descriptorCount)
+        try LinearBandit(algorithm: algorithm, model: model, pricing: pricing, contextCount: contextCount, descriptorCount: descriptorCount)
+    }
+
+    /// Makes the bandit priced: from now on every update must bring the session's priced
+    /// quantities, and decisions follow the prices they are given.
+    /// - Precondition: nothing learned yet (the pricing models must see every observation A has).
+    package mutating func enablePricing() {
+        precondition(model.updateCount == 0, "LinearBandit.enablePricing: the bandit has already learned \(model.updateCount) observations")
+        if pricing == nil { pricing = BanditPricing(dimension: model.dimension) }
     }
 
     /// Working memory for decisions among up to `maxCandidates` candidates.
@@ -88,9 +112,10 @@ public struct LinearBandit: Sendable {
     ///   - context: c, `contextCount` finite values.
     ///   - descriptors: q of the chosen plan, `descriptorCount` finite values.
     ///   - reward: The observed reward (finite).
+    ///   - outcome: The session's priced quantities; required when the bandit is priced.
     ///   - weight: Importance weight w ≥ 0, such as π_target/π_logging when learning from logs.
     /// - Complexity: O(d²) amortized (see ``RidgeModel/update(features:reward:weight:)``), no allocation.
-    public mutating func update(context: [Double], descriptors: [Double], reward: Double, weight: Double = 1) {
+    public mutating func update(context: [Double], descriptors: [Double], reward: Double, outcome: PricedOutcome? = nil, weight: Double = 1) {
         precondition(context.count == contextCount, "LinearBandit.update: context has \(context.count) features, expected \(contextCount)")
         precondition(
             descriptors.count == descriptorCount,
@@ -101,12 +126,12 @@ public struct LinearBandit: Sendable {
                 model.stageKronecker(context: c, descriptors: q)
             }
         }
-        model.applyStagedUpdate(reward: reward, weight: weight)
+        applyStagedUpdate(reward: reward, outcome: outcome, weight: weight)
     }
 
     /// Learns from one observation of a candidate plan (see ``update(context:descriptors:reward:weight:)``).
     /// - Complexity: O(d²) amortized, no allocation.
-    public mutating func update(context: [Double], descriptors: PlanDescriptors, reward: Double, weight: Double = 1) {
+    public mutating func update(context: [Double], descriptors: PlanDescriptors, reward: Double, outcome: PricedOutcome? = nil, weight: Double = 1) {
         precondition(context.count == contextCount, "LinearBandit.update: context has \(context.count) features, expected \(contextCount)")
         precondition(
             descriptorCount == PlanDescriptors.count,
@@ -120,6 +145,16 @@ public struct LinearBandit: Sendable {
                 model.stageKronecker(context: c, descriptors: UnsafeBufferPointer(q))
             }
         }
+        applyStagedUpdate(reward: reward, outcome: outcome, weight: weight)
+    }
+
+    /// The ridge update for the staged φ, and the pricing models' with it.
+    private mutating func applyStagedUpdate(reward: Double, outcome: PricedOutcome?, weight: Double) {
         model.applyStagedUpdate(reward: reward, weight: weight)
+        guard pricing != nil else { return }
+        guard let outcome else {
+            preconditionFailure("LinearBandit.update: a priced bandit learns from the session's priced outcome too")
+        }
+        pricing?.update(after: model, outcome: outcome, weight: weight)
     }
 }

@@ -23,7 +23,8 @@ extension LinearBanditPolicy: DecisionPolicy {
 
     package func decide(_ candidates: [CandidatePlan], random: CounterRandom, workspace: PolicyWorkspace) -> PolicyChoice {
         let workspace = Self.own(workspace)
-        return bandit.decide(context: workspace.context, candidates: candidates, random: random, scratch: &workspace.scratch)
+        return bandit.decide(
+            context: workspace.context, candidates: candidates, prices: workspace.prices, random: random, scratch: &workspace.scratch)
     }
 
     package func probabilities(
@@ -31,7 +32,8 @@ extension LinearBanditPolicy: DecisionPolicy {
     ) -> PropensityKind {
         let workspace = Self.own(workspace)
         bandit.probabilities(
-            context: workspace.context, candidates: candidates, random: random, scratch: &workspace.scratch, into: &probabilities)
+            context: workspace.context, candidates: candidates, prices: workspace.prices, random: random, scratch: &workspace.scratch,
+            into: &probabilities)
         if case let .thompson(_, samples) = bandit.algorithm { return .estimated(samples: samples) }
         return .exact
     }
@@ -42,9 +44,11 @@ extension LinearBanditPolicy: DecisionPolicy {
         let ranked = own.scratch.scores
         var probabilities: [Double] = []
         let kind = self.probabilities(candidates, random: random, workspace: own, into: &probabilities)
+        bandit.scores(context: own.context, candidates: candidates, prices: own.prices, scratch: &own.scratch)
+        let pricedMeans = own.scratch.means
+        let widths = own.scratch.widths
         bandit.scores(context: own.context, candidates: candidates, scratch: &own.scratch)
         let means = own.scratch.means
-        let widths = own.scratch.widths
         let rule: String
         var bonus: (Int) -> Double = { _ in 0 }
         switch bandit.algorithm {
@@ -52,7 +56,7 @@ extension LinearBanditPolicy: DecisionPolicy {
             bonus = { alpha * widths[$0] }
             rule = "the highest score (value + \(JSONNumber.compact(alpha)) × confidence width) with probability \(JSONNumber.compact(1 - floor)), a uniform plan otherwise"
         case let .thompson(_, samples):
-            bonus = { ranked[$0] - means[$0] }
+            bonus = { ranked[$0] - pricedMeans[$0] }
             rule = "the highest score under one posterior draw (bonus = draw − mean); probabilities estimated from \(samples) further draws"
         case let .epsilonGreedy(epsilon):
             rule = "the highest value with probability \(JSONNumber.compact(1 - epsilon)), a uniform plan otherwise"
@@ -62,7 +66,7 @@ extension LinearBanditPolicy: DecisionPolicy {
                 : "a plan drawn with probability ∝ exp(value / \(JSONNumber.compact(temperature)))"
         }
         let plans = candidates.indices.map { k in
-            PolicyExplanation.Plan(value: means[k], bonus: bonus(k), price: 0, probability: probabilities[k])
+            PolicyExplanation.Plan(value: means[k], bonus: bonus(k), price: pricedMeans[k] - means[k], probability: probabilities[k])
         }
         return PolicyExplanation(plans: plans, choice: choice, probabilityKind: kind, rule: rule)
     }

@@ -73,10 +73,13 @@ extension LinearBanditPolicy {
             }
             throw ConfigError(file: file, key: "parameters.a", value: nil, problem: "is not symmetric positive definite (\(detail))")
         }
+        let pricing = contents.pricing.map {
+            BanditPricing(b: $0.b.map { Vector($0) }, totals: $0.totals, inverse: model.inverse)
+        }
         let bandit: LinearBandit
         do {
             bandit = try LinearBandit(
-                algorithm: contents.algorithm, model: model, contextCount: contents.schema.contextCount,
+                algorithm: contents.algorithm, model: model, pricing: pricing, contextCount: contents.schema.contextCount,
                 descriptorCount: contents.schema.descriptorCount)
         } catch {
             throw ConfigError(file: file, key: "hyperparameters.\(error.name)", value: error.value, problem: error.problem)
@@ -98,6 +101,8 @@ extension LinearBanditPolicy {
         var updates: Int
         var a: [Double]
         var b: [Double]
+        /// The pricing models' b_k and totals, in ``BanditPricing/componentNames`` order (priced bandits only).
+        var pricing: (b: [[Double]], totals: [Double])?
         var reward: [String: Double]
         var provenance: PolicyProvenance
         var checksum: String
@@ -107,7 +112,8 @@ extension LinearBanditPolicy {
     /// must carry a well-formed checksum; unsealed ones (about to be written) must not.
     static func readContents(_ document: JSONValue, file: String, sealed: Bool) throws(ConfigError) -> Contents {
         try PolicyHeader.checkFormat(document, file: file, version: Self.version)
-        let top = try ConfigReader(file: file, path: "", value: document, keys: contentKeys + (sealed ? ["checksum"] : []))
+        let top = try ConfigReader(
+            file: file, path: "", value: document, keys: contentKeys + (sealed ? ["checksum"] : []), optionalKeys: ["pricing"])
 
         let algorithmName = try top.string("algorithm")
         guard let specs = BanditAlgorithm.specs(named: algorithmName) else {
@@ -138,9 +144,23 @@ extension LinearBanditPolicy {
         let b = try parameters.numbers("b", count: d, meaning: meaning)
         let a = try parameters.numbers("a", count: d * d, meaning: "d × d; " + meaning)
 
+        var pricing: (b: [[Double]], totals: [Double])?
+        if top.has("pricing") {
+            let names = BanditPricing.componentNames
+            let section = try top.object("pricing", keys: ["totals", "b"])
+            let totals = try section.object("totals", keys: names)
+            let vectors = try section.object("b", keys: names)
+            var read: (b: [[Double]], totals: [Double]) = ([], [])
+            for name in names {
+                read.totals.append(try totals.number(name, in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude))
+                read.b.append(try vectors.numbers(name, count: d, meaning: meaning))
+            }
+            pricing = read
+        }
+
         let checksum = sealed ? try PolicyHeader.readChecksum(top) : ""
         return Contents(
             algorithm: algorithm, schema: schema, planFamily: header.planFamily, lambda: lambda, updates: updates, a: a, b: b,
-            reward: header.reward, provenance: header.provenance, checksum: checksum)
+            pricing: pricing, reward: header.reward, provenance: header.provenance, checksum: checksum)
     }
 }

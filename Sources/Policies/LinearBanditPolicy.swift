@@ -3,7 +3,8 @@ import Foundation
 
 /// A trained bandit policy as a versioned, checksummed JSON file: the algorithm and its
 /// hyper-parameters, the feature schema and plan family it was trained for, the ridge
-/// statistics (λ, A, b), the reward weights and where it came from.
+/// statistics (λ, A, b), the reward weights and where it came from; a priced bandit adds
+/// `pricing` (``BanditPricing``: the totals and b of each priced quantity).
 ///
 /// Writing is deterministic: the same policy always gives the same bytes. The checksum,
 /// `"fnv1a64:<16 hex digits>"`, is FNV-1a 64 over a canonical rendering of every field but
@@ -86,6 +87,13 @@ package struct LinearBanditPolicy: Sendable {
         let model = bandit.model
         let d = model.dimension
         let header = PolicyHeader(schema: schema, planFamily: planFamily, reward: reward, provenance: provenance)
+        let names = BanditPricing.componentNames
+        let pricing: [(String, OrderedJSON)] = bandit.pricing.map { pricing in
+            [("pricing", .object([
+                ("totals", .object(names.indices.map { (names[$0], .number(pricing.totals[$0])) })),
+                ("b", .object(names.indices.map { k in (names[k], .array(pricing.b[k].elements.map { .number($0) })) })),
+            ]))]
+        } ?? []
         return .object([
             ("format", .string(PolicyFile.format)),
             ("version", .number(Double(Self.version))),
@@ -98,7 +106,7 @@ package struct LinearBanditPolicy: Sendable {
                 ("b", .array(model.b.elements.map { .number($0) })),
                 ("a", .matrix(model.a.elements, columns: d)),
             ])),
-        ])
+        ] + pricing)
     }
 }
 

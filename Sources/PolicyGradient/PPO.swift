@@ -223,7 +223,7 @@ package struct PolicyGradientTrainer: Sendable {
                 for feature in normalized.indices { normalized[feature] = (normalized[feature] - mean[feature]) / standardDeviation[feature] }
                 let observation = Vector(normalized)
                 model.policy.infer(observation, scratch: &policyScratch)
-                policyScratch.output.withUnsafeBufferPointer { logits in
+                _ = policyScratch.output.withUnsafeBufferPointer { logits in
                     ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
                 }
                 if critic { model.value.infer(observation, scratch: &valueScratch) }

@@ -65,7 +65,13 @@ package struct BanditRunner: Sendable {
         let revenue: Double
         let ads: Int
         let items: Int
+        let negatives: Int
         let record: LoggedRecord?
+
+        /// What a priced bandit's pricing models learn.
+        var priced: PricedOutcome {
+            PricedOutcome(revenue: revenue, impressions: Double(ads), negatives: Double(negatives), organicItems: Double(items))
+        }
     }
 
     /// Runs `policy` on `setup`'s users for `setup.days` days.
@@ -130,7 +136,8 @@ package struct BanditRunner: Sendable {
                                                     snapshot: snapshot, schema: frozen.schema) : nil
                                 observations.append(Observation(
                                     context: worker.context, descriptors: worker.candidates[worker.choice.index].descriptors,
-                                    reward: reward, revenue: outcome.revenue, ads: outcome.ads, items: outcome.items, record: record))
+                                    reward: reward, revenue: outcome.revenue, ads: outcome.ads, items: outcome.items, negatives: outcome.negatives,
+                                    record: record))
                             }
                             moved.append((index, trajectory))
                         }
@@ -149,7 +156,11 @@ package struct BanditRunner: Sendable {
             var dayReward = 0.0, dayRevenue = 0.0
             for chunkObservations in results.withLock({ $0 }) {
                 for observation in chunkObservations {
-                    if learn { bandit?.update(context: observation.context, descriptors: observation.descriptors, reward: observation.reward) }
+                    if learn {
+                        bandit?.update(
+                            context: observation.context, descriptors: observation.descriptors, reward: observation.reward,
+                            outcome: observation.priced)
+                    }
                     if let record = observation.record { try log?.write(record) }
                     daySessions += 1
                     dayReward += observation.reward

@@ -19,7 +19,13 @@ package enum LoggedTraining {
             try record.checkLayout(layout, index: index)
             let candidates = record.candidatePlans()
             let weight = min(maxWeight, 1 / (Double(candidates.count) * record.probability))
-            bandit.update(context: record.features, descriptors: candidates[record.chosen].descriptors, reward: record.reward, weight: weight)
+            let outcome = record.outcome
+            let priced = PricedOutcome(
+                revenue: outcome.revenue, impressions: Double(outcome.ads), negatives: Double(outcome.negatives),
+                organicItems: Double(outcome.items))
+            bandit.update(
+                context: record.features, descriptors: candidates[record.chosen].descriptors, reward: record.reward, outcome: priced,
+                weight: weight)
             rewardSum += record.reward
             weightSum += weight
             count += 1

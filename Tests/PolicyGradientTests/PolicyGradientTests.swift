@@ -41,7 +41,7 @@ struct TemptationProblem: EpisodicEnvironment {
 struct PolicyGradientTests {
     func softmax(_ logits: [Double], mask: [Bool]) -> [Double] {
         var probabilities = [Double](repeating: 0, count: logits.count)
-        logits.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: mask[...], into: &probabilities) }
+        _ = logits.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: mask[...], into: &probabilities) }
         return probabilities
     }
 
@@ -163,7 +163,7 @@ struct PolicyGradientTests {
         var first = true
         while let current = step {
             trainer.model.policy.infer(.init(current.observation), scratch: &scratch)
-            scratch.output.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: current.mask[...], into: &probabilities) }
+            _ = scratch.output.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: current.mask[...], into: &probabilities) }
             if first { patience = probabilities[1]; first = false }
             let result = problem.step(probabilities[0] > probabilities[1] ? 0 : 1)
             total += result.reward
