@@ -84,3 +84,48 @@ enum PacingOutput {
         return lines.joined(separator: "\n") + "\n"
     }
 }
+
+/// The paced policy against one unpaced alternative on the same users and luck: revenue per
+/// user, survival and organic items per session, each as paced − alternative with a paired
+/// 95% interval (``PairedDifference``).
+struct PacingComparison {
+    let alternative: String
+    let revenue: PairedDifference?
+    let survival: PairedDifference?
+    let itemsPerSession: PairedDifference?
+
+    init(paced: SimulationReport, alternative: SimulationReport) {
+        self.alternative = alternative.policy
+        revenue = PairedDifference(reference: alternative.users.map(\.revenue), candidate: paced.users.map(\.revenue))
+        survival = PairedDifference(reference: alternative.users.map(\.survived), candidate: paced.users.map(\.survived))
+        itemsPerSession = PairedDifference(
+            reference: (alternative.users.map(\.items), alternative.users.map(\.sessions)),
+            candidate: (paced.users.map(\.items), paced.users.map(\.sessions)))
+    }
+
+    /// `{"policy", "revenue_per_user", "survival", "items_per_session"}`, each difference as
+    /// `{"alternative", "difference", "low", "high"}` (paced − alternative).
+    var json: String {
+        func part(_ value: PairedDifference?) -> String {
+            guard let value else { return "null" }
+            let interval = value.interval95
+            return "{\"alternative\": \(JSONNumber.json(value.reference)), \"difference\": \(JSONNumber.json(value.difference)), "
+                + "\"low\": \(JSONNumber.json(interval.low)), \"high\": \(JSONNumber.json(interval.high))}"
+        }
+        return "{\"policy\": \(JSONValue.quoted(alternative)), \"revenue_per_user\": \(part(revenue)), \"survival\": \(part(survival)), "
+            + "\"items_per_session\": \(part(itemsPerSession))}"
+    }
+
+    static func table(_ comparisons: [PacingComparison]) -> String {
+        func cell(_ value: PairedDifference?, _ format: String) -> String {
+            guard let value else { return "n/a" }
+            let interval = value.interval95
+            return String(format: "\(format) [\(format), \(format)]", value.difference, interval.low, interval.high)
+        }
+        var lines = ["paced − unpaced alternative, same users and luck (95% paired intervals): revenue/user, survival, items/session"]
+        for comparison in comparisons {
+            lines.append("  vs \(comparison.alternative): revenue \(cell(comparison.revenue, "%+.4f"))   survival \(cell(comparison.survival, "%+.4f"))   items/session \(cell(comparison.itemsPerSession, "%+.3f"))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -52,7 +52,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Reward weights for --log, as name=value pairs (default: the policy file's).")
     var reward: String?
 
-    @Option(help: "A targets file (docs/pacing.md): run the one --policy with the pacing controller in the loop, hourly prices per region, and report revenue, impressions and prices per region and day.")
+    @Option(help: "A targets file (docs/pacing.md): run the first --policy with the pacing controller in the loop, hourly prices per region, and report revenue, impressions and prices per region and day; further --policy values run unpaced on the same users and luck and are compared with it (revenue, survival, organic items per session, paired intervals).")
     var targets: String?
 
     @Option(help: "With --targets: write an SVG of attainment and prices over the days to this file.")
@@ -91,8 +91,8 @@ struct Simulate: ParsableCommand {
         }
         if let log { try checkWritable(log, option: "--log") }
         if targets != nil {
-            guard policies.count == 1, !compare, log == nil else {
-                throw ValidationError("--targets runs exactly one --policy (no --compare, no --log)")
+            guard !policies.isEmpty, !compare, log == nil else {
+                throw ValidationError("--targets paces the first --policy and compares the others with it (no --compare, no --log)")
             }
         }
         if let pacingPlot {
@@ -127,7 +127,9 @@ struct Simulate: ParsableCommand {
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
         let progress = Progress(enabled: !quiet)
         if let targets, let spec = specs.first {
-            try runPaced(spec, targetsPath: targets, config: config, trainer: trainer, setup: setup, progress: progress)
+            try runPaced(
+                spec, alternatives: Array(specs.dropFirst()), targetsPath: targets, config: config, runner: runner, trainer: trainer,
+                setup: setup, progress: progress)
             return
         }
 
@@ -164,10 +166,11 @@ struct Simulate: ParsableCommand {
 extension Simulate {
     static func isPolicyFile(_ text: String) -> Bool { text.hasSuffix(".json") || text.contains("/") }
 
-    /// `--targets`: one policy with the pacing controller in the loop.
+    /// `--targets`: one policy with the pacing controller in the loop, and the alternatives
+    /// (blunt ways to the same revenue) unpaced on the same users and luck.
     func runPaced(
-        _ spec: PolicyArgument, targetsPath: String, config: EnvironmentConfig, trainer: BaselineTrainer, setup: SimulationSetup,
-        progress: Progress
+        _ spec: PolicyArgument, alternatives: [PolicyArgument], targetsPath: String, config: EnvironmentConfig,
+        runner: SimulationRunner, trainer: BaselineTrainer, setup: SimulationSetup, progress: Progress
     ) throws {
         let targets: RevenueTargets
         do {
@@ -188,6 +191,21 @@ extension Simulate {
             result = try paced.run(try simulatedPolicy(path, config: config, setup: setup), setup: setup, progress: dayProgress)
         }
         progress.finish(String(format: "%@: %d sessions in %.2f s", label, result.report.sessions, result.report.elapsedSeconds))
+        var others: [SimulationReport] = []
+        for (index, alternative) in alternatives.enumerated() {
+            let label = "[\(index + 1)/\(alternatives.count)] \(alternative), unpaced"
+            let report: SimulationReport
+            switch alternative {
+            case let .baseline(baseline):
+                let policy = try trainer.policy(baseline, evaluation: setup) { progress.note("\(label): \($0)") }
+                report = try runner.run(policy, setup: setup) { done in progress.note("\(label): \(done)/\(setup.users) users") }
+            case let .file(path):
+                report = try runTrained(path, config: config, setup: setup, progress: progress, label: label)
+            }
+            progress.finish(String(format: "%@: %d sessions in %.2f s", label, report.sessions, report.elapsedSeconds))
+            others.append(report)
+        }
+        let comparisons = others.map { PacingComparison(paced: result.report, alternative: $0) }
         if let pacingPlot {
             let svg = PacingOutput.svg(result.days, title: result.report.policy)
             do { try Data(svg.utf8).write(to: URL(fileURLWithPath: pacingPlot), options: .atomic) } catch {
@@ -196,11 +214,13 @@ extension Simulate {
         }
         if json {
             let fields = result.report.jsonFields + [("targets", JSONValue.quoted(targetsPath)), ("pacing", PacingOutput.json(result.days))]
+                + (comparisons.isEmpty ? [] : [("alternatives", "[" + comparisons.map(\.json).joined(separator: ", ") + "]")])
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
             print("environment \(config.name) (\(simulation.env)), \(simulation.users) users × \(simulation.days) days, seed \(seed), targets \(targetsPath)")
-            print(Comparison(reports: [result.report]).table())
+            print(Comparison(reports: [result.report] + others).table())
             print(PacingOutput.table(result.days))
+            if !comparisons.isEmpty { print(PacingComparison.table(comparisons)) }
         }
     }
 

@@ -31,6 +31,9 @@ package struct SimulationReport: Sendable, Equatable {
     /// Each user's discounted objective, in user order: what paired comparisons on common
     /// random numbers (``PairedRatio``) difference user by user.
     package let userObjectives: [Double]
+    /// Each user's revenue, sessions, organic items and survival, in user order: what
+    /// paired comparisons of those quantities (``PairedDifference``) difference user by user.
+    package let users: [UserSummary]
     /// For a policy that computes its own value (`oracle:dynamic`): that value per user,
     /// to set against ``objectivePerUser`` (their gap is the computation's error).
     package var computedValuePerUser: Double?
@@ -40,6 +43,9 @@ package struct SimulationReport: Sendable, Equatable {
         self.setup = setup
         self.elapsedSeconds = elapsedSeconds
         userObjectives = outcomes.map(\.objective)
+        users = outcomes.map {
+            UserSummary(revenue: $0.revenue, sessions: Double($0.sessions), items: Double($0.items), survived: $0.survived ? 1 : 0)
+        }
         var sessions = 0, items = 0, ads = 0, clicks = 0, negatives = 0, survivors = 0
         var eligibleDays = 0, returns = 0
         var objective = 0.0, objectiveSquares = 0.0, revenue = 0.0, dwell = 0.0
@@ -111,4 +117,14 @@ package struct SimulationReport: Sendable, Equatable {
     package var json: String {
         "{" + jsonFields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
     }
+}
+
+/// One simulated user's totals, for paired comparisons.
+package struct UserSummary: Sendable, Equatable {
+    package let revenue: Double
+    package let sessions: Double
+    /// Organic items.
+    package let items: Double
+    /// 1 if the user had not churned by the horizon's end, else 0.
+    package let survived: Double
 }
