@@ -55,6 +55,14 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
     var allowEnvMismatch = false
 
+    @Option(help: ArgumentHelp(
+        "A targets file (docs/pacing.md) to pace to when the store holds none.",
+        discussion: "Targets stored by PUT /v1/targets or another replica win over this file. Without either, decisions use the default prices until targets are PUT."))
+    var targets: String?
+
+    @Option(help: "A file holding the bearer token of admin routes (PUT /v1/targets); without it those routes answer 403.")
+    var adminTokenFile: String?
+
     @Flag(help: ArgumentHelp(
         "Add the /bench/body and /bench/user-record routes (for scripts/bench-service).",
         discussion: "Each does only a part of a decide's work, so the benchmark can measure what the parts cost."))
@@ -78,6 +86,21 @@ struct Serve: AsyncParsableCommand {
         let lock = redisOptions.redis == nil ? try DataDirectoryLock(dataDirectory: redisOptions.dataDir) : nil
         defer { withExtendedLifetime(lock) {} }
         let initial = try loadPolicyArgument(config: config)
+        let regions = config.featureSchema.regions
+        let targetsText = try targets.map { path throws -> Data in
+            let text = try ConfigReader.contents(of: path)
+            do throws(ConfigError) {
+                try RevenueTargets.parse(text, file: path).validate(regions: regions, file: path)
+            } catch {
+                throw CLIError(error.description)
+            }
+            return text
+        }
+        let adminToken = try adminTokenFile.map { path throws -> String in
+            let token = String(decoding: try ConfigReader.contents(of: path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard token.count >= 16 else { throw CLIError("\(path): the admin token must have at least 16 characters, has \(token.count)") }
+            return token
+        }
 
         prepareLinearAlgebra()
         bootstrapLogging(level: logging.logLevel)
@@ -96,9 +119,20 @@ struct Serve: AsyncParsableCommand {
         do {
             let engine = try await initialEngine(initial, store: store, rules: rules, config: config, logger: logger)
             let holder = PolicyHolder(initial: engine)
-            let application = buildApplication(
-                configuration: DecisionServiceConfiguration(address: .hostname(host, port: port), benchmarkRoutes: benchmarkRoutes),
-                store: store, policyHolder: holder, registry: registry, logger: logger)
+            let pacing = ServicePacing(store: store, regions: regions, logger: Logger(label: "adload.pacing"))
+            if let targetsText, let path = targets {
+                if try await store.pacingTargets() == nil {
+                    _ = try await pacing.setTargets(targetsText, source: path)
+                    logger.info("pacing to the targets file", metadata: ["targets": "\(path)"])
+                } else {
+                    logger.info("the store already holds pacing targets; they win over --targets", metadata: ["targets": "\(path)"])
+                }
+            }
+            let server = DecisionServer(
+                configuration: DecisionServiceConfiguration(
+                    address: .hostname(host, port: port), benchmarkRoutes: benchmarkRoutes, adminToken: adminToken),
+                store: store, policyHolder: holder, registry: registry, logger: logger, pacing: pacing)
+            let application = buildApplication(server: server)
             logger.info("serving", metadata: [
                 "address": "http://\(host):\(port)", "policy": "\(engine.version)", "redis": "\(address)",
                 "blas_core": "\(openBLASCoreName())",

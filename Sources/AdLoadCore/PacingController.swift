@@ -172,3 +172,27 @@ package struct PacingController: Sendable, Equatable {
         return errors
     }
 }
+
+/// How much of a day's sessions, revenue and impressions had come by the end of an interval
+/// (cumulative shares, 1 at the day's end): what the controller pro-rates targets by.
+package struct DayShares: Sendable, Equatable {
+    package var sessions: Double
+    package var revenue: Double
+    package var impressions: Double
+
+    /// The cumulative shares at the end of each interval of a day whose counters per interval
+    /// were `intervals` (yesterday's, for today's pacing); where a quantity's total is zero,
+    /// the share of the day's intervals.
+    package static func profile(of intervals: [PacingCounters]) -> [DayShares] {
+        let total = intervals.reduce(into: PacingCounters()) { $0.add($1) }
+        var cumulative = PacingCounters()
+        return intervals.enumerated().map { index, part in
+            cumulative.add(part)
+            let even = Double(index + 1) / Double(intervals.count)
+            func share(_ done: Double, _ all: Double) -> Double { all > 0 ? done / all : even }
+            return DayShares(
+                sessions: share(cumulative.sessions, total.sessions), revenue: share(cumulative.revenue, total.revenue),
+                impressions: share(cumulative.impressions, total.impressions))
+        }
+    }
+}

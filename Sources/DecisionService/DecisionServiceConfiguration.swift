@@ -29,6 +29,8 @@ package struct DecisionServiceConfiguration: Sendable {
     /// Adds the `/bench/...` routes, which do only a part of a decide's work, so a load
     /// benchmark can measure what those parts cost (default off; never needed in production).
     package var benchmarkRoutes: Bool
+    /// The bearer token admin routes (`PUT /v1/targets`) require; `nil`: admin routes answer 403.
+    package var adminToken: String?
 
     /// The default secret of decision ids.
     static let defaultDecisionIDSecret = "adload-decision-id-v1"
@@ -46,8 +48,10 @@ package struct DecisionServiceConfiguration: Sendable {
         policyWatcher: PolicyWatcher.Configuration = .init(),
         decisionLog: DecisionLogBuffer.Configuration = .init(),
         decisionIDSecret: String = DecisionServiceConfiguration.defaultDecisionIDSecret,
-        benchmarkRoutes: Bool = false
+        benchmarkRoutes: Bool = false,
+        adminToken: String? = nil
     ) {
+        self.adminToken = adminToken
         self.address = address
         self.serverName = serverName
         self.maxBodyBytes = maxBodyBytes

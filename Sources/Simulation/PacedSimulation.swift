@@ -151,18 +151,7 @@ package struct PacedSimulation: Sendable {
                     impressionBudget: targets.dailyImpressionBudget, maxNegativeRate: targets.maxNegativeRate,
                     minOrganicPerSession: targets.minOrganicPerSession, prices: states[region].prices))
             }
-            yesterdayProfile = byInterval.map { intervals in
-                let total = intervals.reduce(into: PacingCounters()) { $0.add($1) }
-                var cumulative = PacingCounters()
-                return intervals.enumerated().map { index, part in
-                    cumulative.add(part)
-                    let even = Double(index + 1) / Double(perDay)
-                    func share(_ done: Double, _ all: Double) -> Double { all > 0 ? done / all : even }
-                    return DayShares(
-                        sessions: share(cumulative.sessions, total.sessions), revenue: share(cumulative.revenue, total.revenue),
-                        impressions: share(cumulative.impressions, total.impressions))
-                }
-            }
+            yesterdayProfile = byInterval.map(DayShares.profile(of:))
             yesterdayActive = active
             progress?(day + 1)
         }
@@ -171,12 +160,4 @@ package struct PacedSimulation: Sendable {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return (SimulationReport(policy: policy.name, setup: setup, outcomes: outcomes, elapsedSeconds: seconds), days)
     }
-}
-
-/// How much of a day's sessions, revenue and impressions had come by the end of an interval
-/// (cumulative shares, 1 at the day's end).
-struct DayShares: Sendable {
-    var sessions: Double
-    var revenue: Double
-    var impressions: Double
 }

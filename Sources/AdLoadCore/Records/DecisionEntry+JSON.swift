@@ -28,6 +28,10 @@ extension DecisionEntry {
         json.integers(plan)
         json.key("policy_version")
         json.string(policyVersion)
+        if let prices {
+            json.key("prices")
+            json.numbers(prices)
+        }
         json.key("probability")
         json.number(probability)
         json.key("propensity")

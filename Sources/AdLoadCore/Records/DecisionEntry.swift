@@ -29,9 +29,13 @@ package struct DecisionEntry: Sendable, Equatable, Codable {
     /// `FeatureSchema.contextFingerprint` of the layout of `features`; `nil` in entries
     /// written before it was logged (the standard history features).
     package var contextSchema: String?
+    /// The pacing prices the decision used (revenue, impressions, negatives, organic), when
+    /// pacing was on; `nil` otherwise (the default prices).
+    package var prices: [Double]?
 
     enum CodingKeys: String, CodingKey {
         case contextSchema = "context_schema"
+        case prices
         case time, region, features, plan, chosen, probability, propensity, fallback
         case decisionID = "decision_id", userID = "user_id", policyVersion = "policy_version", sessionID = "session_id"
         case adPositions = "ad_positions", feedLength = "feed_length", adLimit = "ad_limit"
@@ -40,8 +44,9 @@ package struct DecisionEntry: Sendable, Equatable, Codable {
     package init(
         decisionID: String, userID: String, time: Double, region: String, policyVersion: String, features: [Double],
         plan: [Int], chosen: Int, adPositions: [Int], probability: Double, propensity: String, fallback: Bool,
-        feedLength: Int, adLimit: Int, sessionID: String? = nil, contextSchema: String? = nil
+        feedLength: Int, adLimit: Int, sessionID: String? = nil, contextSchema: String? = nil, prices: [Double]? = nil
     ) {
+        self.prices = prices
         self.sessionID = sessionID
         self.contextSchema = contextSchema
         self.decisionID = decisionID

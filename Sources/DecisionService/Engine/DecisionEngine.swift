@@ -185,12 +185,15 @@ package final class DecisionEngine: Sendable {
     ///   - decisionID: Keys the decision's random stream.
     ///   - time: The decision time, days since the Unix epoch.
     /// - Complexity: the policy's decide cost, O(d² + K·|q|²) for LinUCB.
-    package func decide(_ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double) -> Decision {
+    ///   - prices: The region's pacing prices (`nil`: pacing is off, the default prices).
+    package func decide(
+        _ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double, prices: PacingPrices? = nil
+    ) -> Decision {
         let record = record ?? .new
         let tenure = request.tenure ?? tenureIndex(totalSessions: record.totalSessions)
         return decide(
             request, history: record.behaviourHistory, tenure: tenure, adsToday: max(0, record.adsToday), decisionID: decisionID,
-            time: time, policy: policy, fallback: false)
+            time: time, prices: prices, policy: policy, fallback: false)
     }
 
     /// Decides without user state (the store failed, timed out or the circuit is open).
@@ -200,11 +203,11 @@ package final class DecisionEngine: Sendable {
     /// no exploration), so the reported probability is exact. The daily ad counter is unknown, so a region with a
     /// daily cap gets the plan with no ads: a hard rule is never broken for lack of state.
     /// - Complexity: O(d + K·|q|).
-    func decideFallback(_ request: ResolvedDecisionRequest, decisionID: String, time: Double) -> Decision {
+    func decideFallback(_ request: ResolvedDecisionRequest, decisionID: String, time: Double, prices: PacingPrices? = nil) -> Decision {
         let adsToday = regionRules[request.region].dailyCap ?? 0
         return decide(
             request, history: BehaviourHistory(), tenure: request.tenure ?? tenureNew, adsToday: adsToday,
-            decisionID: decisionID, time: time, policy: conservative, fallback: true)
+            decisionID: decisionID, time: time, prices: prices, policy: conservative, fallback: true)
     }
 
     func tenureIndex(totalSessions: Int) -> Int {
@@ -215,13 +218,14 @@ package final class DecisionEngine: Sendable {
 
     func decide(
         _ request: ResolvedDecisionRequest, history: BehaviourHistory, tenure: Int, adsToday: Int, decisionID: String,
-        time: Double, policy: any DecisionPolicy, fallback: Bool
+        time: Double, prices: PacingPrices?, policy: any DecisionPolicy, fallback: Bool
     ) -> Decision {
         let regionRules = regionRules[request.region]
         let feedLength = request.request.feedLength
-        let context = DecisionContext(
+        var context = DecisionContext(
             region: request.region, device: request.device, tenure: tenure, hour: request.request.hour, time: time,
             adsToday: adsToday, feedLength: feedLength, rules: regionRules, history: history)
+        if let prices { context.prices = prices }
         // An empty list of ad formats means the client can show no ad in this session.
         let formatLimit = request.request.adFormats?.isEmpty == true ? 0 : Int.max
         let adLimit = min(formatLimit, regionRules.maxAdsPerSession, regionRules.dailyCap.map { max(0, $0 - adsToday) } ?? Int.max)
@@ -243,7 +247,8 @@ package final class DecisionEngine: Sendable {
             policyVersion: version, features: features, plan: [chosen.spec.first, chosen.spec.spacing, chosen.spec.maxAds],
             chosen: choice.index,
             adPositions: chosen.plan.positions, probability: choice.probability, propensity: propensity, fallback: fallback,
-            feedLength: feedLength, adLimit: adLimit, sessionID: request.request.sessionID, contextSchema: contextFingerprint)
+            feedLength: feedLength, adLimit: adLimit, sessionID: request.request.sessionID, contextSchema: contextFingerprint,
+            prices: prices.map { [$0.revenue, $0.impressions, $0.negatives, $0.organic] })
         return Decision(plan: chosen.spec, propensityKind: choice.propensityKind, entry: entry)
     }
 }

@@ -32,11 +32,11 @@ extension DecisionServer {
         let decision: Decision
         switch outcome {
         case let .success(record):
-            decision = engine.decide(resolved, record: record, decisionID: decisionID, time: time)
+            decision = engine.decide(resolved, record: record, decisionID: decisionID, time: time, prices: pacing?.prices(region: resolved.region))
         case let .failure(failure):
             if case let .store(error) = failure { metrics.recordStoreError(operation: "user_record", error: error) }
             metrics.recordFallback(reason: failure.reason)
-            decision = engine.decideFallback(resolved, decisionID: decisionID, time: time)
+            decision = engine.decideFallback(resolved, decisionID: decisionID, time: time, prices: pacing?.prices(region: resolved.region))
         }
         metrics.recordDecision(fallback: decision.fallback)
         decisionLog.append(decision.entry)
@@ -53,6 +53,14 @@ extension DecisionServer {
                 .unknownDecision, field: "decision_id",
                 message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))")
         }
+        if let pacing, pacing.isActive {
+            guard let region = body.region else {
+                throw RequestError.invalid("region", "is required while pacing is on: the counters are per region")
+            }
+            guard pacing.regions.contains(region) else {
+                throw RequestError.invalid("region", "unknown region \(JSONText.quoted(region)), expected one of \(pacing.regions.joined(separator: ", "))")
+            }
+        }
         let seconds = body.timestamp ?? Date().timeIntervalSince1970
         // The id carries the decision time to the millisecond (it verified above): when the session started.
         let sessionStart = DecisionIDCodec.timeMilliseconds(of: body.decisionID).map { Double($0) / 1000 / Self.secondsPerDay }
@@ -66,6 +74,15 @@ extension DecisionServer {
         switch outcome {
         case let .success(result):
             metrics.recordFeedback(accepted: result.newEvents, duplicates: result.duplicateEvents)
+            if let pacing, let region = body.region {
+                do throws(StoreError) {
+                    try await pacing.count(result.counted, userID: body.userID, region: region, time: entry.time)
+                } catch {
+                    // The feedback is stored (and in the stream); only today's pacing counters miss it.
+                    metrics.recordStoreError(operation: "pacing_counters", error: error)
+                    logger.warning("feedback stored but not counted for pacing", metadata: ["error": "\(error)"])
+                }
+            }
             return JSONResponse.make(
                 .accepted, FeedbackResponse(accepted: result.newEvents, duplicates: result.duplicateEvents), request: request,
                 context: context)
@@ -123,6 +140,7 @@ extension DecisionServer {
         metrics.bufferEntries.set(to: Double(decisionLog.count))
         metrics.circuitState.set(to: Double(circuitBreaker.state.rawValue))
         metrics.recordPolicyVersion(policyHolder.current?.version)
+        if let pacing { metrics.recordPacing(pacing.snapshot(), regions: pacing.regions) }
         let text = metrics.registry.emitToBuffer()
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -32,6 +32,8 @@ package final class DecisionServer: Sendable {
     package let logger: Logger
     /// The clock of every budget, cool-down and period of the parts.
     package let clock: any TimeSource
+    /// Revenue and supply pacing (`nil`: off, decisions use the default prices).
+    package let pacing: ServicePacing?
 
     /// Wires the parts.
     /// - Parameters:
@@ -44,9 +46,10 @@ package final class DecisionServer: Sendable {
     ///     watcher's interval and the decision log's pauses (tests pass a manual clock).
     package init(
         configuration: DecisionServiceConfiguration = .init(), store: any LiveStore, policyHolder: PolicyHolder,
-        registry: PrometheusCollectorRegistry, logger: Logger, clock: any TimeSource = SystemClock()
+        registry: PrometheusCollectorRegistry, logger: Logger, clock: any TimeSource = SystemClock(), pacing: ServicePacing? = nil
     ) {
         let metrics = ServiceMetrics(registry: registry)
+        self.pacing = pacing
         self.configuration = configuration
         self.store = store
         self.policyHolder = policyHolder
@@ -73,7 +76,7 @@ package final class DecisionServer: Sendable {
     /// The background services the application runs beside the HTTP server: the policy
     /// watcher and the decision log flusher. On graceful shutdown the server stops first
     /// (finishing in-flight requests), then the flusher drains the buffer.
-    package var services: [any Service] { [policyWatcher, decisionLog] }
+    package var services: [any Service] { [policyWatcher, decisionLog] + (pacing.map { [$0] } ?? []) }
 
     /// The router with every route and the request metrics middleware.
     func makeRouter() -> Router<ServiceRequestContext> {
@@ -82,6 +85,8 @@ package final class DecisionServer: Sendable {
         router.post("/v1/decide") { request, context in try await self.decide(request, context: context) }
         router.post("/v1/feedback") { request, context in try await self.feedback(request, context: context) }
         router.get("/v1/policy") { request, context in self.policy(request, context: context) }
+        router.get("/v1/targets") { request, context in self.targets(request, context: context) }
+        router.put("/v1/targets") { request, context in try await self.putTargets(request, context: context) }
         router.get("/healthz") { _, _ in JSONResponse.healthy }
         router.get("/readyz") { request, context in await self.readiness(request, context: context) }
         router.get("/metrics") { _, _ in self.renderMetrics() }

@@ -63,12 +63,14 @@ extension DecisionRequest {
 
 /// The body of `POST /v1/feedback`, read strictly.
 struct FeedbackBody: Decodable {
-    static let fields: Set<String> = ["decision_id", "user_id", "events", "timestamp"]
+    static let fields: Set<String> = ["decision_id", "user_id", "events", "timestamp", "region"]
 
     let decisionID: String
     let userID: String
     let events: [FeedbackEvent]
     let timestamp: Double?
+    /// The user's region, as in the decide request: required while pacing is on (its counters are per region).
+    let region: String?
 
     init(from decoder: any Decoder) throws {
         let reader = try FieldReader(decoder, allowed: Self.fields)
@@ -77,6 +79,7 @@ struct FeedbackBody: Decodable {
         let maxEvents = RequestLimits.maxEventsKey.flatMap { decoder.userInfo[$0] as? Int } ?? RequestLimits.defaultMaxEvents
         events = try reader.objects("events", FeedbackEventBody.self, count: 1...maxEvents).map(\.event)
         timestamp = try reader.number("timestamp", required: false, in: RequestLimits.timestamps)
+        region = try reader.string("region", required: false, length: RequestLimits.idLength)
     }
 }
 

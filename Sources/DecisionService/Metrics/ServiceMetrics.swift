@@ -93,7 +93,8 @@ package final class ServiceMetrics: Sendable {
     static let fallbackReasons = ["circuit_open", "timeout", "unavailable", "failed"]
     /// The store operations the service calls.
     static let storeOperations = [
-        "user_record", "apply_feedback", "record_decisions", "active_policy_version", "policy_blob", "ping",
+        "user_record", "apply_feedback", "record_decisions", "active_policy_version", "policy_blob", "ping", "pacing_counters",
+        "store_targets",
     ]
     static let storeErrorKinds = ["timeout", "unavailable", "failed"]
 
@@ -210,5 +211,33 @@ package final class ServiceMetrics: Sendable {
     func recordFeedback(accepted: Int, duplicates: Int) {
         feedbackAccepted.increment(by: Int64(accepted))
         feedbackDuplicate.increment(by: Int64(duplicates))
+    }
+
+    /// Sets the pacing gauges: per region each price (`adload_pacing_price{region, price}`) and
+    /// today's attainment so far (`adload_pacing_attainment{region, target}`: revenue over the
+    /// day's revenue target, impressions over the day's budget; absent where none is set).
+    func recordPacing(_ snapshot: ServicePacing.Current, regions: [String]) {
+        for (index, region) in regions.enumerated() {
+            let prices = snapshot.prices[index]
+            for (name, value) in [("revenue", prices.revenue), ("impressions", prices.impressions), ("negatives", prices.negatives), ("organic", prices.organic)] {
+                registry.makeGauge(
+                    descriptor: Self.descriptor("pacing_price", "", "The pacing price decisions in the region use now"),
+                    labels: [("region", region), ("price", name)]
+                ).set(to: value)
+            }
+            let today = snapshot.today[index]
+            let targets = snapshot.targets?.targets(region: region)
+            let attainment: [(String, Double?)] = [
+                ("revenue", targets?.dailyRevenue.map { today.counters.revenue / max(1e-12, $0.amount(activeUsers: today.activeUsers)) }),
+                ("impressions", targets?.dailyImpressionBudget.map { today.counters.impressions / $0 }),
+            ]
+            for (name, value) in attainment {
+                guard let value else { continue }
+                registry.makeGauge(
+                    descriptor: Self.descriptor("pacing_attainment", "", "Today's amount so far over the day's target or budget"),
+                    labels: [("region", region), ("target", name)]
+                ).set(to: value)
+            }
+        }
     }
 }

@@ -24,6 +24,7 @@ final class InMemoryLiveStore: LiveStore {
         var blobs: [String: Data] = [:]
         var unavailable = false
         var loseNextPublishAnswer = false
+        var pacing = PacingMemory()
     }
 
     let state = Mutex(State())
@@ -103,7 +104,7 @@ final class InMemoryLiveStore: LiveStore {
                     "events": events.joined(separator: ","),
                 ])
             }
-            return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count)
+            return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
         }
     }
 

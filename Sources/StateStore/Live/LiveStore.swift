@@ -29,10 +29,13 @@ package struct FeedbackOutcome: Sendable, Equatable {
     package var newEvents: Int
     /// Events ignored because this decision already had them.
     package var duplicateEvents: Int
+    /// The events counted now, in request order (what pacing counters add).
+    package var counted: [FeedbackEvent]
 
-    package init(newEvents: Int, duplicateEvents: Int) {
+    package init(newEvents: Int, duplicateEvents: Int, counted: [FeedbackEvent] = []) {
         self.newEvents = newEvents
         self.duplicateEvents = duplicateEvents
+        self.counted = counted
     }
 }
 

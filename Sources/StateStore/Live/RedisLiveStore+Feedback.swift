@@ -256,6 +256,6 @@ extension RedisLiveStore {
             let added = try await client.execute([xadd], timeout: options.writeTimeout)[0]
             _ = try Self.checked(added, "XADD \(stream) for decision \(entry.decisionID)")
         }
-        return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count)
+        return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
     }
 }

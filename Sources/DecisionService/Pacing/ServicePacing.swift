@@ -1,0 +1,178 @@
+import AdLoadCore
+import Foundation
+import Logging
+import ServiceLifecycle
+import StateStore
+import Synchronization
+
+/// The service side of pacing (docs/pacing.md): counts accepted feedback into per-region
+/// counters in the store, moves each region's prices with the same ``PacingController`` the
+/// simulation uses, and hands the prices to every decision.
+///
+/// Counters, prices and targets live in the store, so every replica adds to the same
+/// counters and serves the same prices, and a restart resumes them. Each ``tick(now:)``
+/// (every `tickInterval` on the service's clock) does, per region: if the stored prices are
+/// for an earlier interval than the current one, compute the prices for this interval from
+/// today's counters of the finished intervals and store them only if no replica has stored
+/// this interval yet (compare-and-set); then read the stored prices into the cache decisions
+/// read without waiting. Yesterday's counters give the day's profile (the shares the
+/// targets are pro-rated by) and the expected active users, as in the simulation.
+package final class ServicePacing: Service, Sendable {
+    /// What the service paces to, and the prices it serves.
+    struct Current: Sendable {
+        var targets: RevenueTargets?
+        /// The targets' text as stored (what `GET /v1/targets` shows).
+        var targetsText: Data?
+        /// Per region, in the schema's order.
+        var prices: [PacingPrices]
+        /// Per region: today's counters so far and active users, as of the last tick.
+        var today: [(day: Int, counters: PacingCounters, activeUsers: Int)]
+    }
+
+    let store: any PacingStore
+    /// The policy schema's regions: feedback and decisions name them, targets must too.
+    let regions: [String]
+    let logger: Logger
+    let clock: any TimeSource
+    /// Time between ticks on ``clock``.
+    let tickInterval: Duration
+    /// The wall time, days since the Unix epoch (tests set it).
+    let wallTime: @Sendable () -> Double
+    let current: Mutex<Current>
+
+    /// Creates the pacing of a service.
+    /// - Parameters:
+    ///   - store: Where counters, prices and targets live.
+    ///   - regions: The regions decisions and feedback name (the policy's schema).
+    ///   - tickInterval: Time between reads of the stored prices (and updates when an interval has passed).
+    ///   - wallTime: Days since the epoch now.
+    package init(
+        store: any PacingStore, regions: [String], logger: Logger, clock: any TimeSource = SystemClock(),
+        tickInterval: Duration = .seconds(10),
+        wallTime: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 / 86_400 }
+    ) {
+        self.store = store
+        self.regions = regions
+        self.logger = logger
+        self.clock = clock
+        self.tickInterval = tickInterval
+        self.wallTime = wallTime
+        current = Mutex(Current(
+            targets: nil, targetsText: nil, prices: Array(repeating: .defaults, count: regions.count),
+            today: Array(repeating: (0, PacingCounters(), 0), count: regions.count)))
+    }
+
+    /// Whether targets are set (feedback must then name its region).
+    package var isActive: Bool { current.withLock { $0.targets != nil } }
+
+    /// The prices decisions in `region` (an index into the schema's regions) use now; `nil` when no targets are set.
+    package func prices(region: Int) -> PacingPrices? {
+        current.withLock { $0.targets == nil ? nil : $0.prices[region] }
+    }
+
+    /// Checks and stores new targets for every replica; this replica uses them at once.
+    /// - Throws: `ConfigError` naming the key when the text is not a valid targets file for
+    ///   these regions; `StoreError` when the store did not take it.
+    package func setTargets(_ text: Data, source: String) async throws -> RevenueTargets {
+        let targets = try RevenueTargets.parse(text, file: source)
+        try targets.validate(regions: regions, file: source)
+        try await store.storePacingTargets(text)
+        current.withLock {
+            $0.targets = targets
+            $0.targetsText = text
+        }
+        return targets
+    }
+
+    /// Adds one feedback's newly counted events to its region's counters.
+    /// - Throws: `StoreError` when the store did not take them (the feedback itself is stored).
+    package func count(_ events: [FeedbackEvent], userID: String, region: String, time: Double) async throws(StoreError) {
+        guard let perDay = current.withLock({ $0.targets.map { Self.intervalsPerDay($0) } }), !events.isEmpty else { return }
+        var counters = PacingCounters()
+        for event in events {
+            switch event.kind {
+            case .impression:
+                counters.impressions += 1
+                counters.revenue += event.value ?? 0
+            case .click, .conversion: counters.revenue += event.value ?? 0
+            case .skip, .hide, .report: counters.negatives += 1
+            case .dwell: counters.organicItems += 1
+            case .sessionEnd: counters.sessions += 1
+            }
+        }
+        let day = Int(time.rounded(.down))
+        let interval = min(perDay - 1, Int((time - Double(day)) * Double(perDay)))
+        try await store.addPacingCounters(counters, userID: userID, region: region, day: day, interval: interval)
+    }
+
+    /// The number of price updates per day under `targets`.
+    static func intervalsPerDay(_ targets: RevenueTargets) -> Int { max(1, Int((1440 / targets.gains.intervalMinutes).rounded())) }
+
+    /// One round: adopt targets another replica stored, update each region's prices if an
+    /// interval has passed since the stored ones, and cache the stored prices.
+    /// - Parameter now: days since the Unix epoch.
+    package func tick(now: Double) async throws {
+        if let text = try await store.pacingTargets(), text != current.withLock({ $0.targetsText }) {
+            do {
+                let targets = try RevenueTargets.parse(text, file: "the stored targets")
+                try targets.validate(regions: regions, file: "the stored targets")
+                current.withLock {
+                    $0.targets = targets
+                    $0.targetsText = text
+                }
+            } catch {
+                logger.error("stored pacing targets refused; keeping the current ones", metadata: ["error": "\(error)"])
+            }
+        }
+        guard let targets = current.withLock({ $0.targets }) else { return }
+        let perDay = Self.intervalsPerDay(targets)
+        let controller = PacingController(gains: targets.gains)
+        let day = Int(now.rounded(.down))
+        let interval = min(perDay - 1, Int((now - Double(day)) * Double(perDay)))
+        for (index, region) in regions.enumerated() {
+            let stored = try await store.pacingState(region: region)
+            let today = try await store.pacingDay(region: region, day: day, intervals: perDay)
+            let candidate = StoredPacingState(day: day, interval: interval, state: stored?.state ?? PacingState())
+            if stored.map({ candidate.isNewer(than: $0) }) ?? true {
+                let yesterday = try await store.pacingDay(region: region, day: day - 1, intervals: perDay)
+                var sofar = PacingCounters()
+                for finished in today.intervals.prefix(interval) { sofar.add(finished) }
+                let even = Double(interval) / Double(perDay)
+                let hasYesterday = yesterday.intervals.contains { $0.sessions > 0 }
+                let profile = hasYesterday && interval > 0 ? DayShares.profile(of: yesterday.intervals)[interval - 1] : nil
+                let share = profile?.sessions ?? even
+                let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())
+                let elapsed = stored.map { Double(day - $0.day) + Double(interval - $0.interval) / Double(perDay) } ?? 1 / Double(perDay)
+                var next = candidate
+                next.state = controller.update(
+                    candidate.state, counters: sofar, targets: targets.targets(region: region), activeUsers: expectedActive,
+                    dayShare: share, revenueShare: profile?.revenue ?? even, impressionShare: profile?.impressions ?? even,
+                    elapsedDays: max(0, elapsed))
+                _ = try await store.storePacingState(next, region: region)
+            }
+            let prices = try await store.pacingState(region: region)?.state.prices ?? .defaults
+            var todayCounters = PacingCounters()
+            for part in today.intervals { todayCounters.add(part) }
+            current.withLock {
+                $0.prices[index] = prices
+                $0.today[index] = (day, todayCounters, today.activeUsers)
+            }
+        }
+    }
+
+    /// Ticks every ``tickInterval`` until graceful shutdown; a failed tick is logged and the
+    /// prices in the cache stay.
+    package func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do { try await tick(now: wallTime()) } catch {
+                logger.warning("pacing tick failed; serving the last prices", metadata: ["error": "\(error)"])
+            }
+            let interval = tickInterval
+            let clock = clock
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: interval) }
+        }
+    }
+
+    /// A snapshot for `GET /v1/targets` and the metrics.
+    func snapshot() -> Current { current.withLock { $0 } }
+}

@@ -1,0 +1,137 @@
+import AdLoadCore
+import AdLoadTestSupport
+@testable import DecisionService
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
+@testable import StateStore
+import Testing
+
+@Suite("Pacing in the service: /v1/targets, counters from feedback, prices in decisions")
+struct PacingServiceTests {
+    static let token = "test-admin-token-0123456789"
+
+    /// Targets for the fixture's regions: an impression budget in na, nothing elsewhere.
+    static func targetsText(budget: Double = 100, intervalMinutes: Double = 60) -> String {
+        """
+        {"name": "test", "description": "service pacing test",
+         "pacing": {"proportional_gain": 2, "integral_gain": 5, "max_price": 10, "interval_minutes": \(intervalMinutes), "minimum_day_share": 0.02},
+         "regions": {
+           "na": {"daily_revenue": null, "daily_impression_budget": \(budget), "max_negative_rate": null, "min_organic_per_session": null},
+           "eu": {"daily_revenue": null, "daily_impression_budget": null, "max_negative_rate": null, "min_organic_per_session": null},
+           "apac": {"daily_revenue": null, "daily_impression_budget": null, "max_negative_rate": null, "min_organic_per_session": null}
+         }}
+        """
+    }
+
+    static func server(store: InMemoryLiveStore, token: String? = PacingServiceTests.token) throws -> DecisionServer {
+        var configuration = Fixtures.configuration()
+        configuration.adminToken = token
+        let pacing = ServicePacing(store: store, regions: Fixtures.schema.regions, logger: Fixtures.logger, clock: ManualClock())
+        return DecisionServer(
+            configuration: configuration, store: store, policyHolder: PolicyHolder(initial: try Fixtures.engine()),
+            registry: PrometheusCollectorRegistry(), logger: Fixtures.logger, clock: ManualClock(), pacing: pacing)
+    }
+
+    func put(_ client: some TestClientProtocol, _ text: String, authorization: String?) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let authorization { headers[.authorization] = authorization }
+        return try await client.execute(uri: "/v1/targets", method: .put, headers: headers, body: body(text))
+    }
+
+    @Test("PUT /v1/targets is refused without the admin token (401), with a wrong one (403), and when none is configured (403); a bad file is 422 naming the key")
+    func adminOnly() async throws {
+        let store = InMemoryLiveStore()
+        try await buildApplication(server: try Self.server(store: store)).test(.router) { client in
+            let none = try await put(client, Self.targetsText(), authorization: nil)
+            #expect(none.status == .unauthorized)
+            #expect(try none.decode(ErrorAnswer.self).error.field == "authorization")
+            let wrong = try await put(client, Self.targetsText(), authorization: "Bearer not-the-token-at-all")
+            #expect(wrong.status == .forbidden)
+            let bad = try await put(client, Self.targetsText(budget: -5), authorization: "Bearer \(Self.token)")
+            #expect(bad.status == .unprocessableContent)
+            #expect(try bad.decode(ErrorAnswer.self).error.field == "regions.na.daily_impression_budget", "\(bad.text)")
+            #expect(try await store.pacingTargets() == nil, "nothing refused is stored")
+
+            let ok = try await put(client, Self.targetsText(), authorization: "Bearer \(Self.token)")
+            #expect(ok.status == .ok, "\(ok.text)")
+            #expect(try await store.pacingTargets() == Data(Self.targetsText().utf8))
+            let shown = try await client.execute(uri: "/v1/targets", method: .get)
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(shown.body.readableBytesView)) as? [String: Any])
+            let regions = try #require(document["regions"] as? [[String: Any]])
+            #expect(regions.count == 3)
+            let na = try #require(regions.first { $0["region"] as? String == "na" })
+            #expect(na["impression_budget"] as? Double == 100)
+            #expect((document["targets"] as? [String: Any])?["name"] as? String == "test")
+        }
+        try await buildApplication(server: try Self.server(store: InMemoryLiveStore(), token: nil)).test(.router) { client in
+            let disabled = try await put(client, Self.targetsText(), authorization: "Bearer \(Self.token)")
+            #expect(disabled.status == .forbidden)
+        }
+    }
+
+    @Test("while pacing is on, feedback names its region; new events count once, repeats do not")
+    func feedbackCounts() async throws {
+        let store = InMemoryLiveStore()
+        let server = try Self.server(store: store)
+        let pacing = try #require(server.pacing)
+        _ = try await pacing.setTargets(Data(Self.targetsText().utf8), source: "test")
+        try await buildApplication(server: server).test(.router) { client in
+            let decision = try await client.decide(decideBody(user: "paced", feedLength: 60)).decode(DecideAnswer.self)
+            let events = #"[{"type": "impression", "position": 3, "value": 0.002}, {"type": "click", "position": 3, "value": 0.5}, {"type": "hide", "position": 3}, {"type": "dwell", "position": 1, "value": 4}, {"type": "session_end", "value": 12}]"#
+            let withoutRegion = try await client.feedback(
+                #"{"decision_id": "\#(decision.decision_id)", "user_id": "paced", "events": \#(events), "timestamp": \#(Fixtures.timestamp + 60)}"#)
+            #expect(withoutRegion.status == .unprocessableContent)
+            #expect(try withoutRegion.decode(ErrorAnswer.self).error.field == "region")
+            let text = #"{"decision_id": "\#(decision.decision_id)", "user_id": "paced", "region": "na", "events": \#(events), "timestamp": \#(Fixtures.timestamp + 60)}"#
+            #expect(try await client.feedback(text).status == .accepted)
+            #expect(try await client.feedback(text).status == .accepted, "a repeat is accepted and not counted again")
+        }
+        let day = Int((Fixtures.timestamp + 60) / 86_400)
+        let counted = try await store.pacingDay(region: "na", day: day, intervals: 24)
+        var total = PacingCounters()
+        for part in counted.intervals { total.add(part) }
+        #expect(total == PacingCounters(revenue: 0.502, impressions: 1, negatives: 1, organicItems: 1, sessions: 1))
+        #expect(counted.activeUsers == 1)
+    }
+
+    @Test("a tick moves a region's price from the stored counters, once per interval, and decisions use and log it")
+    func tickAndDecide() async throws {
+        let store = InMemoryLiveStore()
+        let server = try Self.server(store: store)
+        let pacing = try #require(server.pacing)
+        _ = try await pacing.setTargets(Data(Self.targetsText(budget: 100).utf8), source: "test")
+        let day = 20_000
+        // Half the day's budget shown in the first two hours: well ahead of pace.
+        for interval in 0..<2 {
+            try await store.addPacingCounters(
+                PacingCounters(revenue: 1, impressions: 25, negatives: 0, organicItems: 100, sessions: 10), userID: "u\(interval)",
+                region: "na", day: day, interval: interval)
+        }
+        try await pacing.tick(now: Double(day) + 2.5 / 24)
+        let price = try #require(pacing.prices(region: Fixtures.schema.regions.firstIndex(of: "na")!))
+        #expect(price.impressions > 0, "over the budget's pace: the impression price rises")
+        #expect(pacing.prices(region: Fixtures.schema.regions.firstIndex(of: "eu")!) == .defaults, "no target in eu")
+        let stored = try #require(try await store.pacingState(region: "na"))
+        #expect(stored.day == day && stored.interval == 2)
+        // A second replica's tick in the same interval changes nothing (compare-and-set).
+        let other = ServicePacing(store: store, regions: Fixtures.schema.regions, logger: Fixtures.logger, clock: ManualClock())
+        try await store.addPacingCounters(
+            PacingCounters(revenue: 0, impressions: 1000, negatives: 0, organicItems: 0, sessions: 1), userID: "late", region: "na", day: day,
+            interval: 2)
+        try await other.tick(now: Double(day) + 2.9 / 24)
+        #expect(try await store.pacingState(region: "na") == stored)
+        #expect(other.prices(region: Fixtures.schema.regions.firstIndex(of: "na")!) == price, "replicas serve the same prices")
+
+        let engine = try Fixtures.engine()
+        let request = try engine.resolve(DecisionRequest(
+            userID: "p", sessionID: "s", region: "na", device: "ios", hour: 2, feedLength: 60, adFormats: nil, timestamp: nil))
+        let decision = engine.decide(request, record: nil, decisionID: "d", time: Double(day) + 0.1, prices: price)
+        #expect(decision.entry.prices == [price.revenue, price.impressions, price.negatives, price.organic])
+        let logged = try JSONDecoder().decode(DecisionEntry.self, from: Data(decision.entry.jsonBytes))
+        #expect(logged.prices == decision.entry.prices, "the stream entry carries the prices")
+        let unpaced = engine.decide(request, record: nil, decisionID: "d", time: Double(day) + 0.1)
+        #expect(unpaced.entry.prices == nil)
+    }
+}
