@@ -107,7 +107,7 @@ struct CommandLineTests {
         Case(
             arguments: ["simulate", "--policy", "policies/default-egreedy.json", "--log", "/nonexistent/dir/log.jsonl"],
             expected: "the folder /nonexistent/dir does not exist"),
-        Case(arguments: ["simulate", "--policy", "none", "--policy", "best-plan", "--targets", "t.json"], expected: "--targets runs exactly one --policy"),
+        Case(arguments: ["simulate", "--policy", "none", "--compare", "--targets", "t.json"], expected: "--targets paces the first --policy and compares the others with it (no --compare, no --log)"),
         Case(arguments: ["simulate", "--policy", "none", "--pacing-plot", "/tmp/p.svg"], expected: "--pacing-plot needs --targets"),
         Case(arguments: ["simulate", "--policy", "priced:every=x"], expected: "K must be an integer"),
     ]

@@ -175,8 +175,8 @@ extension RedisSerializedTests {
                 FeedbackEvent(kind: .dwell, position: 1, value: 12.5), FeedbackEvent(kind: .sessionEnd, value: 9),
             ])
 
-            #expect(try await store.applyFeedback(entry) == FeedbackOutcome(newEvents: 4, duplicateEvents: 0))
-            #expect(try await store.applyFeedback(entry) == FeedbackOutcome(newEvents: 0, duplicateEvents: 4))
+            #expect(try await store.applyFeedback(entry) == FeedbackOutcome(newEvents: 4, duplicateEvents: 0, counted: entry.events))
+            #expect(try await store.applyFeedback(entry) == FeedbackOutcome(newEvents: 0, duplicateEvents: 4, counted: []))
 
             let record = try #require(try await store.userRecord(userID: "u1", day: 20_100))
             #expect(record.adsToday == 2)
@@ -266,7 +266,7 @@ extension RedisSerializedTests {
             events += stride(from: 5, through: 25, by: 5).map { FeedbackEvent(kind: .impression, position: $0) }
             events.append(FeedbackEvent(kind: .sessionEnd, value: 25))
             let outcome = try await store.applyFeedback(FeedbackEntry(decisionID: "long", userID: "u2", time: 20_000.5, events: events))
-            #expect(outcome == FeedbackOutcome(newEvents: 31, duplicateEvents: 0))
+            #expect(outcome == FeedbackOutcome(newEvents: 31, duplicateEvents: 0, counted: events))
             let counted = store.options.keyPrefix + "{u:u2}:ce:long"
             #expect(try connection.command(["STRLEN", counted]).int == 2 + 26)
             // The same events as the hash of identities that earlier versions kept, under a name as long.
