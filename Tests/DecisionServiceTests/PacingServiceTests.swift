@@ -63,6 +63,7 @@ struct PacingServiceTests {
             #expect(regions.count == 3)
             let na = try #require(regions.first { $0["region"] as? String == "na" })
             #expect(na["impression_budget"] as? Double == 100)
+            #expect((na["attainment"] as? [String: Any])?["impressions"] as? Double == 0, "nothing shown yet today")
             #expect((document["targets"] as? [String: Any])?["name"] as? String == "test")
         }
         try await buildApplication(server: try Self.server(store: InMemoryLiveStore(), token: nil)).test(.router) { client in

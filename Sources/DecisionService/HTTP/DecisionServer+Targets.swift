@@ -4,9 +4,9 @@ import Hummingbird
 import StateStore
 
 extension DecisionServer {
-    /// `GET /v1/targets`: the targets in force, and per region today's counters so far,
-    /// attainment (revenue against the day's target, impressions against the budget) and
-    /// the prices decisions use now. 404 when pacing is not configured.
+    /// `GET /v1/targets`: the targets in force (`null`: none), and per region today's counters
+    /// so far, attainment (today so far over the day's revenue target and over the
+    /// impression budget) and the prices decisions use now. 404 when pacing is not configured.
     func targets(_ request: Request, context: ServiceRequestContext) -> Response {
         guard let pacing else {
             return JSONResponse.error(.notFound, field: "targets", message: "pacing is not configured (serve --targets FILE)", request: request, context: context)
@@ -20,13 +20,19 @@ extension DecisionServer {
             let targets = snapshot.targets?.targets(region: region)
             let prices = snapshot.targets == nil ? PacingPrices.defaults : snapshot.prices[index]
             let counters = today.counters
+            let revenueTarget = targets?.dailyRevenue?.amount(activeUsers: today.activeUsers)
+            let budget = targets?.dailyImpressionBudget
+            // Today so far over the whole day's target or budget.
+            let attainment = "{\"impressions\": \(optional(budget.map { counters.impressions / $0 })), "
+                + "\"revenue\": \(optional(revenueTarget.flatMap { $0 > 0 ? counters.revenue / $0 : nil }))}"
             rows.append(
-                "{\"active_users\": \(today.activeUsers), \"day\": \(today.day), \"impression_budget\": \(optional(targets?.dailyImpressionBudget)), "
+                "{\"active_users\": \(today.activeUsers), \"attainment\": \(attainment), \"day\": \(today.day), "
+                    + "\"impression_budget\": \(optional(budget)), "
                     + "\"impressions\": \(number(counters.impressions)), \"negatives\": \(number(counters.negatives)), "
                     + "\"organic_items\": \(number(counters.organicItems)), \"prices\": {\"impressions\": \(number(prices.impressions)), "
                     + "\"negatives\": \(number(prices.negatives)), \"organic\": \(number(prices.organic)), \"revenue\": \(number(prices.revenue))}, "
                     + "\"region\": \(JSONValue.quoted(region)), \"revenue\": \(number(counters.revenue)), "
-                    + "\"revenue_target\": \(optional(targets?.dailyRevenue?.amount(activeUsers: today.activeUsers))), "
+                    + "\"revenue_target\": \(optional(revenueTarget)), "
                     + "\"sessions\": \(number(counters.sessions))}")
         }
         let targetsText = snapshot.targetsText.map { String(decoding: $0, as: UTF8.self) } ?? "null"
