@@ -134,5 +134,12 @@ struct PacingServiceTests {
         #expect(logged.prices == decision.entry.prices, "the stream entry carries the prices")
         let unpaced = engine.decide(request, record: nil, decisionID: "d", time: Double(day) + 0.1)
         #expect(unpaced.entry.prices == nil)
+
+        for _ in 0..<2 {
+            _ = server.renderMetrics()
+            let metrics = String(decoding: server.metrics.registry.emitToBuffer(), as: UTF8.self)
+            let line = try #require(metrics.split(separator: "\n").first { $0.hasPrefix("adload_pacing_price") && $0.contains("\"na\"") && $0.contains("\"impressions\"") })
+            #expect(Double(line.split(separator: " ").last ?? "") == price.impressions, "\(line)")
+        }
     }
 }

@@ -142,7 +142,10 @@ package final class ServicePacing: Service, Sendable {
                 let profile = hasYesterday && interval > 0 ? DayShares.profile(of: yesterday.intervals)[interval - 1] : nil
                 let share = profile?.sessions ?? even
                 let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())
-                let elapsed = stored.map { Double(day - $0.day) + Double(interval - $0.interval) / Double(perDay) } ?? 1 / Double(perDay)
+                // One interval's integration at most: after downtime the integral does not
+                // jump by the time nobody was serving.
+                let sinceStored = stored.map { Double(day - $0.day) + Double(interval - $0.interval) / Double(perDay) } ?? 1 / Double(perDay)
+                let elapsed = min(sinceStored, 1 / Double(perDay))
                 var next = candidate
                 next.state = controller.update(
                     candidate.state, counters: sofar, targets: targets.targets(region: region), activeUsers: expectedActive,
