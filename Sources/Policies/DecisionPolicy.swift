@@ -154,13 +154,13 @@ package struct PolicyExplanation: Sendable {
     }
 
     /// Per candidate, in the order they were offered.
-    let plans: [Plan]
+    package let plans: [Plan]
     /// What ``DecisionPolicy/decide(_:random:workspace:)`` chooses for the same inputs.
-    let choice: PolicyChoice
+    package let choice: PolicyChoice
     /// Whether the probabilities in ``plans`` are exact or estimated.
-    let probabilityKind: PropensityKind
+    package let probabilityKind: PropensityKind
     /// One sentence on how the rule turns scores into a choice.
-    let rule: String
+    package let rule: String
 
     /// Creates an explanation.
     init(plans: [Plan], choice: PolicyChoice, probabilityKind: PropensityKind, rule: String) {

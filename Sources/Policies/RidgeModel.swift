@@ -35,7 +35,7 @@ public struct RidgeModel: Sendable {
     public internal(set) var b: Vector
 
     /// The posterior mean θ = A⁻¹b.
-    var theta: Vector
+    package internal(set) var theta: Vector
 
     /// Lᵀ stored row-major (an upper-triangular matrix). Both the rank-one factor update
     /// and the back substitution L⁻ᵀz then walk contiguous rows.

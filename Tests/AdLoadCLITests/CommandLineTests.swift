@@ -3,6 +3,7 @@ import AdLoadCore
 import AdLoadTestSupport
 import ArgumentParser
 import Foundation
+import Synchronization
 import Policies
 import Simulation
 import Testing
@@ -32,26 +33,38 @@ func refusal(_ arguments: [String]) -> (firstLine: String, exitCode: Int32)? {
 /// of its own, waiting for it on a thread of its own, and returns its exit status, what it
 /// wrote to stderr, and how long it ran from launch to exit.
 func runAdload(_ arguments: [String]) async throws -> (status: Int32, standardError: String, elapsed: Duration) {
+    let run = try await runAdloadCapturing(arguments)
+    return (run.status, run.error, run.elapsed)
+}
+
+/// Runs the built `adload` with `arguments` from the package root: its status, both
+/// streams (read concurrently, so neither pipe fills) and the wall time.
+func runAdloadCapturing(_ arguments: [String]) async throws -> (status: Int32, output: String, error: String, elapsed: Duration) {
     let executable = try #require(Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("adload"))
     try #require(FileManager.default.isExecutableFile(atPath: executable.path), "no adload executable at \(executable.path): build the package first")
     return try await onOwnThread {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        let standardError = Pipe()
-        process.standardError = standardError
-        process.standardOutput = FileHandle.nullDevice
+        process.currentDirectoryURL = packageRoot
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
         let clock = ContinuousClock()
         let start = clock.now
         try process.run()
+        let errorText = Mutex(Data())
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { errorText.withLock { $0 = error.fileHandleForReading.readDataToEndOfFile() } }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
         process.waitUntilExit()
         let elapsed = clock.now - start
-        let text = String(decoding: standardError.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (process.terminationStatus, text, elapsed)
+        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+                String(decoding: errorText.withLock { $0 }, as: UTF8.self), elapsed)
     }
 }
 
-/// The help text of `adload NAME --help`.
 func subcommandHelp(_ name: String) throws -> String {
     let command = try #require(AdLoad.configuration.subcommands.first { $0._commandName == name }, "no subcommand \(name)")
     return AdLoad.helpMessage(for: command)

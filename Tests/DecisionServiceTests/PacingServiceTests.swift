@@ -143,3 +143,34 @@ struct PacingServiceTests {
         }
     }
 }
+
+@Suite("DecisionEngine.explain: what adload policy explain shows is what /v1/decide logs")
+struct EngineExplainTests {
+    @Test("for 100 random contexts, explain's chosen plan and its probability equal the decision's; exact kinds' probabilities sum to 1",
+          arguments: ["default-egreedy", "default-thompson", "default-ppo"])
+    func explainEqualsDecide(policy: String) throws {
+        let engine = try Fixtures.engine(policy)
+        let random = CounterRandom(seed: 31, domain: 9)
+        let regions = ["na", "eu", "apac"], devices = ["ios", "android"]
+        for index in 0..<100 {
+            let draw = random.child(UInt64(index))
+            let request = try engine.resolve(DecisionRequest(
+                userID: "u\(index)", sessionID: "s", region: regions[Int(draw.uniform(0) * 3)], device: devices[Int(draw.uniform(1) * 2)],
+                hour: Int(draw.uniform(2) * 24), feedLength: 1 + Int(draw.uniform(3) * 200), timestamp: nil))
+            let record = UserRecord(
+                lastVisit: 20_000, lastUpdate: 20_000.1, week: (0..<5).map { Double($0) * draw.uniform(UInt64(10 + $0)) * 20 },
+                month: (0..<5).map { Double($0) * draw.uniform(UInt64(20 + $0)) * 60 }, recentDwell: 8 * draw.uniform(4),
+                totalSessions: Int(draw.uniform(5) * 600), adReactions: [40 * draw.uniform(6), 4 * draw.uniform(7)], adsToday: Int(draw.uniform(8) * 5))
+            let prices: PacingPrices? = index % 3 == 0 ? PacingPrices(revenue: 2 * draw.uniform(30), impressions: draw.uniform(31), negatives: 0, organic: 0) : nil
+            let decision = engine.decide(request, record: record, decisionID: "d\(index)", time: 20_000.2, prices: prices)
+            let (candidates, explanation) = engine.explain(request, record: record, decisionID: "d\(index)", time: 20_000.2, prices: prices)
+            #expect(explanation.choice.index == decision.entry.chosen, "context \(index)")
+            #expect(explanation.choice.probability == decision.probability, "context \(index)")
+            #expect(candidates[explanation.choice.index].plan.positions == decision.adPositions)
+            if explanation.probabilityKind == .exact {
+                #expect(explanation.plans[decision.entry.chosen].probability == decision.probability, "context \(index)")
+                #expect(abs(explanation.plans.map(\.probability).reduce(0, +) - 1) < 1e-9)
+            }
+        }
+    }
+}

@@ -161,7 +161,7 @@ package final class DecisionEngine: Sendable {
 
     /// Looks the request's names up in the schema and re-checks its ranges.
     /// - Throws: `RequestError` (invalid) naming `region`, `device`, `tenure`, `hour` or `feed_length`.
-    func resolve(_ request: DecisionRequest) throws(RequestError) -> ResolvedDecisionRequest {
+    package func resolve(_ request: DecisionRequest) throws(RequestError) -> ResolvedDecisionRequest {
         func lookup(_ value: String, in names: [String], field: String) throws(RequestError) -> Int {
             guard let index = names.firstIndex(of: value) else {
                 throw .invalid(field, "unknown \(field) \(JSONText.quoted(value)), expected one of \(names.joined(separator: ", "))")
@@ -216,10 +216,12 @@ package final class DecisionEngine: Sendable {
         return tenureEstablished
     }
 
-    func decide(
-        _ request: ResolvedDecisionRequest, history: BehaviourHistory, tenure: Int, adsToday: Int, decisionID: String,
-        time: Double, prices: PacingPrices?, policy: any DecisionPolicy, fallback: Bool
-    ) -> Decision {
+    /// The context, the valid plans and the ad limit of a decision: what deciding and
+    /// explaining share.
+    func prepare(
+        _ request: ResolvedDecisionRequest, history: BehaviourHistory, tenure: Int, adsToday: Int, time: Double,
+        prices: PacingPrices?
+    ) -> (context: DecisionContext, candidates: [CandidatePlan], adLimit: Int) {
         let regionRules = regionRules[request.region]
         let feedLength = request.request.feedLength
         var context = DecisionContext(
@@ -235,6 +237,15 @@ package final class DecisionEngine: Sendable {
             catalog.candidates(region: request.region, feedLength: feedLength, adsToday: adsToday, maxAds: formatLimit, into: &list)
             return list
         }
+        return (context, candidates, adLimit)
+    }
+
+    func decide(
+        _ request: ResolvedDecisionRequest, history: BehaviourHistory, tenure: Int, adsToday: Int, decisionID: String,
+        time: Double, prices: PacingPrices?, policy: any DecisionPolicy, fallback: Bool
+    ) -> Decision {
+        let (context, candidates, adLimit) = prepare(request, history: history, tenure: tenure, adsToday: adsToday, time: time, prices: prices)
+        let feedLength = request.request.feedLength
         let workspace = scratchPool.take()
         workspace.encode(context, schema: schema)
         let choice = policy.decide(candidates, random: random.child(DecisionIDCodec.hash(decisionID)), workspace: workspace)
@@ -250,5 +261,21 @@ package final class DecisionEngine: Sendable {
             feedLength: feedLength, adLimit: adLimit, sessionID: request.request.sessionID, contextSchema: contextFingerprint,
             prices: prices.map { [$0.revenue, $0.impressions, $0.negatives, $0.organic] })
         return Decision(plan: chosen.spec, propensityKind: choice.propensityKind, entry: entry)
+    }
+
+    /// Every valid plan of the decision ``decide(_:record:decisionID:time:prices:)`` would make
+    /// for the same inputs, with its score, the parts of the score and its probability, and
+    /// that decision (`adload policy explain`).
+    package func explain(
+        _ request: ResolvedDecisionRequest, record: UserRecord?, decisionID: String, time: Double, prices: PacingPrices? = nil
+    ) -> (candidates: [CandidatePlan], explanation: PolicyExplanation) {
+        let record = record ?? .new
+        let tenure = request.tenure ?? tenureIndex(totalSessions: record.totalSessions)
+        let (context, candidates, _) = prepare(
+            request, history: record.behaviourHistory, tenure: tenure, adsToday: max(0, record.adsToday), time: time, prices: prices)
+        let workspace = policy.makeWorkspace(maxCandidates: candidates.count)
+        workspace.encode(context, schema: schema)
+        let explanation = policy.explain(candidates, random: random.child(DecisionIDCodec.hash(decisionID)), workspace: workspace)
+        return (candidates, explanation)
     }
 }

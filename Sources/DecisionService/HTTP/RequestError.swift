@@ -5,7 +5,7 @@ import Hummingbird
 /// Routes throw it; as a Hummingbird `HTTPResponseError` it answers with its 4xx status
 /// (see ``Kind``) and the JSON body `{"error": {"field": "...", "message": "..."}}`, and the
 /// metrics middleware counts it by that status.
-struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
+package struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvertible {
     /// What class of problem it is, which decides the HTTP status.
     package enum Kind: Sendable, Equatable {
         /// The body is not the expected JSON shape: not JSON, not an object, an unknown or
@@ -23,9 +23,9 @@ struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvert
     /// The class of problem.
     var kind: Kind
     /// The offending field as a path (`hour`, `events[3].type`), or `body` for the whole body.
-    var field: String
+    package var field: String
     /// What is wrong, naming the value where there is one.
-    var message: String
+    package var message: String
 
     /// Creates an error for `field`.
     init(_ kind: Kind, field: String, message: String) {
@@ -55,13 +55,13 @@ struct RequestError: HTTPResponseError, Sendable, Equatable, CustomStringConvert
     }
 
     /// The HTTP status of this error.
-    var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
+    package var status: HTTPResponse.Status { HTTPResponse.Status(code: statusCode) }
 
     /// The JSON error body with ``status``.
-    func response(from request: Request, context: some RequestContext) -> Response {
+    package func response(from request: Request, context: some RequestContext) -> Response {
         JSONResponse.error(status, field: field, message: message, request: request, context: context)
     }
 
     /// One line: the field and the problem.
-    var description: String { "\(field): \(message)" }
+    package var description: String { "\(field): \(message)" }
 }

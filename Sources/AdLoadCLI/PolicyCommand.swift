@@ -1,0 +1,265 @@
+import AdLoadCore
+import ArgumentParser
+import DecisionService
+import Foundation
+import Policies
+
+/// `adload policy`: inspecting policy files (docs/inspection.md).
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Inspects policy files: what a policy is, and why it decides what it decides.",
+        subcommands: [PolicyShow.self, PolicyExplain.self])
+}
+
+/// Loads a policy file of any kind, with its version (the checksum), or fails naming the file.
+func loadPolicyFile(_ path: String) throws -> (policy: any DecisionPolicy, version: String) {
+    do {
+        return (try PolicyFile.load(path: path, expectedSchema: nil), policyVersion(path))
+    } catch {
+        throw CLIError(error.description)
+    }
+}
+
+/// `adload policy show FILE`.
+struct PolicyShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "What a policy file holds: kind, version, provenance, hyper-parameters, features, reward, training curve, most influential features.")
+
+    @Argument(help: "The policy file.")
+    var file: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Option(help: "How many of the most influential features to list.")
+    var top = 8
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+    }
+
+    func run() throws {
+        let (policy, version) = try loadPolicyFile(file)
+        let kind = policy is LinearBanditPolicy ? "linear-bandit" : "network"
+        let influence = Self.influence(of: policy)
+        let ranked = influence.sorted { $0.value > $1.value }.prefix(top)
+        let curve = Self.trainingCurve(next: file)
+        let provenance = policy.provenance
+        let pricing = (policy as? LinearBanditPolicy)?.bandit.pricing
+        if json {
+            let number = JSONNumber.json
+            func object(_ pairs: [(String, String)]) -> String { "{" + pairs.map { "\(JSONValue.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}" }
+            let fields: [(String, String)] = [
+                ("kind", JSONValue.quoted(kind)),
+                ("algorithm", JSONValue.quoted(policy.algorithm)),
+                ("version", JSONValue.quoted(version)),
+                ("provenance", object([
+                    ("env", JSONValue.quoted(provenance.environment)), ("env_file", JSONValue.quoted(provenance.environmentFile)),
+                    ("env_fingerprint", JSONValue.quoted(provenance.environmentFingerprint)), ("seed", "\(provenance.seed)"),
+                    ("sessions", "\(provenance.sessions)"), ("users", "\(provenance.users)"), ("days", "\(provenance.days)"),
+                    ("trained_at", JSONValue.quoted(provenance.trainedAt)), ("source", JSONValue.quoted(provenance.source.rawValue)),
+                ])),
+                ("hyperparameters", object(policy.hyperparameters.map { ($0.name, number($0.value)) })),
+                ("features", "[" + policy.schema.contextNames.map(JSONValue.quoted).joined(separator: ", ") + "]"),
+                ("descriptors", "[" + policy.schema.descriptorNames.map(JSONValue.quoted).joined(separator: ", ") + "]"),
+                ("reward", object(policy.reward.sorted { $0.key < $1.key }.map { ($0.key, number($0.value)) })),
+                ("priced", pricing == nil ? "false" : "true"),
+                ("influential_features", "[" + ranked.map { object([("feature", JSONValue.quoted($0.name)), ("influence", number($0.value))]) }.joined(separator: ", ") + "]"),
+                ("training_curve", curve.map { "{\"column\": \(JSONValue.quoted($0.column)), \"values\": [" + $0.values.map(number).joined(separator: ", ") + "]}" } ?? "null"),
+            ]
+            print(object(fields))
+            return
+        }
+        print("\(file): \(kind) (\(policy.algorithm)), version \(version)")
+        print("  trained on \(provenance.environment) (\(provenance.environmentFile)), seed \(provenance.seed), \(provenance.users) users × \(provenance.days) days, \(provenance.sessions) sessions, from \(provenance.source.rawValue), at \(provenance.trainedAt)")
+        print("  hyper-parameters: " + policy.hyperparameters.map { "\($0.name) \(JSONNumber.compact($0.value))" }.joined(separator: ", "))
+        print("  reward: " + policy.reward.sorted { $0.key < $1.key }.map { "\($0.key) \(JSONNumber.compact($0.value))" }.joined(separator: ", "))
+        print("  features (\(policy.schema.contextCount)): " + policy.schema.contextNames.joined(separator: ", "))
+        print("  plan descriptors: " + policy.schema.descriptorNames.joined(separator: ", "))
+        if let pricing {
+            let scales = pricing.scales
+            print(String(format: "  priced: revenue per impression %.5f, per negative reaction %.4f, per organic item %.6f", scales.impressions, scales.negatives, scales.organicItems))
+        } else {
+            print("  priced: no (pacing prices do not move it)")
+        }
+        if let curve {
+            print("  training curve (\(curve.column), \(curve.values.count) points): \(Self.sparkline(curve.values)) \(JSONNumber.compact(curve.values.first ?? 0)) → \(JSONNumber.compact(curve.values.last ?? 0))")
+        } else {
+            print("  training curve: none next to the file")
+        }
+        print("  most influential features (\(kind == "network" ? "first-layer weight norm per normalized input" : "norm of the feature's weights over the plan descriptors")):")
+        for entry in ranked { print("    " + entry.name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " %.4g", entry.value)) }
+    }
+
+    /// Per context feature, how much it moves the policy's scores: for a linear bandit the
+    /// norm of its row of Θ (|q| weights, one per plan descriptor), for a network the norm of
+    /// the first layer's weights on its normalized input.
+    static func influence(of policy: any DecisionPolicy) -> [(name: String, value: Double)] {
+        let names = policy.schema.contextNames
+        if let bandit = (policy as? LinearBanditPolicy)?.bandit {
+            let nq = bandit.descriptorCount
+            let theta: [Double] = Array(bandit.model.theta)
+            return names.indices.map { i -> (name: String, value: Double) in
+                var sum = 0.0
+                for j in 0..<nq { sum += theta[i * nq + j] * theta[i * nq + j] }
+                return (names[i], sum.squareRoot())
+            }
+        }
+        if let network = (policy as? NetworkPolicy)?.network, let first = network.layers.first {
+            return names.indices.map { i -> (name: String, value: Double) in
+                var sum = 0.0
+                for row in 0..<first.weights.rows { sum += first.weights[row, i] * first.weights[row, i] }
+                return (names[i], sum.squareRoot())
+            }
+        }
+        return []
+    }
+
+    /// The learning curve written next to a policy file (`NAME.csv`): its mean reward or
+    /// return column, or `nil` when there is none.
+    static func trainingCurve(next file: String) -> (column: String, values: [Double])? {
+        let path = URL(fileURLWithPath: file).deletingPathExtension().appendingPathExtension("csv").path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n")
+        guard let header = lines.first?.split(separator: ",").map(String.init),
+              let column = header.firstIndex(of: "mean_reward") ?? header.firstIndex(of: "mean_return") else { return nil }
+        let values = lines.dropFirst().compactMap { line -> Double? in
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            return column < cells.count ? Double(cells[column]) : nil
+        }
+        return values.isEmpty ? nil : (header[column], values)
+    }
+
+    /// Eight-level block characters, at most 60 (longer series are averaged into 60 buckets).
+    static func sparkline(_ values: [Double]) -> String {
+        let blocks = Array("▁▂▃▄▅▆▇█")
+        let width = min(60, values.count)
+        let buckets = (0..<width).map { b -> Double in
+            let range = (b * values.count / width)..<max(b * values.count / width + 1, (b + 1) * values.count / width)
+            return values[range].reduce(0, +) / Double(range.count)
+        }
+        guard let low = buckets.min(), let high = buckets.max(), high > low else { return String(repeating: "▄", count: width) }
+        return String(buckets.map { blocks[min(7, Int((($0 - low) / (high - low)) * 8))] })
+    }
+}
+
+/// `adload policy explain FILE --context JSON`.
+struct PolicyExplain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Every valid plan for one context with its score, the score's parts and its probability, and the plan the policy chooses: exactly what /v1/decide would log.")
+
+    @Argument(help: "The policy file.")
+    var file: String
+
+    @Option(help: ArgumentHelp(
+        "The context: a JSON file, or the JSON itself.",
+        discussion: """
+            The decide request's fields (user_id, session_id, region, device, hour, feed_length, and optionally \
+            tenure, ad_formats, timestamp), plus optionally "history" (the user's record as the service keeps it: \
+            last_visit, last_update, week, month, recent_dwell, total_sessions, ad_reactions, ads_today), \
+            "decision_id" (keys the decision's random stream; default "explain") and "prices" (revenue, \
+            impressions, negatives, organic). See docs/inspection.md.
+            """))
+    var context: String
+
+    @Option(help: "Environment configuration whose placement rules decide the valid plans.")
+    var env = "env/default.json"
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        let config = try loadEnvironment(env)
+        let (policy, version) = try loadPolicyFile(file)
+        let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
+        let engine: DecisionEngine
+        do { engine = try DecisionEngine(policy: policy, version: version, rules: rules) } catch { throw CLIError("\(file): \(error)") }
+        let source = context.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? "--context" : context
+        let text: Data
+        do { text = source == "--context" ? Data(context.utf8) : try ConfigReader.contents(of: context) } catch { throw CLIError(error.description) }
+        let input: ExplainContext
+        do { input = try ExplainContext(text, file: source) } catch { throw CLIError(error.description) }
+        let request: ResolvedDecisionRequest
+        do { request = try engine.resolve(input.request) } catch { throw CLIError("\(source): \(error.field): \(error.message)") }
+        let time = (input.request.timestamp ?? 0) / 86_400
+        let (candidates, explanation) = engine.explain(request, record: input.record, decisionID: input.decisionID, time: time, prices: input.prices)
+        let chosen = explanation.choice
+        let number = JSONNumber.json
+        if json {
+            let plans = candidates.indices.map { k in
+                let plan = explanation.plans[k]
+                return "{\"plan\": \(JSONValue.quoted(candidates[k].spec.description)), \"ad_positions\": [\(candidates[k].plan.positions.map(String.init).joined(separator: ", "))], "
+                    + "\"value\": \(number(plan.value)), \"bonus\": \(number(plan.bonus)), \"price\": \(number(plan.price)), "
+                    + "\"score\": \(number(plan.score)), \"probability\": \(number(plan.probability))}"
+            }
+            print("{\"policy\": \(JSONValue.quoted(file)), \"version\": \(JSONValue.quoted(version)), \"rule\": \(JSONValue.quoted(explanation.rule)), "
+                + "\"probabilities\": \(JSONValue.quoted(explanation.probabilityKind.label)), \"plans\": [" + plans.joined(separator: ", ") + "], "
+                + "\"chosen\": {\"index\": \(chosen.index), \"plan\": \(JSONValue.quoted(candidates[chosen.index].spec.description)), "
+                + "\"ad_positions\": [\(candidates[chosen.index].plan.positions.map(String.init).joined(separator: ", "))], "
+                + "\"probability\": \(number(chosen.probability)), \"propensity\": \(JSONValue.quoted(chosen.propensityKind.label))}}")
+            return
+        }
+        print("\(file) (\(policy.algorithm), version \(version)): \(candidates.count) valid plans; rule: \(explanation.rule)")
+        print("  plan                             value      bonus      price      score  probability")
+        let order = candidates.indices.sorted { explanation.plans[$0].score > explanation.plans[$1].score }
+        for k in order.prefix(20) {
+            let plan = explanation.plans[k]
+            let mark = k == chosen.index ? "→" : " "
+            let name = candidates[k].spec.description.padding(toLength: 28, withPad: " ", startingAt: 0)
+            print("\(mark) \(name)" + String(format: " %9.5f  %9.5f  %9.5f  %9.5f  %.4f", plan.value, plan.bonus, plan.price, plan.score, plan.probability))
+        }
+        if candidates.count > 20 { print("  … \(candidates.count - 20) more (--json lists all)") }
+        let best = order.first ?? chosen.index
+        let why = best == chosen.index
+            ? "it has the highest score"
+            : "the rule draws: its score ranks \(1 + (order.firstIndex(of: chosen.index) ?? 0)) of \(candidates.count)"
+        print("chosen: \(candidates[chosen.index].spec) at positions \(candidates[chosen.index].plan.positions), probability \(JSONNumber.compact(chosen.probability)) (\(chosen.propensityKind.label)): \(why)")
+    }
+}
+
+/// The `--context` of `policy explain`, read strictly: unknown keys and wrong types are
+/// errors naming the key.
+struct ExplainContext {
+    var request: DecisionRequest
+    var record: UserRecord?
+    var decisionID: String
+    var prices: PacingPrices?
+
+    static let requestKeys = ["user_id", "session_id", "region", "device", "hour", "feed_length"]
+    static let optionalKeys = ["tenure", "ad_formats", "timestamp", "history", "decision_id", "prices"]
+    static let historyKeys = ["last_visit", "last_update", "week", "month", "recent_dwell", "total_sessions", "ad_reactions", "ads_today"]
+
+    init(_ data: Data, file: String) throws(ConfigError) {
+        let top = try ConfigReader(data: data, file: file, keys: Self.requestKeys, optionalKeys: Self.optionalKeys)
+        let any = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+        let tenure = top.has("tenure") ? try top.string("tenure") : nil
+        let formats = top.has("ad_formats") ? try top.names("ad_formats") : nil
+        request = DecisionRequest(
+            userID: try top.string("user_id"), sessionID: try top.string("session_id"), region: try top.string("region"),
+            device: try top.string("device"), hour: try top.integer("hour", in: Int.min...Int.max),
+            feedLength: try top.integer("feed_length", in: Int.min...Int.max), tenure: tenure, adFormats: formats,
+            timestamp: top.has("timestamp") ? try top.number("timestamp", in: 0...1e12) : nil)
+        decisionID = top.has("decision_id") ? try top.string("decision_id") : "explain"
+        if top.has("history") {
+            let history = try top.object("history", keys: Self.historyKeys)
+            record = UserRecord(
+                lastVisit: history.isNull("last_visit") ? nil : try history.number("last_visit", in: any),
+                lastUpdate: history.isNull("last_update") ? nil : try history.number("last_update", in: any),
+                week: try history.numbers("week", count: 5, in: 0...Double.greatestFiniteMagnitude),
+                month: try history.numbers("month", count: 5, in: 0...Double.greatestFiniteMagnitude),
+                recentDwell: try history.number("recent_dwell", in: 0...Double.greatestFiniteMagnitude),
+                totalSessions: try history.integer("total_sessions", in: 0...Int.max),
+                adReactions: try history.numbers("ad_reactions", count: 2, in: 0...Double.greatestFiniteMagnitude),
+                adsToday: try history.integer("ads_today", in: 0...Int.max))
+        }
+        if top.has("prices") {
+            let prices = try top.object("prices", keys: ["revenue", "impressions", "negatives", "organic"])
+            self.prices = PacingPrices(
+                revenue: try prices.number("revenue", in: 0...1e6), impressions: try prices.number("impressions", in: 0...1e6),
+                negatives: try prices.number("negatives", in: 0...1e6), organic: try prices.number("organic", in: 0...1e6))
+        }
+    }
+}
