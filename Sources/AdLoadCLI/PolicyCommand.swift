@@ -129,7 +129,8 @@ struct PolicyShow: ParsableCommand {
             let cells = line.split(separator: ",", omittingEmptySubsequences: false)
             return column < cells.count ? Double(cells[column]) : nil
         }
-        return values.isEmpty ? nil : (header[column], values)
+        let finite = values.filter(\.isFinite)
+        return finite.isEmpty ? nil : (header[column], finite)
     }
 
     /// Eight-level block characters, at most 60 (longer series are averaged into 60 buckets).
@@ -184,7 +185,8 @@ struct PolicyExplain: ParsableCommand {
         do { input = try ExplainContext(text, file: source) } catch { throw CLIError(error.description) }
         let request: ResolvedDecisionRequest
         do { request = try engine.resolve(input.request) } catch { throw CLIError("\(source): \(error.field): \(error.message)") }
-        let time = (input.request.timestamp ?? 0) / 86_400
+        // As /v1/decide: the request's timestamp, or now.
+        let time = (input.request.timestamp ?? Date().timeIntervalSince1970) / 86_400
         let (candidates, explanation) = engine.explain(request, record: input.record, decisionID: input.decisionID, time: time, prices: input.prices)
         let chosen = explanation.choice
         let number = JSONNumber.json

@@ -100,6 +100,17 @@ package struct RevenueTargets: Sendable, Equatable {
     }
 
     /// Parses targets JSON; `file` names the source in errors.
+    /// `pacing.interval_minutes`: a multiple of 5 that divides a day, so intervals are whole
+    /// 5-minute slots (the service's counters) and a day has a whole number of them.
+    static func intervalMinutes(_ pacing: ConfigReader) throws(ConfigError) -> Double {
+        let minutes = try pacing.integer("interval_minutes", in: 5...1440)
+        guard minutes % 5 == 0, 1440 % minutes == 0 else {
+            throw pacing.error(
+                "interval_minutes", .number(Double(minutes)), "must be a multiple of 5 that divides 1440 (5, 10, 15, 20, 30, 60, 120, …)")
+        }
+        return Double(minutes)
+    }
+
     package static func parse(_ data: Data, file: String) throws(ConfigError) -> RevenueTargets {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
         let pacing = try top.object("pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"])
@@ -107,7 +118,7 @@ package struct RevenueTargets: Sendable, Equatable {
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
             maxPrice: try pacing.number("max_price", in: 0.001...1e6),
-            intervalMinutes: try pacing.number("interval_minutes", in: 1...1440),
+            intervalMinutes: try Self.intervalMinutes(pacing),
             minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5))
         var regions: [(name: String, targets: RegionTargets)] = []
         for (name, reader) in try top.namedObjects("regions", keys: [

@@ -142,6 +142,8 @@ struct PacingControllerTests {
         ("\"max_negative_rate\": 0.02", "\"max_negative_rate\": 2", "t.json: key 'regions.na.max_negative_rate' has value 2: out of range"),
         ("\"total\": null", "\"total\": 5", "t.json: key 'regions.na.daily_revenue' must set exactly one of per_active_user and total"),
         ("\"interval_minutes\": 60,", "", "t.json: key 'pacing.interval_minutes' is missing"),
+        ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
+        ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
     ])
     func refuses(find: String, replace: String, message: String) {

@@ -13,7 +13,7 @@ struct PacingServiceTests {
     static let token = "test-admin-token-0123456789"
 
     /// Targets for the fixture's regions: an impression budget in na, nothing elsewhere.
-    static func targetsText(budget: Double = 100, intervalMinutes: Double = 60) -> String {
+    static func targetsText(budget: Double = 100, intervalMinutes: Int = 60) -> String {
         """
         {"name": "test", "description": "service pacing test",
          "pacing": {"proportional_gain": 2, "integral_gain": 5, "max_price": 10, "interval_minutes": \(intervalMinutes), "minimum_day_share": 0.02},
@@ -90,9 +90,9 @@ struct PacingServiceTests {
             #expect(try await client.feedback(text).status == .accepted, "a repeat is accepted and not counted again")
         }
         let day = Int((Fixtures.timestamp + 60) / 86_400)
-        let counted = try await store.pacingDay(region: "na", day: day, intervals: 24)
+        let counted = try await store.pacingDay(region: "na", day: day, activeThrough: nil)
         var total = PacingCounters()
-        for part in counted.intervals { total.add(part) }
+        for part in counted.slots { total.add(part) }
         #expect(total == PacingCounters(revenue: 0.502, impressions: 1, negatives: 1, organicItems: 1, sessions: 1))
         #expect(counted.activeUsers == 1)
     }
@@ -102,28 +102,35 @@ struct PacingServiceTests {
         let store = InMemoryLiveStore()
         let server = try Self.server(store: store)
         let pacing = try #require(server.pacing)
-        _ = try await pacing.setTargets(Data(Self.targetsText(budget: 100).utf8), source: "test")
+        _ = try await pacing.setTargets(Data(Self.targetsText(budget: 500).utf8), source: "test")
         let day = 20_000
-        // Half the day's budget shown in the first two hours: well ahead of pace.
-        for interval in 0..<2 {
+        // A tenth of the day's budget shown in the first two hours (a twelfth of the day): ahead of pace.
+        for hour in 0..<2 {
             try await store.addPacingCounters(
-                PacingCounters(revenue: 1, impressions: 25, negatives: 0, organicItems: 100, sessions: 10), userID: "u\(interval)",
-                region: "na", day: day, interval: interval)
+                PacingCounters(revenue: 1, impressions: 25, negatives: 0, organicItems: 100, sessions: 10), userID: "u\(hour)",
+                region: "na", day: day, slot: hour * 12 + 5)
         }
         try await pacing.tick(now: Double(day) + 2.5 / 24)
         let price = try #require(pacing.prices(region: Fixtures.schema.regions.firstIndex(of: "na")!))
         #expect(price.impressions > 0, "over the budget's pace: the impression price rises")
         #expect(pacing.prices(region: Fixtures.schema.regions.firstIndex(of: "eu")!) == .defaults, "no target in eu")
         let stored = try #require(try await store.pacingState(region: "na"))
-        #expect(stored.day == day && stored.interval == 2)
+        #expect(stored.day == day && stored.minute == 120)
         // A second replica's tick in the same interval changes nothing (compare-and-set).
         let other = ServicePacing(store: store, regions: Fixtures.schema.regions, logger: Fixtures.logger, clock: ManualClock())
         try await store.addPacingCounters(
             PacingCounters(revenue: 0, impressions: 1000, negatives: 0, organicItems: 0, sessions: 1), userID: "late", region: "na", day: day,
-            interval: 2)
+            slot: 2 * 12 + 3)
         try await other.tick(now: Double(day) + 2.9 / 24)
         #expect(try await store.pacingState(region: "na") == stored)
         #expect(other.prices(region: Fixtures.schema.regions.firstIndex(of: "na")!) == price, "replicas serve the same prices")
+        // The next day's first update is the end-of-day update of this one, from all of its
+        // counters (the late 1,000 impressions too): the price rises again.
+        try await other.tick(now: Double(day + 1) + 0.1 / 24)
+        let nextDay = try #require(try await store.pacingState(region: "na"))
+        #expect(nextDay.day == day + 1 && nextDay.minute == 0)
+        #expect(price.impressions < 10, "the first price is below the ceiling: \(price)")
+        #expect(nextDay.state.prices.impressions > price.impressions, "a day twice over budget raises the price at its end")
 
         let engine = try Fixtures.engine()
         let request = try engine.resolve(DecisionRequest(

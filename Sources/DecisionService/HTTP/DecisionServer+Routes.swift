@@ -53,11 +53,11 @@ extension DecisionServer {
                 .unknownDecision, field: "decision_id",
                 message: "unknown decision id \(JSONText.quoted(body.decisionID)) for user \(JSONText.quoted(body.userID))")
         }
-        if let pacing, pacing.isActive {
-            guard let region = body.region else {
+        if let pacing {
+            if body.region == nil && pacing.isActive {
                 throw RequestError.invalid("region", "is required while pacing is on: the counters are per region")
             }
-            guard pacing.regions.contains(region) else {
+            if let region = body.region, !pacing.regions.contains(region) {
                 throw RequestError.invalid("region", "unknown region \(JSONText.quoted(region)), expected one of \(pacing.regions.joined(separator: ", "))")
             }
         }

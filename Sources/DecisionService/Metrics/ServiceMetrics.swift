@@ -228,7 +228,10 @@ package final class ServiceMetrics: Sendable {
             let today = snapshot.today[index]
             let targets = snapshot.targets?.targets(region: region)
             let attainment: [(String, Double?)] = [
-                ("revenue", targets?.dailyRevenue.map { today.counters.revenue / max(1e-12, $0.amount(activeUsers: today.activeUsers)) }),
+                ("revenue", targets?.dailyRevenue.flatMap { target in
+                    let amount = target.amount(activeUsers: today.activeUsers)
+                    return amount > 0 ? today.counters.revenue / amount : nil
+                }),
                 ("impressions", targets?.dailyImpressionBudget.map { today.counters.impressions / $0 }),
             ]
             for (name, value) in attainment {

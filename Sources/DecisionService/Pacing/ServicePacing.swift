@@ -74,6 +74,11 @@ package final class ServicePacing: Service, Sendable {
     /// - Throws: `ConfigError` naming the key when the text is not a valid targets file for
     ///   these regions; `StoreError` when the store did not take it.
     package func setTargets(_ text: Data, source: String) async throws -> RevenueTargets {
+        // Stored as given and shown inside GET /v1/targets, so it must be UTF-8 JSON text.
+        guard text.first == UInt8(ascii: "{") || text.first.map({ [9, 10, 13, 32].contains($0) }) == true,
+              String(data: text, encoding: .utf8) != nil else {
+            throw ConfigError(file: source, key: nil, value: nil, problem: "must be a JSON object in UTF-8 (no byte order mark)")
+        }
         let targets = try RevenueTargets.parse(text, file: source)
         try targets.validate(regions: regions, file: source)
         try await store.storePacingTargets(text)
@@ -84,10 +89,11 @@ package final class ServicePacing: Service, Sendable {
         return targets
     }
 
-    /// Adds one feedback's newly counted events to its region's counters.
+    /// Adds one feedback's newly counted events to its region's counters. Feedback is counted
+    /// whether or not targets are set, so that targets set mid-day see the whole day.
     /// - Throws: `StoreError` when the store did not take them (the feedback itself is stored).
     package func count(_ events: [FeedbackEvent], userID: String, region: String, time: Double) async throws(StoreError) {
-        guard let perDay = current.withLock({ $0.targets.map { Self.intervalsPerDay($0) } }), !events.isEmpty else { return }
+        guard !events.isEmpty else { return }
         var counters = PacingCounters()
         for event in events {
             switch event.kind {
@@ -101,11 +107,11 @@ package final class ServicePacing: Service, Sendable {
             }
         }
         let day = Int(time.rounded(.down))
-        let interval = min(perDay - 1, Int((time - Double(day)) * Double(perDay)))
-        try await store.addPacingCounters(counters, userID: userID, region: region, day: day, interval: interval)
+        let slot = min(pacingSlotsPerDay - 1, Int((time - Double(day)) * Double(pacingSlotsPerDay)))
+        try await store.addPacingCounters(counters, userID: userID, region: region, day: day, slot: slot)
     }
 
-    /// The number of price updates per day under `targets`.
+    /// The number of price updates per day under `targets` (their interval divides the day).
     static func intervalsPerDay(_ targets: RevenueTargets) -> Int { max(1, Int((1440 / targets.gains.intervalMinutes).rounded())) }
 
     /// One round: adopt targets another replica stored, update each region's prices if an
@@ -127,40 +133,78 @@ package final class ServicePacing: Service, Sendable {
         guard let targets = current.withLock({ $0.targets }) else { return }
         let perDay = Self.intervalsPerDay(targets)
         let controller = PacingController(gains: targets.gains)
-        let day = Int(now.rounded(.down))
-        let interval = min(perDay - 1, Int((now - Double(day)) * Double(perDay)))
+        // The interval as of a few seconds ago: a replica whose clock runs slightly ahead does
+        // not compute the next interval's prices from a half-counted one.
+        let settled = now - Self.settleSeconds / 86_400
+        let day = Int(settled.rounded(.down))
+        let interval = min(perDay - 1, Int((settled - Double(day)) * Double(perDay)))
+        let displayDay = Int(now.rounded(.down))
         for (index, region) in regions.enumerated() {
             let stored = try await store.pacingState(region: region)
-            let today = try await store.pacingDay(region: region, day: day, intervals: perDay)
-            let candidate = StoredPacingState(day: day, interval: interval, state: stored?.state ?? PacingState())
+            let minute = interval * Int(targets.gains.intervalMinutes)
+            let candidate = StoredPacingState(day: day, minute: minute, state: stored?.state ?? PacingState())
             if stored.map({ candidate.isNewer(than: $0) }) ?? true {
-                let yesterday = try await store.pacingDay(region: region, day: day - 1, intervals: perDay)
-                var sofar = PacingCounters()
-                for finished in today.intervals.prefix(interval) { sofar.add(finished) }
-                let even = Double(interval) / Double(perDay)
-                let hasYesterday = yesterday.intervals.contains { $0.sessions > 0 }
-                let profile = hasYesterday && interval > 0 ? DayShares.profile(of: yesterday.intervals)[interval - 1] : nil
-                let share = profile?.sessions ?? even
-                let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())
-                // One interval's integration at most: after downtime the integral does not
-                // jump by the time nobody was serving.
-                let sinceStored = stored.map { Double(day - $0.day) + Double(interval - $0.interval) / Double(perDay) } ?? 1 / Double(perDay)
-                let elapsed = min(sinceStored, 1 / Double(perDay))
                 var next = candidate
-                next.state = controller.update(
-                    candidate.state, counters: sofar, targets: targets.targets(region: region), activeUsers: expectedActive,
-                    dayShare: share, revenueShare: profile?.revenue ?? even, impressionShare: profile?.impressions ?? even,
-                    elapsedDays: max(0, elapsed))
+                next.state = try await update(
+                    candidate.state, region: region, day: day, interval: interval, perDay: perDay, controller: controller,
+                    targets: targets.targets(region: region))
                 _ = try await store.storePacingState(next, region: region)
             }
+            let today = try await store.pacingDay(region: region, day: displayDay, activeThrough: nil)
             let prices = try await store.pacingState(region: region)?.state.prices ?? .defaults
             var todayCounters = PacingCounters()
-            for part in today.intervals { todayCounters.add(part) }
+            for part in today.slots { todayCounters.add(part) }
             current.withLock {
                 $0.prices[index] = prices
-                $0.today[index] = (day, todayCounters, today.activeUsers)
+                $0.today[index] = (displayDay, todayCounters, today.activeUsers)
             }
         }
+    }
+
+    /// Seconds after an interval's end before its prices are computed.
+    static let settleSeconds = 5.0
+
+    /// The state for `interval` of `day`, as the simulation computes it: from the counters of
+    /// the day's finished intervals, pro-rated by yesterday's profile (or by the share of the
+    /// day when yesterday has no traffic). Interval 0 is the end-of-day update of the day
+    /// before, from all its counters. One interval of integration at most, so the integral
+    /// does not jump after downtime.
+    func update(
+        _ state: PacingState, region: String, day: Int, interval: Int, perDay: Int, controller: PacingController,
+        targets: RegionTargets
+    ) async throws(StoreError) -> PacingState {
+        let elapsed = 1 / Double(perDay)
+        let slotsPerInterval = pacingSlotsPerDay / perDay
+        /// A day's slots added up into the targets' intervals.
+        func intervals(_ slots: [PacingCounters]) -> [PacingCounters] {
+            (0..<perDay).map { index in
+                var sum = PacingCounters()
+                for part in slots[(index * slotsPerInterval)..<((index + 1) * slotsPerInterval)] { sum.add(part) }
+                return sum
+            }
+        }
+        if interval == 0 {
+            let yesterday = try await store.pacingDay(region: region, day: day - 1, activeThrough: nil)
+            var total = PacingCounters()
+            for part in yesterday.slots { total.add(part) }
+            guard total.sessions > 0 else { return state }
+            return controller.update(
+                state, counters: total, targets: targets, activeUsers: yesterday.activeUsers, dayShare: 1, revenueShare: 1,
+                impressionShare: 1, elapsedDays: elapsed)
+        }
+        let today = try await store.pacingDay(region: region, day: day, activeThrough: interval * slotsPerInterval)
+        let yesterday = try await store.pacingDay(region: region, day: day - 1, activeThrough: nil)
+        var sofar = PacingCounters()
+        for finished in today.slots.prefix(interval * slotsPerInterval) { sofar.add(finished) }
+        let even = Double(interval) / Double(perDay)
+        let hasYesterday = yesterday.slots.contains { $0.sessions > 0 }
+        let profile = hasYesterday ? DayShares.profile(of: intervals(yesterday.slots))[interval - 1] : nil
+        let share = profile?.sessions ?? even
+        // Expected active users today: yesterday's count, or today's so far over the share.
+        let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())
+        return controller.update(
+            state, counters: sofar, targets: targets, activeUsers: expectedActive, dayShare: share,
+            revenueShare: profile?.revenue ?? even, impressionShare: profile?.impressions ?? even, elapsedDays: elapsed)
     }
 
     /// Ticks every ``tickInterval`` until graceful shutdown; a failed tick is logged and the

@@ -5,33 +5,38 @@ import Synchronization
 /// A region's pacing state as stored: the controller's state and the interval it was
 /// computed for, so that replicas update it once per interval and a restart resumes it.
 package struct StoredPacingState: Sendable, Equatable {
-    /// The calendar day (days since the epoch) and the interval of that day the prices are for.
+    /// The calendar day (days since the epoch) the prices are for.
     package var day: Int
-    package var interval: Int
+    /// The first minute of the day of the interval the prices are for (minutes, not interval
+    /// numbers, so a change of the targets' interval length keeps the order).
+    package var minute: Int
     package var state: PacingState
 
-    package init(day: Int, interval: Int, state: PacingState) {
+    package init(day: Int, minute: Int, state: PacingState) {
         self.day = day
-        self.interval = interval
+        self.minute = minute
         self.state = state
     }
 
     /// Whether this state was computed for a later interval than `other`.
-    package func isNewer(than other: StoredPacingState) -> Bool { (day, interval) > (other.day, other.interval) }
+    package func isNewer(than other: StoredPacingState) -> Bool { (day, minute) > (other.day, other.minute) }
 }
 
-/// Where the service keeps pacing: per region and day the counters of each interval, per
+/// Where the service keeps pacing: per region and day the counters of each 5-minute slot, per
 /// region the controller's state, and the targets. Every replica adds to the same counters
 /// and reads the same prices, so replicas pace together and a restart loses nothing. Two
 /// implementations: Redis (``RedisLiveStore``; every key of a region carries the hash tag
 /// `{pacing:REGION}`, so one region's keys live on one Redis Cluster shard) and in memory.
+///
+/// Counters are kept per 5-minute slot of the day (``slotsPerDay``), whatever the targets'
+/// interval: targets may change their interval, or be set mid-day, without losing the day.
 package protocol PacingStore: Sendable {
-    /// Adds one feedback's counters to `region`'s `interval` of `day`, and `userID` to the
-    /// day's active users (a HyperLogLog in Redis: about 0.8% error), atomically.
-    func addPacingCounters(_ counters: PacingCounters, userID: String, region: String, day: Int, interval: Int) async throws(StoreError)
-    /// `region`'s counters of `day`, one per interval (`intervals` of them; zero where nothing
-    /// was added), and the day's active users so far.
-    func pacingDay(region: String, day: Int, intervals: Int) async throws(StoreError) -> (intervals: [PacingCounters], activeUsers: Int)
+    /// Adds one feedback's counters to `region`'s `slot` (0..<``pacingSlotsPerDay``) of `day`, and
+    /// `userID` to the slot's active users (a HyperLogLog in Redis: about 0.8% error), atomically.
+    func addPacingCounters(_ counters: PacingCounters, userID: String, region: String, day: Int, slot: Int) async throws(StoreError)
+    /// `region`'s counters of `day`, one per slot (zero where nothing was added), and the
+    /// users active in the day's first `activeThrough` slots (`nil`: all of them).
+    func pacingDay(region: String, day: Int, activeThrough: Int?) async throws(StoreError) -> (slots: [PacingCounters], activeUsers: Int)
     /// `region`'s stored state, if any.
     func pacingState(region: String) async throws(StoreError) -> StoredPacingState?
     /// Stores `state` for `region` only if it is newer than the stored one (atomically).
@@ -42,6 +47,9 @@ package protocol PacingStore: Sendable {
     /// Replaces the targets.
     func storePacingTargets(_ text: Data) async throws(StoreError)
 }
+
+/// The number of 5-minute slots of a day that pacing counters are kept in.
+package let pacingSlotsPerDay = 288
 
 extension PacingCounters {
     /// The counters' fields in storage order: revenue, impressions, negatives, organic items, sessions.
@@ -57,7 +65,8 @@ extension PacingCounters {
 // MARK: Redis
 
 extension RedisLiveStore: PacingStore {
-    /// HINCRBYFLOAT of the five counters of one interval, and the key's expiry, in one step.
+    /// HINCRBYFLOAT of the five counters of one slot, the slot's active users, and the keys'
+    /// expiry, in one step.
     static let addCountersScript = RedisScript(
         """
         for i = 1, 5 do
@@ -71,14 +80,14 @@ extension RedisLiveStore: PacingStore {
         """
     )
 
-    /// Writes the state hash only when (day, interval) is later than the stored one.
+    /// Writes the state hash only when (day, minute) is later than the stored one.
     static let storeStateScript = RedisScript(
         """
-        local stored = redis.call('HMGET', KEYS[1], 'day', 'interval')
+        local stored = redis.call('HMGET', KEYS[1], 'day', 'minute')
         if stored[1] then
-          local day, interval = tonumber(stored[1]), tonumber(stored[2])
-          local newDay, newInterval = tonumber(ARGV[2]), tonumber(ARGV[4])
-          if newDay < day or (newDay == day and newInterval <= interval) then return 0 end
+          local day, minute = tonumber(stored[1]), tonumber(stored[2])
+          local newDay, newMinute = tonumber(ARGV[2]), tonumber(ARGV[4])
+          if newDay < day or (newDay == day and newMinute <= minute) then return 0 end
         end
         redis.call('HSET', KEYS[1], unpack(ARGV))
         return 1
@@ -86,34 +95,42 @@ extension RedisLiveStore: PacingStore {
     )
 
     package func addPacingCounters(
-        _ counters: PacingCounters, userID: String, region: String, day: Int, interval: Int
+        _ counters: PacingCounters, userID: String, region: String, day: Int, slot: Int
     ) async throws(StoreError) {
         try RedisKeys.validate(region: region)
-        let arguments = [String(interval), String(Self.seconds(options.dailyCounterRetention))] + counters.fieldValues.map { "\($0)" }
+        guard (0..<pacingSlotsPerDay).contains(slot) else { throw .failed("pacing slot \(slot) is outside 0..<\(pacingSlotsPerDay)") }
+        let arguments = [String(slot), String(Self.seconds(options.dailyCounterRetention))] + counters.fieldValues.map { "\($0)" }
             + [userID]
         _ = try await client.run(
             Self.addCountersScript,
-            keys: [Array(keys.pacingCounters(region: region, day: day).utf8), Array(keys.pacingUsers(region: region, day: day).utf8)],
+            keys: [
+                Array(keys.pacingCounters(region: region, day: day).utf8),
+                Array(keys.pacingUsers(region: region, day: day, slot: slot).utf8),
+            ],
             arguments: arguments.map { Array($0.utf8) }, timeout: options.writeTimeout)
     }
 
-    package func pacingDay(region: String, day: Int, intervals: Int) async throws(StoreError) -> (intervals: [PacingCounters], activeUsers: Int) {
+    package func pacingDay(region: String, day: Int, activeThrough: Int?) async throws(StoreError) -> (slots: [PacingCounters], activeUsers: Int) {
         try RedisKeys.validate(region: region)
         let key = keys.pacingCounters(region: region, day: day)
-        let replies = try await client.execute([["HGETALL", key], ["PFCOUNT", keys.pacingUsers(region: region, day: day)]], timeout: options.readTimeout)
+        let intervals = pacingSlotsPerDay
+        let through = max(0, min(intervals, activeThrough ?? intervals))
+        // PFCOUNT of no key is an error; a key that does not exist counts zero.
+        let userKeys = (0..<max(1, through)).map { keys.pacingUsers(region: region, day: day, slot: through == 0 ? -1 : $0) }
+        let replies = try await client.execute([["HGETALL", key], ["PFCOUNT"] + userKeys], timeout: options.readTimeout)
         let reply = try Self.checked(replies[0], "HGETALL \(key)")
         guard let activeUsers = try Self.checked(replies[1], "PFCOUNT").int else { throw .failed("PFCOUNT answered \(replies[1])") }
         guard let items = reply.array, items.count % 2 == 0 else { throw .failed("\(key) holds \(reply), not a hash") }
         var values = Array(repeating: Array(repeating: 0.0, count: 5), count: intervals)
         for pair in stride(from: 0, to: items.count, by: 2) {
             guard let field = items[pair].string, let text = items[pair + 1].string, let value = Double(text) else {
-                throw .failed("\(key) has a field \(items[pair]) = \(items[pair + 1]) that is not interval:counter = number")
+                throw .failed("\(key) has a field \(items[pair]) = \(items[pair + 1]) that is not slot:counter = number")
             }
             let parts = field.split(separator: ":")
-            guard parts.count == 2, let interval = Int(parts[0]), let counter = Int(parts[1]), (1...5).contains(counter) else {
-                throw .failed("\(key) has a field \(field) that is not interval:counter")
+            guard parts.count == 2, let slot = Int(parts[0]), let counter = Int(parts[1]), (1...5).contains(counter) else {
+                throw .failed("\(key) has a field \(field) that is not slot:counter")
             }
-            if interval >= 0 && interval < intervals { values[interval][counter - 1] = value }
+            if slot >= 0 && slot < intervals { values[slot][counter - 1] = value }
         }
         return (values.map(PacingCounters.init(fieldValues:)), activeUsers)
     }
@@ -128,13 +145,13 @@ extension RedisLiveStore: PacingStore {
         for pair in stride(from: 0, to: items.count - 1, by: 2) {
             if let name = items[pair].string, let text = items[pair + 1].string, let value = Double(text) { fields[name] = value }
         }
-        let names = ["day", "interval", "revenue", "impressions", "negatives", "organic", "i0", "i1", "i2", "i3"]
+        let names = ["day", "minute", "revenue", "impressions", "negatives", "organic", "i0", "i1", "i2", "i3"]
         let values = names.compactMap { fields[$0] }
         guard values.count == names.count, values.allSatisfy(\.isFinite) else {
             throw .failed("\(key) does not hold a pacing state (fields \(names.joined(separator: ", ")))")
         }
         return StoredPacingState(
-            day: Int(values[0]), interval: Int(values[1]),
+            day: Int(exactly: values[0].rounded()) ?? 0, minute: Int(exactly: values[1].rounded()) ?? 0,
             state: PacingState(
                 prices: PacingPrices(revenue: values[2], impressions: values[3], negatives: values[4], organic: values[5]),
                 integrals: Array(values[6...9])))
@@ -143,7 +160,7 @@ extension RedisLiveStore: PacingStore {
     package func storePacingState(_ stored: StoredPacingState, region: String) async throws(StoreError) -> Bool {
         try RedisKeys.validate(region: region)
         let prices = stored.state.prices
-        var arguments = ["day", String(stored.day), "interval", String(stored.interval), "revenue", "\(prices.revenue)",
+        var arguments = ["day", String(stored.day), "minute", String(stored.minute), "revenue", "\(prices.revenue)",
                          "impressions", "\(prices.impressions)", "negatives", "\(prices.negatives)", "organic", "\(prices.organic)"]
         for (index, value) in stored.state.integrals.enumerated() { arguments += ["i\(index)", "\(value)"] }
         let reply = try await client.run(
@@ -166,12 +183,12 @@ extension RedisLiveStore: PacingStore {
 }
 
 extension RedisKeys {
-    /// One hash per region and day: field `INTERVAL:K` is counter K (1 revenue, 2 impressions,
-    /// 3 negatives, 4 organic items, 5 sessions) of that interval.
+    /// One hash per region and day: field `SLOT:K` is counter K (1 revenue, 2 impressions,
+    /// 3 negatives, 4 organic items, 5 sessions) of that 5-minute slot.
     func pacingCounters(region: String, day: Int) -> String { "\(prefix)adload:{pacing:\(region)}:counters:\(day)" }
-    /// The HyperLogLog of a region's users active on a day.
-    func pacingUsers(region: String, day: Int) -> String { "\(prefix)adload:{pacing:\(region)}:users:\(day)" }
-    /// The controller's state of a region (prices, integrals, the interval they are for).
+    /// The HyperLogLog of a region's users active in one slot of a day.
+    func pacingUsers(region: String, day: Int, slot: Int) -> String { "\(prefix)adload:{pacing:\(region)}:users:\(day):\(slot)" }
+    /// The controller's state of a region (prices, integrals, the day and minute they are for).
     func pacingState(region: String) -> String { "\(prefix)adload:{pacing:\(region)}:state" }
     /// The targets file's text.
     var pacingTargets: String { prefix + "adload:{pacing}:targets" }
@@ -188,20 +205,24 @@ extension RedisKeys {
 
 extension InMemoryLiveStore: PacingStore {
     package func addPacingCounters(
-        _ counters: PacingCounters, userID: String, region: String, day: Int, interval: Int
+        _ counters: PacingCounters, userID: String, region: String, day: Int, slot: Int
     ) async throws(StoreError) {
+        guard (0..<pacingSlotsPerDay).contains(slot) else { throw .failed("pacing slot \(slot) is outside 0..<\(pacingSlotsPerDay)") }
         try pacing { state in
-            var values = state.counters["\(region)/\(day)", default: [:]][interval] ?? PacingCounters()
+            var values = state.counters["\(region)/\(day)", default: [:]][slot] ?? PacingCounters()
             values.add(counters)
-            state.counters["\(region)/\(day)", default: [:]][interval] = values
-            state.activeUsers["\(region)/\(day)", default: []].insert(userID)
+            state.counters["\(region)/\(day)", default: [:]][slot] = values
+            state.activeUsers["\(region)/\(day)", default: [:]][slot, default: []].insert(userID)
         }
     }
 
-    package func pacingDay(region: String, day: Int, intervals: Int) async throws(StoreError) -> (intervals: [PacingCounters], activeUsers: Int) {
+    package func pacingDay(region: String, day: Int, activeThrough: Int?) async throws(StoreError) -> (slots: [PacingCounters], activeUsers: Int) {
         try pacing { state in
             let stored = state.counters["\(region)/\(day)"] ?? [:]
-            return ((0..<intervals).map { stored[$0] ?? PacingCounters() }, state.activeUsers["\(region)/\(day)"]?.count ?? 0)
+            let intervals = pacingSlotsPerDay
+            let through = max(0, min(intervals, activeThrough ?? intervals))
+            let users = (state.activeUsers["\(region)/\(day)"] ?? [:]).filter { $0.key < through }.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+            return ((0..<intervals).map { stored[$0] ?? PacingCounters() }, users.count)
         }
     }
 
@@ -240,8 +261,8 @@ extension InMemoryLiveStore: PacingStore {
 struct PacingMemory {
     /// Per "region/day", per interval.
     var counters: [String: [Int: PacingCounters]] = [:]
-    /// Per "region/day", the users seen.
-    var activeUsers: [String: Set<String>] = [:]
+    /// Per "region/day", per interval, the users seen.
+    var activeUsers: [String: [Int: Set<String>]] = [:]
     var states: [String: StoredPacingState] = [:]
     var targets: Data?
 }
