@@ -9,7 +9,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Inspects policy files: what a policy is, and why it decides what it decides.",
-        subcommands: [PolicyShow.self, PolicyExplain.self])
+        subcommands: [PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self])
 }
 
 /// Loads a policy file of any kind, with its version (the checksum), or fails naming the file.
@@ -173,21 +173,10 @@ struct PolicyExplain: ParsableCommand {
     var json = false
 
     func run() throws {
-        let config = try loadEnvironment(env)
-        let (policy, version) = try loadPolicyFile(file)
-        let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
-        let engine: DecisionEngine
-        do { engine = try DecisionEngine(policy: policy, version: version, rules: rules) } catch { throw CLIError("\(file): \(error)") }
-        let source = context.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? "--context" : context
-        let text: Data
-        do { text = source == "--context" ? Data(context.utf8) : try ConfigReader.contents(of: context) } catch { throw CLIError(error.description) }
-        let input: ExplainContext
-        do { input = try ExplainContext(text, file: source) } catch { throw CLIError(error.description) }
-        let request: ResolvedDecisionRequest
-        do { request = try engine.resolve(input.request) } catch { throw CLIError("\(source): \(error.field): \(error.message)") }
-        // As /v1/decide: the request's timestamp, or now.
-        let time = (input.request.timestamp ?? Date().timeIntervalSince1970) / 86_400
-        let (candidates, explanation) = engine.explain(request, record: input.record, decisionID: input.decisionID, time: time, prices: input.prices)
+        let (engine, version) = try explainEngine(file: file, env: env)
+        let (source, text) = try contextText(context)
+        let (candidates, explanation) = try explainContext(engine, text, source: source)
+        let policy = engine.policy
         let chosen = explanation.choice
         let number = JSONNumber.json
         if json {
@@ -219,6 +208,146 @@ struct PolicyExplain: ParsableCommand {
             ? "it has the highest score"
             : "the rule draws: its score ranks \(1 + (order.firstIndex(of: chosen.index) ?? 0)) of \(candidates.count)"
         print("chosen: \(candidates[chosen.index].spec) at positions \(candidates[chosen.index].plan.positions), probability \(JSONNumber.compact(chosen.probability)) (\(chosen.propensityKind.label)): \(why)")
+    }
+}
+
+/// The decision engine `explain` and `whatif` decide with: the policy file under the
+/// environment's placement rules, as the service would serve it.
+func explainEngine(file: String, env: String) throws -> (engine: DecisionEngine, version: String) {
+    let config = try loadEnvironment(env)
+    let (policy, version) = try loadPolicyFile(file)
+    let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
+    do { return (try DecisionEngine(policy: policy, version: version, rules: rules), version) } catch { throw CLIError("\(file): \(error)") }
+}
+
+/// `--context`: the JSON itself (it starts with `{`) or a file holding it; the name errors use, and the bytes.
+func contextText(_ context: String) throws -> (source: String, text: Data) {
+    let inline = context.trimmingCharacters(in: .whitespaces).hasPrefix("{")
+    do { return inline ? ("--context", Data(context.utf8)) : (context, try ConfigReader.contents(of: context)) } catch { throw CLIError(error.description) }
+}
+
+/// Explains the decision for one context text, as `/v1/decide` would make it.
+func explainContext(_ engine: DecisionEngine, _ text: Data, source: String) throws -> (candidates: [CandidatePlan], explanation: PolicyExplanation) {
+    let input: ExplainContext
+    do { input = try ExplainContext(text, file: source) } catch { throw CLIError(error.description) }
+    let request: ResolvedDecisionRequest
+    do { request = try engine.resolve(input.request) } catch { throw CLIError("\(source): \(error.field): \(error.message)") }
+    // As /v1/decide: the request's timestamp, or now.
+    let time = (input.request.timestamp ?? Date().timeIntervalSince1970) / 86_400
+    return engine.explain(request, record: input.record, decisionID: input.decisionID, time: time, prices: input.prices)
+}
+
+/// `adload policy whatif FILE --context JSON --vary PATH=FROM:TO:STEPS`.
+struct PolicyWhatIf: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "whatif",
+        abstract: "How the chosen plan and its probability move as one input of the context moves.")
+
+    @Argument(help: "The policy file.")
+    var file: String
+
+    @Option(help: "The context, as for `policy explain`: a JSON file, or the JSON itself.")
+    var context: String
+
+    @Option(help: ArgumentHelp(
+        "The input to move: PATH=FROM:TO:STEPS.",
+        discussion: "PATH is a numeric key of the context (hour, feed_length, timestamp) or of its history (history.total_sessions, history.recent_dwell, history.week.1 for the second of week's counts, …). Integer keys are rounded."))
+    var vary: String
+
+    @Option(help: "Environment configuration whose placement rules decide the valid plans.")
+    var env = "env/default.json"
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    /// Context keys that hold integers.
+    static let integerKeys: Set<String> = ["hour", "feed_length", "history.total_sessions", "history.ads_today"]
+
+    func run() throws {
+        let (path, values) = try parseVary()
+        let (engine, _) = try explainEngine(file: file, env: env)
+        let (source, text) = try contextText(context)
+        let document: JSONValue
+        do { document = try JSONValue.parse(text, file: source) } catch { throw CLIError(error.description) }
+        let keys = path.split(separator: ".").map(String.init)
+        guard case .number? = Self.value(in: document, at: keys) else {
+            throw CLIError("--vary: \(source) has no number at '\(path)' (a numeric key of the context or its history, such as hour or history.total_sessions)")
+        }
+        var rows: [(value: Double, plan: String, positions: [Int], probability: Double, top: String, topProbability: Double)] = []
+        for raw in values {
+            let value = Self.integerKeys.contains(path) ? raw.rounded() : raw
+            let varied = Self.replacing(document, at: keys[...], with: .number(value))
+            let (candidates, explanation) = try explainContext(engine, Data(Self.render(varied).utf8), source: "\(source) with \(path) = \(JSONNumber.compact(value))")
+            let chosen = explanation.choice.index
+            let top = explanation.plans.indices.max { explanation.plans[$0].probability < explanation.plans[$1].probability } ?? chosen
+            rows.append((value, candidates[chosen].spec.description, candidates[chosen].plan.positions, explanation.choice.probability,
+                         candidates[top].spec.description, explanation.plans[top].probability))
+        }
+        let number = JSONNumber.json
+        if json {
+            let steps = rows.map {
+                "{\"value\": \(number($0.value)), \"chosen\": {\"plan\": \(JSONValue.quoted($0.plan)), \"ad_positions\": [\($0.positions.map(String.init).joined(separator: ", "))], \"probability\": \(number($0.probability))}, "
+                    + "\"most_likely\": {\"plan\": \(JSONValue.quoted($0.top)), \"probability\": \(number($0.topProbability))}}"
+            }
+            print("{\"policy\": \(JSONValue.quoted(file)), \"vary\": \(JSONValue.quoted(path)), \"steps\": [" + steps.joined(separator: ", ") + "]}")
+            return
+        }
+        print("\(file): as \(path) moves (chosen plan and its probability; the most likely plan)")
+        for row in rows {
+            print("  \(path) = \(JSONNumber.compact(row.value)): \(row.plan) (p \(String(format: "%.4f", row.probability))); most likely \(row.top) (p \(String(format: "%.4f", row.topProbability)))")
+        }
+    }
+
+    /// PATH and the STEPS values from FROM to TO.
+    func parseVary() throws -> (path: String, values: [Double]) {
+        let parts = vary.split(separator: "=", maxSplits: 1).map(String.init)
+        let range = parts.count == 2 ? parts[1].split(separator: ":").map(String.init) : []
+        guard parts.count == 2, !parts[0].isEmpty, range.count == 3, let from = Double(range[0]), let to = Double(range[1]),
+              let steps = Int(range[2]), (2...1000).contains(steps), from.isFinite, to.isFinite else {
+            throw ValidationError("--vary must be PATH=FROM:TO:STEPS with numbers FROM and TO and 2...1000 STEPS, got '\(vary)'")
+        }
+        return (parts[0], (0..<steps).map { from + (to - from) * Double($0) / Double(steps - 1) })
+    }
+
+    /// The value at a dotted path (object keys, array indices).
+    static func value(in document: JSONValue, at keys: [String]) -> JSONValue? {
+        var current = document
+        for key in keys {
+            switch current {
+            case let .object(fields): guard let next = fields[key] else { return nil }; current = next
+            case let .array(items): guard let index = Int(key), items.indices.contains(index) else { return nil }; current = items[index]
+            default: return nil
+            }
+        }
+        return current
+    }
+
+    /// `document` with the value at `keys` replaced (the path exists: ``value(in:at:)`` found it).
+    static func replacing(_ document: JSONValue, at keys: ArraySlice<String>, with value: JSONValue) -> JSONValue {
+        guard let key = keys.first else { return value }
+        switch document {
+        case var .object(fields):
+            fields[key] = replacing(fields[key] ?? .null, at: keys.dropFirst(), with: value)
+            return .object(fields)
+        case var .array(items):
+            guard let index = Int(key), items.indices.contains(index) else { return document }
+            items[index] = replacing(items[index], at: keys.dropFirst(), with: value)
+            return .array(items)
+        default:
+            return document
+        }
+    }
+
+    /// Compact JSON text of a value.
+    static func render(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "null"
+        case let .bool(flag): flag ? "true" : "false"
+        case let .number(number): JSONNumber.json(number)
+        case let .string(text): JSONValue.quoted(text)
+        case let .array(items): "[" + items.map(render).joined(separator: ",") + "]"
+        case let .object(fields): "{" + fields.sorted { $0.key < $1.key }.map { JSONValue.quoted($0.key) + ":" + render($0.value) }.joined(separator: ",") + "}"
+        }
     }
 }
 

@@ -53,4 +53,25 @@ struct PolicyCommandTests {
         ])
         #expect(history.status != 0 && history.error.contains("history"), "\(history.error)")
     }
+
+    @Test("whatif moves one input: one step per value, each with the plan explain chooses for that context; an unknown input or a bad --vary is refused")
+    func whatIf() async throws {
+        let run = try await runAdloadCapturing([
+            "policy", "whatif", "policies/default-egreedy.json", "--context", Self.context, "--vary", "history.ad_reactions.1=0:40:5", "--json",
+        ])
+        #expect(run.status == 0, "\(run.error)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+        let steps = try #require(document["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["value"] as? Double } == [0, 10, 20, 30, 40])
+        // The last step's choice is what explain chooses for that context.
+        let last = Self.context.replacingOccurrences(of: "\"ad_reactions\": [50, 4]", with: "\"ad_reactions\": [50, 40]")
+        let explained = try await runAdloadCapturing(["policy", "explain", "policies/default-egreedy.json", "--context", last, "--json"])
+        let chosen = try #require((try JSONSerialization.jsonObject(with: Data(explained.output.utf8)) as? [String: Any])?["chosen"] as? [String: Any])
+        #expect((steps.last?["chosen"] as? [String: Any])?["plan"] as? String == chosen["plan"] as? String)
+
+        let unknown = try await runAdloadCapturing(["policy", "whatif", "policies/default-egreedy.json", "--context", Self.context, "--vary", "history.nope=0:1:3"])
+        #expect(unknown.status != 0 && unknown.error.contains("history.nope"), "\(unknown.error)")
+        let bad = try await runAdloadCapturing(["policy", "whatif", "policies/default-egreedy.json", "--context", Self.context, "--vary", "hour=0:23"])
+        #expect(bad.status != 0 && bad.error.contains("PATH=FROM:TO:STEPS"), "\(bad.error)")
+    }
 }
