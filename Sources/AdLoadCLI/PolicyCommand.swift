@@ -277,7 +277,7 @@ struct PolicyWhatIf: ParsableCommand {
         for raw in values {
             let value = Self.integerKeys.contains(path) ? raw.rounded() : raw
             let varied = Self.replacing(document, at: keys[...], with: .number(value))
-            let (candidates, explanation) = try explainContext(engine, Data(Self.render(varied).utf8), source: "\(source) with \(path) = \(JSONNumber.compact(value))")
+            let (candidates, explanation) = try explainContext(engine, Data(varied.canonicalText.utf8), source: "\(source) with \(path) = \(JSONNumber.compact(value))")
             let chosen = explanation.choice.index
             let top = explanation.plans.indices.max { explanation.plans[$0].probability < explanation.plans[$1].probability } ?? chosen
             rows.append((value, candidates[chosen].spec.description, candidates[chosen].plan.positions, explanation.choice.probability,
@@ -335,18 +335,6 @@ struct PolicyWhatIf: ParsableCommand {
             return .array(items)
         default:
             return document
-        }
-    }
-
-    /// Compact JSON text of a value.
-    static func render(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case let .bool(flag): flag ? "true" : "false"
-        case let .number(number): JSONNumber.json(number)
-        case let .string(text): JSONValue.quoted(text)
-        case let .array(items): "[" + items.map(render).joined(separator: ",") + "]"
-        case let .object(fields): "{" + fields.sorted { $0.key < $1.key }.map { JSONValue.quoted($0.key) + ":" + render($0.value) }.joined(separator: ",") + "}"
         }
     }
 }

@@ -143,15 +143,17 @@ package final class ServicePacing: Service, Sendable {
             let stored = try await store.pacingState(region: region)
             let minute = interval * Int(targets.gains.intervalMinutes)
             let candidate = StoredPacingState(day: day, minute: minute, state: stored?.state ?? PacingState())
+            var prices = stored?.state.prices ?? .defaults
             if stored.map({ candidate.isNewer(than: $0) }) ?? true {
                 var next = candidate
                 next.state = try await update(
                     candidate.state, region: region, day: day, interval: interval, perDay: perDay, controller: controller,
                     targets: targets.targets(region: region))
-                _ = try await store.storePacingState(next, region: region)
+                // Ours landed, or another replica's did first: serve whichever is stored.
+                prices = try await store.storePacingState(next, region: region)
+                    ? next.state.prices : try await store.pacingState(region: region)?.state.prices ?? prices
             }
             let today = try await store.pacingDay(region: region, day: displayDay, activeThrough: nil)
-            let prices = try await store.pacingState(region: region)?.state.prices ?? .defaults
             var todayCounters = PacingCounters()
             for part in today.slots { todayCounters.add(part) }
             current.withLock {
