@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "AdLoadCLITests",
             dependencies: [
-                "AdLoadCLI", "AdLoadTestSupport", "Simulation", "Training", "Policies", "AdLoadCore",
+                "AdLoadCLI", "AdLoadTestSupport", "Simulation", "Training", "Policies", "AdLoadCore", "StateStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

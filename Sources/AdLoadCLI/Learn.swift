@@ -56,7 +56,7 @@ struct Learn: AsyncParsableCommand {
         prepareLinearAlgebra()
         bootstrapLogging(level: logging.logLevel)
         let logger = Logger(label: "adload.learn")
-        let address = try redisAddress()
+        let address = try redisOptions.address()
         let store = RedisLiveStore(configuration: RedisClient.Configuration(address: address), logger: Logger(label: "adload.redis"))
         do {
             try await learn(store: store, address: address, logger: logger)
@@ -89,18 +89,6 @@ struct Learn: AsyncParsableCommand {
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-    }
-
-    func redisAddress() throws -> RedisAddress {
-        var text = redisOptions.redis
-        if text == nil {
-            let path = URL(fileURLWithPath: redisOptions.dataDir).appendingPathComponent("redis.url").path
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CLIError("\(path): no embedded Redis address (start `adload serve --data-dir \(redisOptions.dataDir)` first, or pass --redis)")
-            }
-            text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        do { return try RedisAddress(parsing: text ?? "") } catch { throw CLIError("Redis address: \(error)") }
     }
 }
 

@@ -9,7 +9,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Inspects policy files: what a policy is, and why it decides what it decides.",
-        subcommands: [PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self])
+        subcommands: [PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self, PolicyList.self, PolicyPromote.self, PolicyRollback.self])
 }
 
 /// Loads a policy file of any kind, with its version (the checksum), or fails naming the file.
@@ -22,13 +22,19 @@ func loadPolicyFile(_ path: String) throws -> (policy: any DecisionPolicy, versi
 }
 
 /// `adload policy show FILE`.
-struct PolicyShow: ParsableCommand {
+struct PolicyShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "What a policy file holds: kind, version, provenance, hyper-parameters, features, reward, training curve, most influential features.")
 
     @Argument(help: "The policy file.")
-    var file: String
+    var file: String?
+
+    @Flag(help: "Show the registry's active version instead of a file.")
+    var active = false
+
+    @OptionGroup(title: "Redis (with --active)")
+    var redisOptions: RedisOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -38,14 +44,27 @@ struct PolicyShow: ParsableCommand {
 
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+        guard (file == nil) == active else { throw ValidationError("name a policy file or pass --active, not both or neither") }
     }
 
-    func run() throws {
-        let (policy, version) = try loadPolicyFile(file)
+    func run() async throws {
+        let policy: any DecisionPolicy, version: String, source: String
+        var curve: (column: String, values: [Double])?
+        if let file {
+            (policy, version) = try loadPolicyFile(file)
+            source = file
+            curve = Self.trainingCurve(next: file)
+        } else {
+            let loaded = try await redisOptions.withStore { store, address in try await loadActivePolicy(store: store, address: address, schema: nil) }
+            (policy, version, source) = (loaded.policy, loaded.version, "registry (active)")
+        }
+        show(policy, version: version, source: source, curve: curve)
+    }
+
+    func show(_ policy: any DecisionPolicy, version: String, source: String, curve: (column: String, values: [Double])?) {
         let kind = policy is LinearBanditPolicy ? "linear-bandit" : "network"
         let influence = Self.influence(of: policy)
         let ranked = influence.sorted { $0.value > $1.value }.prefix(top)
-        let curve = Self.trainingCurve(next: file)
         let provenance = policy.provenance
         let pricing = (policy as? LinearBanditPolicy)?.bandit.pricing
         if json {
@@ -72,7 +91,7 @@ struct PolicyShow: ParsableCommand {
             print(object(fields))
             return
         }
-        print("\(file): \(kind) (\(policy.algorithm)), version \(version)")
+        print("\(source): \(kind) (\(policy.algorithm)), version \(version)")
         print("  trained on \(provenance.environment) (\(provenance.environmentFile)), seed \(provenance.seed), \(provenance.users) users × \(provenance.days) days, \(provenance.sessions) sessions, from \(provenance.source.rawValue), at \(provenance.trainedAt)")
         print("  hyper-parameters: " + policy.hyperparameters.map { "\($0.name) \(JSONNumber.compact($0.value))" }.joined(separator: ", "))
         print("  reward: " + policy.reward.sorted { $0.key < $1.key }.map { "\($0.key) \(JSONNumber.compact($0.value))" }.joined(separator: ", "))

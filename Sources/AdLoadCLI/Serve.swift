@@ -213,7 +213,9 @@ struct Serve: AsyncParsableCommand {
                 logger.warning("the registry's active policy does not load; publishing --policy instead", metadata: ["error": "\(error)"])
             }
         }
-        try await store.publishPolicy(version: version, blob: data)
+        try await store.publishPolicy(
+            version: version, blob: data,
+            event: RegistryEvent(version: version, previous: nil, action: .publish, at: RegistryEvent.now(), by: "adload serve --policy \(policy) (\(whoAndWhere()))"))
         logger.info("published policy to the registry", metadata: ["file": "\(policy)", "version": "\(version)"])
         do { return try DecisionEngine(policy: file, version: version, rules: rules) } catch { throw CLIError("\(policy): \(error)") }
     }

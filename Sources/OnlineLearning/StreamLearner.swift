@@ -60,10 +60,7 @@ package actor StreamLearner {
         var entry: DecisionEntry
         var readAt: ContinuousClock.Instant
         var streamIDs: [String]
-        var impressions = 0, clicks = 0, negatives = 0, items = 0
-        var revenue = 0.0
-        var sawFeedback = false
-        var returned = false
+        var tally = SessionTally()
     }
 
     let store: any LiveStore
@@ -188,7 +185,7 @@ package actor StreamLearner {
         }
         if let previous = lastDecisionByUser[entry.userID], entry.time - previous.time <= configuration.rewardWindowDays,
            entry.time >= previous.time {
-            pending[previous.id]?.returned = true
+            pending[previous.id]?.tally.returned = true
         }
         lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
         pending[entry.decisionID] = Pending(entry: entry, readAt: clock.now, streamIDs: [streamEntry.id])
@@ -202,22 +199,7 @@ package actor StreamLearner {
             return
         }
         state.streamIDs.append(streamEntry.id)
-        state.sawFeedback = true
-        for event in (streamEntry.fields["events"] ?? "").split(separator: ",") {
-            let parts = event.split(separator: ":", omittingEmptySubsequences: false)
-            guard let kind = parts.first.flatMap({ FeedbackEvent.Kind(rawValue: String($0)) }) else { continue }
-            let value = parts.count > 2 ? Double(parts[2]) ?? 0 : 0
-            switch kind {
-            case .impression:
-                state.impressions += 1
-                state.revenue += value
-            case .click, .conversion: state.revenue += value
-            case .hide, .report, .skip: state.negatives += 1
-            case .dwell: state.items += 1
-            case .sessionEnd: break
-            }
-            if kind == .click { state.clicks += 1 }
-        }
+        state.tally.add(events: streamEntry.fields["events"] ?? "")
         pending[decisionID] = state
     }
 
@@ -245,31 +227,12 @@ package actor StreamLearner {
             otherLayout.append(state)
             return
         }
-        let reward: Double
-        if state.sawFeedback {
-            let weights = configuration.weights
-            let spec = entry.plan
-            let descriptors = spec.count == 3
-                ? PlanDescriptors(plan: PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit))
-                : PlanDescriptors(plan: AdPlan())
-            reward = weights.revenue * state.revenue + weights.items * Double(state.items) - weights.negatives * Double(state.negatives)
-                - weights.adsSquared * Double(state.impressions * state.impressions) - weights.loadSquared * descriptors[2]
-                + (state.returned ? weights.returned : 0)
-        } else {
-            reward = configuration.defaultReward
-            statistics.withoutFeedback += 1
-        }
+        let plan = entry.chosenPlan
+        let reward = state.tally.reward(weights: configuration.weights, plan: plan, defaultReward: configuration.defaultReward)
+        if !state.tally.sawFeedback { statistics.withoutFeedback += 1 }
         if entry.features.count == policy.bandit.contextCount, entry.plan.count == 3 {
-            let spec = entry.plan
-            let plan = PlanSpec(first: spec[0], spacing: spec[1], maxAds: spec[2]).plan(feedLength: entry.feedLength, limit: entry.adLimit)
-            // Without feedback nothing was seen happening: the priced quantities count as zero,
-            // as the default reward assumes.
-            let priced = state.sawFeedback
-                ? PricedOutcome(
-                    revenue: state.revenue, impressions: Double(state.impressions), negatives: Double(state.negatives),
-                    organicItems: Double(state.items))
-                : PricedOutcome(revenue: 0, impressions: 0, negatives: 0, organicItems: 0)
-            policy.bandit.update(context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward, outcome: priced)
+            policy.bandit.update(
+                context: entry.features, descriptors: PlanDescriptors(plan: plan), reward: reward, outcome: state.tally.pricedOutcome)
             statistics.updates += 1
             statistics.rewardSum += reward
         } else {
@@ -315,7 +278,11 @@ package actor StreamLearner {
         }
         let outcome: PublishOutcome
         do {
-            outcome = try await store.publishPolicy(version: version, blob: Data(text.utf8), ifActive: baseVersion)
+            outcome = try await store.publishPolicy(
+                version: version, blob: Data(text.utf8), ifActive: baseVersion,
+                event: RegistryEvent(
+                    version: version, previous: baseVersion, action: .learn, at: RegistryEvent.now(),
+                    by: "adload learn (\(configuration.group)/\(configuration.consumer))"))
         } catch {
             uncertainVersion = version
             throw error

@@ -41,6 +41,18 @@ package struct LoggedRecord: Sendable, Codable, Equatable {
             case gapDays = "gap_days"
         }
 
+        /// An outcome from counts (feedback joined to a decision; no next-session gap known).
+        package init(items: Int, ads: Int, clicks: Int, negatives: Int, revenue: Double) {
+            self.items = items
+            self.ads = ads
+            self.clicks = clicks
+            self.negatives = negatives
+            dwell = 0
+            self.revenue = revenue
+            churned = false
+            gapDays = nil
+        }
+
         package init(_ outcome: SessionOutcome) {
             items = outcome.items
             ads = outcome.ads

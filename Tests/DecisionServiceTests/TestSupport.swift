@@ -181,9 +181,16 @@ final class CountingStore: LiveStore {
 
     func activePolicyVersion() async throws(StoreError) -> String? { try await base.activePolicyVersion() }
     func policyBlob(version: String) async throws(StoreError) -> Data? { try await base.policyBlob(version: version) }
-    func publishPolicy(version: String, blob: Data) async throws(StoreError) { try await base.publishPolicy(version: version, blob: blob) }
-    func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
-        try await base.publishPolicy(version: version, blob: blob, ifActive: expected)
+    func publishPolicy(version: String, blob: Data?, ifActive expected: String?, event: RegistryEvent) async throws(StoreError) -> PublishOutcome {
+        try await base.publishPolicy(version: version, blob: blob, ifActive: expected, event: event)
+    }
+    func policyHistory(limit: Int) async throws(StoreError) -> [RegistryEvent] { try await base.policyHistory(limit: limit) }
+    func policyVersions() async throws(StoreError) -> [String] { try await base.policyVersions() }
+    func latestEntries(_ stream: StreamName, before: String?, count: Int) async throws(StoreError) -> [StreamEntry] {
+        try await base.latestEntries(stream, before: before, count: count)
+    }
+    func entries(_ stream: StreamName, after: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+        try await base.entries(stream, after: after, count: count)
     }
 
     func readStream(

@@ -361,6 +361,51 @@ extension RedisSerializedTests {
             await empty.close()
         }
 
+        @Test("registry history, a rollback without a blob and range reads of the streams behave alike in Redis and in memory")
+        func registryHistoryAndRanges() async throws {
+            let fixture = try StoreFixture()
+            let memory = InMemoryLiveStore()
+            for store in [fixture.store, memory] as [any LiveStore] {
+                func event(_ version: String, _ previous: String?, _ action: RegistryEvent.Action) -> RegistryEvent {
+                    RegistryEvent(version: version, previous: previous, action: action, at: "2026-12-04T00:00:00Z", by: "test",
+                                  evidence: action == .promote ? .object(["passed": .bool(true), "value": .number(0.25)]) : nil)
+                }
+                #expect(try await store.policyHistory(limit: 10) == [])
+                #expect(try await store.publishPolicy(version: "a", blob: Data("A".utf8), ifActive: nil, event: event("a", nil, .publish)) == .published)
+                #expect(try await store.publishPolicy(version: "b", blob: Data("B".utf8), ifActive: "a", event: event("b", "a", .promote)) == .published)
+                // A stale expectation changes nothing, not even the history.
+                #expect(try await store.publishPolicy(version: "c", blob: Data("C".utf8), ifActive: "a", event: event("c", "a", .learn)) == .activeChanged("b"))
+                // A rollback names a stored version and sends no blob; an unknown one is refused.
+                await #expect(throws: StoreError.failed("the registry has no policy version zz")) {
+                    try await store.publishPolicy(version: "zz", blob: nil, ifActive: "b", event: event("zz", "b", .rollback))
+                }
+                #expect(try await store.publishPolicy(version: "a", blob: nil, ifActive: "b", event: event("a", "b", .rollback)) == .published)
+                #expect(try await store.activePolicyVersion() == "a")
+                #expect(try await store.policyBlob(version: "a") == Data("A".utf8))
+                #expect(try await store.policyVersions() == ["a", "b"])
+                let history = try await store.policyHistory(limit: 10)
+                #expect(history.map(\.version) == ["a", "b", "a"])
+                #expect(history.map(\.action) == [.rollback, .promote, .publish])
+                #expect(history[1].evidence == .object(["passed": .bool(true), "value": .number(0.25)]))
+                #expect(try await store.policyHistory(limit: 2).count == 2)
+
+                for index in 0..<5 {
+                    try await store.recordDecisions([DecisionEntry(
+                        decisionID: "d\(index)", userID: "u", time: Double(index), region: "na", policyVersion: "a", features: [1],
+                        plan: [1, 5, 1], chosen: 0, adPositions: [1], probability: 1, propensity: "exact", fallback: false, feedLength: 10,
+                        adLimit: 1)])
+                }
+                let newest = try await store.latestEntries(.decisions, before: nil, count: 2)
+                #expect(newest.count == 2)
+                let older = try await store.latestEntries(.decisions, before: newest[0].id, count: 10)
+                #expect(older.count == 3)
+                let all = try await store.entries(.decisions, after: "0", count: 10)
+                #expect(all.map(\.id) == older.map(\.id) + newest.map(\.id))
+                #expect(try await store.entries(.decisions, after: all[2].id, count: 1).map(\.id) == [all[3].id])
+            }
+            await fixture.close()
+        }
+
         @Test("consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")
         func consumerGroupReadAndAck() async throws {
             let fixture = try StoreFixture()

@@ -22,6 +22,8 @@ final class InMemoryLiveStore: LiveStore {
         var sequence = 0
         var activeVersion: String?
         var blobs: [String: Data] = [:]
+        /// Registry events as JSON, newest first.
+        var history: [String] = []
         var unavailable = false
         var loseNextPublishAnswer = false
         var pacing = PacingMemory()
@@ -122,22 +124,19 @@ final class InMemoryLiveStore: LiveStore {
         }
     }
 
-    func publishPolicy(version: String, blob: Data) async throws(StoreError) {
-        guard !version.isEmpty else { throw .failed("policy versions must not be empty") }
-        try state.withLock { (state: inout State) throws(StoreError) in
-            try checkAvailable(state)
-            state.blobs[version] = blob
-            state.activeVersion = version
-        }
-    }
-
-    func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+    func publishPolicy(version: String, blob: Data?, ifActive expected: String?, event: RegistryEvent) async throws(StoreError) -> PublishOutcome {
         guard !version.isEmpty, expected?.isEmpty != true else { throw .failed("policy versions must not be empty") }
         return try state.withLock { (state: inout State) throws(StoreError) -> PublishOutcome in
             try checkAvailable(state)
             guard state.activeVersion == expected else { return .activeChanged(state.activeVersion) }
-            state.blobs[version] = blob
+            if let blob {
+                state.blobs[version] = blob
+            } else if state.blobs[version] == nil {
+                throw .failed("the registry has no policy version \(version)")
+            }
             state.activeVersion = version
+            state.history.insert(event.json, at: 0)
+            if state.history.count > RegistryEvent.historyLimit { state.history.removeLast() }
             if state.loseNextPublishAnswer {
                 state.loseNextPublishAnswer = false
                 throw .timeout
@@ -145,6 +144,42 @@ final class InMemoryLiveStore: LiveStore {
             return .published
         }
     }
+
+    func policyHistory(limit: Int) async throws(StoreError) -> [RegistryEvent] {
+        let texts = try state.withLock { (state: inout State) throws(StoreError) -> [String] in
+            try checkAvailable(state)
+            return Array(state.history.prefix(max(0, limit)))
+        }
+        var events: [RegistryEvent] = []
+        for text in texts { events.append(try RegistryEvent(json: text)) }
+        return events
+    }
+
+    func policyVersions() async throws(StoreError) -> [String] {
+        try state.withLock { (state: inout State) throws(StoreError) -> [String] in
+            try checkAvailable(state)
+            return state.blobs.keys.sorted()
+        }
+    }
+
+    func latestEntries(_ stream: StreamName, before: String?, count: Int) async throws(StoreError) -> [StreamEntry] {
+        try state.withLock { (state: inout State) throws(StoreError) -> [StreamEntry] in
+            try checkAvailable(state)
+            let end = before.map(Self.sequence(of:)) ?? Int.max
+            return Array((state.streams[stream] ?? []).filter { Self.sequence(of: $0.id) < end }.suffix(max(0, count)))
+        }
+    }
+
+    func entries(_ stream: StreamName, after: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+        try state.withLock { (state: inout State) throws(StoreError) -> [StreamEntry] in
+            try checkAvailable(state)
+            let start = Self.sequence(of: after)
+            return Array((state.streams[stream] ?? []).lazy.filter { Self.sequence(of: $0.id) > start }.prefix(max(0, count)))
+        }
+    }
+
+    /// The sequence number of an id "0-<sequence>" (ids compare by it, as Redis compares ids).
+    static func sequence(of id: String) -> Int { Int(id.split(separator: "-").last ?? "") ?? 0 }
 
     func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
@@ -179,10 +214,8 @@ final class InMemoryLiveStore: LiveStore {
             try checkAvailable(state)
             let all = state.streams[stream] ?? []
             let pending = state.groups["\(stream.rawValue)|\(group)"]?.pending[consumer] ?? []
-            // Ids are "0-<sequence>": compare the sequence numbers, as Redis compares ids.
-            func sequence(_ id: String) -> Int { Int(id.split(separator: "-").last ?? "") ?? 0 }
-            let start = sequence(after)
-            return Array(pending.sorted().lazy.map { all[$0] }.filter { sequence($0.id) > start }.prefix(max(0, count)))
+            let start = Self.sequence(of: after)
+            return Array(pending.sorted().lazy.map { all[$0] }.filter { Self.sequence(of: $0.id) > start }.prefix(max(0, count)))
         }
     }
 

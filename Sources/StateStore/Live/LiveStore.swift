@@ -112,12 +112,24 @@ package protocol LiveStore: Sendable {
     func activePolicyVersion() async throws(StoreError) -> String?
     /// A policy blob by version.
     func policyBlob(version: String) async throws(StoreError) -> Data?
-    /// Stores a policy blob and makes it the active version (blob first, then the pointer).
-    func publishPolicy(version: String, blob: Data) async throws(StoreError)
-    /// Stores a policy blob and makes it the active version only if the active version is
-    /// still `expected` (`nil`: none), atomically; a learner publishes this way so it never
-    /// replaces a version someone else made active since it last looked.
-    func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome
+    /// Makes `version` active only if the active version is still `expected` (`nil`: none),
+    /// storing `blob` under it first when given (`nil`: the registry must hold that version
+    /// already, as for a rollback), and appends `event` to the registry history, all in one
+    /// atomic update. A learner publishes this way so it never replaces a version someone
+    /// else made active since it last looked; promotion and rollback do too.
+    /// - Throws: ``StoreError/failed(_:)`` when `blob` is `nil` and the registry has no such version.
+    func publishPolicy(version: String, blob: Data?, ifActive expected: String?, event: RegistryEvent) async throws(StoreError) -> PublishOutcome
+    /// The registry history (``RegistryEvent``), newest first, at most `limit` events.
+    func policyHistory(limit: Int) async throws(StoreError) -> [RegistryEvent]
+    /// Every version the registry holds a blob for, sorted.
+    func policyVersions() async throws(StoreError) -> [String]
+
+    /// The newest `count` entries of `stream` with ids before `before` (`nil`: the newest of
+    /// all), oldest first (a read outside any consumer group).
+    func latestEntries(_ stream: StreamName, before: String?, count: Int) async throws(StoreError) -> [StreamEntry]
+    /// At most `count` entries of `stream` with ids after `after` ("0" for the first page),
+    /// oldest first (a read outside any consumer group).
+    func entries(_ stream: StreamName, after: String, count: Int) async throws(StoreError) -> [StreamEntry]
 
     /// Reads new entries of `stream` for a consumer group (creating the group at the
     /// stream's start if needed), waiting up to `block` for some to arrive.

@@ -67,27 +67,60 @@ extension RedisLiveStore {
             guard let pair = stream.array, pair.count == 2, let entries = pair[1].array else {
                 throw .failed("XREADGROUP \(key) answered a stream element \(stream) that is not [name, entries]")
             }
-            for entry in entries {
-                guard let parts = entry.array, parts.count == 2, let id = parts[0].string else {
-                    throw .failed("XREADGROUP \(key) answered an entry \(entry) that is not [id, fields]")
-                }
-                var fields: [String: String] = [:]
-                if let values = parts[1].array {
-                    guard values.count.isMultiple(of: 2) else {
-                        throw .failed("stream \(key) entry \(id) has an odd number of field elements")
-                    }
-                    for index in stride(from: 0, to: values.count, by: 2) {
-                        guard let field = values[index].string, let value = values[index + 1].string else {
-                            throw .failed("stream \(key) entry \(id) has a field that is not UTF-8 text")
-                        }
-                        fields[field] = value
-                    }
-                } else if !parts[1].isNull {
-                    throw .failed("stream \(key) entry \(id) has fields \(parts[1]), not an array")
-                }
-                result.append(StreamEntry(id: id, fields: fields))
-            }
+            result += try decodeEntries(entries, key: key)
         }
         return result
+    }
+
+    /// Decodes stream entries, each `[id, [field, value, ...]]` (a trimmed entry's fields are null).
+    static func decodeEntries(_ entries: [RedisReply], key: String) throws(StoreError) -> [StreamEntry] {
+        var result: [StreamEntry] = []
+        for entry in entries {
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string else {
+                throw .failed("stream \(key) answered an entry \(entry) that is not [id, fields]")
+            }
+            var fields: [String: String] = [:]
+            if let values = parts[1].array {
+                guard values.count.isMultiple(of: 2) else {
+                    throw .failed("stream \(key) entry \(id) has an odd number of field elements")
+                }
+                for index in stride(from: 0, to: values.count, by: 2) {
+                    guard let field = values[index].string, let value = values[index + 1].string else {
+                        throw .failed("stream \(key) entry \(id) has a field that is not UTF-8 text")
+                    }
+                    fields[field] = value
+                }
+            } else if !parts[1].isNull {
+                throw .failed("stream \(key) entry \(id) has fields \(parts[1]), not an array")
+            }
+            result.append(StreamEntry(id: id, fields: fields))
+        }
+        return result
+    }
+
+    /// The newest `count` entries before `before` (`XREVRANGE key (before - COUNT n`), oldest
+    /// first. A bulk read: it has the write budget, not the decide path's read budget.
+    package func latestEntries(_ stream: StreamName, before: String?, count: Int) async throws(StoreError) -> [StreamEntry] {
+        guard count > 0 else { return [] }
+        let key = keys.stream(stream)
+        let end = before.map { "(" + $0 } ?? "+"
+        let reply = try await client.execute([["XREVRANGE", key, end, "-", "COUNT", String(count)]], timeout: options.writeTimeout)[0]
+        guard let entries = try Self.checked(reply, "XREVRANGE \(key)").array else {
+            throw .failed("XREVRANGE \(key) answered \(reply), not an array")
+        }
+        return try Self.decodeEntries(entries, key: key).reversed()
+    }
+
+    /// Entries after `after` (`XRANGE key (after + COUNT n`; "0" reads from the start). A
+    /// bulk read: it has the write budget, not the decide path's read budget.
+    package func entries(_ stream: StreamName, after: String, count: Int) async throws(StoreError) -> [StreamEntry] {
+        guard count > 0 else { return [] }
+        let key = keys.stream(stream)
+        let start = after == "0" ? "-" : "(" + after
+        let reply = try await client.execute([["XRANGE", key, start, "+", "COUNT", String(count)]], timeout: options.writeTimeout)[0]
+        guard let entries = try Self.checked(reply, "XRANGE \(key)").array else {
+            throw .failed("XRANGE \(key) answered \(reply), not an array")
+        }
+        return try Self.decodeEntries(entries, key: key)
     }
 }

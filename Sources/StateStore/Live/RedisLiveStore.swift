@@ -24,6 +24,7 @@ import Synchronization
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:{policy}:active` | string | the active policy version | none |
 /// | `Padload:{policy}:blobs` | hash | policy version → policy blob (bytes) | none |
+/// | `Padload:{policy}:history` | list | ``RegistryEvent``s as JSON, newest first: who made which version active over which, when, on what evidence | trimmed to ``RegistryEvent/historyLimit`` |
 ///
 /// Numbers are stored as decimal text that reads back as the same `Double`: Swift's shortest
 /// round-trip form when Swift writes, the shortest of `%.15g`/`%.16g`/`%.17g` that
@@ -299,50 +300,70 @@ package final class RedisLiveStore: LiveStore {
         return Data(bytes)
     }
 
-    /// Stores the blob and moves the active pointer to it in one `MULTI`/`EXEC`, so no
-    /// reader ever sees a pointer to a missing blob (the two keys share a hash slot).
-    package func publishPolicy(version: String, blob: Data) async throws(StoreError) {
-        guard !version.isEmpty else { throw .failed("policy versions must not be empty") }
-        let replies = try await client.execute(
-            [
-                Self.command(["MULTI"]),
-                Self.command(["HSET", keys.policyBlobs, version]) + [Array(blob)],
-                Self.command(["SET", keys.activePolicy, version]),
-                Self.command(["EXEC"]),
-            ],
-            timeout: options.writeTimeout
-        )
-        for reply in replies.prefix(3) {
-            _ = try Self.checked(reply, "publishing policy \(version)")
-        }
-        guard let results = try Self.checked(replies[3], "EXEC publishing policy \(version)").array else {
-            throw .failed("publishing policy \(version): the transaction was aborted")
-        }
-        for result in results {
-            _ = try Self.checked(result, "publishing policy \(version)")
-        }
-    }
-
-    /// Sets the blob and the pointer only if the pointer still holds ARGV[1] ('' for none).
-    /// KEYS: 1 active version, 2 blobs (one hash slot: `{policy}`). ARGV: 1 expected, 2 version,
-    /// 3 blob. Returns 1, or the active version ('' for none) when it was not the expected one.
+    /// Moves the active pointer only if it still holds ARGV[1] ('' for none), storing the blob
+    /// first when ARGV[3] is '1', and pushes the event onto the history, trimmed to ARGV[6].
+    /// KEYS: 1 active version, 2 blobs, 3 history (one hash slot: `{policy}`). ARGV: 1 expected,
+    /// 2 version, 3 '1' when ARGV[4] is a blob to store, 4 blob, 5 event JSON, 6 history limit.
+    /// Returns 1; the active version ('' for none) when it was not the expected one; or 0
+    /// when no blob was given and the registry has none for the version.
     static let publishIfActiveScript = RedisScript(
         """
         local active = redis.call('GET', KEYS[1]) or ''
         if active ~= ARGV[1] then return active end
-        redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+        if ARGV[3] == '1' then
+          redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+        elseif redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then
+          return 0
+        end
         redis.call('SET', KEYS[1], ARGV[2])
+        redis.call('LPUSH', KEYS[3], ARGV[5])
+        redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
         return 1
         """)
 
-    package func publishPolicy(version: String, blob: Data, ifActive expected: String?) async throws(StoreError) -> PublishOutcome {
+    package func publishPolicy(version: String, blob: Data?, ifActive expected: String?, event: RegistryEvent) async throws(StoreError) -> PublishOutcome {
         guard !version.isEmpty, expected?.isEmpty != true else { throw .failed("policy versions must not be empty") }
+        let registryKeys = [keys.activePolicy, keys.policyBlobs, keys.policyHistory].map { Array($0.utf8) }
         let reply = try await client.run(
-            Self.publishIfActiveScript, keys: [Array(keys.activePolicy.utf8), Array(keys.policyBlobs.utf8)],
-            arguments: [Array((expected ?? "").utf8), Array(version.utf8), Array(blob)], timeout: options.writeTimeout)
-        if case .integer(1) = reply { return .published }
-        guard let active = reply.string else { throw .failed("publishing policy \(version): the script answered \(reply)") }
-        return .activeChanged(active.isEmpty ? nil : active)
+            Self.publishIfActiveScript, keys: registryKeys,
+            arguments: [
+                Array((expected ?? "").utf8), Array(version.utf8), Array((blob == nil ? "0" : "1").utf8), blob.map(Array.init) ?? [],
+                Array(event.json.utf8), Array(String(RegistryEvent.historyLimit).utf8),
+            ], timeout: options.writeTimeout)
+        switch reply {
+        case .integer(1): return .published
+        case .integer(0): throw .failed("the registry has no policy version \(version)")
+        default:
+            guard let active = reply.string else { throw .failed("publishing policy \(version): the script answered \(reply)") }
+            return .activeChanged(active.isEmpty ? nil : active)
+        }
+    }
+
+    package func policyHistory(limit: Int) async throws(StoreError) -> [RegistryEvent] {
+        guard limit > 0 else { return [] }
+        let reply = try await client.execute([["LRANGE", keys.policyHistory, "0", String(limit - 1)]], timeout: options.readTimeout)[0]
+        guard let items = try Self.checked(reply, "LRANGE \(keys.policyHistory)").array else {
+            throw .failed("\(keys.policyHistory) answered \(reply), not a list")
+        }
+        var events: [RegistryEvent] = []
+        for item in items {
+            guard let text = item.string else { throw .failed("\(keys.policyHistory) holds \(item), not text") }
+            events.append(try RegistryEvent(json: text))
+        }
+        return events
+    }
+
+    package func policyVersions() async throws(StoreError) -> [String] {
+        let reply = try await client.execute([["HKEYS", keys.policyBlobs]], timeout: options.readTimeout)[0]
+        guard let items = try Self.checked(reply, "HKEYS \(keys.policyBlobs)").array else {
+            throw .failed("HKEYS \(keys.policyBlobs) answered \(reply), not an array")
+        }
+        var versions: [String] = []
+        for item in items {
+            guard let version = item.string else { throw .failed("\(keys.policyBlobs) has a version \(item) that is not text") }
+            versions.append(version)
+        }
+        return versions.sorted()
     }
 
     // MARK: Health
@@ -395,6 +416,8 @@ struct RedisKeys: Sendable {
     /// one shard and a script can update both (named `adload:policy:*` before 2026-11-27).
     var activePolicy: String { prefix + "adload:{policy}:active" }
     var policyBlobs: String { prefix + "adload:{policy}:blobs" }
+    /// Registry events (``RegistryEvent`` as JSON), newest first, since 2026-12-04.
+    var policyHistory: String { prefix + "adload:{policy}:history" }
 
     /// Rejects user ids that would break the hash tag (or make two users' keys collide).
     static func validate(userID: String) throws(StoreError) {

@@ -10,14 +10,14 @@ package struct Estimate: Sendable, Hashable {
     package let standardError: Double
 
     /// The 2.5th percentile of the bootstrap replicates.
-    let lower95: Double
+    package let lower95: Double
 
     /// The 97.5th percentile of the bootstrap replicates.
-    let upper95: Double
+    package let upper95: Double
 
     /// Kish's effective sample size (Σw)²/Σw² of the weights the estimator puts on the
     /// decisions (see `OffPolicyEstimator.effectiveSampleSize(of:)`).
-    let effectiveSampleSize: Double
+    package let effectiveSampleSize: Double
 
     /// The number of logged decisions.
     package let n: Int

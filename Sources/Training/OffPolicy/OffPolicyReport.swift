@@ -10,7 +10,7 @@ package struct OffPolicyReport: Sendable, Hashable {
     /// The direct method.
     let dm: Estimate
     /// Doubly robust.
-    let dr: Estimate
+    package let dr: Estimate
     /// Switch doubly robust with threshold `switchThreshold`.
     let switchDR: Estimate
 
