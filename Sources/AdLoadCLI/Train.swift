@@ -9,7 +9,7 @@ import Training
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train policies against the environment model or from logged decisions.",
-        subcommands: [TrainBandit.self, TrainPolicyGradient.self])
+        subcommands: [TrainBandit.self, TrainPolicyGradient.self, TrainMerge.self])
 }
 
 struct TrainBandit: ParsableCommand {
@@ -19,8 +19,11 @@ struct TrainBandit: ParsableCommand {
         discussion: """
         Online against the environment model (default): users are simulated day by day; the \
         bandit decides every session, and learns from the day's sessions at the day's end. \
-        With --logs it learns offline from a decision log instead (importance-weighted ridge \
-        regression). Writes the policy (JSON) and its learning curve (CSV, per simulated day).
+        With --logs it learns offline from decision logs instead (importance-weighted ridge \
+        regression), reading them as a stream on --threads workers: memory does not grow with \
+        the logs, and the result does not depend on the thread count. --emit-stats writes the \
+        sufficient statistics instead of (or besides) a policy, for `adload train merge`. Writes \
+        the policy (JSON) and its learning curve (CSV, per simulated day or per 1,000 logged decisions).
         """)
 
     @Option(help: "Algorithm.")
@@ -51,14 +54,19 @@ struct TrainBandit: ParsableCommand {
     @Option(help: "Training seed (population, luck and decisions). Evaluate on another seed.")
     var seed: UInt64 = 1
 
-    @Option(help: "Learn from this decision log instead of simulating.")
-    var logs: String?
+    @Option(help: ArgumentHelp(
+        "Learn from this decision log instead of simulating; repeat it, or quote a glob (logs/*.jsonl), for several, learned in order.",
+        valueName: "log"))
+    var logs: [String] = []
+
+    @Option(help: "With --logs: write the logs' sufficient statistics here (for `adload train merge`).")
+    var emitStats: String?
 
     @Option(help: "Largest importance weight 1/(K·p) when learning from logs.")
     var maxWeight = 10.0
 
-    @Option(help: "Where to write the policy file.")
-    var out: String
+    @Option(help: "Where to write the policy file (optional with --emit-stats).")
+    var out: String?
 
     @Option(help: "Where to write the learning curve (default: the policy path with .csv).")
     var curve: String?
@@ -70,7 +78,10 @@ struct TrainBandit: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard out != nil || emitStats != nil else { throw ValidationError("--out is required (or --emit-stats with --logs)") }
+        if emitStats != nil && logs.isEmpty { throw ValidationError("--emit-stats needs --logs") }
         try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
+        if let emitStats { try checkWritable(emitStats, option: "--emit-stats") }
         guard maxWeight >= 1 else { throw ValidationError("--max-weight must be at least 1, got \(maxWeight)") }
         _ = try algorithm()
         if let lambda { guard lambda > 0 && lambda.isFinite else { throw ValidationError("--lambda must be a positive number, got \(lambda)") } }
@@ -126,26 +137,45 @@ struct TrainBandit: ParsableCommand {
         bandit.enablePricing()
         let provenance: PolicyProvenance
         let curveLines: [String]
-        if let logs {
-            let records: [LoggedRecord]
+        if !logs.isEmpty {
+            let paths = try expandLogPaths(logs)
+            let totalBytes = paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? nil ?? 0) }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let statistics: LoggedStatistics
             do {
-                try DecisionLogReader.checkLayout(path: logs, schema: schema)
-                records = try DecisionLogReader.read(path: logs) { progress.note("\(logs): \($0) decisions read") }
+                statistics = try LoggedTraining.statistics(paths: paths, schema: schema, maxWeight: maxWeight, threads: simulation.threads) { decisions, bytes in
+                    let seconds = (clock.now - started).seconds
+                    let rate = Double(decisions) / max(seconds, 1e-9)
+                    let eta = bytes > 0 ? seconds * Double(totalBytes - bytes) / Double(bytes) : 0
+                    progress.note(String(format: "%d decisions read (%.0f/s), %.0f%% of %@, ETA %.0f s", decisions, rate, 100 * Double(bytes) / Double(max(1, totalBytes)), byteCount(totalBytes), eta))
+                }
             } catch {
-                throw CLIError(error.description)
+                throw CLIError(error.description + (error.isLayoutMismatch ? "; pass the --features the logging policy was trained with" : ""))
             }
-            let trained: (bandit: LinearBandit, curve: [String])
-            do {
-                trained = try LoggedTraining.train(bandit, records: records, schema: schema, maxWeight: maxWeight)
-            } catch {
-                throw CLIError("\(logs): \(error); pass the --features the logging policy was trained with")
+            let seconds = (clock.now - started).seconds
+            progress.finish(String(format: "learned from %d logged decisions in %d file%@ in %.1f s (%.0f decisions/s)", statistics.count, paths.count, paths.count == 1 ? "" : "s", seconds, Double(statistics.count) / max(seconds, 1e-9)))
+            guard statistics.count > 0 else { throw CLIError("\(paths.joined(separator: ", ")): no decisions") }
+            if let emitStats {
+                let settings = StatisticsFile.Settings(
+                    algorithm: algo.rawValue, hyperparameters: Dictionary(uniqueKeysWithValues: bandit.algorithm.hyperparameters.map { ($0.name, $0.value) }),
+                    lambda: bandit.model.lambda, reward: weights.dictionary, history: schema.history.map(\.rawValue),
+                    contextFingerprint: schema.contextFingerprint, maxWeight: maxWeight, environment: config.name,
+                    environmentFile: simulation.env, environmentFingerprint: config.fingerprint)
+                let file = StatisticsFile(settings: settings, statistics: statistics, logs: paths)
+                do { try Data(file.text.utf8).write(to: URL(fileURLWithPath: emitStats)) } catch {
+                    throw CLIError("\(emitStats): cannot write the statistics (\(error.localizedDescription))")
+                }
+                if out == nil {
+                    print(json ? "{\"statistics\": \(JSONValue.quoted(emitStats)), \"decisions\": \(statistics.count)}" : "wrote \(emitStats)")
+                    return
+                }
             }
-            bandit = trained.bandit
-            curveLines = trained.curve
+            do { bandit = try statistics.applied(to: bandit) } catch { throw CLIError("\(paths.joined(separator: ", ")): the learned model: \(error)") }
+            curveLines = statistics.curveLines
             provenance = PolicyProvenance(
-                environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed, sessions: records.count,
-                users: Set(records.compactMap { $0.sim?.user }).count, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .logs)
-            progress.finish("learned from \(records.count) logged decisions in \(logs)")
+                environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
+                sessions: statistics.count, users: statistics.users.count, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .logs)
         } else {
             let runner = BanditRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
             let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
@@ -166,6 +196,7 @@ struct TrainBandit: ParsableCommand {
                 format: "trained %@ on %d sessions (%d users × %d days) in %.1f s, mean reward %.5f",
                 algo.rawValue, result.sessions, simulation.users, simulation.days, result.elapsedSeconds, result.meanReward))
         }
+        guard let out else { return }
         let file = LinearBanditPolicy(bandit: bandit, schema: schema, planFamily: catalog.family, reward: weights.dictionary, provenance: provenance)
         do { try file.write(to: out) } catch { throw CLIError(error.description) }
         let curvePath = curve ?? (out.hasSuffix(".json") ? String(out.dropLast(5)) + ".csv" : out + ".csv")
@@ -518,10 +549,10 @@ enum PolicyGradientAlgorithmName: String, ExpressibleByArgument, CaseIterable, S
 
 /// The checks every `train` subcommand makes before any work: a seed a policy file can hold,
 /// a usable engagement weight, an output folder that exists.
-func checkTrainingOptions(seed: UInt64, engagementWeight: Double?, out: String) throws {
+func checkTrainingOptions(seed: UInt64, engagementWeight: Double?, out: String?) throws {
     guard seed <= 1 << 53 else { throw ValidationError("--seed must be at most 2^53 (it is stored in the policy file), got \(seed)") }
     if let engagementWeight, !(engagementWeight >= 0 && engagementWeight.isFinite) {
         throw ValidationError("--engagement-weight must be a non-negative number, got \(engagementWeight)")
     }
-    try checkWritable(out, option: "--out")
+    if let out { try checkWritable(out, option: "--out") }
 }

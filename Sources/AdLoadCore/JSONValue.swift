@@ -185,7 +185,7 @@ package struct ConfigReader: Sendable {
         ConfigError(file: file, key: key(name), value: value?.summary, problem: problem)
     }
 
-    func raw(_ name: String) throws(ConfigError) -> JSONValue {
+    package func raw(_ name: String) throws(ConfigError) -> JSONValue {
         guard let value = fields[name] else { throw error(name, nil, "is missing") }
         return value
     }

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A block of whole lines of a decision log, read as one piece so a worker can split and
+/// parse it while the reader goes on.
+package struct LogBatch: Sendable {
+    /// The file the lines come from.
+    package let path: String
+    /// Whole lines, each ending in a newline except perhaps the file's last.
+    package var bytes: [UInt8]
+
+    /// Calls `body` with each non-blank line (without its newline) and its 1-based number
+    /// within the block, stopping at the first error. Returns the number of lines in the block.
+    @discardableResult
+    package func forEachLine(_ body: (UnsafeRawBufferPointer, Int) throws(DecisionLogError) -> Void) throws(DecisionLogError) -> Int {
+        var failure: DecisionLogError?
+        let lines = bytes.withUnsafeBytes { all -> Int in
+            guard let base = all.baseAddress else { return 0 }
+            var start = 0
+            var number = 0
+            while start < all.count {
+                let end = memchr(base + start, 0x0A, all.count - start).map { base.distance(to: UnsafeRawPointer($0)) } ?? all.count
+                number += 1
+                let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                    do throws(DecisionLogError) { try body(line, number) } catch {
+                        failure = error
+                        return number
+                    }
+                }
+                start = end + 1
+            }
+            return number
+        }
+        if let failure { throw failure }
+        return lines
+    }
+}
+
+/// Reads a decision log (JSON Lines) as blocks of whole lines of about ``blockSize`` bytes,
+/// with memory bounded by the blocks in flight, whatever the log's size.
+///
+/// Block boundaries depend only on the file and ``blockSize`` (a block ends after the last
+/// newline of its bytes), so sums computed per block and combined in block order do not
+/// depend on how many threads parse the blocks.
+package struct DecisionLogBatches {
+    /// Bytes per block read (4 MiB).
+    package static let defaultBlockSize = 1 << 22
+    let path: String
+    let handle: FileHandle
+    let blockSize: Int
+    /// Bytes after the last newline of the previous block.
+    var carry: [UInt8] = []
+    var endOfFile = false
+    /// Bytes read so far (for progress).
+    package private(set) var bytesRead = 0
+
+    /// Opens `path`.
+    /// - Throws: ``DecisionLogError/cannotRead(path:)``.
+    package init(path: String, blockSize: Int = defaultBlockSize) throws(DecisionLogError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path) }
+        self.path = path
+        self.handle = handle
+        self.blockSize = blockSize
+    }
+
+    /// The next block, or `nil` at the end of the file.
+    /// - Throws: ``DecisionLogError/cannotRead(path:)`` when a read fails.
+    package mutating func next() throws(DecisionLogError) -> LogBatch? {
+        while !endOfFile {
+            var bytes = carry
+            carry = []
+            var wanted = blockSize
+            while wanted > 0 {
+                let chunk: Data?
+                do { chunk = try handle.read(upToCount: wanted) } catch { throw .cannotRead(path: path) }
+                guard let chunk, !chunk.isEmpty else {
+                    endOfFile = true
+                    try? handle.close()
+                    break
+                }
+                bytes.append(contentsOf: chunk)
+                bytesRead += chunk.count
+                wanted -= chunk.count
+            }
+            if endOfFile { return bytes.isEmpty ? nil : LogBatch(path: path, bytes: bytes) }
+            guard let lastNewline = bytes.lastIndex(of: 0x0A) else {
+                // One line longer than a block: keep reading until it ends.
+                carry = bytes
+                continue
+            }
+            carry = Array(bytes[(lastNewline + 1)...])
+            bytes.removeSubrange((lastNewline + 1)...)
+            return LogBatch(path: path, bytes: bytes)
+        }
+        return nil
+    }
+}
