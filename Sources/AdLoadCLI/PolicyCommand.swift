@@ -9,7 +9,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Inspects policy files: what a policy is, and why it decides what it decides.",
-        subcommands: [PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self])
+        subcommands: [PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self, PolicyDiff.self, PolicyUplift.self, PolicyReport.self])
 }
 
 /// Loads a policy file of any kind, with its version (the checksum), or fails naming the file.
