@@ -32,23 +32,14 @@ struct PolicyDiff: ParsableCommand {
     @Option(parsing: .unconditional, help: "Simulated days per user (default: \(InspectionDefaults.days)).")
     var days: Int?
 
-    @Option(help: "Seed of the users, their luck and the policies' own randomization (and of the bootstrap with --logs).")
-    var seed: UInt64 = InspectionDefaults.seed
-
     @Option(help: "A decision log (JSON Lines, from `adload simulate --log` or the service): compare on its contexts by off-policy evaluation instead of simulating.")
     var logs: String?
 
     @Option(help: "Bootstrap replicates of the --logs intervals.")
     var bootstrap = BootstrapConfiguration.defaultReplicates
 
-    @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Run a policy on an environment other than the one it was trained on (refused otherwise).")
-    var allowEnvMismatch = false
-
-    @Flag(help: "No progress on stderr.")
-    var quiet = false
+    @OptionGroup
+    var execution: InspectionRunOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
@@ -57,29 +48,32 @@ struct PolicyDiff: ParsableCommand {
         if let logs {
             let simulated = [env.map { _ in "--env" }, users.map { _ in "--users" }, days.map { _ in "--days" }].compactMap { $0 }
             guard simulated.isEmpty else {
-                throw ValidationError("--logs compares on the logged contexts, \(simulated.joined(separator: ", ")) simulate: give one or the other")
+                throw ValidationError("--logs cannot be combined with \(simulated.joined(separator: ", ")): --logs compares on the logged contexts, those options simulate")
             }
             try checkReadable(logs, option: "--logs")
         }
-        try checkInspectionRanges(users: users ?? InspectionDefaults.users, days: days ?? InspectionDefaults.days, threads: threads)
+        try checkPopulation(users: users ?? InspectionDefaults.users, days: days ?? InspectionDefaults.days)
         try checkRange("--bootstrap", bootstrap, 2...100_000)
     }
 
     func run() throws {
         prepareLinearAlgebra()
-        let progress = Progress(enabled: !quiet)
+        let progress = Progress(enabled: !execution.quiet)
         let comparison = try logs.map { try onLogs($0, progress: progress) } ?? simulated(progress: progress)
         print(json ? comparison.json : comparison.text)
     }
+
+    /// The seed of the users, their luck, the decisions and the bootstrap.
+    var seed: UInt64 { execution.seed }
 
     /// Both policies simulated on the same users and luck.
     func simulated(progress: Progress) throws -> PolicyComparison {
         let envPath = environmentPath(env ?? "default")
         let config = try loadEnvironment(envPath)
         let setup = SimulationSetup(users: users ?? InspectionDefaults.users, days: days ?? InspectionDefaults.days, seed: seed)
-        let policyA = try inspectedPolicy(a, config: config, envPath: envPath, seed: seed, allowEnvMismatch: allowEnvMismatch)
-        let policyB = try inspectedPolicy(b, config: config, envPath: envPath, seed: seed, allowEnvMismatch: allowEnvMismatch)
-        let runner = InspectionRunner(model: EnvironmentModel(config: config), threads: threads)
+        let policyA = try inspectedPolicy(a, config: config, envPath: envPath, seed: seed, allowEnvMismatch: execution.allowEnvMismatch)
+        let policyB = try inspectedPolicy(b, config: config, envPath: envPath, seed: seed, allowEnvMismatch: execution.allowEnvMismatch)
+        let runner = InspectionRunner(model: EnvironmentModel(config: config), threads: execution.threads)
         let shadow = DecisionShadow(other: policyB, greedySelf: greedyVersion(of: policyA), greedyOther: greedyVersion(of: policyB))
         let runA = try runner.run(policyA, setup: setup, shadow: shadow) { progress.note("A (\(a)) with B asked at each session: \($0)/\(setup.users) users") }
         progress.finish(String(format: "A (%@): %d sessions in %.1f s", a, runA.report.sessions, runA.report.elapsedSeconds))

@@ -7,19 +7,9 @@ import Simulation
 import Synchronization
 import Training
 
-/// The simulation `policy uplift` and `policy report` run on (docs/inspection.md): an
-/// environment, a population and its luck, small enough by default for an interactive user.
-struct InspectionSimulationOptions: ParsableArguments {
-    @Option(help: "Environment preset: a configuration file, or the name of one in env/ (default for env/default.json).")
-    var env: String
-
-    @Option(parsing: .unconditional, help: "Simulated users.")
-    var users = InspectionDefaults.users
-
-    @Option(parsing: .unconditional, help: "Simulated days per user.")
-    var days = InspectionDefaults.days
-
-    @Option(help: "Seed of the users, their luck and the policies' own randomization.")
+/// How the inspection commands run: the seed, threads, environment check and progress.
+struct InspectionRunOptions: ParsableArguments {
+    @Option(help: "Seed of the users, their luck and the policies' own randomization (and of the bootstrap of --logs intervals).")
     var seed: UInt64 = InspectionDefaults.seed
 
     @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
@@ -32,11 +22,63 @@ struct InspectionSimulationOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        try checkInspectionRanges(users: users, days: days, threads: threads)
+        try checkRange("--threads", threads, 1...1024)
+    }
+}
+
+/// The simulation `policy uplift` and `policy report` run on (docs/inspection.md): an
+/// environment, a population and its luck, small enough by default for an interactive user.
+struct InspectionSimulationOptions: ParsableArguments {
+    @Option(help: "Environment preset: a configuration file, or the name of one in env/ (default for env/default.json).")
+    var env: String
+
+    @Option(parsing: .unconditional, help: "Simulated users.")
+    var users = InspectionDefaults.users
+
+    @Option(parsing: .unconditional, help: "Simulated days per user.")
+    var days = InspectionDefaults.days
+
+    @OptionGroup
+    var execution: InspectionRunOptions
+
+    func validate() throws {
+        try checkPopulation(users: users, days: days)
     }
 
     /// The population and luck.
-    var setup: SimulationSetup { SimulationSetup(users: users, days: days, seed: seed) }
+    var setup: SimulationSetup { SimulationSetup(users: users, days: days, seed: execution.seed) }
+
+    /// The environment and the policy file `file` on it, ready to run.
+    func prepare(_ file: String) throws -> InspectionSetup {
+        let envPath = environmentPath(env)
+        let config = try loadEnvironment(envPath)
+        let policy = try inspectedPolicy(file, config: config, envPath: envPath, seed: execution.seed, allowEnvMismatch: execution.allowEnvMismatch)
+        return InspectionSetup(
+            envPath: envPath, config: config, policy: policy, setup: setup,
+            runner: InspectionRunner(model: EnvironmentModel(config: config), threads: execution.threads), progress: Progress(enabled: !execution.quiet))
+    }
+}
+
+/// An environment, a policy file simulated on it, and how to run it: what `uplift` and `report` start from.
+struct InspectionSetup {
+    let envPath: String
+    let config: EnvironmentConfig
+    let policy: SimulatedPolicy
+    let setup: SimulationSetup
+    let runner: InspectionRunner
+    let progress: Progress
+
+    /// The policy as is, with progress.
+    func runAsIs() throws -> InspectionRun {
+        let run = try runner.run(policy, setup: setup) { progress.note("\(policy.name) as is: \($0)/\(setup.users) users") }
+        progress.finish(String(format: "%@ as is: %d sessions in %.1f s", policy.name, run.report.sessions, run.report.elapsedSeconds))
+        return run
+    }
+
+    /// One more ad per session on the same users and luck, compared with `asIs`.
+    func uplift(asIs: InspectionRun) throws -> UpliftAnalysis {
+        try UpliftAnalysis(asIs: asIs, policy: policy, runner: runner, config: config, progress: progress)
+    }
 }
 
 /// Defaults of the simulating inspection commands: a few seconds per policy run.
@@ -48,11 +90,10 @@ enum InspectionDefaults {
     static let retentionDay = 30
 }
 
-/// The range errors of the simulating inspection commands' options.
-func checkInspectionRanges(users: Int, days: Int, threads: Int) throws {
+/// The range errors of the simulated population's options.
+func checkPopulation(users: Int, days: Int) throws {
     try checkRange("--users", users, 2...10_000_000)
     try checkRange("--days", days, 1...3650)
-    try checkRange("--threads", threads, 1...1024)
 }
 
 /// `--env`: a path, or the name of a preset in env/ (`default` is env/default.json).
@@ -287,4 +328,16 @@ func checkReadable(_ path: String, option: String) throws {
     guard FileManager.default.isReadableFile(atPath: path) else {
         throw ValidationError("\(option) \(path): no such readable file")
     }
+}
+
+/// Columns padded to their widest cell, the first left-aligned, the others right-aligned.
+func alignedTable(headers: [String], rows: [[String]]) -> String {
+    let all = [headers] + rows
+    let widths = headers.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    return all.map { row in
+        row.enumerated().map { column, cell in
+            column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: widths[column] - cell.count) + cell
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
 }

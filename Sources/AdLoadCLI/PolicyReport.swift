@@ -37,24 +37,19 @@ struct PolicyReport: ParsableCommand {
 
     func run() throws {
         prepareLinearAlgebra()
-        let envPath = environmentPath(simulation.env)
-        let config = try loadEnvironment(envPath)
-        let policy = try inspectedPolicy(
-            file, config: config, envPath: envPath, seed: simulation.seed, allowEnvMismatch: simulation.allowEnvMismatch)
-        let progress = Progress(enabled: !simulation.quiet)
-        let setup = simulation.setup
-        let model = EnvironmentModel(config: config)
-        let runner = InspectionRunner(model: model, threads: simulation.threads)
+        let inspection = try simulation.prepare(file)
+        let (config, envPath, policy, setup, progress) = (inspection.config, inspection.envPath, inspection.policy, inspection.setup, inspection.progress)
         let offPolicy = try logs.map { logs -> OffPolicyReport in
-            let (_, evaluation) = try offPolicyEvaluation(policy.policy, logs: logs, seed: simulation.seed, progress: progress)
-            do { return try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: bootstrap, seed: simulation.seed)) } catch {
+            let (_, evaluation) = try offPolicyEvaluation(policy.policy, logs: logs, seed: setup.luckSeed, progress: progress)
+            do { return try OffPolicyReport(decisions: evaluation.decisions, bootstrap: BootstrapConfiguration(replicates: bootstrap, seed: setup.luckSeed)) } catch {
                 throw CLIError("\(logs): \(error)")
             }
         }
-        let asIs = try runner.run(policy, setup: setup) { progress.note("\(policy.name): \($0)/\(setup.users) users") }
-        progress.finish(String(format: "%@: %d sessions in %.1f s", policy.name, asIs.report.sessions, asIs.report.elapsedSeconds))
-        let uplift = try UpliftAnalysis(asIs: asIs, policy: policy, runner: runner, config: config, progress: progress)
-        let trainer = BaselineTrainer(runner: SimulationRunner(model: model, threads: simulation.threads))
+        let asIs = try inspection.runAsIs()
+        let uplift = try inspection.uplift(asIs: asIs)
+        let runner = inspection.runner
+        let model = runner.model
+        let trainer = BaselineTrainer(runner: SimulationRunner(model: model, threads: runner.threads))
         let trained: any SessionPolicy
         do { trained = try trainer.policy(.bestPlan, evaluation: setup) { progress.note($0) } } catch { throw CLIError(error.description) }
         guard let bestPlan = trained as? PlanPolicy else { throw CLIError("best-plan: the baseline is not a plan policy") }
@@ -125,15 +120,15 @@ struct ReportPage {
         charts.append(("Survival against best-plan", "Share of users not churned by each day, this policy and best-plan (the catalog plan best for each region on a training population), same users and luck.",
                        CurvePlot.svg(series: [(policy.name, asIs.survivalCurve(days: setup.days)), ("best-plan", baseline.survivalCurve(days: setup.days))],
                                      title: "Users not churned", xLabel: "day", yLabel: "share of users")))
-        func survival(_ run: InspectionRun) -> [Double] {
-            present.map { segment in
-                let members = run.report.users.indices.filter { run.users[$0].segment == segment }
-                return members.reduce(0) { $0 + run.report.users[$1].survived } / Double(max(1, members.count))
-            }
+        let survivalRows = [("all", Array(asIs.users.indices))] + present.map { segment in
+            (segments[segment], asIs.users.indices.filter { asIs.users[$0].segment == segment })
         }
-        charts.append(("Survival at the horizon by segment", "Share of each segment's users not churned at day \(setup.days).",
-                       ReportCharts.groupedBars(title: "Survival at day \(setup.days)", groups: names,
-                                                series: [(policy.name, survival(asIs)), ("best-plan", survival(baseline))])))
+        let survivalDifferences = survivalRows.compactMap { name, members -> (String, Double, Double, Double)? in
+            PairedDifference(reference: members.map { baseline.report.users[$0].survived }, candidate: members.map { asIs.report.users[$0].survived })
+                .map { (name, $0.difference, $0.interval95.low, $0.interval95.high) }
+        }
+        charts.append(("Survival against best-plan by segment", "Share of each segment's users not churned at day \(setup.days), this policy minus best-plan, with 95% paired intervals.",
+                       ReportCharts.intervals(title: "Survival at day \(setup.days), \(policy.name) − best-plan", rows: survivalDifferences)))
         func rows(_ effect: KeyPath<UpliftAnalysis.SegmentEffect, PairedDifference?>) -> [(String, Double, Double, Double)] {
             ([uplift.overall] + uplift.segments).compactMap { segment in
                 segment[keyPath: effect].map { (segment.segment, $0.difference, $0.interval95.low, $0.interval95.high) }
@@ -215,7 +210,7 @@ enum ReportCharts {
 
     /// Vertical bars, one group per label and one bar per series in it, with a legend.
     static func groupedBars(title: String, groups: [String], series: [(name: String, values: [Double])]) -> String {
-        let (left, top, plotHeight, bottom) = (70.0, 40.0, 220.0, 110.0)
+        let (left, top, plotHeight, bottom) = (70.0, 40.0, 170.0, 105.0)
         let groupWidth = max(24.0, Double(12 * series.count + 10))
         let width = left + 20 + groupWidth * Double(groups.count) + 140
         let high = max(1e-12, series.flatMap(\.values).filter(\.isFinite).max() ?? 1) * 1.05
@@ -245,7 +240,7 @@ enum ReportCharts {
 
     /// Horizontal bars of shares summing to 1, one row per label, stacked by category.
     static func stackedShares(title: String, rows: [String], labels: [String], shares: [[Double]]) -> String {
-        let (left, top, barWidth, rowHeight) = (130.0, 40.0, 600.0, 18.0)
+        let (left, top, barWidth, rowHeight) = (150.0, 40.0, 600.0, 15.0)
         let width = left + barWidth + 160
         let height = top + rowHeight * Double(rows.count) + 30
         var lines = open(width: Int(width), height: Int(max(height, top + 16 * Double(labels.count) + 20)), title: title)
@@ -266,7 +261,7 @@ enum ReportCharts {
 
     /// Estimates with their 95% intervals, one row each (a forest plot), with a line at 0 when `zero`.
     static func intervals(title: String, rows: [(label: String, value: Double, low: Double, high: Double)], zero: Bool = true) -> String {
-        let (left, top, plotWidth, rowHeight) = (150.0, 40.0, 560.0, 18.0)
+        let (left, top, plotWidth, rowHeight) = (150.0, 40.0, 560.0, 15.0)
         let finite = rows.flatMap { [$0.low, $0.high, $0.value] }.filter(\.isFinite) + (zero ? [0] : [])
         var low = finite.min() ?? -1, high = finite.max() ?? 1
         if high - low < 1e-12 { (low, high) = (low - 0.5, high + 0.5) }
@@ -295,7 +290,7 @@ enum ReportCharts {
     static func legend(_ names: [String], x: Double, y: Double) -> [String] {
         names.enumerated().flatMap { number, name -> [String] in
             let top = CurvePlot.rounded(y + 16 * Double(number))
-            return [#"<rect x="\#(x)" y="\#(top)" width="10" height="10" fill="\#(palette[number % palette.count])"/>"#,
+            return [#"<rect class="key" x="\#(x)" y="\#(top)" width="10" height="10" fill="\#(palette[number % palette.count])"/>"#,
                     #"<text x="\#(x + 14)" y="\#(top + 9)">\#(CurvePlot.escaped(name))</text>"#]
         }
     }

@@ -26,23 +26,17 @@ struct PolicyUplift: ParsableCommand {
 
     func run() throws {
         prepareLinearAlgebra()
-        let envPath = environmentPath(simulation.env)
-        let config = try loadEnvironment(envPath)
-        let base = try inspectedPolicy(
-            policy, config: config, envPath: envPath, seed: simulation.seed, allowEnvMismatch: simulation.allowEnvMismatch)
-        let progress = Progress(enabled: !simulation.quiet)
-        let runner = InspectionRunner(model: EnvironmentModel(config: config), threads: simulation.threads)
-        let asIs = try runner.run(base, setup: simulation.setup) { progress.note("\(base.name) as is: \($0)/\(simulation.users) users") }
-        progress.finish(String(format: "%@ as is: %d sessions in %.1f s", base.name, asIs.report.sessions, asIs.report.elapsedSeconds))
-        let uplift = try UpliftAnalysis(asIs: asIs, policy: base, runner: runner, config: config, progress: progress)
+        let inspection = try simulation.prepare(policy)
+        let uplift = try inspection.uplift(asIs: try inspection.runAsIs())
+        let (config, envPath, seed) = (inspection.config, inspection.envPath, simulation.execution.seed)
         if json {
-            print("{\"policy\": \(JSONValue.quoted(policy)), \"version\": \(JSONValue.quoted(base.version)), \"env\": \(JSONValue.quoted(config.name)), "
-                + "\"env_file\": \(JSONValue.quoted(envPath)), \"users\": \(simulation.users), \"days\": \(simulation.days), \"seed\": \(simulation.seed), "
+            print("{\"policy\": \(JSONValue.quoted(policy)), \"version\": \(JSONValue.quoted(inspection.policy.version)), \"env\": \(JSONValue.quoted(config.name)), "
+                + "\"env_file\": \(JSONValue.quoted(envPath)), \"users\": \(simulation.users), \"days\": \(simulation.days), \"seed\": \(seed), "
                 + uplift.jsonFields + "}")
             return
         }
-        print("\(policy) (version \(base.version)) with one more ad per session, on \(config.name) (\(envPath)), "
-            + "\(simulation.users) users × \(simulation.days) days, seed \(simulation.seed)")
+        print("\(policy) (version \(inspection.policy.version)) with one more ad per session, on \(config.name) (\(envPath)), "
+            + "\(simulation.users) users × \(simulation.days) days, seed \(seed)")
         print(uplift.table)
     }
 }
@@ -60,6 +54,8 @@ struct UpliftAnalysis {
         let revenue: PairedDifference?
         /// Share of users retained at ``UpliftAnalysis/retentionDay``.
         let retention: PairedDifference?
+        /// Sessions per user over the horizon (users who stay may come back less often).
+        let sessions: PairedDifference?
 
         /// The sign of the retention effect: `negative` when the whole interval is below 0
         /// (the segment cannot take more ads), `positive` when above, else `zero_in_interval`.
@@ -112,7 +108,9 @@ struct UpliftAnalysis {
             adsPerSession: PairedDifference(reference: ads(reference), candidate: ads(candidate)),
             revenue: PairedDifference(
                 reference: members.map { reference.report.users[$0].revenue }, candidate: members.map { candidate.report.users[$0].revenue }),
-            retention: PairedDifference(reference: retained(reference), candidate: retained(candidate)))
+            retention: PairedDifference(reference: retained(reference), candidate: retained(candidate)),
+            sessions: PairedDifference(
+                reference: members.map { reference.report.users[$0].sessions }, candidate: members.map { candidate.report.users[$0].sessions }))
     }
 
     /// The JSON fields (without braces): `extra_ad`, `retention_day`, `overall`, `segments`.
@@ -120,6 +118,7 @@ struct UpliftAnalysis {
         func object(_ effect: SegmentEffect) -> String {
             "{\"segment\": \(JSONValue.quoted(effect.segment)), \"users\": \(effect.users), \"ads_per_session\": \(pairedJSON(effect.adsPerSession)), "
                 + "\"revenue_per_user\": \(pairedJSON(effect.revenue)), \"retention\": \(pairedJSON(effect.retention)), "
+                + "\"sessions_per_user\": \(pairedJSON(effect.sessions)), "
                 + "\"retention_effect_sign\": \(JSONValue.quoted(effect.retentionSign))}"
         }
         return "\"extra_ad\": {\"placement\": \"earliest allowed position\", \"sessions\": \(sessions), \"no_room\": \(refused), "
@@ -138,6 +137,8 @@ struct UpliftAnalysis {
             format: "extra ad at the earliest position the rules allow; %d of %d sessions (%.1f%%) had no room and kept their plan",
             refused, sessions, 100 * fraction(refused, of: sessions))]
         lines.append(alignedTable(headers: headers, rows: rows))
+        lines.append("sessions per user over the horizon, all users: \(pairedCell(overall.sessions, format: "%+.2f"))"
+            + (overall.sessions.map { String(format: " (as is %.2f)", $0.reference) } ?? ""))
         let cannot = segments.filter { $0.retentionSign == "negative" }.map(\.segment)
         let gains = segments.filter { $0.retentionSign != "negative" && ($0.revenue?.interval95.low ?? 0) > 0 }.map(\.segment)
         lines.append("cannot take more ads (retention falls, whole interval below 0): " + (cannot.isEmpty ? "none" : cannot.joined(separator: ", ")))
@@ -145,18 +146,6 @@ struct UpliftAnalysis {
         lines.append("Δ: with one more ad − as is, same users and luck; intervals from per-user paired differences.")
         return lines.joined(separator: "\n")
     }
-}
-
-/// Columns padded to their widest cell, the first left-aligned, the others right-aligned.
-func alignedTable(headers: [String], rows: [[String]]) -> String {
-    let all = [headers] + rows
-    let widths = headers.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-    return all.map { row in
-        row.enumerated().map { column, cell in
-            column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                : String(repeating: " ", count: widths[column] - cell.count) + cell
-        }.joined(separator: "  ")
-    }.joined(separator: "\n")
 }
 
 /// A policy with one more ad in each session's chosen plan: at the earliest position where
