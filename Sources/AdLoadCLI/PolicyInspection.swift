@@ -88,6 +88,9 @@ enum InspectionDefaults {
     static let seed: UInt64 = 7
     /// The day retention is measured at (survival to it), or the horizon when shorter.
     static let retentionDay = 30
+    /// The most users `policy report` trains best-plan on (its training population is
+    /// derived from the seed, as in `simulate`).
+    static let bestPlanTrainingUsers = 1000
 }
 
 /// The range errors of the simulated population's options.
