@@ -29,7 +29,7 @@ struct InspectionRunOptions: ParsableArguments {
 /// The simulation `policy uplift` and `policy report` run on (docs/inspection.md): an
 /// environment, a population and its luck, small enough by default for an interactive user.
 struct InspectionSimulationOptions: ParsableArguments {
-    @Option(help: "Environment preset: a configuration file, or the name of one in env/ (default for env/default.json).")
+    @Option(help: "Environment preset: a configuration file, or the name of one in env/ (default is env/default.json).")
     var env: String
 
     @Option(parsing: .unconditional, help: "Simulated users.")
