@@ -46,7 +46,7 @@ struct Comparison {
         let reference = referenceIndex
         let headers = ["policy", "objective", bestFixed == nil ? "vs first [95% CI]" : "vs best [95% CI]", "revenue", "items/s",
                        "ads/s", "CTR", "neg/ad", "sess/d", "next-d", "surv"]
-        var rows = [headers]
+        var rows: [[String]] = []
         for (index, report) in reports.enumerated() {
             rows.append([
                 report.policy,
@@ -62,13 +62,7 @@ struct Comparison {
                 String(format: "%.3f", report.survival),
             ])
         }
-        let widths = headers.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[column] - cell.count) + cell
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        return alignedTable(headers: headers, rows: rows)
     }
 
     /// Objective ratios of the policies that are not fixed cadences to the best fixed cadence.

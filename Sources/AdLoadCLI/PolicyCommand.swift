@@ -8,8 +8,11 @@ import Policies
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
-        abstract: "Inspects policy files: what a policy is, and why it decides what it decides.",
-        subcommands: [PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self, PolicyList.self, PolicyPromote.self, PolicyRollback.self])
+        abstract: "Inspects policy files (what a policy is, why it decides what it decides, what it would change) and changes what a deployment serves.",
+        subcommands: [
+            PolicyShow.self, PolicyExplain.self, PolicyWhatIf.self, PolicyDiff.self, PolicyUplift.self, PolicyReport.self, PolicyList.self,
+            PolicyPromote.self, PolicyRollback.self,
+        ])
 }
 
 /// Loads a policy file of any kind, with its version (the checksum), or fails naming the file.
