@@ -63,6 +63,7 @@ package struct LineProblem: Error, Sendable {
 package struct DecisionLineParser {
     var bytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     var position = 0
+    let keys = Keys()
 
     package init() {}
 
@@ -79,36 +80,36 @@ package struct DecisionLineParser {
                 let key = try keyHash()
                 try expect(UInt8(ascii: ":"))
                 switch key {
-                case Keys.features:
+                case keys.features:
                     seen |= 1
                     try parseNumberArray(into: &record.features)
-                case Keys.candidates:
+                case keys.candidates:
                     seen |= 2
                     try parseCandidates(into: &record.candidates)
-                case Keys.chosen:
+                case keys.chosen:
                     seen |= 4
                     record.chosen = try integer("chosen")
-                case Keys.probability:
+                case keys.probability:
                     seen |= 8
                     record.probability = try number("probability")
-                case Keys.reward:
+                case keys.reward:
                     seen |= 16
                     record.reward = try number("reward")
-                case Keys.feedLength:
+                case keys.feedLength:
                     seen |= 32
                     record.feedLength = try integer("feed_length")
-                case Keys.adLimit:
+                case keys.adLimit:
                     seen |= 64
                     record.adLimit = try integer("ad_limit")
-                case Keys.outcome:
+                case keys.outcome:
                     seen |= 128
                     try parseOutcome(into: &record)
-                case Keys.decisionID:
+                case keys.decisionID:
                     seen |= 256
                     record.decisionIDHash = try stringHash("decision_id")
-                case Keys.contextSchema:
+                case keys.contextSchema:
                     if try !consumeNull() { record.contextSchemaHash = try stringHash("context_schema") }
-                case Keys.sim:
+                case keys.sim:
                     if try !consumeNull() { try parseSim(into: &record) }
                 default:
                     try skipValue()
@@ -136,28 +137,29 @@ package struct DecisionLineParser {
         guard record.reward.isFinite else { throw LineProblem("reward is not finite") }
     }
 
-    /// FNV-1a 64 hashes of the key names the parser reads (computed once).
-    enum Keys {
-        static let features = FNV1a64.hash("features")
-        static let candidates = FNV1a64.hash("candidates")
-        static let chosen = FNV1a64.hash("chosen")
-        static let probability = FNV1a64.hash("probability")
-        static let reward = FNV1a64.hash("reward")
-        static let feedLength = FNV1a64.hash("feed_length")
-        static let adLimit = FNV1a64.hash("ad_limit")
-        static let outcome = FNV1a64.hash("outcome")
-        static let decisionID = FNV1a64.hash("decision_id")
-        static let contextSchema = FNV1a64.hash("context_schema")
-        static let sim = FNV1a64.hash("sim")
-        static let first = FNV1a64.hash("first")
-        static let every = FNV1a64.hash("every")
-        static let max = FNV1a64.hash("max")
-        static let revenue = FNV1a64.hash("revenue")
-        static let ads = FNV1a64.hash("ads")
-        static let negatives = FNV1a64.hash("negatives")
-        static let items = FNV1a64.hash("items")
-        static let user = FNV1a64.hash("user")
-        static let session = FNV1a64.hash("session")
+    /// FNV-1a 64 hashes of the key names the parser reads, computed once per parser (stored,
+    /// so the hot loop does not check a lazy global's initialization at every key).
+    struct Keys {
+        let features = FNV1a64.hash("features")
+        let candidates = FNV1a64.hash("candidates")
+        let chosen = FNV1a64.hash("chosen")
+        let probability = FNV1a64.hash("probability")
+        let reward = FNV1a64.hash("reward")
+        let feedLength = FNV1a64.hash("feed_length")
+        let adLimit = FNV1a64.hash("ad_limit")
+        let outcome = FNV1a64.hash("outcome")
+        let decisionID = FNV1a64.hash("decision_id")
+        let contextSchema = FNV1a64.hash("context_schema")
+        let sim = FNV1a64.hash("sim")
+        let first = FNV1a64.hash("first")
+        let every = FNV1a64.hash("every")
+        let max = FNV1a64.hash("max")
+        let revenue = FNV1a64.hash("revenue")
+        let ads = FNV1a64.hash("ads")
+        let negatives = FNV1a64.hash("negatives")
+        let items = FNV1a64.hash("items")
+        let user = FNV1a64.hash("user")
+        let session = FNV1a64.hash("session")
     }
 
     // MARK: Structure
@@ -173,9 +175,9 @@ package struct DecisionLineParser {
                     let key = try keyHash()
                     try expect(UInt8(ascii: ":"))
                     switch key {
-                    case Keys.first: first = try integer("candidates.first")
-                    case Keys.every: every = try integer("candidates.every")
-                    case Keys.max: max = try integer("candidates.max")
+                    case keys.first: first = try integer("candidates.first")
+                    case keys.every: every = try integer("candidates.every")
+                    case keys.max: max = try integer("candidates.max")
                     default: try skipValue()
                     }
                 } while try consume(UInt8(ascii: ","))
@@ -196,10 +198,10 @@ package struct DecisionLineParser {
             let key = try keyHash()
             try expect(UInt8(ascii: ":"))
             switch key {
-            case Keys.revenue: record.revenue = try number("outcome.revenue")
-            case Keys.ads: record.ads = try integer("outcome.ads")
-            case Keys.negatives: record.negatives = try integer("outcome.negatives")
-            case Keys.items: record.items = try integer("outcome.items")
+            case keys.revenue: record.revenue = try number("outcome.revenue")
+            case keys.ads: record.ads = try integer("outcome.ads")
+            case keys.negatives: record.negatives = try integer("outcome.negatives")
+            case keys.items: record.items = try integer("outcome.items")
             default: try skipValue()
             }
         } while try consume(UInt8(ascii: ","))
@@ -213,8 +215,8 @@ package struct DecisionLineParser {
             let key = try keyHash()
             try expect(UInt8(ascii: ":"))
             switch key {
-            case Keys.user: record.simUser = try integer("sim.user")
-            case Keys.session: record.simSession = try integer("sim.session")
+            case keys.user: record.simUser = try integer("sim.user")
+            case keys.session: record.simSession = try integer("sim.session")
             default: try skipValue()
             }
         } while try consume(UInt8(ascii: ","))
@@ -391,7 +393,24 @@ package struct DecisionLineParser {
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
         default:
-            _ = try number("value")
+            try skipNumber()
+        }
+    }
+
+    /// Moves past a number without converting it (a skipped value needs only its syntax).
+    mutating func skipNumber() throws(LineProblem) {
+        let start = position
+        if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
+        let digitsStart = position
+        while position < bytes.count {
+            let byte = bytes[position]
+            guard (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e")
+                || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") else { break }
+            position += 1
+        }
+        guard position > digitsStart, bytes[digitsStart] >= UInt8(ascii: "0"), bytes[digitsStart] <= UInt8(ascii: "9") else {
+            position = start
+            throw problem("expected a value")
         }
     }
 

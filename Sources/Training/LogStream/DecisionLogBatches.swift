@@ -50,6 +50,8 @@ package struct DecisionLogBatches {
     let blockSize: Int
     /// Bytes after the last newline of the previous block.
     var carry: [UInt8] = []
+    /// Storage of finished blocks, reused by the next ones.
+    var spare: [[UInt8]] = []
     var endOfFile = false
     /// Bytes read so far (for progress).
     package private(set) var bytesRead = 0
@@ -67,20 +69,25 @@ package struct DecisionLogBatches {
     /// - Throws: ``DecisionLogError/cannotRead(path:)`` when a read fails.
     package mutating func next() throws(DecisionLogError) -> LogBatch? {
         while !endOfFile {
-            var bytes = carry
-            carry = []
+            var bytes = spare.popLast() ?? []
+            bytes.removeAll(keepingCapacity: true)
+            bytes.append(contentsOf: carry)
+            carry.removeAll(keepingCapacity: true)
             var wanted = blockSize
             while wanted > 0 {
-                let chunk: Data?
-                do { chunk = try handle.read(upToCount: wanted) } catch { throw .cannotRead(path: path) }
-                guard let chunk, !chunk.isEmpty else {
+                let start = bytes.count
+                bytes.append(contentsOf: repeatElement(0, count: wanted))
+                let descriptor = handle.fileDescriptor
+                let got = bytes.withUnsafeMutableBytes { buffer in read(descriptor, buffer.baseAddress! + start, wanted) }
+                guard got >= 0 else { throw .cannotRead(path: path) }
+                bytes.removeLast(wanted - got)
+                if got == 0 {
                     endOfFile = true
                     try? handle.close()
                     break
                 }
-                bytes.append(contentsOf: chunk)
-                bytesRead += chunk.count
-                wanted -= chunk.count
+                bytesRead += got
+                wanted -= got
             }
             if endOfFile { return bytes.isEmpty ? nil : LogBatch(path: path, bytes: bytes) }
             guard let lastNewline = bytes.lastIndex(of: 0x0A) else {
@@ -88,10 +95,16 @@ package struct DecisionLogBatches {
                 carry = bytes
                 continue
             }
-            carry = Array(bytes[(lastNewline + 1)...])
+            carry.append(contentsOf: bytes[(lastNewline + 1)...])
             bytes.removeSubrange((lastNewline + 1)...)
             return LogBatch(path: path, bytes: bytes)
         }
         return nil
+    }
+
+    /// Gives the storage of blocks that are done with back, so the next blocks reuse it
+    /// instead of faulting in fresh pages.
+    package mutating func recycle(_ batches: [LogBatch]) {
+        for batch in batches where spare.count < 64 { spare.append(batch.bytes) }
     }
 }

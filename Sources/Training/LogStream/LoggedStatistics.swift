@@ -133,7 +133,8 @@ package struct LoggedStatistics: Sendable, Equatable {
 package struct LoggedBatchLearner {
     let contextCount: Int
     let descriptorCount: Int
-    let maxWeight: Double
+    /// The importance-weight cap; `nil`: every decision weighs 1 (a plain regression of the logged rewards).
+    let maxWeight: Double?
     /// FNV-1a 64 of the layout's fingerprint, and of the standard one (lines without `context_schema`).
     let layoutHash: UInt64
     let standardHash: UInt64
@@ -142,7 +143,7 @@ package struct LoggedBatchLearner {
     var record = ParsedDecision()
 
     /// A learner for `schema`'s layout.
-    package init(schema: FeatureSchema, maxWeight: Double) {
+    package init(schema: FeatureSchema, maxWeight: Double?) {
         layout = ContextLayout(schema)
         contextCount = schema.contextCount
         descriptorCount = schema.descriptorCount
@@ -173,7 +174,7 @@ package struct LoggedBatchLearner {
                     path: batch.path, line: number,
                     problem: "its context_schema is not the layout \(layout.fingerprint) of \(layout.schema.history.map(\.rawValue).joined(separator: ",")): the log was written with other history features")
             }
-            let weight = min(maxWeight, 1 / (Double(record.candidates.count) * record.probability))
+            let weight = maxWeight.map { min($0, 1 / (Double(record.candidates.count) * record.probability)) } ?? 1
             let root = weight.squareRoot()
             let descriptors = PlanDescriptors(plan: record.chosenPlan)
             for i in 0..<contextCount {
@@ -214,14 +215,15 @@ package struct LoggedBatchLearner {
 }
 
 extension LoggedTraining {
-    /// Learns the statistics of the logs at `paths`, in order, reading them as a stream:
+    /// Learns the statistics of the logs at `paths` (importance weights capped at `maxWeight`,
+    /// or all 1 when it is `nil`), in order, reading them as a stream:
     /// batches of lines are parsed and learned on `threads` workers and combined in log
     /// order, so the result does not depend on `threads`, and memory is bounded by the
     /// batches in flight, not by the logs.
     /// - Parameter progress: Called after each round of batches with the decisions and bytes read so far.
     /// - Throws: ``DecisionLogError`` naming the file and line of the first bad record.
     package static func statistics(
-        paths: [String], schema: FeatureSchema, maxWeight: Double, threads: Int,
+        paths: [String], schema: FeatureSchema, maxWeight: Double?, threads: Int,
         progress: ((_ decisions: Int, _ bytes: Int) -> Void)? = nil
     ) throws(DecisionLogError) -> LoggedStatistics {
         var total = LoggedStatistics(dimension: schema.contextCount * schema.descriptorCount)
@@ -243,6 +245,7 @@ extension LoggedTraining {
                 if round.isEmpty { break }
                 let results = Mutex([Result<(statistics: LoggedStatistics, lines: Int), DecisionLogError>?](repeating: nil, count: round.count))
                 let batches = round
+                defer { reader.recycle(batches) }
                 DispatchQueue.concurrentPerform(iterations: min(workers, round.count)) { worker in
                     var learner = LoggedBatchLearner(schema: schema, maxWeight: maxWeight)
                     for index in stride(from: worker, to: batches.count, by: workers) {

@@ -59,5 +59,15 @@ package struct OffPolicyReport: Sendable, Hashable {
     }
 
     /// The five estimates in report order: IPS, SNIPS, DM, DR, switch-DR.
+    /// A report from the five estimates, in the order of `OffPolicyEstimator.all` (a
+    /// streamed evaluation computes them itself).
+    package init(estimates: [Estimate], switchThreshold: Double, bootstrap: BootstrapConfiguration) {
+        precondition(estimates.count == 5, "OffPolicyReport: five estimates, got \(estimates.count)")
+        (ips, snips, dm, dr, switchDR) = (estimates[0], estimates[1], estimates[2], estimates[3], estimates[4])
+        n = estimates[0].n
+        self.switchThreshold = switchThreshold
+        self.bootstrap = bootstrap
+    }
+
     package var estimates: [Estimate] { [ips, snips, dm, dr, switchDR] }
 }
