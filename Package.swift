@@ -59,13 +59,15 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        // zlib: gzip-compressed decision logs are read directly (docs/logs.md).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"]),
         .target(name: "Networks", dependencies: ["AdLoadCore", "LinearAlgebra"]),
         .target(name: "PolicyGradient", dependencies: ["AdLoadCore", "LinearAlgebra", "Networks"]),
         .target(name: "AdLoadCore"),
         .target(name: "Simulation", dependencies: ["AdLoadCore"]),
         .target(name: "Policies", dependencies: ["AdLoadCore", "LinearAlgebra", "Networks"]),
-        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "Networks", "PolicyGradient"]),
+        .target(name: "Training", dependencies: ["AdLoadCore", "Simulation", "Policies", "LinearAlgebra", "Networks", "PolicyGradient", "CZlib"]),
         .target(name: "StateStore", dependencies: ["CHiredis", "AdLoadCore", .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .target(name: "OnlineLearning", dependencies: ["AdLoadCore", "Policies", "Training", "StateStore", .product(name: "Logging", package: "swift-log")]),
         .target(

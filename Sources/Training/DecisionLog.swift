@@ -269,6 +269,8 @@ package enum DecisionLogError: Error, Sendable, CustomStringConvertible {
     case cannotRead(path: String)
     case empty(path: String)
     case badRecord(path: String, line: Int, problem: String)
+    /// The file opened but its bytes cannot be read as a log (a corrupt gzip stream).
+    case unreadable(path: String, problem: String)
 
     func at(path: String, line: Int) -> DecisionLogError {
         if case let .badRecord(_, _, problem) = self { return .badRecord(path: path, line: line, problem: problem) }
@@ -281,6 +283,7 @@ package enum DecisionLogError: Error, Sendable, CustomStringConvertible {
         case let .cannotRead(path): "\(path): cannot read the decision log"
         case let .empty(path): "\(path): the decision log holds no records"
         case let .badRecord(path, line, problem): "\(path):\(line): \(problem)"
+        case let .unreadable(path, problem): "\(path): \(problem)"
         }
     }
 }

@@ -184,4 +184,36 @@ struct LogStreamTests {
             #expect(streamed.lower95 <= streamed.value && streamed.value <= streamed.upper95)
         }
     }
+
+    @Test("a gzip-compressed log (several members too) gives the plain log's sums bit for bit; a corrupt one is refused by name")
+    func gzipLogs() throws {
+        let (path, _, schema) = Self.log
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let half = lines.count / 2
+        let first = temporaryPath("first.jsonl"), second = temporaryPath("second.jsonl"), packed = temporaryPath("packed.jsonl.gz")
+        defer { for file in [first, second, first + ".gz", second + ".gz", packed] { try? FileManager.default.removeItem(atPath: file) } }
+        try Data((lines[..<half].joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: first))
+        try Data(lines[half...].joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: second))
+        for file in [first, second] {
+            let gzip = Process()
+            gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+            gzip.arguments = ["-k", file]
+            try gzip.run()
+            gzip.waitUntilExit()
+            try #require(gzip.terminationStatus == 0)
+        }
+        // Two gzip members back to back, as `cat a.gz b.gz` makes: one log.
+        var members = try Data(contentsOf: URL(fileURLWithPath: first + ".gz"))
+        members.append(try Data(contentsOf: URL(fileURLWithPath: second + ".gz")))
+        try members.write(to: URL(fileURLWithPath: packed))
+        let plain = try LoggedTraining.statistics(paths: [path], schema: schema, maxWeight: 10, threads: 2)
+        let compressed = try LoggedTraining.statistics(paths: [packed], schema: schema, maxWeight: 10, threads: 2)
+        #expect(compressed == plain)
+
+        var corrupt = members
+        corrupt.replaceSubrange(40..<60, with: Data(repeating: 0x55, count: 20))
+        try corrupt.write(to: URL(fileURLWithPath: packed))
+        let error = #expect(throws: DecisionLogError.self) { try LoggedTraining.statistics(paths: [packed], schema: schema, maxWeight: 10, threads: 1) }
+        #expect(error?.description.hasPrefix(packed) == true, "\(String(describing: error))")
+    }
 }

@@ -151,9 +151,6 @@ package struct DecisionLineParser {
         let decisionID = FNV1a64.hash("decision_id")
         let contextSchema = FNV1a64.hash("context_schema")
         let sim = FNV1a64.hash("sim")
-        let first = FNV1a64.hash("first")
-        let every = FNV1a64.hash("every")
-        let max = FNV1a64.hash("max")
         let revenue = FNV1a64.hash("revenue")
         let ads = FNV1a64.hash("ads")
         let negatives = FNV1a64.hash("negatives")
@@ -172,13 +169,17 @@ package struct DecisionLineParser {
             var first = -1, every = -1, max = -1
             if try !consume(UInt8(ascii: "}")) {
                 repeat {
-                    let key = try keyHash()
+                    // Candidates hold most of a line's keys: compare their bytes instead of hashing them.
+                    let key = try keyBytes()
                     try expect(UInt8(ascii: ":"))
-                    switch key {
-                    case keys.first: first = try integer("candidates.first")
-                    case keys.every: every = try integer("candidates.every")
-                    case keys.max: max = try integer("candidates.max")
-                    default: try skipValue()
+                    if key.elementsEqual("first".utf8) {
+                        first = try integer("candidates.first")
+                    } else if key.elementsEqual("every".utf8) {
+                        every = try integer("candidates.every")
+                    } else if key.elementsEqual("max".utf8) {
+                        max = try integer("candidates.max")
+                    } else {
+                        try skipValue()
                     }
                 } while try consume(UInt8(ascii: ","))
                 try expect(UInt8(ascii: "}"))
@@ -281,6 +282,15 @@ package struct DecisionLineParser {
         return try stringHashAfterQuote()
     }
 
+    /// The raw bytes of a key (a string) and moves past it.
+    mutating func keyBytes() throws(LineProblem) -> UnsafeRawBufferPointer {
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw problem("expected a key") }
+        let start = position + 1
+        try skipStringAfterQuote()
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<(position - 1)])
+    }
+
     mutating func stringHash(_ key: String) throws(LineProblem) -> UInt64 {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw LineProblem("key '\(key)' is not a string") }
@@ -308,6 +318,23 @@ package struct DecisionLineParser {
             hash ^= UInt64(bytes[position])
             hash &*= 0x0000_0100_0000_01B3
             position += 1
+        }
+        throw problem("the line ends inside a string")
+    }
+
+    /// Moves past the string at `position` (its opening quote) without hashing it.
+    mutating func skipStringAfterQuote() throws(LineProblem) {
+        position += 1
+        while position < bytes.count {
+            let byte = bytes[position]
+            position += 1
+            if byte == UInt8(ascii: "\"") { return }
+            if byte == UInt8(ascii: "\\") {
+                position += 1
+            } else if byte < 0x20 {
+                position -= 1
+                throw problem("a control character inside a string")
+            }
         }
         throw problem("the line ends inside a string")
     }
@@ -372,7 +399,7 @@ package struct DecisionLineParser {
         guard position < bytes.count else { throw problem("expected a value") }
         switch bytes[position] {
         case UInt8(ascii: "\""):
-            _ = try stringHashAfterQuote()
+            try skipStringAfterQuote()
         case UInt8(ascii: "{"):
             position += 1
             if try consume(UInt8(ascii: "}")) { return }

@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// A block of whole lines of a decision log, read as one piece so a worker can split and
@@ -46,23 +47,65 @@ package struct DecisionLogBatches {
     /// Bytes per block read (4 MiB).
     package static let defaultBlockSize = 1 << 22
     let path: String
-    let handle: FileHandle
+    /// Where the bytes come from: the file, or zlib decompressing it.
+    enum Source {
+        case plain(FileHandle)
+        case gzip(gzFile)
+    }
+    let source: Source
     let blockSize: Int
     /// Bytes after the last newline of the previous block.
     var carry: [UInt8] = []
     /// Storage of finished blocks, reused by the next ones.
     var spare: [[UInt8]] = []
     var endOfFile = false
-    /// Bytes read so far (for progress).
+    /// Bytes of the file read so far, compressed bytes for a gzip file (for progress).
     package private(set) var bytesRead = 0
 
-    /// Opens `path`.
+    /// Opens `path`; a name ending in `.gz` is decompressed as it is read (gzip, several
+    /// members allowed, as `cat a.gz b.gz` makes).
     /// - Throws: ``DecisionLogError/cannotRead(path:)``.
     package init(path: String, blockSize: Int = defaultBlockSize) throws(DecisionLogError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path) }
+        if path.hasSuffix(".gz") {
+            guard FileManager.default.isReadableFile(atPath: path), let file = gzopen(path, "rb") else { throw .cannotRead(path: path) }
+            gzbuffer(file, 1 << 17)
+            source = .gzip(file)
+        } else {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw .cannotRead(path: path) }
+            source = .plain(handle)
+        }
         self.path = path
-        self.handle = handle
         self.blockSize = blockSize
+    }
+
+    /// Reads up to `count` bytes into `destination`: the number read, 0 at the end.
+    /// - Throws: ``DecisionLogError/cannotRead(path:)``, or ``DecisionLogError/unreadable(path:problem:)``
+    ///   naming zlib's complaint about a corrupt gzip stream.
+    mutating func read(into destination: UnsafeMutableRawPointer, count: Int) throws(DecisionLogError) -> Int {
+        switch source {
+        case let .plain(handle):
+            let got = Glibc.read(handle.fileDescriptor, destination, count)
+            guard got >= 0 else { throw .cannotRead(path: path) }
+            bytesRead += got
+            return got
+        case let .gzip(file):
+            let got = Int(gzread(file, destination, UInt32(count)))
+            guard got >= 0 else {
+                var code: Int32 = 0
+                let message = gzerror(file, &code).map { String(cString: $0) } ?? "unknown error"
+                throw .unreadable(path: path, problem: "not a readable gzip file (\(message))")
+            }
+            bytesRead = Int(gzoffset(file))
+            return got
+        }
+    }
+
+    /// Closes the file (at its end).
+    func close() {
+        switch source {
+        case let .plain(handle): try? handle.close()
+        case let .gzip(file): gzclose(file)
+        }
     }
 
     /// The next block, or `nil` at the end of the file.
@@ -77,16 +120,20 @@ package struct DecisionLogBatches {
             while wanted > 0 {
                 let start = bytes.count
                 bytes.append(contentsOf: repeatElement(0, count: wanted))
-                let descriptor = handle.fileDescriptor
-                let got = bytes.withUnsafeMutableBytes { buffer in read(descriptor, buffer.baseAddress! + start, wanted) }
-                guard got >= 0 else { throw .cannotRead(path: path) }
+                var failure: DecisionLogError?
+                let got = bytes.withUnsafeMutableBytes { buffer -> Int in
+                    do throws(DecisionLogError) { return try read(into: buffer.baseAddress! + start, count: wanted) } catch {
+                        failure = error
+                        return 0
+                    }
+                }
+                if let failure { throw failure }
                 bytes.removeLast(wanted - got)
                 if got == 0 {
                     endOfFile = true
-                    try? handle.close()
+                    close()
                     break
                 }
-                bytesRead += got
                 wanted -= got
             }
             if endOfFile { return bytes.isEmpty ? nil : LogBatch(path: path, bytes: bytes) }

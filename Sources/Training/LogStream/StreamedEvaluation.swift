@@ -60,7 +60,7 @@ package enum StreamedEvaluation {
             let model = try RidgeModel(lambda: 1, a: Matrix(rows: d, columns: d, elements: a), b: Vector(statistics.b[0]), updateCount: statistics.count)
             return Array(model.theta)
         } catch {
-            throw .badRecord(path: paths.joined(separator: ", "), line: 0, problem: "the reward model does not fit: \(error)")
+            throw .unreadable(path: paths.joined(separator: ", "), problem: "the direct method's reward model does not fit: \(error)")
         }
     }
 
