@@ -160,26 +160,28 @@ struct LogStreamTests {
     @Test("the streamed evaluation gives the in-memory estimates, intervals of the same width, and the same result on 1 and 2 threads")
     func streamedEvaluation() throws {
         let (path, records, schema) = Self.log
-        let config = try defaultEnvironment()
-        var target = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: .softmax(temperature: 0.02))
-        let trained = try LoggedTraining.statistics(paths: [path], schema: schema, maxWeight: 10, threads: 2).applied(to: target)
-        target = trained
-        let policy = SimulatedPolicy(name: "target", version: "t", bandit: target, schema: schema, catalog: config.planCatalog(), decisionSeed: 3)
-        let contractPolicy = contract(policy.bandit, schema: schema)
+        let start = try LinearBandit(contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: .softmax(temperature: 0.02))
+        let trained = try LoggedTraining.statistics(paths: [path], schema: schema, maxWeight: 10, threads: 2).applied(to: start)
+        let contractPolicy = contract(trained, schema: schema)
         let bootstrap = BootstrapConfiguration(replicates: 400, seed: 11)
         let memory = try OffPolicyReport(
             decisions: try PolicyEvaluation(target: contractPolicy, records: records, decisionSeed: 9).decisions, bootstrap: bootstrap)
         let one = try StreamedEvaluation.report(target: contractPolicy, paths: [path], switchThreshold: 20, bootstrap: bootstrap, decisionSeed: 9, threads: 1)
         let two = try StreamedEvaluation.report(target: contractPolicy, paths: [path], switchThreshold: 20, bootstrap: bootstrap, decisionSeed: 9, threads: 2)
         #expect(one.report == two.report)
-        #expect(abs(one.loggedValue - records.map(\.reward).reduce(0, +) / Double(records.count)) < 1e-12)
+        let rewardSum: Double = records.reduce(0) { $0 + $1.reward }
+        let loggedValue = rewardSum / Double(records.count)
+        #expect(abs(one.loggedValue - loggedValue) < 1e-12)
         for (streamed, reference) in zip(one.report.estimates, memory.estimates) {
             #expect(streamed.name == reference.name)
-            #expect(abs(streamed.value - reference.value) <= 1e-9 * max(1, abs(reference.value)), "\(streamed.name): \(streamed.value) vs \(reference.value)")
-            #expect(abs(streamed.effectiveSampleSize - reference.effectiveSampleSize) <= 1e-6 * reference.effectiveSampleSize)
+            let valueGap: Double = abs(streamed.value - reference.value)
+            let valueScale: Double = max(1, abs(reference.value))
+            #expect(valueGap <= 1e-9 * valueScale, "\(streamed.name): \(streamed.value) vs \(reference.value)")
+            let essGap: Double = abs(streamed.effectiveSampleSize - reference.effectiveSampleSize)
+            #expect(essGap <= 1e-6 * reference.effectiveSampleSize)
             #expect(streamed.n == records.count)
             // Poisson and multinomial bootstraps estimate the same spread: within 25% at B = 400.
-            let ratio = streamed.standardError / reference.standardError
+            let ratio: Double = streamed.standardError / reference.standardError
             #expect(ratio > 0.75 && ratio < 1.25, "\(streamed.name): standard errors \(streamed.standardError) vs \(reference.standardError)")
             #expect(streamed.lower95 <= streamed.value && streamed.value <= streamed.upper95)
         }
