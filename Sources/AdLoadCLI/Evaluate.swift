@@ -110,7 +110,7 @@ struct Evaluate: ParsableCommand {
                     progress.note(pass == 1 ? "pass 1 of 2 (reward model)" : String(format: "pass 2 of 2: %d decisions evaluated (%.0f/s overall)", count, Double(count) / max(1e-9, (clock.now - started).seconds)))
                 }
             } catch let error as DecisionLogError {
-                throw CLIError(error.description)
+                throw CLIError(error.description + (error.isLayoutMismatch ? "; the log was written with other features than the policy's" : ""))
             } catch {
                 throw CLIError("\(source): \(error)")
             }

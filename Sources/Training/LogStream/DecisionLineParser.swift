@@ -142,6 +142,9 @@ package struct DecisionLineParser {
     struct Keys {
         let features = FNV1a64.hash("features")
         let candidates = FNV1a64.hash("candidates")
+        let first = FNV1a64.hash("first")
+        let every = FNV1a64.hash("every")
+        let max = FNV1a64.hash("max")
         let chosen = FNV1a64.hash("chosen")
         let probability = FNV1a64.hash("probability")
         let reward = FNV1a64.hash("reward")
@@ -169,17 +172,13 @@ package struct DecisionLineParser {
             var first = -1, every = -1, max = -1
             if try !consume(UInt8(ascii: "}")) {
                 repeat {
-                    // Candidates hold most of a line's keys: compare their bytes instead of hashing them.
-                    let key = try keyBytes()
+                    let key = try keyHash()
                     try expect(UInt8(ascii: ":"))
-                    if key.elementsEqual("first".utf8) {
-                        first = try integer("candidates.first")
-                    } else if key.elementsEqual("every".utf8) {
-                        every = try integer("candidates.every")
-                    } else if key.elementsEqual("max".utf8) {
-                        max = try integer("candidates.max")
-                    } else {
-                        try skipValue()
+                    switch key {
+                    case keys.first: first = try integer("candidates.first")
+                    case keys.every: every = try integer("candidates.every")
+                    case keys.max: max = try integer("candidates.max")
+                    default: try skipValue()
                     }
                 } while try consume(UInt8(ascii: ","))
                 try expect(UInt8(ascii: "}"))
@@ -280,15 +279,6 @@ package struct DecisionLineParser {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw problem("expected a key") }
         return try stringHashAfterQuote()
-    }
-
-    /// The raw bytes of a key (a string) and moves past it.
-    mutating func keyBytes() throws(LineProblem) -> UnsafeRawBufferPointer {
-        skipWhitespace()
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw problem("expected a key") }
-        let start = position + 1
-        try skipStringAfterQuote()
-        return UnsafeRawBufferPointer(rebasing: bytes[start..<(position - 1)])
     }
 
     mutating func stringHash(_ key: String) throws(LineProblem) -> UInt64 {
