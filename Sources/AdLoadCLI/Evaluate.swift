@@ -54,8 +54,36 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Option(help: ArgumentHelp("Sharding, round 1: write the logs' reward-model statistics here and stop.", valueName: "file"))
+    var emitModelStats: String?
+
+    @Option(help: ArgumentHelp("Sharding, round 2: the reward model from these statistics (every shard's round-1 file) instead of the logs.", valueName: "file"))
+    var modelStats: [String] = []
+
+    @Option(help: ArgumentHelp("Sharding, round 2: write the estimators' sums here instead of a report (with --model-stats).", valueName: "file"))
+    var emitStats: String?
+
+    @Option(help: "Sharding: this shard's number (keys its bootstrap draws; every shard needs its own).")
+    var shard: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Sharding, last step: the report from these round-2 sums instead of logs.", valueName: "file"))
+    var merge: [String] = []
+
     func validate() throws {
-        guard !logs.isEmpty else { throw ValidationError("--logs is required") }
+        if !merge.isEmpty {
+            guard logs.isEmpty, env == nil, emitModelStats == nil, emitStats == nil, modelStats.isEmpty else {
+                throw ValidationError("--merge takes the round-2 sums only: no --logs, --env, --model-stats or --emit options")
+            }
+            return
+        }
+        guard !logs.isEmpty else { throw ValidationError("--logs is required (or --merge)") }
+        if emitModelStats != nil || emitStats != nil || !modelStats.isEmpty {
+            guard env == nil else { throw ValidationError("sharded evaluation streams the logs: --env does not apply") }
+            guard emitModelStats == nil || (emitStats == nil && modelStats.isEmpty) else {
+                throw ValidationError("--emit-model-stats is round 1; --model-stats and --emit-stats are round 2")
+            }
+            guard emitStats == nil || !modelStats.isEmpty else { throw ValidationError("--emit-stats needs --model-stats (every shard's round-1 file)") }
+        }
         guard env == nil || logs.count == 1 else { throw ValidationError("--env evaluates one log (it replays its sessions), got \(logs.count)") }
         guard bootstrap >= 2 && bootstrap <= 100_000 else { throw ValidationError("--bootstrap must be in 2...100000, got \(bootstrap)") }
         guard switchThreshold >= 0 else { throw ValidationError("--switch-threshold must be ≥ 0, got \(switchThreshold)") }
@@ -71,6 +99,10 @@ struct Evaluate: ParsableCommand {
             try Preflight.checkEnvironment(target, file: policy, config: config, configPath: env, allowed: allowEnvMismatch)
         }
         let progress = Progress(enabled: !quiet)
+        if !merge.isEmpty {
+            try printMerged(target: target)
+            return
+        }
         let paths = try expandLogPaths(logs)
         let source = paths.joined(separator: ", ")
         if exploit { target = target.conservative() }
@@ -102,15 +134,41 @@ struct Evaluate: ParsableCommand {
         } else {
             let clock = ContinuousClock()
             let started = clock.now
+            let configuration = BootstrapConfiguration(replicates: bootstrap, seed: seed)
             do {
-                (report, loggedValue) = try StreamedEvaluation.report(
-                    target: target, paths: paths, switchThreshold: switchThreshold,
-                    bootstrap: BootstrapConfiguration(replicates: bootstrap, seed: seed), decisionSeed: seed, threads: threads
-                ) { count, pass in
-                    progress.note(pass == 1 ? "pass 1 of 2 (reward model)" : String(format: "pass 2 of 2: %d decisions evaluated (%.0f/s overall)", count, Double(count) / max(1e-9, (clock.now - started).seconds)))
+                let model: LoggedStatistics
+                if modelStats.isEmpty {
+                    progress.note("pass 1 of 2 (reward model)")
+                    model = try StreamedEvaluation.modelStatistics(paths: paths, schema: target.schema, threads: threads)
+                    if let emitModelStats {
+                        try writeText(StreamedEvaluation.modelText(model, contextFingerprint: target.schema.contextFingerprint), to: emitModelStats)
+                        progress.finish("\(model.count) decisions read")
+                        print(json ? "{\"model_statistics\": \(JSONValue.quoted(emitModelStats)), \"decisions\": \(model.count)}" : "wrote \(emitModelStats)")
+                        return
+                    }
+                } else {
+                    model = try loadModelStatistics(schema: target.schema)
                 }
+                let theta = try StreamedEvaluation.theta(model)
+                let sums = try StreamedEvaluation.sums(
+                    target: target, paths: paths, theta: theta, switchThreshold: switchThreshold, bootstrap: configuration, decisionSeed: seed,
+                    threads: threads, shard: shard
+                ) { count, _ in
+                    progress.note(String(format: "%d decisions evaluated (%.0f/s)", count, Double(count) / max(1e-9, (clock.now - started).seconds)))
+                }
+                if let emitStats {
+                    let settings = StreamedEvaluation.ShardSettings(
+                        policyVersion: policyVersion(policy), seed: seed, replicates: bootstrap, switchThreshold: switchThreshold, theta: theta)
+                    try writeText(StreamedEvaluation.sumsText(sums, settings: settings, shard: shard), to: emitStats)
+                    progress.finish("\(sums.count) decisions evaluated")
+                    print(json ? "{\"statistics\": \(JSONValue.quoted(emitStats)), \"decisions\": \(sums.count)}" : "wrote \(emitStats)")
+                    return
+                }
+                (report, loggedValue) = try StreamedEvaluation.report(sums, switchThreshold: switchThreshold, bootstrap: configuration)
             } catch let error as DecisionLogError {
                 throw CLIError(error.description + (error.isLayoutMismatch ? "; the log was written with other features than the policy's" : ""))
+            } catch let error as CLIError {
+                throw error
             } catch {
                 throw CLIError("\(source): \(error)")
             }
@@ -118,6 +176,11 @@ struct Evaluate: ParsableCommand {
             let seconds = (clock.now - started).seconds
             progress.finish(String(format: "evaluated %d decisions in %.1f s (%.0f decisions/s, two passes)", decisions, seconds, Double(decisions) / max(1e-9, seconds)))
         }
+        try printReport(report, loggedValue: loggedValue, decisions: decisions, source: source, truth: truth)
+    }
+
+    /// Prints the estimates as a table, or as one JSON object.
+    func printReport(_ report: OffPolicyReport, loggedValue: Double, decisions: Int, source: String, truth: Double?) throws {
         if json {
             var fields = ["\"policy\": \(JSONValue.quoted(policy))", "\"logs\": \(JSONValue.quoted(source))", "\"decisions\": \(decisions)",
                           "\"logged_value\": \(loggedValue)", "\"estimates\": \(report.json)"]
@@ -134,6 +197,54 @@ struct Evaluate: ParsableCommand {
                                  estimate.covers(truth) ? " (interval covers the truth)" : ""))
                 }
             }
+        }
+    }
+
+    /// The reward model's statistics from every shard's round-1 file, added up.
+    func loadModelStatistics(schema: FeatureSchema) throws -> LoggedStatistics {
+        var total: LoggedStatistics?
+        for path in modelStats {
+            let loaded: (statistics: LoggedStatistics, contextFingerprint: String)
+            do { loaded = try StreamedEvaluation.loadModel(path: path) } catch { throw CLIError(error.description) }
+            guard loaded.contextFingerprint == schema.contextFingerprint, loaded.statistics.dimension == schema.contextCount * schema.descriptorCount else {
+                throw CLIError("\(path): reward-model statistics of other features (\(loaded.contextFingerprint)) than \(policy)'s (\(schema.contextFingerprint))")
+            }
+            if total == nil { total = LoggedStatistics(dimension: loaded.statistics.dimension) }
+            total?.append(loaded.statistics)
+        }
+        guard let total, total.count > 0 else { throw CLIError("--model-stats: the statistics hold no decisions") }
+        return total
+    }
+
+    /// `--merge`: the report from every shard's round-2 sums.
+    func printMerged(target: any DecisionPolicy) throws {
+        var total: StreamedEvaluation.Sums?
+        var first: StreamedEvaluation.ShardSettings?
+        var shards: [String: String] = [:]
+        for path in merge {
+            let loaded: (sums: StreamedEvaluation.Sums, settings: StreamedEvaluation.ShardSettings, shard: String)
+            do { loaded = try StreamedEvaluation.loadSums(path: path) } catch { throw CLIError(error.description) }
+            guard loaded.settings.policyVersion == policyVersion(policy) else {
+                throw CLIError("\(path): sums of policy \(loaded.settings.policyVersion), not of --policy \(policy) (\(policyVersion(policy)))")
+            }
+            if let first, first != loaded.settings {
+                throw CLIError("\(path): evaluated with other settings than \(merge[0]) (seed, bootstrap, switch threshold or reward model differ): shards must be evaluated alike")
+            }
+            if let other = shards[loaded.shard] { throw CLIError("\(path): shard \(loaded.shard) again (also \(other)): give every shard its own --shard") }
+            shards[loaded.shard] = path
+            first = loaded.settings
+            if total == nil { total = StreamedEvaluation.Sums(replicates: loaded.settings.replicates) }
+            total?.add(loaded.sums)
+        }
+        guard let total, let settings = first else { throw CLIError("--merge: no files") }
+        let configuration = BootstrapConfiguration(replicates: settings.replicates, seed: settings.seed)
+        let (report, loggedValue) = try StreamedEvaluation.report(total, switchThreshold: settings.switchThreshold, bootstrap: configuration)
+        try printReport(report, loggedValue: loggedValue, decisions: total.count, source: merge.joined(separator: ", "), truth: nil)
+    }
+
+    func writeText(_ text: String, to path: String) throws {
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
+            throw CLIError("\(path): cannot write (\(error.localizedDescription))")
         }
     }
 }

@@ -322,7 +322,11 @@ struct PolicyPromote: AsyncParsableCommand {
         var log: ServiceLog
         var otherLayout: Int
 
-        var passed: Bool { low >= threshold }
+        /// The fewest decisions the gate needs.
+        var minDecisions: Int
+
+        /// Whether the gate lets the candidate through: enough decisions, and its lower end at or above the threshold.
+        var passed: Bool { decisions >= minDecisions && low >= threshold }
 
         var skippedSummary: String {
             "\(log.read) read; left out: \(log.stillOpen) with open reward windows, \(log.unmatched) whose plan the rules no longer offer, \(otherLayout) of another feature layout, \(log.unreadable) unreadable"
@@ -336,6 +340,7 @@ struct PolicyPromote: AsyncParsableCommand {
                     "version": .string(activeVersion), "value": .number(activeValue), "low": .number(activeLow), "high": .number(activeHigh),
                 ]),
                 "tolerance": .number(tolerance), "threshold": .number(threshold), "window_days": .number(windowDays),
+                "min_decisions": .number(Double(minDecisions)),
                 "without_feedback": .number(Double(log.withoutFeedback)), "passed": .bool(passed), "forced": .bool(forced),
                 "reward_weights": .object(weights.dictionary.mapValues(JSONValue.number)),
             ])
@@ -375,7 +380,7 @@ struct PolicyPromote: AsyncParsableCommand {
             effectiveSampleSize: candidateEstimate.effectiveSampleSize, activeVersion: active.version, activeValue: activeEstimate.value,
             activeLow: activeEstimate.lower95, activeHigh: activeEstimate.upper95,
             threshold: activeEstimate.value - tolerance * abs(activeEstimate.value), tolerance: tolerance, windowDays: windowDays, weights: weights, log: log,
-            otherLayout: log.records.count - records.count)
+            otherLayout: log.records.count - records.count, minDecisions: minDecisions)
     }
 }
 

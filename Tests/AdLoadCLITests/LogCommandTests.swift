@@ -64,5 +64,24 @@ struct LogCommandTests {
         }
         let (fromShards, fromAll) = (try estimates(shards.output), try estimates(all.output))
         #expect(fromShards.count == 5 && zip(fromShards, fromAll).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($1)) }, "\(fromShards) vs \(fromAll)")
+
+        // Sharded evaluation: the reward model from every shard (round 1), each shard's sums
+        // with it (round 2), merged: the estimates of one pass.
+        for shard in 0..<3 {
+            let round1 = try await runAdloadCapturing(evaluate + ["--logs", "\(folder)/shard-\(shard).jsonl", "--emit-model-stats", "\(folder)/m\(shard).json"])
+            try #require(round1.status == 0, "\(round1.error)")
+        }
+        let models = (0..<3).flatMap { ["--model-stats", "\(folder)/m\($0).json"] }
+        for shard in 0..<3 {
+            let round2 = try await runAdloadCapturing(
+                evaluate + ["--logs", "\(folder)/shard-\(shard).jsonl", "--shard", "\(shard)", "--emit-stats", "\(folder)/e\(shard).json"] + models)
+            try #require(round2.status == 0, "\(round2.error)")
+        }
+        let mergedEvaluation = try await runAdloadCapturing(evaluate + ["--merge", "\(folder)/e0.json", "--merge", "\(folder)/e1.json", "--merge", "\(folder)/e2.json"])
+        try #require(mergedEvaluation.status == 0, "\(mergedEvaluation.error)")
+        let fromMerge = try estimates(mergedEvaluation.output)
+        #expect(fromMerge.count == 5 && zip(fromMerge, fromAll).allSatisfy { abs($0 - $1) <= 1e-9 * max(1, abs($1)) }, "\(fromMerge) vs \(fromAll)")
+        let twice = try await runAdloadCapturing(evaluate + ["--merge", "\(folder)/e0.json", "--merge", "\(folder)/e0.json"])
+        #expect(twice.status != 0 && twice.error.contains("shard 0 again"), "\(twice.error)")
     }
 }

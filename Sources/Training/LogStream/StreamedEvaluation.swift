@@ -22,21 +22,22 @@ package enum StreamedEvaluation {
     /// Per estimator (IPS, SNIPS, DM, DR, switch-DR): sums of numerators and denominators,
     /// weights for the effective sample size, and the same sums per bootstrap replicate.
     package struct Sums: Sendable {
-        var numerator = [Double](repeating: 0, count: 5)
-        var denominator = [Double](repeating: 0, count: 5)
+        package var numerator = [Double](repeating: 0, count: 5)
+        package var denominator = [Double](repeating: 0, count: 5)
         /// Σw and Σw² of the weights each estimator puts on decisions (Kish's ESS).
-        var weight = [Double](repeating: 0, count: 5)
-        var weightSquared = [Double](repeating: 0, count: 5)
+        package var weight = [Double](repeating: 0, count: 5)
+        package var weightSquared = [Double](repeating: 0, count: 5)
         /// Replicate-major: [replicate * 10 + estimator * 2 + (0 numerator, 1 denominator)].
-        var replicates: [Double]
-        var count = 0
-        var loggedRewardSum = 0.0
+        package var replicates: [Double]
+        package var count = 0
+        package var loggedRewardSum = 0.0
 
-        init(replicates: Int) {
+        package init(replicates: Int) {
             self.replicates = Array(repeating: 0, count: replicates * 10)
         }
 
-        mutating func add(_ other: Sums) {
+        /// Adds another shard's sums (same bootstrap size).
+        package mutating func add(_ other: Sums) {
             for index in 0..<5 {
                 numerator[index] += other.numerator[index]
                 denominator[index] += other.denominator[index]
@@ -49,10 +50,15 @@ package enum StreamedEvaluation {
         }
     }
 
-    /// The reward model: θ of a ridge regression of the logged rewards on φ = c ⊗ q(chosen).
-    static func rewardModel(paths: [String], schema: FeatureSchema, threads: Int) throws(DecisionLogError) -> [Double] {
+    /// The reward model's sufficient statistics: unweighted Σφφᵀ and Σrφ over the logged plans.
+    package static func modelStatistics(paths: [String], schema: FeatureSchema, threads: Int) throws(DecisionLogError) -> LoggedStatistics {
         let statistics = try LoggedTraining.statistics(paths: paths, schema: schema, maxWeight: nil, threads: threads)
         guard statistics.count > 0 else { throw .empty(path: paths.joined(separator: ", ")) }
+        return statistics
+    }
+
+    /// θ of the ridge regression (λ = 1) with these statistics.
+    package static func theta(_ statistics: LoggedStatistics) throws(DecisionLogError) -> [Double] {
         let d = statistics.dimension
         var a = statistics.a
         for i in 0..<d { a[i * d + i] += 1 }
@@ -60,11 +66,12 @@ package enum StreamedEvaluation {
             let model = try RidgeModel(lambda: 1, a: Matrix(rows: d, columns: d, elements: a), b: Vector(statistics.b[0]), updateCount: statistics.count)
             return Array(model.theta)
         } catch {
-            throw .unreadable(path: paths.joined(separator: ", "), problem: "the direct method's reward model does not fit: \(error)")
+            throw .unreadable(path: "the reward model", problem: "the direct method's ridge regression does not fit: \(error)")
         }
     }
 
-    /// Evaluates `target` on the logs at `paths` with every estimator.
+    /// Evaluates `target` on the logs at `paths` with every estimator: the reward model
+    /// from the logs, then the estimators' sums, then the report.
     /// - Parameters:
     ///   - decisionSeed: Seeds the target's own randomization, as ``PolicyEvaluation``.
     ///   - progress: Called with the decisions evaluated and the pass (1 or 2).
@@ -74,12 +81,30 @@ package enum StreamedEvaluation {
     ) throws -> (report: OffPolicyReport, loggedValue: Double) {
         try bootstrap.validate()
         guard switchThreshold >= 0 else { throw OffPolicyError.invalidSwitchThreshold(switchThreshold) }
-        let schema = target.schema
-        let theta = try rewardModel(paths: paths, schema: schema, threads: threads)
+        progress?(0, 1)
+        let theta = try theta(try modelStatistics(paths: paths, schema: target.schema, threads: threads))
+        let total = try sums(
+            target: target, paths: paths, theta: theta, switchThreshold: switchThreshold, bootstrap: bootstrap, decisionSeed: decisionSeed,
+            threads: threads, shard: 0, progress: progress)
+        return try report(total, switchThreshold: switchThreshold, bootstrap: bootstrap)
+    }
+
+    /// The estimators' sums over the logs at `paths` with reward model `theta`. The bootstrap
+    /// draws are keyed by `shard`, the block and the decision's place, so shards evaluated
+    /// apart (each with its own number) draw independently and their sums add up.
+    package static func sums(
+        target: any DecisionPolicy, paths: [String], theta: [Double], switchThreshold: Double, bootstrap: BootstrapConfiguration,
+        decisionSeed: UInt64, threads: Int, shard: UInt64, progress: ((_ decisions: Int, _ pass: Int) -> Void)? = nil
+    ) throws -> Sums {
+        try bootstrap.validate()
+        guard switchThreshold >= 0 else { throw OffPolicyError.invalidSwitchThreshold(switchThreshold) }
+        guard theta.count == target.schema.contextCount * target.schema.descriptorCount else {
+            throw DecisionLogError.unreadable(path: "the reward model", problem: "has \(theta.count) coefficients, the policy's features need \(target.schema.contextCount * target.schema.descriptorCount)")
+        }
         progress?(0, 2)
         var total = Sums(replicates: bootstrap.replicates)
         let workers = max(1, threads)
-        var blockIndex: UInt64 = 0
+        var blockIndex: UInt64 = shard << 40
         for path in paths {
             var reader = try DecisionLogBatches(path: path)
             var linesBefore = 0
@@ -124,7 +149,12 @@ package enum StreamedEvaluation {
                 progress?(total.count, 2)
             }
         }
-        guard total.count > 0 else { throw DecisionLogError.empty(path: paths.joined(separator: ", ")) }
+        return total
+    }
+
+    /// The report from the estimators' sums (one shard's, or several added up).
+    package static func report(_ total: Sums, switchThreshold: Double, bootstrap: BootstrapConfiguration) throws -> (report: OffPolicyReport, loggedValue: Double) {
+        guard total.count > 0 else { throw OffPolicyError.emptyLog }
         let names = OffPolicyEstimator.all(switchThreshold: switchThreshold).map(\.name)
         var estimates: [Estimate] = []
         for estimator in 0..<5 {
