@@ -135,11 +135,23 @@ struct Evaluate: ParsableCommand {
             let clock = ContinuousClock()
             let started = clock.now
             let configuration = BootstrapConfiguration(replicates: bootstrap, seed: seed)
+            let totalBytes = paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? nil ?? 0) }
+            // Two passes over the logs unless the reward model comes from --model-stats.
+            let passes = modelStats.isEmpty && emitModelStats == nil ? 2 : 1
+            var pass = 1
+            let showProgress: (Int, Int) -> Void = { decisions, bytes in
+                let seconds = (clock.now - started).seconds
+                let done = Double((pass - 1) * totalBytes + bytes) / Double(max(1, passes * totalBytes))
+                progress.note(String(
+                    format: "pass %d of %d: %d decisions (%.0f/s), %.0f%% of %@ read, ETA %.0f s", pass, passes, decisions,
+                    Double(decisions) / max(seconds / Double(pass), 1e-9), 100 * Double(bytes) / Double(max(1, totalBytes)), byteCount(totalBytes),
+                    done > 0 ? seconds * (1 - done) / done : 0))
+            }
             do {
                 let model: LoggedStatistics
                 if modelStats.isEmpty {
-                    progress.note("pass 1 of 2 (reward model)")
-                    model = try StreamedEvaluation.modelStatistics(paths: paths, schema: target.schema, threads: threads)
+                    model = try StreamedEvaluation.modelStatistics(paths: paths, schema: target.schema, threads: threads, progress: showProgress)
+                    pass = 2
                     if let emitModelStats {
                         try writeText(StreamedEvaluation.modelText(model, contextFingerprint: target.schema.contextFingerprint), to: emitModelStats)
                         progress.finish("\(model.count) decisions read")
@@ -152,10 +164,7 @@ struct Evaluate: ParsableCommand {
                 let theta = try StreamedEvaluation.theta(model)
                 let sums = try StreamedEvaluation.sums(
                     target: target, paths: paths, theta: theta, switchThreshold: switchThreshold, bootstrap: configuration, decisionSeed: seed,
-                    threads: threads, shard: shard
-                ) { count, _ in
-                    progress.note(String(format: "%d decisions evaluated (%.0f/s)", count, Double(count) / max(1e-9, (clock.now - started).seconds)))
-                }
+                    threads: threads, shard: shard, progress: showProgress)
                 if let emitStats {
                     let settings = StreamedEvaluation.ShardSettings(
                         policyVersion: policyVersion(policy), seed: seed, replicates: bootstrap, switchThreshold: switchThreshold, theta: theta)

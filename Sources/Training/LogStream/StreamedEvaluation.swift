@@ -51,8 +51,11 @@ package enum StreamedEvaluation {
     }
 
     /// The reward model's sufficient statistics: unweighted Σφφᵀ and Σrφ over the logged plans.
-    package static func modelStatistics(paths: [String], schema: FeatureSchema, threads: Int) throws(DecisionLogError) -> LoggedStatistics {
-        let statistics = try LoggedTraining.statistics(paths: paths, schema: schema, maxWeight: nil, threads: threads)
+    /// - Parameter progress: Called after each round of blocks with the decisions and bytes read so far.
+    package static func modelStatistics(
+        paths: [String], schema: FeatureSchema, threads: Int, progress: ((_ decisions: Int, _ bytes: Int) -> Void)? = nil
+    ) throws(DecisionLogError) -> LoggedStatistics {
+        let statistics = try LoggedTraining.statistics(paths: paths, schema: schema, maxWeight: nil, threads: threads, progress: progress)
         guard statistics.count > 0 else { throw .empty(path: paths.joined(separator: ", ")) }
         return statistics
     }
@@ -74,18 +77,16 @@ package enum StreamedEvaluation {
     /// from the logs, then the estimators' sums, then the report.
     /// - Parameters:
     ///   - decisionSeed: Seeds the target's own randomization, as ``PolicyEvaluation``.
-    ///   - progress: Called with the decisions evaluated and the pass (1 or 2).
     package static func report(
         target: any DecisionPolicy, paths: [String], switchThreshold: Double, bootstrap: BootstrapConfiguration, decisionSeed: UInt64,
-        threads: Int, progress: ((_ decisions: Int, _ pass: Int) -> Void)? = nil
+        threads: Int
     ) throws -> (report: OffPolicyReport, loggedValue: Double) {
         try bootstrap.validate()
         guard switchThreshold >= 0 else { throw OffPolicyError.invalidSwitchThreshold(switchThreshold) }
-        progress?(0, 1)
         let theta = try theta(try modelStatistics(paths: paths, schema: target.schema, threads: threads))
         let total = try sums(
             target: target, paths: paths, theta: theta, switchThreshold: switchThreshold, bootstrap: bootstrap, decisionSeed: decisionSeed,
-            threads: threads, shard: 0, progress: progress)
+            threads: threads, shard: 0)
         return try report(total, switchThreshold: switchThreshold, bootstrap: bootstrap)
     }
 
@@ -94,19 +95,20 @@ package enum StreamedEvaluation {
     /// apart (each with its own number) draw independently and their sums add up.
     package static func sums(
         target: any DecisionPolicy, paths: [String], theta: [Double], switchThreshold: Double, bootstrap: BootstrapConfiguration,
-        decisionSeed: UInt64, threads: Int, shard: UInt64, progress: ((_ decisions: Int, _ pass: Int) -> Void)? = nil
+        decisionSeed: UInt64, threads: Int, shard: UInt64, progress: ((_ decisions: Int, _ bytes: Int) -> Void)? = nil
     ) throws -> Sums {
         try bootstrap.validate()
         guard switchThreshold >= 0 else { throw OffPolicyError.invalidSwitchThreshold(switchThreshold) }
         guard theta.count == target.schema.contextCount * target.schema.descriptorCount else {
             throw DecisionLogError.unreadable(path: "the reward model", problem: "has \(theta.count) coefficients, the policy's features need \(target.schema.contextCount * target.schema.descriptorCount)")
         }
-        progress?(0, 2)
         var total = Sums(replicates: bootstrap.replicates)
         let workers = max(1, threads)
         var blockIndex: UInt64 = shard << 40
+        var bytesBefore = 0
         for path in paths {
             var reader = try DecisionLogBatches(path: path)
+            defer { bytesBefore += reader.bytesRead }
             var linesBefore = 0
             var finished = false
             while !finished {
@@ -146,7 +148,7 @@ package enum StreamedEvaluation {
                     case nil: preconditionFailure("a block was not evaluated")
                     }
                 }
-                progress?(total.count, 2)
+                progress?(total.count, bytesBefore + reader.bytesRead)
             }
         }
         return total
