@@ -277,7 +277,20 @@ struct PolicyPromote: AsyncParsableCommand {
             let text = "\(file) (\(version)) is already the active version; nothing changed"
             return Outcome(refused: false, reason: "", text: text, json: "{\"promoted\": false, \"version\": \(JSONValue.quoted(version)), \"reason\": \"already active\"}")
         }
-        let evidence = try await weigh(candidate: candidate, active: active, rules: rules, store: store)
+        let evidence: Evidence
+        do {
+            evidence = try await weigh(candidate: candidate, active: active, rules: rules, store: store)
+        } catch let error as CLIError where force {
+            // No evidence can be had (no traffic yet, say): --force promotes and records why.
+            let event = RegistryEvent(
+                version: version, previous: active.version, action: .promote, at: RegistryEvent.now(),
+                by: "adload policy promote \(file) (\(whoAndWhere()))",
+                evidence: .object(["passed": .bool(false), "forced": .bool(true), "unavailable": .string(error.description)]))
+            try await publishOverLineage(store: store, version: version, blob: blob, expected: active.version, event: event)
+            return Outcome(
+                refused: false, reason: "", text: "no evidence (\(error.description)); promoted anyway (--force): \(version) is active",
+                json: "{\"promoted\": true, \"version\": \(JSONValue.quoted(version)), \"previous\": \(JSONValue.quoted(active.version)), \"evidence\": \(event.evidence?.canonicalText ?? "null")}")
+        }
         var refusal: String?
         if evidence.decisions < minDecisions {
             refusal = "only \(evidence.decisions) decisions with closed reward windows in the decision stream (--min-decisions \(minDecisions)): serve more traffic first"

@@ -145,6 +145,17 @@ struct PolicyPromotionTests {
         #expect(again.status != 0 && again.error.contains("already the active version"), "\(again.error)")
         let unknown = try await runAdloadCapturing(["policy", "rollback", "fnv1a64:0000000000000000", "--data-dir", dataDir, "--env", env])
         #expect(unknown.status != 0 && unknown.error.contains("holds no version fnv1a64:0000000000000000"), "\(unknown.error)")
+
+        // With no evidence to be had (the newest decision's reward window is still open), the
+        // gate refuses; --force promotes and records why there was none.
+        let noEvidence = ["policy", "promote", "\(folder)/no-ads.json", "--data-dir", dataDir, "--env", env, "--decisions", "1", "--json"]
+        let blocked = try await runAdloadCapturing(noEvidence)
+        #expect(blocked.status != 0 && blocked.error.contains("no decision in the stream has a closed reward window"), "\(blocked.error)")
+        let forced = try await runAdloadCapturing(noEvidence + ["--force"])
+        #expect(forced.status == 0, "\(forced.error)")
+        let forcedEvidence = try #require(try object(forced.output)["evidence"] as? [String: Any])
+        #expect(forcedEvidence["forced"] as? Bool == true && forcedEvidence["unavailable"] is String)
+        #expect(try await activeVersion(dataDir) == (try object(forced.output)["version"] as? String))
     }
 
     @Test("rollback's default target: the version before the change that started the active lineage, through the learner's publications")
