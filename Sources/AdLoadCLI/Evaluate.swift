@@ -70,6 +70,7 @@ struct Evaluate: ParsableCommand {
     var merge: [String] = []
 
     func validate() throws {
+        guard shard < 1 << 24 else { throw ValidationError("--shard must be below 16777216, got \(shard)") }
         if !merge.isEmpty {
             guard logs.isEmpty, env == nil, emitModelStats == nil, emitStats == nil, modelStats.isEmpty else {
                 throw ValidationError("--merge takes the round-2 sums only: no --logs, --env, --model-stats or --emit options")

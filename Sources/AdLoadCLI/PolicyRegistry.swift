@@ -280,7 +280,9 @@ struct PolicyPromote: AsyncParsableCommand {
         let evidence: Evidence
         do {
             evidence = try await weigh(candidate: candidate, active: active, rules: rules, store: store)
-        } catch let error as CLIError where force {
+        } catch let error as NoEvidence where !force {
+            throw CLIError(error.description)
+        } catch let error as NoEvidence where force {
             // No evidence can be had (no traffic yet, say): --force promotes and records why.
             let event = RegistryEvent(
                 version: version, previous: active.version, action: .promote, at: RegistryEvent.now(),
@@ -320,6 +322,12 @@ struct PolicyPromote: AsyncParsableCommand {
         return Outcome(
             refused: false, reason: "", text: lines.joined(separator: "\n"),
             json: "{\"promoted\": true, \"version\": \(JSONValue.quoted(version)), \"previous\": \(JSONValue.quoted(active.version)), \"evidence\": \(event.evidence?.canonicalText ?? "null")}")
+    }
+
+    /// The service's stream holds nothing to weigh yet: the only refusal `--force` can pass
+    /// without evidence (every other error stops the promotion).
+    struct NoEvidence: Error, CustomStringConvertible {
+        let description: String
     }
 
     /// The gate's evidence: both policies' DR estimates on the service's recent decisions.
@@ -385,7 +393,8 @@ struct PolicyPromote: AsyncParsableCommand {
             return try OffPolicyReport(decisions: evaluation.decisions, bootstrap: configuration).dr
         }
         guard !records.isEmpty else {
-            throw CLIError("no decision in the stream has a closed reward window (\(log.read) read, \(log.stillOpen) still open, \(log.unmatched) unmatched): serve more traffic first")
+            throw NoEvidence(
+                description: "no decision in the stream has a closed reward window (\(log.read) read, \(log.stillOpen) still open, \(log.unmatched) unmatched): serve more traffic first")
         }
         let (candidateEstimate, activeEstimate) = try (estimate(candidate), estimate(active.policy))
         return Evidence(

@@ -66,6 +66,7 @@ struct LogStreamTests {
             ("{\"features\" [1]}", "not valid JSON at byte 13: expected ':'"),
             ("{\"chosen\": \"two\"}", "key 'chosen' is not a number"),
             ("{} {}", "text after the record's closing brace"),
+            ("{\"features\": [1], \"features\": [2]}", "a key given twice"),
             ("{\"features\": [1], \"x\": tru}", "expected true"),
             ("{\"a\": \"unterminated}", "the line ends inside a string"),
         ])
@@ -211,6 +212,11 @@ struct LogStreamTests {
         let plain = try LoggedTraining.statistics(paths: [path], schema: schema, maxWeight: 10, threads: 2)
         let compressed = try LoggedTraining.statistics(paths: [packed], schema: schema, maxWeight: 10, threads: 2)
         #expect(compressed == plain)
+
+        // Cut short: refused as truncated, not read as a shorter log.
+        try members.prefix(members.count / 2).write(to: URL(fileURLWithPath: packed))
+        let truncated = #expect(throws: DecisionLogError.self) { try LoggedTraining.statistics(paths: [packed], schema: schema, maxWeight: 10, threads: 1) }
+        #expect(truncated?.description.hasPrefix(packed) == true, "\(String(describing: truncated))")
 
         var corrupt = members
         corrupt.replaceSubrange(40..<60, with: Data(repeating: 0x55, count: 20))

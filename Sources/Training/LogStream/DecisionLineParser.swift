@@ -80,6 +80,8 @@ package struct DecisionLineParser {
                 let key = try keyHash()
                 try expect(UInt8(ascii: ":"))
                 switch key {
+                case keys.features where seen & 1 != 0, keys.candidates where seen & 2 != 0:
+                    throw LineProblem("a key given twice (features or candidates)")
                 case keys.features:
                     seen |= 1
                     try parseNumberArray(into: &record.features)

@@ -46,6 +46,8 @@ package struct LogBatch: Sendable {
 package struct DecisionLogBatches {
     /// Bytes per block read (4 MiB).
     package static let defaultBlockSize = 1 << 22
+    /// The longest line read (64 MiB); a decision is a few KB.
+    static let maxLineLength = 1 << 26
     let path: String
     /// Where the bytes come from: the file, or zlib decompressing it.
     enum Source {
@@ -96,6 +98,12 @@ package struct DecisionLogBatches {
                 throw .unreadable(path: path, problem: "not a readable gzip file (\(message))")
             }
             bytesRead = Int(gzoffset(file))
+            if got == 0 {
+                // gzread returns 0 at a clean end and at a truncated one; zlib tells them apart.
+                var code: Int32 = 0
+                let message = gzerror(file, &code).map { String(cString: $0) } ?? "unknown error"
+                if code != Z_OK { throw .unreadable(path: path, problem: "a truncated or corrupt gzip file (\(message))") }
+            }
             return got
         }
     }
@@ -138,7 +146,10 @@ package struct DecisionLogBatches {
             }
             if endOfFile { return bytes.isEmpty ? nil : LogBatch(path: path, bytes: bytes) }
             guard let lastNewline = bytes.lastIndex(of: 0x0A) else {
-                // One line longer than a block: keep reading until it ends.
+                // One line longer than a block: keep reading until it ends, up to a limit.
+                guard bytes.count < Self.maxLineLength else {
+                    throw .unreadable(path: path, problem: "a line longer than \(Self.maxLineLength >> 20) MiB: not a decision log of one decision per line")
+                }
                 carry = bytes
                 continue
             }
