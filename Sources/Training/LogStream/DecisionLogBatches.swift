@@ -1,5 +1,7 @@
 import CZlib
+import Dispatch
 import Foundation
+import Synchronization
 
 /// A block of whole lines of a decision log, read as one piece so a worker can split and
 /// parse it while the reader goes on.
@@ -164,5 +166,69 @@ package struct DecisionLogBatches {
     /// instead of faulting in fresh pages.
     package mutating func recycle(_ batches: [LogBatch]) {
         for batch in batches where spare.count < 64 { spare.append(batch.bytes) }
+    }
+}
+
+extension DecisionLogBatches {
+    /// Reads the logs at `paths` in order as blocks, lets `threads` workers process each
+    /// round of blocks (two per worker; each worker makes its state with `makeWorker`), and
+    /// hands every block's output to `combine` in log order, so what is combined does not
+    /// depend on the thread count. `work` gets the block and its index in the whole run and
+    /// numbers its `badRecord` lines within the block; they come out as lines of the file.
+    /// - Parameter afterRound: Called after each round with the bytes of the logs read so far.
+    package static func forEachBlock<Worker, Output: Sendable>(
+        paths: [String], threads: Int, makeWorker: @Sendable () -> Worker,
+        work: @Sendable (inout Worker, LogBatch, _ block: UInt64) throws(DecisionLogError) -> (output: Output, lines: Int),
+        combine: (Output) -> Void, afterRound: (_ bytes: Int) -> Void
+    ) throws(DecisionLogError) {
+        let workers = max(1, threads)
+        var bytesBefore = 0
+        var blockIndex: UInt64 = 0
+        for path in paths {
+            var reader = try DecisionLogBatches(path: path)
+            var linesBefore = 0
+            var finished = false
+            while !finished {
+                var round: [LogBatch] = []
+                while round.count < workers * 2 {
+                    guard let batch = try reader.next() else {
+                        finished = true
+                        break
+                    }
+                    round.append(batch)
+                }
+                if round.isEmpty { break }
+                let results = Mutex([Result<(output: Output, lines: Int), DecisionLogError>?](repeating: nil, count: round.count))
+                let batches = round
+                let firstBlock = blockIndex
+                defer { reader.recycle(batches) }
+                DispatchQueue.concurrentPerform(iterations: min(workers, batches.count)) { worker in
+                    var state = makeWorker()
+                    for index in stride(from: worker, to: batches.count, by: workers) {
+                        let result: Result<(output: Output, lines: Int), DecisionLogError>
+                        do throws(DecisionLogError) {
+                            result = .success(try work(&state, batches[index], firstBlock + UInt64(index)))
+                        } catch {
+                            result = .failure(error)
+                        }
+                        results.withLock { $0[index] = result }
+                    }
+                }
+                blockIndex += UInt64(round.count)
+                for result in results.withLock({ $0 }) {
+                    switch result {
+                    case let .success(done)?:
+                        combine(done.output)
+                        linesBefore += done.lines
+                    case let .failure(error)?:
+                        if case let .badRecord(path, line, problem) = error { throw .badRecord(path: path, line: linesBefore + line, problem: problem) }
+                        throw error
+                    case nil: preconditionFailure("a block was not processed")
+                    }
+                }
+                afterRound(bytesBefore + reader.bytesRead)
+            }
+            bytesBefore += reader.bytesRead
+        }
     }
 }

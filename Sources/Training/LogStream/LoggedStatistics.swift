@@ -1,9 +1,7 @@
 import AdLoadCore
-import Dispatch
 import Foundation
 import LinearAlgebra
 import Policies
-import Synchronization
 
 /// The sufficient statistics of learning a bandit from logged decisions: importance-weighted
 /// ridge regression is A = Σ w·φφᵀ and b = Σ w·r·φ over the decisions (φ = c ⊗ q of the
@@ -227,48 +225,13 @@ extension LoggedTraining {
         progress: ((_ decisions: Int, _ bytes: Int) -> Void)? = nil
     ) throws(DecisionLogError) -> LoggedStatistics {
         var total = LoggedStatistics(dimension: schema.contextCount * schema.descriptorCount)
-        var bytesBefore = 0
-        let workers = max(1, threads)
-        for path in paths {
-            var reader = try DecisionLogBatches(path: path)
-            var linesBefore = 0
-            var finished = false
-            while !finished {
-                var round: [LogBatch] = []
-                while round.count < workers * 2 {
-                    guard let batch = try reader.next() else {
-                        finished = true
-                        break
-                    }
-                    round.append(batch)
-                }
-                if round.isEmpty { break }
-                let results = Mutex([Result<(statistics: LoggedStatistics, lines: Int), DecisionLogError>?](repeating: nil, count: round.count))
-                let batches = round
-                defer { reader.recycle(batches) }
-                DispatchQueue.concurrentPerform(iterations: min(workers, round.count)) { worker in
-                    var learner = LoggedBatchLearner(schema: schema, maxWeight: maxWeight)
-                    for index in stride(from: worker, to: batches.count, by: workers) {
-                        let result: Result<(statistics: LoggedStatistics, lines: Int), DecisionLogError>
-                        do throws(DecisionLogError) { result = .success(try learner.learn(batches[index])) } catch { result = .failure(error) }
-                        results.withLock { $0[index] = result }
-                    }
-                }
-                for result in results.withLock({ $0 }) {
-                    switch result {
-                    case let .success(learned)?:
-                        total.append(learned.statistics)
-                        linesBefore += learned.lines
-                    case let .failure(error)?:
-                        if case let .badRecord(path, line, problem) = error { throw .badRecord(path: path, line: linesBefore + line, problem: problem) }
-                        throw error
-                    case nil: preconditionFailure("a batch was not learned")
-                    }
-                }
-                progress?(total.count, bytesBefore + reader.bytesRead)
-            }
-            bytesBefore += reader.bytesRead
-        }
+        try DecisionLogBatches.forEachBlock(
+            paths: paths, threads: threads, makeWorker: { LoggedBatchLearner(schema: schema, maxWeight: maxWeight) },
+            work: { (learner: inout LoggedBatchLearner, batch, _) throws(DecisionLogError) in
+                let learned = try learner.learn(batch)
+                return (learned.statistics, learned.lines)
+            },
+            combine: { total.append($0) }, afterRound: { progress?(total.count, $0) })
         return total
     }
 }

@@ -1,10 +1,8 @@
 import AdLoadCore
-import Dispatch
 import Foundation
 import LinearAlgebra
 import Policies
 import Simulation
-import Synchronization
 
 /// Off-policy evaluation of a target policy on decision logs read as a stream, in two passes
 /// with memory bounded by the estimators' state, not by the logs:
@@ -103,54 +101,17 @@ package enum StreamedEvaluation {
             throw DecisionLogError.unreadable(path: "the reward model", problem: "has \(theta.count) coefficients, the policy's features need \(target.schema.contextCount * target.schema.descriptorCount)")
         }
         var total = Sums(replicates: bootstrap.replicates)
-        let workers = max(1, threads)
-        var blockIndex: UInt64 = shard << 40
-        var bytesBefore = 0
-        for path in paths {
-            var reader = try DecisionLogBatches(path: path)
-            defer { bytesBefore += reader.bytesRead }
-            var linesBefore = 0
-            var finished = false
-            while !finished {
-                var round: [LogBatch] = []
-                while round.count < workers * 2 {
-                    guard let batch = try reader.next() else {
-                        finished = true
-                        break
-                    }
-                    round.append(batch)
-                }
-                if round.isEmpty { break }
-                let results = Mutex([Result<(sums: Sums, lines: Int), DecisionLogError>?](repeating: nil, count: round.count))
-                let batches = round
-                defer { reader.recycle(batches) }
-                let firstBlock = blockIndex
-                DispatchQueue.concurrentPerform(iterations: min(workers, round.count)) { worker in
-                    var evaluator = BlockEvaluator(
-                        target: target, theta: theta, switchThreshold: switchThreshold, bootstrap: bootstrap, decisionSeed: decisionSeed)
-                    for index in stride(from: worker, to: batches.count, by: workers) {
-                        let result: Result<(sums: Sums, lines: Int), DecisionLogError>
-                        do throws(DecisionLogError) {
-                            result = .success(try evaluator.evaluate(batches[index], block: firstBlock + UInt64(index)))
-                        } catch { result = .failure(error) }
-                        results.withLock { $0[index] = result }
-                    }
-                }
-                blockIndex += UInt64(round.count)
-                for result in results.withLock({ $0 }) {
-                    switch result {
-                    case let .success(evaluated)?:
-                        total.add(evaluated.sums)
-                        linesBefore += evaluated.lines
-                    case let .failure(error)?:
-                        if case let .badRecord(path, line, problem) = error { throw DecisionLogError.badRecord(path: path, line: linesBefore + line, problem: problem) }
-                        throw error
-                    case nil: preconditionFailure("a block was not evaluated")
-                    }
-                }
-                progress?(total.count, bytesBefore + reader.bytesRead)
-            }
-        }
+        let shardBase = shard << 40
+        try DecisionLogBatches.forEachBlock(
+            paths: paths, threads: threads,
+            makeWorker: {
+                BlockEvaluator(target: target, theta: theta, switchThreshold: switchThreshold, bootstrap: bootstrap, decisionSeed: decisionSeed)
+            },
+            work: { (evaluator: inout BlockEvaluator, batch, block) throws(DecisionLogError) in
+                let evaluated = try evaluator.evaluate(batch, block: shardBase + block)
+                return (evaluated.sums, evaluated.lines)
+            },
+            combine: { total.add($0) }, afterRound: { progress?(total.count, $0) })
         return total
     }
 
