@@ -69,7 +69,10 @@ struct PolicyShow: AsyncParsableCommand {
         let influence = Self.influence(of: policy)
         let ranked = influence.sorted { $0.value > $1.value }.prefix(top)
         let provenance = policy.provenance
-        let pricing = (policy as? LinearBanditPolicy)?.bandit.pricing
+        let pricing: (impressions: Double, negatives: Double, organicItems: Double)? =
+            if let scales = (policy as? LinearBanditPolicy)?.bandit.pricing?.scales { scales }
+            else if let scales = (policy as? NetworkPolicy)?.pricing?.scales { (scales[0], scales[1], scales[2]) }
+            else { nil }
         if json {
             let number = JSONNumber.json
             func object(_ pairs: [(String, String)]) -> String { "{" + pairs.map { "\(JSONValue.quoted($0.0)): \($0.1)" }.joined(separator: ", ") + "}" }
@@ -100,8 +103,7 @@ struct PolicyShow: AsyncParsableCommand {
         print("  reward: " + policy.reward.sorted { $0.key < $1.key }.map { "\($0.key) \(JSONNumber.compact($0.value))" }.joined(separator: ", "))
         print("  features (\(policy.schema.contextCount)): " + policy.schema.contextNames.joined(separator: ", "))
         print("  plan descriptors: " + policy.schema.descriptorNames.joined(separator: ", "))
-        if let pricing {
-            let scales = pricing.scales
+        if let scales = pricing {
             print(String(format: "  priced: revenue per impression %.5f, per negative reaction %.4f, per organic item %.6f", scales.impressions, scales.negatives, scales.organicItems))
         } else {
             print("  priced: no (pacing prices do not move it)")
@@ -129,11 +131,12 @@ struct PolicyShow: AsyncParsableCommand {
                 return (names[i], sum.squareRoot())
             }
         }
-        if let network = (policy as? NetworkPolicy)?.network, let first = network.layers.first {
-            return names.indices.map { i -> (name: String, value: Double) in
+        if let networkPolicy = policy as? NetworkPolicy, let first = networkPolicy.network.layers.first {
+            let inputs = names + (networkPolicy.pricing == nil ? [] : NetworkPricing.priceNames.map { "price:\($0)" })
+            return inputs.indices.map { i -> (name: String, value: Double) in
                 var sum = 0.0
                 for row in 0..<first.weights.rows { sum += first.weights[row, i] * first.weights[row, i] }
-                return (names[i], sum.squareRoot())
+                return (inputs[i], sum.squareRoot())
             }
         }
         return []

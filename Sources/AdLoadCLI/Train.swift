@@ -261,6 +261,11 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "Override the environment's objective.engagement_weight; the reward weighs an organic item the same.")
     var engagementWeight: Double?
 
+    @Flag(help: ArgumentHelp(
+        "Train a priced policy: the four pacing prices are inputs, drawn per episode, and the reward is the priced objective (docs/pacing.md).",
+        discussion: "Without an engagement weight (the environment's is 0 and no --engagement-weight), an organic item is worth the revenue per organic item of the pricing scales, so that a revenue price has something to trade against."))
+    var priced = false
+
     @Option(help: "Behavioural-history features of the observation: standard, all, or a comma-separated list.")
     var features = "standard"
 
@@ -420,6 +425,16 @@ struct TrainPolicyGradient: ParsableCommand {
         return configuration
     }
 
+    /// The engagement weight of the run: the flag's, else the environment's, except that a
+    /// priced run without one values an organic item at the pricing's revenue per organic
+    /// item (without an engagement term a revenue price only rescales the reward, and a
+    /// revenue target would have nothing to trade against).
+    static func engagementWeight(flag: Double?, environment: Double, pricing: NetworkPricing?) -> Double {
+        if let flag { return flag }
+        if let pricing, environment == 0 { return pricing.scales[2] }
+        return environment
+    }
+
     /// Where checkpoints go: next to the policy file.
     var checkpointPath: String { (out.hasSuffix(".json") ? String(out.dropLast(5)) : out) + ".checkpoint" }
 
@@ -429,19 +444,31 @@ struct TrainPolicyGradient: ParsableCommand {
         let history: [HistoryFeature]
         do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
         let schema = config.featureSchema.with(history: history)
-        let weight = engagementWeight ?? config.objective.engagementWeight
         let configuration = try networkConfiguration()
         let model = EnvironmentModel(config: config)
         let progress = Progress(enabled: !quiet)
+        let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
+        var pricing: NetworkPricing?
+        if priced {
+            var probe = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: 0)
+            pricing = probe.measurePricing(users: 0..<min(simulation.users, 200), random: CounterRandom(seed: seed, domain: 0x7073))
+        }
+        let weight = Self.engagementWeight(flag: engagementWeight, environment: config.objective.engagementWeight, pricing: pricing)
+        if let pricing {
+            progress.finish(String(
+                format: "priced: revenue per impression %.5g, per negative reaction %.5g, per organic item %.5g; engagement weight %.5g",
+                pricing.scales[0], pricing.scales[1], pricing.scales[2], weight))
+        }
         let provisional = PolicyProvenance(
             environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
             sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
         let run = PolicyGradientRun(
             model: model, schema: schema,
-            setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed), configuration: configuration,
+            setup: setup, configuration: configuration,
             engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads,
             warmStart: try loadWarmStart(
-                model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress))
+                model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress),
+            pricing: pricing)
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
         let simulator = SimulationRunner(model: run.model, threads: simulation.threads)

@@ -42,6 +42,7 @@ extension NetworkPolicy {
                 ("every", .array(actions.map { .number(Double($0.spacing)) })),
                 ("max", .array(actions.map { .number(Double($0.maxAds)) })),
             ])),
+        ] + pricingFields + [
             ("normalization", .object([
                 ("mean", .array(mean.map { .number($0) })),
                 ("std", .array(standardDeviation.map { .number($0) })),
@@ -51,6 +52,37 @@ extension NetworkPolicy {
                 ("parameters", .matrix(parameters, columns: 8)),
             ])),
         ])
+    }
+
+    /// The `pricing` field of a priced policy (none otherwise): the scales and the ranges
+    /// its prices were sampled from in training.
+    var pricingFields: [(String, OrderedJSON)] {
+        guard let pricing else { return [] }
+        return [("pricing", .object([
+            ("scales", .object(zip(NetworkPricing.scaleNames, pricing.scales).map { ($0, .number($1)) })),
+            ("ranges", .object(zip(NetworkPricing.priceNames, pricing.ranges).map {
+                ($0, .array([.number($1.lowerBound), .number($1.upperBound)]))
+            })),
+        ]))]
+    }
+
+    /// Reads a file's `pricing` (see ``pricingFields``).
+    static func readPricing(_ top: ConfigReader) throws(ConfigError) -> NetworkPricing? {
+        guard top.has("pricing") else { return nil }
+        let reader = try top.object("pricing", keys: ["scales", "ranges"])
+        let scaleReader = try reader.object("scales", keys: NetworkPricing.scaleNames)
+        var scales: [Double] = []
+        for name in NetworkPricing.scaleNames { scales.append(try scaleReader.number(name, in: 0...1e12)) }
+        let rangeReader = try reader.object("ranges", keys: NetworkPricing.priceNames)
+        var ranges: [ClosedRange<Double>] = []
+        for name in NetworkPricing.priceNames {
+            let bounds = try rangeReader.numbers(name, count: 2, in: 0...1e6)
+            guard bounds[0] <= bounds[1] else {
+                throw rangeReader.error(name, .array(bounds.map { .number($0) }), "expected [low, high] with low ≤ high")
+            }
+            ranges.append(bounds[0]...bounds[1])
+        }
+        return NetworkPricing(scales: scales, ranges: ranges)
     }
 
     /// Verifies a parsed network policy document: format and version, every key and value,
@@ -63,14 +95,16 @@ extension NetworkPolicy {
 
     static func read(_ document: JSONValue, file: String, sealed: Bool, expectedSchema: FeatureSchema?) throws(ConfigError) -> NetworkPolicy {
         try PolicyHeader.checkFormat(document, file: file, version: Self.version)
-        let top = try ConfigReader(file: file, path: "", value: document, keys: contentKeys + (sealed ? ["checksum"] : []))
+        let top = try ConfigReader(
+            file: file, path: "", value: document, keys: contentKeys + (sealed ? ["checksum"] : []), optionalKeys: ["pricing"])
         let algorithm = try top.string("algorithm")
         guard algorithms.contains(algorithm) else {
             throw top.error("algorithm", .string(algorithm), "expected one of \(algorithms.joined(separator: ", "))")
         }
         let settings = try top.numberMap("hyperparameters").sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         let header = try PolicyHeader.read(top, file: file)
-        let contextCount = header.schema.contextCount
+        let pricing = try readPricing(top)
+        let contextCount = inputCount(schema: header.schema, pricing: pricing)
 
         let actionReader = try top.object("actions", keys: ["first", "every", "max"])
         let firsts = try actionReader.integers("first", in: 0...AdPlan.maxPosition)
@@ -82,7 +116,7 @@ extension NetworkPolicy {
         let actions = firsts.indices.map { PlanSpec(first: firsts[$0], spacing: spacings[$0], maxAds: maxima[$0]) }
 
         let normalization = try top.object("normalization", keys: ["mean", "std"])
-        let meaning = "one per context feature (\(contextCount))"
+        let meaning = pricing == nil ? "one per context feature (\(contextCount))" : "one per context feature and price (\(contextCount))"
         let mean = try normalization.numbers("mean", count: contextCount, meaning: meaning)
         let std = try normalization.numbers("std", count: contextCount, meaning: meaning)
         if let index = std.firstIndex(where: { !($0 > 0) }) {
@@ -94,7 +128,7 @@ extension NetworkPolicy {
         guard sizes.count >= 2, sizes.first == contextCount, sizes.last == actions.count else {
             throw networkReader.error(
                 "sizes", .array(sizes.map { .number(Double($0)) }),
-                "expected at least two widths, the first the context's \(contextCount) features, the last the \(actions.count) actions")
+                "expected at least two widths, the first the \(contextCount) inputs (context features\(pricing == nil ? "" : " and prices")), the last the \(actions.count) actions")
         }
         let count = (1..<sizes.count).reduce(0) { $0 + sizes[$1 - 1] * sizes[$1] + sizes[$1] }
         let parameters = try networkReader.numbers("parameters", count: count, meaning: "weights and biases of layers \(sizes)")
@@ -116,6 +150,6 @@ extension NetworkPolicy {
         }
         return NetworkPolicy(
             algorithm: algorithm, settings: settings, header: header, actions: actions, mean: mean, standardDeviation: std,
-            network: MLP(layers: layers))
+            network: MLP(layers: layers), pricing: pricing)
     }
 }

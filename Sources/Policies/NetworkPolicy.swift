@@ -10,7 +10,9 @@ import Networks
 /// The file holds the shared header (``PolicyHeader``), the training settings as
 /// `hyperparameters`, the action list (`actions`, `[first, every, max]` per network output),
 /// the observation normalization (`normalization.mean`, `normalization.std`) and the
-/// network (`network.sizes`, `network.weights`, `network.biases`).
+/// network (`network.sizes`, `network.weights`, `network.biases`). A priced policy
+/// (``NetworkPricing``, the file's `pricing`) reads the four pacing prices as four more
+/// inputs after the context's features.
 package struct NetworkPolicy: Sendable {
     /// The file format version this kind writes and reads.
     package static let version = 1
@@ -25,20 +27,23 @@ package struct NetworkPolicy: Sendable {
     package var mean: [Double]
     package var standardDeviation: [Double]
     package var network: MLP
+    /// The prices' scales and ranges when the policy is priced (`nil`: it ignores prices).
+    package var pricing: NetworkPricing?
     /// Whether the policy draws (as trained) or takes the most likely plan (`--exploit`, fallbacks).
     package var greedy = false
     let actionIndex: [PlanSpec: Int]
 
     /// Bundles a trained network with what it was trained for.
-    /// - Precondition: the network reads `header.schema.contextCount` inputs and gives
+    /// - Precondition: the network reads ``inputCount(schema:pricing:)`` inputs and gives
     ///   `actions.count` outputs; the normalization has one entry per input.
     package init(
         algorithm: String, settings: [(name: String, value: Double)], header: PolicyHeader, actions: [PlanSpec],
-        mean: [Double], standardDeviation: [Double], network: MLP
+        mean: [Double], standardDeviation: [Double], network: MLP, pricing: NetworkPricing? = nil
     ) {
-        precondition(network.sizes.first == header.schema.contextCount && network.sizes.last == actions.count,
-                     "NetworkPolicy: network \(network.sizes), \(header.schema.contextCount) inputs and \(actions.count) actions expected")
-        precondition(mean.count == header.schema.contextCount && standardDeviation.count == mean.count, "NetworkPolicy: normalization size")
+        let inputs = Self.inputCount(schema: header.schema, pricing: pricing)
+        precondition(network.sizes.first == inputs && network.sizes.last == actions.count,
+                     "NetworkPolicy: network \(network.sizes), \(inputs) inputs and \(actions.count) actions expected")
+        precondition(mean.count == inputs && standardDeviation.count == mean.count, "NetworkPolicy: normalization size")
         self.algorithm = algorithm
         self.settings = settings
         self.header = header
@@ -46,7 +51,13 @@ package struct NetworkPolicy: Sendable {
         self.mean = mean
         self.standardDeviation = standardDeviation
         self.network = network
+        self.pricing = pricing
         actionIndex = Dictionary(actions.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The network's inputs: the context's features, then the four prices when priced.
+    package static func inputCount(schema: FeatureSchema, pricing: NetworkPricing?) -> Int {
+        schema.contextCount + (pricing == nil ? 0 : 4)
     }
 }
 
@@ -112,16 +123,17 @@ extension NetworkPolicy: DecisionPolicy {
         let plans = candidates.indices.map { k in
             PolicyExplanation.Plan(value: own.logits[k], bonus: 0, price: 0, probability: probabilities[k])
         }
+        let prices = pricing == nil ? "" : " (the pacing prices are inputs of the network)"
         let rule = greedy
-            ? "the valid plan with the highest network logit"
-            : "a valid plan drawn with probability ∝ exp(network logit); plans outside the network's action list get none"
+            ? "the valid plan with the highest network logit\(prices)"
+            : "a valid plan drawn with probability ∝ exp(network logit)\(prices); plans outside the network's action list get none"
         return PolicyExplanation(plans: plans, choice: choice, probabilityKind: .exact, rule: rule)
     }
 
     /// Writes every candidate's logit and probability into the workspace. Candidates whose
     /// spec is not in the action list get probability 0; if none is in it, the first gets 1.
     func fill(_ candidates: [CandidatePlan], workspace: NetworkWorkspace) {
-        workspace.normalize(mean: mean, standardDeviation: standardDeviation)
+        workspace.normalize(mean: mean, standardDeviation: standardDeviation, pricing: pricing)
         network.infer(workspace.input, scratch: &workspace.scratch)
         let output = workspace.scratch.output
         var largest = -Double.infinity
@@ -162,17 +174,22 @@ final class NetworkWorkspace: PolicyWorkspace, @unchecked Sendable {
     var probabilities: [Double]
 
     init(policy: NetworkPolicy, maxCandidates: Int) {
-        input = .zeros(policy.schema.contextCount)
+        input = .zeros(NetworkPolicy.inputCount(schema: policy.schema, pricing: policy.pricing))
         scratch = MLP.Scratch(for: policy.network)
         logits = Array(repeating: 0, count: max(1, maxCandidates))
         probabilities = Array(repeating: 0, count: max(1, maxCandidates))
         super.init(contextCount: policy.schema.contextCount)
     }
 
-    /// `input = (context − mean) / std`.
-    func normalize(mean: [Double], standardDeviation: [Double]) {
+    /// `input = (context ++ prices − mean) / std`, the prices (clamped to their ranges) only
+    /// when the policy is priced.
+    /// - Complexity: O(|input|), no allocation.
+    func normalize(mean: [Double], standardDeviation: [Double], pricing: NetworkPricing?) {
         input.withUnsafeMutableBufferPointer { values in
-            for index in values.indices { values[index] = (context[index] - mean[index]) / standardDeviation[index] }
+            let count = context.count
+            for index in 0..<count { values[index] = context[index] }
+            pricing?.writeInputs(prices, into: values, at: count)
+            for index in values.indices { values[index] = (values[index] - mean[index]) / standardDeviation[index] }
         }
     }
 }

@@ -49,10 +49,13 @@ package struct PolicyGradientRun: Sendable {
     package let threads: Int
     /// Behaviour cloning of a teacher before the first iteration (`nil`: start from scratch).
     package var warmStart: WarmStart?
+    /// Prices as inputs and a priced reward, prices drawn per episode (`nil`: unpriced).
+    package var pricing: NetworkPricing?
 
     package init(
         model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
-        engagementWeight: Double, iterations: Int, episodesPerIteration: Int, threads: Int, warmStart: WarmStart? = nil
+        engagementWeight: Double, iterations: Int, episodesPerIteration: Int, threads: Int, warmStart: WarmStart? = nil,
+        pricing: NetworkPricing? = nil
     ) {
         self.model = model
         self.schema = schema
@@ -63,6 +66,7 @@ package struct PolicyGradientRun: Sendable {
         self.episodesPerIteration = max(1, episodesPerIteration)
         self.threads = max(1, threads)
         self.warmStart = warmStart
+        self.pricing = pricing
     }
 
     /// The settings that fix this run's numbers, in a fixed order: a checkpoint records
@@ -77,7 +81,18 @@ package struct PolicyGradientRun: Sendable {
             ("algorithm", c.algorithm.rawValue), ("hidden", c.hidden.map(String.init).joined(separator: ",")),
             ("users", "\(setup.users)"), ("days", "\(setup.days)"), ("population_seed", "\(setup.populationSeed)"),
             ("luck_seed", "\(setup.luckSeed)"), ("episodes", "\(episodesPerIteration)"), ("engagement_weight", number(engagementWeight)),
-        ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity
+        ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity + pricingIdentity
+    }
+
+    /// The pricing's part of ``identity`` (none for an unpriced run, so the checkpoints of
+    /// unpriced runs keep their identity).
+    var pricingIdentity: [(name: String, value: String)] {
+        guard let pricing else { return [] }
+        let number = JSONNumber.json
+        return [
+            ("pricing_scales", pricing.scales.map(number).joined(separator: ",")),
+            ("pricing_ranges", pricing.ranges.map { "\(number($0.lowerBound))-\(number($0.upperBound))" }.joined(separator: ",")),
+        ]
     }
 
     /// The warm start's part of ``identity`` (one `warm_start` entry of "none" without one).
@@ -94,7 +109,7 @@ package struct PolicyGradientRun: Sendable {
     /// Observations and actions of the episodes this run trains on (what a checkpoint's
     /// networks must fit).
     package var shape: (observations: Int, actions: Int) {
-        let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight)
+        let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight, pricing: pricing)
         return (episodes.observationCount, episodes.actionCount)
     }
 
@@ -112,7 +127,7 @@ package struct PolicyGradientRun: Sendable {
         checkpoint: ((PolicyGradientCheckpoint) throws -> Void)? = nil,
         warmStarted: ((ImitationStatistics, Int) -> Void)? = nil, progress: ((PolicyGradientIteration) -> Void)? = nil
     ) throws -> (policy: NetworkPolicy, curve: [PolicyGradientIteration]) {
-        let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight)
+        let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight, pricing: pricing)
         var trainer = PolicyGradientTrainer(
             observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: configuration,
             seed: setup.luckSeed)
@@ -164,7 +179,8 @@ package struct PolicyGradientRun: Sendable {
         }
         let policy = NetworkPolicy(
             algorithm: configuration.algorithm.rawValue, settings: Self.settings(configuration), header: header,
-            actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation, network: trainer.model.policy)
+            actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation, network: trainer.model.policy,
+            pricing: pricing)
         return (policy, curve)
     }
 
@@ -182,6 +198,8 @@ package struct PolicyGradientRun: Sendable {
         let results = Mutex<[RolloutBatch]>(Array(repeating: RolloutBatch(), count: chunkCount))
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             var environment = episodes
+            // Prices per (iteration, user): paired rollouts of one user see the same ones.
+            environment.priceDraws = random.child(Self.priceDomain)
             var merged = RolloutBatch()
             for job in jobs[(chunk * chunkSize)..<min(jobs.count, (chunk + 1) * chunkSize)] {
                 let draws = pairs > 1 ? random.child(UInt64(1 << 40) + UInt64(job.replica)) : random
@@ -208,6 +226,7 @@ package struct PolicyGradientRun: Sendable {
         let results = Mutex<[RolloutBatch]>(Array(repeating: RolloutBatch(), count: chunkCount))
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
             var environment = episodes
+            environment.priceDraws = random.child(Self.priceDomain)
             let mine = users[(chunk * chunkSize)..<min(users.count, (chunk + 1) * chunkSize)]
             guard let first = mine.first, let last = mine.last else { return }
             let batch = environment.teacherRollout(teacher, episodes: first..<(last + 1), gamma: gamma, random: random)
@@ -229,6 +248,10 @@ package struct PolicyGradientRun: Sendable {
             ("value_coefficient", configuration.valueCoefficient),
         ] + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
     }
+
+    /// The child of an iteration's stream that draws its episodes' prices (apart from the
+    /// action draws' children).
+    static let priceDomain = UInt64(1) << 50
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18

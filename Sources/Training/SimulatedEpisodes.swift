@@ -12,7 +12,9 @@ import Simulation
 ///   traits or state).
 /// - Actions: every plan spec of the catalog (in any region); the mask allows the ones
 ///   with a valid plan for this session's region, feed length and daily cap.
-/// - Reward: the session's realized revenue plus the engagement weight per organic item.
+/// - Reward: the session's realized revenue plus the engagement weight per organic item;
+///   when priced, the priced objective R(p) of ``NetworkPricing`` at the episode's prices,
+///   which are drawn per episode over the pricing's ranges and appended to the observation.
 /// - Time: the gap to the next session in days (discount γ per day); churn is terminal,
 ///   the horizon truncates.
 package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
@@ -26,24 +28,32 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     let regionHasPlan: [[Bool]]
     let setup: SimulationSetup
     let engagementWeight: Double
+    /// The pricing of a priced policy's training (`nil`: unpriced, prices are not observed).
+    package let pricing: NetworkPricing?
+    /// Where an episode's prices come from: episode e's are drawn from `priceDraws.child(e)`
+    /// (the trainer sets it per iteration, the same for paired rollouts of one user).
+    package var priceDraws = CounterRandom(seed: 0, domain: 0x7072) // "pr"
+    /// The current episode's prices (the defaults when unpriced).
+    package private(set) var prices = PacingPrices.defaults
     var trajectory: UserTrajectory?
     var context: SessionContext?
     var features: [Double]
 
-    package var observationCount: Int { schema.contextCount }
+    package var observationCount: Int { NetworkPolicy.inputCount(schema: schema, pricing: pricing) }
     package var actionCount: Int { specs.count }
 
-    package init(model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, engagementWeight: Double) {
+    package init(model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, engagementWeight: Double, pricing: NetworkPricing? = nil) {
         self.model = model
         self.schema = schema
         self.setup = setup
         self.engagementWeight = engagementWeight
+        self.pricing = pricing
         let catalog = model.config.planCatalog()
         let specs = catalog.allSpecs
         self.catalog = catalog
         self.specs = specs
         regionHasPlan = model.config.regions.indices.map { region in specs.map { catalog.hasPlan($0, region: region) } }
-        features = Array(repeating: 0, count: schema.contextCount)
+        features = Array(repeating: 0, count: NetworkPolicy.inputCount(schema: schema, pricing: pricing))
     }
 
     /// Episode `episode` is user `episode` of the setup's population, with its luck.
@@ -51,6 +61,7 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         let user = model.user(episode, populationSeed: setup.populationSeed)
         let trajectory = model.startTrajectory(user, luckSeed: setup.luckSeed, days: setup.days)
         self.trajectory = trajectory
+        if let pricing { prices = Self.samplePrices(pricing.ranges, random: priceDraws.child(UInt64(episode))) }
         return trajectory.isActive ? observe() : nil
     }
 
@@ -59,7 +70,10 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         guard let trajectory else { preconditionFailure("observe() before reset(episode:)") }
         let session = model.context(of: trajectory)
         context = session
-        features.withUnsafeMutableBufferPointer { schema.encodeContext(session.decision, into: $0) }
+        features.withUnsafeMutableBufferPointer { values in
+            schema.encodeContext(session.decision, into: UnsafeMutableBufferPointer(rebasing: values[0..<schema.contextCount]))
+            pricing?.writeInputs(prices, into: values, at: schema.contextCount)
+        }
         let adsAllowed = catalog.allowsAnotherAd(region: session.region, adsToday: session.adsToday)
         let hasPlan = regionHasPlan[session.region]
         let mask = specs.indices.map { a in
@@ -80,7 +94,8 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
             preconditionFailure("a catalog plan broke a placement rule: \(error)")
         }
         self.trajectory = trajectory
-        let reward = outcome.revenue + engagementWeight * Double(outcome.items)
+        let reward = pricing.map { $0.objective(Self.priced(outcome), prices: prices, engagementWeight: engagementWeight) }
+            ?? outcome.revenue + engagementWeight * Double(outcome.items)
         if outcome.churned {
             return StepResult(reward: reward, elapsed: 0, terminated: true, truncated: false, next: nil)
         }
@@ -92,6 +107,66 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
 }
 
 extension SimulatedEpisodes {
+    /// A session's priced quantities (realized revenue, impressions, negative reactions, organic items).
+    static func priced(_ outcome: SessionOutcome) -> PricedOutcome {
+        PricedOutcome(
+            revenue: outcome.revenue, impressions: Double(outcome.ads), negatives: Double(outcome.negatives),
+            organicItems: Double(outcome.items))
+    }
+
+    /// One episode's prices: each price is its default with probability 1/2 (so the
+    /// defaults, where the policy mostly serves, stay well covered), otherwise drawn over its
+    /// range: log-uniformly for the revenue price (a multiplier), as low + (high − low)·u²
+    /// for the others (u uniform), so small prices, where pacing mostly acts, are drawn
+    /// more often than large ones (half the draws fall in the range's first quarter).
+    static func samplePrices(_ ranges: [ClosedRange<Double>], random: CounterRandom) -> PacingPrices {
+        let defaults = [PacingPrices.defaults.revenue, PacingPrices.defaults.impressions, PacingPrices.defaults.negatives, PacingPrices.defaults.organic]
+        var values = defaults
+        for k in 0..<4 where random.uniform(UInt64(2 * k)) >= 0.5 {
+            let u = random.uniform(UInt64(2 * k + 1))
+            let range = ranges[k]
+            if k == 0 && range.lowerBound > 0 {
+                values[k] = exp(log(range.lowerBound) + u * (log(range.upperBound) - log(range.lowerBound)))
+            } else {
+                values[k] = range.lowerBound + u * u * (range.upperBound - range.lowerBound)
+            }
+            values[k] = min(range.upperBound, max(range.lowerBound, values[k]))
+        }
+        return PacingPrices(revenue: values[0], impressions: values[1], negatives: values[2], organic: values[3])
+    }
+
+    /// The pricing scales of this problem: revenue per impression, per negative reaction and
+    /// per organic item over `users` episodes at the default prices, each session's plan drawn
+    /// uniformly among the valid ones (a reference that needs no policy, so a resumed run
+    /// measures the same).
+    package mutating func measurePricing(users: Range<Int>, random: CounterRandom, ranges: [ClosedRange<Double>] = NetworkPricing.defaultRanges) -> NetworkPricing {
+        var totals = (revenue: 0.0, impressions: 0.0, negatives: 0.0, items: 0.0)
+        for episode in users {
+            let luck = random.child(UInt64(episode))
+            var current = reset(episode: episode)
+            var stepIndex: UInt64 = 0
+            while let step = current, var trajectory, let session = context {
+                let allowed = step.mask.indices.filter { step.mask[$0] }
+                let action = allowed[min(allowed.count - 1, Int(luck.uniform(stepIndex) * Double(allowed.count)))]
+                let plan = catalog.plan(specs[action], region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
+                var decider = PlanDecider(plan: plan ?? AdPlan())
+                guard let outcome = try? model.step(&trajectory, decider: &decider, policyName: "pricing scales") else {
+                    preconditionFailure("a catalog plan broke a placement rule")
+                }
+                self.trajectory = trajectory
+                totals.revenue += outcome.revenue
+                totals.impressions += Double(outcome.ads)
+                totals.negatives += Double(outcome.negatives)
+                totals.items += Double(outcome.items)
+                current = outcome.churned || !trajectory.isActive ? nil : observe()
+                stepIndex += 1
+            }
+        }
+        return NetworkPricing(
+            totalRevenue: totals.revenue, impressions: totals.impressions, negatives: totals.negatives, organicItems: totals.items,
+            ranges: ranges)
+    }
+
     /// Runs `episodes` with `teacher` deciding every session (as given: pass its
     /// `conservative()` form for its greedy choices) among the session's valid plans, for a
     /// warm start by behaviour cloning. Observations are raw (not normalized); the recorded
@@ -111,7 +186,9 @@ extension SimulatedEpisodes {
             var time = 0.0
             while let step = current, let session = context {
                 catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
-                let choice = teacher.decide(session.decision, candidates: candidates, random: luck.child(stepIndex), workspace: workspace)
+                var decision = session.decision
+                decision.prices = prices
+                let choice = teacher.decide(decision, candidates: candidates, random: luck.child(stepIndex), workspace: workspace)
                 guard let action = actionIndex[candidates[choice.index].spec] else {
                     preconditionFailure("the teacher chose \(candidates[choice.index].spec), which is not in the action list")
                 }

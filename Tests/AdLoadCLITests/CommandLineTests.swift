@@ -245,6 +245,42 @@ struct CommandLineTests {
         #expect(networks[0] == networks[1], "the network depends on the seed, not on --threads")
     }
 
+    @Test("train pg --priced writes a priced policy (an organic item worth the revenue per item when the environment has no engagement weight); --resume gives the uninterrupted run's network")
+    func trainPricedPolicyGradient() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-priced-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func train(_ name: String, iterations: Int, resume: String? = nil) throws -> [String: Any] {
+            let out = folder.appendingPathComponent("\(name).json").path
+            var command = try AdLoad.parseAsRoot([
+                "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "30", "--days", "5", "--iterations", "\(iterations)",
+                "--episodes", "8", "--threads", "2", "--priced", "--quiet", "--checkpoint-every", "1", "--out", out,
+            ] + (resume.map { ["--resume", $0] } ?? []))
+            try command.run()
+            return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        }
+        let whole = try train("whole", iterations: 2)
+        let pricing = try #require(whole["pricing"] as? [String: Any])
+        let scales = try #require(pricing["scales"] as? [String: Double])
+        let reward = try #require(whole["reward"] as? [String: Double])
+        #expect((scales["organic_items"] ?? 0) > 0 && reward["items"] == scales["organic_items"])
+        #expect((scales["impressions"] ?? 0) > 0 && (scales["negatives"] ?? 0) > 0)
+        let sizes = try #require((whole["network"] as? [String: Any])?["sizes"] as? [Int])
+        let config = try EnvironmentConfig.load(path: repositoryFile("env/default.json"))
+        #expect(sizes.first == config.featureSchema.contextCount + 4, "the context's features and the four prices")
+
+        _ = try train("part", iterations: 1)
+        let resumed = try train("part", iterations: 2, resume: folder.appendingPathComponent("part.checkpoint").path)
+        #expect((resumed["network"] as? NSDictionary) == (whole["network"] as? NSDictionary))
+        #expect((resumed["pricing"] as? NSDictionary) == (whole["pricing"] as? NSDictionary))
+
+        var simulate = try AdLoad.parseAsRoot([
+            "simulate", "--policy", folder.appendingPathComponent("whole.json").path, "--env", repositoryFile("env/default.json"),
+            "--targets", repositoryFile("env/targets/default.json"), "--users", "20", "--days", "3", "--threads", "1", "--quiet", "--json",
+        ])
+        try simulate.run()
+    }
+
     @Test("train pg --warm-start clones a shipped bandit before PPO; a missing teacher or --warm-start-episodes without one is refused")
     func warmStart() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-warm-\(UUID().uuidString)")

@@ -93,4 +93,64 @@ struct NetworkPolicyTests {
         let tampered = #expect(throws: ConfigError.self) { try PolicyFile.load(path: path, expectedSchema: nil) }
         #expect(tampered?.key == "checksum")
     }
+
+    /// A priced random network: the context's features and the four prices in.
+    static func pricedPolicy() -> NetworkPolicy {
+        let schema = PolicyFileTests.schema
+        let header = PolicyHeader(schema: schema, planFamily: .standard, reward: ["revenue": 1, "items": 0.001], provenance: PolicyFileTests.provenance)
+        let actions = Array(candidates.map(\.spec))
+        let inputs = schema.contextCount + 4
+        let network = MLP(sizes: [inputs, 12, actions.count], random: CounterRandom(seed: 9, domain: 1), outputGain: 2)
+        return NetworkPolicy(
+            algorithm: "ppo", settings: [(name: "clip", value: 0.2)], header: header, actions: actions,
+            mean: (0..<inputs).map { 0.05 * Double($0 % 4) }, standardDeviation: (0..<inputs).map { 1 + 0.25 * Double($0 % 3) },
+            network: network, pricing: NetworkPricing(scales: [0.004, 0.3, 0.0002]))
+    }
+
+    @Test("a priced network reads the prices (clamped to its training ranges) after the context; its file keeps the pricing")
+    func priced() throws {
+        let policy = Self.pricedPolicy()
+        let workspace = policy.makeWorkspace(maxCandidates: Self.candidates.count)
+        var random = TestRandom(seed: 0x77)
+        var scratch = MLP.Scratch(for: policy.network)
+        var probabilities: [Double] = []
+        let ranges = NetworkPricing.defaultRanges
+        func byHand(_ c: [Double], _ prices: [Double]) -> [Double] {
+            let raw = c + prices.indices.map { min(ranges[$0].upperBound, max(ranges[$0].lowerBound, prices[$0])) }
+            policy.network.infer(Vector(raw.indices.map { (raw[$0] - policy.mean[$0]) / policy.standardDeviation[$0] }), scratch: &scratch)
+            let logits = Self.candidates.indices.map { scratch.output[$0] }
+            let weights = logits.map { exp($0 - logits.max()!) }
+            return weights.map { $0 / weights.reduce(0, +) }
+        }
+        let c = randomContext(PolicyFileTests.schema.contextCount, using: &random)
+        var seen: [[Double]] = []
+        for prices in [[1.0, 0, 0, 0], [2.0, 0.5, 0, 0], [1, 0, 1.5, 0.7], [15, 12, 0, 0], [10, 10, 0, 0]] {
+            workspace.load(features: c, prices: PacingPrices(revenue: prices[0], impressions: prices[1], negatives: prices[2], organic: prices[3]))
+            _ = policy.probabilities(Self.candidates, random: random.stream(), workspace: workspace, into: &probabilities)
+            let expected = byHand(c, prices)
+            for k in Self.candidates.indices { #expect(abs(probabilities[k] - expected[k]) < 1e-12) }
+            seen.append(probabilities)
+        }
+        #expect(seen[0] != seen[1] && seen[1] != seen[2], "the prices move the probabilities")
+        #expect(seen[3] == seen[4], "prices past the training ranges read as the ranges' ends")
+
+        // The file keeps the pricing; a range upside down is named by file and key.
+        let directory = try PolicyFileTests.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("priced.json").path
+        let text = try policy.rendered()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let loaded = try #require(try PolicyFile.load(path: path, expectedSchema: PolicyFileTests.schema) as? NetworkPolicy)
+        let reloaded = try loaded.rendered()
+        #expect(loaded.pricing == policy.pricing && loaded.network == policy.network && reloaded == text)
+        var document = try JSONValue.parse(Data(text.utf8), file: path)
+        document[path: "pricing.ranges.impressions"] = .array([.number(2), .number(1)])
+        try Data(sealed(document).utf8).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: ConfigError.self) { try PolicyFile.load(path: path, expectedSchema: nil) }
+        #expect(error?.file == path && error?.key == "pricing.ranges.impressions")
+        // Unpriced files stay as they were: no pricing key.
+        let unpriced = try Self.policy().rendered()
+        #expect(!unpriced.contains("pricing"))
+    }
 }
+

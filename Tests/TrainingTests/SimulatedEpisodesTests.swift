@@ -1,4 +1,5 @@
 import AdLoadCore
+import Policies
 import PolicyGradient
 @testable import Simulation
 import Testing
@@ -64,5 +65,73 @@ struct SimulatedEpisodesTests {
         // The update's blocks are summed in a fixed order: any thread count gives the same networks.
         let threaded = run(threads: 3)
         #expect(threaded.statistics == first.statistics && threaded.model == first.model)
+    }
+
+    /// Runs every user of `setup` with a fixed rule (the first allowed plan with ads, else
+    /// none) and returns each step's reward, and each episode's prices.
+    static func fixedRewards(_ episodes: inout SimulatedEpisodes, users: Int) -> (rewards: [Double], prices: [PacingPrices]) {
+        var rewards: [Double] = []
+        var prices: [PacingPrices] = []
+        for user in 0..<users {
+            var step = episodes.reset(episode: user)
+            prices.append(episodes.prices)
+            while let current = step {
+                let action = current.mask.indices.first { current.mask[$0] && !episodes.specs[$0].isEmpty } ?? episodes.specs.firstIndex(of: .empty)!
+                let result = episodes.step(action)
+                rewards.append(result.reward)
+                step = result.next
+            }
+        }
+        return (rewards, prices)
+    }
+
+    @Test("priced episodes: the prices are drawn per episode, observed after the context, and weigh the reward exactly")
+    func pricedEpisodes() throws {
+        let config = try defaultEnvironment()
+        let model = EnvironmentModel(config: config)
+        let setup = SimulationSetup(users: 40, days: 6, seed: 12)
+        let schema = config.featureSchema
+        var unpriced = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: 0)
+        // Only the revenue price moves, from its default 1 up to 2.5: a step's reward is then
+        // exactly p_rev times the unpriced one (the same plans on the same luck).
+        let pricing = NetworkPricing(scales: [0.01, 0.2, 0.001], ranges: [1...2.5, 0...0, 0...0, 0...0])
+        var priced = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: 0, pricing: pricing)
+        priced.priceDraws = CounterRandom(seed: 8, domain: 2)
+        #expect(priced.observationCount == schema.contextCount + 4)
+        let plain = Self.fixedRewards(&unpriced, users: setup.users)
+        let weighed = Self.fixedRewards(&priced, users: setup.users)
+        #expect(plain.rewards.count == weighed.rewards.count && plain.rewards.contains { $0 > 0 })
+        let revenuePrices = weighed.prices.map(\.revenue)
+        #expect(revenuePrices.contains(1) && revenuePrices.contains { $0 > 1 } && revenuePrices.allSatisfy { (1...2.5).contains($0) },
+                "each price is its default or drawn from its range: \(revenuePrices)")
+        #expect(weighed.prices.allSatisfy { $0.impressions == 0 && $0.negatives == 0 && $0.organic == 0 })
+        var step = 0
+        for user in 0..<setup.users {
+            var episode = priced.reset(episode: user)
+            #expect(priced.prices == weighed.prices[user], "the same episode draws the same prices")
+            while let current = episode {
+                #expect(Array(current.observation.suffix(4)) == [priced.prices.revenue, 0, 0, 0], "the prices follow the context")
+                #expect(weighed.rewards[step] == priced.prices.revenue * plain.rewards[step])
+                let action = current.mask.indices.first { current.mask[$0] && !priced.specs[$0].isEmpty } ?? priced.specs.firstIndex(of: .empty)!
+                episode = priced.step(action).next
+                step += 1
+            }
+        }
+        // Draws over the default ranges: about half the episodes keep each default, the rest
+        // fall inside the range, and another stream draws other prices.
+        let draws = (0..<2000).map { SimulatedEpisodes.samplePrices(NetworkPricing.defaultRanges, random: CounterRandom(seed: 3, domain: 4).child(UInt64($0))) }
+        let kept = draws.filter { $0.impressions == 0 }.count
+        #expect(abs(kept - 1000) < 120, "impression price kept at its default in \(kept) of 2000 episodes")
+        #expect(draws.allSatisfy { NetworkPricing.defaultRanges[0].contains($0.revenue) && NetworkPricing.defaultRanges[1].contains($0.impressions) })
+        let revenueDraws = draws.map(\.revenue).filter { $0 != 1 }
+        #expect(revenueDraws.filter { $0 < 1 }.count > 300 && revenueDraws.filter { $0 > 1 }.count > 300, "log-uniform around the default")
+        let again = SimulatedEpisodes.samplePrices(NetworkPricing.defaultRanges, random: CounterRandom(seed: 3, domain: 4).child(0))
+        #expect(again == draws[0])
+
+        // The objective by hand, at prices where every term counts.
+        let outcome = PricedOutcome(revenue: 0.3, impressions: 4, negatives: 1, organicItems: 50)
+        let prices = PacingPrices(revenue: 1.5, impressions: 0.5, negatives: 2, organic: 0.25)
+        let expected = 1.5 * 0.3 + 0.002 * 50 - 0.5 * 0.01 * 4 - 2 * 0.2 * 1 + 0.25 * 0.001 * 50
+        #expect(abs(pricing.objective(outcome, prices: prices, engagementWeight: 0.002) - expected) < 1e-15)
     }
 }
