@@ -178,7 +178,7 @@ struct LoggedChoices {
             let candidates = record.offeredPlans
             let random = PolicyEvaluation.decisionStream(for: record, seed: seed)
             for (index, policy) in policies.enumerated() {
-                workspaces[index].load(features: record.features)
+                workspaces[index].load(features: record.features, prices: record.pacingPrices)
                 plans[index].append(candidates[policy.decide(candidates, random: random, workspace: workspaces[index]).index].plan)
             }
         }

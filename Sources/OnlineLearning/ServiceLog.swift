@@ -53,7 +53,8 @@ package struct ServiceLog: Sendable {
         let decoder = JSONDecoder()
         var decisions: [DecisionEntry] = []
         for streamEntry in streamEntries {
-            guard let text = streamEntry.fields["d"], let entry = try? decoder.decode(DecisionEntry.self, from: Data(text.utf8)) else {
+            guard let text = streamEntry.fields["d"], let entry = try? decoder.decode(DecisionEntry.self, from: Data(text.utf8)),
+                  entry.prices.map({ $0.count == 4 && $0.allSatisfy { $0.isFinite && $0 >= 0 } }) ?? true else {
                 log.unreadable += 1
                 continue
             }
@@ -108,7 +109,7 @@ package struct ServiceLog: Sendable {
                 outcome: LoggedRecord.Outcome(
                     items: tally.items, ads: tally.impressions, clicks: tally.clicks, negatives: tally.negatives, revenue: tally.revenue),
                 reward: tally.reward(weights: weights, plan: candidates[chosen].plan, defaultReward: defaultReward),
-                rewardWeights: weights.dictionary, sim: nil, contextSchema: entry.contextSchema))
+                rewardWeights: weights.dictionary, sim: nil, contextSchema: entry.contextSchema, prices: entry.prices))
         }
         return log
     }

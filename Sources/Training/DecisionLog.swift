@@ -95,12 +95,16 @@ package struct LoggedRecord: Sendable, Codable, Equatable {
     /// The weights that made `reward` from the outcome (see ``RewardWeights``).
     package var rewardWeights: [String: Double]
     package var sim: TrajectorySnapshot?
+    /// The pacing prices the decision used (revenue, impressions, negatives, organic), when
+    /// pacing was on; `nil` (and no key) for the default prices. A priced target policy is
+    /// evaluated at the prices each logged decision saw.
+    package var prices: [Double]?
 
     enum CodingKeys: String, CodingKey {
         case policy, region, device, tenure, hour, features, candidates, chosen, probability, propensity, outcome, reward, sim
         case decisionID = "decision_id", policyVersion = "policy_version", adsToday = "ads_today"
         case feedLength = "feed_length", adLimit = "ad_limit", adPositions = "ad_positions", rewardWeights = "reward_weights"
-        case contextSchema = "context_schema"
+        case contextSchema = "context_schema", prices
     }
 
     /// A record from its parts (the decision service and tests build records this way).
@@ -108,7 +112,7 @@ package struct LoggedRecord: Sendable, Codable, Equatable {
         decisionID: String, policy: String, policyVersion: String, region: String, device: String, tenure: String,
         hour: Int, adsToday: Int, feedLength: Int, adLimit: Int, features: [Double], candidates: [Candidate], chosen: Int,
         adPositions: [Int], probability: Double, propensity: String, outcome: Outcome, reward: Double,
-        rewardWeights: [String: Double], sim: TrajectorySnapshot?, contextSchema: String? = nil
+        rewardWeights: [String: Double], sim: TrajectorySnapshot?, contextSchema: String? = nil, prices: [Double]? = nil
     ) {
         self.decisionID = decisionID
         self.policy = policy
@@ -131,6 +135,15 @@ package struct LoggedRecord: Sendable, Codable, Equatable {
         self.reward = reward
         self.rewardWeights = rewardWeights
         self.sim = sim
+        self.prices = prices
+    }
+
+    /// The prices the decision used (the defaults when the record has none).
+    /// - Precondition: `prices`, when present, has four values (``DecisionLogReader`` checks it).
+    package var pacingPrices: PacingPrices {
+        guard let prices else { return .defaults }
+        precondition(prices.count == 4, "LoggedRecord: prices has \(prices.count) values, four expected")
+        return PacingPrices(revenue: prices[0], impressions: prices[1], negatives: prices[2], organic: prices[3])
     }
 
     /// Throws unless `features` can be read with `layout`'s schema: the same count and the
@@ -250,6 +263,9 @@ package enum DecisionLogReader {
             throw .badRecord(path: "", line: 0, problem: "probability = \(record.probability) is outside (0, 1]")
         }
         guard record.reward.isFinite else { throw .badRecord(path: "", line: 0, problem: "reward is not finite") }
+        if let prices = record.prices, prices.count != 4 || !prices.allSatisfy({ $0.isFinite && $0 >= 0 }) {
+            throw .badRecord(path: "", line: 0, problem: "prices must be four non-negative numbers (revenue, impressions, negatives, organic), got \(prices)")
+        }
     }
 
     static func describe(_ error: any Error) -> String {

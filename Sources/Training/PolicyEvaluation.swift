@@ -44,7 +44,7 @@ package struct PolicyEvaluation: Sendable {
         var decisions: [LoggedDecision] = []
         for (index, record) in records.enumerated() {
             let candidates = candidateSets[index]
-            workspace.load(features: record.features)
+            workspace.load(features: record.features, prices: record.pacingPrices)
             _ = target.probabilities(
                 candidates, random: Self.random(for: record, seed: decisionSeed), workspace: workspace, into: &probabilities)
             var predictedTarget = 0.0

@@ -47,9 +47,12 @@ extension WarmStart {
         guard let algorithm = BanditAlgorithm.defaults(named: name) else {
             preconditionFailure("the environment's teacher \(name) is a bandit algorithm (checked when the file is loaded)")
         }
-        let bandit = try LinearBandit(
+        var bandit = try LinearBandit(
             contextCount: schema.contextCount, descriptorCount: schema.descriptorCount, algorithm: algorithm,
             lambda: TrainingDefaults.lambda(for: name, settings: settings))
+        // Priced, as `train bandit` trains it: a priced PPO's clone then learns how the
+        // teacher answers prices (at the default prices it decides as an unpriced one).
+        bandit.enablePricing()
         return try BanditRunner(model: model, threads: threads).train(
             bandit, name: name, schema: schema, setup: setup,
             reward: try TrainingDefaults.reward(for: name, engagementWeight: engagementWeight, settings: settings), provenance: provenance,

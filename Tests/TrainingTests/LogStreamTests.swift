@@ -188,6 +188,74 @@ struct LogStreamTests {
         }
     }
 
+    @Test("logged prices: a priced target is evaluated at each decision's prices, in memory and streamed; bad prices are refused by line")
+    func loggedPrices() throws {
+        let (path, records, schema) = Self.log
+        let trained = try LoggedTraining.statistics(paths: [path], schema: schema, maxWeight: 10, threads: 2).applied(to: try freshBandit(schema))
+        #expect(trained.pricing != nil)
+        let target = contract(try trained.with(algorithm: .softmax(temperature: 0.02)), schema: schema)
+        // Every other decision was paced: an impression price and a revenue price that vary.
+        let priced = records.enumerated().map { index, record -> LoggedRecord in
+            var record = record
+            if index % 2 == 0 { record.prices = [1 + Double(index % 7) / 7, Double(index % 5), 0, 0.25] }
+            return record
+        }
+        let pricedPath = temporaryPath("priced-stream.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: pricedPath) }
+        let writer = try DecisionLogWriter(path: pricedPath)
+        for record in priced { try writer.write(record) }
+        try writer.close()
+        let reread = try DecisionLogReader.read(path: pricedPath)
+        #expect(reread == priced, "prices survive the log")
+
+        // In memory, by hand: the target's probability of each logged plan at the logged prices.
+        let evaluation = try PolicyEvaluation(target: target, records: priced, decisionSeed: 9)
+        let workspace = target.makeWorkspace(maxCandidates: 200)
+        var probabilities: [Double] = []
+        var moved = 0
+        for (record, decision) in zip(priced, evaluation.decisions) {
+            let candidates = record.candidatePlans()
+            workspace.load(features: record.features, prices: record.pacingPrices)
+            _ = target.probabilities(candidates, random: PolicyEvaluation.random(for: record, seed: 9), workspace: workspace, into: &probabilities)
+            #expect(decision.targetProbability == probabilities[record.chosen])
+            workspace.load(features: record.features)
+            _ = target.probabilities(candidates, random: PolicyEvaluation.random(for: record, seed: 9), workspace: workspace, into: &probabilities)
+            if abs(decision.targetProbability - probabilities[record.chosen]) > 1e-6 { moved += 1 }
+        }
+        #expect(moved > priced.count / 10, "the prices move the target's probabilities (\(moved) of \(priced.count))")
+
+        // Streamed: the fast parser reads the prices and gives the in-memory estimates.
+        var parser = DecisionLineParser()
+        var parsed = ParsedDecision()
+        let lines = try String(contentsOfFile: pricedPath, encoding: .utf8).split(separator: "\n")
+        for (line, record) in zip(lines, priced) {
+            var bytes = Array(line.utf8)
+            try bytes.withUnsafeBytes { try parser.parse($0, into: &parsed) }
+            bytes.removeAll()
+            #expect(parsed.prices == record.pacingPrices)
+        }
+        let bootstrap = BootstrapConfiguration(replicates: 200, seed: 11)
+        let memory = try OffPolicyReport(decisions: evaluation.decisions, bootstrap: bootstrap)
+        let streamed = try StreamedEvaluation.report(target: target, paths: [pricedPath], switchThreshold: 20, bootstrap: bootstrap, decisionSeed: 9, threads: 2)
+        for (one, reference) in zip(streamed.report.estimates, memory.estimates) {
+            #expect(abs(one.value - reference.value) <= 1e-9 * max(1, abs(reference.value)), "\(one.name): \(one.value) vs \(reference.value)")
+        }
+
+        // Three prices, or a negative one, are refused with the line.
+        for bad in ["[1,2,3]", "[1,-2,0,0]"] {
+            let line = String(lines[0]).replacingOccurrences(of: "\"prices\":[", with: "\"prices\":\(bad),\"was\":[")
+            var bytes = Array(line.utf8)
+            let error = #expect(throws: LineProblem.self) { try bytes.withUnsafeBytes { try parser.parse($0, into: &parsed) } }
+            #expect(error?.message.contains("prices") == true, "\(String(describing: error?.message))")
+            bytes.removeAll()
+            let badPath = temporaryPath("bad-prices.jsonl")
+            defer { try? FileManager.default.removeItem(atPath: badPath) }
+            try Data((line + "\n").utf8).write(to: URL(fileURLWithPath: badPath))
+            let readError = #expect(throws: DecisionLogError.self) { try DecisionLogReader.read(path: badPath) }
+            #expect(readError?.description.hasPrefix("\(badPath):1: prices must be four non-negative numbers") == true, "\(String(describing: readError))")
+        }
+    }
+
     @Test("a gzip-compressed log (several members too) gives the plain log's sums bit for bit; a corrupt one is refused by name")
     func gzipLogs() throws {
         let (path, _, schema) = Self.log

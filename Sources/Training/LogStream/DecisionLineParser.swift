@@ -23,6 +23,8 @@ package struct ParsedDecision: Sendable {
     /// The simulated user and session index, for logs written by `adload simulate --log`.
     package var simUser: Int?
     package var simSession: Int?
+    /// The pacing prices the decision used (the defaults when the line has none).
+    package var prices = PacingPrices.defaults
 
     package init() {}
 
@@ -43,6 +45,7 @@ package struct ParsedDecision: Sendable {
         items = -1
         simUser = nil
         simSession = nil
+        prices = .defaults
     }
 
     /// The chosen plan laid out in the session.
@@ -113,6 +116,8 @@ package struct DecisionLineParser {
                     if try !consumeNull() { record.contextSchemaHash = try stringHash("context_schema") }
                 case keys.sim:
                     if try !consumeNull() { try parseSim(into: &record) }
+                case keys.prices:
+                    if try !consumeNull() { try parsePrices(into: &record) }
                 default:
                     try skipValue()
                 }
@@ -162,6 +167,7 @@ package struct DecisionLineParser {
         let items = FNV1a64.hash("items")
         let user = FNV1a64.hash("user")
         let session = FNV1a64.hash("session")
+        let prices = FNV1a64.hash("prices")
     }
 
     // MARK: Structure
@@ -223,6 +229,30 @@ package struct DecisionLineParser {
             }
         } while try consume(UInt8(ascii: ","))
         try expect(UInt8(ascii: "}"))
+    }
+
+    /// `prices`: four non-negative numbers (revenue, impressions, negatives, organic).
+    mutating func parsePrices(into record: inout ParsedDecision) throws(LineProblem) {
+        try expect(UInt8(ascii: "["))
+        var values = (0.0, 0.0, 0.0, 0.0)
+        var count = 0
+        if try !consume(UInt8(ascii: "]")) {
+            repeat {
+                let value = try number("prices")
+                guard value.isFinite && value >= 0 else { throw LineProblem("prices must be non-negative numbers, got \(value)") }
+                switch count {
+                case 0: values.0 = value
+                case 1: values.1 = value
+                case 2: values.2 = value
+                case 3: values.3 = value
+                default: break
+                }
+                count += 1
+            } while try consume(UInt8(ascii: ","))
+            try expect(UInt8(ascii: "]"))
+        }
+        guard count == 4 else { throw LineProblem("prices must hold four numbers (revenue, impressions, negatives, organic), got \(count)") }
+        record.prices = PacingPrices(revenue: values.0, impressions: values.1, negatives: values.2, organic: values.3)
     }
 
     mutating func parseNumberArray(into values: inout [Double]) throws(LineProblem) {

@@ -200,7 +200,7 @@ package enum StreamedEvaluation {
                 for spec in record.candidates {
                     candidates.append(CandidatePlan(spec: spec, plan: spec.plan(feedLength: record.feedLength, limit: record.adLimit)))
                 }
-                workspace.load(features: record.features)
+                workspace.load(features: record.features, prices: record.prices)
                 let random: CounterRandom
                 if let user = record.simUser, let session = record.simSession {
                     random = SimulatedPolicy.decisionRandom(seed: decisionSeed, user: user, session: session)
