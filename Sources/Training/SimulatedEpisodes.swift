@@ -35,6 +35,8 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     package var priceDraws = CounterRandom(seed: 0, domain: 0x7072) // "pr"
     /// The current episode's prices (the defaults when unpriced).
     package private(set) var prices = PacingPrices.defaults
+    /// What followed the last step (for `adload env`'s `info`).
+    package private(set) var lastOutcome: SessionOutcome?
     var trajectory: UserTrajectory?
     var context: SessionContext?
     var features: [Double]
@@ -94,6 +96,7 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
             preconditionFailure("a catalog plan broke a placement rule: \(error)")
         }
         self.trajectory = trajectory
+        lastOutcome = outcome
         let reward = pricing.map { $0.objective(Self.priced(outcome), prices: prices, engagementWeight: engagementWeight) }
             ?? outcome.revenue + engagementWeight * Double(outcome.items)
         if outcome.churned {
