@@ -7,7 +7,7 @@ package struct AdLoad: AsyncParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "adload",
         abstract: "Decides how many ads each feed session gets, and where, and learns it from users.",
-        subcommands: [Serve.self, Learn.self, Replay.self, Simulate.self, Train.self, Evaluate.self, PolicyCommand.self, EnvCommand.self, Bench.self]
+        subcommands: [Serve.self, Learn.self, Replay.self, Simulate.self, Train.self, Evaluate.self, Export.self, PolicyCommand.self, EnvCommand.self, Bench.self]
     )
 
     package init() {}

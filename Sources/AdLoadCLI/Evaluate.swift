@@ -5,6 +5,11 @@ import Policies
 import Simulation
 import Training
 
+/// `evaluate --format`: our decision logs, or rows that already carry the target's probabilities.
+enum EvaluationLogFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case adload, generic
+}
+
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Estimate a policy's value from logged decisions (IPS, SNIPS, DM, DR, switch-DR).",
@@ -19,8 +24,13 @@ struct Evaluate: ParsableCommand {
         the log in memory and resamples decisions with a multinomial bootstrap.
         """)
 
-    @Option(help: "The target policy file.")
-    var policy: String
+    @Option(help: "The target policy file (not with --format generic, whose rows carry the target's probabilities).")
+    var policy: String?
+
+    @Option(help: ArgumentHelp(
+        "The logs' format: adload (decision logs) or generic (reward, propensity and target probability per row; docs/interop.md).",
+        valueName: "format"))
+    var format: EvaluationLogFormat = .adload
 
     @Option(help: ArgumentHelp(
         "The decision log (JSON Lines, from `adload simulate --log` or the service); repeat it, or quote a glob, for several.",
@@ -78,6 +88,13 @@ struct Evaluate: ParsableCommand {
             return
         }
         guard !logs.isEmpty else { throw ValidationError("--logs is required (or --merge)") }
+        if format == .generic {
+            guard policy == nil, env == nil, !exploit, emitModelStats == nil, emitStats == nil, modelStats.isEmpty else {
+                throw ValidationError("--format generic reads the target's probabilities from the rows: no --policy, --env, --exploit or sharding options")
+            }
+        } else if policy == nil {
+            throw ValidationError("--policy is required (the target policy file), unless --format generic")
+        }
         if emitModelStats != nil || emitStats != nil || !modelStats.isEmpty {
             guard env == nil else { throw ValidationError("sharded evaluation streams the logs: --env does not apply") }
             guard emitModelStats == nil || (emitStats == nil && modelStats.isEmpty) else {
@@ -93,6 +110,11 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         prepareLinearAlgebra()
+        if format == .generic {
+            try runGeneric()
+            return
+        }
+        guard let policy else { throw ValidationError("--policy is required (the target policy file), unless --format generic") }
         let config = try env.map(loadEnvironment)
         var target: any DecisionPolicy
         do { target = try PolicyFile.load(path: policy, expectedSchema: config?.featureSchema) } catch { throw CLIError(error.description) }
@@ -189,17 +211,40 @@ struct Evaluate: ParsableCommand {
         try printReport(report, loggedValue: loggedValue, decisions: decisions, source: source, truth: truth)
     }
 
-    /// Prints the estimates as a table, or as one JSON object.
-    func printReport(_ report: OffPolicyReport, loggedValue: Double, decisions: Int, source: String, truth: Double?) throws {
+    /// `--format generic`: the estimators on rows that carry the target's probabilities,
+    /// with the multinomial bootstrap of the in-memory evaluation (`--env`'s); DM, DR and
+    /// switch-DR only when the rows carry predictions.
+    func runGeneric() throws {
+        let paths = try expandLogPaths(logs)
+        let log: GenericLog
+        do { log = try GenericLog.read(paths: paths) } catch { throw CLIError(error.description) }
+        let report: OffPolicyReport
+        do {
+            report = try OffPolicyReport(
+                decisions: log.decisions, switchThreshold: switchThreshold, bootstrap: BootstrapConfiguration(replicates: bootstrap, seed: seed))
+        } catch {
+            throw CLIError("\(paths.joined(separator: ", ")): \(error)")
+        }
+        try printReport(
+            report, loggedValue: log.loggedValue, decisions: log.decisions.count, source: paths.joined(separator: ", "), truth: nil,
+            only: log.estimatorNames)
+    }
+
+    /// Prints the estimates as a table, or as one JSON object (only those in `only`, when given).
+    func printReport(_ report: OffPolicyReport, loggedValue: Double, decisions: Int, source: String, truth: Double?, only: Set<String>? = nil) throws {
+        let policy = self.policy ?? "the rows' target probabilities"
         if json {
             var fields = ["\"policy\": \(JSONValue.quoted(policy))", "\"logs\": \(JSONValue.quoted(source))", "\"decisions\": \(decisions)",
-                          "\"logged_value\": \(loggedValue)", "\"estimates\": \(report.json)"]
+                          "\"logged_value\": \(loggedValue)", "\"estimates\": \(report.json(only: only))"]
             if let truth { fields.append("\"true_value\": \(truth)") }
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
             print("target \(policy)\(exploit ? " (greedy)" : ""), \(decisions) logged decisions from \(source)")
             print(String(format: "logging policy's mean reward: %.6f", loggedValue))
-            print(report.table)
+            print(report.table(only: only))
+            if only.map({ $0.count < report.estimates.count }) == true {
+                print("DM, DR and switch-DR need reward-model predictions in the rows (docs/interop.md)")
+            }
             if let truth {
                 print(String(format: "true value by simulation: %.6f", truth))
                 for estimate in report.estimates {
@@ -217,7 +262,7 @@ struct Evaluate: ParsableCommand {
             let loaded: (statistics: LoggedStatistics, contextFingerprint: String)
             do { loaded = try StreamedEvaluation.loadModel(path: path) } catch { throw CLIError(error.description) }
             guard loaded.contextFingerprint == schema.contextFingerprint, loaded.statistics.dimension == schema.contextCount * schema.descriptorCount else {
-                throw CLIError("\(path): reward-model statistics of other features (\(loaded.contextFingerprint)) than \(policy)'s (\(schema.contextFingerprint))")
+                throw CLIError("\(path): reward-model statistics of other features (\(loaded.contextFingerprint)) than \(policy ?? "the policy")'s (\(schema.contextFingerprint))")
             }
             if total == nil { total = LoggedStatistics(dimension: loaded.statistics.dimension) }
             total?.append(loaded.statistics)
@@ -228,6 +273,7 @@ struct Evaluate: ParsableCommand {
 
     /// `--merge`: the report from every shard's round-2 sums.
     func printMerged(target: any DecisionPolicy) throws {
+        guard let policy else { throw ValidationError("--merge needs --policy") }
         var total: StreamedEvaluation.Sums?
         var first: StreamedEvaluation.ShardSettings?
         var shards: [String: String] = [:]

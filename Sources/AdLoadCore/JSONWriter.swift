@@ -50,6 +50,15 @@ package struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Appends `"name":` for a key known only at run time (escaped as any string), preceded
+    /// by a comma unless it is the object's first key.
+    package mutating func dynamicKey(_ name: String) {
+        if afterFirstKey { bytes.append(UInt8(ascii: ",")) }
+        afterFirstKey = true
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
     /// Appends `text` as a JSON string literal: `"` and `\` escaped, control characters as
     /// `\n`, `\r`, `\t` or `\u00XX`, everything else (multi-byte UTF-8 included) as is.
     package mutating func string(_ text: String) {

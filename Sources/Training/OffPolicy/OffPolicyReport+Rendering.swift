@@ -9,7 +9,11 @@ extension OffPolicyReport {
     /// `standard_error`, `lower95`, `upper95`, `effective_sample_size`, `n`. Numbers use
     /// Swift's shortest round-trip form; non-finite numbers (an infinite threshold) are `null`.
     /// The text is a pure function of the report.
-    package var json: String {
+    package var json: String { json(only: nil) }
+
+    /// ``json`` with only the estimators named in `names` (all when `nil`): a log without
+    /// reward-model predictions has no DM, DR or switch-DR.
+    package func json(only names: Set<String>?) -> String {
         var lines = [
             "{",
             "  \"n\": \(n),",
@@ -18,7 +22,7 @@ extension OffPolicyReport {
             "  \"bootstrap_seed\": \(bootstrap.seed),",
             "  \"estimates\": [",
         ]
-        let objects = estimates.map { "    " + $0.json }
+        let objects = estimates.filter { names?.contains($0.name) ?? true }.map { "    " + $0.json }
         lines.append(objects.joined(separator: ",\n"))
         lines.append("  ]")
         lines.append("}")
@@ -29,9 +33,12 @@ extension OffPolicyReport {
     ///
     /// Values are printed with 4 decimals, ESS with 1; a header line states n, the
     /// bootstrap replicate count and seed, and the switch-DR threshold.
-    package var table: String {
+    package var table: String { table(only: nil) }
+
+    /// ``table`` with only the estimators named in `names` (all when `nil`).
+    package func table(only names: Set<String>?) -> String {
         let header = ["estimator", "value", "95% interval", "std. error", "ESS"]
-        let rows = estimates.map { estimate in
+        let rows = estimates.filter { names?.contains($0.name) ?? true }.map { estimate in
             [
                 estimate.name,
                 decimal(estimate.value, 4),
