@@ -56,6 +56,7 @@ struct EnvironmentProtocolTests {
         var plain = try Self.server(batch: 2)
         var packed = try Self.server(batch: 2, encoding: .base64)
         var untouched = try Self.server(batch: 2)
+        var actionsBuffer: [Int] = []
         // A seed whose first user's first session forbids some plan (another region's, or
         // one whose first ad lies past the feed).
         var seed = 0
@@ -85,6 +86,21 @@ struct EnvironmentProtocolTests {
         let clean = try Self.send(&untouched, step)
         #expect(afterErrors["rewards"] as? [Double] == clean["rewards"] as? [Double])
         #expect(afterErrors["observations"] as? [[Double]] == clean["observations"] as? [[Double]])
+
+        // The compact form a Python client writes takes a fast path: the same answers, errors included.
+        var compact = try Self.server(batch: 2)
+        var spaced = try Self.server(batch: 2)
+        _ = try Self.send(&compact, #"{"op": "reset", "seed": \#(seed)}"#)
+        _ = try Self.send(&spaced, #"{"op": "reset", "seed": \#(seed)}"#)
+        for actions in ["[\(valid),\(valid)]", "[\(forbidden),\(valid)]", "[\(valid)]", "[]", "[\(valid),99999]", "[\(valid),\(valid)]"] {
+            let fast = compact.handle(Array(#"{"op":"step","actions":\#(actions)}"#.utf8)).response
+            let slow = spaced.handle(Array(#"{"op": "step", "actions": \#(actions)}"#.utf8)).response
+            #expect(fast == slow, "\(actions)")
+        }
+        #expect(EnvironmentProtocol.compactStep(Array(#"{"op":"step","actions":[1,2]}"#.utf8), into: &actionsBuffer) && actionsBuffer == [1, 2])
+        for text in [#"{"op":"step","actions":[1,2]} "#, #"{"op":"step","actions":[1,-2]}"#, #"{"op":"step","actions":[1.5]}"#, #"{"op":"step","actions":[1,2],"x":1}"#] {
+            #expect(!EnvironmentProtocol.compactStep(Array(text.utf8), into: &actionsBuffer), "\(text) goes to the full parser")
+        }
 
         // no-ads replaces a forbidden action and says so.
         var lenient = try Self.server(batch: 2, invalid: .noAds)

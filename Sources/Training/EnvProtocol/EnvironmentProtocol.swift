@@ -22,6 +22,7 @@ package struct EnvironmentProtocol: Sendable {
     package let encoding: Encoding
     package let invalidAction: EnvironmentSession.InvalidAction
     var results: [EnvironmentSession.SlotStep] = []
+    var actions: [Int] = []
 
     package init(session: EnvironmentSession, encoding: Encoding, invalidAction: EnvironmentSession.InvalidAction) {
         self.session = session
@@ -80,6 +81,54 @@ package struct EnvironmentProtocol: Sendable {
 
     /// Serves one request line; `close` is true after a `close` request.
     package mutating func handle(_ line: some Collection<UInt8>) -> (response: [UInt8], close: Bool) {
+        let bytes = Array(line)
+        if Self.compactStep(bytes, into: &actions) {
+            do {
+                try session.step(actions, invalid: invalidAction, into: &results)
+            } catch {
+                return (Self.error("step: \(error.message)"), false)
+            }
+            return (observationResponse(step: true), false)
+        }
+        return handleParsed(bytes)
+    }
+
+    /// `{"op":"step","actions":[a,b,…]}` written compactly (as Python's
+    /// `json.dumps(…, separators=(",", ":"))` writes it), read without building a JSON
+    /// document: the hot request of a training loop. Anything else is left to the full
+    /// parser (which gives the same answer, errors included).
+    static func compactStep(_ bytes: [UInt8], into actions: inout [Int]) -> Bool {
+        let prefix = Array(#"{"op":"step","actions":["#.utf8)
+        guard bytes.count > prefix.count + 1, bytes.starts(with: prefix) else { return false }
+        actions.removeAll(keepingCapacity: true)
+        var index = prefix.count
+        if bytes[index] == UInt8(ascii: "]") {
+            index += 1
+        } else {
+            while true {
+                var value = 0
+                var digits = 0
+                while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9"), digits < 9 {
+                    value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+                    index += 1
+                    digits += 1
+                }
+                guard digits > 0, index < bytes.count else { return false }
+                actions.append(value)
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    break
+                } else {
+                    return false
+                }
+            }
+        }
+        return index == bytes.count - 1 && bytes[index] == UInt8(ascii: "}")
+    }
+
+    mutating func handleParsed(_ line: [UInt8]) -> (response: [UInt8], close: Bool) {
         let request: [String: JSONValue]
         do {
             guard case let .object(fields) = try JSONValue.parse(Data(line), file: "request") else {
@@ -175,9 +224,11 @@ package struct EnvironmentProtocol: Sendable {
             }
             writer.byte(UInt8(ascii: "]"))
         case .base64:
-            var values: [Float] = []
-            values.reserveCapacity(batch * width)
-            for slot in 0..<batch { values += (session.current[slot]?.observation ?? []).map(Float.init) }
+            var values = [Float](repeating: 0, count: batch * width)
+            for slot in 0..<batch {
+                guard let observation = session.current[slot]?.observation else { continue }
+                for index in 0..<min(width, observation.count) { values[slot * width + index] = Float(observation[index]) }
+            }
             Self.base64(values, into: &writer)
         }
         writer.key("masks")
@@ -195,9 +246,11 @@ package struct EnvironmentProtocol: Sendable {
             }
             writer.byte(UInt8(ascii: "]"))
         case .base64:
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(batch * actionCount)
-            for slot in 0..<batch { bytes += (session.current[slot]?.mask ?? []).map { $0 ? 1 : 0 } }
+            var bytes = [UInt8](repeating: 0, count: batch * actionCount)
+            for slot in 0..<batch {
+                guard let mask = session.current[slot]?.mask else { continue }
+                for index in 0..<min(actionCount, mask.count) where mask[index] { bytes[slot * actionCount + index] = 1 }
+            }
             Self.base64(bytes, into: &writer)
         }
         writer.key("users")
