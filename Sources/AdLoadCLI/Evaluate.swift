@@ -82,6 +82,7 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         guard shard < 1 << 24 else { throw ValidationError("--shard must be below 16777216, got \(shard)") }
         if !merge.isEmpty {
+            guard format == .adload, policy != nil else { throw ValidationError("--merge needs --policy (the target the shards evaluated), and our log format") }
             guard logs.isEmpty, env == nil, emitModelStats == nil, emitStats == nil, modelStats.isEmpty else {
                 throw ValidationError("--merge takes the round-2 sums only: no --logs, --env, --model-stats or --emit options")
             }

@@ -61,25 +61,28 @@ struct Export: ParsableCommand {
         }
         var lines: [String] = []
         if format == .csv { lines.append(LogExport.csvHeader(contextNames: schema.contextNames)) }
+        var records: [LoggedRecord] = []
         for path in paths {
-            let records: [LoggedRecord]
             do {
                 try DecisionLogReader.checkLayout(path: path, schema: schema)
-                records = try DecisionLogReader.read(path: path)
+                let read = try DecisionLogReader.read(path: path)
+                switch format {
+                case .vwDSJSON: lines += read.map { LogExport.dsjson($0, contextNames: schema.contextNames) }
+                case .csv: lines += read.map(LogExport.csvRow)
+                case .generic: records += read
+                }
             } catch {
                 throw CLIError(error.description + (error.isLayoutMismatch ? "; give the --features (or --policy) the log was written with" : ""))
             }
-            switch format {
-            case .vwDSJSON: lines += records.map { LogExport.dsjson($0, contextNames: schema.contextNames) }
-            case .csv: lines += records.map(LogExport.csvRow)
-            case .generic:
-                guard let target else { throw ValidationError("--format generic needs --policy") }
-                do {
-                    let evaluation = try PolicyEvaluation(target: target, records: records, decisionSeed: seed)
-                    lines += LogExport.genericRows(evaluation, records: records)
-                } catch {
-                    throw CLIError("\(path): \(error)")
-                }
+        }
+        if format == .generic {
+            // One reward model over every log, as `evaluate` fits it.
+            guard let target else { throw ValidationError("--format generic needs --policy") }
+            do {
+                let evaluation = try PolicyEvaluation(target: target, records: records, decisionSeed: seed)
+                lines += LogExport.genericRows(evaluation, records: records)
+            } catch {
+                throw CLIError("\(paths.joined(separator: ", ")): \(error)")
             }
         }
         let text = lines.joined(separator: "\n") + "\n"

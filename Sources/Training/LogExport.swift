@@ -73,11 +73,13 @@ package enum LogExport {
         return writer.text
     }
 
-    /// The CSV header: the decision's fields, its outcome, then one column per context feature.
+    /// The CSV header: the decision's fields, its outcome, the pacing prices it used (empty
+    /// at the defaults), then one column per context feature.
     package static func csvHeader(contextNames: [String]) -> String {
         (["decision_id", "policy", "policy_version", "region", "device", "tenure", "hour", "ads_today", "feed_length", "ad_limit",
           "candidates", "chosen", "first", "every", "max", "probability", "propensity", "reward", "items", "ads", "clicks",
-          "negatives", "dwell", "revenue", "churned"] + contextNames.map { "feature:" + $0 }).map(csvField).joined(separator: ",")
+          "negatives", "dwell", "revenue", "churned", "price:revenue", "price:impressions", "price:negatives", "price:organic"]
+            + contextNames.map { "feature:" + $0 }).map(csvField).joined(separator: ",")
     }
 
     /// One decision as a CSV row (``csvHeader(contextNames:)``'s columns).
@@ -91,7 +93,7 @@ package enum LogExport {
             "\(chosen.first)", "\(chosen.every)", "\(chosen.max)", number(record.probability), record.propensity, number(record.reward),
             "\(outcome.items)", "\(outcome.ads)", "\(outcome.clicks)", "\(outcome.negatives)", number(outcome.dwell), number(outcome.revenue),
             outcome.churned ? "true" : "false",
-        ] + record.features.map(number)
+        ] + (record.prices.map { $0.map(number) } ?? ["", "", "", ""]) + record.features.map(number)
         return fields.map(csvField).joined(separator: ",")
     }
 

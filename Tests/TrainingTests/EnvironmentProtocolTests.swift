@@ -98,7 +98,7 @@ struct EnvironmentProtocolTests {
             #expect(fast == slow, "\(actions)")
         }
         #expect(EnvironmentProtocol.compactStep(Array(#"{"op":"step","actions":[1,2]}"#.utf8), into: &actionsBuffer) && actionsBuffer == [1, 2])
-        for text in [#"{"op":"step","actions":[1,2]} "#, #"{"op":"step","actions":[1,-2]}"#, #"{"op":"step","actions":[1.5]}"#, #"{"op":"step","actions":[1,2],"x":1}"#] {
+        for text in [#"{"op":"step","actions":[1,2]} "#, #"{"op":"step","actions":[1,-2]}"#, #"{"op":"step","actions":[1.5]}"#, #"{"op":"step","actions":[1,2],"x":1}"#, #"{"op":"step","actions":[01,2]}"#] {
             #expect(!EnvironmentProtocol.compactStep(Array(text.utf8), into: &actionsBuffer), "\(text) goes to the full parser")
         }
 

@@ -64,6 +64,7 @@ struct InteropTests {
             (#"{"reward": 1, "propensity": 0.5, "action": 1, "target_distribution": [0.5, 0.4]}"#, "sum to 1"),
             (#"{"reward": 1, "propensity": 0.5, "target_probability": 0.2, "predictions": [0.1, 0.2]}"#, "predictions need target_distribution"),
             (#"{"reward": 1, "propensity": 0.5, "action": 0, "target_distribution": [0.5, 0.5], "predictions": [0.1, 0.2]}"#, "on some lines and not on others"),
+            (#"{"reward": 1, "propensity": 0.5, "action": 1e20, "target_distribution": [0.5, 0.5]}"#, "action must be a non-negative integer"),
         ] {
             let path = try Self.write([good, row], "bad.jsonl")
             defer { try? FileManager.default.removeItem(atPath: path) }

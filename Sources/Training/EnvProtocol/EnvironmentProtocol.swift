@@ -113,7 +113,8 @@ package struct EnvironmentProtocol: Sendable {
                     index += 1
                     digits += 1
                 }
-                guard digits > 0, index < bytes.count else { return false }
+                // A leading zero before more digits is not JSON: the full parser refuses it.
+                guard digits > 0, index < bytes.count, !(digits > 1 && bytes[index - digits] == UInt8(ascii: "0")) else { return false }
                 actions.append(value)
                 if bytes[index] == UInt8(ascii: ",") {
                     index += 1

@@ -91,7 +91,7 @@ package struct EnvironmentSession: Sendable {
 
     /// Starts the next user with a session inside the horizon in `slot`.
     mutating func start(_ slot: Int) {
-        while true {
+        for _ in 0..<Self.maxSkippedUsers {
             let user = nextUser
             nextUser += 1
             if let step = slots[slot].reset(episode: user) {
@@ -101,7 +101,12 @@ package struct EnvironmentSession: Sendable {
                 return
             }
         }
+        preconditionFailure("\(Self.maxSkippedUsers) users in a row had no session inside \(days) days: the environment's visit model cannot be stepped")
     }
+
+    /// Users in a row without a session in the horizon after which the model is deemed
+    /// broken (with a first visit on day 0 for every user, none is ever skipped).
+    static let maxSkippedUsers = 100_000
 
     /// Takes one action per slot; a slot whose episode ends starts the next user, whose
     /// first observation is then the slot's ``current`` one.

@@ -91,7 +91,7 @@ package struct GenericLog: Sendable {
         let predictions = try numbers("predictions")
         var action: Int?
         if let value = try number("action") {
-            guard value == value.rounded(), value >= 0 else { throw LineProblem("action must be a non-negative integer, got \(value)") }
+            guard value == value.rounded(), value >= 0, value < 1e9 else { throw LineProblem("action must be a non-negative integer below 10^9, got \(value)") }
             action = Int(value)
         }
         var targetProbability = try number("target_probability")

@@ -66,6 +66,8 @@ class AdLoadEnv(gym.Env):
         return observation.copy(), {"action_mask": mask.copy(), "user": user}
 
     def step(self, action):
+        if self._started is not None:
+            raise RuntimeError("the episode has ended: call reset() before stepping again")
         response = self._connection.request({"op": "step", "actions": [int(action)]})
         observations, masks, users = self._connection.observations(response)
         columns = self._connection.step_columns(response)
@@ -94,8 +96,9 @@ class AdLoadVectorEnv(gym.vector.VectorEnv):
     """`num_envs` users stepped at once by one adload process (`--batch`).
 
     A slot whose user churns or reaches the horizon starts the next user in the same step
-    (same-step autoreset): its returned observation is the new user's first, and
-    `info["final_user"]` names the user whose episode ended (-1 elsewhere).
+    (same-step autoreset): its returned observation is the new user's first,
+    `info["final_obs"]` (with the mask `info["_final_obs"]`) holds the finished episode's last
+    observation, and `info["final_user"]` names its user (-1 elsewhere).
     """
 
     metadata = {"render_modes": [], "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
@@ -113,24 +116,34 @@ class AdLoadVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._masks = np.zeros((num_envs, len(self.plans)), dtype=bool)
+        self._observations = np.zeros((num_envs, len(self.observation_names)), dtype=np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         response = self._connection.request({"op": "reset", "seed": seed} if seed is not None else {"op": "reset"})
         observations, masks, users = self._connection.observations(response)
         self._masks = masks
-        return observations, {"action_mask": masks.copy(), "user": users}
+        self._observations = observations
+        return observations.copy(), {"action_mask": masks.copy(), "user": users}
 
     def step(self, actions):
         response = self._connection.request({"op": "step", "actions": np.asarray(actions, dtype=np.int64).tolist()})
         observations, masks, users = self._connection.observations(response)
         columns = self._connection.step_columns(response)
-        self._masks = masks
         done = columns["terminated"] | columns["truncated"]
         info: dict[str, Any] = {name: columns[name] for name in _OUTCOME}
         info["user"] = columns["user"]
         info["final_user"] = np.where(done, columns["user"], -1)
         info["action_mask"] = masks.copy()
-        return observations, columns["rewards"], columns["terminated"], columns["truncated"], info
+        if done.any():
+            # Same-step autoreset, as Gymnasium's vector envs report it: a finished slot's
+            # final observation is its last session's (there is no next session).
+            final = np.empty(self.num_envs, dtype=object)
+            for slot in np.flatnonzero(done):
+                final[slot] = self._observations[slot].copy()
+            info["final_obs"], info["_final_obs"] = final, done.copy()
+        self._masks = masks
+        self._observations = observations
+        return observations.copy(), columns["rewards"], columns["terminated"], columns["truncated"], info
 
     def action_masks(self) -> np.ndarray:
         """The valid actions of each slot's current session (num_envs x K)."""

@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+import weakref
 from typing import Any
 
 import numpy as np
@@ -32,19 +34,36 @@ class Connection:
                  invalid_action: str = "no-ads", binary: str | None = None) -> None:
         command = [find_binary(binary), "env", "--stdio", "--env", env, "--batch", str(batch), "--seed", str(seed),
                    "--days", str(days), "--features", features, "--encoding", "base64", "--invalid-action", invalid_action]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.process.stdout.readline()
-        if not line:
-            error = self.process.stderr.read().decode(errors="replace").strip()
-            self.process.wait()
-            raise RuntimeError(f"adload env did not start: {error or 'no output'}")
-        self.hello: dict[str, Any] = json.loads(line)
-        if self.hello.get("protocol") != "adload-env" or self.hello.get("version") != 1:
-            raise RuntimeError(f"adload env speaks {self.hello.get('protocol')} version {self.hello.get('version')}, this package speaks adload-env 1")
+        # stderr goes to a file, so a chatty process never blocks on a full pipe.
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        self.closed = False
+        # A connection dropped without close() still ends its process.
+        self._finalizer = weakref.finalize(self, _terminate, self.process, self._stderr)
+        try:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"adload env did not start: {self._error_text() or 'no output'}")
+            self.hello: dict[str, Any] = json.loads(line)
+            if self.hello.get("protocol") != "adload-env" or self.hello.get("version") != 1:
+                raise RuntimeError(f"adload env speaks {self.hello.get('protocol')} version {self.hello.get('version')}, "
+                                   "this package speaks adload-env 1")
+        except BaseException:
+            self.closed = True
+            self._finalizer()
+            raise
         self.batch = int(self.hello["batch"])
         self.observation_count = len(self.hello["observation_names"])
         self.action_count = len(self.hello["actions"])
-        self.closed = False
+
+    def _error_text(self) -> str:
+        """What the process wrote on stderr (after it ended, or 10 s)."""
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace").strip()
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Sends one request and returns its response; an `error` response raises ValueError."""
@@ -54,8 +73,11 @@ class Connection:
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            error = self.process.stderr.read().decode(errors="replace").strip()
-            raise RuntimeError(f"adload env stopped: {error or 'no output'}")
+            self.process.wait()
+            self.closed = True
+            message = self._error_text()
+            self._finalizer()
+            raise RuntimeError(f"adload env stopped: {message or 'no output'}")
         response = json.loads(line)
         if "error" in response:
             raise ValueError(response["error"])
@@ -93,8 +115,21 @@ class Connection:
             self.process.stdin.write(b'{"op":"close"}\n')
             self.process.stdin.flush()
             self.process.stdout.readline()
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             pass
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+        self._finalizer()
+
+
+def _terminate(process: subprocess.Popen, stderr) -> None:
+    """Ends an adload env process and releases its pipes (close(), errors, or garbage collection)."""
+    for stream in (process.stdin, process.stdout):
+        try:
             stream.close()
-        self.process.wait()
+        except OSError:
+            pass
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    stderr.close()

@@ -91,6 +91,8 @@ def test_seeded_episodes_match_the_swift_simulator(logged):
                 last = index == len(records) - 1
                 assert (terminated or truncated) == last, f"user {user}: the episode ends with its last logged session"
                 checked += 1
+            with pytest.raises(RuntimeError, match="call reset"):
+                env.step(env.no_ads_action)
         assert checked > 20
     finally:
         env.close()
@@ -117,6 +119,7 @@ def test_the_vector_env_steps_users_side_by_side_as_the_single_env(logged):
                 position[slot] += 1
                 if terminated[slot] or truncated[slot]:
                     assert position[slot] == len(logged[slot]) and info["final_user"][slot] == slot
+                    assert info["_final_obs"][slot] and info["final_obs"][slot].shape == vec.single_observation_space.shape
                     finished.add(slot)
         assert vec.action_masks().shape == (USERS, len(vec.plans))
     finally:
