@@ -109,6 +109,10 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let (address, embedded) = try startRedis(logger: logger)
         defer { if embedded != nil { try? FileManager.default.removeItem(atPath: redisURLPath) } }
+        // The embedded redis-server is restarted when it dies (same port and data, its
+        // append-only file replayed); decisions fall back meanwhile and leave fallback
+        // when the connections reconnect.
+        let supervisor = embedded.map { Self.supervise($0, logger: Logger(label: "adload.redis-supervisor")) }
         var redisConfiguration = RedisClient.Configuration(address: address)
         if eventLoopIO {
             let group = MultiThreadedEventLoopGroup.singleton
@@ -140,11 +144,34 @@ struct Serve: AsyncParsableCommand {
             try await application.runService()
         } catch {
             await store.shutdown()
+            supervisor?.stop()
             embedded?.stop()
             throw error
         }
         await store.shutdown()
+        supervisor?.stop()
         embedded?.stop()
+    }
+
+    /// Watches the embedded redis-server: logs every exit and restart and counts them
+    /// (`adload_embedded_redis_exits_total`, `adload_embedded_redis_restarts_total`).
+    static func supervise(_ server: RedisServerProcess, logger: Logger) -> RedisSupervisor {
+        let exits = Counter(label: "adload_embedded_redis_exits_total")
+        let restarts = Counter(label: "adload_embedded_redis_restarts_total")
+        let supervisor = RedisSupervisor(server: server) { event in
+            switch event {
+            case let .exited(status):
+                exits.increment()
+                logger.error("the embedded redis-server exited; restarting it", metadata: ["status": "\(status)"])
+            case let .restarted(attempts):
+                restarts.increment()
+                logger.notice("the embedded redis-server answers again", metadata: ["attempts": "\(attempts)", "port": "\(server.address.port)"])
+            case let .restartFailed(reason, retryIn):
+                logger.error("the embedded redis-server could not be restarted", metadata: ["reason": "\(reason)", "retry_in": "\(retryIn)"])
+            }
+        }
+        supervisor.start()
+        return supervisor
     }
 
     /// Where the embedded redis-server's address is written for `learn` and `replay` (removed on exit).

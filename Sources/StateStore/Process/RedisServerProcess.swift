@@ -131,7 +131,15 @@ package final class RedisServerProcess: Sendable {
     }
 
     /// Whether the server process is still running.
-    var isRunning: Bool { process.withLock { $0.isRunning } }
+    package var isRunning: Bool { process.withLock { $0.isRunning } }
+
+    /// How the last process ended (its exit status or signal; 0 while it runs).
+    package var terminationStatus: Int32 {
+        process.withLock { $0.isRunning ? 0 : $0.terminationStatus }
+    }
+
+    /// The running server's process id (0 before the first start).
+    package var processIdentifier: Int32 { process.withLock { $0.processIdentifier } }
 
     /// Stops the server: SIGTERM (redis-server then finishes its AOF), SIGKILL after 5 s.
     /// Does nothing when it is not running.
