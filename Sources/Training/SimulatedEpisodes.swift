@@ -148,20 +148,15 @@ extension SimulatedEpisodes {
             let luck = random.child(UInt64(episode))
             var current = reset(episode: episode)
             var stepIndex: UInt64 = 0
-            while let step = current, var trajectory, let session = context {
+            while let step = current {
                 let allowed = step.mask.indices.filter { step.mask[$0] }
                 let action = allowed[min(allowed.count - 1, Int(luck.uniform(stepIndex) * Double(allowed.count)))]
-                let plan = catalog.plan(specs[action], region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
-                var decider = PlanDecider(plan: plan ?? AdPlan())
-                guard let outcome = try? model.step(&trajectory, decider: &decider, policyName: "pricing scales") else {
-                    preconditionFailure("a catalog plan broke a placement rule")
-                }
-                self.trajectory = trajectory
+                current = self.step(action).next
+                guard let outcome = lastOutcome else { preconditionFailure("a step has an outcome") }
                 totals.revenue += outcome.revenue
                 totals.impressions += Double(outcome.ads)
                 totals.negatives += Double(outcome.negatives)
                 totals.items += Double(outcome.items)
-                current = outcome.churned || !trajectory.isActive ? nil : observe()
                 stepIndex += 1
             }
         }

@@ -238,12 +238,7 @@ package struct EnvironmentProtocol: Sendable {
             writer.byte(UInt8(ascii: "["))
             for slot in 0..<batch {
                 if slot > 0 { writer.byte(UInt8(ascii: ",")) }
-                writer.byte(UInt8(ascii: "["))
-                for (index, allowed) in (session.current[slot]?.mask ?? []).enumerated() {
-                    if index > 0 { writer.byte(UInt8(ascii: ",")) }
-                    writer.bool(allowed)
-                }
-                writer.byte(UInt8(ascii: "]"))
+                Self.jsonBools(session.current[slot]?.mask ?? [], into: &writer)
             }
             writer.byte(UInt8(ascii: "]"))
         case .base64:
@@ -311,16 +306,19 @@ package struct EnvironmentProtocol: Sendable {
 
     func flags(_ values: [Bool], into writer: inout JSONWriter) {
         switch encoding {
-        case .json:
-            writer.byte(UInt8(ascii: "["))
-            for (index, value) in values.enumerated() {
-                if index > 0 { writer.byte(UInt8(ascii: ",")) }
-                writer.bool(value)
-            }
-            writer.byte(UInt8(ascii: "]"))
-        case .base64:
-            Self.base64(values.map { $0 ? UInt8(1) : 0 }, into: &writer)
+        case .json: Self.jsonBools(values, into: &writer)
+        case .base64: Self.base64(values.map { $0 ? UInt8(1) : 0 }, into: &writer)
         }
+    }
+
+    /// Writes `[true,false,…]`.
+    static func jsonBools(_ values: [Bool], into writer: inout JSONWriter) {
+        writer.byte(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { writer.byte(UInt8(ascii: ",")) }
+            writer.bool(value)
+        }
+        writer.byte(UInt8(ascii: "]"))
     }
 
     /// Writes `"…"`: the base64 of the values' little-endian bytes.
