@@ -75,6 +75,8 @@ let package = Package(
             dependencies: ["AdLoadCore", "Policies", "StateStore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .target(name: "AdLoadTestSupport", dependencies: ["AdLoadCore", "StateStore"], path: "Sources/AdLoadTestSupport"),
+        // What the fuzz targets run (scripts/fuzz); the corpus test runs it in the suite.
+        .target(name: "FuzzTargets", dependencies: ["AdLoadCore", "DecisionService", "Policies", "Simulation"]),
         .target(
             name: "AdLoadCLI",
             dependencies: [
@@ -114,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "DecisionServiceTests",
             dependencies: [
-                "DecisionService", "AdLoadCLI", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport", "Networks", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "DecisionService", "AdLoadCLI", "StateStore", "Policies", "AdLoadCore", "AdLoadTestSupport", "Networks", "FuzzTargets", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -131,3 +133,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `ADLOAD_FUZZ=1 swift build --scratch-path .build-fuzz --product adload-fuzz` (scripts/fuzz):
+// the libFuzzer executable, with the package's own modules instrumented for coverage and
+// AddressSanitizer (the dependencies are not). Normal builds never see it.
+if Context.environment["ADLOAD_FUZZ"] == "1" {
+    let sanitizers: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for target in package.targets where target.type == .regular {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "adload-fuzz", dependencies: ["FuzzTargets"],
+            swiftSettings: sanitizers + [.unsafeFlags(["-parse-as-library"])],
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]))
+}

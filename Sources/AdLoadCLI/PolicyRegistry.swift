@@ -436,7 +436,12 @@ struct PolicyRollback: AsyncParsableCommand {
         let (active, target) = try await redisOptions.withStore { store, address -> (String, String) in
             let active = try await loadActivePolicy(store: store, address: address, schema: config.featureSchema)
             let history = try await store.policyHistory(limit: RegistryEvent.historyLimit)
-            let target = try version ?? Self.previousVersion(before: active.version, history: history)
+            let target: String
+            if let version {
+                target = version
+            } else {
+                do { target = try RegistryEvent.versionBefore(active.version, history: history) } catch { throw CLIError("\(error)") }
+            }
             guard target != active.version else { throw CLIError("\(target) is already the active version; nothing changed") }
             guard let blob = try await store.policyBlob(version: target) else {
                 throw CLIError("the registry holds no version \(target) (`adload policy list` shows what it holds)")
@@ -455,25 +460,5 @@ struct PolicyRollback: AsyncParsableCommand {
         } else {
             print("rolled back: \(target) is active (was \(active))")
         }
-    }
-
-    /// The version active before the change that started `version`'s lineage (its learner
-    /// publications followed back to a promotion, rollback or first publication).
-    static func previousVersion(before version: String, history: [RegistryEvent]) throws -> String {
-        var current = version
-        for _ in 0...history.count {
-            guard let event = history.first(where: { $0.version == current }) else {
-                throw CLIError("the registry history does not say how \(current) became active: name the version to roll back to")
-            }
-            guard event.action == .learn else {
-                guard let previous = event.previous else {
-                    throw CLIError("\(current) was the registry's first version (\(event.action.rawValue) by \(event.by)): there is nothing before it to roll back to")
-                }
-                return previous
-            }
-            guard let previous = event.previous else { break }
-            current = previous
-        }
-        throw CLIError("the registry history of \(version) goes in a circle: name the version to roll back to")
     }
 }

@@ -60,7 +60,7 @@ struct Serve: AsyncParsableCommand {
         discussion: "Targets stored by PUT /v1/targets or another replica win over this file. Without either, decisions use the default prices until targets are PUT."))
     var targets: String?
 
-    @Option(help: "A file holding the bearer token (at least 16 characters) of admin routes (PUT /v1/targets); without it those routes answer 403.")
+    @Option(help: "A file holding the bearer token (at least 16 characters) of the admin routes (PUT /v1/targets, PUT /v1/policy, POST /v1/policy/rollback); without it those routes answer 403.")
     var adminTokenFile: String?
 
     @Flag(help: ArgumentHelp(

@@ -29,8 +29,11 @@ package struct DecisionServiceConfiguration: Sendable {
     /// Adds the `/bench/...` routes, which do only a part of a decide's work, so a load
     /// benchmark can measure what those parts cost (default off; never needed in production).
     package var benchmarkRoutes: Bool
-    /// The bearer token admin routes (`PUT /v1/targets`) require; `nil`: admin routes answer 403.
+    /// The bearer token admin routes (`PUT /v1/targets`, `PUT /v1/policy`,
+    /// `POST /v1/policy/rollback`) require; `nil`: admin routes answer 403.
     package var adminToken: String?
+    /// Largest policy file `PUT /v1/policy` accepts, bytes (default 16 MiB; the shipped ones are about 64 KiB).
+    var maxPolicyBytes = 16 * 1024 * 1024
 
     /// The default secret of decision ids.
     static let defaultDecisionIDSecret = "adload-decision-id-v1"

@@ -165,12 +165,12 @@ struct PolicyPromotionTests {
         }
         // Newest first: publish a, learn a1, a2, promote b over a2, learn b1.
         let history = [event("b1", "b", .learn), event("b", "a2", .promote), event("a2", "a1", .learn), event("a1", "a", .learn), event("a", nil, .publish)]
-        #expect(try PolicyRollback.previousVersion(before: "b1", history: history) == "a2")
-        #expect(try PolicyRollback.previousVersion(before: "b", history: history) == "a2")
-        #expect(throws: CLIError.self) { try PolicyRollback.previousVersion(before: "a2", history: history) }
-        #expect(throws: CLIError.self) { try PolicyRollback.previousVersion(before: "unknown", history: history) }
+        #expect(try RegistryEvent.versionBefore("b1", history: history) == "a2")
+        #expect(try RegistryEvent.versionBefore("b", history: history) == "a2")
+        #expect(throws: RegistryLineageError.self) { try RegistryEvent.versionBefore("a2", history: history) }
+        #expect(throws: RegistryLineageError.self) { try RegistryEvent.versionBefore("unknown", history: history) }
         // After a rollback to a2, rolling back again undoes the rollback.
-        #expect(try PolicyRollback.previousVersion(before: "a2", history: [event("a2", "b1", .rollback)] + history) == "b1")
+        #expect(try RegistryEvent.versionBefore("a2", history: [event("a2", "b1", .rollback)] + history) == "b1")
         #expect(learnerLineage(from: "b1", to: "b", history: history))
         #expect(learnerLineage(from: "a2", to: "a", history: history))
         #expect(!learnerLineage(from: "b1", to: "a2", history: history), "a promotion is not the learner's")

@@ -153,8 +153,8 @@ extension DecisionServer {
     }
 
     /// The body, refused when larger than ``DecisionServiceConfiguration/maxBodyBytes``.
-    func readBody(_ request: Request) async throws(RequestError) -> ByteBuffer {
-        let limit = configuration.maxBodyBytes
+    func readBody(_ request: Request, limit: Int? = nil) async throws(RequestError) -> ByteBuffer {
+        let limit = limit ?? configuration.maxBodyBytes
         let tooLarge = RequestError(.tooLarge, field: "body", message: "is larger than the limit of \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
         do {

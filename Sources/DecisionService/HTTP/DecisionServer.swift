@@ -85,6 +85,8 @@ package final class DecisionServer: Sendable {
         router.post("/v1/decide") { request, context in try await self.decide(request, context: context) }
         router.post("/v1/feedback") { request, context in try await self.feedback(request, context: context) }
         router.get("/v1/policy") { request, context in self.policy(request, context: context) }
+        router.put("/v1/policy") { request, context in try await self.putPolicy(request, context: context) }
+        router.post("/v1/policy/rollback") { request, context in try await self.rollbackPolicy(request, context: context) }
         router.get("/v1/targets") { request, context in self.targets(request, context: context) }
         router.put("/v1/targets") { request, context in try await self.putTargets(request, context: context) }
         router.get("/healthz") { _, _ in JSONResponse.healthy }

@@ -103,3 +103,33 @@ extension LiveStore {
             event: RegistryEvent(version: version, previous: expected, action: .learn, at: RegistryEvent.now(), by: "adload learn"))
     }
 }
+
+/// Why the registry history cannot say which version to roll back to.
+package struct RegistryLineageError: Error, CustomStringConvertible {
+    package let description: String
+}
+
+extension RegistryEvent {
+    /// The version active before the change that started `version`'s lineage: its learner
+    /// publications followed back to a promotion, rollback or first publication. What
+    /// `adload policy rollback` and `POST /v1/policy/rollback` return to without a version.
+    /// - Parameter history: The registry history, newest first.
+    package static func versionBefore(_ version: String, history: [RegistryEvent]) throws(RegistryLineageError) -> String {
+        var current = version
+        for _ in 0...history.count {
+            guard let event = history.first(where: { $0.version == current }) else {
+                throw RegistryLineageError(description: "the registry history does not say how \(current) became active: name the version to roll back to")
+            }
+            guard event.action == .learn else {
+                guard let previous = event.previous else {
+                    throw RegistryLineageError(
+                        description: "\(current) was the registry's first version (\(event.action.rawValue) by \(event.by)): there is nothing before it to roll back to")
+                }
+                return previous
+            }
+            guard let previous = event.previous else { break }
+            current = previous
+        }
+        throw RegistryLineageError(description: "the registry history of \(version) goes in a circle: name the version to roll back to")
+    }
+}
