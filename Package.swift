@@ -142,9 +142,10 @@ if Context.environment["ADLOAD_FUZZ"] == "1" {
     for target in package.targets where target.type == .regular {
         target.swiftSettings = (target.swiftSettings ?? []) + sanitizers
     }
-    package.targets.append(
+    package.targets += [
+        .target(name: "CLibFuzzer"),
         .executableTarget(
-            name: "adload-fuzz", dependencies: ["FuzzTargets"],
-            swiftSettings: sanitizers + [.unsafeFlags(["-parse-as-library"])],
-            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address"])]))
+            name: "adload-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"], swiftSettings: sanitizers,
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]),
+    ]
 }

@@ -172,6 +172,7 @@ struct Replay: AsyncParsableCommand {
                 + "(p = \(answer["probability"] ?? "?"), policy \(answer["policy_version"] ?? "?"), fallback \(answer["fallback"] ?? "?"))"
         } catch {
             totals.failures += 1
+            if let error = error as? HTTPStatusError, error.status >= 500 { totals.serverErrors += 1 }
             line = "\(userID): decide failed: \((error as? URLError).map(ServiceClient.reason) ?? "\(error)")"
         }
         var recorder = RecordingDecider(plan: plan)
@@ -200,6 +201,7 @@ struct Replay: AsyncParsableCommand {
             while true {
                 do {
                     _ = try await client.post("/v1/feedback", body)
+                    totals.feedbackAccepted += 1
                     break
                 } catch let error as HTTPStatusError where error.status == 503 && attempts < Self.feedbackRetries {
                     attempts += 1
@@ -207,6 +209,7 @@ struct Replay: AsyncParsableCommand {
                     try? await Task.sleep(for: .seconds(min(Self.longestRetryWait, max(0.05, error.retryAfter ?? 1))))
                 } catch {
                     totals.failures += 1
+                    if let error = error as? HTTPStatusError, error.status >= 500 { totals.serverErrors += 1 }
                     break
                 }
             }
@@ -287,6 +290,8 @@ struct ReplaySummary {
         writer.key("fallbacks"); writer.integer(totals.fallbacks)
         writer.key("failed_requests"); writer.integer(totals.failures)
         writer.key("feedback_retries"); writer.integer(totals.feedbackRetries)
+        writer.key("feedback_accepted"); writer.integer(totals.feedbackAccepted)
+        writer.key("server_errors"); writer.integer(totals.serverErrors)
         writer.key("policy_versions")
         writer.byte(UInt8(ascii: "["))
         for (index, version) in totals.versions.sorted().enumerated() {
@@ -302,6 +307,8 @@ struct ReplaySummary {
 /// Sums over replayed sessions.
 struct ReplayTotals {
     var sessions = 0, ads = 0, items = 0, fallbacks = 0, failures = 0, feedbackRetries = 0
+    /// Feedback calls answered 2xx (202: stored), and requests answered 5xx in the end (after any retries).
+    var feedbackAccepted = 0, serverErrors = 0
     var revenue = 0.0
     var versions = Set<String>()
 
@@ -312,6 +319,8 @@ struct ReplayTotals {
         fallbacks += other.fallbacks
         failures += other.failures
         feedbackRetries += other.feedbackRetries
+        feedbackAccepted += other.feedbackAccepted
+        serverErrors += other.serverErrors
         revenue += other.revenue
         versions.formUnion(other.versions)
     }

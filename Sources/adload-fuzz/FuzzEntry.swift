@@ -1,30 +1,32 @@
-import FuzzTargets
+import CLibFuzzer
 import Foundation
+import FuzzTargets
 
-/// The libFuzzer entry of `scripts/fuzz`: built only with `ADLOAD_FUZZ=1` (Package.swift),
-/// with `-sanitize=fuzzer,address`. `ADLOAD_FUZZ_TARGET` names the ``FuzzTarget``; the
-/// repository is the working directory.
+/// The libFuzzer executable of `scripts/fuzz`: built only with `ADLOAD_FUZZ=1` (Package.swift),
+/// instrumented with `-sanitize=fuzzer,address`. `ADLOAD_FUZZ_TARGET` names the
+/// ``FuzzTarget``; the repository is the working directory. SwiftPM gives an executable its
+/// own `main`, so this one runs libFuzzer's driver itself.
+@main
 enum FuzzEntry {
-    /// The harness and target, made on the first input (libFuzzer calls from one thread).
+    /// The harness and target, made before the loop starts; libFuzzer calls from this one thread.
     nonisolated(unsafe) static var state: (FuzzHarness, FuzzTarget)?
 
-    static func setUp() -> (FuzzHarness, FuzzTarget) {
+    static func main() {
         let name = ProcessInfo.processInfo.environment["ADLOAD_FUZZ_TARGET"] ?? ""
         guard let target = FuzzTarget(rawValue: name) else {
             fatalError("ADLOAD_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")), got \(name)")
         }
         do {
-            return (try FuzzHarness(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)), target)
+            state = (try FuzzHarness(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)), target)
         } catch {
             fatalError("run from the repository root: \(error)")
         }
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+            guard let (harness, target) = FuzzEntry.state else { return 0 }
+            harness.run(target, data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+            return 0
+        })
     }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let (harness, target) = FuzzEntry.state ?? FuzzEntry.setUp()
-    FuzzEntry.state = (harness, target)
-    harness.run(target, Array(UnsafeBufferPointer(start: data, count: size)))
-    return 0
 }

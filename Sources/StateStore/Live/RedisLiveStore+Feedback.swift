@@ -9,7 +9,9 @@ extension RedisLiveStore {
     /// together; the conformance test compares them). The decay constants and the dwell
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
-    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the decision.
+    /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
+    ///   decision, 4 the feedback stream (appended in the same script, so counted events and
+    ///   their stream entry are written together or not at all).
     ///
     /// The counted events of a decision are one Redis string: two bytes holding the length of
     /// its first counted session end + 1 (big-endian; 0 while none is counted), then one byte
@@ -18,7 +20,8 @@ extension RedisLiveStore {
     /// 5 ads takes 28 bytes, where the former hash of identities took about 490.
     /// - ARGV: 1 time, 2 session start (the decision's time), 3 counted-event TTL (s), 4 daily counter TTL (s),
     ///   5 week days, 6 month days, 7 dwell weight, 8 reaction days, 9 event count n, then per event:
-    ///   its ``countedEventCode(_:)``, kind, value (empty when none).
+    ///   its ``countedEventCode(_:)``, kind, value (empty when none); after the events: decision
+    ///   id, user id, the stream's approximate `MAXLEN`.
     /// - Returns: the 1-based indices of the events counted now.
     static let feedbackScript = RedisScript(
         """
@@ -175,6 +178,13 @@ extension RedisLiveStore {
           redis.call('INCRBY', KEYS[2], impressions)
           redis.call('EXPIRE', KEYS[2], ARGV[4])
         end
+        local parts = {}
+        for _, i in ipairs(fresh) do
+          local position = math.floor(tonumber(ARGV[7 + 3 * i]) / 8)
+          parts[#parts + 1] = ARGV[8 + 3 * i] .. ':' .. (position > 0 and tostring(position) or '') .. ':' .. ARGV[9 + 3 * i]
+        end
+        redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[12 + 3 * n], '*', 'decision_id', ARGV[10 + 3 * n],
+          'user_id', ARGV[11 + 3 * n], 'time', ARGV[1], 'events', table.concat(parts, ','))
         return fresh
         """
     )
@@ -197,13 +207,13 @@ extension RedisLiveStore {
         return (event.position ?? 0) * 8 + kind
     }
 
-    /// Applies feedback with one Lua script over the user's keys, then appends the newly
-    /// counted events to the feedback stream.
+    /// Applies feedback with one Lua script over the user's keys that also appends the newly
+    /// counted events to the feedback stream: a feedback call answered as stored is in the
+    /// stream, and one that failed left nothing counted, so its retry is counted then.
     ///
     /// The session start of a `session_end` is the entry's ``FeedbackEntry/sessionStart``,
-    /// or its time when that is unknown. See the type's documentation for why the stream
-    /// entry is a second command.
-    /// - Complexity: One round trip, two when something new was counted.
+    /// or its time when that is unknown.
+    /// - Complexity: One round trip.
     package func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
         try RedisKeys.validate(userID: entry.userID)
         guard entry.time.isFinite, abs(entry.time) < 1e12 else {
@@ -218,6 +228,7 @@ extension RedisLiveStore {
             keys.user(entry.userID),
             keys.dailyAds(entry.userID, day: day),
             keys.countedEvents(entry.userID, decisionID: entry.decisionID),
+            keys.stream(.feedback),
         ]
         var arguments = [
             "\(entry.time)", "\(sessionStart)",
@@ -232,6 +243,7 @@ extension RedisLiveStore {
             arguments.append(event.kind.rawValue)
             arguments.append(event.value.map { "\($0)" } ?? "")
         }
+        arguments += [entry.decisionID, entry.userID, String(options.streamMaxLength)]
 
         let reply = try await client.run(
             Self.feedbackScript,
@@ -243,19 +255,6 @@ extension RedisLiveStore {
             throw .failed("feedback script answered \(reply), not a list of event numbers")
         }
         let fresh = indices.compactMap { $0 }.map { entry.events[$0 - 1] }
-        if !fresh.isEmpty {
-            let events = fresh.map { event -> String in
-                "\(event.kind.rawValue):\(event.position.map(String.init) ?? ""):\(event.value.map { "\($0)" } ?? "")"
-            }
-            let stream = keys.stream(.feedback)
-            let xadd = [
-                "XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*",
-                "decision_id", entry.decisionID, "user_id", entry.userID, "time", "\(entry.time)",
-                "events", events.joined(separator: ","),
-            ]
-            let added = try await client.execute([xadd], timeout: options.writeTimeout)[0]
-            _ = try Self.checked(added, "XADD \(stream) for decision \(entry.decisionID)")
-        }
         return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
     }
 }

@@ -37,11 +37,12 @@ import Synchronization
 ///
 /// - ``userRecord(userID:day:)``: one (`HMGET` of the hash's fields + `GET`, pipelined).
 /// - ``applyFeedback(_:)``: one Lua script over the user's keys (de-duplication, decay and
-///   counts, daily counter), then, only when something new was counted, one `XADD` to the
-///   feedback stream. The stream lives in another slot, so it cannot be written by the
-///   script; if the process dies, or the `XADD` fails, between the two, the user's state is
-///   updated but the stream entry is lost: a retry of the same feedback finds every event
-///   already counted and writes no entry.
+///   counts, daily counter) that also appends what it counted to the feedback stream, so the
+///   two happen together or not at all: a feedback call answered as stored is in the stream,
+///   and a retry of one that failed is counted and streamed then. (Until 2026-12-05 the
+///   `XADD` was a second command, and a failure between the two lost the stream entry.) The
+///   script touches the stream beside the user's keys, which one Redis allows; on Redis
+///   Cluster the stream key is in another slot, which the cluster work must handle.
 /// - ``recordDecisions(_:)``: one pipeline for all entries (one `XADD` each).
 ///
 /// ## Blocking reads
