@@ -57,7 +57,7 @@ struct Learn: AsyncParsableCommand {
         bootstrapLogging(level: logging.logLevel)
         let logger = Logger(label: "adload.learn")
         let address = try redisOptions.address()
-        let store = RedisLiveStore(configuration: RedisClient.Configuration(address: address), logger: Logger(label: "adload.redis"))
+        let store = RedisLiveStore(configuration: try redisOptions.clientConfiguration(), logger: Logger(label: "adload.redis"))
         do {
             try await learn(store: store, address: address, logger: logger)
         } catch {

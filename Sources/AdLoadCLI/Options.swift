@@ -31,8 +31,16 @@ struct RedisOptions: ParsableArguments {
     @Option(help: "Use this Redis (redis://host:port/db) instead of the embedded one of --data-dir.")
     var redis: String?
 
+    @Option(help: ArgumentHelp(
+        "Use this Redis Cluster instead: seed node URLs, comma-separated (redis://127.0.0.1:7001,redis://127.0.0.1:7002).",
+        discussion: "The slot map is learned from the seeds; user and password come from each URL (database 0 only)."))
+    var redisCluster: String?
+
     @Option(help: "Data folder of the embedded redis-server (its data and its address file, redis.url).")
     var dataDir = ".adload"
+
+    /// Whether a Redis was named (`--redis` or `--redis-cluster`), so none is embedded.
+    var namesRedis: Bool { redis != nil || redisCluster != nil }
 }
 
 /// How much a long-running command logs.

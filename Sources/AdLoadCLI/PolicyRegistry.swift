@@ -13,6 +13,7 @@ extension RedisOptions {
     /// The Redis this command talks to: `--redis`, or the embedded server of `--data-dir`
     /// (the address `adload serve` writes to `redis.url` there).
     func address() throws -> RedisAddress {
+        if let first = try clusterSeeds().first { return first }
         var text = redis
         if text == nil {
             let path = URL(fileURLWithPath: dataDir).appendingPathComponent("redis.url").path
@@ -24,12 +25,34 @@ extension RedisOptions {
         do { return try RedisAddress(parsing: text ?? "") } catch { throw CLIError("Redis address: \(error)") }
     }
 
+    /// The seed nodes of `--redis-cluster` (empty without it).
+    /// - Throws: `CLIError` naming a seed that is not a Redis URL, or a database other than 0.
+    func clusterSeeds() throws -> [RedisAddress] {
+        guard let redisCluster else { return [] }
+        if redis != nil { throw CLIError("--redis and --redis-cluster name two Redis deployments: give one") }
+        let urls = redisCluster.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !urls.isEmpty else { throw CLIError("--redis-cluster: give at least one seed URL (redis://host:port)") }
+        return try urls.map { url throws -> RedisAddress in
+            let seed: RedisAddress
+            do { seed = try RedisAddress(parsing: url) } catch { throw CLIError("--redis-cluster: \(url): \(error)") }
+            guard seed.database == 0 else { throw CLIError("--redis-cluster: \(url): Redis Cluster has database 0 only, got \(seed.database)") }
+            return seed
+        }
+    }
+
+    /// A client configuration for this command's Redis (a cluster's seeds set when `--redis-cluster` is given).
+    func clientConfiguration(commandTimeout: Duration = .seconds(2)) throws -> RedisClient.Configuration {
+        var configuration = RedisClient.Configuration(address: try address(), commandTimeout: commandTimeout)
+        configuration.clusterSeeds = try clusterSeeds()
+        return configuration
+    }
+
     /// Runs `body` against the registry's store and shuts the store down after.
     func withStore<T>(_ body: (RedisLiveStore, RedisAddress) async throws -> T) async throws -> T {
         let address = try address()
         // Registry commands read streams in bulk and are not on a decide path: generous budgets.
         let store = RedisLiveStore(
-            configuration: RedisClient.Configuration(address: address, commandTimeout: .seconds(30)),
+            configuration: try clientConfiguration(commandTimeout: .seconds(30)),
             options: RedisLiveStore.Options(readTimeout: .seconds(10), writeTimeout: .seconds(20)), logger: Logger(label: "adload.redis"))
         do {
             let result = try await body(store, address)

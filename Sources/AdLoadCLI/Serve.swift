@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
         let config = try loadEnvironment(env)
         let rules = Dictionary(uniqueKeysWithValues: config.regions.map { ($0.name, $0.rules) })
         try Preflight.checkPortFree(host: host, port: port)
-        let lock = redisOptions.redis == nil ? try DataDirectoryLock(dataDirectory: redisOptions.dataDir) : nil
+        let lock = !redisOptions.namesRedis ? try DataDirectoryLock(dataDirectory: redisOptions.dataDir) : nil
         defer { withExtendedLifetime(lock) {} }
         let initial = try loadPolicyArgument(config: config)
         let regions = config.featureSchema.regions
@@ -114,6 +114,7 @@ struct Serve: AsyncParsableCommand {
         // when the connections reconnect.
         let supervisor = embedded.map { Self.supervise($0, logger: Logger(label: "adload.redis-supervisor")) }
         var redisConfiguration = RedisClient.Configuration(address: address)
+        redisConfiguration.clusterSeeds = try redisOptions.clusterSeeds()
         if eventLoopIO {
             let group = MultiThreadedEventLoopGroup.singleton
             redisConfiguration.transport = .eventLoops(group)
@@ -179,6 +180,7 @@ struct Serve: AsyncParsableCommand {
 
     /// The Redis to use: --redis, or an embedded server under the data folder.
     func startRedis(logger: Logger) throws -> (RedisAddress, RedisServerProcess?) {
+        if let first = try redisOptions.clusterSeeds().first { return (first, nil) }
         if let redis = redisOptions.redis {
             do { return (try RedisAddress(parsing: redis), nil) } catch { throw CLIError("--redis: \(error)") }
         }

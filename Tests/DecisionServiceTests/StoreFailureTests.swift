@@ -61,9 +61,9 @@ struct StoreFailureTests {
             let feedback = try await client.feedback("""
                 {"decision_id": "\(server.decisionIDs.make(userID: "u", timeMilliseconds: 1))", "user_id": "u", "events": [{"type": "session_end"}]}
                 """)
-            #expect(feedback.status == .serviceUnavailable, "feedback is refused while the circuit is open")
+            #expect(feedback.status == .accepted, "feedback has its own breaker: the decide path's failures do not turn it away")
             #expect(store.userRecordCalls.load(ordering: .relaxed) == 5)
-            #expect(store.feedbackCalls.load(ordering: .relaxed) == 0)
+            #expect(store.feedbackCalls.load(ordering: .relaxed) == 1)
 
             clock.advance(by: .milliseconds(350))
             store.base.setUnavailable(true)
@@ -84,6 +84,37 @@ struct StoreFailureTests {
             #expect(metrics.contains(#"adload_decision_fallbacks_total{reason="circuit_open"} 4"#))
             #expect(metrics.contains(#"adload_decision_fallbacks_total{reason="unavailable"} 6"#))
             #expect(metrics.contains("adload_circuit_breaker_opened_total 2"))
+        }
+    }
+
+    @Test("feedback's breaker opens after N failed feedback calls and then refuses without calling the store; decisions are not affected")
+    func feedbackBreaker() async throws {
+        let store = CountingStore()
+        let clock = ManualClock()
+        let server = try Fixtures.server(
+            store: store, configuration: Fixtures.configuration(threshold: 3, coolDown: .milliseconds(300)), clock: clock)
+        try await buildApplication(server: server).test(.router) { client in
+            defer { store.base.setUnavailable(false) }
+            let body = """
+                {"decision_id": "\(server.decisionIDs.make(userID: "u", timeMilliseconds: 1))", "user_id": "u", "events": [{"type": "session_end"}]}
+                """
+            store.base.setUnavailable(true)
+            for _ in 0..<3 {
+                let refused = try await client.feedback(body)
+                #expect(refused.status == .serviceUnavailable)
+            }
+            #expect(store.feedbackCalls.load(ordering: .relaxed) == 3)
+            let skipped = try await client.feedback(body)
+            #expect(skipped.status == .serviceUnavailable)
+            #expect(store.feedbackCalls.load(ordering: .relaxed) == 3, "open: refused without a store call")
+            #expect(server.circuitBreaker.state == .closed, "the decide path's breaker saw no failure")
+            store.base.setUnavailable(false)
+            let decided = try await client.decide(decideBody())
+            #expect(try !decided.decode(DecideAnswer.self).fallback)
+            clock.advance(by: .milliseconds(350))
+            let probe = try await client.feedback(body)
+            #expect(probe.status == .accepted, "the probe after the cool-down closes it")
+            #expect(store.feedbackCalls.load(ordering: .relaxed) == 4)
         }
     }
 

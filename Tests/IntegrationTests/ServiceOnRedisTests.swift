@@ -79,7 +79,7 @@ enum Fixture {
         return logger
     }
 
-    static func server(store: RedisLiveStore) async throws -> DecisionServer {
+    static func server(store: RedisLiveStore, adminToken: String? = nil) async throws -> DecisionServer {
         let policy = try policy()
         try await store.publishPolicy(version: policy.version, blob: policy.data)
         let engine = try DecisionEngine(policy: policy.file, version: policy.version, rules: rules())
@@ -87,7 +87,7 @@ enum Fixture {
             address: .hostname("127.0.0.1", port: 0), decideStoreBudget: .milliseconds(200),
             circuitBreaker: .init(failureThreshold: 3, coolDown: .milliseconds(200)),
             policyWatcher: .init(interval: .milliseconds(50)),
-            decisionLog: .init(flushInterval: .milliseconds(5), retryDelay: .milliseconds(50)))
+            decisionLog: .init(flushInterval: .milliseconds(5), retryDelay: .milliseconds(50)), adminToken: adminToken)
         return DecisionServer(configuration: configuration, store: store, policyHolder: PolicyHolder(initial: engine),
                               registry: PrometheusCollectorRegistry(), logger: logger)
     }

@@ -26,7 +26,7 @@ extension DecisionServer {
         let day = Int(time.rounded(.down))
         let store = store
         let budget = configuration.decideStoreBudget
-        let outcome = await circuitBreaker.call(budget: budget, selfTimed: store.honoursTimeouts) { () async throws(StoreError) in
+        let outcome = await circuitBreaker(forUser: userID).call(budget: budget, selfTimed: store.honoursTimeouts) { () async throws(StoreError) in
             try await store.userRecord(userID: userID, day: day, timeout: budget)
         }
         let decision: Decision
@@ -68,7 +68,7 @@ extension DecisionServer {
             decisionID: body.decisionID, userID: body.userID, time: seconds / Self.secondsPerDay, events: body.events,
             sessionStart: sessionStart)
         let store = store
-        let outcome = await circuitBreaker.call(budget: configuration.feedbackStoreBudget) { () async throws(StoreError) in
+        let outcome = await circuitBreaker(forUser: body.userID, path: .feedback).call(budget: configuration.feedbackStoreBudget) { () async throws(StoreError) in
             try await store.applyFeedback(entry)
         }
         switch outcome {

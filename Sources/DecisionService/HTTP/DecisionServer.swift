@@ -4,6 +4,7 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 import StateStore
+import Synchronization
 
 /// The decision service's parts, wired together: the policy holder and watcher, the
 /// circuit breaker in front of the store, the decision log buffer, the decision-id codec,
@@ -22,8 +23,24 @@ package final class DecisionServer: Sendable {
     let policyWatcher: PolicyWatcher
     /// Buffers decisions for the decision stream.
     let decisionLog: DecisionLogBuffer
-    /// Guards store calls on the decide and feedback paths.
+    /// Guards the decide path's store calls of failure domain 0 (the whole store, or users
+    /// whose cluster node is not yet known); its state is the `adload_circuit_breaker_state` gauge.
     let circuitBreaker: CircuitBreaker
+    /// The other breakers, made on first use: one per path (decide, feedback) and failure
+    /// domain of the store (a Redis Cluster node). A dead node opens the circuits of its own
+    /// users only, and decide timeouts (a 20 ms budget, which a saturated machine misses
+    /// while Redis is fine) do not turn feedback (a 500 ms budget) away.
+    let otherBreakers: Mutex<[BreakerKey: CircuitBreaker]>
+
+    /// Which store calls a circuit breaker guards.
+    enum StorePath: Hashable {
+        case decide, feedback
+    }
+
+    struct BreakerKey: Hashable {
+        var domain: Int
+        var path: StorePath
+    }
     /// Makes and verifies decision ids.
     let decisionIDs: DecisionIDCodec
     /// The service's metrics.
@@ -56,14 +73,8 @@ package final class DecisionServer: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        circuitBreaker = CircuitBreaker(configuration: configuration.circuitBreaker, clock: clock) { state in
-            metrics.recordCircuit(state)
-            if state == .open {
-                logger.warning("state store circuit breaker opened: deciding from the fallback, refusing feedback")
-            } else {
-                logger.info("state store circuit breaker \(state)")
-            }
-        }
+        circuitBreaker = Self.makeBreaker(domain: 0, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+        otherBreakers = Mutex([:])
         decisionLog = DecisionLogBuffer(
             store: store, configuration: configuration.decisionLog, metrics: metrics, logger: logger, clock: clock)
         policyWatcher = PolicyWatcher(
@@ -71,6 +82,37 @@ package final class DecisionServer: Sendable {
             clock: clock)
         decisionIDs = DecisionIDCodec(secret: configuration.decisionIDSecret)
         metrics.recordPolicyVersion(policyHolder.current?.version)
+    }
+
+    /// A circuit breaker for `path`'s calls for the users of failure `domain` (``LiveStore/failureDomain(ofUser:)``).
+    static func makeBreaker(
+        domain: Int, path: StorePath = .decide, configuration: DecisionServiceConfiguration, clock: any TimeSource, metrics: ServiceMetrics,
+        logger: Logger
+    ) -> CircuitBreaker {
+        let gauge = domain == 0 && path == .decide
+        let what = path == .decide ? "deciding from the fallback" : "refusing feedback (503)"
+        return CircuitBreaker(configuration: configuration.circuitBreaker, clock: clock) { state in
+            if gauge { metrics.recordCircuit(state) } else if state == .open { metrics.circuitOpened.increment() }
+            let metadata: Logger.Metadata = ["domain": "\(domain)", "path": "\(path)"]
+            if state == .open {
+                logger.warning("state store circuit breaker opened: \(what)", metadata: metadata)
+            } else {
+                logger.info("state store circuit breaker \(state)", metadata: metadata)
+            }
+        }
+    }
+
+    /// The breaker guarding `path`'s store calls for `userID`: one per path and failure domain.
+    func circuitBreaker(forUser userID: String, path: StorePath = .decide) -> CircuitBreaker {
+        let key = BreakerKey(domain: store.failureDomain(ofUser: userID), path: path)
+        if key.domain == 0 && path == .decide { return circuitBreaker }
+        return otherBreakers.withLock { breakers in
+            if let existing = breakers[key] { return existing }
+            let made = Self.makeBreaker(
+                domain: key.domain, path: path, configuration: configuration, clock: clock, metrics: metrics, logger: logger)
+            breakers[key] = made
+            return made
+        }
     }
 
     /// The background services the application runs beside the HTTP server: the policy

@@ -9,6 +9,9 @@ extension LiveStore {
 
     /// `false`: callers time calls out themselves.
     package var honoursTimeouts: Bool { false }
+
+    /// One store is one failure domain: 0 for every user.
+    package func failureDomain(ofUser userID: String) -> Int { 0 }
 }
 
 extension FeedbackEvent {
@@ -99,6 +102,12 @@ package protocol LiveStore: Sendable {
     /// Whether ``userRecord(userID:day:timeout:)`` enforces its deadline itself (the Redis
     /// store does, through its client's deadline thread); `false` by default.
     var honoursTimeouts: Bool { get }
+
+    /// Which part of the store the user's state lives on, so that a caller can keep one
+    /// circuit breaker per part: 0 for a store that fails as a whole (the default, one
+    /// Redis); on Redis Cluster, 1 + the index of the node that owns the user's slot (0 while
+    /// the slot map is unknown).
+    func failureDomain(ofUser userID: String) -> Int
 
     /// Appends decisions to the decision stream, in order.
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError)

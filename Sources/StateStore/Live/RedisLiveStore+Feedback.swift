@@ -11,7 +11,8 @@ extension RedisLiveStore {
     ///
     /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
     ///   decision, 4 the feedback stream (appended in the same script, so counted events and
-    ///   their stream entry are written together or not at all).
+    ///   their stream entry are written together or not at all; absent on Redis Cluster,
+    ///   where the stream is in another slot and the caller appends after the script).
     ///
     /// The counted events of a decision are one Redis string: two bytes holding the length of
     /// its first counted session end + 1 (big-endian; 0 while none is counted), then one byte
@@ -21,7 +22,7 @@ extension RedisLiveStore {
     /// - ARGV: 1 time, 2 session start (the decision's time), 3 counted-event TTL (s), 4 daily counter TTL (s),
     ///   5 week days, 6 month days, 7 dwell weight, 8 reaction days, 9 event count n, then per event:
     ///   its ``countedEventCode(_:)``, kind, value (empty when none); after the events: decision
-    ///   id, user id, the stream's approximate `MAXLEN`.
+    ///   id, user id, the stream's approximate `MAXLEN` (the stream is written only with KEYS[4]).
     /// - Returns: the 1-based indices of the events counted now.
     static let feedbackScript = RedisScript(
         """
@@ -178,6 +179,7 @@ extension RedisLiveStore {
           redis.call('INCRBY', KEYS[2], impressions)
           redis.call('EXPIRE', KEYS[2], ARGV[4])
         end
+        if KEYS[4] == nil then return fresh end
         local parts = {}
         for _, i in ipairs(fresh) do
           local position = math.floor(tonumber(ARGV[7 + 3 * i]) / 8)
@@ -213,7 +215,7 @@ extension RedisLiveStore {
     ///
     /// The session start of a `session_end` is the entry's ``FeedbackEntry/sessionStart``,
     /// or its time when that is unknown.
-    /// - Complexity: One round trip.
+    /// - Complexity: One round trip (two on Redis Cluster when something new was counted).
     package func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
         try RedisKeys.validate(userID: entry.userID)
         guard entry.time.isFinite, abs(entry.time) < 1e12 else {
@@ -224,12 +226,12 @@ extension RedisLiveStore {
             throw .failed("feedback for decision \(entry.decisionID) has session start \(sessionStart), not a usable number of days")
         }
         let day = Int(entry.time.rounded(.down))
+        let streamInScript = !client.isCluster
         let scriptKeys = [
             keys.user(entry.userID),
             keys.dailyAds(entry.userID, day: day),
             keys.countedEvents(entry.userID, decisionID: entry.decisionID),
-            keys.stream(.feedback),
-        ]
+        ] + (streamInScript ? [keys.stream(.feedback)] : [])
         var arguments = [
             "\(entry.time)", "\(sessionStart)",
             String(Self.seconds(options.countedEventsRetention)), String(Self.seconds(options.dailyCounterRetention)),
@@ -255,6 +257,19 @@ extension RedisLiveStore {
             throw .failed("feedback script answered \(reply), not a list of event numbers")
         }
         let fresh = indices.compactMap { $0 }.map { entry.events[$0 - 1] }
+        if !streamInScript && !fresh.isEmpty {
+            // Redis Cluster: the stream is in another slot, so it is a second command; a
+            // failure between the two leaves the events counted and not streamed.
+            let events = fresh.map { event -> String in
+                "\(event.kind.rawValue):\(event.position.map(String.init) ?? ""):\(event.value.map { "\($0)" } ?? "")"
+            }
+            let stream = keys.stream(.feedback)
+            let xadd = [
+                "XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*",
+                "decision_id", entry.decisionID, "user_id", entry.userID, "time", "\(entry.time)", "events", events.joined(separator: ","),
+            ]
+            _ = try Self.checked(try await client.execute([xadd], timeout: options.writeTimeout)[0], "XADD \(stream) for decision \(entry.decisionID)")
+        }
         return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
     }
 }

@@ -152,6 +152,12 @@ package final class RedisLiveStore: LiveStore {
         streams = Mutex(StreamClientState())
     }
 
+    /// 1 + the cluster node owning the user's slot, or 0 (one Redis, or the map not yet known).
+    package func failureDomain(ofUser userID: String) -> Int {
+        guard client.isCluster else { return 0 }
+        return client.clusterNode(forKey: keys.user(userID)).map { $0 + 1 } ?? 0
+    }
+
     /// The client for blocking stream reads, created on first use when none was passed in.
     func streamClient() throws(StoreError) -> RedisClient {
         try streams.withLock { (state: inout StreamClientState) throws(StoreError) -> RedisClient in

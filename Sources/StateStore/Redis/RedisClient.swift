@@ -98,6 +98,11 @@ package final class RedisClient: Sendable {
         package var name: String
         /// Dedicated threads (the default) or SwiftNIO event loops.
         package var transport: RedisTransport
+        /// Redis Cluster nodes to learn the slot map from; empty (the default): ``address`` is
+        /// one plain server. When set, every node gets a client of this configuration (see
+        /// ``RedisClusterPool``), and ``address`` only supplies the user, password and host
+        /// for nodes the map names without one.
+        package var clusterSeeds: [RedisAddress] = []
 
         /// Creates a configuration; the defaults suit a decide path with a local Redis.
         package init(
@@ -173,6 +178,19 @@ package final class RedisClient: Sendable {
     private enum Backend: Sendable {
         case threads(RedisClientCore)
         case eventLoops(RedisEventLoopPool)
+        case cluster(RedisClusterPool)
+    }
+
+    /// The index of the cluster node that owns `key`'s slot in the slot map as last read;
+    /// `nil` for a plain server or before the map is known.
+    package func clusterNode(forKey key: String) -> Int? {
+        guard case let .cluster(pool) = backend else { return nil }
+        return pool.owner(ofSlot: RedisClusterRouting.slot(of: Array(key.utf8)))
+    }
+
+    /// Whether requests go to a Redis Cluster (``Configuration/clusterSeeds``).
+    package var isCluster: Bool {
+        if case .cluster = backend { true } else { false }
     }
 
     /// Starts the connection threads; they connect in the background.
@@ -184,6 +202,10 @@ package final class RedisClient: Sendable {
     ///   - logger: Receives connection losses and reconnects.
     package init(configuration: Configuration, logger: Logger = Logger(label: "adload.redis")) {
         self.configuration = configuration.normalized
+        if !configuration.clusterSeeds.isEmpty {
+            backend = .cluster(RedisClusterPool(configuration: self.configuration, seeds: configuration.clusterSeeds, logger: logger))
+            return
+        }
         switch configuration.transport {
         case .threads:
             let core = RedisClientCore(configuration: self.configuration, logger: logger)
@@ -198,6 +220,7 @@ package final class RedisClient: Sendable {
         switch backend {
         case let .threads(core): core.beginShutdown(waiter: nil)
         case let .eventLoops(pool): pool.beginShutdown()
+        case .cluster: break
         }
     }
 
@@ -225,6 +248,8 @@ package final class RedisClient: Sendable {
             return try result.get()
         case let .eventLoops(pool):
             return try await pool.execute(commands, timeout: timeout).get()
+        case let .cluster(pool):
+            return try await pool.execute(commands, timeout: timeout)
         }
     }
 
@@ -253,6 +278,8 @@ package final class RedisClient: Sendable {
             }
         case let .eventLoops(pool):
             await pool.shutdown()
+        case let .cluster(pool):
+            await pool.shutdown()
         }
     }
 
@@ -261,6 +288,7 @@ package final class RedisClient: Sendable {
         switch backend {
         case let .threads(core): core.statisticsSnapshot()
         case let .eventLoops(pool): pool.statistics
+        case let .cluster(pool): pool.statistics
         }
     }
 
@@ -275,6 +303,7 @@ package final class RedisClient: Sendable {
         switch backend {
         case let .threads(core): core.connectionsUp()
         case let .eventLoops(pool): pool.connectionsUp
+        case let .cluster(pool): pool.connectionsUp
         }
     }
 }

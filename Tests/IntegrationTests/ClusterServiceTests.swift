@@ -1,0 +1,111 @@
+import AdLoadTestSupport
+@testable import DecisionService
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+@testable import OnlineLearning
+@testable import StateStore
+import Testing
+@testable import Training
+
+@Suite("The decision service on a real 3-master Redis Cluster", .serialized)
+struct ClusterServiceTests {
+    @Test("decide, feedback, learn and publish work; with one master killed its users fall back and the others do not; after it returns everything recovers")
+    func clusterLoopAndMasterLoss() async throws {
+        let cluster = try RedisClusterTestServer.start(repository: packageRoot)
+        defer { cluster.stop() }
+        var redisConfiguration = RedisClient.Configuration(
+            address: cluster.seeds[0], connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(500),
+            initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
+        redisConfiguration.clusterSeeds = cluster.seeds
+        let store = RedisLiveStore(configuration: redisConfiguration, logger: Fixture.logger)
+        let server = try await Fixture.server(store: store)
+        let initialVersion = try #require(server.policyHolder.current?.version)
+        let users = (0..<30).map { "cl-\($0)" }
+        try await buildApplication(server: server).test(.router) { client in
+            func decide(_ user: String, _ session: Int, _ time: Double) async throws -> Answer {
+                try await client.execute(uri: "/v1/decide", method: .post, body: Fixture.decideBody(user: user, session: session, time: time)) {
+                    #expect($0.status == .ok, "decide must always answer")
+                    return try JSONDecoder().decode(Answer.self, from: Data(buffer: $0.body))
+                }
+            }
+            var sessions = 0
+            for (index, user) in users.enumerated() {
+                for session in 0..<2 {
+                    let time = (Fixture.day + Double(session) * 0.4 + Double(index) * 0.001) * 86_400
+                    let answer = try await decide(user, session, time)
+                    #expect(!answer.fallback)
+                    try await client.execute(
+                        uri: "/v1/feedback", method: .post,
+                        body: Fixture.feedbackBody(decision: answer.decision_id, user: user, time: time + 60, adPositions: answer.ad_positions)
+                    ) { #expect($0.status == .accepted) }
+                    sessions += 1
+                }
+            }
+            let domains = Dictionary(grouping: users) { store.failureDomain(ofUser: $0) }
+            #expect(Set(domains.keys) == [1, 2, 3], "the users live on all three masters")
+            #expect(try await store.userRecord(userID: "cl-7", day: Int(Fixture.day))?.totalSessions == 2)
+
+            // The learner reads both streams on the cluster, learns and publishes; the service swaps to it.
+            let weights = try RewardWeights(dictionary: try Fixture.policy().file.reward)
+            var configuration = StreamLearner.Configuration(weights: weights)
+            configuration.rewardWindowDays = 0.25
+            configuration.group = "cluster-learner"
+            configuration.minWait = .zero
+            let learner = StreamLearner(
+                store: store, policy: try Fixture.policy().file, baseVersion: initialVersion, configuration: configuration, logger: Fixture.logger)
+            #expect(try await eventually {
+                try await learner.poll(block: .milliseconds(50))
+                return await learner.statistics.decisionsRead == sessions
+            })
+            let newVersion = try #require(try await learner.publish())
+            #expect(try await eventually { try await decide("late", 0, Fixture.day * 86_400).policy_version == newVersion })
+
+            // Kill a master that holds neither stream nor the registry: its users fall back, the others do not.
+            let protected = ["adload:decisions", "adload:feedback", "adload:{policy}:active"].compactMap { store.client.clusterNode(forKey: $0) }
+            let victim = try #require((0..<3).first { !protected.contains($0) } ?? (0..<3).first { $0 != protected.first })
+            let victimPort = try #require(try await nodePort(store: store, index: victim, cluster: cluster))
+            cluster.kill(port: victimPort)
+            let time = (Fixture.day + 1) * 86_400
+            var fellBack: [Int: Int] = [:]
+            var answered: [Int: Int] = [:]
+            for round in 0..<3 {
+                for user in users {
+                    let domain = store.failureDomain(ofUser: user)
+                    answered[domain, default: 0] += 1
+                    if try await decide(user, 10 + round, time).fallback { fellBack[domain, default: 0] += 1 }
+                }
+            }
+            #expect(fellBack[victim + 1] == answered[victim + 1], "every decision for the dead master's users falls back")
+            for domain in [1, 2, 3] where domain != victim + 1 {
+                #expect(fellBack[domain, default: 0] == 0, "users of master \(domain) are served: \(fellBack)")
+            }
+
+            // It returns: everything recovers.
+            try cluster.restart(port: victimPort)
+            let victimUser = try #require(domains[victim + 1]?.first)
+            #expect(try await eventually(timeout: .seconds(15)) { try await !decide(victimUser, 20, time).fallback })
+            let answer = try await decide(victimUser, 21, time)
+            try await client.execute(
+                uri: "/v1/feedback", method: .post,
+                body: Fixture.feedbackBody(decision: answer.decision_id, user: victimUser, time: time + 60, adPositions: answer.ad_positions)
+            ) { #expect($0.status == .accepted) }
+            #expect(try await store.userRecord(userID: victimUser, day: Int(Fixture.day) + 1)?.totalSessions == 3)
+        }
+        await store.shutdown()
+    }
+
+    /// The port of the node the store's map calls `index`.
+    func nodePort(store: RedisLiveStore, index: Int, cluster: RedisClusterTestServer) async throws -> Int? {
+        // A key whose slot the node owns names it through CLUSTER SLOTS' view: find one by trying keys.
+        for probe in 0..<10_000 where store.client.clusterNode(forKey: "probe-\(probe)") == index {
+            let slot = RedisClusterRouting.slot(of: Array("probe-\(probe)".utf8))
+            let connection = try RedisConnection(address: cluster.seeds[0])
+            for range in try connection.command(["CLUSTER", "SLOTS"]).array ?? [] {
+                guard let fields = range.array, let low = fields[0].int, let high = fields[1].int, (low...high).contains(slot) else { continue }
+                return fields[2].array?[1].int
+            }
+        }
+        return nil
+    }
+}
