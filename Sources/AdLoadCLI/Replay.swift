@@ -172,6 +172,7 @@ struct Replay: AsyncParsableCommand {
                 + "(p = \(answer["probability"] ?? "?"), policy \(answer["policy_version"] ?? "?"), fallback \(answer["fallback"] ?? "?"))"
         } catch {
             totals.failures += 1
+            totals.failedDecisions += 1
             if let error = error as? HTTPStatusError, error.status >= 500 { totals.serverErrors += 1 }
             line = "\(userID): decide failed: \((error as? URLError).map(ServiceClient.reason) ?? "\(error)")"
         }
@@ -292,6 +293,7 @@ struct ReplaySummary {
         writer.key("feedback_retries"); writer.integer(totals.feedbackRetries)
         writer.key("feedback_accepted"); writer.integer(totals.feedbackAccepted)
         writer.key("server_errors"); writer.integer(totals.serverErrors)
+        writer.key("failed_decisions"); writer.integer(totals.failedDecisions)
         writer.key("policy_versions")
         writer.byte(UInt8(ascii: "["))
         for (index, version) in totals.versions.sorted().enumerated() {
@@ -309,6 +311,8 @@ struct ReplayTotals {
     var sessions = 0, ads = 0, items = 0, fallbacks = 0, failures = 0, feedbackRetries = 0
     /// Feedback calls answered 2xx (202: stored), and requests answered 5xx in the end (after any retries).
     var feedbackAccepted = 0, serverErrors = 0
+    /// Decide calls that failed (the rest of ``failures`` are feedback calls that failed after their retries).
+    var failedDecisions = 0
     var revenue = 0.0
     var versions = Set<String>()
 
@@ -321,6 +325,7 @@ struct ReplayTotals {
         feedbackRetries += other.feedbackRetries
         feedbackAccepted += other.feedbackAccepted
         serverErrors += other.serverErrors
+        failedDecisions += other.failedDecisions
         revenue += other.revenue
         versions.formUnion(other.versions)
     }

@@ -113,7 +113,9 @@ struct Serve: AsyncParsableCommand {
         // append-only file replayed); decisions fall back meanwhile and leave fallback
         // when the connections reconnect.
         let supervisor = embedded.map { Self.supervise($0, logger: Logger(label: "adload.redis-supervisor")) }
-        var redisConfiguration = RedisClient.Configuration(address: address)
+        // Reconnects at least every 0.5 s (the default backs off to 2 s), so that with the
+        // breakers' 1 s cool-down decisions leave fallback within 2 s of Redis returning.
+        var redisConfiguration = RedisClient.Configuration(address: address, maxBackoff: .milliseconds(500))
         redisConfiguration.clusterSeeds = try redisOptions.clusterSeeds()
         if eventLoopIO {
             let group = MultiThreadedEventLoopGroup.singleton

@@ -25,10 +25,13 @@ struct ReplayTests {
                 try JSONSerialization.jsonObject(with: Data(summary.json.utf8)) as? [String: Any], "\(summary.json)")
             #expect(Set(object.keys) == [
                 "env", "target", "users", "days", "sessions", "revenue_per_user", "ads_per_session", "items_per_session",
-                "survival", "fallbacks", "failed_requests", "feedback_retries", "policy_versions",
+                "survival", "fallbacks", "failed_requests", "feedback_retries", "policy_versions", "feedback_accepted", "server_errors",
+                "failed_decisions",
             ])
             let count = try #require(object["sessions"] as? Int)
             #expect(count > 0 && object["failed_requests"] as? Int == 0 && object["env"] as? String == "default")
+            #expect(object["feedback_accepted"] as? Int == count, "every session's feedback was answered 202")
+            #expect(object["server_errors"] as? Int == 0 && object["failed_decisions"] as? Int == 0)
             sessions.withLock { $0 = count }
         }
         // Every replayed session asked the service once (the decision log is flushed at shutdown).

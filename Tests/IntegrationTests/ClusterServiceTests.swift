@@ -15,11 +15,14 @@ struct ClusterServiceTests {
         let cluster = try RedisClusterTestServer.start(repository: packageRoot)
         defer { cluster.stop() }
         var redisConfiguration = RedisClient.Configuration(
-            address: cluster.seeds[0], connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(500),
+            address: cluster.seeds[0], connectTimeout: .milliseconds(200), commandTimeout: .seconds(2),
             initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
         redisConfiguration.clusterSeeds = cluster.seeds
-        let store = RedisLiveStore(configuration: redisConfiguration, logger: Fixture.logger)
-        let server = try await Fixture.server(store: store)
+        // The test's own store calls get 2 s (the suite runs beside other tests); the decide
+        // path keeps its 200 ms budget.
+        let store = RedisLiveStore(
+            configuration: redisConfiguration, options: .init(readTimeout: .seconds(2), writeTimeout: .seconds(2)), logger: Fixture.logger)
+        let server = try await phase("publishing the first policy") { try await Fixture.server(store: store) }
         let initialVersion = try #require(server.policyHolder.current?.version)
         let users = (0..<30).map { "cl-\($0)" }
         try await buildApplication(server: server).test(.router) { client in
@@ -47,24 +50,20 @@ struct ClusterServiceTests {
             #expect(try await store.userRecord(userID: "cl-7", day: Int(Fixture.day))?.totalSessions == 2)
 
             // The learner reads both streams on the cluster, learns and publishes; the service swaps to it.
-            let weights = try RewardWeights(dictionary: try Fixture.policy().file.reward)
-            var configuration = StreamLearner.Configuration(weights: weights)
-            configuration.rewardWindowDays = 0.25
-            configuration.group = "cluster-learner"
-            configuration.minWait = .zero
-            let learner = StreamLearner(
-                store: store, policy: try Fixture.policy().file, baseVersion: initialVersion, configuration: configuration, logger: Fixture.logger)
-            #expect(try await eventually {
-                try await learner.poll(block: .milliseconds(50))
-                return await learner.statistics.decisionsRead == sessions
+            let learner = try Fixture.learner(store: store, baseVersion: initialVersion, group: "cluster-learner")
+            #expect(try await phase("the learner's reads") {
+                try await eventually {
+                    try await learner.poll(block: .milliseconds(50))
+                    return await learner.statistics.decisionsRead == sessions
+                }
             })
-            let newVersion = try #require(try await learner.publish())
+            let newVersion = try #require(try await phase("the learner's publication") { try await learner.publish() })
             #expect(try await eventually { try await decide("late", 0, Fixture.day * 86_400).policy_version == newVersion })
 
             // Kill a master that holds neither stream nor the registry: its users fall back, the others do not.
             let protected = ["adload:decisions", "adload:feedback", "adload:{policy}:active"].compactMap { store.client.clusterNode(forKey: $0) }
             let victim = try #require((0..<3).first { !protected.contains($0) } ?? (0..<3).first { $0 != protected.first })
-            let victimPort = try #require(try await nodePort(store: store, index: victim, cluster: cluster))
+            let victimPort = try #require(try await phase("finding the victim's port") { try await nodePort(store: store, index: victim, cluster: cluster) })
             cluster.kill(port: victimPort)
             let time = (Fixture.day + 1) * 86_400
             var fellBack: [Int: Int] = [:]
@@ -82,7 +81,7 @@ struct ClusterServiceTests {
             }
 
             // It returns: everything recovers.
-            try cluster.restart(port: victimPort)
+            try await phase("restarting the master") { try cluster.restart(port: victimPort) }
             let victimUser = try #require(domains[victim + 1]?.first)
             #expect(try await eventually(timeout: .seconds(15)) { try await !decide(victimUser, 20, time).fallback })
             let answer = try await decide(victimUser, 21, time)
@@ -93,6 +92,14 @@ struct ClusterServiceTests {
             #expect(try await store.userRecord(userID: victimUser, day: Int(Fixture.day) + 1)?.totalSessions == 3)
         }
         await store.shutdown()
+    }
+
+    /// Runs `body`, recording which phase of the test an error came from before rethrowing it.
+    func phase<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch {
+            Issue.record("\(name): \(error)")
+            throw error
+        }
     }
 
     /// The port of the node the store's map calls `index`.

@@ -92,6 +92,16 @@ enum Fixture {
                               registry: PrometheusCollectorRegistry(), logger: logger)
     }
 
+    /// A learner of the fixture's policy over `store`'s streams, as consumer group `group`
+    /// (reward window 0.25 days, publishing without waiting).
+    static func learner(store: RedisLiveStore, baseVersion: String, group: String) throws -> StreamLearner {
+        var configuration = StreamLearner.Configuration(weights: try RewardWeights(dictionary: try policy().file.reward))
+        configuration.rewardWindowDays = 0.25
+        configuration.group = group
+        configuration.minWait = .zero
+        return StreamLearner(store: store, policy: try policy().file, baseVersion: baseVersion, configuration: configuration, logger: logger)
+    }
+
     static func decideBody(user: String, session: Int, time: Double) -> ByteBuffer {
         ByteBuffer(string: """
         {"user_id": "\(user)", "session_id": "s\(session)", "region": "na", "device": "ios", "hour": 20, "feed_length": 60, "timestamp": \(time)}
@@ -168,13 +178,7 @@ struct ServiceOnRedisTests {
             #expect(record.month[1] > 14 && record.month[1] <= 15)
 
             // A learner reads both streams, learns and publishes; the service swaps to it.
-            let weights = try RewardWeights(dictionary: try Fixture.policy().file.reward)
-            var configuration = StreamLearner.Configuration(weights: weights)
-            configuration.rewardWindowDays = 0.25
-            configuration.group = "it-learner"
-            configuration.minWait = .zero
-            let learner = StreamLearner(
-                store: store, policy: try Fixture.policy().file, baseVersion: initialVersion, configuration: configuration, logger: Fixture.logger)
+            let learner = try Fixture.learner(store: store, baseVersion: initialVersion, group: "it-learner")
             #expect(try await eventually {
                 try await learner.poll(block: .milliseconds(50))
                 return await learner.statistics.decisionsRead == sessions

@@ -169,6 +169,20 @@ package final class RedisClient: Sendable {
 
         /// Creates zeroed counters.
         package init() {}
+
+        /// Adds another pool's or connection's counters to these.
+        mutating func add(_ part: Statistics) {
+            requests += part.requests
+            failedRequests += part.failedRequests
+            timeouts += part.timeouts
+            rejected += part.rejected
+            roundTrips += part.roundTrips
+            commands += part.commands
+            batchedRequests += part.batchedRequests
+            connectionErrors += part.connectionErrors
+            connectFailures += part.connectFailures
+            reconnects += part.reconnects
+        }
     }
 
     /// The configuration in use, with out-of-range values already corrected.

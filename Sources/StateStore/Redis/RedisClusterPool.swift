@@ -169,19 +169,7 @@ final class RedisClusterPool: Sendable {
     private var clients: [RedisClient] { state.withLock { Array($0.clients.values) } }
 
     var statistics: RedisClient.Statistics {
-        clients.reduce(into: RedisClient.Statistics()) { total, client in
-            let part = client.statistics
-            total.requests += part.requests
-            total.failedRequests += part.failedRequests
-            total.timeouts += part.timeouts
-            total.rejected += part.rejected
-            total.roundTrips += part.roundTrips
-            total.commands += part.commands
-            total.batchedRequests += part.batchedRequests
-            total.connectionErrors += part.connectionErrors
-            total.connectFailures += part.connectFailures
-            total.reconnects += part.reconnects
-        }
+        clients.reduce(into: RedisClient.Statistics()) { $0.add($1.statistics) }
     }
 
     var connectionsUp: Int { clients.reduce(0) { $0 + $1.connectionsUp } }

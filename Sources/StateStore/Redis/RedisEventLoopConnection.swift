@@ -582,19 +582,7 @@ final class RedisEventLoopPool: Sendable {
     }
 
     var statistics: RedisClient.Statistics {
-        connections.reduce(into: RedisClient.Statistics()) { total, connection in
-            let part = connection.statistics
-            total.requests += part.requests
-            total.failedRequests += part.failedRequests
-            total.timeouts += part.timeouts
-            total.rejected += part.rejected
-            total.roundTrips += part.roundTrips
-            total.commands += part.commands
-            total.batchedRequests += part.batchedRequests
-            total.connectionErrors += part.connectionErrors
-            total.connectFailures += part.connectFailures
-            total.reconnects += part.reconnects
-        }
+        connections.reduce(into: RedisClient.Statistics()) { $0.add($1.statistics) }
     }
 
     var connectionsUp: Int {
