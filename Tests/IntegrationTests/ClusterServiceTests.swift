@@ -22,6 +22,12 @@ struct ClusterServiceTests {
         // path keeps its 200 ms budget.
         let store = RedisLiveStore(
             configuration: redisConfiguration, options: .init(readTimeout: .seconds(2), writeTimeout: .seconds(2)), logger: Fixture.logger)
+        // A cluster just created can take seconds to answer on a machine busy with the rest of
+        // the suite (seen: the first publication timed out after 2 s): wait until its
+        // registry's master answers before the test starts.
+        #expect(await eventually(timeout: .seconds(30)) {
+            do { _ = try await store.activePolicyVersion(); return true } catch { return false }
+        })
         let server = try await phase("publishing the first policy") { try await Fixture.server(store: store) }
         let initialVersion = try #require(server.policyHolder.current?.version)
         let users = (0..<30).map { "cl-\($0)" }
