@@ -7,7 +7,8 @@ import Simulation
 /// What a fuzz target reads: the bodies of the two service routes, and the three files a
 /// user hands the tools.
 package enum FuzzTarget: String, CaseIterable, Sendable {
-    /// A `POST /v1/decide` body, decided with no user state and from the fallback.
+    /// A `POST /v1/decide` body, decided with no user state and from the fallback; the fast
+    /// body reader must agree with the strict decoder wherever it accepts.
     case decide
     /// A `POST /v1/feedback` body.
     case feedback
@@ -48,6 +49,12 @@ package struct FuzzHarness: Sendable {
     package func run(_ target: FuzzTarget, _ bytes: [UInt8]) -> Bool {
         switch target {
         case .decide:
+            if let fast = RequestBodyReader.fastDecide(bytes) {
+                let strict = RequestBodyReader.strictDecide(bytes)
+                Self.require(
+                    strict == .success(fast),
+                    "the decide fast path read \(fast) where the strict decoder read \(strict): \(String(decoding: bytes, as: UTF8.self))")
+            }
             guard case let .success(positions) = RequestBodyReader.decide(bytes, engine: engine) else { return false }
             Self.require(positions.allSatisfy { $0 >= 1 && $0 <= 512 }, "ad positions \(positions) outside 1...512")
             return true

@@ -14,12 +14,15 @@ enum FuzzEntry {
     static func main() {
         let name = ProcessInfo.processInfo.environment["ADLOAD_FUZZ_TARGET"] ?? ""
         guard let target = FuzzTarget(rawValue: name) else {
-            fatalError("ADLOAD_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")), got \(name)")
+            FileHandle.standardError.write(Data(
+                "adload-fuzz: ADLOAD_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'\n".utf8))
+            exit(2)
         }
         do {
             state = (try FuzzHarness(root: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)), target)
         } catch {
-            fatalError("run from the repository root: \(error)")
+            FileHandle.standardError.write(Data("adload-fuzz: run from the repository root (policies/, env/): \(error)\n".utf8))
+            exit(2)
         }
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv

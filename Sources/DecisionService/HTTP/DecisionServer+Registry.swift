@@ -20,15 +20,16 @@ extension DecisionServer {
     /// `PUT /v1/policy` (admin): makes the policy file in the body the registry's active
     /// version, for every replica, without the OPE gate of `adload policy promote` (the
     /// history records it as a promotion through the admin API). The version is the file's
-    /// checksum. 401/403 as ``checkAdmin(_:context:)``; 422 naming the field of a file that
+    /// checksum. 401/403 as ``checkAdmin(_:context:)``; 422 whose message names what in a file
     /// does not load with the service's schema and rules; 503 when the store fails.
     func putPolicy(_ request: Request, context: ServiceRequestContext) async throws(RequestError) -> Response {
         if let refused = checkAdmin(request, context: context) { return refused }
         let blob = Data(try await readBody(request, limit: configuration.maxPolicyBytes).readableBytesView)
-        let engine = try loadEngine(blob, source: "request body") { document in
-            guard case let .object(fields) = document, case let .string(checksum)? = fields["checksum"] else { return nil }
-            return checksum
+        let version: String
+        do { version = PolicyFile.checksum(of: try JSONValue.parse(blob, file: "request body")) } catch {
+            throw RequestError.invalid(error.key ?? "body", error.description)
         }
+        let engine = try await loadEngine(blob, version: version)
         let event = RegistryEvent(
             version: engine.version, previous: nil, action: .promote, at: RegistryEvent.now(), by: "PUT /v1/policy (admin API)",
             evidence: .object(["gate": .string("none: published through the admin API")]))
@@ -86,28 +87,18 @@ extension DecisionServer {
         guard let blob else {
             return JSONResponse.error(.notFound, field: "version", message: "the registry holds no version \(target)", request: request, context: context)
         }
-        let engine = try loadEngine(blob, source: "registry version \(target)") { _ in target }
+        let engine = try await loadEngine(blob, version: target)
         let event = RegistryEvent(
             version: target, previous: nil, action: .rollback, at: RegistryEvent.now(), by: "POST /v1/policy/rollback (admin API)")
         return await change(to: engine, blob: nil, event: event, request: request, context: context)
     }
 
-    /// Parses `blob` as a policy the service can serve and builds its engine, versioned by `version(document)`.
-    func loadEngine(_ blob: Data, source: String, version: (JSONValue) -> String?) throws(RequestError) -> DecisionEngine {
-        do {
-            let policy = try PolicyFile.parse(blob, file: source, expectedSchema: policyHolder.expectedSchema)
-            guard let name = version(try JSONValue.parse(blob, file: source)) else {
-                throw RequestError.invalid("checksum", "the policy file has no checksum to version it by")
-            }
-            return try policyHolder.makeEngine(policy: policy, version: name)
-        } catch let error as ConfigError {
-            throw RequestError.invalid(error.key ?? "body", error.description)
-        } catch let error as DecisionEngineError {
-            throw RequestError.invalid("body", error.description)
-        } catch let error as RequestError {
-            throw error
-        } catch {
-            throw RequestError.invalid("body", "\(error)")
+    /// Builds `blob`'s engine as the policy watcher does (off the event loops); 422 when it
+    /// does not load with the service's schema and rules.
+    func loadEngine(_ blob: Data, version: String) async throws(RequestError) -> DecisionEngine {
+        switch await PolicyWatcher.load(blob, version: version, holder: policyHolder) {
+        case let .success(engine): return engine
+        case let .failure(failure): throw RequestError.invalid("body", failure.reason)
         }
     }
 

@@ -7,17 +7,20 @@ import Foundation
 package enum RequestBodyReader {
     /// Reads a decide body as the route does: ``DecideBodyFastPath`` first, the strict
     /// decoder when it declines.
-    ///
-    /// When the fast path accepts a body, the strict decoder must accept it too and read the
-    /// same request; a disagreement is a bug in the fast path, and stops the process (the
-    /// fuzzer reports it as a crash).
     package static func decide(_ bytes: [UInt8]) -> Result<DecisionRequest, RequestError> {
-        let strict = Result { () throws(RequestError) in try DecisionRequest.decodeStrictly(bytes) }
-        guard let fast = DecideBodyFastPath.parse(bytes) else { return strict }
-        guard case let .success(strictRequest) = strict, strictRequest == fast else {
-            fatalError("the decide fast path read \(fast) where the strict decoder read \(strict): \(String(decoding: bytes, as: UTF8.self))")
-        }
-        return .success(fast)
+        if let fast = fastDecide(bytes) { return .success(fast) }
+        return strictDecide(bytes)
+    }
+
+    /// What ``DecideBodyFastPath`` reads, `nil` when it declines (the strict decoder then decides).
+    package static func fastDecide(_ bytes: [UInt8]) -> DecisionRequest? {
+        DecideBodyFastPath.parse(bytes)
+    }
+
+    /// What the strict decoder reads. Where the fast path accepts a body, the two must agree
+    /// (the fuzz target checks it).
+    package static func strictDecide(_ bytes: [UInt8]) -> Result<DecisionRequest, RequestError> {
+        Result { () throws(RequestError) in try DecisionRequest.decodeStrictly(bytes) }
     }
 
     /// Reads a feedback body as the route does, allowing `maxEvents` events (`nil`: the service's default, 1000).
