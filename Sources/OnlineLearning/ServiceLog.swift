@@ -52,22 +52,29 @@ package struct ServiceLog: Sendable {
         log.read = streamEntries.count
         let decoder = JSONDecoder()
         var decisions: [DecisionEntry] = []
+        var written = Set<String>()
         for streamEntry in streamEntries {
             guard let text = streamEntry.fields["d"], let entry = try? decoder.decode(DecisionEntry.self, from: Data(text.utf8)),
                   entry.prices.map({ $0.count == 4 && $0.allSatisfy { $0.isFinite && $0 >= 0 } }) ?? true else {
                 log.unreadable += 1
                 continue
             }
+            // A decision written again by a retried write is learned once.
+            guard written.insert(entry.decisionID).inserted else { continue }
             decisions.append(entry)
         }
         guard let oldest = streamEntries.first else { return log }
         var tallies: [String: SessionTally] = [:]
+        var countedFeedback = Set<String>()
         for entry in decisions { tallies[entry.decisionID] = SessionTally() }
         var after = Self.idBefore(oldest.id, milliseconds: feedbackLeadMilliseconds)
         while true {
             let feedback = try await store.entries(.feedback, after: after, count: page)
             for entry in feedback {
-                if let id = entry.fields["decision_id"], tallies[id] != nil { tallies[id]?.add(events: entry.fields["events"] ?? "") }
+                guard let id = entry.fields["decision_id"], tallies[id] != nil else { continue }
+                // Feedback streamed again from a Redis Cluster outbox repeats its `seq`: count it once.
+                if let sequence = entry.fields["seq"], !countedFeedback.insert(id + " " + sequence).inserted { continue }
+                tallies[id]?.add(events: entry.fields["events"] ?? "")
             }
             guard feedback.count == page, let last = feedback.last else { break }
             after = last.id

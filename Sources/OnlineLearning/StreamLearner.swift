@@ -54,6 +54,9 @@ package actor StreamLearner {
         /// Decisions logged with an older feature layout (a policy with other history
         /// features served them): acknowledged, not learned.
         package var otherLayout = 0
+        /// Stream entries seen before (a decision written again by a retried write, feedback
+        /// streamed again from a Redis Cluster outbox with the same `seq`): acknowledged, not learned.
+        package var repeated = 0
     }
 
     struct Pending {
@@ -61,6 +64,8 @@ package actor StreamLearner {
         var readAt: ContinuousClock.Instant
         var streamIDs: [String]
         var tally = SessionTally()
+        /// The `seq` of feedback entries counted (entries streamed from a Redis Cluster outbox carry one).
+        var feedbackSequences: Set<String> = []
     }
 
     let store: any LiveStore
@@ -183,6 +188,11 @@ package actor StreamLearner {
             acknowledgeable[.decisions, default: []].append(streamEntry.id)
             return
         }
+        if pending[entry.decisionID] != nil {
+            statistics.repeated += 1
+            acknowledgeable[.decisions, default: []].append(streamEntry.id)
+            return
+        }
         if let previous = lastDecisionByUser[entry.userID], entry.time - previous.time <= configuration.rewardWindowDays,
            entry.time >= previous.time {
             pending[previous.id]?.tally.returned = true
@@ -199,7 +209,11 @@ package actor StreamLearner {
             return
         }
         state.streamIDs.append(streamEntry.id)
-        state.tally.add(events: streamEntry.fields["events"] ?? "")
+        if let sequence = streamEntry.fields["seq"], !state.feedbackSequences.insert(sequence).inserted {
+            statistics.repeated += 1
+        } else {
+            state.tally.add(events: streamEntry.fields["events"] ?? "")
+        }
         pending[decisionID] = state
     }
 

@@ -73,6 +73,35 @@ struct StreamLearnerTests {
         #expect(await learner.bandit.model.theta == expected.model.theta)
     }
 
+    @Test("a decision written twice (a retried write) and feedback streamed twice with one seq (a Redis Cluster outbox) are learned once and acknowledged")
+    func repeatsLearnedOnce() async throws {
+        let store = InMemoryLiveStore()
+        let weights = RewardWeights(revenue: 1, items: 0.01, negatives: 0, returned: 0, loadSquared: 0)
+        try await store.recordDecisions([decision("d1", user: "u1", time: 100.0)])
+        try await store.recordDecisions([decision("d1", user: "u1", time: 100.0)])
+        let first = ["decision_id": "d1", "user_id": "u1", "time": "100.01", "events": "impression:4:0.3", "seq": "1"]
+        let second = ["decision_id": "d1", "user_id": "u1", "time": "100.02", "events": "dwell:1:10", "seq": "2"]
+        store.state.withLock { state in
+            for fields in [first, first, second] { store.append(&state, .feedback, fields) }
+        }
+        // A later decision's feedback moves event time past d1's window.
+        try await store.recordDecisions([decision("d9", user: "u9", time: 103)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d9", userID: "u9", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        let learner = learner(store, policy: try policy(), weights: weights)
+        try await learner.poll(block: .zero)
+        let statistics = await learner.statistics
+        #expect(statistics.decisionsRead == 3 && statistics.feedbackRead == 4)
+        #expect(statistics.repeated == 2, "the second d1 and the second seq 1")
+        #expect(statistics.updates == 1)
+        #expect(abs(statistics.rewardSum - (0.3 + 0.01)) < 1e-12, "revenue 0.3 once, one item")
+        _ = try await learner.publish()
+        let group = await learner.configuration.group, consumer = await learner.configuration.consumer
+        let decisionsLeft = try await store.pendingEntries(.decisions, group: group, consumer: consumer, count: 10, after: "0")
+        #expect(decisionsLeft.count == 1 && decisionsLeft[0].fields["d"]?.contains("\"d9\"") == true, "only d9, whose window is open, is unacknowledged")
+        let feedbackLeft = try await store.pendingEntries(.feedback, group: group, consumer: consumer, count: 10, after: "0")
+        #expect(feedbackLeft.map { $0.fields["decision_id"] } == ["d9"])
+    }
+
     @Test("decisions logged with another context layout are not learned")
     func otherLayoutSkipped() async throws {
         let store = InMemoryLiveStore()

@@ -461,6 +461,87 @@ extension RedisSerializedTests {
             await fixture.close()
         }
 
+        @Test("sharded streams: every shard is read, paged, acknowledged and ranged; each entry once, in (id, shard) order")
+        func shardedStreams() async throws {
+            let fixture = try StoreFixture(options: .init(streamShards: 4))
+            let store = fixture.store
+            let memory = InMemoryLiveStore()
+            let users = (0..<40).map { "sharded-\($0)" }
+            #expect(Set(users.compactMap(store.streamShard(ofUser:))) == [0, 1, 2, 3], "40 users land on all four shards")
+            for (index, user) in users.enumerated() {
+                let decision = sampleDecision(id: "d\(index)", user: user, time: 20_000.5 + Double(index) * 0.001)
+                let feedback = FeedbackEntry(
+                    decisionID: "d\(index)", userID: user, time: decision.time + 0.0001,
+                    events: [FeedbackEvent(kind: .impression, position: 2), FeedbackEvent(kind: .click, position: 2)])
+                for target in [store as any LiveStore, memory] {
+                    try await target.recordDecisions([decision])
+                    _ = try await target.applyFeedback(feedback)
+                }
+            }
+            for stream in StreamName.allCases {
+                // A consumer group reads every shard in small reads, each entry once.
+                var read: [StreamEntry] = []
+                while true {
+                    let page = try await store.readStream(stream, group: "g", consumer: "c", count: 7, block: .zero)
+                    if page.isEmpty { break }
+                    #expect(page.count <= 7)
+                    read += page
+                }
+                #expect(read.count == 40 && Set(read.map(\.id)).count == 40, "\(stream)")
+                #expect(read.allSatisfy { StreamShardID($0.id).map { $0.shard < 4 } ?? false }, "ids name their shard")
+                let fromMemory = try await memory.readStream(stream, group: "g", consumer: "c", count: 1000, block: .zero)
+                #expect(read.map(\.fields.sortedText).sorted() == fromMemory.map(\.fields.sortedText).sorted(), "\(stream)")
+
+                // Pending entries page across shards; acknowledged, none is left.
+                var pending: [StreamEntry] = []
+                var after = "0"
+                while true {
+                    let page = try await store.pendingEntries(stream, group: "g", consumer: "c", count: 3, after: after)
+                    pending += page
+                    guard page.count == 3, let last = page.last else { break }
+                    after = last.id
+                }
+                #expect(Set(pending.map(\.id)) == Set(read.map(\.id)) && pending.count == 40, "\(stream)")
+                try await store.acknowledge(stream, group: "g", ids: read.map(\.id))
+                #expect(try await store.pendingEntries(stream, group: "g", consumer: "c", count: 100) == [])
+
+                // Range reads merge the shards in (id, shard) order, forwards and backwards.
+                var forwards: [StreamEntry] = []
+                after = "0"
+                while true {
+                    let page = try await store.entries(stream, after: after, count: 6)
+                    forwards += page
+                    guard let last = page.last else { break }
+                    after = last.id
+                }
+                let order = forwards.compactMap { StreamShardID($0.id) }
+                #expect(order.count == 40 && order == order.sorted() && Set(order.map(\.text)) == Set(read.map(\.id)), "\(stream)")
+                var backwards: [StreamEntry] = []
+                var before: String?
+                while true {
+                    let page = try await store.latestEntries(stream, before: before, count: 6)
+                    backwards.insert(contentsOf: page, at: 0)
+                    guard let first = page.first else { break }
+                    before = first.id
+                }
+                #expect(backwards == forwards, "\(stream)")
+                // A plain Redis id is a cursor too: after it in every shard.
+                let middle = order[20]
+                #expect(try await store.entries(stream, after: middle.redisID, count: 100).allSatisfy {
+                    StreamShardID($0.id).map { ($0.milliseconds, $0.sequence) > (middle.milliseconds, middle.sequence) } ?? false
+                })
+            }
+            await #expect(throws: StoreError.self) { try await store.acknowledge(.decisions, group: "g", ids: ["1-0"]) }
+            await #expect(throws: StoreError.self) { try await store.acknowledge(.decisions, group: "g", ids: ["1-0@9"]) }
+
+            // A blocking read waits on all shards and wakes when any gets an entry.
+            let waiting = Task { try await store.readStream(.decisions, group: "g", consumer: "c", count: 10, block: .seconds(3)) }
+            try await Task.sleep(for: .milliseconds(200))
+            try await store.recordDecisions([sampleDecision(id: "late", user: "sharded-late")])
+            #expect(try await waiting.value.map { $0.fields["d"]?.contains("\"late\"") } == [true])
+            await fixture.close()
+        }
+
         @Test("a store whose Redis is gone fails with unavailable")
         func unavailable() async throws {
             let fixture = try StoreFixture()
@@ -515,6 +596,11 @@ extension RedisSerializedTests {
             await fixture.close()
         }
     }
+}
+
+extension [String: String] {
+    /// `key=value` pairs in key order, to compare stream entries whose order differs.
+    var sortedText: String { sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
 }
 
 func sampleDecision(id: String, user: String, time: Double = 20_000.5) -> DecisionEntry {

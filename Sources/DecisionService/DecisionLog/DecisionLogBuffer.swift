@@ -115,7 +115,8 @@ package final class DecisionLogBuffer: Service, Sendable {
     ///
     /// Only one flush runs at a time; a call made while another runs returns `false` at once.
     /// - Returns: `true` when everything taken was written; on a failure the unwritten
-    ///   entries go back to the front of the buffer, in order.
+    ///   entries go back to the front of the buffer, in order. With sharded streams, a shard
+    ///   whose write failed keeps its entries and the other shards are still written.
     @discardableResult
     func flush() async -> Bool {
         let batch = state.withLock { state -> [DecisionEntry]? in
@@ -127,25 +128,35 @@ package final class DecisionLogBuffer: Service, Sendable {
             return batch
         }
         guard let batch else { return false }
-        var written = 0
+        // One run of chunks per stream shard (Redis Cluster), so a master that is down holds
+        // back only its shard's decisions and the others are written once, not again on retry.
+        let store = store
+        let shards = Dictionary(grouping: batch.indices) { store.streamShard(ofUser: batch[$0].userID) ?? -1 }
+        var unwritten: [Int] = []
+        var inFlight = batch.count
         var failure: StoreError?
-        while written < batch.count {
-            let end = min(batch.count, written + configuration.maxBatch)
-            let chunk = Array(batch[written..<end])
-            let store = store
-            do throws(StoreError) {
-                try await StoreBudget.run(configuration.writeBudget, timer: deadlines) { () async throws(StoreError) in
-                    try await store.recordDecisions(chunk)
+        for shard in shards.keys.sorted() {
+            let indices = shards[shard]!
+            var written = 0
+            while written < indices.count {
+                let end = min(indices.count, written + configuration.maxBatch)
+                let chunk = indices[written..<end].map { batch[$0] }
+                do throws(StoreError) {
+                    try await StoreBudget.run(configuration.writeBudget, timer: deadlines) { () async throws(StoreError) in
+                        try await store.recordDecisions(chunk)
+                    }
+                } catch {
+                    failure = error
+                    break
                 }
-            } catch {
-                failure = error
-                break
+                written = end
+                inFlight -= chunk.count
+                state.withLock { [inFlight] in $0.inFlight = inFlight }
+                metrics?.decisionsWritten.increment(by: Int64(chunk.count))
             }
-            written = end
-            state.withLock { $0.inFlight = batch.count - written }
-            metrics?.decisionsWritten.increment(by: Int64(chunk.count))
+            unwritten += indices[written...]
         }
-        let remaining = batch[written...]
+        let remaining = unwritten.sorted().map { batch[$0] }
         let count = state.withLock { state -> Int in
             if !remaining.isEmpty { state.entries.insert(contentsOf: remaining, at: 0) }
             state.inFlight = 0

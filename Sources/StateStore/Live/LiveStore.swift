@@ -12,6 +12,9 @@ extension LiveStore {
 
     /// One store is one failure domain: 0 for every user.
     package func failureDomain(ofUser userID: String) -> Int { 0 }
+
+    /// One stream per name: `nil` for every user.
+    package func streamShard(ofUser userID: String) -> Int? { nil }
 }
 
 extension FeedbackEvent {
@@ -109,7 +112,14 @@ package protocol LiveStore: Sendable {
     /// the slot map is unknown).
     func failureDomain(ofUser userID: String) -> Int
 
-    /// Appends decisions to the decision stream, in order.
+    /// Which shard of the streams holds the user's decisions and feedback, when the streams
+    /// are sharded (Redis Cluster); `nil` for one stream per name (the default). A writer
+    /// that keeps one batch per shard sees a shard's failure hold back only that shard.
+    func streamShard(ofUser userID: String) -> Int?
+
+    /// Appends decisions to the decision stream, in order. Entries of one
+    /// ``streamShard(ofUser:)`` are written together or the call fails; a call with entries
+    /// of several shards may fail after writing some shards (a retry writes those again).
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError)
 
     /// Applies feedback to the user's record atomically and idempotently (an event already

@@ -10,9 +10,10 @@ extension RedisLiveStore {
     /// weight come from Swift as arguments, so both sides use the same values.
     ///
     /// - KEYS: 1 user hash, 2 daily ad counter of the feedback's day, 3 counted events of the
-    ///   decision, 4 the feedback stream (appended in the same script, so counted events and
-    ///   their stream entry are written together or not at all; absent on Redis Cluster,
-    ///   where the stream is in another slot and the caller appends after the script).
+    ///   decision, 4 the feedback stream (or its user's shard), appended in the same script so
+    ///   counted events and their stream entry are written together or not at all; on Redis
+    ///   Cluster, where the stream is in another slot, the user's feedback outbox instead
+    ///   (see ``applyFeedback(_:)``).
     ///
     /// The counted events of a decision are one Redis string: two bytes holding the length of
     /// its first counted session end + 1 (big-endian; 0 while none is counted), then one byte
@@ -22,8 +23,10 @@ extension RedisLiveStore {
     /// - ARGV: 1 time, 2 session start (the decision's time), 3 counted-event TTL (s), 4 daily counter TTL (s),
     ///   5 week days, 6 month days, 7 dwell weight, 8 reaction days, 9 event count n, then per event:
     ///   its ``countedEventCode(_:)``, kind, value (empty when none); after the events: decision
-    ///   id, user id, the stream's approximate `MAXLEN` (the stream is written only with KEYS[4]).
-    /// - Returns: the 1-based indices of the events counted now.
+    ///   id, user id, the stream's approximate `MAXLEN`, and `outbox` when KEYS[4] is the outbox.
+    /// - Returns: the 1-based indices of the events counted now; with the outbox,
+    ///   `{indices, outbox}` where `outbox` is the outbox hash after this call (`HGETALL`:
+    ///   sequence number, `time events decision-id`, ...).
     static let feedbackScript = RedisScript(
         """
         local function num(x)
@@ -59,7 +62,12 @@ extension RedisLiveStore {
           bytes[2] = (length + 1) % 256
         end
 
-        if n == 0 then return {} end
+        local outbox = ARGV[13 + 3 * n] == 'outbox'
+        local function finish(fresh)
+          if outbox then return {fresh, redis.call('HGETALL', KEYS[4])} end
+          return fresh
+        end
+        if n == 0 then return finish({}) end
         local state = redis.call('GET', KEYS[3])
         if state then bytes = {string.byte(state, 1, -1)} end
         local fresh = {}
@@ -92,7 +100,7 @@ extension RedisLiveStore {
           end
         end
         redis.call('SET', KEYS[3], string.char(unpack(bytes)), 'EX', ARGV[3])
-        if #fresh == 0 then return fresh end
+        if #fresh == 0 then return finish(fresh) end
 
         local f = redis.call('HMGET', KEYS[1], 'lv', 'lu', 'w0', 'w1', 'w2', 'w3', 'w4',
           'm0', 'm1', 'm2', 'm3', 'm4', 'dw', 'ts', 'q0', 'q1')
@@ -179,14 +187,21 @@ extension RedisLiveStore {
           redis.call('INCRBY', KEYS[2], impressions)
           redis.call('EXPIRE', KEYS[2], ARGV[4])
         end
-        if KEYS[4] == nil then return fresh end
         local parts = {}
         for _, i in ipairs(fresh) do
           local position = math.floor(tonumber(ARGV[7 + 3 * i]) / 8)
           parts[#parts + 1] = ARGV[8 + 3 * i] .. ':' .. (position > 0 and tostring(position) or '') .. ':' .. ARGV[9 + 3 * i]
         end
+        local events = table.concat(parts, ',')
+        if outbox then
+          -- The user's own counter (never expires), so a sequence number is never reused.
+          local sequence = redis.call('HINCRBY', KEYS[1], 'fs', 1)
+          redis.call('HSET', KEYS[4], tostring(sequence), ARGV[1] .. ' ' .. events .. ' ' .. ARGV[10 + 3 * n])
+          redis.call('EXPIRE', KEYS[4], ARGV[3])
+          return finish(fresh)
+        end
         redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[12 + 3 * n], '*', 'decision_id', ARGV[10 + 3 * n],
-          'user_id', ARGV[11 + 3 * n], 'time', ARGV[1], 'events', table.concat(parts, ','))
+          'user_id', ARGV[11 + 3 * n], 'time', ARGV[1], 'events', events)
         return fresh
         """
     )
@@ -213,9 +228,18 @@ extension RedisLiveStore {
     /// counted events to the feedback stream: a feedback call answered as stored is in the
     /// stream, and one that failed left nothing counted, so its retry is counted then.
     ///
+    /// On Redis Cluster the stream shard is in another slot than the user's keys, so the
+    /// script writes the counted events to the user's outbox instead (with a sequence number
+    /// from the user's hash), and this call then appends every entry of that outbox to the
+    /// user's stream shard (field `seq`) and removes them from it. The call answers only
+    /// once the stream has them; if the append fails, the entries stay in the outbox and the
+    /// user's next feedback call (a retry of this one included, though it counts nothing new)
+    /// appends them. An entry whose removal failed, or that two concurrent calls both saw,
+    /// is appended twice with the same `seq`; readers count one (at least once, never lost).
+    ///
     /// The session start of a `session_end` is the entry's ``FeedbackEntry/sessionStart``,
     /// or its time when that is unknown.
-    /// - Complexity: One round trip (two on Redis Cluster when something new was counted).
+    /// - Complexity: One round trip (three on Redis Cluster when the outbox has entries).
     package func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome {
         try RedisKeys.validate(userID: entry.userID)
         guard entry.time.isFinite, abs(entry.time) < 1e12 else {
@@ -226,26 +250,28 @@ extension RedisLiveStore {
             throw .failed("feedback for decision \(entry.decisionID) has session start \(sessionStart), not a usable number of days")
         }
         let day = Int(entry.time.rounded(.down))
-        let streamInScript = !client.isCluster
+        let useOutbox = client.isCluster
+        let stream = keys.stream(.feedback, shard: streamShard(ofUser: entry.userID))
         let scriptKeys = [
             keys.user(entry.userID),
             keys.dailyAds(entry.userID, day: day),
             keys.countedEvents(entry.userID, decisionID: entry.decisionID),
-        ] + (streamInScript ? [keys.stream(.feedback)] : [])
+            useOutbox ? keys.feedbackOutbox(entry.userID) : stream,
+        ]
         var arguments = [
             "\(entry.time)", "\(sessionStart)",
             String(Self.seconds(options.countedEventsRetention)), String(Self.seconds(options.dailyCounterRetention)),
             "\(UserRecord.weekDays)", "\(UserRecord.monthDays)", "\(UserRecord.dwellWeight)", "\(UserRecord.reactionDays)",
             String(entry.events.count),
         ]
-        arguments.reserveCapacity(arguments.count + 3 * entry.events.count)
+        arguments.reserveCapacity(arguments.count + 3 * entry.events.count + 4)
         for (index, event) in entry.events.enumerated() {
             try FeedbackEvent.checkPosition(event, index: index, decisionID: entry.decisionID)
             arguments.append(String(Self.countedEventCode(event)))
             arguments.append(event.kind.rawValue)
             arguments.append(event.value.map { "\($0)" } ?? "")
         }
-        arguments += [entry.decisionID, entry.userID, String(options.streamMaxLength)]
+        arguments += [entry.decisionID, entry.userID, String(options.streamMaxLength), useOutbox ? "outbox" : ""]
 
         let reply = try await client.run(
             Self.feedbackScript,
@@ -253,23 +279,58 @@ extension RedisLiveStore {
             arguments: arguments.map { Array($0.utf8) },
             timeout: options.writeTimeout
         )
-        guard let indices = reply.array?.map(\.int), indices.allSatisfy({ $0.map { (1...entry.events.count).contains($0) } ?? false }) else {
+        let counted = useOutbox ? reply.array?.first : reply
+        guard let indices = counted?.array?.map(\.int), indices.allSatisfy({ $0.map { (1...entry.events.count).contains($0) } ?? false }) else {
             throw .failed("feedback script answered \(reply), not a list of event numbers")
         }
         let fresh = indices.compactMap { $0 }.map { entry.events[$0 - 1] }
-        if !streamInScript && !fresh.isEmpty {
-            // Redis Cluster: the stream is in another slot, so it is a second command; a
-            // failure between the two leaves the events counted and not streamed.
-            let events = fresh.map { event -> String in
-                "\(event.kind.rawValue):\(event.position.map(String.init) ?? ""):\(event.value.map { "\($0)" } ?? "")"
+        if useOutbox {
+            guard let parts = reply.array, parts.count == 2, let outbox = parts[1].array else {
+                throw .failed("feedback script answered \(reply), not the counted events and the outbox")
             }
-            let stream = keys.stream(.feedback)
-            let xadd = [
-                "XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*",
-                "decision_id", entry.decisionID, "user_id", entry.userID, "time", "\(entry.time)", "events", events.joined(separator: ","),
-            ]
-            _ = try Self.checked(try await client.execute([xadd], timeout: options.writeTimeout)[0], "XADD \(stream) for decision \(entry.decisionID)")
+            try await flushOutbox(outbox, userID: entry.userID, stream: stream)
         }
         return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
+    }
+
+    /// Appends a user's outbox entries (`HGETALL` of ``RedisKeys/feedbackOutbox(_:)``) to
+    /// the user's stream shard, oldest first, then removes them from the outbox. A failed
+    /// removal only means the user's next feedback appends them again (same `seq`).
+    /// - Throws: When the append fails; the outbox keeps the entries.
+    private func flushOutbox(_ outbox: [RedisReply], userID: String, stream: String) async throws(StoreError) {
+        if outbox.isEmpty { return }
+        guard outbox.count.isMultiple(of: 2) else { throw .failed("feedback outbox of user \(userID) answered an odd number of elements") }
+        var pending: [(sequence: Int, text: String)] = []
+        for index in stride(from: 0, to: outbox.count, by: 2) {
+            guard let sequence = outbox[index].string.flatMap({ Int($0) }), let text = outbox[index + 1].string else {
+                throw .failed("feedback outbox of user \(userID) holds \(outbox[index]) = \(outbox[index + 1]), not a sequence number and an entry")
+            }
+            pending.append((sequence, text))
+        }
+        pending.sort { $0.sequence < $1.sequence }
+        var commands: [[String]] = []
+        for (sequence, text) in pending {
+            // `time events decision-id`: the first two contain no space; the decision id may.
+            let fields = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { throw .failed("feedback outbox of user \(userID) entry \(sequence) is `\(text)`, not `time events decision-id`") }
+            commands.append([
+                "XADD", stream, "MAXLEN", "~", String(options.streamMaxLength), "*",
+                "decision_id", String(fields[2]), "user_id", userID, "time", String(fields[0]), "events", String(fields[1]),
+                "seq", String(sequence),
+            ])
+        }
+        let replies = try await client.execute(commands, timeout: options.writeTimeout)
+        for (index, reply) in replies.enumerated() {
+            _ = try Self.checked(reply, "XADD \(stream) of feedback \(pending[index].sequence) of user \(userID)")
+        }
+        do {
+            let reply = try await client.execute(
+                [["HDEL", keys.feedbackOutbox(userID)] + pending.map { String($0.sequence) }], timeout: options.writeTimeout)[0]
+            _ = try Self.checked(reply, "HDEL feedback outbox of user \(userID)")
+        } catch {
+            logger.debug("feedback streamed but not removed from the outbox; the user's next feedback streams it again", metadata: [
+                "user_id": "\(userID)", "error": "\(error)",
+            ])
+        }
     }
 }

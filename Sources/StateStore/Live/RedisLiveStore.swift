@@ -76,6 +76,10 @@ package final class RedisLiveStore: LiveStore {
         var dailyCounterRetention: Duration
         /// Longest `block` honoured by ``readStream(_:group:consumer:count:block:)``.
         var maxBlock: Duration
+        /// Shards per stream; `nil` (the default) picks ``RedisLiveStore/clusterStreamShards``
+        /// on Redis Cluster and 1 (one key per stream) on one Redis. Every process on one
+        /// Redis must use the same number: a reader sees only the shards it knows.
+        var streamShards: Int?
 
         /// Creates options; the defaults are those described in ``RedisLiveStore``.
         package init(
@@ -85,7 +89,8 @@ package final class RedisLiveStore: LiveStore {
             streamMaxLength: Int = 1_000_000,
             countedEventsRetention: Duration = .seconds(7 * 86_400),
             dailyCounterRetention: Duration = .seconds(2 * 86_400),
-            maxBlock: Duration = .seconds(5)
+            maxBlock: Duration = .seconds(5),
+            streamShards: Int? = nil
         ) {
             self.keyPrefix = keyPrefix
             self.readTimeout = readTimeout
@@ -94,6 +99,7 @@ package final class RedisLiveStore: LiveStore {
             self.countedEventsRetention = countedEventsRetention
             self.dailyCounterRetention = dailyCounterRetention
             self.maxBlock = maxBlock
+            self.streamShards = streamShards.map { max(1, $0) }
         }
     }
 
@@ -102,8 +108,14 @@ package final class RedisLiveStore: LiveStore {
     /// The options in use.
     package let options: Options
     let keys: RedisKeys
+    /// Shards per stream (see ``Options/streamShards``): 1 means one key per stream and
+    /// plain stream ids; more means ids qualified by their shard (``StreamShardID``).
+    package let streamShards: Int
+    /// Shards per stream on Redis Cluster unless ``Options/streamShards`` says otherwise:
+    /// enough that three to six masters each hold several, so no master carries a stream alone.
+    package static let clusterStreamShards = 16
     private let ownsClient: Bool
-    private let logger: Logger
+    let logger: Logger
     /// The client for blocking stream reads: the one passed in, or one created on first use.
     private let streams: Mutex<StreamClientState>
 
@@ -111,6 +123,9 @@ package final class RedisLiveStore: LiveStore {
         var client: RedisClient?
         var owned = false
         var shutDown = false
+        /// The shard a sharded ``readStream(_:group:consumer:count:block:)`` starts with, so
+        /// that reads smaller than the backlog take from every shard in turn.
+        var nextShard = 0
     }
 
     /// Creates a store over an existing client.
@@ -132,6 +147,7 @@ package final class RedisLiveStore: LiveStore {
         self.options = options
         self.logger = logger
         keys = RedisKeys(prefix: options.keyPrefix)
+        streamShards = options.streamShards ?? (client.isCluster ? Self.clusterStreamShards : 1)
         ownsClient = false
         streams = Mutex(StreamClientState(client: streamClient))
     }
@@ -148,6 +164,7 @@ package final class RedisLiveStore: LiveStore {
         self.options = options
         self.logger = logger
         keys = RedisKeys(prefix: options.keyPrefix)
+        streamShards = options.streamShards ?? (client.isCluster ? Self.clusterStreamShards : 1)
         ownsClient = true
         streams = Mutex(StreamClientState())
     }
@@ -156,6 +173,19 @@ package final class RedisLiveStore: LiveStore {
     package func failureDomain(ofUser userID: String) -> Int {
         guard client.isCluster else { return 0 }
         return client.clusterNode(forKey: keys.user(userID)).map { $0 + 1 } ?? 0
+    }
+
+    /// The stream shard of a user's decisions and feedback; `nil` when streams are not sharded.
+    package func streamShard(ofUser userID: String) -> Int? {
+        streamShards == 1 ? nil : Int(FNV1a64.hash(userID) % UInt64(streamShards))
+    }
+
+    /// The shard a sharded read starts with this time (each read starts one further on).
+    func rotateShards() -> Int {
+        streams.withLock { state in
+            defer { state.nextShard = (state.nextShard + 1) % streamShards }
+            return state.nextShard % streamShards
+        }
     }
 
     /// The client for blocking stream reads, created on first use when none was passed in.
@@ -269,21 +299,27 @@ package final class RedisLiveStore: LiveStore {
 
     // MARK: Decisions
 
+    /// Appends decisions to the decision stream, in order; on sharded streams, each to its
+    /// user's shard (one pipeline per shard). A failure may leave some shards written: the
+    /// caller's retry then writes those decisions again, which readers ignore by decision id.
     package func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         if entries.isEmpty { return }
-        let prefix = Self.command(["XADD", keys.stream(.decisions), "MAXLEN", "~", String(options.streamMaxLength), "*", "d"])
-        var commands: [[[UInt8]]] = []
-        commands.reserveCapacity(entries.count)
+        var byShard: [Int: [DecisionEntry]] = [:]
         for entry in entries {
             try RedisKeys.validate(userID: entry.userID)
             guard entry.time.isFinite else {
                 throw .failed("decision \(entry.decisionID) has time \(entry.time), not a finite number")
             }
-            commands.append(prefix + [entry.jsonBytes])
+            byShard[streamShard(ofUser: entry.userID) ?? -1, default: []].append(entry)
         }
-        let replies = try await client.execute(commands, timeout: options.writeTimeout)
-        for (index, reply) in replies.enumerated() {
-            _ = try Self.checked(reply, "recording decision \(entries[index].decisionID)")
+        for shard in byShard.keys.sorted() {
+            let group = byShard[shard]!
+            let key = keys.stream(.decisions, shard: shard < 0 ? nil : shard)
+            let prefix = Self.command(["XADD", key, "MAXLEN", "~", String(options.streamMaxLength), "*", "d"])
+            let replies = try await client.execute(group.map { prefix + [$0.jsonBytes] }, timeout: options.writeTimeout)
+            for (index, reply) in replies.enumerated() {
+                _ = try Self.checked(reply, "recording decision \(group[index].decisionID) in \(key)")
+            }
         }
     }
 
@@ -415,10 +451,14 @@ struct RedisKeys: Sendable {
     /// A string of bits since 2026-11-27 (a new name, so an old hash and a new string never
     /// meet under one key and fail with WRONGTYPE mid-upgrade).
     func countedEvents(_ userID: String, decisionID: String) -> String { "\(user(userID)):ce:\(decisionID)" }
-    /// The hash of counted identities of versions before 2026-11-27; the feedback script
-    /// merges one it finds into the string and deletes it. (The sets before those, `:fb:`,
-    /// are not read.)
-    func stream(_ name: StreamName) -> String { prefix + name.rawValue }
+    /// Feedback counted on Redis Cluster and not yet in its stream shard (the outbox).
+    func feedbackOutbox(_ userID: String) -> String { "\(user(userID)):fo" }
+    /// A stream's key: `adload:decisions` unsharded, `adload:{s<shard>}:decisions` for a
+    /// shard (the hash tag puts a shard's keys in one slot, and the shards on every master).
+    func stream(_ name: StreamName, shard: Int? = nil) -> String {
+        guard let shard else { return prefix + name.rawValue }
+        return prefix + "adload:{s\(shard)}:" + name.rawValue.dropFirst("adload:".count)
+    }
     /// The registry's two keys share the hash tag `{policy}`, so Redis Cluster keeps them on
     /// one shard and a script can update both (named `adload:policy:*` before 2026-11-27).
     var activePolicy: String { prefix + "adload:{policy}:active" }
