@@ -78,6 +78,27 @@ struct DecisionLogBufferTests {
         #expect(try await streamDecisions(store).map(\.decisionID) == ["d0", "d1", "d2", "d3"])
     }
 
+    @Test("with sharded streams, a shard that cannot be written keeps its decisions and the others are written once")
+    func shardDown() async throws {
+        let store = CountingStore(sharded: true)
+        let buffer = DecisionLogBuffer(store: store, configuration: .init(maxBatch: 2), logger: Fixtures.logger)
+        store.downShard.withLock { $0 = 1 }
+        // User ids ending in "0" and "1": shards 0 and 1 (the parity of the last byte).
+        func entry(_ index: Int) -> DecisionEntry {
+            var entry = Self.entry(index)
+            entry.userID = "u\(index % 2)"
+            return entry
+        }
+        for index in 0..<6 { buffer.append(entry(index)) }
+        #expect(await !buffer.flush())
+        #expect(try await streamDecisions(store.base).map(\.decisionID) == ["d0", "d2", "d4"])
+        #expect(buffer.count == 3)
+        #expect(await !buffer.flush(), "still down")
+        store.downShard.withLock { $0 = nil }
+        #expect(await buffer.flush())
+        #expect(try await streamDecisions(store.base).map(\.decisionID) == ["d0", "d2", "d4", "d1", "d3", "d5"], "each once")
+    }
+
     @Test("graceful shutdown flushes what is left")
     func shutdownFlush() async throws {
         let store = InMemoryLiveStore()

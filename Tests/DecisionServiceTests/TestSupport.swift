@@ -148,13 +148,22 @@ final class CountingStore: LiveStore {
     let feedbackCalls = Atomic<Int>(0)
     let recordCalls = Atomic<Int>(0)
     let delay = Mutex<Duration>(.zero)
+    /// When set, users are on two stream shards (by the last character of their id's
+    /// parity), and writes of decisions of this shard fail as when its master is down.
+    let downShard = Mutex<Int?>(nil)
+    let sharded: Bool
     /// What ``delay`` is measured on: a pause ends when the test advances the clock past it
     /// (or when the call is cancelled).
     let clock: ManualClock
 
-    init(base: InMemoryLiveStore = InMemoryLiveStore(), clock: ManualClock = ManualClock()) {
+    init(base: InMemoryLiveStore = InMemoryLiveStore(), clock: ManualClock = ManualClock(), sharded: Bool = false) {
         self.base = base
         self.clock = clock
+        self.sharded = sharded
+    }
+
+    func streamShard(ofUser userID: String) -> Int? {
+        sharded ? Int(userID.utf8.last ?? 0) % 2 : nil
     }
 
     func pause() async {
@@ -170,6 +179,9 @@ final class CountingStore: LiveStore {
 
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         recordCalls.add(1, ordering: .relaxed)
+        if let down = downShard.withLock({ $0 }), entries.contains(where: { streamShard(ofUser: $0.userID) == down }) {
+            throw .unavailable("stream shard \(down) is down")
+        }
         try await base.recordDecisions(entries)
     }
 

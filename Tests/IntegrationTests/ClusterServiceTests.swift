@@ -10,7 +10,7 @@ import Testing
 
 @Suite("The decision service on a real 3-master Redis Cluster", .serialized)
 struct ClusterServiceTests {
-    @Test("decide, feedback, learn and publish work; with one master killed its users fall back and the others do not; after it returns everything recovers")
+    @Test("decide, feedback, learn and publish work; with a master holding stream shards killed its users fall back, the others do not, and feedback its shards refused is streamed once by the retry; after it returns the learner reads every shard")
     func clusterLoopAndMasterLoss() async throws {
         let cluster = try RedisClusterTestServer.start(repository: packageRoot)
         defer { cluster.stop() }
@@ -66,9 +66,13 @@ struct ClusterServiceTests {
             let newVersion = try #require(try await phase("the learner's publication") { try await learner.publish() })
             #expect(try await eventually { try await decide("late", 0, Fixture.day * 86_400).policy_version == newVersion })
 
-            // Kill a master that holds neither stream nor the registry: its users fall back, the others do not.
-            let protected = ["adload:decisions", "adload:feedback", "adload:{policy}:active"].compactMap { store.client.clusterNode(forKey: $0) }
-            let victim = try #require((0..<3).first { !protected.contains($0) } ?? (0..<3).first { $0 != protected.first })
+            // Kill a master that holds stream shards but not the registry (the service keeps
+            // its policy either way): its users fall back, the others do not.
+            func shardNode(_ user: String) -> Int? {
+                store.client.clusterNode(forKey: store.keys.stream(.feedback, shard: store.streamShard(ofUser: user)))
+            }
+            let registry = store.client.clusterNode(forKey: store.keys.activePolicy)
+            let victim = try #require((0..<3).first { node in node != registry && users.contains { shardNode($0) == node } })
             let victimPort = try #require(try await phase("finding the victim's port") { try await nodePort(store: store, index: victim, cluster: cluster) })
             cluster.kill(port: victimPort)
             let time = (Fixture.day + 1) * 86_400
@@ -86,8 +90,24 @@ struct ClusterServiceTests {
                 #expect(fellBack[domain, default: 0] == 0, "users of master \(domain) are served: \(fellBack)")
             }
 
+            // A user whose master is up but whose stream shard is on the dead one: decisions are
+            // served, feedback is counted and refused (503, retry) until the shard's master returns.
+            let streamedLater = try #require((0..<2000).map { "cl-s\($0)" }.first {
+                store.failureDomain(ofUser: $0) != victim + 1 && shardNode($0) == victim
+            })
+            let held = try await decide(streamedLater, 0, time)
+            #expect(!held.fallback)
+            let heldFeedback = Fixture.feedbackBody(decision: held.decision_id, user: streamedLater, time: time + 60, adPositions: held.ad_positions)
+            try await client.execute(uri: "/v1/feedback", method: .post, body: heldFeedback) { #expect($0.status == .serviceUnavailable) }
+
             // It returns: everything recovers.
             try await phase("restarting the master") { try cluster.restart(port: victimPort) }
+            // The refused feedback's retry is accepted; the stream has it once.
+            #expect(try await eventually(timeout: .seconds(15)) {
+                try await client.execute(uri: "/v1/feedback", method: .post, body: heldFeedback) { $0.status == .accepted }
+            })
+            let streamed = try await store.entries(.feedback, after: "0", count: 100_000).filter { $0.fields["decision_id"] == held.decision_id }
+            #expect(streamed.count == 1 && streamed.first?.fields["seq"] != nil, "\(streamed)")
             let victimUser = try #require(domains[victim + 1]?.first)
             #expect(try await eventually(timeout: .seconds(15)) { try await !decide(victimUser, 20, time).fallback })
             let answer = try await decide(victimUser, 21, time)
@@ -96,6 +116,22 @@ struct ClusterServiceTests {
                 body: Fixture.feedbackBody(decision: answer.decision_id, user: victimUser, time: time + 60, adPositions: answer.ad_positions)
             ) { #expect($0.status == .accepted) }
             #expect(try await store.userRecord(userID: victimUser, day: Int(Fixture.day) + 1)?.totalSessions == 3)
+
+            // The learner reads every shard: each decision and feedback entry the streams hold,
+            // those written after the master returned included.
+            #expect(try await phase("the learner's reads after recovery") {
+                await eventually(timeout: .seconds(15)) {
+                    do {
+                        try await learner.poll(block: .milliseconds(50))
+                        let decisions = try await store.entries(.decisions, after: "0", count: 100_000).count
+                        let feedback = try await store.entries(.feedback, after: "0", count: 100_000).count
+                        let statistics = await learner.statistics
+                        return statistics.decisionsRead == decisions && statistics.feedbackRead == feedback
+                    } catch {
+                        return false
+                    }
+                }
+            })
         }
         await store.shutdown()
     }
