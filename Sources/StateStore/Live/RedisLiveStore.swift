@@ -20,8 +20,10 @@ import Synchronization
 /// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `q0`, `q1` the 90-day decayed ads and adverse reactions (``UserRecord/adReactions``), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
 /// | `P{u:ID}:ce:<decisionID>` | string (about 30 bytes for a 25-item session) | the events already counted for a decision, a bit per (position, kind), and the length of its first counted session end (for the ended-on-an-ad reaction); see ``countedEventCode(_:)`` | ``Options/countedEventsRetention`` (7 days) |
+/// | `P{u:ID}:fo` | hash (Redis Cluster only) | the user's feedback outbox: sequence number → `time events decision-id`, counted and not yet appended to the stream shard (see ``applyFeedback(_:)``); the user hash's `fs` numbers them | ``Options/countedEventsRetention`` |
 /// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
-/// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events) | `MAXLEN ~` ``Options/streamMaxLength`` |
+/// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events); on Redis Cluster also `seq` (the outbox number) | `MAXLEN ~` ``Options/streamMaxLength`` |
+/// | `Padload:{s<k>}:decisions`, `Padload:{s<k>}:feedback` | stream | with ``streamShards`` > 1 (Redis Cluster), shard `k` of each stream in place of the two above: the entries of the users whose ``streamShard(ofUser:)`` is `k` | as above |
 /// | `Padload:{policy}:active` | string | the active policy version | none |
 /// | `Padload:{policy}:blobs` | hash | policy version → policy blob (bytes) | none |
 /// | `Padload:{policy}:history` | list | ``RegistryEvent``s as JSON, newest first: who made which version active over which, when, on what evidence | trimmed to ``RegistryEvent/historyLimit`` |
@@ -40,10 +42,10 @@ import Synchronization
 ///   counts, daily counter) that also appends what it counted to the feedback stream, so the
 ///   two happen together or not at all: a feedback call answered as stored is in the stream,
 ///   and a retry of one that failed is counted and streamed then. (Until 2026-12-05 the
-///   `XADD` was a second command, and a failure between the two lost the stream entry.) The
-///   script touches the stream beside the user's keys, which one Redis allows; on Redis
-///   Cluster the stream key is in another slot, which the cluster work must handle.
-/// - ``recordDecisions(_:)``: one pipeline for all entries (one `XADD` each).
+///   `XADD` was a second command, and a failure between the two lost the stream entry.) On
+///   Redis Cluster the stream shard is in another slot: the script fills the user's outbox,
+///   which the call then appends and clears (three round trips when something was counted).
+/// - ``recordDecisions(_:)``: one pipeline per stream shard (one `XADD` each).
 ///
 /// ## Blocking reads
 ///
