@@ -10,7 +10,7 @@ import Training
 package struct ServiceLog: Sendable {
     /// The joined decisions whose reward window has closed, oldest first.
     package var records: [LoggedRecord] = []
-    /// Decision stream entries read.
+    /// Decisions read from the stream.
     package var read = 0
     /// Entries that do not parse as decisions.
     package var unreadable = 0
@@ -43,18 +43,23 @@ package struct ServiceLog: Sendable {
         defaultReward: Double = 0
     ) async throws(StoreError) -> ServiceLog {
         var log = ServiceLog()
+        // Pages of entries, newest first, until they hold `count` decisions (an entry holds
+        // up to DecisionStreamFormat.decisionsPerEntry); the oldest extra ones are dropped.
         var streamEntries: [StreamEntry] = []
-        while streamEntries.count < count {
-            let older = try await store.latestEntries(.decisions, before: streamEntries.first?.id, count: min(page, count - streamEntries.count))
+        var lines: [Substring] = []
+        while lines.count < count {
+            let older = try await store.latestEntries(.decisions, before: streamEntries.first?.id, count: min(page, count - lines.count))
             if older.isEmpty { break }
             streamEntries.insert(contentsOf: older, at: 0)
+            lines.insert(contentsOf: older.flatMap { $0.fields["d"].map(DecisionStreamFormat.decisions(inField:)) ?? [""] }, at: 0)
         }
-        log.read = streamEntries.count
+        lines = Array(lines.suffix(count))
+        log.read = lines.count
         let decoder = JSONDecoder()
         var decisions: [DecisionEntry] = []
         var written = Set<String>()
-        for streamEntry in streamEntries {
-            guard let text = streamEntry.fields["d"], let entry = try? decoder.decode(DecisionEntry.self, from: Data(text.utf8)),
+        for line in lines {
+            guard let entry = try? decoder.decode(DecisionEntry.self, from: Data(line.utf8)),
                   entry.prices.map({ $0.count == 4 && $0.allSatisfy { $0.isFinite && $0 >= 0 } }) ?? true else {
                 log.unreadable += 1
                 continue

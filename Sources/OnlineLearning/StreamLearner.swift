@@ -87,6 +87,8 @@ package actor StreamLearner {
     var uncertainVersion: String?
     let startingSessions: Int
     var pending: [String: Pending] = [:]
+    /// Decision-stream entries not yet acknowledged, with their decisions not yet learned or settled.
+    var entryMembers: [String: Set<String>] = [:]
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
     var orphanFeedback: [String] = []
     var acknowledgeable: [StreamName: [String]] = [:]
@@ -175,30 +177,58 @@ package actor StreamLearner {
                     metadata: ["context_schema": "\(found)", "learner_context_schema": "\(layout.fingerprint)"])
             }
             statistics.otherLayout += 1
-            acknowledgeable[.decisions, default: []].append(state.streamIDs[0])
+            release(state.entry.decisionID, entry: state.streamIDs[0])
             acknowledgeable[.feedback, default: []].append(contentsOf: state.streamIDs.dropFirst())
         }
         otherLayout.removeAll()
     }
 
+    /// Reads the decisions of one decision-stream entry (up to
+    /// ``DecisionStreamFormat/decisionsPerEntry``). The entry is acknowledged once every one
+    /// of them is learned or settled, and they are finalized together (see
+    /// ``finalizeExpired()``), so a restart never re-reads a decision already learned.
     func ingestDecision(_ streamEntry: StreamEntry) {
-        statistics.decisionsRead += 1
-        guard let text = streamEntry.fields["d"], let entry = try? JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8)) else {
-            logger.warning("skipping an unreadable decision stream entry", metadata: ["id": "\(streamEntry.id)"])
+        var members = Set<String>()
+        let lines = streamEntry.fields["d"].map(DecisionStreamFormat.decisions(inField:)) ?? []
+        if lines.isEmpty {
+            logger.warning("skipping a decision stream entry without decisions", metadata: ["id": "\(streamEntry.id)"])
+        }
+        for line in lines {
+            statistics.decisionsRead += 1
+            guard let entry = try? JSONDecoder().decode(DecisionEntry.self, from: Data(line.utf8)) else {
+                logger.warning("skipping an unreadable decision in a stream entry", metadata: ["id": "\(streamEntry.id)"])
+                continue
+            }
+            if pending[entry.decisionID] != nil {
+                statistics.repeated += 1
+                continue
+            }
+            if let previous = lastDecisionByUser[entry.userID], entry.time - previous.time <= configuration.rewardWindowDays,
+               entry.time >= previous.time {
+                pending[previous.id]?.tally.returned = true
+            }
+            lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
+            pending[entry.decisionID] = Pending(entry: entry, readAt: clock.now, streamIDs: [streamEntry.id])
+            members.insert(entry.decisionID)
+        }
+        if members.isEmpty {
             acknowledgeable[.decisions, default: []].append(streamEntry.id)
-            return
+        } else {
+            entryMembers[streamEntry.id] = members
         }
-        if pending[entry.decisionID] != nil {
-            statistics.repeated += 1
-            acknowledgeable[.decisions, default: []].append(streamEntry.id)
-            return
+    }
+
+    /// Marks a decision of entry `entryID` learned or settled; the entry becomes
+    /// acknowledgeable with the last of its decisions.
+    func release(_ decisionID: String, entry entryID: String) {
+        guard var members = entryMembers[entryID] else { return }
+        members.remove(decisionID)
+        if members.isEmpty {
+            entryMembers[entryID] = nil
+            acknowledgeable[.decisions, default: []].append(entryID)
+        } else {
+            entryMembers[entryID] = members
         }
-        if let previous = lastDecisionByUser[entry.userID], entry.time - previous.time <= configuration.rewardWindowDays,
-           entry.time >= previous.time {
-            pending[previous.id]?.tally.returned = true
-        }
-        lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
-        pending[entry.decisionID] = Pending(entry: entry, readAt: clock.now, streamIDs: [streamEntry.id])
     }
 
     func ingestFeedback(_ streamEntry: StreamEntry) {
@@ -226,8 +256,11 @@ package actor StreamLearner {
             return ($0.entry.time + configuration.rewardWindowDays < feedbackFrontier && waited >= configuration.minWait)
                 || waited > configuration.maxWait
         }
+        // The decisions of one stream entry are finalized together, once all have expired.
+        let expiredIDs = Set(expired.map(\.entry.decisionID))
+        let ready = expired.filter { entryMembers[$0.streamIDs[0]]?.isSubset(of: expiredIDs) ?? true }
             .sorted { ($0.entry.time, $0.entry.decisionID) < ($1.entry.time, $1.entry.decisionID) }
-        for state in expired { finalize(state) }
+        for state in ready { finalize(state) }
         if !orphanFeedback.isEmpty {
             acknowledgeable[.feedback, default: []].append(contentsOf: orphanFeedback)
             orphanFeedback.removeAll()
@@ -252,7 +285,7 @@ package actor StreamLearner {
         } else {
             logger.warning("decision does not match the policy's features; not learned", metadata: ["decision_id": "\(entry.decisionID)"])
         }
-        acknowledgeable[.decisions, default: []].append(state.streamIDs[0])
+        release(entry.decisionID, entry: state.streamIDs[0])
         acknowledgeable[.feedback, default: []].append(contentsOf: state.streamIDs.dropFirst())
     }
 

@@ -225,9 +225,9 @@ final class CountingStore: LiveStore {
 /// Every decision in the store's decision stream (read through a fresh consumer group).
 func streamDecisions(_ store: any LiveStore, group: String = UUID().uuidString) async throws -> [DecisionEntry] {
     let entries = try await store.readStream(.decisions, group: group, consumer: "test", count: 100_000, block: .zero)
-    return try entries.map { entry in
+    return try entries.flatMap { entry in
         let text = try #require(entry.fields["d"])
-        return try JSONDecoder().decode(DecisionEntry.self, from: Data(text.utf8))
+        return try DecisionStreamFormat.decisions(inField: text).map { try JSONDecoder().decode(DecisionEntry.self, from: Data($0.utf8)) }
     }
 }
 

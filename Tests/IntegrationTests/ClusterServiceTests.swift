@@ -123,7 +123,8 @@ struct ClusterServiceTests {
                 await eventually(timeout: .seconds(15)) {
                     do {
                         try await learner.poll(block: .milliseconds(50))
-                        let decisions = try await store.entries(.decisions, after: "0", count: 100_000).count
+                        let decisions = try await store.entries(.decisions, after: "0", count: 100_000)
+                            .flatMap { DecisionStreamFormat.decisions(inField: $0.fields["d"] ?? "") }.count
                         let feedback = try await store.entries(.feedback, after: "0", count: 100_000).count
                         let statistics = await learner.statistics
                         return statistics.decisionsRead == decisions && statistics.feedbackRead == feedback

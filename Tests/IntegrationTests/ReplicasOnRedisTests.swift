@@ -60,7 +60,7 @@ struct ReplicasOnRedisTests {
                 #expect(try await eventually {
                     let decisions = try await storeB.latestEntries(.decisions, before: nil, count: 100)
                     let ids = Set([fromA.decision_id, fromB.decision_id])
-                    return decisions.filter { entry in ids.contains { entry.fields["d"]?.contains($0) == true } }.count == 2
+                    return ids.filter { id in decisions.contains { $0.fields["d"]?.contains(id) == true } }.count == 2
                 })
 
                 // A policy published through A's admin route: A serves it at once, B within its watcher's poll.

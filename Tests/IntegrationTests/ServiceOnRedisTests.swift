@@ -240,7 +240,7 @@ struct ServiceOnRedisTests {
             // Decisions made during the outage reach the decision stream once Redis is back.
             #expect(try await eventually {
                 let entries = try await store.readStream(.decisions, group: "outage-check-\(UUID().uuidString)", consumer: "c", count: 100, block: .zero)
-                return entries.count >= 9
+                return entries.flatMap { DecisionStreamFormat.decisions(inField: $0.fields["d"] ?? "") }.count >= 9
             })
         }
         await store.shutdown()

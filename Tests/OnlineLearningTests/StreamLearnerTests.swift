@@ -31,6 +31,12 @@ struct StreamLearnerTests {
             propensity: "exact", fallback: false, feedLength: 30, adLimit: 40)
     }
 
+    /// Records each decision with its own write, so each is its own stream entry (decisions
+    /// written together share one and are finalized together: `groupedEntry`).
+    func recordEach(_ store: InMemoryLiveStore, _ decisions: [DecisionEntry]) async throws {
+        for decision in decisions { try await store.recordDecisions([decision]) }
+    }
+
     /// A learner with no minimum wait, on a manual clock nobody advances: decisions are
     /// finalized by event time alone, never by ``StreamLearner/Configuration/maxWait``.
     func learner(_ store: InMemoryLiveStore, policy: LinearBanditPolicy, base: String? = nil, weights: RewardWeights) -> StreamLearner {
@@ -54,7 +60,7 @@ struct StreamLearnerTests {
         ]))
         // The user comes back within the window; feedback on a third decision far later
         // moves event time past both windows.
-        try await store.recordDecisions([decision("d2", user: "u1", time: 100.5), decision("d3", user: "u2", time: 103)])
+        try await recordEach(store, [decision("d2", user: "u1", time: 100.5), decision("d3", user: "u2", time: 103)])
         _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d3", userID: "u2", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let learner = learner(store, policy: start, weights: weights)
         try await learner.poll(block: .zero)
@@ -102,6 +108,30 @@ struct StreamLearnerTests {
         #expect(feedbackLeft.map { $0.fields["decision_id"] } == ["d9"])
     }
 
+    @Test("decisions written together share a stream entry: they are finalized together, once the last one's window closes, and the entry is acknowledged once")
+    func groupedEntry() async throws {
+        let store = InMemoryLiveStore()
+        let weights = RewardWeights(revenue: 1, items: 0, negatives: 0, returned: 0, loadSquared: 0)
+        try await store.recordDecisions([decision("e1", user: "u1", time: 100.0), decision("e2", user: "u2", time: 102.5)])
+        #expect(try await store.entries(.decisions, after: "0", count: 10).count == 1)
+        let learner = learner(store, policy: try policy(), weights: weights)
+        // Event time passes e1's window (1 day) but not e2's: neither is learned yet.
+        try await store.recordDecisions([decision("x", user: "u3", time: 102.6)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "x", userID: "u3", time: 102.6, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        try await learner.poll(block: .zero)
+        #expect(await learner.statistics.decisionsRead == 3)
+        #expect(await learner.statistics.updates == 0, "e1 waits for e2, its entry's other decision")
+        // Past e2's window too: both are learned, and the entry is acknowledged.
+        try await store.recordDecisions([decision("y", user: "u4", time: 104)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "y", userID: "u4", time: 104, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        try await learner.poll(block: .zero)
+        #expect(await learner.statistics.updates == 3, "e1, e2 and x")
+        _ = try await learner.publish()
+        let group = await learner.configuration.group, consumer = await learner.configuration.consumer
+        let left = try await store.pendingEntries(.decisions, group: group, consumer: consumer, count: 10, after: "0")
+        #expect(left.map { $0.fields["d"]?.contains("\"y\"") } == [true], "only y's entry is unacknowledged")
+    }
+
     @Test("decisions logged with another context layout are not learned")
     func otherLayoutSkipped() async throws {
         let store = InMemoryLiveStore()
@@ -112,7 +142,7 @@ struct StreamLearnerTests {
         let unnamed = decision("d3", user: "u3", time: 100.0)
         var unnamedOther = decision("d5", user: "u5", time: 100.0)
         unnamedOther.contextSchema = nil
-        try await store.recordDecisions([same, other, unnamed, decision("d4", user: "u4", time: 103)])
+        try await recordEach(store, [same, other, unnamed, decision("d4", user: "u4", time: 103)])
         _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d4", userID: "u4", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let learner = learner(store, policy: try policy(), weights: .standard)
         try await learner.poll(block: .zero)
@@ -127,7 +157,7 @@ struct StreamLearnerTests {
 
         // A learner whose policy has other history features treats an unnamed entry as the standard layout: skipped.
         let store2 = InMemoryLiveStore()
-        try await store2.recordDecisions([unnamedOther, decision("d6", user: "u6", time: 103)])
+        try await recordEach(store2, [unnamedOther, decision("d6", user: "u6", time: 103)])
         _ = try await store2.applyFeedback(FeedbackEntry(decisionID: "d6", userID: "u6", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let otherSchema = schema.with(history: HistoryFeature.standard.reversed())
         let bandit = try LinearBandit(contextCount: otherSchema.contextCount, descriptorCount: otherSchema.descriptorCount, algorithm: .epsilonGreedy(epsilon: 0.1))
@@ -143,7 +173,7 @@ struct StreamLearnerTests {
         try await store3.publishPolicy(version: "v-other", blob: Data(try otherPolicy.rendered().utf8))
         var fromOther = decision("d7", user: "u7", time: 100)
         fromOther.contextSchema = otherSchema.contextFingerprint
-        try await store3.recordDecisions([fromOther, decision("d8", user: "u8", time: 103)])
+        try await recordEach(store3, [fromOther, decision("d8", user: "u8", time: 103)])
         _ = try await store3.applyFeedback(FeedbackEntry(decisionID: "d8", userID: "u8", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let stale = self.learner(store3, policy: start, base: "v-start", weights: .standard)
         let error = await #expect(throws: StreamLearnerError.self) { try await stale.poll(block: .zero) }
@@ -156,7 +186,7 @@ struct StreamLearnerTests {
         let store = InMemoryLiveStore()
         var decisions: [DecisionEntry] = []
         for index in 0..<25 { decisions.append(decision("p\(index)", user: "u\(index)", time: 300)) }
-        try await store.recordDecisions(decisions)
+        try await recordEach(store, decisions)
         var configuration = StreamLearner.Configuration(weights: .standard)
         configuration.batchSize = 4
         configuration.minWait = .zero
@@ -178,7 +208,7 @@ struct StreamLearnerTests {
         let start = try policy()
         let startBlob = Data(try start.rendered().utf8)
         try await store.publishPolicy(version: "v0", blob: startBlob)
-        try await store.recordDecisions([decision("d1", user: "u1", time: 100), decision("d2", user: "u2", time: 100.1), decision("d9", user: "u9", time: 103)])
+        try await recordEach(store, [decision("d1", user: "u1", time: 100), decision("d2", user: "u2", time: 100.1), decision("d9", user: "u9", time: 103)])
         _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d9", userID: "u9", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let learner = learner(store, policy: start, base: "v0", weights: .standard)
         try await learner.poll(block: .zero)
@@ -203,7 +233,7 @@ struct StreamLearnerTests {
         let weights = RewardWeights.revenueOnly
         var decisions: [DecisionEntry] = []
         for index in 0..<40 { decisions.append(decision("d\(index)", user: "u\(index % 7)", time: 200 + Double(index) * 0.2)) }
-        try await store.recordDecisions(Array(decisions.prefix(20)))
+        try await recordEach(store, Array(decisions.prefix(20)))
         for index in 0..<20 {
             _ = try await store.applyFeedback(FeedbackEntry(decisionID: "d\(index)", userID: "u\(index % 7)", time: 200 + Double(index) * 0.2 + 0.01,
                                                             events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)]))
@@ -220,7 +250,7 @@ struct StreamLearnerTests {
             FeedbackEntry(decisionID: "d\(index)", userID: "u\(index % 7)", time: 200 + Double(index) * 0.2 + 0.01,
                           events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)])
         }
-        try await store.recordDecisions(Array(decisions.suffix(20)))
+        try await recordEach(store, Array(decisions.suffix(20)))
         for index in 20..<40 { _ = try await store.applyFeedback(feedback(index)) }
         try await first.poll(block: .zero)
 
@@ -233,12 +263,12 @@ struct StreamLearnerTests {
 
         // One learner that saw everything without a crash, for comparison.
         let reference = InMemoryLiveStore()
-        try await reference.recordDecisions(Array(decisions.prefix(20)))
+        try await recordEach(reference, Array(decisions.prefix(20)))
         for index in 0..<20 {
             _ = try await reference.applyFeedback(FeedbackEntry(decisionID: "d\(index)", userID: "u\(index % 7)", time: 200 + Double(index) * 0.2 + 0.01,
                                                                 events: [FeedbackEvent(kind: .impression, position: 4, value: Double(index) / 100)]))
         }
-        try await reference.recordDecisions(Array(decisions.suffix(20)))
+        try await recordEach(reference, Array(decisions.suffix(20)))
         for index in 20..<40 { _ = try await reference.applyFeedback(feedback(index)) }
         let single = learner(reference, policy: try policy(), weights: weights)
         try await single.poll(block: .zero)
@@ -284,7 +314,7 @@ extension StreamLearnerTests {
         configuration.minWait = .seconds(2)
         configuration.maxWait = .seconds(30)
         // g2's feedback moves event time past g1's window (100 + 1) but not past its own (101.5 + 1).
-        try await store.recordDecisions([decision("g1", user: "u1", time: 100), decision("g2", user: "u2", time: 101.5)])
+        try await recordEach(store, [decision("g1", user: "u1", time: 100), decision("g2", user: "u2", time: 101.5)])
         _ = try await store.applyFeedback(FeedbackEntry(decisionID: "g2", userID: "u2", time: 101.51, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
         let learner = StreamLearner(
             store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"), clock: clock)

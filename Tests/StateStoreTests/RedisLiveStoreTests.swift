@@ -406,17 +406,21 @@ extension RedisSerializedTests {
             await fixture.close()
         }
 
-        @Test("consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")
+        @Test("decisions are written 16 to an entry; consumer group: read, acknowledge, then nothing is pending; a blocking read wakes on a new entry")
         func consumerGroupReadAndAck() async throws {
             let fixture = try StoreFixture()
             let store = fixture.store
-            let entries = (0..<3).map { sampleDecision(id: "d\($0)", user: "u\($0)") }
+            // 40 decisions in one write: entries of 16, 16 and 8, one decision per line.
+            let entries = (0..<40).map { sampleDecision(id: "d\($0)", user: "u\($0)") }
             try await store.recordDecisions(entries)
 
             let read = try await store.readStream(.decisions, group: "learner", consumer: "c1", count: 10, block: .zero)
             #expect(read.count == 3)
-            let decoded = try read.map { try JSONDecoder().decode(DecisionEntry.self, from: Data(($0.fields["d"] ?? "").utf8)) }
+            let decoded = try read.flatMap { entry in
+                try DecisionStreamFormat.decisions(inField: entry.fields["d"] ?? "").map { try JSONDecoder().decode(DecisionEntry.self, from: Data($0.utf8)) }
+            }
             #expect(decoded == entries)
+            #expect(read.map { DecisionStreamFormat.decisions(inField: $0.fields["d"] ?? "").count } == [16, 16, 8])
             #expect(try await store.pendingEntries(.decisions, group: "learner", consumer: "c1", count: 10) == read)
 
             try await store.acknowledge(.decisions, group: "learner", ids: read.map(\.id))
@@ -441,7 +445,7 @@ extension RedisSerializedTests {
         @Test("entries read but not acknowledged before a crash are returned by pendingEntries after a restart")
         func pendingAfterCrash() async throws {
             let fixture = try StoreFixture()
-            try await fixture.store.recordDecisions((0..<5).map { sampleDecision(id: "d\($0)", user: "u") })
+            for index in 0..<5 { try await fixture.store.recordDecisions([sampleDecision(id: "d\(index)", user: "u")]) }
             let delivered = try await fixture.store.readStream(.decisions, group: "learner", consumer: "worker-1", count: 2, block: .zero)
             #expect(delivered.count == 2)
 

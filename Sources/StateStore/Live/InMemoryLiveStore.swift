@@ -58,10 +58,13 @@ final class InMemoryLiveStore: LiveStore {
     }
 
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
-        let encoded = entries.map { ($0, $0.jsonText) }
+        let perEntry = DecisionStreamFormat.decisionsPerEntry
+        let fields = stride(from: 0, to: entries.count, by: perEntry).map {
+            String(decoding: DecisionStreamFormat.field(entries[$0..<min(entries.count, $0 + perEntry)]), as: UTF8.self)
+        }
         try state.withLock { (state: inout State) throws(StoreError) in
             try checkAvailable(state)
-            for (_, text) in encoded {
+            for text in fields {
                 append(&state, .decisions, ["d": text])
             }
         }

@@ -59,6 +59,33 @@ package enum StreamName: String, Sendable, CaseIterable {
     case feedback = "adload:feedback"
 }
 
+/// How decisions are laid out in the decision stream: each entry's field `d` holds up to
+/// ``decisionsPerEntry`` decisions as JSON (``DecisionEntry/jsonBytes``), one per line.
+///
+/// One entry per write rather than per decision: a Redis command per decision cost about a
+/// tenth of the service's decide throughput (docs/reliability.md). Entries written before
+/// 2026-12-05 hold one decision, which reads the same way.
+package enum DecisionStreamFormat {
+    /// Most decisions in one entry (a write of more makes several entries).
+    package static let decisionsPerEntry = 16
+
+    /// The `d` field of one entry: `decisions`' JSON, newline-separated (JSON strings escape
+    /// newlines, so a line is one decision).
+    package static func field(_ decisions: some Collection<DecisionEntry>) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for decision in decisions {
+            if !bytes.isEmpty { bytes.append(UInt8(ascii: "\n")) }
+            bytes += decision.jsonBytes
+        }
+        return bytes
+    }
+
+    /// The JSON texts of the decisions in a `d` field, in order.
+    package static func decisions(inField text: String) -> [Substring] {
+        text.split(separator: "\n")
+    }
+}
+
 /// One entry read from a stream: its id and its fields.
 package struct StreamEntry: Sendable, Equatable {
     package var id: String
@@ -117,7 +144,8 @@ package protocol LiveStore: Sendable {
     /// that keeps one batch per shard sees a shard's failure hold back only that shard.
     func streamShard(ofUser userID: String) -> Int?
 
-    /// Appends decisions to the decision stream, in order. Entries of one
+    /// Appends decisions to the decision stream, in order, ``DecisionStreamFormat/decisionsPerEntry``
+    /// to an entry at most (decisions of different shards never share one). Entries of one
     /// ``streamShard(ofUser:)`` are written together or the call fails; a call with entries
     /// of several shards may fail after writing some shards (a retry writes those again).
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError)

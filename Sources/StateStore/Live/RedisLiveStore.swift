@@ -21,7 +21,7 @@ import Synchronization
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
 /// | `P{u:ID}:ce:<decisionID>` | string (about 30 bytes for a 25-item session) | the events already counted for a decision, a bit per (position, kind), and the length of its first counted session end (for the ended-on-an-ad reaction); see ``countedEventCode(_:)`` | ``Options/countedEventsRetention`` (7 days) |
 /// | `P{u:ID}:fo` | hash (Redis Cluster only) | the user's feedback outbox: sequence number → `time events decision-id`, counted and not yet appended to the stream shard (see ``applyFeedback(_:)``); the user hash's `fs` numbers them | ``Options/countedEventsRetention`` |
-/// | `Padload:decisions` | stream | one entry per decision, field `d` = the ``DecisionEntry`` as JSON with sorted keys | `MAXLEN ~` ``Options/streamMaxLength`` |
+/// | `Padload:decisions` | stream | one entry per write of up to ``DecisionStreamFormat/decisionsPerEntry`` decisions, field `d` = each ``DecisionEntry`` as JSON with sorted keys, one per line | `MAXLEN ~` ``Options/streamMaxLength`` / 16 entries (up to about ``Options/streamMaxLength`` decisions under load) |
 /// | `Padload:feedback` | stream | one entry per feedback call that counted something: `decision_id`, `user_id`, `time`, `events` (`kind:position:value`, comma-separated, only the new events); on Redis Cluster also `seq` (the outbox number) | `MAXLEN ~` ``Options/streamMaxLength`` |
 /// | `Padload:{s<k>}:decisions`, `Padload:{s<k>}:feedback` | stream | with ``streamShards`` > 1 (Redis Cluster), shard `k` of each stream in place of the two above: the entries of the users whose ``streamShard(ofUser:)`` is `k` | as above |
 /// | `Padload:{policy}:active` | string | the active policy version | none |
@@ -45,7 +45,7 @@ import Synchronization
 ///   `XADD` was a second command, and a failure between the two lost the stream entry.) On
 ///   Redis Cluster the stream shard is in another slot: the script fills the user's outbox,
 ///   which the call then appends and clears (three round trips when something was counted).
-/// - ``recordDecisions(_:)``: one pipeline per stream shard (one `XADD` each).
+/// - ``recordDecisions(_:)``: one pipeline per stream shard (one `XADD` per 16 decisions).
 ///
 /// ## Blocking reads
 ///
@@ -128,6 +128,8 @@ package final class RedisLiveStore: LiveStore {
         /// The shard a sharded ``readStream(_:group:consumer:count:block:)`` starts with, so
         /// that reads smaller than the backlog take from every shard in turn.
         var nextShard = 0
+        /// The client that appends decisions (see ``decisionClient()``), created on first use.
+        var decisionClient: RedisClient?
     }
 
     /// Creates a store over an existing client.
@@ -210,14 +212,33 @@ package final class RedisLiveStore: LiveStore {
         }
     }
 
+    /// The client that appends decisions to the stream: its own connection(s), so a batch of
+    /// decisions (tens of kilobytes under load) is never queued in front of the decide path's
+    /// record reads on a shared connection. Same configuration as ``client``, one connection.
+    func decisionClient() throws(StoreError) -> RedisClient {
+        try streams.withLock { (state: inout StreamClientState) throws(StoreError) -> RedisClient in
+            if let existing = state.decisionClient { return existing }
+            if state.shutDown { throw .unavailable("the Redis live store is shut down") }
+            var configuration = client.configuration
+            configuration.name = client.configuration.name + "-decisions"
+            configuration.connections = 1
+            let created = RedisClient(configuration: configuration, logger: logger)
+            state.decisionClient = created
+            return created
+        }
+    }
+
     /// Shuts down the clients this store created (not those passed in).
     package func shutdown() async {
-        let created = streams.withLock { (state: inout StreamClientState) -> RedisClient? in
+        let (created, decisions) = streams.withLock { (state: inout StreamClientState) -> (RedisClient?, RedisClient?) in
             state.shutDown = true
-            return state.owned ? state.client : nil
+            return (state.owned ? state.client : nil, state.decisionClient)
         }
         if let created {
             await created.shutdown()
+        }
+        if let decisions {
+            await decisions.shutdown()
         }
         if ownsClient {
             await client.shutdown()
@@ -317,10 +338,12 @@ package final class RedisLiveStore: LiveStore {
         for shard in byShard.keys.sorted() {
             let group = byShard[shard]!
             let key = keys.stream(.decisions, shard: shard < 0 ? nil : shard)
-            let prefix = Self.command(["XADD", key, "MAXLEN", "~", String(options.streamMaxLength), "*", "d"])
-            let replies = try await client.execute(group.map { prefix + [$0.jsonBytes] }, timeout: options.writeTimeout)
+            let perEntry = DecisionStreamFormat.decisionsPerEntry
+            let prefix = Self.command(["XADD", key, "MAXLEN", "~", String(max(1, options.streamMaxLength / perEntry)), "*", "d"])
+            let chunks = stride(from: 0, to: group.count, by: perEntry).map { group[$0..<min(group.count, $0 + perEntry)] }
+            let replies = try await decisionClient().execute(chunks.map { prefix + [DecisionStreamFormat.field($0)] }, timeout: options.writeTimeout)
             for (index, reply) in replies.enumerated() {
-                _ = try Self.checked(reply, "recording decision \(group[index].decisionID) in \(key)")
+                _ = try Self.checked(reply, "recording decisions \(chunks[index].first!.decisionID)… in \(key)")
             }
         }
     }
