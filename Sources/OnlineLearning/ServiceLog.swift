@@ -12,7 +12,7 @@ package struct ServiceLog: Sendable {
     package var records: [LoggedRecord] = []
     /// Decisions read from the stream.
     package var read = 0
-    /// Entries that do not parse as decisions.
+    /// Lines of decision entries that do not parse as decisions.
     package var unreadable = 0
     /// Decisions whose reward window is still open (newer than the newest decision minus the window).
     package var stillOpen = 0

@@ -91,6 +91,13 @@ package actor StreamLearner {
     var entryMembers: [String: Set<String>] = [:]
     var lastDecisionByUser: [String: (id: String, time: Double)] = [:]
     var orphanFeedback: [String] = []
+    /// Feedback whose decision is not read yet, by decision id, with when it was read.
+    var heldFeedback: [String: [(entry: StreamEntry, readAt: ContinuousClock.Instant)]] = [:]
+    /// Decision ids finalized lately (at most ``finalizedMemory``): a copy read later, from a
+    /// retried write, is not learned again, and late feedback for them is not held.
+    var recentlyFinalized: Set<String> = []
+    var finalizedOrder: [String] = []
+    static let finalizedMemory = 200_000
     var acknowledgeable: [StreamName: [String]] = [:]
     /// Latest event time seen on the feedback stream.
     var feedbackFrontier = -Double.infinity
@@ -124,13 +131,21 @@ package actor StreamLearner {
     ///   feature layout arrive because another policy became active: this learner is stale.
     @discardableResult
     package func poll(block: Duration = .milliseconds(100), includePending: Bool = false) async throws -> Int {
-        let decisions = includePending
-            ? try await allPending(.decisions)
-            : try await store.readStream(.decisions, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: .zero)
-        for entry in decisions { ingestDecision(entry) }
-        let feedback = includePending
-            ? try await allPending(.feedback)
-            : try await store.readStream(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: decisions.isEmpty ? block : .zero)
+        let decisions: [StreamEntry]
+        let feedback: [StreamEntry]
+        if includePending {
+            // Both lists before either is ingested: a failure in between leaves nothing half
+            // ingested for the next attempt to read again.
+            decisions = try await allPending(.decisions)
+            feedback = try await allPending(.feedback)
+            for entry in decisions { ingestDecision(entry) }
+        } else {
+            // Entries read with `>` are delivered once: ingest the decisions before the
+            // feedback read can fail.
+            decisions = try await store.readStream(.decisions, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: .zero)
+            for entry in decisions { ingestDecision(entry) }
+            feedback = try await store.readStream(.feedback, group: configuration.group, consumer: configuration.consumer, count: configuration.batchSize, block: decisions.isEmpty ? block : .zero)
+        }
         for entry in feedback { ingestFeedback(entry) }
         finalizeExpired()
         try await settleOtherLayouts()
@@ -188,6 +203,8 @@ package actor StreamLearner {
     /// of them is learned or settled, and they are finalized together (see
     /// ``finalizeExpired()``), so a restart never re-reads a decision already learned.
     func ingestDecision(_ streamEntry: StreamEntry) {
+        // Already tracked (read again): its decisions are pending or settled.
+        if entryMembers[streamEntry.id] != nil { return }
         var members = Set<String>()
         let lines = streamEntry.fields["d"].map(DecisionStreamFormat.decisions(inField:)) ?? []
         if lines.isEmpty {
@@ -199,7 +216,7 @@ package actor StreamLearner {
                 logger.warning("skipping an unreadable decision in a stream entry", metadata: ["id": "\(streamEntry.id)"])
                 continue
             }
-            if pending[entry.decisionID] != nil {
+            if pending[entry.decisionID] != nil || recentlyFinalized.contains(entry.decisionID) {
                 statistics.repeated += 1
                 continue
             }
@@ -210,6 +227,7 @@ package actor StreamLearner {
             lastDecisionByUser[entry.userID] = (entry.decisionID, entry.time)
             pending[entry.decisionID] = Pending(entry: entry, readAt: clock.now, streamIDs: [streamEntry.id])
             members.insert(entry.decisionID)
+            for held in heldFeedback.removeValue(forKey: entry.decisionID) ?? [] { join(held.entry, to: entry.decisionID) }
         }
         if members.isEmpty {
             acknowledgeable[.decisions, default: []].append(streamEntry.id)
@@ -234,10 +252,22 @@ package actor StreamLearner {
     func ingestFeedback(_ streamEntry: StreamEntry) {
         statistics.feedbackRead += 1
         if let time = streamEntry.fields["time"].flatMap(Double.init) { feedbackFrontier = max(feedbackFrontier, time) }
-        guard let decisionID = streamEntry.fields["decision_id"], var state = pending[decisionID] else {
+        guard let decisionID = streamEntry.fields["decision_id"], !recentlyFinalized.contains(decisionID) else {
             orphanFeedback.append(streamEntry.id)
             return
         }
+        guard pending[decisionID] != nil else {
+            // Its decision is not read yet (sharded streams are read shard by shard, so
+            // feedback can come first): held until it is, or for maxWait.
+            heldFeedback[decisionID, default: []].append((streamEntry, clock.now))
+            return
+        }
+        join(streamEntry, to: decisionID)
+    }
+
+    /// Adds a feedback entry to its pending decision (once per `seq`).
+    func join(_ streamEntry: StreamEntry, to decisionID: String) {
+        guard var state = pending[decisionID] else { return }
         state.streamIDs.append(streamEntry.id)
         if let sequence = streamEntry.fields["seq"], !state.feedbackSequences.insert(sequence).inserted {
             statistics.repeated += 1
@@ -261,6 +291,13 @@ package actor StreamLearner {
         let ready = expired.filter { entryMembers[$0.streamIDs[0]]?.isSubset(of: expiredIDs) ?? true }
             .sorted { ($0.entry.time, $0.entry.decisionID) < ($1.entry.time, $1.entry.decisionID) }
         for state in ready { finalize(state) }
+        for (decisionID, held) in heldFeedback {
+            let stale = held.filter { now - $0.readAt > configuration.maxWait }
+            guard !stale.isEmpty else { continue }
+            orphanFeedback += stale.map(\.entry.id)
+            let kept = held.filter { now - $0.readAt <= configuration.maxWait }
+            heldFeedback[decisionID] = kept.isEmpty ? nil : kept
+        }
         if !orphanFeedback.isEmpty {
             acknowledgeable[.feedback, default: []].append(contentsOf: orphanFeedback)
             orphanFeedback.removeAll()
@@ -269,6 +306,13 @@ package actor StreamLearner {
 
     func finalize(_ state: Pending) {
         pending[state.entry.decisionID] = nil
+        recentlyFinalized.insert(state.entry.decisionID)
+        finalizedOrder.append(state.entry.decisionID)
+        if finalizedOrder.count > Self.finalizedMemory {
+            let forgotten = finalizedOrder.count - Self.finalizedMemory / 2
+            for id in finalizedOrder.prefix(forgotten) { recentlyFinalized.remove(id) }
+            finalizedOrder.removeFirst(forgotten)
+        }
         let entry = state.entry
         guard (entry.contextSchema ?? layout.standardFingerprint) == layout.fingerprint else {
             otherLayout.append(state)
@@ -299,6 +343,10 @@ package actor StreamLearner {
     ///   unacknowledged unless the change landed between the check and the publication.
     @discardableResult
     package func publish() async throws -> String? {
+        // Decisions of another layout left unsettled by a failed check hold back the
+        // acknowledgement of learned decisions sharing their stream entry: settle them first,
+        // so nothing learned is published unacknowledged.
+        try await settleOtherLayouts()
         guard acknowledgeable.values.contains(where: { !$0.isEmpty }) else { return nil }
         try await checkBase()
         // The ids to acknowledge and the model to publish are taken together, with no

@@ -82,7 +82,7 @@ struct DecisionLogBufferTests {
     func shardDown() async throws {
         let store = CountingStore(sharded: true)
         let buffer = DecisionLogBuffer(store: store, configuration: .init(maxBatch: 2), logger: Fixtures.logger)
-        store.downShard.withLock { $0 = 1 }
+        store.downShard.withLock { $0 = 0 }
         // User ids ending in "0" and "1": shards 0 and 1 (the parity of the last byte).
         func entry(_ index: Int) -> DecisionEntry {
             var entry = Self.entry(index)
@@ -91,12 +91,13 @@ struct DecisionLogBufferTests {
         }
         for index in 0..<6 { buffer.append(entry(index)) }
         #expect(await !buffer.flush())
-        #expect(try await streamDecisions(store.base).map(\.decisionID) == ["d0", "d2", "d4"])
+        // Shard 0 (written first) fails; shard 1 is still written.
+        #expect(try await streamDecisions(store.base).map(\.decisionID) == ["d1", "d3", "d5"])
         #expect(buffer.count == 3)
         #expect(await !buffer.flush(), "still down")
         store.downShard.withLock { $0 = nil }
         #expect(await buffer.flush())
-        #expect(try await streamDecisions(store.base).map(\.decisionID) == ["d0", "d2", "d4", "d1", "d3", "d5"], "each once")
+        #expect(try await streamDecisions(store.base).map(\.decisionID) == ["d1", "d3", "d5", "d0", "d2", "d4"], "each once")
     }
 
     @Test("graceful shutdown flushes what is left")

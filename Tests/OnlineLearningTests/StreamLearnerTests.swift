@@ -108,6 +108,40 @@ struct StreamLearnerTests {
         #expect(feedbackLeft.map { $0.fields["decision_id"] } == ["d9"])
     }
 
+    @Test("feedback read before its decision is held and joined when the decision arrives; a copy of a finalized decision is not learned again; unmatched feedback is acknowledged after maxWait")
+    func heldFeedbackAndLateCopies() async throws {
+        let store = InMemoryLiveStore()
+        let weights = RewardWeights(revenue: 1, items: 0, negatives: 0, returned: 0, loadSquared: 0)
+        let clock = ManualClock()
+        var configuration = StreamLearner.Configuration(weights: weights)
+        configuration.rewardWindowDays = 1
+        configuration.minWait = .zero
+        let learner = StreamLearner(store: store, policy: try policy(), baseVersion: nil, configuration: configuration, logger: Logger(label: "test"), clock: clock)
+        // Feedback first (as a sharded read can deliver it), and feedback for no decision at all.
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "h1", userID: "u1", time: 100.01, events: [FeedbackEvent(kind: .impression, position: 4, value: 0.4)]))
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "nobody", userID: "u5", time: 100.02, events: [FeedbackEvent(kind: .sessionEnd, value: 3)]))
+        try await learner.poll(block: .zero)
+        try await store.recordDecisions([decision("h1", user: "u1", time: 100.0)])
+        try await store.recordDecisions([decision("z", user: "u9", time: 103)])
+        _ = try await store.applyFeedback(FeedbackEntry(decisionID: "z", userID: "u9", time: 103.01, events: [FeedbackEvent(kind: .sessionEnd, value: 5)]))
+        try await learner.poll(block: .zero)
+        #expect(await learner.statistics.updates == 1)
+        #expect(abs(await learner.statistics.rewardSum - 0.4) < 1e-12, "h1 learned with the feedback read before it")
+        // A copy of h1 written again by a retry, read after h1 was learned: not learned again.
+        try await store.recordDecisions([decision("h1", user: "u1", time: 100.0)])
+        try await learner.poll(block: .zero)
+        let afterCopy = await learner.statistics
+        #expect(afterCopy.updates == 1 && afterCopy.repeated == 1)
+        // The unmatched feedback is acknowledged once maxWait has passed, not before.
+        let group = await learner.configuration.group, consumer = await learner.configuration.consumer
+        _ = try await learner.publish()
+        #expect(try await store.pendingEntries(.feedback, group: group, consumer: consumer, count: 10, after: "0").map { $0.fields["decision_id"] } == ["nobody", "z"])
+        clock.advance(by: configuration.maxWait + .seconds(1))
+        try await learner.poll(block: .zero)
+        _ = try await learner.publish()
+        #expect(try await store.pendingEntries(.feedback, group: group, consumer: consumer, count: 10, after: "0").isEmpty, "nobody's and z's (z finalized by maxWait too)")
+    }
+
     @Test("decisions written together share a stream entry: they are finalized together, once the last one's window closes, and the entry is acknowledged once")
     func groupedEntry() async throws {
         let store = InMemoryLiveStore()

@@ -531,7 +531,9 @@ extension RedisSerializedTests {
                 #expect(backwards == forwards, "\(stream)")
                 // A plain Redis id is a cursor too: after it in every shard.
                 let middle = order[20]
-                #expect(try await store.entries(stream, after: middle.redisID, count: 100).allSatisfy {
+                let afterMiddle = try await store.entries(stream, after: middle.redisID, count: 100)
+                #expect(afterMiddle.count == order.filter { ($0.milliseconds, $0.sequence) > (middle.milliseconds, middle.sequence) }.count)
+                #expect(!afterMiddle.isEmpty && afterMiddle.allSatisfy {
                     StreamShardID($0.id).map { ($0.milliseconds, $0.sequence) > (middle.milliseconds, middle.sequence) } ?? false
                 })
             }
@@ -543,6 +545,14 @@ extension RedisSerializedTests {
             try await Task.sleep(for: .milliseconds(200))
             try await store.recordDecisions([sampleDecision(id: "late", user: "sharded-late")])
             #expect(try await waiting.value.map { $0.fields["d"]?.contains("\"late\"") } == [true])
+
+            // A shard that fails does not lose what the others delivered.
+            let broken = store.keys.stream(.decisions, shard: 2)
+            try await store.recordDecisions((0..<40).map { sampleDecision(id: "again-\($0)", user: "sharded-\($0)") })
+            _ = try await store.client.execute([["DEL", broken], ["SET", broken, "not a stream"]], timeout: .seconds(2))
+            let partial = try await store.readStream(.decisions, group: "g2", consumer: "c", count: 1000, block: .zero)
+            #expect(!partial.isEmpty && partial.allSatisfy { StreamShardID($0.id)?.shard != 2 })
+            _ = try await store.client.execute([["DEL", broken]], timeout: .seconds(2))
             await fixture.close()
         }
 

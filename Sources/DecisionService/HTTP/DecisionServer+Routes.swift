@@ -83,6 +83,13 @@ extension DecisionServer {
                     logger.warning("feedback stored but not counted for pacing", metadata: ["error": "\(error)"])
                 }
             }
+            if let error = result.notStreamed {
+                // Counted (and paced) but not in its stream shard yet: the retry streams it.
+                metrics.recordStoreError(operation: "apply_feedback", error: error)
+                return JSONResponse.error(
+                    .serviceUnavailable, field: "store", message: "feedback was counted but not streamed yet, retry: \(error.description)",
+                    headers: [.retryAfter: "1"], request: request, context: context)
+            }
             return JSONResponse.make(
                 .accepted, FeedbackResponse(accepted: result.newEvents, duplicates: result.duplicateEvents), request: request,
                 context: context)

@@ -37,11 +37,17 @@ package struct FeedbackOutcome: Sendable, Equatable {
     package var duplicateEvents: Int
     /// The events counted now, in request order (what pacing counters add).
     package var counted: [FeedbackEvent]
+    /// Set when the events are counted but their stream entry could not be written yet
+    /// (Redis Cluster: the stream shard's master failed; the entry waits in the user's
+    /// outbox). The caller counts what was counted, then answers as a failure so the client
+    /// retries: the retry counts nothing again and writes the entry.
+    package var notStreamed: StoreError?
 
-    package init(newEvents: Int, duplicateEvents: Int, counted: [FeedbackEvent] = []) {
+    package init(newEvents: Int, duplicateEvents: Int, counted: [FeedbackEvent] = [], notStreamed: StoreError? = nil) {
         self.newEvents = newEvents
         self.duplicateEvents = duplicateEvents
         self.counted = counted
+        self.notStreamed = notStreamed
     }
 }
 
@@ -145,14 +151,15 @@ package protocol LiveStore: Sendable {
     func streamShard(ofUser userID: String) -> Int?
 
     /// Appends decisions to the decision stream, in order, ``DecisionStreamFormat/decisionsPerEntry``
-    /// to an entry at most (decisions of different shards never share one). Entries of one
-    /// ``streamShard(ofUser:)`` are written together or the call fails; a call with entries
-    /// of several shards may fail after writing some shards (a retry writes those again).
+    /// to an entry at most (decisions of different shards never share one). A call that
+    /// fails may have written some of them (another shard's, or a pipeline cut short); its
+    /// retry writes those again, and readers count a decision id once.
     func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError)
 
     /// Applies feedback to the user's record atomically and idempotently (an event already
     /// counted for this decision is ignored), then appends the new events to the feedback stream.
-    /// Only returns once the store has it.
+    /// Only returns once the store has it, or with ``FeedbackOutcome/notStreamed`` set when it
+    /// counted the events but could not stream them yet.
     func applyFeedback(_ entry: FeedbackEntry) async throws(StoreError) -> FeedbackOutcome
 
     /// The active policy version in the registry, if any.
@@ -184,7 +191,8 @@ package protocol LiveStore: Sendable {
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
     ) async throws(StoreError) -> [StreamEntry]
     /// Entries delivered to `consumer` but not yet acknowledged (after a restart), oldest
-    /// first, at most `count` of them with ids after `after` ("0" for the first page).
+    /// first (shard by shard on sharded streams), at most `count` of them after `after`
+    /// ("0" for the first page, else the last id of the previous page).
     func pendingEntries(_ stream: StreamName, group: String, consumer: String, count: Int, after: String) async throws(StoreError) -> [StreamEntry]
     /// Acknowledges processed entries.
     func acknowledge(_ stream: StreamName, group: String, ids: [String]) async throws(StoreError)

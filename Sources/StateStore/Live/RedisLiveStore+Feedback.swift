@@ -231,10 +231,12 @@ extension RedisLiveStore {
     /// On Redis Cluster the stream shard is in another slot than the user's keys, so the
     /// script writes the counted events to the user's outbox instead (with a sequence number
     /// from the user's hash), and this call then appends every entry of that outbox to the
-    /// user's stream shard (field `seq`) and removes them from it. The call answers only
-    /// once the stream has them; if the append fails, the entries stay in the outbox and the
-    /// user's next feedback call (a retry of this one included, though it counts nothing new)
-    /// appends them. An entry whose removal failed, or that two concurrent calls both saw,
+    /// user's stream shard (field `seq`) and removes them from it. If the append fails, the
+    /// outcome says so (``FeedbackOutcome/notStreamed``: counted, not yet streamed), the
+    /// entries stay in the outbox, and the user's next feedback call (a retry of this one
+    /// included, though it counts nothing new) appends them. Feedback whose client gives up
+    /// and whose user never sends feedback again stays in the outbox and expires with it
+    /// (counted in the user's record, never in the stream). An entry whose removal failed, or that two concurrent calls both saw,
     /// is appended twice with the same `seq`; readers count one (at least once, never lost).
     ///
     /// The session start of a `session_end` is the entry's ``FeedbackEntry/sessionStart``,
@@ -284,13 +286,18 @@ extension RedisLiveStore {
             throw .failed("feedback script answered \(reply), not a list of event numbers")
         }
         let fresh = indices.compactMap { $0 }.map { entry.events[$0 - 1] }
+        var outcome = FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
         if useOutbox {
             guard let parts = reply.array, parts.count == 2, let outbox = parts[1].array else {
                 throw .failed("feedback script answered \(reply), not the counted events and the outbox")
             }
-            try await flushOutbox(outbox, userID: entry.userID, stream: stream)
+            do {
+                try await flushOutbox(outbox, userID: entry.userID, stream: stream)
+            } catch {
+                outcome.notStreamed = error
+            }
         }
-        return FeedbackOutcome(newEvents: fresh.count, duplicateEvents: entry.events.count - fresh.count, counted: fresh)
+        return outcome
     }
 
     /// Appends a user's outbox entries (`HGETALL` of ``RedisKeys/feedbackOutbox(_:)``) to

@@ -58,11 +58,13 @@ extension RedisLiveStore {
     /// ``Options/maxBlock`` and below the stream client's command timeout. With `block` of
     /// zero it does not wait. Entries read stay pending for `consumer` until acknowledged.
     ///
-    /// Sharded streams are read shard by shard, starting one shard further on each call,
-    /// until `count` entries are read; the result is in shard order, not time order. An
-    /// empty read with a positive `block` is repeated every ``shardPollInterval`` until
-    /// something arrives or `block` has passed (Redis Cluster cannot block on keys of
-    /// several slots in one command).
+    /// Sharded streams are read shard by shard on the main client, starting one shard
+    /// further on each call, until `count` entries are read; the result is in shard order,
+    /// not time order. A shard that fails is skipped when others answered (what they
+    /// delivered is returned, not lost); the call throws only when nothing was read and a
+    /// shard failed. An empty read with a positive `block` is repeated every
+    /// ``shardPollInterval`` until something arrives or `block` has passed (Redis Cluster
+    /// cannot block on keys of several slots in one command).
     package func readStream(
         _ stream: StreamName, group: String, consumer: String, count: Int, block: Duration
     ) async throws(StoreError) -> [StreamEntry] {
@@ -74,13 +76,21 @@ extension RedisLiveStore {
         let deadline = clock.now + min(block, options.maxBlock)
         while true {
             var result: [StreamEntry] = []
-            let first = rotateShards()
+            var failure: StoreError?
+            let first = rotateShards(stream)
             for offset in 0..<streamShards where result.count < count {
                 let shard = (first + offset) % streamShards
-                result += try await readGroup(
-                    key: keys.stream(stream, shard: shard), shard: shard, group: group, consumer: consumer,
-                    count: count - result.count, block: .zero)
+                do {
+                    result += try await readGroup(
+                        key: keys.stream(stream, shard: shard), shard: shard, group: group, consumer: consumer,
+                        count: count - result.count, block: .zero)
+                } catch {
+                    // Entries other shards delivered are pending for this consumer already:
+                    // return them rather than drop them with the error.
+                    failure = failure ?? error
+                }
             }
+            if result.isEmpty, let failure { throw failure }
             let remaining = deadline - clock.now
             if !result.isEmpty || remaining <= .zero { return result }
             do {

@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// | key | type | contents | expiry |
 /// |---|---|---|---|
-/// | `P{u:ID}` | hash | `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `q0`, `q1` the 90-day decayed ads and adverse reactions (``UserRecord/adReactions``), `dw` recent dwell, `ts` total sessions | none |
+/// | `P{u:ID}` | hash | `fs` the last feedback outbox number (Redis Cluster), `lv` last visit, `lu` last update (days since the epoch), `w0`…`w4` and `m0`…`m4` the 7- and 30-day decayed counts (sessions, items, ads, clicks, negatives), `q0`, `q1` the 90-day decayed ads and adverse reactions (``UserRecord/adReactions``), `dw` recent dwell, `ts` total sessions | none |
 /// | `P{u:ID}:ads:<day>` | string | ad impressions counted on calendar day `<day>` (the daily cap) | ``Options/dailyCounterRetention`` (2 days) |
 /// | `P{u:ID}:ce:<decisionID>` | string (about 30 bytes for a 25-item session) | the events already counted for a decision, a bit per (position, kind), and the length of its first counted session end (for the ended-on-an-ad reaction); see ``countedEventCode(_:)`` | ``Options/countedEventsRetention`` (7 days) |
 /// | `P{u:ID}:fo` | hash (Redis Cluster only) | the user's feedback outbox: sequence number → `time events decision-id`, counted and not yet appended to the stream shard (see ``applyFeedback(_:)``); the user hash's `fs` numbers them | ``Options/countedEventsRetention`` |
@@ -125,9 +125,10 @@ package final class RedisLiveStore: LiveStore {
         var client: RedisClient?
         var owned = false
         var shutDown = false
-        /// The shard a sharded ``readStream(_:group:consumer:count:block:)`` starts with, so
-        /// that reads smaller than the backlog take from every shard in turn.
-        var nextShard = 0
+        /// The shard a sharded ``readStream(_:group:consumer:count:block:)`` of each stream
+        /// starts with, so that reads smaller than the backlog take from every shard in turn
+        /// (one counter per stream: a learner reads both streams' shards in step).
+        var nextShard: [StreamName: Int] = [:]
         /// The client that appends decisions (see ``decisionClient()``), created on first use.
         var decisionClient: RedisClient?
     }
@@ -151,7 +152,7 @@ package final class RedisLiveStore: LiveStore {
         self.options = options
         self.logger = logger
         keys = RedisKeys(prefix: options.keyPrefix)
-        streamShards = options.streamShards ?? (client.isCluster ? Self.clusterStreamShards : 1)
+        streamShards = max(1, options.streamShards ?? (client.isCluster ? Self.clusterStreamShards : 1))
         ownsClient = false
         streams = Mutex(StreamClientState(client: streamClient))
     }
@@ -168,7 +169,7 @@ package final class RedisLiveStore: LiveStore {
         self.options = options
         self.logger = logger
         keys = RedisKeys(prefix: options.keyPrefix)
-        streamShards = options.streamShards ?? (client.isCluster ? Self.clusterStreamShards : 1)
+        streamShards = max(1, options.streamShards ?? (client.isCluster ? Self.clusterStreamShards : 1))
         ownsClient = true
         streams = Mutex(StreamClientState())
     }
@@ -184,11 +185,12 @@ package final class RedisLiveStore: LiveStore {
         streamShards == 1 ? nil : Int(FNV1a64.hash(userID) % UInt64(streamShards))
     }
 
-    /// The shard a sharded read starts with this time (each read starts one further on).
-    func rotateShards() -> Int {
+    /// The shard a sharded read of `stream` starts with this time (each read starts one further on).
+    func rotateShards(_ stream: StreamName) -> Int {
         streams.withLock { state in
-            defer { state.nextShard = (state.nextShard + 1) % streamShards }
-            return state.nextShard % streamShards
+            let shard = (state.nextShard[stream] ?? 0) % streamShards
+            state.nextShard[stream] = (shard + 1) % streamShards
+            return shard
         }
     }
 
@@ -324,7 +326,7 @@ package final class RedisLiveStore: LiveStore {
 
     /// Appends decisions to the decision stream, in order; on sharded streams, each to its
     /// user's shard (one pipeline per shard). A failure may leave some shards written: the
-    /// caller's retry then writes those decisions again, which readers ignore by decision id.
+    /// caller's retry then writes those decisions again, which readers count once by decision id.
     package func recordDecisions(_ entries: [DecisionEntry]) async throws(StoreError) {
         if entries.isEmpty { return }
         var byShard: [Int: [DecisionEntry]] = [:]
