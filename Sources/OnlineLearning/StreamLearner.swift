@@ -54,8 +54,9 @@ package actor StreamLearner {
         /// Decisions logged with an older feature layout (a policy with other history
         /// features served them): acknowledged, not learned.
         package var otherLayout = 0
-        /// Stream entries seen before (a decision written again by a retried write, feedback
-        /// streamed again from a Redis Cluster outbox with the same `seq`): acknowledged, not learned.
+        /// Decisions and feedback entries seen before (a decision written again by a retried
+        /// write, feedback streamed again from a Redis Cluster outbox with the same `seq`):
+        /// acknowledged, not learned again.
         package var repeated = 0
     }
 
