@@ -51,6 +51,14 @@ struct ClusterServiceTests {
                     sessions += 1
                 }
             }
+            // A session two days on moves event time past every window above (decisions of one
+            // stream entry are learned together, once the last one's window has closed).
+            let mover = try await decide("cl-mover", 0, (Fixture.day + 2) * 86_400)
+            try await client.execute(
+                uri: "/v1/feedback", method: .post,
+                body: Fixture.feedbackBody(decision: mover.decision_id, user: "cl-mover", time: (Fixture.day + 2) * 86_400 + 60, adPositions: mover.ad_positions)
+            ) { #expect($0.status == .accepted) }
+            sessions += 1
             let domains = Dictionary(grouping: users) { store.failureDomain(ofUser: $0) }
             #expect(Set(domains.keys) == [1, 2, 3], "the users live on all three masters")
             #expect(try await store.userRecord(userID: "cl-7", day: Int(Fixture.day))?.totalSessions == 2)

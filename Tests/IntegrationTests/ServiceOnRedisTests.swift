@@ -172,6 +172,16 @@ struct ServiceOnRedisTests {
                     sessions += 1
                 }
             }
+            // A session two days on moves event time past every window above: decisions written
+            // in one stream entry are learned together, once the last one's window has closed.
+            let mover = try await client.execute(
+                uri: "/v1/decide", method: .post, body: Fixture.decideBody(user: "it-mover", session: 0, time: (Fixture.day + 2) * 86_400)
+            ) { try JSONDecoder().decode(Answer.self, from: Data(buffer: $0.body)) }
+            try await client.execute(
+                uri: "/v1/feedback", method: .post,
+                body: Fixture.feedbackBody(decision: mover.decision_id, user: "it-mover", time: (Fixture.day + 2) * 86_400 + 60, adPositions: mover.ad_positions)
+            ) { response in #expect(response.status == .accepted) }
+            sessions += 1
             // The user's state in Redis reflects the feedback: 3 sessions, 15 items each user.
             let record = try #require(try await store.userRecord(userID: "it-7", day: Int(Fixture.day)))
             #expect(record.totalSessions == 3)

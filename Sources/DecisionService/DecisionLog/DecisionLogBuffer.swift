@@ -128,34 +128,18 @@ package final class DecisionLogBuffer: Service, Sendable {
             return batch
         }
         guard let batch else { return false }
-        // One run of chunks per stream shard (Redis Cluster), so a master that is down holds
-        // back only its shard's decisions and the others are written once, not again on retry.
-        let store = store
+        // One run of chunks per stream shard (Redis Cluster), all shards at once: a master
+        // that is down or hangs holds back only its shards' decisions (for at most the write
+        // budget), and the other shards are written once, not again on retry.
         let shards = Dictionary(grouping: batch.indices) { store.streamShard(ofUser: batch[$0].userID) ?? -1 }
-        var unwritten: [Int] = []
-        var inFlight = batch.count
-        var failure: StoreError?
-        for shard in shards.keys.sorted() {
-            let indices = shards[shard]!
-            var written = 0
-            while written < indices.count {
-                let end = min(indices.count, written + configuration.maxBatch)
-                let chunk = indices[written..<end].map { batch[$0] }
-                do throws(StoreError) {
-                    try await StoreBudget.run(configuration.writeBudget, timer: deadlines) { () async throws(StoreError) in
-                        try await store.recordDecisions(chunk)
-                    }
-                } catch {
-                    failure = error
-                    break
-                }
-                written = end
-                inFlight -= chunk.count
-                state.withLock { [inFlight] in $0.inFlight = inFlight }
-                metrics?.decisionsWritten.increment(by: Int64(chunk.count))
+        let results = await withTaskGroup(of: (unwritten: [Int], failure: StoreError?).self) { group in
+            for indices in shards.values {
+                group.addTask { await self.write(indices, of: batch) }
             }
-            unwritten += indices[written...]
+            return await group.reduce(into: [(unwritten: [Int], failure: StoreError?)]()) { $0.append($1) }
         }
+        let unwritten = results.flatMap(\.unwritten)
+        let failure = results.lazy.compactMap(\.failure).first
         let remaining = unwritten.sorted().map { batch[$0] }
         let count = state.withLock { state -> Int in
             if !remaining.isEmpty { state.entries.insert(contentsOf: remaining, at: 0) }
@@ -172,6 +156,29 @@ package final class DecisionLogBuffer: Service, Sendable {
             return false
         }
         return true
+    }
+
+    /// Writes the decisions of one stream shard (`indices` into `batch`) in chunks of at most
+    /// ``Configuration/maxBatch``, stopping at the first failure.
+    /// - Returns: the indices not written, and the failure that stopped the writes.
+    private func write(_ indices: [Int], of batch: [DecisionEntry]) async -> (unwritten: [Int], failure: StoreError?) {
+        let store = store
+        var written = 0
+        while written < indices.count {
+            let end = min(indices.count, written + configuration.maxBatch)
+            let chunk = indices[written..<end].map { batch[$0] }
+            do throws(StoreError) {
+                try await StoreBudget.run(configuration.writeBudget, timer: deadlines) { () async throws(StoreError) in
+                    try await store.recordDecisions(chunk)
+                }
+            } catch {
+                return (Array(indices[written...]), error)
+            }
+            written = end
+            state.withLock { $0.inFlight -= chunk.count }
+            metrics?.decisionsWritten.increment(by: Int64(chunk.count))
+        }
+        return ([], nil)
     }
 
     /// Flushes every ``Configuration/flushInterval`` until graceful shutdown, then drains
