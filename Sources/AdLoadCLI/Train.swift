@@ -295,7 +295,7 @@ struct TrainPolicyGradient: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
-        discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
+        discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another bandit algorithm or best-plan, the best catalog plan per region found by search), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
     var warmStart = "bandit"
 
     @Option(parsing: .unconditional, help: "Users the warm start's teacher runs for the cloning (default: 4 × --episodes, at most --users).")
@@ -352,6 +352,15 @@ struct TrainPolicyGradient: ParsableCommand {
                 : "\(name)-defaults-" + String(FNV1a64.hash("\(settings.lambda.map { "\($0)" } ?? "default") \(settings.reward.sorted { $0.key < $1.key })"), radix: 16)
             let label = AlgorithmName(rawValue: name)?.displayName ?? name
             guard !resuming else { return WarmStart(teacher: nil, fingerprint: fingerprint, episodes: episodes) }
+            if name == "best-plan" {
+                progress.note("warm start: searching best-plan on \(simulation.users) users × \(simulation.days) days")
+                let specs = try WarmStart.bestPlan(
+                    model: model, setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed),
+                    threads: simulation.threads
+                ) { line in progress.note("warm start: \(line)") }
+                progress.finish("warm start: best-plan is " + zip(model.config.regions, specs).map { "\($0.name) \($1)" }.joined(separator: ", "))
+                return WarmStart(teacher: .regionPlans(specs), fingerprint: fingerprint, episodes: episodes)
+            }
             progress.note("warm start: training \(label) (train bandit's defaults) on \(simulation.users) users × \(simulation.days) days")
             let teacher = try WarmStart.trainBandit(
                 model: model, schema: schema, setup: SimulationSetup(users: simulation.users, days: simulation.days, seed: seed),
@@ -361,7 +370,7 @@ struct TrainPolicyGradient: ParsableCommand {
                     format: "warm start: %@, day %d/%d, reward %.5f, ETA %.0f s", label, step.day, step.days, step.runningReward, step.etaSeconds))
             }
             progress.finish("warm start: trained \(label) on \(teacher.provenance.sessions) sessions")
-            return WarmStart(teacher: teacher, fingerprint: fingerprint, episodes: episodes)
+            return WarmStart(teacher: .policy(teacher), fingerprint: fingerprint, episodes: episodes)
         default:
             let teacher: any DecisionPolicy
             let text: String
@@ -374,7 +383,7 @@ struct TrainPolicyGradient: ParsableCommand {
             guard teacher.planFamily == model.config.planCatalog().family else {
                 throw CLIError("--warm-start \(warmStart): its plans come from another plan family than the environment's; train the teacher on the same environment")
             }
-            return WarmStart(teacher: resuming ? nil : teacher, fingerprint: String(FNV1a64.hash(text), radix: 16), episodes: episodes)
+            return WarmStart(teacher: resuming ? nil : .policy(teacher), fingerprint: String(FNV1a64.hash(text), radix: 16), episodes: episodes)
         }
     }
 
@@ -504,7 +513,7 @@ struct TrainPolicyGradient: ParsableCommand {
         }
         if let warmStart = run.warmStart, let teacher = warmStart.teacher, checkpoint == nil {
             let source = self.warmStart == "bandit" ? "" : " from \(self.warmStart)"
-            progress.note("cloning \(teacher.algorithm)\(source) on \(warmStart.episodes) users")
+            progress.note("cloning \(teacher.label)\(source) on \(warmStart.episodes) users")
         }
         // Paired rollouts need no critic, so there is no value loss to show.
         let critic = run.configuration.pairedRollouts <= 1

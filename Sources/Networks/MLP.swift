@@ -97,11 +97,9 @@ package struct MLP: Sendable, Equatable {
                 output.withUnsafeMutableBufferPointer { values in
                     for row in 0..<rows {
                         let base = row * layer.outputs
-                        for column in 0..<layer.outputs {
-                            let z = values[base + column] + bias[column]
-                            values[base + column] = hidden ? MLP.tanh(z) : z
-                        }
+                        for column in 0..<layer.outputs { values[base + column] += bias[column] }
                     }
+                    if hidden { MLP.tanh(values) }
                 }
             }
             cache.activations[index + 1] = output
@@ -219,9 +217,7 @@ package struct MLP: Sendable, Equatable {
                 Kernels.gemv(layer.weights, scratch.values[index - 1], beta: 1, into: &output)
             }
             if index < layers.count - 1 {
-                output.withUnsafeMutableBufferPointer { values in
-                    for element in values.indices { values[element] = MLP.tanh(values[element]) }
-                }
+                output.withUnsafeMutableBufferPointer { MLP.tanh($0) }
             }
             scratch.values[index] = output
         }
@@ -230,9 +226,18 @@ package struct MLP: Sendable, Equatable {
     /// tanh through one `exp`: glibc's `tanh` (through `expm1`) was a third of a training
     /// run's time. Absolute error below 1e-15; saturates beyond |x| > 20.
     @inline(__always)
-    static func tanh(_ x: Double) -> Double {
+    package static func tanh(_ x: Double) -> Double {
         if x > 20 { return 1 }
         if x < -20 { return -1 }
         return 1 - 2 / (FastExp.exp(2 * x) + 1)
+    }
+
+    /// ``tanh(_:)`` of every element, in place, with the same results: x is clamped to
+    /// [−20, 20] (where 1 − 2/(e^{2x} + 1) is already exactly ±1, so the clamp is the
+    /// saturation), and the exponentials go through the batched ``FastExp/exp(_:)-(UnsafeMutableBufferPointer<Double>)``.
+    package static func tanh(_ values: UnsafeMutableBufferPointer<Double>) {
+        for index in values.indices { values[index] = 2 * Swift.min(Swift.max(values[index], -20), 20) }
+        FastExp.exp(values)
+        for index in values.indices { values[index] = 1 - 2 / (values[index] + 1) }
     }
 }

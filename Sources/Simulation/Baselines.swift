@@ -108,7 +108,7 @@ package struct BaselineTrainer: Sendable {
     /// The catalog plan best for everyone in each region (regions have their own rules, so
     /// their own valid plans): per region, the spec valid there with the highest total
     /// objective of the region's users on a fresh training population and luck.
-    func bestPlanPolicy(
+    package func bestPlanPolicy(
         evaluation: SimulationSetup, progress: (@Sendable (String) -> Void)? = nil
     ) throws(SimulationError) -> PlanPolicy {
         let catalog = runner.model.config.planCatalog()

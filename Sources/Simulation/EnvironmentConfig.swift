@@ -101,15 +101,17 @@ package struct ObjectiveParameters: Sendable, Equatable {
 /// and the bandit `train pg` clones first. The defaults of the code (``standard``) were tuned
 /// on the default preset; a preset whose users differ carries its own.
 package struct TrainingSettings: Sendable, Equatable {
-    /// The bandit algorithm `train pg --warm-start bandit` trains and clones.
+    /// What `train pg --warm-start bandit` trains and clones: a bandit algorithm, or
+    /// `best-plan` (the catalog plan best for everyone in each region, found by search on the
+    /// training users, as the `best-plan` baseline is).
     package var teacher: String
     /// The ridge prior λ for every algorithm (`nil`: the per-algorithm defaults).
     package var lambda: Double?
     /// Reward weights set over the algorithm's defaults (`--reward` still overrides them).
     package var reward: [String: Double]
 
-    /// The bandit algorithms a teacher can be.
-    package static let teachers = ["linucb", "thompson", "egreedy", "softmax"]
+    /// What a teacher can be: a bandit algorithm or `best-plan`.
+    package static let teachers = ["linucb", "thompson", "egreedy", "softmax", "best-plan"]
     /// What an environment file without a `training` key gets.
     package static let standard = TrainingSettings(teacher: "thompson", lambda: nil, reward: [:])
 

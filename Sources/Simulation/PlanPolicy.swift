@@ -17,7 +17,7 @@ package struct PlanPolicy: SessionPolicy {
     }
 
     package let name: String
-    let assignment: Assignment
+    package let assignment: Assignment
     let catalog: PlanCatalog
 
     package init(name: String, assignment: Assignment, catalog: PlanCatalog) {

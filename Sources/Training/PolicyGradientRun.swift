@@ -193,32 +193,38 @@ package struct PolicyGradientRun: Sendable {
         let distinct = max(1, episodesPerIteration / pairs)
         let first = (iteration * distinct) % max(1, setup.users)
         let jobs = (0..<distinct).flatMap { position in (0..<pairs).map { (position: position, user: (first + position) % setup.users, replica: $0) } }
-        let chunkCount = min(threads, jobs.count)
-        let chunkSize = (jobs.count + chunkCount - 1) / chunkCount
-        let results = Mutex<[RolloutBatch]>(Array(repeating: RolloutBatch(), count: chunkCount))
-        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+        // Workers take the next job as they finish one (users' horizons differ a lot in length,
+        // so fixed chunks left one core idle); each job's batch is kept at its index and the
+        // batches are merged in job order, so the result does not depend on who ran what.
+        let next = Atomic<Int>(0)
+        let results = Mutex<[RolloutBatch?]>(Array(repeating: nil, count: jobs.count))
+        DispatchQueue.concurrentPerform(iterations: min(threads, jobs.count)) { _ in
             var environment = episodes
             // Prices per (iteration, user): paired rollouts of one user see the same ones.
             environment.priceDraws = random.child(Self.priceDomain)
-            var merged = RolloutBatch()
-            for job in jobs[(chunk * chunkSize)..<min(jobs.count, (chunk + 1) * chunkSize)] {
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < jobs.count else { break }
+                let job = jobs[index]
                 let draws = pairs > 1 ? random.child(UInt64(1 << 40) + UInt64(job.replica)) : random
                 var batch = trainer.collect(&environment, episodes: job.user..<(job.user + 1), random: draws, critic: pairs == 1)
                 if pairs > 1 { batch.episodeGroups = Array(repeating: job.position, count: batch.episodeReturns.count) }
-                merged.append(batch)
+                results.withLock { $0[index] = batch }
             }
-            results.withLock { $0[chunk] = merged }
         }
         return results.withLock { batches in
             var all = RolloutBatch()
-            for batch in batches { all.append(batch) }
+            for batch in batches { if let batch { all.append(batch) } }
             return all
         }
     }
 
     /// The teacher's rollout over the first `count` users, in parallel, merged in user order.
-    func teacherRollout(_ teacher: any DecisionPolicy, episodes count: Int, random: CounterRandom, on episodes: SimulatedEpisodes) -> RolloutBatch {
-        let teacher = teacher.conservative()
+    func teacherRollout(_ teacher: Teacher, episodes count: Int, random: CounterRandom, on episodes: SimulatedEpisodes) -> RolloutBatch {
+        let teacher: Teacher = switch teacher {
+        case let .policy(policy): .policy(policy.conservative())
+        case .regionPlans: teacher
+        }
         let users = Array(0..<min(max(1, count), max(1, setup.users)))
         let chunkCount = min(threads, users.count)
         let chunkSize = (users.count + chunkCount - 1) / chunkCount

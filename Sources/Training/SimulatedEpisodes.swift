@@ -23,9 +23,12 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     let catalog: PlanCatalog
     /// The action list: spec index → spec.
     package let specs: [PlanSpec]
-    /// Per region and action: whether the region has a valid plan of the spec (the part of
-    /// the mask that does not change from session to session).
-    let regionHasPlan: [[Bool]]
+    /// Per region and action: the shortest feed on which the action is allowed when the daily
+    /// cap allows another ad (`Int.min` for the no-ads spec, `Int.max` for a spec without a
+    /// valid plan in the region): the part of the mask that does not change between sessions.
+    let regionFirstSlot: [[Int]]
+    /// The mask of a session whose daily cap is used up: only the no-ads spec.
+    let noAdsMask: [Bool]
     let setup: SimulationSetup
     let engagementWeight: Double
     /// The pricing of a priced policy's training (`nil`: unpriced, prices are not observed).
@@ -54,7 +57,10 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
         let specs = catalog.allSpecs
         self.catalog = catalog
         self.specs = specs
-        regionHasPlan = model.config.regions.indices.map { region in specs.map { catalog.hasPlan($0, region: region) } }
+        regionFirstSlot = model.config.regions.indices.map { region in
+            specs.map { spec in spec.isEmpty ? Int.min : (catalog.hasPlan(spec, region: region) ? spec.first : Int.max) }
+        }
+        noAdsMask = specs.map(\.isEmpty)
         features = Array(repeating: 0, count: NetworkPolicy.inputCount(schema: schema, pricing: pricing))
     }
 
@@ -76,11 +82,11 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
             schema.encodeContext(session.decision, into: UnsafeMutableBufferPointer(rebasing: values[0..<schema.contextCount]))
             pricing?.writeInputs(prices, into: values, at: schema.contextCount)
         }
-        let adsAllowed = catalog.allowsAnotherAd(region: session.region, adsToday: session.adsToday)
-        let hasPlan = regionHasPlan[session.region]
-        let mask = specs.indices.map { a in
-            specs[a].isEmpty || (adsAllowed && specs[a].first <= session.feedLength && hasPlan[a])
+        guard catalog.allowsAnotherAd(region: session.region, adsToday: session.adsToday) else {
+            return EpisodeStep(observation: features, mask: noAdsMask)
         }
+        let feedLength = session.feedLength
+        let mask = regionFirstSlot[session.region].map { $0 <= feedLength }
         return EpisodeStep(observation: features, mask: mask)
     }
 
@@ -165,15 +171,25 @@ extension SimulatedEpisodes {
             ranges: ranges)
     }
 
-    /// Runs `episodes` with `teacher` deciding every session (as given: pass its
+    /// Runs `episodes` with `teacher` deciding every session (a policy as given: pass its
     /// `conservative()` form for its greedy choices) among the session's valid plans, for a
     /// warm start by behaviour cloning. Observations are raw (not normalized); the recorded
     /// probabilities are 1, the values 0, and the discounts γ^elapsed with `gamma` per day.
     /// - Precondition: every plan the teacher can choose is in this problem's action list
     ///   (it is when the teacher's plan family is the environment's).
-    package mutating func teacherRollout(_ teacher: any DecisionPolicy, episodes: Range<Int>, gamma: Double, random: CounterRandom) -> RolloutBatch {
+    package mutating func teacherRollout(_ teacher: Teacher, episodes: Range<Int>, gamma: Double, random: CounterRandom) -> RolloutBatch {
         let actionIndex = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($1, $0) })
-        let workspace = teacher.makeWorkspace(maxCandidates: catalog.maxCandidates)
+        guard let noAds = specs.firstIndex(where: \.isEmpty) else { preconditionFailure("the action list has the no-ads spec") }
+        var workspace: PolicyWorkspace?
+        var regionActions: [Int] = []
+        switch teacher {
+        case let .policy(policy): workspace = policy.makeWorkspace(maxCandidates: catalog.maxCandidates)
+        case let .regionPlans(table):
+            regionActions = table.map { spec in
+                guard let action = actionIndex[spec] else { preconditionFailure("best-plan's \(spec) is not in the action list") }
+                return action
+            }
+        }
         var candidates: [CandidatePlan] = []
         var batch = RolloutBatch()
         for episode in episodes {
@@ -183,12 +199,21 @@ extension SimulatedEpisodes {
             var total = 0.0
             var time = 0.0
             while let step = current, let session = context {
-                catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
-                var decision = session.decision
-                decision.prices = prices
-                let choice = teacher.decide(decision, candidates: candidates, random: luck.child(stepIndex), workspace: workspace)
-                guard let action = actionIndex[candidates[choice.index].spec] else {
-                    preconditionFailure("the teacher chose \(candidates[choice.index].spec), which is not in the action list")
+                let action: Int
+                switch teacher {
+                case let .policy(policy):
+                    guard let workspace else { preconditionFailure("a policy teacher has its workspace") }
+                    catalog.candidates(region: session.region, feedLength: session.feedLength, adsToday: session.adsToday, into: &candidates)
+                    var decision = session.decision
+                    decision.prices = prices
+                    let choice = policy.decide(decision, candidates: candidates, random: luck.child(stepIndex), workspace: workspace)
+                    guard let chosen = actionIndex[candidates[choice.index].spec] else {
+                        preconditionFailure("the teacher chose \(candidates[choice.index].spec), which is not in the action list")
+                    }
+                    action = chosen
+                case .regionPlans:
+                    let planned = session.region < regionActions.count ? regionActions[session.region] : noAds
+                    action = step.mask[planned] ? planned : noAds
                 }
                 let result = self.step(action)
                 batch.observations += step.observation

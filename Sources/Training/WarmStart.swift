@@ -6,9 +6,8 @@ import Simulation
 /// policy's greedy choices (behaviour cloning) and to the returns it earns, on its own
 /// rollouts, before the first iteration.
 package struct WarmStart: Sendable {
-    /// The policy imitated (its `conservative()` form decides); `nil` when the run resumes
-    /// from a checkpoint, which holds the clone.
-    package let teacher: (any DecisionPolicy)?
+    /// What is imitated; `nil` when the run resumes from a checkpoint, which holds the clone.
+    package let teacher: Teacher?
     /// Identifies the teacher in the run's identity: its file's checksum, or
     /// `thompson-defaults` for the bandit ``trainBandit(model:schema:setup:engagementWeight:threads:provenance:progress:)``
     /// trains (the run's other settings fix it).
@@ -22,14 +21,51 @@ package struct WarmStart: Sendable {
     /// Adam's learning rate while cloning.
     package var learningRate = 1e-3
 
-    package init(teacher: (any DecisionPolicy)?, fingerprint: String, episodes: Int) {
+    package init(teacher: Teacher?, fingerprint: String, episodes: Int) {
         self.teacher = teacher
         self.fingerprint = fingerprint
         self.episodes = episodes
     }
 }
 
+/// What a warm start imitates.
+package enum Teacher: Sendable {
+    /// A policy's greedy choices (its `conservative()` form decides).
+    case policy(any DecisionPolicy)
+    /// One catalog plan spec per region (index) for every session, and no ads where the
+    /// session cannot take that plan (another region's rules, the daily cap used up): the
+    /// `best-plan` baseline's choices.
+    case regionPlans([PlanSpec])
+
+    /// A name for progress lines: the policy's algorithm, or `best-plan`.
+    package var label: String {
+        switch self {
+        case let .policy(policy): policy.algorithm
+        case .regionPlans: "best-plan"
+        }
+    }
+}
+
 extension WarmStart {
+    /// The teacher `best-plan` names (an environment's `training.teacher`): per region, the
+    /// catalog plan with the highest total objective over a fresh population drawn from
+    /// `setup`'s seed, exactly as the `best-plan` baseline is found for an evaluation on
+    /// `setup` (every valid spec simulated for every user).
+    ///
+    /// Why it can be the better teacher: on a preset where no bandit reaches best-plan (the
+    /// field-calibrated one, docs/policy-gradient.md), PPO from a bandit's clone stays near
+    /// the bandit's level; from best-plan's it starts at best-plan's.
+    package static func bestPlan(
+        model: EnvironmentModel, setup: SimulationSetup, threads: Int, progress: (@Sendable (String) -> Void)? = nil
+    ) throws -> [PlanSpec] {
+        let trainer = BaselineTrainer(runner: SimulationRunner(model: model, threads: threads))
+        let policy = try trainer.bestPlanPolicy(evaluation: setup, progress: progress)
+        guard case let .byRegion(specs) = policy.assignment else {
+            preconditionFailure("best-plan assigns one plan per region")
+        }
+        return specs
+    }
+
     /// The teacher `adload train pg` clones when no `--warm-start` file is given: the
     /// environment's teacher algorithm (``TrainingSettings/teacher``: Thompson sampling unless
     /// the file names another) trained exactly as `adload train bandit --algo NAME` trains it

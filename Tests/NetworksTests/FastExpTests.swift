@@ -1,3 +1,4 @@
+import AdLoadCore
 import Foundation
 import Networks
 import Testing
@@ -31,6 +32,30 @@ struct FastExpTests {
         #expect(FastExp.exp(.nan).isNaN)
         for x in [709.5, 709.78] {
             #expect(abs(FastExp.exp(x) - exp(x)) / exp(x).ulp <= 4, "x = \(x)")
+        }
+    }
+
+    @Test("the batched form gives the scalar form's bits, in range, at the edges and for NaN and infinities")
+    func batchedMatchesScalar() {
+        let random = CounterRandom(seed: 7, domain: 1)
+        var values = (0..<1_003).map { -40 + 80 * random.uniform(UInt64($0)) }
+        var edges: [Double] = [-708, -708.000001, 709.43, 709.4300001, 709.78, 710, .nan, .infinity, -.infinity, 0, -0.0, 1e-300]
+        edges += (0..<8).map { -700 + Double($0) }
+        for batch in [values, edges, Array(values.prefix(13)), Array(values.prefix(8)) + [-800], []] {
+            var batched = batch
+            batched.withUnsafeMutableBufferPointer { FastExp.exp($0) }
+            for (x, y) in zip(batch, batched) {
+                let expected = FastExp.exp(x)
+                #expect(y.bitPattern == expected.bitPattern || (y.isNaN && expected.isNaN), "x = \(x): \(y) against \(expected)")
+            }
+        }
+        values = values.map { $0 / 2 }
+        var batched = values + [25, -25, 20, -20, .nan]
+        let inputs = batched
+        batched.withUnsafeMutableBufferPointer { MLP.tanh($0) }
+        for (x, y) in zip(inputs, batched) {
+            let expected = MLP.tanh(x)
+            #expect(y.bitPattern == expected.bitPattern || (y.isNaN && expected.isNaN), "tanh(\(x)): \(y) against \(expected)")
         }
     }
 }

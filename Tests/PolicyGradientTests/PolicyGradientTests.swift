@@ -52,9 +52,13 @@ struct PolicyGradientTests {
         var probabilities = [Double](repeating: 0, count: logits.count)
         return logits.withUnsafeBufferPointer { z in
             let logPartition = ActorCritic.softmax(z, mask: mask[...], into: &probabilities)
-            return SurrogateLoss.evaluate(
-                probabilities: probabilities, logits: z, logPartition: logPartition, action: action,
-                oldProbability: oldProbability, advantage: advantage, clip: 0.2, entropyCoefficient: 0.05, gradient: &gradient)
+            return probabilities.withUnsafeBufferPointer { probabilities in
+                gradient.withUnsafeMutableBufferPointer { gradient in
+                    SurrogateLoss.evaluate(
+                        probabilities: probabilities, logits: z, logPartition: logPartition, action: action,
+                        oldProbability: oldProbability, advantage: advantage, clip: 0.2, entropyCoefficient: 0.05, gradient: gradient)
+                }
+            }
         }
     }
 
