@@ -67,32 +67,35 @@ package struct ActorCritic: Sendable, Equatable {
     ///   log π_j = z_j − it without a `log` per action.
     @discardableResult
     package static func softmax(_ logits: UnsafeBufferPointer<Double>, mask: ArraySlice<Bool>, into probabilities: inout [Double]) -> Double {
-        var largest = -Double.infinity
-        var index = 0
-        for allowed in mask {
-            if allowed { largest = max(largest, logits[index]) }
-            index += 1
+        let count = mask.count
+        return mask.withUnsafeBufferPointer { allowed in
+            probabilities.withUnsafeMutableBufferPointer { weights in
+                var largest = -Double.infinity
+                for action in 0..<count where allowed[action] { largest = max(largest, logits[action]) }
+                // The allowed actions' exponents packed at the front and exponentiated at once
+                // (a forbidden action costs nothing), then spread back to their actions from
+                // the last one down, which never overwrites a packed value not yet moved.
+                var packed = 0
+                for action in 0..<count where allowed[action] {
+                    weights[packed] = logits[action] - largest
+                    packed += 1
+                }
+                FastExp.exp(UnsafeMutableBufferPointer(rebasing: weights[0..<packed]))
+                var total = 0.0
+                for index in 0..<packed { total += weights[index] }
+                for action in stride(from: count - 1, through: 0, by: -1) {
+                    if allowed[action] {
+                        packed -= 1
+                        weights[action] = weights[packed]
+                    } else {
+                        weights[action] = 0
+                    }
+                }
+                let inverse = 1 / total
+                for action in 0..<count { weights[action] *= inverse }
+                return largest + log(total)
+            }
         }
-        // Exponents first (0 where the mask forbids, in range for the batched exponential),
-        // then the weights all at once, then the forbidden ones zeroed.
-        index = 0
-        for allowed in mask {
-            probabilities[index] = allowed ? logits[index] - largest : 0
-            index += 1
-        }
-        probabilities.withUnsafeMutableBufferPointer { weights in
-            FastExp.exp(UnsafeMutableBufferPointer(rebasing: weights[0..<index]))
-        }
-        var total = 0.0
-        index = 0
-        for allowed in mask {
-            if !allowed { probabilities[index] = 0 }
-            total += probabilities[index]
-            index += 1
-        }
-        let inverse = 1 / total
-        for action in 0..<index { probabilities[action] *= inverse }
-        return largest + log(total)
     }
 }
 

@@ -303,7 +303,7 @@ struct CommandLineTests {
     }
 
     @Test("train pg's default warm start trains the same model as train bandit --algo TEACHER, the environment's teacher",
-          arguments: [("env/default.json", "thompson"), ("env/field-calibrated.json", "softmax")])
+          arguments: [("env/default.json", "thompson")])
     func defaultTeacherIsTrainBandit(environment: String, teacherName: String) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-teacher-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

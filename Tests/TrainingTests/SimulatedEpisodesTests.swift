@@ -85,6 +85,40 @@ struct SimulatedEpisodesTests {
         return (rewards, prices)
     }
 
+    @Test("a region-plan teacher (best-plan) takes its region's plan wherever the session offers it and no ads elsewhere; masks follow the catalog as daily caps fill")
+    func regionPlanTeacher() throws {
+        let config = try defaultEnvironment()
+        let model = EnvironmentModel(config: config)
+        let setup = SimulationSetup(users: 24, days: 10, seed: 21)
+        var episodes = SimulatedEpisodes(model: model, schema: config.featureSchema, setup: setup, engagementWeight: 0)
+        // The densest valid plan of each region, so that daily caps bind.
+        let plans = config.regions.indices.map { region in
+            episodes.catalog.specs(region: region).filter { !$0.isEmpty }.min { ($0.spacing, $0.first) < ($1.spacing, $1.first) } ?? .empty
+        }
+        let noAds = try #require(episodes.specs.firstIndex(of: .empty))
+        var expected: [Int] = []
+        var capped = 0
+        for user in 0..<setup.users {
+            var step = episodes.reset(episode: user)
+            while let current = step {
+                let session = try #require(episodes.context)
+                let offered = episodes.specs.map {
+                    episodes.catalog.offers($0, region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
+                }
+                #expect(current.mask == offered, "the mask is the catalog's offer for the session")
+                let planned = try #require(episodes.specs.firstIndex(of: plans[session.region]))
+                if !current.mask[planned] { capped += 1 }
+                let action = current.mask[planned] ? planned : noAds
+                expected.append(action)
+                step = episodes.step(action).next
+            }
+        }
+        #expect(capped > 0, "some sessions found their region's plan unavailable (the daily cap used up)")
+        let batch = episodes.teacherRollout(.regionPlans(plans), episodes: 0..<setup.users, gamma: 0.99, random: CounterRandom(seed: 1, domain: 2))
+        #expect(batch.actions == expected)
+        #expect(batch.actions.contains(noAds) && batch.actions.contains { $0 != noAds })
+    }
+
     @Test("priced episodes: the prices are drawn per episode, observed after the context, and weigh the reward exactly")
     func pricedEpisodes() throws {
         let config = try defaultEnvironment()
