@@ -87,7 +87,16 @@ struct SimulatedEpisodesTests {
 
     @Test("a region-plan teacher (best-plan) takes its region's plan wherever the session offers it and no ads elsewhere; masks follow the catalog as daily caps fill")
     func regionPlanTeacher() throws {
-        let config = try defaultEnvironment()
+        var config = try defaultEnvironment()
+        // A daily cap in every region (the presets have none), so that some sessions cannot
+        // take their region's plan.
+        let shares = ["na": 0.25, "eu": 0.2, "apac": 0.1]  // env/default.json's max_ad_share
+        for region in config.regions.indices {
+            let rules = config.regions[region].rules
+            let share = try #require(shares[config.regions[region].name])
+            config.regions[region].rules = try PlacementRules(
+                firstSlot: rules.firstSlot, minGap: rules.minGap, maxShare: share, maxAdsPerSession: rules.maxAdsPerSession, dailyCap: 30)
+        }
         let model = EnvironmentModel(config: config)
         let setup = SimulationSetup(users: 24, days: 10, seed: 21)
         var episodes = SimulatedEpisodes(model: model, schema: config.featureSchema, setup: setup, engagementWeight: 0)
