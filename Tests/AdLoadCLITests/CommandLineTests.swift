@@ -331,6 +331,30 @@ struct CommandLineTests {
         #expect((fromCLI["provenance"] as? NSDictionary)?["sessions"] as? Int == teacher.provenance.sessions)
     }
 
+    @Test("train pg on the field-calibrated preset clones best-plan: it runs, writes a network policy, and the teacher is one valid plan per region")
+    func bestPlanTeacher() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-best-plan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("ppo.json").path
+        let env = repositoryFile("env/field-calibrated.json")
+        var command = try AdLoad.parseAsRoot([
+            "train", "pg", "--env", env, "--users", "12", "--days", "4", "--seed", "3", "--iterations", "1", "--episodes", "8",
+            "--checkpoint-every", "0", "--quiet", "--out", out,
+        ])
+        try command.run()
+        let policy = try PolicyFile.load(path: out, expectedSchema: nil)
+        #expect(policy.algorithm == "ppo")
+        let config = try EnvironmentConfig.load(path: env)
+        #expect(config.training.teacher == "best-plan")
+        let specs = try WarmStart.bestPlan(model: EnvironmentModel(config: config), setup: SimulationSetup(users: 12, days: 4, seed: 3), threads: 2)
+        let catalog = config.planCatalog()
+        #expect(specs.count == config.regions.count)
+        for (region, spec) in specs.enumerated() {
+            #expect(spec.isEmpty || catalog.specs(region: region).contains(spec), "region \(region): \(spec) is not one of its plans")
+        }
+    }
+
     @Test("a tiny simulate run through the library logs every decision of a shipped policy")
     func tinySimulate() throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cli-\(UUID().uuidString).jsonl").path
