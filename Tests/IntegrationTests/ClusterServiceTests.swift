@@ -18,10 +18,7 @@ struct ClusterServiceTests {
             address: cluster.seeds[0], connectTimeout: .milliseconds(200), commandTimeout: .seconds(2),
             initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
         redisConfiguration.clusterSeeds = cluster.seeds
-        // The test's own store calls get 2 s (the suite runs beside other tests); the decide
-        // path keeps its 200 ms budget.
-        let store = RedisLiveStore(
-            configuration: redisConfiguration, options: .init(readTimeout: .seconds(2), writeTimeout: .seconds(2)), logger: Fixture.logger)
+        let store = RedisLiveStore(configuration: redisConfiguration, options: Fixture.storeOptions, logger: Fixture.logger)
         // A cluster just created can take seconds to answer on a machine busy with the rest of
         // the suite (seen: the first publication timed out after 2 s): wait until its
         // registry's master answers before the test starts.
@@ -31,6 +28,13 @@ struct ClusterServiceTests {
         let server = try await phase("publishing the first policy") { try await Fixture.server(store: store) }
         let initialVersion = try #require(server.policyHolder.current?.version)
         let users = (0..<30).map { "cl-\($0)" }
+        // Likewise every master: each user's first read opens its master's connections.
+        #expect(await eventually(timeout: .seconds(30)) {
+            for user in users {
+                do { _ = try await store.userRecord(userID: user, day: Int(Fixture.day)) } catch { return false }
+            }
+            return true
+        })
         try await buildApplication(server: server).test(.router) { client in
             func decide(_ user: String, _ session: Int, _ time: Double) async throws -> Answer {
                 try await client.execute(uri: "/v1/decide", method: .post, body: Fixture.decideBody(user: user, session: session, time: time)) {
@@ -47,7 +51,7 @@ struct ClusterServiceTests {
                     try await client.execute(
                         uri: "/v1/feedback", method: .post,
                         body: Fixture.feedbackBody(decision: answer.decision_id, user: user, time: time + 60, adPositions: answer.ad_positions)
-                    ) { #expect($0.status == .accepted) }
+                    ) { #expect($0.status == .accepted, "\(String(buffer: $0.body))") }
                     sessions += 1
                 }
             }

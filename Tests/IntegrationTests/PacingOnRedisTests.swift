@@ -28,7 +28,7 @@ struct PacingOnRedisTests {
         let regions = Fixture.schema.regions
         let na = try #require(regions.firstIndex(of: "na"))
         let stores = (0..<2).map { _ in
-            RedisLiveStore(configuration: RedisClient.Configuration(address: redis.address), logger: Fixture.logger)
+            RedisLiveStore(configuration: RedisClient.Configuration(address: redis.address), options: Fixture.storeOptions, logger: Fixture.logger)
         }
         let replicas = stores.map { ServicePacing(store: $0, regions: regions, logger: Fixture.logger, clock: ManualClock()) }
         func sessions(hour: Int) -> Int { Int((60 + 40 * sin(Double(hour - 8) / 24 * 2 * .pi)).rounded()) }

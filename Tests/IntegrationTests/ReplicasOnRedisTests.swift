@@ -21,8 +21,8 @@ struct ReplicasOnRedisTests {
     func twoReplicas() async throws {
         let redis = try RedisFixture()
         let token = "replicas-admin-token-0123456789"
-        let storeA = RedisLiveStore(configuration: .init(address: redis.address), logger: Fixture.logger)
-        let storeB = RedisLiveStore(configuration: .init(address: redis.address), logger: Fixture.logger)
+        let storeA = RedisLiveStore(configuration: .init(address: redis.address), options: Fixture.storeOptions, logger: Fixture.logger)
+        let storeB = RedisLiveStore(configuration: .init(address: redis.address), options: Fixture.storeOptions, logger: Fixture.logger)
         let replicaA = try await Fixture.server(store: storeA, adminToken: token)
         let replicaB = try await Fixture.server(store: storeB, adminToken: token)
         let time = Fixture.day * 86_400

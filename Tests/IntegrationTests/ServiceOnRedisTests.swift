@@ -79,12 +79,23 @@ enum Fixture {
         return logger
     }
 
+    /// Store options for these tests: 2 s for reads and writes, not the 100 ms read default.
+    /// The suites run beside the CPU-heavy training tests on 2 cores, where a test's own read
+    /// was seen to time out; the service's decide path keeps its 200 ms budget (below), so
+    /// fallbacks are checked as before.
+    static let storeOptions = RedisLiveStore.Options(readTimeout: .seconds(2), writeTimeout: .seconds(2))
+
     static func server(store: RedisLiveStore, adminToken: String? = nil) async throws -> DecisionServer {
         let policy = try policy()
         try await store.publishPolicy(version: policy.version, blob: policy.data)
         let engine = try DecisionEngine(policy: policy.file, version: policy.version, rules: rules())
+        // Decide keeps its production budget (the fallback is what these tests check); the
+        // feedback path gets 2 s, as the tests' own store calls do: these suites run beside
+        // the CPU-heavy training tests on 2 cores, where a first write to a cluster master
+        // was seen to take longer than the 500 ms default. A store that is down still
+        // refuses at once (connection refused), so the 503 paths are checked as before.
         let configuration = DecisionServiceConfiguration(
-            address: .hostname("127.0.0.1", port: 0), decideStoreBudget: .milliseconds(200),
+            address: .hostname("127.0.0.1", port: 0), decideStoreBudget: .milliseconds(200), feedbackStoreBudget: .seconds(2),
             circuitBreaker: .init(failureThreshold: 3, coolDown: .milliseconds(200)),
             policyWatcher: .init(interval: .milliseconds(50)),
             decisionLog: .init(flushInterval: .milliseconds(5), retryDelay: .milliseconds(50)), adminToken: adminToken)
@@ -150,7 +161,7 @@ struct ServiceOnRedisTests {
     @Test("decide → feedback → user state updated → learner consumes → the new policy version is served", arguments: StoreTransport.allCases)
     func learningLoop(transport: StoreTransport) async throws {
         let redis = try RedisFixture()
-        let store = RedisLiveStore(configuration: transport(RedisClient.Configuration(address: redis.address)), logger: Fixture.logger)
+        let store = RedisLiveStore(configuration: transport(RedisClient.Configuration(address: redis.address)), options: Fixture.storeOptions, logger: Fixture.logger)
         let server = try await Fixture.server(store: store)
         let initialVersion = try #require(server.policyHolder.current?.version)
         try await buildApplication(server: server).test(.router) { client in
@@ -212,7 +223,7 @@ struct ServiceOnRedisTests {
         let redis = try RedisFixture()
         let client = RedisClient.Configuration(address: redis.address, connectTimeout: .milliseconds(200), commandTimeout: .milliseconds(500),
                                                initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200))
-        let store = RedisLiveStore(configuration: transport(client), logger: Fixture.logger)
+        let store = RedisLiveStore(configuration: transport(client), options: Fixture.storeOptions, logger: Fixture.logger)
         let server = try await Fixture.server(store: store)
         let time = Fixture.day * 86_400
         try await buildApplication(server: server).test(.router) { http in
