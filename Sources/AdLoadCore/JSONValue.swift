@@ -266,6 +266,15 @@ package struct ConfigReader: Sendable {
         return result
     }
 
+    /// A non-empty array of numbers, each in `range`.
+    package func numbers(_ name: String, in range: ClosedRange<Double>) throws(ConfigError) -> [Double] {
+        let value = try raw(name)
+        guard case let .array(items) = value, !items.isEmpty else {
+            throw error(name, value, "expected a non-empty array of numbers, found \(value == .array([]) ? "an empty array" : value.typeName)")
+        }
+        return try numbers(name, count: items.count, in: range)
+    }
+
     /// An array of exactly `count` finite numbers; `meaning` explains the count in the error.
     package func numbers(_ name: String, count: Int, meaning: String) throws(ConfigError) -> [Double] {
         let value = try raw(name)

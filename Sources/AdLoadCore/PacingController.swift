@@ -101,6 +101,7 @@ package struct PacingController: Sendable, Equatable {
     /// - Parameters:
     ///   - counters: the region's counters today so far.
     ///   - targets: the region's targets.
+    ///   - day: the day the counters are of (a scheduled revenue target's day).
     ///   - activeUsers: users expected to be active in the region today (turns a per-user
     ///     revenue target into a total).
     ///   - dayShare: the share of today's expected traffic (sessions) already seen, in (0, 1].
@@ -108,7 +109,7 @@ package struct PacingController: Sendable, Equatable {
     ///   - impressionShare: the share of today's expected impressions already shown (`nil`: `dayShare`).
     ///   - elapsedDays: time since the previous update, in days.
     package func update(
-        _ state: PacingState, counters: PacingCounters, targets: RegionTargets, activeUsers: Int, dayShare: Double,
+        _ state: PacingState, counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, dayShare: Double,
         revenueShare: Double? = nil, impressionShare: Double? = nil, elapsedDays: Double
     ) -> PacingState {
         guard dayShare >= gains.minimumDayShare, dayShare > 0 else { return state }
@@ -117,7 +118,7 @@ package struct PacingController: Sendable, Equatable {
         let current = [state.prices.revenue, state.prices.impressions, state.prices.negatives, state.prices.organic]
         let defaults = PacingPrices.defaults
         let bases = [defaults.revenue, defaults.impressions, defaults.negatives, defaults.organic]
-        let errors = Self.errors(counters: counters, targets: targets, activeUsers: activeUsers, shares: shares)
+        let errors = Self.errors(counters: counters, targets: targets, day: day, activeUsers: activeUsers, shares: shares)
         var prices = bases
         for index in 0..<4 {
             switch errors[index] {
@@ -149,14 +150,14 @@ package struct PacingController: Sendable, Equatable {
 
     /// The relative errors of the four constraints, in price order.
     static func errors(
-        counters: PacingCounters, targets: RegionTargets, activeUsers: Int, shares: (revenue: Double, impressions: Double)
+        counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, shares: (revenue: Double, impressions: Double)
     ) -> [ConstraintError] {
         func relative(_ numerator: Double, over denominator: Double) -> ConstraintError {
             denominator > 0 && numerator.isFinite ? .error(numerator / denominator) : .noData
         }
         var errors: [ConstraintError] = [.unset, .unset, .unset, .unset]
         if let target = targets.dailyRevenue {
-            let expected = target.amount(activeUsers: activeUsers) * shares.revenue
+            let expected = target.amount(activeUsers: activeUsers, day: day) * shares.revenue
             errors[0] = relative(expected - counters.revenue, over: expected)
         }
         if let budget = targets.dailyImpressionBudget {

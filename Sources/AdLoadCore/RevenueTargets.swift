@@ -11,13 +11,44 @@ package struct RegionTargets: Sendable, Equatable {
         case perActiveUser(Double)
         /// Revenue of the whole region that day.
         case total(Double)
+        /// One target per day (per active user or in total): for a population or a campaign
+        /// whose revenue is expected to grow or shrink, so that a target does not ask for
+        /// the same level on every day.
+        case schedule(RevenueSchedule)
 
-        /// The day's target in revenue units, for `activeUsers` users active that day.
-        package func amount(activeUsers: Int) -> Double {
+        /// Day `day`'s target in revenue units, for `activeUsers` users active that day.
+        /// Days are the counters' day numbers (the simulated day, from 1, in a simulation;
+        /// days since 1970-01-01 UTC in the service).
+        package func amount(activeUsers: Int, day: Int) -> Double {
             switch self {
             case let .perActiveUser(value): value * Double(activeUsers)
             case let .total(value): value
+            case let .schedule(schedule):
+                schedule.perActiveUser ? schedule.value(onDay: day) * Double(activeUsers) : schedule.value(onDay: day)
             }
+        }
+    }
+
+    /// A daily revenue target that changes from day to day.
+    package struct RevenueSchedule: Sendable, Equatable {
+        /// Whether the values are per active user (else totals for the region).
+        package var perActiveUser: Bool
+        /// The day of `values[0]`.
+        package var firstDay: Int
+        /// The targets of days `firstDay`, `firstDay + 1`, …; never empty.
+        package var values: [Double]
+
+        /// Makes a schedule; `values` must not be empty.
+        package init(perActiveUser: Bool, firstDay: Int, values: [Double]) {
+            precondition(!values.isEmpty, "a revenue schedule needs at least one day")
+            self.perActiveUser = perActiveUser
+            self.firstDay = firstDay
+            self.values = values
+        }
+
+        /// Day `day`'s value: before `firstDay` the first value holds, after the last day the last.
+        package func value(onDay day: Int) -> Double {
+            values[min(max(day - firstDay, 0), values.count - 1)]
         }
     }
 
@@ -128,8 +159,8 @@ package struct RevenueTargets: Sendable, Equatable {
             if !reader.isNull("daily_revenue") {
                 let revenue = try reader.object("daily_revenue", keys: ["per_active_user", "total"])
                 switch (revenue.isNull("per_active_user"), revenue.isNull("total")) {
-                case (false, true): targets.dailyRevenue = .perActiveUser(try revenue.number("per_active_user", in: 0...1e6))
-                case (true, false): targets.dailyRevenue = .total(try revenue.number("total", in: 0...1e15))
+                case (false, true): targets.dailyRevenue = try Self.revenueTarget(revenue, "per_active_user", in: 0...1e6)
+                case (true, false): targets.dailyRevenue = try Self.revenueTarget(revenue, "total", in: 0...1e15)
                 default:
                     throw ConfigError(
                         file: file, key: revenue.path, value: nil,
@@ -143,6 +174,22 @@ package struct RevenueTargets: Sendable, Equatable {
         }
         return RevenueTargets(
             name: try top.string("name"), description: try top.string("description"), gains: gains, regions: regions)
+    }
+
+    /// `daily_revenue.per_active_user` or `.total`: a number (every day's target), or
+    /// `{"first_day": D, "values": [...]}` (a schedule: `values[i]` is day D + i's target).
+    static func revenueTarget(
+        _ revenue: ConfigReader, _ key: String, in range: ClosedRange<Double>
+    ) throws(ConfigError) -> RegionTargets.RevenueTarget {
+        let perActiveUser = key == "per_active_user"
+        guard case .object = try revenue.raw(key) else {
+            let value = try revenue.number(key, in: range)
+            return perActiveUser ? .perActiveUser(value) : .total(value)
+        }
+        let schedule = try revenue.object(key, keys: ["first_day", "values"])
+        let values = try schedule.numbers("values", in: range)
+        return .schedule(RegionTargets.RevenueSchedule(
+            perActiveUser: perActiveUser, firstDay: try schedule.integer("first_day", in: 0...10_000_000), values: values))
     }
 
     /// Checks that every region the file names is one of `known` (the environment's or the

@@ -84,7 +84,8 @@ package struct FuzzHarness: Sendable {
                         revenue: Double(step) * 3.5, impressions: Double(step) * 40, negatives: Double(step), organicItems: Double(step) * 200,
                         sessions: Double(step) * 10)
                     state = controller.update(
-                        state, counters: counters, targets: regionTargets, activeUsers: 100, dayShare: Double(step) / 24, elapsedDays: 1.0 / 24)
+                        state, counters: counters, targets: regionTargets, day: step, activeUsers: 100, dayShare: Double(step) / 24,
+                        elapsedDays: 1.0 / 24)
                     let prices = [state.prices.revenue, state.prices.impressions, state.prices.negatives, state.prices.organic]
                     Self.require(
                         prices.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= max(targets.gains.maxPrice, 1) },

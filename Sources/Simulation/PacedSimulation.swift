@@ -138,7 +138,7 @@ package struct PacedSimulation: Sendable {
                     // Expected active users today: yesterday's count, or on day 1 today's so far over the share.
                     let expectedActive = yesterdayActive?[region] ?? Int((Double(active[region]) / max(share, 1e-9)).rounded())
                     states[region] = controller.update(
-                        states[region], counters: counters[region], targets: regionTargets[region], activeUsers: expectedActive,
+                        states[region], counters: counters[region], targets: regionTargets[region], day: day + 1, activeUsers: expectedActive,
                         dayShare: share, revenueShare: profile?.revenue ?? evenShare, impressionShare: profile?.impressions ?? evenShare,
                         elapsedDays: 1 / Double(perDay))
                 }
@@ -147,7 +147,7 @@ package struct PacedSimulation: Sendable {
                 let targets = regionTargets[region]
                 days.append(PacedDay(
                     region: model.config.regions[region].name, day: day + 1, counters: counters[region], activeUsers: active[region],
-                    revenueTarget: targets.dailyRevenue?.amount(activeUsers: active[region]),
+                    revenueTarget: targets.dailyRevenue?.amount(activeUsers: active[region], day: day + 1),
                     impressionBudget: targets.dailyImpressionBudget, maxNegativeRate: targets.maxNegativeRate,
                     minOrganicPerSession: targets.minOrganicPerSession, prices: states[region].prices))
             }

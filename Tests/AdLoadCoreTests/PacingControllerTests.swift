@@ -11,17 +11,25 @@ struct PacingControllerTests {
         days: Int, targets: RegionTargets, gains: PacingGains = .standard,
         revenue: (PacingPrices) -> Double, impressions: (PacingPrices) -> Double
     ) -> (revenue: [Double], impressions: [Double], states: [PacingState]) {
+        run(days: days, targets: targets, gains: gains, revenue: { prices, _ in revenue(prices) }, impressions: impressions)
+    }
+
+    /// As above, with revenue that depends on the day too (days from 1).
+    func run(
+        days: Int, targets: RegionTargets, gains: PacingGains = .standard,
+        revenue: (PacingPrices, Int) -> Double, impressions: (PacingPrices) -> Double
+    ) -> (revenue: [Double], impressions: [Double], states: [PacingState]) {
         let controller = PacingController(gains: gains)
         var state = PacingState()
         var dailyRevenue: [Double] = [], dailyImpressions: [Double] = [], states: [PacingState] = []
-        for _ in 0..<days {
+        for day in 1...days {
             var counters = PacingCounters()
             for hour in 0..<24 {
-                counters.revenue += revenue(state.prices) / 24
+                counters.revenue += revenue(state.prices, day) / 24
                 counters.impressions += impressions(state.prices) / 24
                 counters.sessions += 100
                 state = controller.update(
-                    state, counters: counters, targets: targets, activeUsers: 1_000, dayShare: Double(hour + 1) / 24,
+                    state, counters: counters, targets: targets, day: day, activeUsers: 1_000, dayShare: Double(hour + 1) / 24,
                     elapsedDays: 1.0 / 24)
             }
             dailyRevenue.append(counters.revenue)
@@ -41,6 +49,34 @@ struct PacingControllerTests {
             #expect(abs(revenue / 110 - 1) <= 0.03, "day \(day + 1): revenue \(revenue) against the target 110")
         }
         #expect(result.states.last!.prices.revenue > 1, "the revenue price rose above its default")
+    }
+
+    @Test("a revenue schedule 10% above revenue that grows 4-fold over the month is met within ±3% from day 8; a flat target at its mean is not")
+    func revenueSchedule() {
+        // At the default prices a region's revenue grows from 40 to 160 a day (a cohort that
+        // ages); the schedule asks for 10% more every day.
+        func natural(_ day: Int) -> Double { 40 * pow(4, Double(day - 1) / 29) }
+        let plant: (PacingPrices, Int) -> Double = { prices, day in natural(day) * (1 + 0.5 * log(prices.revenue)) }
+        let values = (1...30).map { 1.1 * natural($0) / 1_000 }
+        let schedule = RegionTargets.RevenueSchedule(perActiveUser: true, firstDay: 1, values: values)
+        let scheduled = run(days: 30, targets: RegionTargets(dailyRevenue: .schedule(schedule)), revenue: plant, impressions: { _ in 0 })
+        for (index, revenue) in scheduled.revenue.enumerated().dropFirst(7) {
+            let target = 1.1 * natural(index + 1)
+            #expect(abs(revenue / target - 1) <= 0.03, "day \(index + 1): revenue \(revenue) against the scheduled \(target)")
+        }
+        let mean = values[7...].reduce(0, +) / Double(values.count - 7)
+        let flat = run(days: 30, targets: RegionTargets(dailyRevenue: .perActiveUser(mean)), revenue: plant, impressions: { _ in 0 })
+        let within = flat.revenue.dropFirst(7).filter { abs($0 / (mean * 1_000) - 1) <= 0.03 }.count
+        #expect(within < 12, "a flat target against growing revenue is met on \(within) of 23 days")
+    }
+
+    @Test("a schedule holds its first value before its first day and its last after its last")
+    func scheduleEnds() {
+        let schedule = RegionTargets.RevenueSchedule(perActiveUser: false, firstDay: 10, values: [5, 6, 7])
+        #expect([8, 10, 11, 12, 40].map(schedule.value(onDay:)) == [5, 5, 6, 7, 7])
+        #expect(RegionTargets.RevenueTarget.schedule(schedule).amount(activeUsers: 100, day: 11) == 6)
+        let perUser = RegionTargets.RevenueSchedule(perActiveUser: true, firstDay: 10, values: [5, 6, 7])
+        #expect(RegionTargets.RevenueTarget.schedule(perUser).amount(activeUsers: 100, day: 11) == 600)
     }
 
     @Test("an impression budget 20% below the default prices' impressions is not exceeded by more than 1% from day 8 on")
@@ -78,7 +114,7 @@ struct PacingControllerTests {
             for hour in 0..<24 {
                 counters.revenue += plant(state.prices) / 24
                 state = controller.update(
-                    state, counters: counters, targets: RegionTargets(dailyRevenue: .perActiveUser(target)), activeUsers: 1_000,
+                    state, counters: counters, targets: RegionTargets(dailyRevenue: .perActiveUser(target)), day: day + 1, activeUsers: 1_000,
                     dayShare: Double(hour + 1) / 24, elapsedDays: 1.0 / 24)
             }
             if day == 9 {
@@ -96,13 +132,13 @@ struct PacingControllerTests {
     func unsetAndNoData() {
         let controller = PacingController(gains: .standard)
         let moved = PacingState(prices: PacingPrices(revenue: 1.5, impressions: 0.3, negatives: 0.2, organic: 0.1), integrals: [0.5, 0.3, 0.2, 0.1])
-        let unset = controller.update(moved, counters: PacingCounters(revenue: 5, sessions: 3), targets: RegionTargets(), activeUsers: 10, dayShare: 0.5, elapsedDays: 0.04)
+        let unset = controller.update(moved, counters: PacingCounters(revenue: 5, sessions: 3), targets: RegionTargets(), day: 1, activeUsers: 10, dayShare: 0.5, elapsedDays: 0.04)
         #expect(unset == PacingState())
         let waiting = controller.update(
-            moved, counters: PacingCounters(), targets: RegionTargets(maxNegativeRate: 0.01, minOrganicPerSession: 40), activeUsers: 10,
+            moved, counters: PacingCounters(), targets: RegionTargets(maxNegativeRate: 0.01, minOrganicPerSession: 40), day: 1, activeUsers: 10,
             dayShare: 0.5, elapsedDays: 0.04)
         #expect(waiting.prices.negatives == 0.2 && waiting.prices.organic == 0.1 && waiting.integrals[2] == 0.2 && waiting.integrals[3] == 0.1)
-        let early = controller.update(moved, counters: PacingCounters(), targets: RegionTargets(), activeUsers: 10, dayShare: 0.001, elapsedDays: 0.04)
+        let early = controller.update(moved, counters: PacingCounters(), targets: RegionTargets(), day: 1, activeUsers: 10, dayShare: 0.001, elapsedDays: 0.04)
         #expect(early == moved, "no update before the minimum share of the day")
     }
 
@@ -111,7 +147,7 @@ struct PacingControllerTests {
         let controller = PacingController(gains: .standard)
         let state = controller.update(
             PacingState(), counters: PacingCounters(impressions: 1_000, negatives: 30, organicItems: 3_000, sessions: 100),
-            targets: RegionTargets(maxNegativeRate: 0.02, minOrganicPerSession: 40), activeUsers: 100, dayShare: 0.5, elapsedDays: 1.0 / 24)
+            targets: RegionTargets(maxNegativeRate: 0.02, minOrganicPerSession: 40), day: 1, activeUsers: 100, dayShare: 0.5, elapsedDays: 1.0 / 24)
         #expect(state.prices.negatives > 0, "3% negatives against a 2% ceiling")
         #expect(state.prices.organic > 0, "30 items a session against a floor of 40")
         #expect(state.prices.revenue == 1 && state.prices.impressions == 0)
@@ -138,6 +174,15 @@ struct PacingControllerTests {
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
+    @Test("a daily revenue target may be a schedule of days")
+    func loadsSchedule() throws {
+        let text = Self.valid.replacingOccurrences(
+            of: "\"per_active_user\": 0.2", with: "\"per_active_user\": {\"first_day\": 3, \"values\": [0.1, 0.2, 0.25]}")
+        let targets = try RevenueTargets.parse(Data(text.utf8), file: "t.json")
+        let expected = RegionTargets.RevenueSchedule(perActiveUser: true, firstDay: 3, values: [0.1, 0.2, 0.25])
+        #expect(targets.targets(region: "na").dailyRevenue == .schedule(expected))
+    }
+
     @Test("bad targets files are refused with the file, key and value", arguments: [
         ("\"max_negative_rate\": 0.02", "\"max_negative_rate\": 2", "t.json: key 'regions.na.max_negative_rate' has value 2: out of range"),
         ("\"total\": null", "\"total\": 5", "t.json: key 'regions.na.daily_revenue' must set exactly one of per_active_user and total"),
@@ -145,6 +190,16 @@ struct PacingControllerTests {
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
+        ("\"per_active_user\": 0.2", "\"per_active_user\": {\"first_day\": 1, \"values\": []}",
+         "t.json: key 'regions.na.daily_revenue.per_active_user.values' has value an array of 0: expected a non-empty array of numbers, found an empty array"),
+        ("\"per_active_user\": 0.2", "\"per_active_user\": {\"first_day\": 1, \"values\": [0.1, -2]}",
+         "t.json: key 'regions.na.daily_revenue.per_active_user.values[1]' has value -2: expected a number in [0, 1000000]"),
+        ("\"per_active_user\": 0.2", "\"per_active_user\": {\"first_day\": 1.5, \"values\": [0.1]}",
+         "t.json: key 'regions.na.daily_revenue.per_active_user.first_day' has value 1.5: expected an integer"),
+        ("\"per_active_user\": 0.2", "\"per_active_user\": {\"values\": [0.1]}",
+         "t.json: key 'regions.na.daily_revenue.per_active_user.first_day' is missing"),
+        ("\"per_active_user\": 0.2", "\"per_active_user\": \"0.2\"",
+         "t.json: key 'regions.na.daily_revenue.per_active_user' has value \"0.2\": expected a number, found a string"),
     ])
     func refuses(find: String, replace: String, message: String) {
         let text = Self.valid.replacingOccurrences(of: find, with: replace)

@@ -39,6 +39,16 @@ struct PacedSimulationTests {
         #expect(one.days.contains { $0.prices != .defaults }, "the prices moved")
     }
 
+    @Test("a scheduled revenue target is the schedule's value on each simulated day (days from 1)")
+    func scheduledTarget() throws {
+        let schedule = RegionTargets.RevenueSchedule(perActiveUser: false, firstDay: 2, values: [10, 20, 30])
+        let paced = try PacedSimulation(model: model, targets: targets([("na", RegionTargets(dailyRevenue: .schedule(schedule)))]), threads: 2)
+            .run(PricedCadencePolicy(every: 12), setup: SimulationSetup(users: 40, days: 6, seed: 2))
+        let na = paced.days.filter { $0.region == "na" }.sorted { $0.day < $1.day }
+        #expect(na.map(\.day) == [1, 2, 3, 4, 5, 6])
+        #expect(na.map(\.revenueTarget) == [10, 10, 20, 30, 30, 30])
+    }
+
     /// The loop's direction on the impression side, and its bookkeeping. Revenue is not
     /// asserted: with the environment's slow dynamics (with few ads, sessions per user grow
     /// for weeks) the priced cadence's revenue overshot a target 10% above its unpaced level

@@ -20,7 +20,7 @@ extension DecisionServer {
             let targets = snapshot.targets?.targets(region: region)
             let prices = snapshot.targets == nil ? PacingPrices.defaults : snapshot.prices[index]
             let counters = today.counters
-            let revenueTarget = targets?.dailyRevenue?.amount(activeUsers: today.activeUsers)
+            let revenueTarget = targets?.dailyRevenue?.amount(activeUsers: today.activeUsers, day: today.day)
             let budget = targets?.dailyImpressionBudget
             // Today so far over the whole day's target or budget.
             let attainment = "{\"impressions\": \(optional(budget.map { counters.impressions / $0 })), "

@@ -229,7 +229,7 @@ package final class ServiceMetrics: Sendable {
             let targets = snapshot.targets?.targets(region: region)
             let attainment: [(String, Double?)] = [
                 ("revenue", targets?.dailyRevenue.flatMap { target in
-                    let amount = target.amount(activeUsers: today.activeUsers)
+                    let amount = target.amount(activeUsers: today.activeUsers, day: today.day)
                     return amount > 0 ? today.counters.revenue / amount : nil
                 }),
                 ("impressions", targets?.dailyImpressionBudget.map { today.counters.impressions / $0 }),

@@ -191,7 +191,7 @@ package final class ServicePacing: Service, Sendable {
             for part in yesterday.slots { total.add(part) }
             guard total.sessions > 0 else { return state }
             return controller.update(
-                state, counters: total, targets: targets, activeUsers: yesterday.activeUsers, dayShare: 1, revenueShare: 1,
+                state, counters: total, targets: targets, day: day - 1, activeUsers: yesterday.activeUsers, dayShare: 1, revenueShare: 1,
                 impressionShare: 1, elapsedDays: elapsed)
         }
         let today = try await store.pacingDay(region: region, day: day, activeThrough: interval * slotsPerInterval)
@@ -205,7 +205,7 @@ package final class ServicePacing: Service, Sendable {
         // Expected active users today: yesterday's count, or today's so far over the share.
         let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())
         return controller.update(
-            state, counters: sofar, targets: targets, activeUsers: expectedActive, dayShare: share,
+            state, counters: sofar, targets: targets, day: day, activeUsers: expectedActive, dayShare: share,
             revenueShare: profile?.revenue ?? even, impressionShare: profile?.impressions ?? even, elapsedDays: elapsed)
     }
 
