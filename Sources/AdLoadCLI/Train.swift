@@ -293,6 +293,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Rollouts of each user per iteration on the same luck (common random numbers); above 1, a step's advantage is its return minus the mean of its partners' returns from the same time on, and --gae-lambda is not used; must divide --episodes (default \(PolicyGradientConfiguration().pairedRollouts)).")
     var pairedRollouts: Int?
 
+    @Option(parsing: .unconditional, help: "Measure advantages by branching each episode instead: POINTSxACTIONS, e.g. 8x2 (at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws; a plan's advantage is its return minus the others'). Replaces --paired-rollouts; default off.")
+    var branches: String?
+
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
         discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another bandit algorithm or best-plan, the best catalog plan per region found by search), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
@@ -428,6 +431,15 @@ struct TrainPolicyGradient: ParsableCommand {
             try checkRange("--paired-rollouts", pairedRollouts, 1...64)
             configuration.pairedRollouts = pairedRollouts
         }
+        if let branches {
+            let parts = branches.split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 2, let points = Int(parts[0]), let actions = Int(parts[1]), (1...256).contains(points), (2...16).contains(actions) else {
+                throw ValidationError("--branches must be POINTSxACTIONS with POINTS in 1...256 and ACTIONS in 2...16, e.g. 8x2; got \(branches)")
+            }
+            guard pairedRollouts == nil else { throw ValidationError("--branches replaces --paired-rollouts: give one of them") }
+            configuration.branching = Branching(points: points, actions: actions)
+            configuration.pairedRollouts = 1
+        }
         guard episodes % configuration.pairedRollouts == 0 else {
             throw ValidationError("--episodes (\(episodes)) must be a multiple of --paired-rollouts (\(configuration.pairedRollouts))")
         }
@@ -516,7 +528,7 @@ struct TrainPolicyGradient: ParsableCommand {
             progress.note("cloning \(teacher.label)\(source) on \(warmStart.episodes) users")
         }
         // Paired rollouts need no critic, so there is no value loss to show.
-        let critic = run.configuration.pairedRollouts <= 1
+        let critic = run.configuration.pairedRollouts <= 1 && run.configuration.branching == nil
         let cloned: (ImitationStatistics, Int) -> Void = { statistics, samples in
             let valueLoss = critic ? String(format: ", value loss %.5f", statistics.valueLoss) : ""
             progress.finish(String(

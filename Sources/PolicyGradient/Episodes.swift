@@ -79,6 +79,12 @@ package struct RolloutBatch: Sendable {
     /// group being the same problem on the same luck (common random numbers) with their own
     /// action draws; empty when the batch has no groups.
     package var episodeGroups: [Int] = []
+    /// Advantages measured while collecting (branches on common random numbers: one per
+    /// step); empty when the update estimates them from the returns.
+    package var advantages: [Double] = []
+    /// Sessions simulated to collect the batch: its steps, and with branches also the
+    /// branches' own continuations, which are simulated but not trained on.
+    package var simulatedSteps = 0
 
     package init() {}
 
@@ -99,6 +105,8 @@ package struct RolloutBatch: Sendable {
         episodeReturns += other.episodeReturns
         times += other.times
         episodeGroups += other.episodeGroups
+        advantages += other.advantages
+        simulatedSteps += other.simulatedSteps
     }
 }
 

@@ -45,8 +45,29 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
     /// partners' returns (``AdvantageEstimation/paired(_:gamma:)``) and λ is not used.
     /// 4 by default: from the same clone, 1.051× best-plan against 1.038× unpaired.
     package var pairedRollouts = 4
+    /// Advantages from branches instead (``Branching``; `nil`: from returns, paired or not).
+    package var branching: Branching?
 
     package init() {}
+}
+
+/// Where and how a rollout branches to measure advantages on common random numbers, as the
+/// "vine" procedure of TRPO (Schulman et al., 2015, §5.2) does: at `points` steps of each
+/// episode, drawn uniformly, the state is copied and `actions` actions drawn from the policy
+/// (the rollout's own among them) are each followed to the episode's end with the same luck
+/// and the same action draws afterwards. An action's advantage is its discounted return
+/// from the step minus the mean of the others' there: the luck and the later decisions
+/// they share cancel, and what is left is that one action's effect, now and on the long run.
+package struct Branching: Sendable, Equatable {
+    /// Steps per episode where the rollout branches (every step of a shorter episode).
+    package var points: Int
+    /// Actions tried at each point, the rollout's own included (at least 2).
+    package var actions: Int
+
+    package init(points: Int, actions: Int) {
+        self.points = max(1, points)
+        self.actions = max(2, actions)
+    }
 }
 
 /// The policy and value networks: logits over every action (masked to the allowed ones,
@@ -274,8 +295,142 @@ package struct PolicyGradientTrainer: Sendable {
             }
             batch.episodeReturns.append(total)
         }
+        batch.simulatedSteps = batch.count
         return batch
     }
+
+    /// Runs episode `episode` with the current policy and branches it (``Branching``): the
+    /// batch holds only the branch points' samples, `actions` per point, with their advantages
+    /// measured; `simulatedSteps` counts every session run. Reproducible: the rollout's action
+    /// draws are keyed as in ``collect(_:episodes:random:critic:)`` (so a branch continues with
+    /// the same draws per step index), the points and the branches' actions by their own keys.
+    /// - Precondition: `E` has value semantics (a copy continues on its own), as a struct of
+    ///   values has.
+    package func collectBranched<E: EpisodicEnvironment>(
+        _ environment: inout E, episode: Int, random: CounterRandom, branching: Branching
+    ) -> RolloutBatch {
+        var batch = RolloutBatch()
+        var policyScratch = MLP.Scratch(for: model.policy)
+        var probabilities = [Double](repeating: 0, count: actionCount)
+        var observation = Vector.zeros(observationCount)
+        let luck = random.child(UInt64(episode))
+        let branchDraws = random.child(Self.branchDomain).child(UInt64(episode))
+        /// Fills `observation` (normalized) and `probabilities` with the policy's at `step`.
+        func policy(at step: EpisodeStep) {
+            observation.withUnsafeMutableBufferPointer { normalized in
+                for feature in 0..<observationCount {
+                    normalized[feature] = (step.observation[feature] - mean[feature]) / standardDeviation[feature]
+                }
+            }
+            model.policy.infer(observation, scratch: &policyScratch)
+            _ = policyScratch.output.withUnsafeBufferPointer { logits in
+                ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
+            }
+        }
+        /// Takes `first` at `step` (index `index`), then follows the policy to the episode's
+        /// end; the discounted return from `step` and the sessions run.
+        func follow(_ environment: inout E, from step: EpisodeStep, index: Int, first: Int) -> (value: Double, steps: Int) {
+            var current: EpisodeStep? = step
+            var stepIndex = UInt64(index)
+            var value = 0.0, weight = 1.0, steps = 0
+            while let step = current {
+                let chosen: Int
+                if stepIndex == UInt64(index) {
+                    chosen = first
+                } else {
+                    policy(at: step)
+                    chosen = Self.sample(probabilities, uniform: luck.uniform(stepIndex))
+                }
+                let result = environment.step(chosen)
+                value += weight * result.reward
+                weight *= pow(configuration.gamma, result.elapsed)
+                steps += 1
+                current = result.terminated || result.truncated ? nil : result.next
+                stepIndex += 1
+            }
+            return (value, steps)
+        }
+        // The rollout, with a copy of the environment before every step.
+        var snapshots: [E] = []
+        var steps: [EpisodeStep] = []
+        var actions: [Int] = []
+        var rewards: [Double] = []
+        var discounts: [Double] = []
+        var current = environment.reset(episode: episode)
+        while let step = current {
+            snapshots.append(environment)
+            steps.append(step)
+            policy(at: step)
+            let action = Self.sample(probabilities, uniform: luck.uniform(UInt64(actions.count)))
+            let result = environment.step(action)
+            actions.append(action)
+            rewards.append(result.reward)
+            discounts.append(pow(configuration.gamma, result.elapsed))
+            current = result.terminated || result.truncated ? nil : result.next
+        }
+        let n = actions.count
+        batch.simulatedSteps = n
+        batch.episodeReturns.append(rewards.reduce(0, +))
+        guard n > 0 else { return batch }
+        // Discounted returns from each step of the rollout.
+        var returns = [Double](repeating: 0, count: n)
+        var later = 0.0
+        for t in stride(from: n - 1, through: 0, by: -1) {
+            later = rewards[t] + discounts[t] * later
+            returns[t] = later
+        }
+        // The points: a partial Fisher–Yates shuffle of the steps, sorted.
+        var order = Array(0..<n)
+        let chosenCount = min(n, branching.points)
+        for index in 0..<chosenCount {
+            let other = index + Int(branchDraws.uniform(UInt64(index)) * Double(n - index))
+            order.swapAt(index, min(other, n - 1))
+        }
+        let points = order[0..<chosenCount].sorted()
+        let count = branching.actions
+        var tried = [Int](repeating: 0, count: count)
+        var values = [Double](repeating: 0, count: count)
+        for t in points {
+            let step = steps[t]
+            policy(at: step)
+            // The branches overwrite both while they follow the policy.
+            let pointObservation = observation
+            let pointProbabilities = probabilities
+            tried[0] = actions[t]
+            values[0] = returns[t]
+            let draws = branchDraws.child(UInt64(t) + 1)
+            for k in 1..<count {
+                tried[k] = Self.sample(pointProbabilities, uniform: draws.uniform(UInt64(k)))
+                if let same = (0..<k).first(where: { tried[$0] == tried[k] }) {
+                    values[k] = values[same]  // the same action on the same luck and draws: the same return
+                    continue
+                }
+                var branch = snapshots[t]
+                let followed = follow(&branch, from: step, index: t, first: tried[k])
+                values[k] = followed.value
+                batch.simulatedSteps += followed.steps
+            }
+            let total = values.reduce(0, +)
+            for k in 0..<count {
+                batch.observations.append(contentsOf: pointObservation)
+                batch.masks += step.mask
+                batch.actions.append(tried[k])
+                batch.probabilities.append(pointProbabilities[tried[k]])
+                batch.advantages.append(values[k] - (total - values[k]) / Double(count - 1))
+                batch.rewards.append(0)
+                batch.discounts.append(1)
+                batch.times.append(0)
+                batch.values.append(0)
+                batch.episodeEnds.append(true)
+                batch.terminals.append(true)
+                batch.bootstrapValues.append(0)
+            }
+        }
+        return batch
+    }
+
+    /// The child of an iteration's stream that draws branch points and branch actions.
+    static let branchDomain = UInt64(1) << 46
 
     /// The action whose cumulative probability first exceeds `uniform`.
     static func sample(_ probabilities: [Double], uniform: Double) -> Int {
@@ -303,8 +458,11 @@ package struct PolicyGradientTrainer: Sendable {
     /// same whatever `threads` is.
     package mutating func update(_ batch: RolloutBatch, random: CounterRandom, threads: Int = 1) -> UpdateStatistics {
         let ppo = configuration.algorithm == .ppo
-        let critic = batch.episodeGroups.isEmpty
-        let (rawAdvantages, returns) = critic
+        let measured = !batch.advantages.isEmpty
+        let critic = batch.episodeGroups.isEmpty && !measured
+        let (rawAdvantages, returns) = measured
+            ? (batch.advantages, batch.advantages)
+            : critic
             ? AdvantageEstimation.compute(batch, lambda: ppo ? configuration.lambda : 1)
             : AdvantageEstimation.paired(batch, gamma: configuration.gamma)
         let mean = rawAdvantages.reduce(0, +) / Double(max(1, rawAdvantages.count))

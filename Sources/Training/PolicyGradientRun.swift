@@ -166,9 +166,9 @@ package struct PolicyGradientRun: Sendable {
             let statistics = trainer.update(batch, random: random.child(UInt64(1 << 32) + UInt64(iteration)), threads: threads)
             let seconds = Self.seconds(clock.now - began)
             var point = PolicyGradientIteration(
-                iteration: iteration, iterations: iterations, steps: batch.count,
+                iteration: iteration, iterations: iterations, steps: batch.simulatedSteps,
                 meanReturn: batch.episodeReturns.reduce(0, +) / Double(max(1, batch.episodeReturns.count)),
-                statistics: statistics, stepsPerSecond: seconds > 0 ? Double(batch.count) / seconds : 0,
+                statistics: statistics, stepsPerSecond: seconds > 0 ? Double(batch.simulatedSteps) / seconds : 0,
                 elapsedSeconds: elapsedBefore + Self.seconds(clock.now - start))
             point.updateShare = seconds > 0 ? Self.seconds(clock.now - collected) / seconds : 0
             curve.append(point)
@@ -189,7 +189,8 @@ package struct PolicyGradientRun: Sendable {
     /// runs `pairedRollouts` times on the same luck, each time with its own action draws, and
     /// the batch records which episodes belong together.
     func collect(_ trainer: PolicyGradientTrainer, episodes: SimulatedEpisodes, iteration: Int, random: CounterRandom) -> RolloutBatch {
-        let pairs = max(1, configuration.pairedRollouts)
+        let branching = configuration.branching
+        let pairs = branching == nil ? max(1, configuration.pairedRollouts) : 1
         let distinct = max(1, episodesPerIteration / pairs)
         let first = (iteration * distinct) % max(1, setup.users)
         let jobs = (0..<distinct).flatMap { position in (0..<pairs).map { (position: position, user: (first + position) % setup.users, replica: $0) } }
@@ -207,6 +208,11 @@ package struct PolicyGradientRun: Sendable {
                 guard index < jobs.count else { break }
                 let job = jobs[index]
                 let draws = pairs > 1 ? random.child(UInt64(1 << 40) + UInt64(job.replica)) : random
+                if let branching {
+                    let batch = trainer.collectBranched(&environment, episode: job.user, random: random, branching: branching)
+                    results.withLock { $0[index] = batch }
+                    continue
+                }
                 var batch = trainer.collect(&environment, episodes: job.user..<(job.user + 1), random: draws, critic: pairs == 1)
                 if pairs > 1 { batch.episodeGroups = Array(repeating: job.position, count: batch.episodeReturns.count) }
                 results.withLock { $0[index] = batch }
@@ -253,6 +259,7 @@ package struct PolicyGradientRun: Sendable {
             ("max_gradient_norm", configuration.maxGradientNorm), ("minibatch_size", Double(configuration.minibatchSize)),
             ("value_coefficient", configuration.valueCoefficient),
         ] + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
+            + (configuration.branching.map { [("branch_points", Double($0.points)), ("branch_actions", Double($0.actions))] } ?? [])
     }
 
     /// The child of an iteration's stream that draws its episodes' prices (apart from the

@@ -37,6 +37,33 @@ struct TemptationProblem: EpisodicEnvironment {
     }
 }
 
+/// Action 0 pays 1 at once; action 1 pays nothing now and 3 at the episode's last step,
+/// whatever happens in between. The observation never changes, so a policy's later choices
+/// do not depend on earlier ones, and with γ = 1 action 1 is worth exactly 2 more than
+/// action 0 at every step.
+struct DeferredPayoffProblem: EpisodicEnvironment {
+    let observationCount = 1
+    let actionCount = 2
+    let horizon = 6
+    var pending = 0.0
+    var time = 0
+
+    mutating func reset(episode: Int) -> EpisodeStep? {
+        pending = 0
+        time = 0
+        return EpisodeStep(observation: [1], mask: [true, true])
+    }
+
+    mutating func step(_ action: Int) -> StepResult {
+        var reward = action == 0 ? 1.0 : 0
+        if action == 1 { pending += 3 }
+        time += 1
+        let done = time == horizon
+        if done { reward += pending }
+        return StepResult(reward: reward, elapsed: 1, terminated: false, truncated: done, next: done ? nil : EpisodeStep(observation: [1], mask: [true, true]))
+    }
+}
+
 @Suite("Policy gradient: PPO and REINFORCE")
 struct PolicyGradientTests {
     func softmax(_ logits: [Double], mask: [Bool]) -> [Double] {
@@ -125,6 +152,61 @@ struct PolicyGradientTests {
         // A at τ 0 against B's 4; A at τ 1 against B's step at 2 discounted by one unit (2);
         // B at τ 0 against A's 2; B at τ 2 after A ended (0); C against its value.
         for (value, expected) in zip(paired.advantages, [-2.0, 0, 2, 4, 4]) { #expect(abs(value - expected) < 1e-12) }
+    }
+
+    @Test("branches: each tried action's advantage is its return minus the other's on the same luck and later draws")
+    func branchedAdvantages() {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [4]
+        configuration.gamma = 1
+        let trainer = PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 5)
+        var problem = DeferredPayoffProblem()
+        var distinct = 0
+        for episode in 0..<20 {
+            let batch = trainer.collectBranched(&problem, episode: episode, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2))
+            #expect(batch.count == 8 && batch.advantages.count == 8, "4 points × 2 actions")
+            #expect(batch.simulatedSteps >= 6 && batch.simulatedSteps <= 6 + 4 * 6)
+            for point in stride(from: 0, to: batch.count, by: 2) {
+                let (a, b) = (batch.actions[point], batch.actions[point + 1])
+                let expected = a == b ? 0.0 : (a == 1 ? 2.0 : -2.0)
+                #expect(abs(batch.advantages[point] - expected) < 1e-12, "actions \(a), \(b): \(batch.advantages[point])")
+                #expect(abs(batch.advantages[point] + batch.advantages[point + 1]) < 1e-12)
+                #expect(batch.probabilities[point] > 0.3 && batch.probabilities[point] < 0.7, "a fresh policy is near uniform")
+                if a != b { distinct += 1 }
+            }
+        }
+        #expect(distinct > 10, "the branches draw other actions than the rollout's (\(distinct) of 80 points)")
+        // The same keys give the same batch.
+        let again = trainer.collectBranched(&problem, episode: 3, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2))
+        let first = trainer.collectBranched(&problem, episode: 3, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2))
+        #expect(again.actions == first.actions && again.advantages == first.advantages)
+    }
+
+    @Test("PPO with branched advantages learns the long-run best action where the myopic one is wrong")
+    func branchedPPOFindsPatience() {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [16]
+        configuration.gamma = 1
+        configuration.learningRate = 3e-3
+        configuration.minibatchSize = 64
+        configuration.maxGradientNorm = 1
+        var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 3)
+        var problem = TemptationProblem()
+        let random = CounterRandom(seed: 3, domain: 99)
+        for iteration in 0..<40 {
+            var batch = RolloutBatch()
+            for episode in (iteration * 16)..<((iteration + 1) * 16) {
+                batch.append(trainer.collectBranched(
+                    &problem, episode: episode, random: random.child(UInt64(iteration)), branching: Branching(points: 4, actions: 2)))
+            }
+            #expect(!batch.actions.contains(2))
+            _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
+        }
+        var scratch = MLP.Scratch(for: trainer.model.policy)
+        var probabilities = [Double](repeating: 0, count: 3)
+        trainer.model.policy.infer(.init(problem.reset(episode: 0)!.observation), scratch: &scratch)
+        _ = scratch.output.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: [true, true, false][...], into: &probabilities) }
+        #expect(probabilities[1] > 0.9, "P(patient action | fresh) = \(probabilities[1])")
     }
 
     /// Trains on the temptation problem and returns the greedy policy's return and the

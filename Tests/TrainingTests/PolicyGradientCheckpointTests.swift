@@ -9,11 +9,14 @@ import Testing
 
 @Suite("Policy-gradient checkpoints")
 struct PolicyGradientCheckpointTests {
-    static func makeRun(config: EnvironmentConfig, users: Int = 12, iterations: Int, threads: Int, pairs: Int = 1) -> PolicyGradientRun {
+    static func makeRun(
+        config: EnvironmentConfig, users: Int = 12, iterations: Int, threads: Int, pairs: Int = 1, branching: Branching? = nil
+    ) -> PolicyGradientRun {
         var configuration = PolicyGradientConfiguration()
         configuration.hidden = [16]
         configuration.minibatchSize = 64
         configuration.pairedRollouts = pairs
+        configuration.branching = branching
         return PolicyGradientRun(
             model: EnvironmentModel(config: config), schema: config.featureSchema,
             setup: SimulationSetup(users: users, days: 6, seed: 21), configuration: configuration, engagementWeight: 0,
@@ -90,6 +93,28 @@ struct PolicyGradientCheckpointTests {
         #expect(one.policy.network == three.policy.network)
         #expect(one.policy.network != unpaired.policy.network)
         #expect(one.policy.settings.contains { $0.name == "paired_rollouts" && $0.value == 3 })
+    }
+
+    @Test("branched runs train on the branch points only, count every session simulated, and do not depend on the thread count")
+    func branchedRuns() throws {
+        let config = try defaultEnvironment()
+        let header = Self.header(config)
+        let branching = Branching(points: 3, actions: 2)
+        let one = try Self.makeRun(config: config, iterations: 2, threads: 1, branching: branching).run(header: header)
+        let three = try Self.makeRun(config: config, iterations: 2, threads: 3, branching: branching).run(header: header)
+        #expect(one.policy.network == three.policy.network)
+        #expect(one.curve.map(\.steps) == three.curve.map(\.steps))
+        #expect(one.policy.settings.contains { $0.name == "branch_points" && $0.value == 3 })
+        let run = Self.makeRun(config: config, iterations: 2, threads: 2, branching: branching)
+        let episodes = SimulatedEpisodes(model: run.model, schema: run.schema, setup: run.setup, engagementWeight: 0)
+        let trainer = PolicyGradientTrainer(
+            observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: run.configuration, seed: 21)
+        let batch = run.collect(trainer, episodes: episodes, iteration: 1, random: CounterRandom(seed: 21, domain: 1))
+        let plain = Self.makeRun(config: config, iterations: 2, threads: 2)
+            .collect(trainer, episodes: episodes, iteration: 1, random: CounterRandom(seed: 21, domain: 1))
+        #expect(batch.count == batch.advantages.count && batch.count <= 6 * 3 * 2, "at most 3 points × 2 actions for each of 6 users")
+        #expect(batch.simulatedSteps > plain.simulatedSteps, "the branches' continuations are simulated too")
+        #expect(plain.simulatedSteps == plain.count)
     }
 
     @Test("a checkpoint names the setting that differs, and a damaged one is refused by its checksum")
