@@ -161,7 +161,7 @@ package struct PacingController: Sendable, Equatable {
             errors[0] = relative(expected - counters.revenue, over: expected)
         }
         if let budget = targets.dailyImpressionBudget {
-            let expected = budget * shares.impressions
+            let expected = budget.on(day: day) * shares.impressions
             errors[1] = relative(counters.impressions - expected, over: expected)
         }
         if let ceiling = targets.maxNegativeRate {

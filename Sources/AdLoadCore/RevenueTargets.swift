@@ -8,66 +8,61 @@ package struct RegionTargets: Sendable, Equatable {
     /// How a daily revenue target is stated.
     package enum RevenueTarget: Sendable, Equatable {
         /// Revenue per user active that day.
-        case perActiveUser(Double)
+        case perActiveUser(DailyAmount)
         /// Revenue of the whole region that day.
-        case total(Double)
-        /// One target per day (per active user or in total): for a population or a campaign
-        /// whose revenue is expected to grow or shrink, so that a target does not ask for
-        /// the same level on every day.
-        case schedule(RevenueSchedule)
+        case total(DailyAmount)
 
         /// Day `day`'s target in revenue units, for `activeUsers` users active that day.
         /// Days are the counters' day numbers (the simulated day, from 1, in a simulation;
         /// days since 1970-01-01 UTC in the service).
         package func amount(activeUsers: Int, day: Int) -> Double {
             switch self {
-            case let .perActiveUser(value): value * Double(activeUsers)
-            case let .total(value): value
-            case let .schedule(schedule):
-                schedule.perActiveUser ? schedule.value(onDay: day) * Double(activeUsers) : schedule.value(onDay: day)
+            case let .perActiveUser(value): value.on(day: day) * Double(activeUsers)
+            case let .total(value): value.on(day: day)
             }
-        }
-    }
-
-    /// A daily revenue target that changes from day to day.
-    package struct RevenueSchedule: Sendable, Equatable {
-        /// Whether the values are per active user (else totals for the region).
-        package var perActiveUser: Bool
-        /// The day of `values[0]`.
-        package var firstDay: Int
-        /// The targets of days `firstDay`, `firstDay + 1`, …; never empty.
-        package var values: [Double]
-
-        /// Makes a schedule; `values` must not be empty.
-        package init(perActiveUser: Bool, firstDay: Int, values: [Double]) {
-            precondition(!values.isEmpty, "a revenue schedule needs at least one day")
-            self.perActiveUser = perActiveUser
-            self.firstDay = firstDay
-            self.values = values
-        }
-
-        /// Day `day`'s value: before `firstDay` the first value holds, after the last day the last.
-        package func value(onDay day: Int) -> Double {
-            values[min(max(day - firstDay, 0), values.count - 1)]
         }
     }
 
     package var dailyRevenue: RevenueTarget?
     /// The most ad impressions the region's inventory and campaigns take per day.
-    package var dailyImpressionBudget: Double?
+    package var dailyImpressionBudget: DailyAmount?
     /// Ceiling on negative feedback (hides, reports, fast skips) per ad shown.
     package var maxNegativeRate: Double?
     /// Floor on organic items per session.
     package var minOrganicPerSession: Double?
 
     package init(
-        dailyRevenue: RevenueTarget? = nil, dailyImpressionBudget: Double? = nil, maxNegativeRate: Double? = nil,
+        dailyRevenue: RevenueTarget? = nil, dailyImpressionBudget: DailyAmount? = nil, maxNegativeRate: Double? = nil,
         minOrganicPerSession: Double? = nil
     ) {
         self.dailyRevenue = dailyRevenue
         self.dailyImpressionBudget = dailyImpressionBudget
         self.maxNegativeRate = maxNegativeRate
         self.minOrganicPerSession = minOrganicPerSession
+    }
+}
+
+/// A daily amount of a targets file: the same every day, or one per day (a schedule), for a
+/// population, an inventory or a campaign expected to grow or shrink, so that a target does
+/// not ask for the same level on every day. Days are the counters' day numbers (the
+/// simulated day, from 1, in a simulation; days since 1970-01-01 UTC in the service).
+package enum DailyAmount: Sendable, Equatable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral {
+    /// Every day's amount.
+    case every(Double)
+    /// Day `firstDay + i`'s amount is `values[i]`; before `firstDay` the first value holds,
+    /// after the last day the last. The parser refuses an empty `values` (one built empty
+    /// in code is 0 every day).
+    case schedule(firstDay: Int, values: [Double])
+
+    package init(floatLiteral value: Double) { self = .every(value) }
+    package init(integerLiteral value: Int) { self = .every(Double(value)) }
+
+    /// Day `day`'s amount.
+    package func on(day: Int) -> Double {
+        switch self {
+        case let .every(value): value
+        case let .schedule(firstDay, values): values.isEmpty ? 0 : values[min(max(day - firstDay, 0), values.count - 1)]
+        }
     }
 }
 
@@ -159,15 +154,17 @@ package struct RevenueTargets: Sendable, Equatable {
             if !reader.isNull("daily_revenue") {
                 let revenue = try reader.object("daily_revenue", keys: ["per_active_user", "total"])
                 switch (revenue.isNull("per_active_user"), revenue.isNull("total")) {
-                case (false, true): targets.dailyRevenue = try Self.revenueTarget(revenue, "per_active_user", in: 0...1e6)
-                case (true, false): targets.dailyRevenue = try Self.revenueTarget(revenue, "total", in: 0...1e15)
+                case (false, true): targets.dailyRevenue = .perActiveUser(try Self.dailyAmount(revenue, "per_active_user", in: 0...1e6))
+                case (true, false): targets.dailyRevenue = .total(try Self.dailyAmount(revenue, "total", in: 0...1e15))
                 default:
                     throw ConfigError(
                         file: file, key: revenue.path, value: nil,
                         problem: "must set exactly one of per_active_user and total (the other null)")
                 }
             }
-            targets.dailyImpressionBudget = try reader.optionalNumber("daily_impression_budget", in: 0...1e15)
+            if !reader.isNull("daily_impression_budget") {
+                targets.dailyImpressionBudget = try Self.dailyAmount(reader, "daily_impression_budget", in: 0...1e15)
+            }
             targets.maxNegativeRate = try reader.optionalNumber("max_negative_rate", in: 0...1)
             targets.minOrganicPerSession = try reader.optionalNumber("min_organic_per_session", in: 0...10_000)
             regions.append((name, targets))
@@ -176,20 +173,13 @@ package struct RevenueTargets: Sendable, Equatable {
             name: try top.string("name"), description: try top.string("description"), gains: gains, regions: regions)
     }
 
-    /// `daily_revenue.per_active_user` or `.total`: a number (every day's target), or
-    /// `{"first_day": D, "values": [...]}` (a schedule: `values[i]` is day D + i's target).
-    static func revenueTarget(
-        _ revenue: ConfigReader, _ key: String, in range: ClosedRange<Double>
-    ) throws(ConfigError) -> RegionTargets.RevenueTarget {
-        let perActiveUser = key == "per_active_user"
-        guard case .object = try revenue.raw(key) else {
-            let value = try revenue.number(key, in: range)
-            return perActiveUser ? .perActiveUser(value) : .total(value)
-        }
-        let schedule = try revenue.object(key, keys: ["first_day", "values"])
+    /// A daily amount at `key`: a number in `range` (every day's), or `{"first_day": D,
+    /// "values": [...]}` (a schedule: `values[i]` is day D + i's).
+    static func dailyAmount(_ reader: ConfigReader, _ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> DailyAmount {
+        guard case .object = try reader.raw(key) else { return .every(try reader.number(key, in: range)) }
+        let schedule = try reader.object(key, keys: ["first_day", "values"])
         let values = try schedule.numbers("values", in: range)
-        return .schedule(RegionTargets.RevenueSchedule(
-            perActiveUser: perActiveUser, firstDay: try schedule.integer("first_day", in: 0...10_000_000), values: values))
+        return .schedule(firstDay: try schedule.integer("first_day", in: 0...10_000_000), values: values)
     }
 
     /// Checks that every region the file names is one of `known` (the environment's or the

@@ -148,7 +148,7 @@ package struct PacedSimulation: Sendable {
                 days.append(PacedDay(
                     region: model.config.regions[region].name, day: day + 1, counters: counters[region], activeUsers: active[region],
                     revenueTarget: targets.dailyRevenue?.amount(activeUsers: active[region], day: day + 1),
-                    impressionBudget: targets.dailyImpressionBudget, maxNegativeRate: targets.maxNegativeRate,
+                    impressionBudget: targets.dailyImpressionBudget?.on(day: day + 1), maxNegativeRate: targets.maxNegativeRate,
                     minOrganicPerSession: targets.minOrganicPerSession, prices: states[region].prices))
             }
             yesterdayProfile = byInterval.map(DayShares.profile(of:))

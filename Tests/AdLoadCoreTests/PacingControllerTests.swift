@@ -58,25 +58,48 @@ struct PacingControllerTests {
         func natural(_ day: Int) -> Double { 40 * pow(4, Double(day - 1) / 29) }
         let plant: (PacingPrices, Int) -> Double = { prices, day in natural(day) * (1 + 0.5 * log(prices.revenue)) }
         let values = (1...30).map { 1.1 * natural($0) / 1_000 }
-        let schedule = RegionTargets.RevenueSchedule(perActiveUser: true, firstDay: 1, values: values)
-        let scheduled = run(days: 30, targets: RegionTargets(dailyRevenue: .schedule(schedule)), revenue: plant, impressions: { _ in 0 })
+        let scheduled = run(
+            days: 30, targets: RegionTargets(dailyRevenue: .perActiveUser(.schedule(firstDay: 1, values: values))), revenue: plant,
+            impressions: { _ in 0 })
         for (index, revenue) in scheduled.revenue.enumerated().dropFirst(7) {
             let target = 1.1 * natural(index + 1)
             #expect(abs(revenue / target - 1) <= 0.03, "day \(index + 1): revenue \(revenue) against the scheduled \(target)")
         }
         let mean = values[7...].reduce(0, +) / Double(values.count - 7)
-        let flat = run(days: 30, targets: RegionTargets(dailyRevenue: .perActiveUser(mean)), revenue: plant, impressions: { _ in 0 })
+        let flat = run(days: 30, targets: RegionTargets(dailyRevenue: .perActiveUser(.every(mean))), revenue: plant, impressions: { _ in 0 })
         let within = flat.revenue.dropFirst(7).filter { abs($0 / (mean * 1_000) - 1) <= 0.03 }.count
         #expect(within < 12, "a flat target against growing revenue is met on \(within) of 23 days")
     }
 
     @Test("a schedule holds its first value before its first day and its last after its last")
     func scheduleEnds() {
-        let schedule = RegionTargets.RevenueSchedule(perActiveUser: false, firstDay: 10, values: [5, 6, 7])
-        #expect([8, 10, 11, 12, 40].map(schedule.value(onDay:)) == [5, 5, 6, 7, 7])
-        #expect(RegionTargets.RevenueTarget.schedule(schedule).amount(activeUsers: 100, day: 11) == 6)
-        let perUser = RegionTargets.RevenueSchedule(perActiveUser: true, firstDay: 10, values: [5, 6, 7])
-        #expect(RegionTargets.RevenueTarget.schedule(perUser).amount(activeUsers: 100, day: 11) == 600)
+        let schedule = DailyAmount.schedule(firstDay: 10, values: [5, 6, 7])
+        #expect([8, 10, 11, 12, 40].map { schedule.on(day: $0) } == [5, 5, 6, 7, 7])
+        #expect(RegionTargets.RevenueTarget.total(schedule).amount(activeUsers: 100, day: 11) == 6)
+        #expect(RegionTargets.RevenueTarget.perActiveUser(schedule).amount(activeUsers: 100, day: 11) == 600)
+        #expect(DailyAmount.every(4).on(day: 12_345) == 4)
+    }
+
+    @Test("an impression budget scheduled 20% below impressions that grow 4-fold is kept within 1% from day 8")
+    func budgetSchedule() {
+        func natural(_ day: Int) -> Double { 2_500 * pow(4, Double(day - 1) / 29) }
+        let budget = DailyAmount.schedule(firstDay: 1, values: (1...30).map { 0.8 * natural($0) })
+        let controller = PacingController(gains: .standard)
+        var state = PacingState()
+        for day in 1...30 {
+            var counters = PacingCounters()
+            for hour in 0..<24 {
+                counters.impressions += natural(day) / (1 + state.prices.impressions) / 24
+                counters.sessions += 100
+                state = controller.update(
+                    state, counters: counters, targets: RegionTargets(dailyImpressionBudget: budget), day: day, activeUsers: 1_000,
+                    dayShare: Double(hour + 1) / 24, elapsedDays: 1.0 / 24)
+            }
+            if day >= 8 {
+                #expect(counters.impressions <= 1.01 * budget.on(day: day), "day \(day): \(counters.impressions) against \(budget.on(day: day))")
+                #expect(counters.impressions >= 0.95 * budget.on(day: day), "day \(day): \(counters.impressions), far below \(budget.on(day: day))")
+            }
+        }
     }
 
     @Test("an impression budget 20% below the default prices' impressions is not exceeded by more than 1% from day 8 on")
@@ -114,7 +137,7 @@ struct PacingControllerTests {
             for hour in 0..<24 {
                 counters.revenue += plant(state.prices) / 24
                 state = controller.update(
-                    state, counters: counters, targets: RegionTargets(dailyRevenue: .perActiveUser(target)), day: day + 1, activeUsers: 1_000,
+                    state, counters: counters, targets: RegionTargets(dailyRevenue: .perActiveUser(.every(target))), day: day + 1, activeUsers: 1_000,
                     dayShare: Double(hour + 1) / 24, elapsedDays: 1.0 / 24)
             }
             if day == 9 {
@@ -174,13 +197,14 @@ struct PacingControllerTests {
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
-    @Test("a daily revenue target may be a schedule of days")
+    @Test("a daily revenue target and an impression budget may be schedules of days")
     func loadsSchedule() throws {
         let text = Self.valid.replacingOccurrences(
-            of: "\"per_active_user\": 0.2", with: "\"per_active_user\": {\"first_day\": 3, \"values\": [0.1, 0.2, 0.25]}")
+            of: "\"per_active_user\": 0.2", with: "\"per_active_user\": {\"first_day\": 3, \"values\": [0.1, 0.2, 0.25]}"
+        ).replacingOccurrences(of: "\"daily_impression_budget\": 50000", with: "\"daily_impression_budget\": {\"first_day\": 1, \"values\": [500, 600]}")
         let targets = try RevenueTargets.parse(Data(text.utf8), file: "t.json")
-        let expected = RegionTargets.RevenueSchedule(perActiveUser: true, firstDay: 3, values: [0.1, 0.2, 0.25])
-        #expect(targets.targets(region: "na").dailyRevenue == .schedule(expected))
+        #expect(targets.targets(region: "na").dailyRevenue == .perActiveUser(.schedule(firstDay: 3, values: [0.1, 0.2, 0.25])))
+        #expect(targets.targets(region: "eu").dailyImpressionBudget == .schedule(firstDay: 1, values: [500, 600]))
     }
 
     @Test("bad targets files are refused with the file, key and value", arguments: [

@@ -13,12 +13,12 @@ struct PacingServiceTests {
     static let token = "test-admin-token-0123456789"
 
     /// Targets for the fixture's regions: an impression budget in na, nothing elsewhere.
-    static func targetsText(budget: Double = 100, intervalMinutes: Int = 60) -> String {
+    static func targetsText(budget: Double = 100, intervalMinutes: Int = 60, budgetJSON: String? = nil) -> String {
         """
         {"name": "test", "description": "service pacing test",
          "pacing": {"proportional_gain": 2, "integral_gain": 5, "max_price": 10, "interval_minutes": \(intervalMinutes), "minimum_day_share": 0.02},
          "regions": {
-           "na": {"daily_revenue": null, "daily_impression_budget": \(budget), "max_negative_rate": null, "min_organic_per_session": null},
+           "na": {"daily_revenue": null, "daily_impression_budget": \(budgetJSON ?? "\(budget)"), "max_negative_rate": null, "min_organic_per_session": null},
            "eu": {"daily_revenue": null, "daily_impression_budget": null, "max_negative_rate": null, "min_organic_per_session": null},
            "apac": {"daily_revenue": null, "daily_impression_budget": null, "max_negative_rate": null, "min_organic_per_session": null}
          }}
@@ -65,6 +65,14 @@ struct PacingServiceTests {
             #expect(na["impression_budget"] as? Double == 100)
             #expect((na["attainment"] as? [String: Any])?["impressions"] as? Double == 0, "nothing shown yet today")
             #expect((document["targets"] as? [String: Any])?["name"] as? String == "test")
+
+            // A schedule: today's value (the single value holds on every day after its first).
+            let scheduled = Self.targetsText(budgetJSON: "{\"first_day\": 0, \"values\": [77]}")
+            #expect(try await put(client, scheduled, authorization: "Bearer \(Self.token)").status == .ok)
+            let again = try await client.execute(uri: "/v1/targets", method: .get)
+            let shownAgain = try #require(try JSONSerialization.jsonObject(with: Data(again.body.readableBytesView)) as? [String: Any])
+            let naAgain = try #require((shownAgain["regions"] as? [[String: Any]])?.first { $0["region"] as? String == "na" })
+            #expect(naAgain["impression_budget"] as? Double == 77, "\(again.text)")
         }
         try await buildApplication(server: try Self.server(store: InMemoryLiveStore(), token: nil)).test(.router) { client in
             let disabled = try await put(client, Self.targetsText(), authorization: "Bearer \(Self.token)")

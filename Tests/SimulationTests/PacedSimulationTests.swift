@@ -39,14 +39,16 @@ struct PacedSimulationTests {
         #expect(one.days.contains { $0.prices != .defaults }, "the prices moved")
     }
 
-    @Test("a scheduled revenue target is the schedule's value on each simulated day (days from 1)")
+    @Test("scheduled targets are the schedule's values on each simulated day (days from 1)")
     func scheduledTarget() throws {
-        let schedule = RegionTargets.RevenueSchedule(perActiveUser: false, firstDay: 2, values: [10, 20, 30])
-        let paced = try PacedSimulation(model: model, targets: targets([("na", RegionTargets(dailyRevenue: .schedule(schedule)))]), threads: 2)
+        let regionTargets = RegionTargets(
+            dailyRevenue: .total(.schedule(firstDay: 2, values: [10, 20, 30])), dailyImpressionBudget: .schedule(firstDay: 1, values: [100, 200]))
+        let paced = try PacedSimulation(model: model, targets: targets([("na", regionTargets)]), threads: 2)
             .run(PricedCadencePolicy(every: 12), setup: SimulationSetup(users: 40, days: 6, seed: 2))
         let na = paced.days.filter { $0.region == "na" }.sorted { $0.day < $1.day }
         #expect(na.map(\.day) == [1, 2, 3, 4, 5, 6])
         #expect(na.map(\.revenueTarget) == [10, 10, 20, 30, 30, 30])
+        #expect(na.map(\.impressionBudget) == [100, 200, 200, 200, 200, 200])
     }
 
     /// The loop's direction on the impression side, and its bookkeeping. Revenue is not
@@ -67,7 +69,7 @@ struct PacedSimulationTests {
         let budget = 0.8 * mean(unpaced, "eu") { $0.counters.impressions }
         let paced = try PacedSimulation(
             model: model,
-            targets: targets([("na", RegionTargets(dailyRevenue: .total(revenueTarget))), ("eu", RegionTargets(dailyImpressionBudget: budget))]),
+            targets: targets([("na", RegionTargets(dailyRevenue: .total(.every(revenueTarget)))), ("eu", RegionTargets(dailyImpressionBudget: .every(budget)))]),
             threads: 2
         ).run(policy, setup: setup)
         let impressions = mean(paced, "eu") { $0.counters.impressions }

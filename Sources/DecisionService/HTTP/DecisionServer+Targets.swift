@@ -21,7 +21,7 @@ extension DecisionServer {
             let prices = snapshot.targets == nil ? PacingPrices.defaults : snapshot.prices[index]
             let counters = today.counters
             let revenueTarget = targets?.dailyRevenue?.amount(activeUsers: today.activeUsers, day: today.day)
-            let budget = targets?.dailyImpressionBudget
+            let budget = targets?.dailyImpressionBudget?.on(day: today.day)
             // Today so far over the whole day's target or budget.
             let attainment = "{\"impressions\": \(optional(budget.map { counters.impressions / $0 })), "
                 + "\"revenue\": \(optional(revenueTarget.flatMap { $0 > 0 ? counters.revenue / $0 : nil }))}"

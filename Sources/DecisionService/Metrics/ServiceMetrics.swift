@@ -232,7 +232,7 @@ package final class ServiceMetrics: Sendable {
                     let amount = target.amount(activeUsers: today.activeUsers, day: today.day)
                     return amount > 0 ? today.counters.revenue / amount : nil
                 }),
-                ("impressions", targets?.dailyImpressionBudget.map { today.counters.impressions / $0 }),
+                ("impressions", targets?.dailyImpressionBudget.map { today.counters.impressions / $0.on(day: today.day) }),
             ]
             for (name, value) in attainment {
                 guard let value else { continue }
