@@ -235,9 +235,11 @@ struct TrainPolicyGradient: ParsableCommand {
         context and history the service keeps, chooses a plan of the catalog among the session's \
         valid ones, and earns the session's realized revenue (plus the engagement weight per organic \
         item); time between sessions is discounted per day and churn ends the episode. By default \
-        it first trains Thompson sampling and clones it (--warm-start). Each iteration runs \
-        --episodes episodes on all --threads: --episodes / --paired-rollouts users (cycling \
-        through --users), each that many times on its own luck, then updates the networks. \
+        it first trains the environment's teacher and clones it (--warm-start). Each iteration \
+        runs --episodes users (cycling through --users) on all --threads and branches each at \
+        a few sessions to measure advantages (--branches), or with --paired-rollouts runs \
+        --episodes / --paired-rollouts users that many times each on its own luck; then it \
+        updates the networks. \
         Writes the policy file and its learning curve (CSV, one row per iteration, \
         and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
         that --resume goes on from.
@@ -252,11 +254,11 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "Training seed (population, luck, network and decisions).")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Iterations (rollouts + update).")
-    var iterations = 100
+    @Option(name: .customLong("iterations"), parsing: .unconditional, help: "Iterations (rollouts + update); default 200 with branches, 100 with paired rollouts.")
+    var iterationsOption: Int?
 
-    @Option(parsing: .unconditional, help: "User episodes per iteration.")
-    var episodes = 64
+    @Option(name: .customLong("episodes"), parsing: .unconditional, help: "User episodes per iteration; default 32 with branches, 64 with paired rollouts.")
+    var episodesOption: Int?
 
     @Option(help: "Override the environment's objective.engagement_weight; the reward weighs an organic item the same.")
     var engagementWeight: Double?
@@ -290,10 +292,10 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "GAE λ per session (default \(PolicyGradientConfiguration().lambda); REINFORCE always uses 1).")
     var gaeLambda: Double?
 
-    @Option(parsing: .unconditional, help: "Rollouts of each user per iteration on the same luck (common random numbers); above 1, a step's advantage is its return minus the mean of its partners' returns from the same time on, and --gae-lambda is not used; must divide --episodes (default \(PolicyGradientConfiguration().pairedRollouts)).")
+    @Option(parsing: .unconditional, help: "Advantages from paired rollouts instead of branches: each user runs this many times per iteration on the same luck (common random numbers), and a step's advantage is its return minus the mean of its partners' returns from the same time on (--gae-lambda is not used above 1); must divide --episodes (the default with --priced: \(PolicyGradientConfiguration().pairedRollouts)).")
     var pairedRollouts: Int?
 
-    @Option(parsing: .unconditional, help: "Measure advantages by branching each episode instead: POINTSxACTIONS, e.g. 8x2 (at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws; a plan's advantage is its return minus the others'). Replaces --paired-rollouts; default off.")
+    @Option(parsing: .unconditional, help: "Advantages from branches, POINTSxACTIONS: at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws, and a plan's advantage is its return minus the others' (default \(Self.defaultBranches), unless --paired-rollouts or --priced is given).")
     var branches: String?
 
     @Option(help: ArgumentHelp(
@@ -319,12 +321,32 @@ struct TrainPolicyGradient: ParsableCommand {
     @Flag(help: "Print one JSON object (files written, iterations, sessions, last mean return) instead of a line.")
     var json = false
 
+    /// The default branching: chosen on tuning seeds 5, 2 and 3 (docs/policy-gradient.md).
+    static let defaultBranches = "16x4"
+    /// The learning rate with branches: their advantages are measured on common random
+    /// numbers, and 1e-2 gained on 3e-3 and 1e-3 (docs/policy-gradient.md).
+    static let branchLearningRate = 1e-2
+
+    /// Whether the run's advantages come from branches: asked for, or by default unless
+    /// paired rollouts are asked for, the policy is priced (the priced defaults stay the
+    /// paired ones its file and its pacing figures were made with) or the environment's
+    /// `training.pg_advantages` is `paired` (the field-calibrated preset's).
+    func usesBranches(_ training: TrainingSettings) -> Bool {
+        branches != nil || (pairedRollouts == nil && !priced && training.policyGradientAdvantages == .branches)
+    }
+
+    /// `--iterations`, or its default for how advantages are measured.
+    func resolvedIterations(_ training: TrainingSettings) -> Int { iterationsOption ?? (usesBranches(training) ? 200 : 100) }
+
+    /// `--episodes`, or its default for how advantages are measured.
+    func resolvedEpisodes(_ training: TrainingSettings) -> Int { episodesOption ?? (usesBranches(training) ? 32 : 64) }
+
     func validate() throws {
         try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
-        try checkRange("--iterations", iterations, 1...100_000)
-        try checkRange("--episodes", episodes, 1...1_000_000)
+        if let iterationsOption { try checkRange("--iterations", iterationsOption, 1...100_000) }
+        if let episodesOption { try checkRange("--episodes", episodesOption, 1...1_000_000) }
         try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
-        _ = try networkConfiguration()
+        _ = try networkConfiguration(training: .standard)
         if let resume, !FileManager.default.isReadableFile(atPath: resume) {
             throw ValidationError("--resume: \(resume) does not exist or cannot be read")
         }
@@ -341,7 +363,7 @@ struct TrainPolicyGradient: ParsableCommand {
         model: EnvironmentModel, schema: FeatureSchema, engagementWeight: Double, resuming: Bool, provenance: PolicyProvenance,
         progress: Progress
     ) throws -> WarmStart? {
-        let episodes = min(warmStartEpisodes ?? 4 * self.episodes, simulation.users)
+        let episodes = min(warmStartEpisodes ?? 4 * resolvedEpisodes(model.config.training), simulation.users)
         switch warmStart {
         case "none":
             return nil
@@ -391,7 +413,7 @@ struct TrainPolicyGradient: ParsableCommand {
     }
 
     /// The run's settings: the defaults, with the tuning flags given.
-    func networkConfiguration() throws -> PolicyGradientConfiguration {
+    func networkConfiguration(training: TrainingSettings) throws -> PolicyGradientConfiguration {
         var configuration = PolicyGradientConfiguration()
         configuration.algorithm = algo.algorithm
         if let hidden {
@@ -414,6 +436,8 @@ struct TrainPolicyGradient: ParsableCommand {
             configuration.learningRate = learningRate
         } else if warmStart == "none" {
             configuration.learningRate = PolicyGradientConfiguration.scratchLearningRate
+        } else if usesBranches(training) {
+            configuration.learningRate = Self.branchLearningRate
         }
         if let entropy {
             guard entropy >= 0 && entropy <= 10 else { throw ValidationError("--entropy must be in [0, 10], got \(entropy)") }
@@ -431,15 +455,17 @@ struct TrainPolicyGradient: ParsableCommand {
             try checkRange("--paired-rollouts", pairedRollouts, 1...64)
             configuration.pairedRollouts = pairedRollouts
         }
-        if let branches {
+        if usesBranches(training) {
+            let branches = self.branches ?? Self.defaultBranches
             let parts = branches.split(separator: "x", omittingEmptySubsequences: false)
             guard parts.count == 2, let points = Int(parts[0]), let actions = Int(parts[1]), (1...256).contains(points), (2...16).contains(actions) else {
                 throw ValidationError("--branches must be POINTSxACTIONS with POINTS in 1...256 and ACTIONS in 2...16, e.g. 8x2; got \(branches)")
             }
-            guard pairedRollouts == nil else { throw ValidationError("--branches replaces --paired-rollouts: give one of them") }
+            guard pairedRollouts == nil else { throw ValidationError("--branches and --paired-rollouts are two ways to measure advantages: give one of them") }
             configuration.branching = Branching(points: points, actions: actions)
             configuration.pairedRollouts = 1
         }
+        let episodes = resolvedEpisodes(training)
         guard episodes % configuration.pairedRollouts == 0 else {
             throw ValidationError("--episodes (\(episodes)) must be a multiple of --paired-rollouts (\(configuration.pairedRollouts))")
         }
@@ -465,7 +491,9 @@ struct TrainPolicyGradient: ParsableCommand {
         let history: [HistoryFeature]
         do { history = try HistoryFeature.parseList(features) } catch { throw ValidationError("--features: \(error)") }
         let schema = config.featureSchema.with(history: history)
-        let configuration = try networkConfiguration()
+        let configuration = try networkConfiguration(training: config.training)
+        let iterations = resolvedIterations(config.training)
+        let episodes = resolvedEpisodes(config.training)
         let model = EnvironmentModel(config: config)
         let progress = Progress(enabled: !quiet)
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)

@@ -124,13 +124,19 @@ extension EnvironmentConfig {
 
         var training = TrainingSettings.standard
         if top.has("training") {
-            let t = try top.object("training", keys: ["teacher", "lambda", "reward"])
+            let t = try top.object("training", keys: ["teacher", "lambda", "reward", "pg_advantages"])
             let teacher = try t.string("teacher")
             guard TrainingSettings.teachers.contains(teacher) else {
                 throw t.error("teacher", .string(teacher), "expected one of \(TrainingSettings.teachers.joined(separator: ", "))")
             }
+            let name = try t.string("pg_advantages")
+            guard let advantages = TrainingSettings.PolicyGradientAdvantages(rawValue: name) else {
+                let known = TrainingSettings.PolicyGradientAdvantages.allCases.map(\.rawValue).joined(separator: ", ")
+                throw t.error("pg_advantages", .string(name), "expected one of \(known)")
+            }
             training = TrainingSettings(
-                teacher: teacher, lambda: try t.optionalNumber("lambda", in: 1e-9...1e12), reward: try t.numberMap("reward"))
+                teacher: teacher, lambda: try t.optionalNumber("lambda", in: 1e-9...1e12), reward: try t.numberMap("reward"),
+                policyGradientAdvantages: advantages)
         }
         var config = EnvironmentConfig(
             name: try top.string("name"),

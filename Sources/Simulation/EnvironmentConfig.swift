@@ -109,16 +109,25 @@ package struct TrainingSettings: Sendable, Equatable {
     package var lambda: Double?
     /// Reward weights set over the algorithm's defaults (`--reward` still overrides them).
     package var reward: [String: Double]
+    /// How `train pg` measures advantages by default (`--branches` and `--paired-rollouts`
+    /// still choose): branches, or paired rollouts where branches screened worse.
+    package var policyGradientAdvantages: PolicyGradientAdvantages = .branches
+
+    /// The ways `train pg` measures advantages (its `--branches` and `--paired-rollouts`).
+    package enum PolicyGradientAdvantages: String, Sendable, CaseIterable {
+        case branches, paired
+    }
 
     /// What a teacher can be: a bandit algorithm or `best-plan`.
     package static let teachers = ["linucb", "thompson", "egreedy", "softmax", "best-plan"]
     /// What an environment file without a `training` key gets.
     package static let standard = TrainingSettings(teacher: "thompson", lambda: nil, reward: [:])
 
-    package init(teacher: String, lambda: Double?, reward: [String: Double]) {
+    package init(teacher: String, lambda: Double?, reward: [String: Double], policyGradientAdvantages: PolicyGradientAdvantages = .branches) {
         self.teacher = teacher
         self.lambda = lambda
         self.reward = reward
+        self.policyGradientAdvantages = policyGradientAdvantages
     }
 }
 

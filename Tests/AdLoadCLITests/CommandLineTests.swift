@@ -228,6 +228,10 @@ struct CommandLineTests {
             try command.run()
             let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
             #expect(policy["algorithm"] as? String == "ppo")
+            let settings = try #require(policy["hyperparameters"] as? [String: Double])
+            #expect(settings["branch_points"] == 16 && settings["branch_actions"] == 4 && settings["learning_rate"] == 0.01,
+                    "branches by default, at their learning rate: \(settings)")
+            #expect(settings["paired_rollouts"] == nil)
             let provenance = try #require(policy["provenance"] as? [String: Any])
             #expect((provenance["env_fingerprint"] as? String)?.hasPrefix("fnv1a64:") == true && (provenance["sessions"] as? Int ?? 0) > 0)
             networks.append(try #require(policy["network"] as? NSDictionary))
@@ -260,6 +264,9 @@ struct CommandLineTests {
             return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         }
         let whole = try train("whole", iterations: 2)
+        let settings = try #require(whole["hyperparameters"] as? [String: Double])
+        #expect(settings["paired_rollouts"] == 4 && settings["branch_points"] == nil && settings["learning_rate"] == 0.0003,
+                "a priced run keeps the paired defaults: \(settings)")
         let pricing = try #require(whole["pricing"] as? [String: Any])
         let scales = try #require(pricing["scales"] as? [String: Double])
         let reward = try #require(whole["reward"] as? [String: Double])
@@ -300,6 +307,17 @@ struct CommandLineTests {
         let line = try await runFailure(base + ["--warm-start", missing])
         #expect(line.contains("--warm-start") && line.contains(missing), "\(line)")
         #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start", "none", "--warm-start-episodes", "10"]) }
+        for (bad, expected) in [
+            (["--branches", "8x2", "--paired-rollouts", "4"], "--branches and --paired-rollouts are two ways to measure advantages"),
+            (["--branches", "8"], "--branches must be POINTSxACTIONS"),
+            (["--branches", "8x1"], "--branches must be POINTSxACTIONS"),
+        ] {
+            #expect {
+                try AdLoad.parseAsRoot(base + bad)
+            } throws: { error in
+                AdLoad.message(for: error).contains(expected)
+            }
+        }
     }
 
     @Test("train pg's default warm start trains the same model as train bandit --algo TEACHER, the environment's teacher",

@@ -42,10 +42,15 @@ struct EnvironmentConfigTests {
     func trainingSettings() throws {
         let calibrated = try shippedEnvironment("field-calibrated")
         #expect(calibrated.training == TrainingSettings(
-            teacher: "best-plan", lambda: 1, reward: ["items": 0.0002, "negatives": 0.005, "returned": 0.01, "load_squared": 0]))
+            teacher: "best-plan", lambda: 1, reward: ["items": 0.0002, "negatives": 0.005, "returned": 0.01, "load_squared": 0],
+            policyGradientAdvantages: .paired))
         #expect(try shippedEnvironment("default").training == .standard)
-        let message = try #require(try error { $0["training"] = ["teacher": "ppo", "lambda": NSNull(), "reward": [String: Double]()] })
+        let message = try #require(try error { $0["training"] = ["teacher": "ppo", "lambda": NSNull(), "reward": [String: Double](), "pg_advantages": "paired"] })
         #expect(message.hasPrefix("env/edited.json: key 'training.teacher' has value \"ppo\": expected one of linucb, thompson, egreedy, softmax, best-plan"), "\(message)")
+        let advantages = try #require(try error {
+            $0["training"] = ["teacher": "thompson", "lambda": NSNull(), "reward": [String: Double](), "pg_advantages": "vine"]
+        })
+        #expect(advantages.hasPrefix("env/edited.json: key 'training.pg_advantages' has value \"vine\": expected one of branches, paired"), "\(advantages)")
         let url = packageRoot.appendingPathComponent("env/field-calibrated.json")
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         object.removeValue(forKey: "training")
