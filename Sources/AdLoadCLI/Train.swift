@@ -280,7 +280,7 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Minibatch size (default \(PolicyGradientConfiguration().minibatchSize)).")
     var minibatch: Int?
 
-    @Option(parsing: .unconditional, help: "Adam learning rate (default \(PolicyGradientConfiguration().learningRate), \(PolicyGradientConfiguration.scratchLearningRate) with --warm-start none).")
+    @Option(parsing: .unconditional, help: "Adam learning rate (default \(Self.branchLearningRate) with branches, \(PolicyGradientConfiguration().learningRate) with paired rollouts, \(PolicyGradientConfiguration.scratchLearningRate) with --warm-start none).")
     var learningRate: Double?
 
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
@@ -295,12 +295,12 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Advantages from paired rollouts instead of branches: each user runs this many times per iteration on the same luck (common random numbers), and a step's advantage is its return minus the mean of its partners' returns from the same time on (--gae-lambda is not used above 1); must divide --episodes (the default with --priced: \(PolicyGradientConfiguration().pairedRollouts)).")
     var pairedRollouts: Int?
 
-    @Option(parsing: .unconditional, help: "Advantages from branches, POINTSxACTIONS: at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws, and a plan's advantage is its return minus the others' (default \(Self.defaultBranches), unless --paired-rollouts or --priced is given).")
+    @Option(parsing: .unconditional, help: "Advantages from branches, POINTSxACTIONS: at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws, and a plan's advantage is its return minus the others' (default \(Self.defaultBranches), unless --paired-rollouts or --priced is given or the environment's training.pg_advantages is paired).")
     var branches: String?
 
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
-        discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another bandit algorithm or best-plan, the best catalog plan per region found by search), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3 instead of 3e-4); a file clones any policy with the environment's plan family."))
+        discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another bandit algorithm or best-plan, the best catalog plan per region found by search), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3); a file clones any policy with the environment's plan family."))
     var warmStart = "bandit"
 
     @Option(parsing: .unconditional, help: "Users the warm start's teacher runs for the cloning (default: 4 × --episodes, at most --users).")

@@ -255,16 +255,8 @@ package struct PolicyGradientTrainer: Sendable {
             var total = 0.0
             var time = 0.0
             while let step = current {
-                observation.withUnsafeMutableBufferPointer { normalized in
-                    for feature in 0..<observationCount {
-                        normalized[feature] = (step.observation[feature] - mean[feature]) / standardDeviation[feature]
-                    }
-                    batch.observations.append(contentsOf: normalized)
-                }
-                model.policy.infer(observation, scratch: &policyScratch)
-                _ = policyScratch.output.withUnsafeBufferPointer { logits in
-                    ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
-                }
+                act(on: step, observation: &observation, scratch: &policyScratch, probabilities: &probabilities)
+                observation.withUnsafeBufferPointer { batch.observations.append(contentsOf: $0) }
                 if critic { model.value.infer(observation, scratch: &valueScratch) }
                 let action = Self.sample(probabilities, uniform: luck.uniform(stepIndex))
                 let result = environment.step(action)
@@ -315,17 +307,8 @@ package struct PolicyGradientTrainer: Sendable {
         var observation = Vector.zeros(observationCount)
         let luck = random.child(UInt64(episode))
         let branchDraws = random.child(Self.branchDomain).child(UInt64(episode))
-        /// Fills `observation` (normalized) and `probabilities` with the policy's at `step`.
         func policy(at step: EpisodeStep) {
-            observation.withUnsafeMutableBufferPointer { normalized in
-                for feature in 0..<observationCount {
-                    normalized[feature] = (step.observation[feature] - mean[feature]) / standardDeviation[feature]
-                }
-            }
-            model.policy.infer(observation, scratch: &policyScratch)
-            _ = policyScratch.output.withUnsafeBufferPointer { logits in
-                ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
-            }
+            act(on: step, observation: &observation, scratch: &policyScratch, probabilities: &probabilities)
         }
         /// Takes `first` at `step` (index `index`), then follows the policy to the episode's
         /// end; the discounted return from `step` and the sessions run.
@@ -412,7 +395,7 @@ package struct PolicyGradientTrainer: Sendable {
             }
             let total = values.reduce(0, +)
             for k in 0..<count {
-                batch.observations.append(contentsOf: pointObservation)
+                pointObservation.withUnsafeBufferPointer { batch.observations.append(contentsOf: $0) }
                 batch.masks += step.mask
                 batch.actions.append(tried[k])
                 batch.probabilities.append(pointProbabilities[tried[k]])
@@ -427,6 +410,20 @@ package struct PolicyGradientTrainer: Sendable {
             }
         }
         return batch
+    }
+
+    /// The policy at `step`: writes the normalized observation into `observation` and the
+    /// masked softmax of the logits into `probabilities`, with no allocation.
+    func act(on step: EpisodeStep, observation: inout Vector, scratch: inout MLP.Scratch, probabilities: inout [Double]) {
+        observation.withUnsafeMutableBufferPointer { normalized in
+            for feature in 0..<observationCount {
+                normalized[feature] = (step.observation[feature] - mean[feature]) / standardDeviation[feature]
+            }
+        }
+        model.policy.infer(observation, scratch: &scratch)
+        _ = scratch.output.withUnsafeBufferPointer { logits in
+            ActorCritic.softmax(logits, mask: step.mask[...], into: &probabilities)
+        }
     }
 
     /// The child of an iteration's stream that draws branch points and branch actions.
