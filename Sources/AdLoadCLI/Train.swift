@@ -283,6 +283,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam learning rate (default \(Self.branchLearningRate) with branches, \(PolicyGradientConfiguration().learningRate) with paired rollouts, \(PolicyGradientConfiguration.scratchLearningRate) with --warm-start none).")
     var learningRate: Double?
 
+    @Option(parsing: .unconditional, help: "Write the average of the policy networks after each iteration from this one on, instead of the last iteration's (default with branches: the second half, --iterations / 2 + 1; 0: the last iteration's, the default with paired rollouts).")
+    var averageFrom: Int?
+
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
     var entropy: Double?
 
@@ -339,11 +342,18 @@ struct TrainPolicyGradient: ParsableCommand {
     func resolvedIterations(_ training: TrainingSettings) -> Int { iterationsOption ?? (usesBranches(training) ? 200 : 100) }
 
     /// `--episodes`, or its default for how advantages are measured.
+    /// `--average-from`, or its default (`nil`: the last iteration's policy).
+    func resolvedAveraging(_ training: TrainingSettings) -> WeightAveraging? {
+        let from = averageFrom ?? (usesBranches(training) ? resolvedIterations(training) / 2 + 1 : 0)
+        return from > 0 ? WeightAveraging(from: from) : nil
+    }
+
     func resolvedEpisodes(_ training: TrainingSettings) -> Int { episodesOption ?? (usesBranches(training) ? 32 : 64) }
 
     func validate() throws {
         try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
         if let iterationsOption { try checkRange("--iterations", iterationsOption, 1...100_000) }
+        if let averageFrom { try checkRange("--average-from", averageFrom, 0...100_000) }
         if let episodesOption { try checkRange("--episodes", episodesOption, 1...1_000_000) }
         try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
         _ = try networkConfiguration(training: .standard)
@@ -511,13 +521,17 @@ struct TrainPolicyGradient: ParsableCommand {
         let provisional = PolicyProvenance(
             environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
             sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
-        let run = PolicyGradientRun(
+        var run = PolicyGradientRun(
             model: model, schema: schema,
             setup: setup, configuration: configuration,
             engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads,
             warmStart: try loadWarmStart(
                 model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress),
             pricing: pricing)
+        run.averaging = resolvedAveraging(config.training)
+        if let averaging = run.averaging, averaging.from > iterations {
+            throw ValidationError("--average-from \(averaging.from) is past the last iteration (\(iterations)); give at most --iterations, or 0 for the last iteration's policy")
+        }
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
         let simulator = SimulationRunner(model: run.model, threads: simulation.threads)
@@ -600,10 +614,14 @@ struct TrainPolicyGradient: ParsableCommand {
         progress.finish(String(
             format: "trained %@ for %d iterations on %d sessions, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
             algo.rawValue, iterations, sessions, last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
+        if let averaging = run.averaging {
+            progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(iterations)")
+        }
         if json {
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
                 + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
                 + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate))"
+                + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(path))" : "") + "}")
         } else {
             print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(path)" : ""))

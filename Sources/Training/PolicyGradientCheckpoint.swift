@@ -24,6 +24,8 @@ package struct PolicyGradientCheckpoint: Sendable {
     package var policyOptimizer: Adam
     package var valueOptimizer: Adam
     package var curve: [PolicyGradientIteration]
+    /// The average of the policy networks so far (``WeightAveraging``), if any.
+    package var average: NetworkAverage?
 
     static let magic = Array("ADLOADPG".utf8)
     static let version = 1
@@ -57,7 +59,7 @@ package struct PolicyGradientCheckpoint: Sendable {
                    point.statistics.approximateKL, point.statistics.clipFraction, point.stepsPerSecond, point.elapsedSeconds]
                 .map(JSONNumber.json).joined(separator: ", ") + "]"
         }.joined(separator: ", ")
-        header += "]}"
+        header += "], \"averaged\": \(average?.count ?? 0)}"
         var bytes = Self.magic
         let headerBytes = Array(header.utf8)
         Self.append(UInt64(headerBytes.count), to: &bytes)
@@ -75,7 +77,8 @@ package struct PolicyGradientCheckpoint: Sendable {
     }
 
     /// Every parameter in file order: policy network, value network, policy optimizer's
-    /// first and second moments, the value optimizer's, then mean and standard deviation.
+    /// first and second moments, the value optimizer's, then mean and standard deviation;
+    /// then, when iterations are being averaged, their average policy network.
     func payload() -> [Double] {
         var values: [Double] = []
         func add(_ layers: [MLP.Layer]) {
@@ -90,7 +93,9 @@ package struct PolicyGradientCheckpoint: Sendable {
         add(policyOptimizer.moments.second.layers)
         add(valueOptimizer.moments.first.layers)
         add(valueOptimizer.moments.second.layers)
-        return values + mean + standardDeviation
+        values += mean + standardDeviation
+        if let average { add(average.network.layers) }
+        return values
     }
 
     static func append(_ value: UInt64, to bytes: inout [UInt8]) {
@@ -177,8 +182,16 @@ package struct PolicyGradientCheckpoint: Sendable {
         second = moments
         second.layers = try layers(like: model.value)
         valueOptimizer.restore(step: steps[1], first: moments, second: second)
-        guard values.count == 2 * observationCount else { throw fail("parameter block has the wrong length") }
-        let mean = Array(values.prefix(observationCount)), deviation = Array(values.suffix(observationCount))
+        guard values.count >= 2 * observationCount else { throw fail("parameter block is too short") }
+        let mean = Array(values.prefix(observationCount))
+        values = values.dropFirst(observationCount)
+        let deviation = Array(values.prefix(observationCount))
+        values = values.dropFirst(observationCount)
+        // Checkpoints written before averaging existed have no "averaged" key: nothing averaged.
+        var averaged = 0
+        if header["averaged"] != nil { averaged = try integer("averaged") }
+        let average = averaged > 0 ? NetworkAverage(network: MLP(layers: try layers(like: model.policy)), count: averaged) : nil
+        guard values.isEmpty else { throw fail("parameter block has the wrong length") }
         trainer.restore(model: model, mean: mean, standardDeviation: deviation, policyOptimizer: policyOptimizer, valueOptimizer: valueOptimizer)
         guard case let .array(points)? = header["curve"] else { throw fail("header has no curve") }
         var curve: [PolicyGradientIteration] = []
@@ -195,7 +208,9 @@ package struct PolicyGradientCheckpoint: Sendable {
                 iteration: Int(numbers[0]), iterations: Int(numbers[1]), steps: Int(numbers[2]), meanReturn: numbers[3],
                 statistics: statistics, stepsPerSecond: numbers[9], elapsedSeconds: numbers[10]))
         }
-        return PolicyGradientCheckpoint(identity: identity, iteration: try integer("iteration"), trainer: trainer, curve: curve)
+        var checkpoint = PolicyGradientCheckpoint(identity: identity, iteration: try integer("iteration"), trainer: trainer, curve: curve)
+        checkpoint.average = average
+        return checkpoint
     }
 
     /// Why this checkpoint cannot continue a run with `identity`, or `nil` if it can.

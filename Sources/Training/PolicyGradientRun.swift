@@ -51,6 +51,8 @@ package struct PolicyGradientRun: Sendable {
     package var warmStart: WarmStart?
     /// Prices as inputs and a priced reward, prices drawn per episode (`nil`: unpriced).
     package var pricing: NetworkPricing?
+    /// The returned policy averages the iterations from `averaging.from` on (`nil`: the last iteration's).
+    package var averaging: WeightAveraging?
 
     package init(
         model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
@@ -82,6 +84,7 @@ package struct PolicyGradientRun: Sendable {
             ("users", "\(setup.users)"), ("days", "\(setup.days)"), ("population_seed", "\(setup.populationSeed)"),
             ("luck_seed", "\(setup.luckSeed)"), ("episodes", "\(episodesPerIteration)"), ("engagement_weight", number(engagementWeight)),
         ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity + pricingIdentity
+            + (averaging.map { [("average_from", "\($0.from)")] } ?? [])
     }
 
     /// The pricing's part of ``identity`` (none for an unpriced run, so the checkpoints of
@@ -121,7 +124,8 @@ package struct PolicyGradientRun: Sendable {
     ///     last iteration always gets one when it is positive.
     ///   - checkpoint: stores a checkpoint (the CLI writes it next to the policy).
     ///   - warmStarted: called after the warm start's cloning with its statistics and sample count.
-    /// - Returns: the trained policy (its `header` as given) and the per-iteration curve.
+    /// - Returns: the trained policy (its `header` as given; with ``averaging``, the average
+    ///   of its iterations' policy networks) and the per-iteration curve.
     package func run(
         header: PolicyHeader, resume: PolicyGradientCheckpoint? = nil, checkpointEvery: Int = 0,
         checkpoint: ((PolicyGradientCheckpoint) throws -> Void)? = nil,
@@ -133,12 +137,14 @@ package struct PolicyGradientRun: Sendable {
             seed: setup.luckSeed)
         let random = CounterRandom(seed: setup.luckSeed, domain: 0x7067) // "pg"
         var curve: [PolicyGradientIteration] = []
+        var average: NetworkAverage?
         var first = 1
         if let resume {
             trainer.restore(
                 model: resume.model, mean: resume.mean, standardDeviation: resume.standardDeviation,
                 policyOptimizer: resume.policyOptimizer, valueOptimizer: resume.valueOptimizer)
             curve = resume.curve
+            average = resume.average
             first = resume.iteration + 1
         } else if let warmStart {
             guard let teacher = warmStart.teacher else {
@@ -173,14 +179,23 @@ package struct PolicyGradientRun: Sendable {
             point.updateShare = seconds > 0 ? Self.seconds(clock.now - collected) / seconds : 0
             curve.append(point)
             progress?(point)
+            if let averaging, iteration >= averaging.from {
+                if average == nil { average = NetworkAverage(first: trainer.model.policy) } else { average?.add(trainer.model.policy) }
+            }
             if let checkpoint, checkpointEvery > 0, iteration % checkpointEvery == 0 || iteration == last {
-                try checkpoint(PolicyGradientCheckpoint(identity: identity, iteration: iteration, trainer: trainer, curve: curve))
+                var state = PolicyGradientCheckpoint(identity: identity, iteration: iteration, trainer: trainer, curve: curve)
+                state.average = average
+                try checkpoint(state)
             }
         }
+        var settings = Self.settings(configuration)
+        if let averaging, let average {
+            settings += [("average_from", Double(averaging.from)), ("averaged_iterations", Double(average.count))]
+        }
         let policy = NetworkPolicy(
-            algorithm: configuration.algorithm.rawValue, settings: Self.settings(configuration), header: header,
-            actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation, network: trainer.model.policy,
-            pricing: pricing)
+            algorithm: configuration.algorithm.rawValue, settings: settings, header: header,
+            actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation,
+            network: average?.network ?? trainer.model.policy, pricing: pricing)
         return (policy, curve)
     }
 
