@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra", "Networks"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "AdLoadTestSupport", "PolicyGradient", "Networks"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Policies", "Simulation", "AdLoadCore", "AdLoadTestSupport", "PolicyGradient", "Networks", "LinearAlgebra"]),
         .testTarget(
             name: "OnlineLearningTests",
             dependencies: ["OnlineLearning", "Training", "Policies", "AdLoadCore", "StateStore", "AdLoadTestSupport", .product(name: "Logging", package: "swift-log")]
