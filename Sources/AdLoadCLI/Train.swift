@@ -240,7 +240,7 @@ struct TrainPolicyGradient: ParsableCommand {
         a few sessions to measure advantages (--branches), or with --paired-rollouts runs \
         --episodes / --paired-rollouts users that many times each on its own luck; then it \
         updates the networks. \
-        Writes the policy file and its learning curve (CSV, one row per iteration, \
+        Writes the policy file (with branches, by default, the mean of the policy networks over the second half of the iterations) and its learning curve (CSV, one row per iteration, \
         and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
         that --resume goes on from.
         """)
@@ -341,13 +341,13 @@ struct TrainPolicyGradient: ParsableCommand {
     /// `--iterations`, or its default for how advantages are measured.
     func resolvedIterations(_ training: TrainingSettings) -> Int { iterationsOption ?? (usesBranches(training) ? 200 : 100) }
 
-    /// `--episodes`, or its default for how advantages are measured.
     /// `--average-from`, or its default (`nil`: the last iteration's policy).
     func resolvedAveraging(_ training: TrainingSettings) -> WeightAveraging? {
         let from = averageFrom ?? (usesBranches(training) ? resolvedIterations(training) / 2 + 1 : 0)
         return from > 0 ? WeightAveraging(from: from) : nil
     }
 
+    /// `--episodes`, or its default for how advantages are measured.
     func resolvedEpisodes(_ training: TrainingSettings) -> Int { episodesOption ?? (usesBranches(training) ? 32 : 64) }
 
     func validate() throws {
@@ -504,6 +504,10 @@ struct TrainPolicyGradient: ParsableCommand {
         let configuration = try networkConfiguration(training: config.training)
         let iterations = resolvedIterations(config.training)
         let episodes = resolvedEpisodes(config.training)
+        let averaging = resolvedAveraging(config.training)
+        if let averaging, averaging.from > iterations {
+            throw ValidationError("--average-from \(averaging.from) is past the last iteration (\(iterations)); give at most --iterations, or 0 for the last iteration's policy")
+        }
         let model = EnvironmentModel(config: config)
         let progress = Progress(enabled: !quiet)
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
@@ -528,10 +532,7 @@ struct TrainPolicyGradient: ParsableCommand {
             warmStart: try loadWarmStart(
                 model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress),
             pricing: pricing)
-        run.averaging = resolvedAveraging(config.training)
-        if let averaging = run.averaging, averaging.from > iterations {
-            throw ValidationError("--average-from \(averaging.from) is past the last iteration (\(iterations)); give at most --iterations, or 0 for the last iteration's policy")
-        }
+        run.averaging = averaging
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
         let simulator = SimulationRunner(model: run.model, threads: simulation.threads)

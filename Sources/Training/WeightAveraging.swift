@@ -8,8 +8,8 @@ import Networks
 /// same inputs.
 ///
 /// Why: at the learning rate that trains fastest, the policy after one iteration and the
-/// next differ by up to 2% in value (docs/policy-gradient.md, "Averaging the last
-/// iterations"); their average is about as good as the best of them.
+/// next differ by up to 2% in value (docs/policy-gradient.md, "Averaging the second
+/// half"); their average is about as good as the best of them.
 package struct WeightAveraging: Sendable, Equatable {
     /// The first iteration whose policy network enters the average (at least 1).
     package var from: Int

@@ -232,6 +232,7 @@ struct CommandLineTests {
             #expect(settings["branch_points"] == 16 && settings["branch_actions"] == 4 && settings["learning_rate"] == 0.01,
                     "branches by default, at their learning rate: \(settings)")
             #expect(settings["paired_rollouts"] == nil)
+            #expect(settings["average_from"] == 2 && settings["averaged_iterations"] == 1, "the second half averaged: \(settings)")
             let provenance = try #require(policy["provenance"] as? [String: Any])
             #expect((provenance["env_fingerprint"] as? String)?.hasPrefix("fnv1a64:") == true && (provenance["sessions"] as? Int ?? 0) > 0)
             networks.append(try #require(policy["network"] as? NSDictionary))
@@ -267,6 +268,7 @@ struct CommandLineTests {
         let settings = try #require(whole["hyperparameters"] as? [String: Double])
         #expect(settings["paired_rollouts"] == 4 && settings["branch_points"] == nil && settings["learning_rate"] == 0.0003,
                 "a priced run keeps the paired defaults: \(settings)")
+        #expect(settings["average_from"] == nil, "and writes its last iteration's network")
         let pricing = try #require(whole["pricing"] as? [String: Any])
         let scales = try #require(pricing["scales"] as? [String: Double])
         let reward = try #require(whole["reward"] as? [String: Double])
@@ -307,6 +309,8 @@ struct CommandLineTests {
         let line = try await runFailure(base + ["--warm-start", missing])
         #expect(line.contains("--warm-start") && line.contains(missing), "\(line)")
         #expect(throws: (any Error).self) { try AdLoad.parseAsRoot(base + ["--warm-start", "none", "--warm-start-episodes", "10"]) }
+        let late = try await runFailure(base + ["--average-from", "2"])
+        #expect(late.contains("--average-from 2 is past the last iteration (1)"), "\(late)")
         for (bad, expected) in [
             (["--branches", "8x2", "--paired-rollouts", "4"], "--branches and --paired-rollouts are two ways to measure advantages"),
             (["--branches", "8"], "--branches must be POINTSxACTIONS"),
