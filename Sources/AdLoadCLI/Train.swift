@@ -321,6 +321,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @Flag(name: .customLong("no-held-out-check"), help: "Skip the last step: the policy written and its warm start's teacher, both greedy on --users users of another population (realized revenue), with a paired interval and a warning when the policy is below its teacher.")
+    var noHeldOutCheck = false
+
     @Flag(help: "Print one JSON object (files written, iterations, sessions, last mean return) instead of a line.")
     var json = false
 
@@ -340,6 +343,36 @@ struct TrainPolicyGradient: ParsableCommand {
 
     /// `--iterations`, or its default for how advantages are measured.
     func resolvedIterations(_ training: TrainingSettings) -> Int { iterationsOption ?? (usesBranches(training) ? 200 : 100) }
+
+    /// The policy written against its warm start's teacher on held-out users (`nil` when
+    /// skipped: `--no-held-out-check`, a resumed run, or a teacher that is not a policy).
+    func heldOutCheck(
+        _ policy: NetworkPolicy, teacher: Teacher?, config: EnvironmentConfig, engagementWeight: Double, setup: SimulationSetup,
+        progress: Progress
+    ) throws -> PairedRatio? {
+        guard !noHeldOutCheck else { return nil }
+        guard case let .policy(teacherPolicy)? = teacher else {
+            progress.finish("held-out check skipped: " + (teacher == nil ? "a resumed run does not rebuild its teacher" : "the teacher is best-plan, not a policy"))
+            return nil
+        }
+        progress.note("held-out check: the policy written and its teacher (\(teacherPolicy.algorithm)) on \(setup.users) users of another population")
+        let check = HeldOutCheck(config: config, engagementWeight: engagementWeight, training: setup, seed: seed, threads: simulation.threads)
+        let ratio: PairedRatio?
+        do { ratio = try check.compare(policy, with: teacherPolicy, catalog: config.planCatalog()) } catch { throw CLIError("held-out check: \(error)") }
+        guard let ratio else {
+            progress.finish("held-out check: the teacher earns nothing on the held-out users, so there is no ratio to show")
+            return nil
+        }
+        let (low, high) = ratio.interval95
+        progress.finish(String(
+            format: "held-out check: the policy written earns %.3f× its teacher (%@), 95%% interval [%.3f, %.3f], both greedy on %d users of another population",
+            ratio.ratio, teacherPolicy.algorithm, low, high, setup.users))
+        if high < 1 {
+            FileHandle.standardError.write(Data((
+                "warning: the policy written is below its teacher on held-out users; train again with another --seed, or serve the teacher\n").utf8))
+        }
+        return ratio
+    }
 
     /// `--average-from`, or its default (`nil`: the last iteration's policy).
     func resolvedAveraging(_ training: TrainingSettings) -> WeightAveraging? {
@@ -618,11 +651,13 @@ struct TrainPolicyGradient: ParsableCommand {
         if let averaging = run.averaging {
             progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(iterations)")
         }
+        let heldOut = try heldOutCheck(policy, teacher: run.warmStart?.teacher, config: config, engagementWeight: weight, setup: setup, progress: progress)
         if json {
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
                 + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
                 + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate))"
                 + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
+                + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(path))" : "") + "}")
         } else {
             print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(path)" : ""))

@@ -172,3 +172,16 @@ public struct EnvironmentConfig: Sendable, Equatable {
         return "\(regions[region].name)/\(devices[device].name)/\(tenures[tenure].name)"
     }
 }
+
+extension EnvironmentConfig {
+    /// This environment with an objective that credits the revenue of the clicks that
+    /// happened (never their probabilities) and weighs an organic item `engagementWeight`:
+    /// what a trainer may judge its own result with, since learning must not see latent
+    /// state, even through the evaluation's lower-variance revenue.
+    package func realizedObjective(engagementWeight: Double) -> EnvironmentConfig {
+        var config = self
+        config.objective.expectedRevenue = false
+        config.objective.engagementWeight = engagementWeight
+        return config
+    }
+}
