@@ -239,8 +239,9 @@ struct TrainPolicyGradient: ParsableCommand {
         runs --episodes users (cycling through --users) on all --threads and branches each at \
         a few sessions to measure advantages (--branches), or with --paired-rollouts runs \
         --episodes / --paired-rollouts users that many times each on its own luck; then it \
-        updates the networks. \
-        Writes the policy file (with branches, by default, the mean of the policy networks over the second half of the iterations) and its learning curve (CSV, one row per iteration, \
+        updates the networks. With branches it trains --restarts times (3 by default), each \
+        restart on its own luck, and keeps the restart that earns most on held-out users. \
+        Writes the policy file (with branches, by default, the mean of the policy networks over the second half of the iterations) and its learning curve (CSV, one row per iteration of the restart written, \
         and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
         that --resume goes on from.
         """)
@@ -286,6 +287,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Write the average of the policy networks after each iteration from this one on, instead of the last iteration's (default with branches: the second half, --iterations / 2 + 1; 0: the last iteration's, the default with paired rollouts).")
     var averageFrom: Int?
 
+    @Option(parsing: .unconditional, help: "Train this many times from the same warm start, each on its own luck, and write the run that earns the most on \(Self.selectionUsersScale) × --users users of another population (default \(Self.defaultRestarts) with branches, 1 with paired rollouts).")
+    var restarts: Int?
+
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
     var entropy: Double?
 
@@ -327,6 +331,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Flag(help: "Print one JSON object (files written, iterations, sessions, last mean return) instead of a line.")
     var json = false
 
+    /// The default number of restarts with branches: one run in three ended below its
+    /// teacher on tuning seed 5 (docs/policy-gradient.md, "Restarts").
+    static let defaultRestarts = 3
     /// The default branching: chosen on tuning seeds 5, 2 and 3 (docs/policy-gradient.md).
     static let defaultBranches = "16x4"
     /// The learning rate with branches: their advantages are measured on common random
@@ -380,6 +387,9 @@ struct TrainPolicyGradient: ParsableCommand {
         return from > 0 ? WeightAveraging(from: from) : nil
     }
 
+    /// `--restarts`, or its default for how advantages are measured.
+    func resolvedRestarts(_ training: TrainingSettings) -> Int { restarts ?? (usesBranches(training) ? Self.defaultRestarts : 1) }
+
     /// `--episodes`, or its default for how advantages are measured.
     func resolvedEpisodes(_ training: TrainingSettings) -> Int { episodesOption ?? (usesBranches(training) ? 32 : 64) }
 
@@ -387,6 +397,7 @@ struct TrainPolicyGradient: ParsableCommand {
         try checkTrainingOptions(seed: seed, engagementWeight: engagementWeight, out: out)
         if let iterationsOption { try checkRange("--iterations", iterationsOption, 1...100_000) }
         if let averageFrom { try checkRange("--average-from", averageFrom, 0...100_000) }
+        if let restarts { try checkRange("--restarts", restarts, 1...64) }
         if let episodesOption { try checkRange("--episodes", episodesOption, 1...1_000_000) }
         try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
         _ = try networkConfiguration(training: .standard)
@@ -558,72 +569,83 @@ struct TrainPolicyGradient: ParsableCommand {
         let provisional = PolicyProvenance(
             environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
             sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
-        var run = PolicyGradientRun(
-            model: model, schema: schema,
-            setup: setup, configuration: configuration,
-            engagementWeight: weight, iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads,
-            warmStart: try loadWarmStart(
-                model: model, schema: schema, engagementWeight: weight, resuming: resume != nil, provenance: provisional, progress: progress),
-            pricing: pricing)
-        run.averaging = averaging
+        let restarts = resolvedRestarts(config.training)
+        // Checkpoints to go on from, one per restart (`nil`: that restart starts afresh).
+        var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: restarts)
+        let shapeRun = makeRun(
+            restart: 0, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
+            iterations: iterations, episodes: episodes, warmStart: nil, pricing: pricing, averaging: averaging)
+        if let resume {
+            let shape = shapeRun.shape
+            for restart in 0..<restarts {
+                let path = Self.checkpointPath(restart: restart, of: resume)
+                guard restart == 0 || FileManager.default.fileExists(atPath: path) else { continue }
+                do {
+                    checkpoints[restart] = try PolicyGradientCheckpoint.load(
+                        path: path, configuration: configuration, observationCount: shape.observations, actionCount: shape.actions)
+                } catch {
+                    throw CLIError("--resume \(error.description)")
+                }
+            }
+        }
+        let warmStart = try loadWarmStart(
+            model: model, schema: schema, engagementWeight: weight, resuming: checkpoints.allSatisfy { $0 != nil },
+            provenance: provisional, progress: progress)
+        let runs = (0..<restarts).map { restart in
+            makeRun(
+                restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
+                iterations: iterations, episodes: episodes, warmStart: warmStart, pricing: pricing, averaging: averaging)
+        }
+        if let resume {
+            for (restart, checkpoint) in checkpoints.enumerated() {
+                guard let checkpoint else { continue }
+                let path = Self.checkpointPath(restart: restart, of: resume)
+                if let mismatch = checkpoint.mismatch(with: runs[restart].identity) {
+                    throw CLIError("--resume \(path): \(mismatch); give the options of the run that wrote it, or start afresh")
+                }
+                if checkpoint.iteration > iterations || (restarts == 1 && checkpoint.iteration == iterations) {
+                    throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that")
+                }
+            }
+            if checkpoints.allSatisfy({ $0?.iteration == iterations }) {
+                throw CLIError("--resume \(resume): every restart's checkpoint is at iteration \(iterations); ask for more --iterations than that")
+            }
+            progress.finish("resuming from \(resume) after iteration \(checkpoints[0]?.iteration ?? 0)"
+                + (restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : ""))
+        }
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
-        let simulator = SimulationRunner(model: run.model, threads: simulation.threads)
+        let simulator = SimulationRunner(model: model, threads: simulation.threads)
         let yardstick = SimulationSetup(users: min(simulation.users, 400), days: simulation.days, seed: seed)
         let simulatorRate = try (0..<3).map { _ in try simulator.run(CadencePolicy.fixed(every: 12), setup: yardstick).sessionsPerSecond }.max() ?? 0
         progress.finish(String(format: "the simulator alone: %.0f sessions/s on %d threads", simulatorRate, simulation.threads))
-        var sessions = 0
         let header = PolicyHeader(
             schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
-        var checkpoint: PolicyGradientCheckpoint?
-        if let resume {
-            let shape = run.shape
-            do {
-                checkpoint = try PolicyGradientCheckpoint.load(
-                    path: resume, configuration: configuration, observationCount: shape.observations, actionCount: shape.actions)
-            } catch {
-                throw CLIError("--resume \(error.description)")
+        var results: [TrainedRestart] = []
+        for (restart, run) in runs.enumerated() {
+            results.append(try train(
+                run, label: restarts > 1 ? "restart \(restart + 1)/\(restarts): " : "", header: header, resume: checkpoints[restart],
+                checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
+        }
+        var chosen = 0
+        var restartMeans: [Double] = []
+        if restarts > 1 {
+            let selection = HeldOutCheck(
+                config: config, engagementWeight: weight, training: setup, seed: seed, threads: simulation.threads, population: .selection,
+                users: Self.selectionUsersScale * setup.users)
+            progress.note("choosing among \(restarts) restarts on \(selection.setup.users) users of another population")
+            do { (chosen, restartMeans) = try selection.best(of: results.map(\.policy), catalog: config.planCatalog()) } catch {
+                throw CLIError("choosing a restart: \(error)")
             }
-            if let mismatch = checkpoint?.mismatch(with: run.identity) {
-                throw CLIError("--resume \(resume): \(mismatch); give the options of the run that wrote it, or start afresh")
-            }
-            if let reached = checkpoint?.iteration, reached >= iterations {
-                throw CLIError("--resume \(resume): the checkpoint is at iteration \(reached); ask for more --iterations than that")
-            }
-            sessions = checkpoint?.curve.reduce(0) { $0 + $1.steps } ?? 0
-            progress.finish("resuming from \(resume) after iteration \(checkpoint?.iteration ?? 0)")
+            progress.finish("chose restart \(chosen + 1) of \(restarts): mean realized objective per held-out user "
+                + restartMeans.enumerated().map { String(format: "%@%.4f", $0.offset == chosen ? "*" : "", $0.element) }.joined(separator: ", "))
         }
-        let path = checkpointPath
-        let writeCheckpoint: (PolicyGradientCheckpoint) throws -> Void = { state in
-            do { try state.write(to: path) } catch {
-                throw CLIError("\(path): cannot write the checkpoint (\(error.localizedDescription))")
-            }
-        }
-        if let warmStart = run.warmStart, let teacher = warmStart.teacher, checkpoint == nil {
-            let source = self.warmStart == "bandit" ? "" : " from \(self.warmStart)"
-            progress.note("cloning \(teacher.label)\(source) on \(warmStart.episodes) users")
-        }
-        // Paired rollouts need no critic, so there is no value loss to show.
-        let critic = run.configuration.pairedRollouts <= 1 && run.configuration.branching == nil
-        let cloned: (ImitationStatistics, Int) -> Void = { statistics, samples in
-            let valueLoss = critic ? String(format: ", value loss %.5f", statistics.valueLoss) : ""
-            progress.finish(String(
-                format: "warm start: %d sessions, agreement with the teacher %.3f, cross-entropy %.4f",
-                samples, statistics.agreement, statistics.crossEntropy) + valueLoss)
-        }
-        let result = try run.run(
-            header: header, resume: checkpoint, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint, warmStarted: cloned
-        ) { point in
-            sessions += point.steps
-            let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
-            let valueLoss = critic ? String(format: "  value loss %.5f", point.statistics.valueLoss) : ""
-            progress.note(String(
-                format: "iteration %d/%d  %.0f sessions/s (update %.0f%%)  return %.4f  KL %.4f  clip %.3f  entropy %.3f",
-                point.iteration, point.iterations, point.stepsPerSecond, 100 * point.updateShare, point.meanReturn, point.statistics.approximateKL,
-                point.statistics.clipFraction, point.statistics.entropy) + valueLoss + String(format: "  ETA %.0f s", eta))
-        }
+        let run = runs[chosen]
+        let result = results[chosen]
+        let sessions = result.sessions
         var policy = result.policy
         let curve = result.curve
+        if restarts > 1 { policy.settings += [("restarts", Double(restarts)), ("restart_chosen", Double(chosen + 1))] }
         policy.header.provenance.sessions = sessions
         policy.header.provenance.trainedAt = PolicyProvenance.now()
         let text: String
@@ -642,12 +664,13 @@ struct TrainPolicyGradient: ParsableCommand {
             throw CLIError("\(out): cannot write the policy or its curve (\(error.localizedDescription))")
         }
         let last = curve.last?.meanReturn ?? 0
-        let thisRun = curve.suffix(curve.count - (checkpoint?.curve.count ?? 0))
-        let trainingSeconds = thisRun.reduce(0) { $0 + Double($1.steps) / max($1.stepsPerSecond, 1e-9) }
-        let trainingRate = trainingSeconds > 0 ? Double(thisRun.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
+        // Over every restart's iterations run by this invocation (not those of a checkpoint).
+        let trainingSeconds = results.reduce(0) { $0 + $1.seconds }
+        let trainingRate = trainingSeconds > 0 ? Double(results.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
         progress.finish(String(
-            format: "trained %@ for %d iterations on %d sessions, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
-            algo.rawValue, iterations, sessions, last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
+            format: "trained %@ for %d iterations on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
+            algo.rawValue, iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(results.reduce(0) { $0 + $1.sessions }) in all \(restarts))" : "",
+            last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
         if let averaging = run.averaging {
             progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(iterations)")
         }
@@ -657,12 +680,97 @@ struct TrainPolicyGradient: ParsableCommand {
                 + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
                 + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate))"
                 + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
+                + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1), \"restart_objectives\": [\(restartMeans.map(JSONNumber.json).joined(separator: ", "))]" : "")
                 + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")
-                + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(path))" : "") + "}")
+                + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(checkpointPath))" : "") + "}")
         } else {
-            print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(path)" : ""))
+            print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(checkpointPath)" + (restarts > 1 ? " and one per further restart" : "") : ""))
         }
     }
+
+    /// One restart's run: the run of `restart` 0 trains on the population's own luck, each
+    /// further one on luck of its own (``restartLuckSeed(seed:restart:)``), from the same warm start.
+    func makeRun(
+        restart: Int, model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
+        engagementWeight: Double, iterations: Int, episodes: Int, warmStart: WarmStart?, pricing: NetworkPricing?, averaging: WeightAveraging?
+    ) -> PolicyGradientRun {
+        var restartSetup = setup
+        restartSetup.luckSeed = Self.restartLuckSeed(seed: seed, restart: restart)
+        var run = PolicyGradientRun(
+            model: model, schema: schema, setup: restartSetup, configuration: configuration, engagementWeight: engagementWeight,
+            iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads, warmStart: warmStart, pricing: pricing)
+        run.averaging = averaging
+        return run
+    }
+
+    /// What one restart's training gave: its policy and curve, the sessions it trained on in
+    /// all, and the sessions and seconds of the iterations this invocation ran.
+    struct TrainedRestart {
+        let policy: NetworkPolicy
+        let curve: [PolicyGradientIteration]
+        let sessions: Int
+        let steps: Int
+        let seconds: Double
+    }
+
+    /// Trains `run` (from `resume` when given), with progress lines prefixed by `label` and
+    /// checkpoints at `checkpointPath`.
+    func train(
+        _ run: PolicyGradientRun, label: String, header: PolicyHeader, resume: PolicyGradientCheckpoint?, checkpointPath: String, progress: Progress
+    ) throws -> TrainedRestart {
+        let writeCheckpoint: (PolicyGradientCheckpoint) throws -> Void = { state in
+            do { try state.write(to: checkpointPath) } catch {
+                throw CLIError("\(checkpointPath): cannot write the checkpoint (\(error.localizedDescription))")
+            }
+        }
+        if let warmStart = run.warmStart, let teacher = warmStart.teacher, resume == nil {
+            let source = self.warmStart == "bandit" ? "" : " from \(self.warmStart)"
+            progress.note("\(label)cloning \(teacher.label)\(source) on \(warmStart.episodes) users")
+        }
+        // Paired rollouts need no critic, so there is no value loss to show.
+        let critic = run.configuration.pairedRollouts <= 1 && run.configuration.branching == nil
+        let cloned: (ImitationStatistics, Int) -> Void = { statistics, samples in
+            let valueLoss = critic ? String(format: ", value loss %.5f", statistics.valueLoss) : ""
+            progress.finish(label + String(
+                format: "warm start: %d sessions, agreement with the teacher %.3f, cross-entropy %.4f",
+                samples, statistics.agreement, statistics.crossEntropy) + valueLoss)
+        }
+        var sessions = resume?.curve.reduce(0) { $0 + $1.steps } ?? 0
+        var steps = 0
+        var seconds = 0.0
+        let result = try run.run(
+            header: header, resume: resume, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint, warmStarted: cloned
+        ) { point in
+            sessions += point.steps
+            steps += point.steps
+            seconds += Double(point.steps) / max(point.stepsPerSecond, 1e-9)
+            let eta = point.elapsedSeconds / Double(point.iteration) * Double(point.iterations - point.iteration)
+            let valueLoss = critic ? String(format: "  value loss %.5f", point.statistics.valueLoss) : ""
+            progress.note(label + String(
+                format: "iteration %d/%d  %.0f sessions/s (update %.0f%%)  return %.4f  KL %.4f  clip %.3f  entropy %.3f",
+                point.iteration, point.iterations, point.stepsPerSecond, 100 * point.updateShare, point.meanReturn, point.statistics.approximateKL,
+                point.statistics.clipFraction, point.statistics.entropy) + valueLoss + String(format: "  ETA %.0f s", eta))
+        }
+        return TrainedRestart(policy: result.policy, curve: result.curve, sessions: sessions, steps: steps, seconds: seconds)
+    }
+
+    /// Restart `restart`'s luck seed: the training seed for the first, so that a run with one
+    /// restart is the run it always was, and for the others a seed drawn from it that no
+    /// small `--seed` shares.
+    static func restartLuckSeed(seed: UInt64, restart: Int) -> UInt64 {
+        restart == 0 ? seed : CounterRandom(seed: seed, domain: 0x72737472).bits(UInt64(restart)) >> 11 | (UInt64(1) << 52) // "rstr"
+    }
+
+    /// Restart `restart`'s checkpoint next to `path`, the first restart's: `NAME.checkpoint`
+    /// for the first, `NAME.restart-N.checkpoint` for the N-th.
+    static func checkpointPath(restart: Int, of path: String) -> String {
+        guard restart > 0 else { return path }
+        let stem = path.hasSuffix(".checkpoint") ? String(path.dropLast(".checkpoint".count)) : path
+        return stem + ".restart-\(restart + 1).checkpoint"
+    }
+
+    /// The held-out population restarts are chosen on has this many times `--users` users.
+    static let selectionUsersScale = 2
 }
 
 /// `--algo` of `train pg`.

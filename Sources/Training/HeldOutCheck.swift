@@ -12,13 +12,35 @@ package struct HeldOutCheck: Sendable {
     package let setup: SimulationSetup
     package let threads: Int
 
-    /// Held-out users for a run trained on `training` with `seed`: the same number and days,
-    /// a population and luck no training user and no small `--seed` shares.
-    package init(config: EnvironmentConfig, engagementWeight: Double, training: SimulationSetup, seed: UInt64, threads: Int) {
+    /// Which held-out population: the final check's, or the one restarts are chosen on (so
+    /// that the check that reports on the chosen run is not the one it was chosen on).
+    package enum Population: UInt64, Sendable {
+        case check = 0x68656C64 // "held"
+        case selection = 0x73656C65 // "sele"
+    }
+
+    /// Held-out users for a run trained on `training` with `seed`: the same days, `users`
+    /// users (default the training's number), a population and luck no training user and
+    /// no small `--seed` shares, one per ``Population``.
+    package init(
+        config: EnvironmentConfig, engagementWeight: Double, training: SimulationSetup, seed: UInt64, threads: Int,
+        population: Population = .check, users: Int? = nil
+    ) {
         model = EnvironmentModel(config: config.realizedObjective(engagementWeight: engagementWeight))
-        let heldOutSeed = CounterRandom(seed: seed, domain: 0x68656C64).bits(0) | (UInt64(1) << 63) // "held"
-        setup = SimulationSetup(users: training.users, days: training.days, seed: heldOutSeed)
+        let heldOutSeed = CounterRandom(seed: seed, domain: population.rawValue).bits(0) | (UInt64(1) << 63)
+        setup = SimulationSetup(users: users ?? training.users, days: training.days, seed: heldOutSeed)
         self.threads = threads
+    }
+
+    /// The index of the policy with the highest mean objective on these users (the first
+    /// among equals) and every policy's mean, in order.
+    package func best(of policies: [any DecisionPolicy], catalog: PlanCatalog) throws -> (index: Int, means: [Double]) {
+        let means = try policies.map { policy in
+            let objectives = try objectives(policy, catalog: catalog)
+            return objectives.reduce(0, +) / Double(max(1, objectives.count))
+        }
+        let index = means.indices.max { means[$0] < means[$1] } ?? 0 // max(by:) keeps the first of equals
+        return (index, means)
     }
 
     /// Each user's realized objective under `policy`, greedy, in user order.

@@ -233,6 +233,7 @@ struct CommandLineTests {
                     "branches by default, at their learning rate: \(settings)")
             #expect(settings["paired_rollouts"] == nil)
             #expect(settings["average_from"] == 2 && settings["averaged_iterations"] == 1, "the second half averaged: \(settings)")
+            #expect(settings["restarts"] == 3 && (1...3).contains(settings["restart_chosen"] ?? 0), "three restarts by default: \(settings)")
             let provenance = try #require(policy["provenance"] as? [String: Any])
             #expect((provenance["env_fingerprint"] as? String)?.hasPrefix("fnv1a64:") == true && (provenance["sessions"] as? Int ?? 0) > 0)
             networks.append(try #require(policy["network"] as? NSDictionary))
@@ -248,6 +249,43 @@ struct CommandLineTests {
             try simulate.run()
         }
         #expect(networks[0] == networks[1], "the network depends on the seed, not on --threads")
+    }
+
+    @Test("train pg --restarts writes the restart that earns most on held-out users; --resume with or without a further restart's checkpoint gives the uninterrupted run's network")
+    func trainPolicyGradientRestarts() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-restarts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func train(_ name: String, iterations: Int, resume: String? = nil) async throws -> (policy: [String: Any], output: [String: Any]) {
+            let out = folder.appendingPathComponent("\(name).json").path
+            let run = try await runAdloadCapturing([
+                "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "5", "--iterations", "\(iterations)",
+                "--episodes", "8", "--threads", "2", "--restarts", "2", "--average-from", "1", "--checkpoint-every", "1", "--quiet", "--json", "--out", out,
+            ] + (resume.map { ["--resume", $0] } ?? []))
+            try #require(run.status == 0, "\(run.error)")
+            let output = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+            return (policy, output)
+        }
+        let whole = try await train("whole", iterations: 2)
+        let settings = try #require(whole.policy["hyperparameters"] as? [String: Double])
+        let objectives = try #require(whole.output["restart_objectives"] as? [Double])
+        let chosen = try #require(whole.output["restart_chosen"] as? Int)
+        #expect(settings["restarts"] == 2 && settings["restart_chosen"] == Double(chosen))
+        #expect(objectives.count == 2 && objectives[chosen - 1] == objectives.max(), "the restart with the highest objective: \(objectives)")
+        #expect(objectives[0] != objectives[1], "the restarts train on luck of their own")
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("whole.restart-2.checkpoint").path))
+
+        _ = try await train("part", iterations: 1)
+        let resumed = try await train("part", iterations: 2, resume: folder.appendingPathComponent("part.checkpoint").path)
+        #expect((resumed.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary))
+        #expect(resumed.output["restart_objectives"] as? [Double] == objectives)
+
+        _ = try await train("lost", iterations: 1)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("lost.restart-2.checkpoint"))
+        let restarted = try await train("lost", iterations: 2, resume: folder.appendingPathComponent("lost.checkpoint").path)
+        #expect((restarted.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary),
+                "a restart without a checkpoint starts afresh from the same warm start")
     }
 
     @Test("train pg --priced writes a priced policy (an organic item worth the revenue per item when the environment has no engagement weight); --resume gives the uninterrupted run's network")

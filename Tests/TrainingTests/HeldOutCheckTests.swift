@@ -33,9 +33,7 @@ struct HeldOutCheckTests {
     @Test("a policy against itself is at exactly 1 with no width; the ratio is of the held-out means")
     func selfComparison() throws {
         let config = try defaultEnvironment()
-        let header = PolicyGradientCheckpointTests.header(config)
-        let first = try PolicyGradientCheckpointTests.makeRun(config: config, iterations: 1, threads: 1).run(header: header).policy
-        let second = try PolicyGradientCheckpointTests.makeRun(config: config, iterations: 3, threads: 1).run(header: header).policy
+        let (first, second) = try Self.twoPolicies(config)
         let check = HeldOutCheck(config: config, engagementWeight: 0, training: SimulationSetup(users: 40, days: 6, seed: 21), seed: 21, threads: 2)
         let same = try #require(try check.compare(first, with: first, catalog: config.planCatalog()))
         #expect(same.ratio == 1 && same.standardError == 0 && same.count == 40)
@@ -43,5 +41,37 @@ struct HeldOutCheckTests {
         let firstScores = try check.objectives(first, catalog: config.planCatalog())
         let secondScores = try check.objectives(second, catalog: config.planCatalog())
         #expect(abs(ratio.ratio - secondScores.reduce(0, +) / firstScores.reduce(0, +)) < 1e-12)
+    }
+
+    @Test("restarts are chosen on a population of their own, as many users as asked, and the policy with the highest mean wins")
+    func selection() throws {
+        let config = try defaultEnvironment()
+        let (first, second) = try Self.twoPolicies(config)
+        let training = SimulationSetup(users: 20, days: 6, seed: 21)
+        let check = HeldOutCheck(config: config, engagementWeight: 0, training: training, seed: 21, threads: 2)
+        let selection = HeldOutCheck(
+            config: config, engagementWeight: 0, training: training, seed: 21, threads: 2, population: .selection, users: 40)
+        #expect(selection.setup.users == 40 && selection.setup.days == 6)
+        #expect(selection.setup.populationSeed != check.setup.populationSeed && selection.setup.populationSeed != training.populationSeed)
+        let catalog = config.planCatalog()
+        let means = try [first, second].map { policy in
+            let scores = try selection.objectives(policy, catalog: catalog)
+            return scores.reduce(0, +) / Double(scores.count)
+        }
+        #expect(means[0] != means[1])
+        let best = try selection.best(of: [first, second], catalog: catalog)
+        #expect(best.means == means && best.index == (means[1] > means[0] ? 1 : 0))
+        let reversed = try selection.best(of: [second, first], catalog: catalog)
+        #expect(reversed.index == 1 - best.index, "the same policy wins in either order")
+        #expect(try selection.best(of: [first, first], catalog: catalog).index == 0, "the first of equals")
+    }
+
+    /// Two policies of the same small run, after 1 and after 3 iterations.
+    static func twoPolicies(_ config: EnvironmentConfig) throws -> (NetworkPolicy, NetworkPolicy) {
+        let header = PolicyGradientCheckpointTests.header(config)
+        return (
+            try PolicyGradientCheckpointTests.makeRun(config: config, iterations: 1, threads: 1).run(header: header).policy,
+            try PolicyGradientCheckpointTests.makeRun(config: config, iterations: 3, threads: 1).run(header: header).policy
+        )
     }
 }
