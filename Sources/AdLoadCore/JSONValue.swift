@@ -347,9 +347,9 @@ package struct ConfigReader: Sendable {
         return result
     }
 
-    /// A nested object allowing exactly `keys`.
-    package func object(_ name: String, keys: [String]) throws(ConfigError) -> ConfigReader {
-        try ConfigReader(file: file, path: key(name), value: try raw(name), keys: keys)
+    /// A nested object with every one of `keys` and any of `optionalKeys`, and no other key.
+    package func object(_ name: String, keys: [String], optionalKeys: [String] = []) throws(ConfigError) -> ConfigReader {
+        try ConfigReader(file: file, path: key(name), value: try raw(name), keys: keys, optionalKeys: optionalKeys)
     }
 
     /// A nested object whose keys are names chosen by the file (regions, devices); each

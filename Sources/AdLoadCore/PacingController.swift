@@ -87,8 +87,9 @@ package struct PacingState: Sendable, Equatable {
 /// - organic items: (floor − items / sessions) / floor.
 ///
 /// price = clamp(default + K_p · e + I, 0, max), with I += K_i · e · Δ (Δ: days since the last
-/// update). Anti-windup by conditional integration: I does not move while the price sits at
-/// a bound and the error pushes it further out. A constraint without a target keeps its
+/// update), and at the day's close also I += K_d · e with the whole day's error. Anti-windup
+/// by conditional integration: I does not move while the price sits at a bound and the
+/// error pushes it further out. A constraint without a target keeps its
 /// default price and a zero integral.
 package struct PacingController: Sendable, Equatable {
     package let gains: PacingGains
@@ -108,9 +109,11 @@ package struct PacingController: Sendable, Equatable {
     ///   - revenueShare: the share of today's expected revenue already earned (`nil`: `dayShare`).
     ///   - impressionShare: the share of today's expected impressions already shown (`nil`: `dayShare`).
     ///   - elapsedDays: time since the previous update, in days.
+    ///   - closesDay: the counters are the whole day's (its last update): the integral also
+    ///     moves by the day-end gain times the day's error.
     package func update(
         _ state: PacingState, counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, dayShare: Double,
-        revenueShare: Double? = nil, impressionShare: Double? = nil, elapsedDays: Double
+        revenueShare: Double? = nil, impressionShare: Double? = nil, elapsedDays: Double, closesDay: Bool = false
     ) -> PacingState {
         guard dayShare >= gains.minimumDayShare, dayShare > 0 else { return state }
         var next = state
@@ -127,7 +130,7 @@ package struct PacingController: Sendable, Equatable {
             case .noData:
                 prices[index] = current[index]
             case let .error(error):
-                let integral = state.integrals[index] + gains.integral * error * elapsedDays
+                let integral = state.integrals[index] + gains.integral * error * elapsedDays + (closesDay ? gains.dayEndIntegral * error : 0)
                 let unclamped = bases[index] + gains.proportional * error + integral
                 let pushesOut = (unclamped > gains.maxPrice && error > 0) || (unclamped < 0 && error < 0)
                 let kept = pushesOut ? state.integrals[index] : integral

@@ -73,6 +73,10 @@ package struct PacingGains: Sendable, Equatable {
     package var proportional: Double
     /// Price change per unit of relative error held for one day.
     package var integral: Double
+    /// Integral change per unit of a whole day's relative error, once at the day's close (0:
+    /// none). The hourly integral settles where the day's hourly errors average 0, which need
+    /// not be where the day's total meets its target; this term acts on the total itself.
+    package var dayEndIntegral: Double
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
     package var maxPrice: Double
@@ -85,9 +89,12 @@ package struct PacingGains: Sendable, Equatable {
     /// The documented defaults (env/targets/README.md).
     package static let standard = PacingGains(proportional: 2, integral: 5, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02)
 
-    package init(proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double) {
+    package init(
+        proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0
+    ) {
         self.proportional = proportional
         self.integral = integral
+        self.dayEndIntegral = dayEndIntegral
         self.maxPrice = maxPrice
         self.intervalMinutes = intervalMinutes
         self.minimumDayShare = minimumDayShare
@@ -139,13 +146,16 @@ package struct RevenueTargets: Sendable, Equatable {
 
     package static func parse(_ data: Data, file: String) throws(ConfigError) -> RevenueTargets {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
-        let pacing = try top.object("pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"])
+        let pacing = try top.object(
+            "pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"],
+            optionalKeys: ["day_end_integral_gain"])
         let gains = PacingGains(
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
             maxPrice: try pacing.number("max_price", in: 0.001...1e6),
             intervalMinutes: try Self.intervalMinutes(pacing),
-            minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5))
+            minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5),
+            dayEndIntegral: pacing.has("day_end_integral_gain") ? try pacing.number("day_end_integral_gain", in: 0...1000) : 0)
         var regions: [(name: String, targets: RegionTargets)] = []
         for (name, reader) in try top.namedObjects("regions", keys: [
             "daily_revenue", "daily_impression_budget", "max_negative_rate", "min_organic_per_session",

@@ -140,7 +140,7 @@ package struct PacedSimulation: Sendable {
                     states[region] = controller.update(
                         states[region], counters: counters[region], targets: regionTargets[region], day: day + 1, activeUsers: expectedActive,
                         dayShare: share, revenueShare: profile?.revenue ?? evenShare, impressionShare: profile?.impressions ?? evenShare,
-                        elapsedDays: 1 / Double(perDay))
+                        elapsedDays: 1 / Double(perDay), closesDay: interval == perDay - 1)
                 }
             }
             for region in 0..<regionCount {

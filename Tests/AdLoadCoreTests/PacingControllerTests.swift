@@ -17,7 +17,7 @@ struct PacingControllerTests {
     /// As above, with revenue that depends on the day too (days from 1).
     func run(
         days: Int, targets: RegionTargets, gains: PacingGains = .standard,
-        revenue: (PacingPrices, Int) -> Double, impressions: (PacingPrices) -> Double
+        revenue: (PacingPrices, Int) -> Double, impressions: (PacingPrices) -> Double, hourWeights: [Double] = Array(repeating: 1, count: 24)
     ) -> (revenue: [Double], impressions: [Double], states: [PacingState]) {
         let controller = PacingController(gains: gains)
         var state = PacingState()
@@ -25,12 +25,12 @@ struct PacingControllerTests {
         for day in 1...days {
             var counters = PacingCounters()
             for hour in 0..<24 {
-                counters.revenue += revenue(state.prices, day) / 24
+                counters.revenue += revenue(state.prices, day) * hourWeights[hour] / 24
                 counters.impressions += impressions(state.prices) / 24
                 counters.sessions += 100
                 state = controller.update(
                     state, counters: counters, targets: targets, day: day, activeUsers: 1_000, dayShare: Double(hour + 1) / 24,
-                    elapsedDays: 1.0 / 24)
+                    elapsedDays: 1.0 / 24, closesDay: hour == 23)
             }
             dailyRevenue.append(counters.revenue)
             dailyImpressions.append(counters.impressions)
@@ -49,6 +49,33 @@ struct PacingControllerTests {
             #expect(abs(revenue / 110 - 1) <= 0.03, "day \(day + 1): revenue \(revenue) against the target 110")
         }
         #expect(result.states.last!.prices.revenue > 1, "the revenue price rose above its default")
+    }
+
+    @Test("when the day's revenue comes earlier than the controller expects, the hourly integral settles off target and the day-end integral on it")
+    func dayEndIntegral() {
+        // Three quarters of the day's revenue in its first half, while the shares expected
+        // are even: the hourly errors then average 0 away from the day's target.
+        let early = (0..<24).map { $0 < 12 ? 1.5 : 0.5 }
+        func days(_ gains: PacingGains) -> [Double] {
+            run(
+                days: 30, targets: RegionTargets(dailyRevenue: .perActiveUser(0.11)), gains: gains,
+                revenue: { prices, _ in 100 * (1 + 0.5 * log(prices.revenue)) }, impressions: { _ in 0 }, hourWeights: early
+            ).revenue.dropFirst(7).map { $0 / 110 }
+        }
+        let hourly = days(.standard)
+        #expect(hourly.contains { abs($0 - 1) > 0.03 }, "the hourly integral alone misses: \(hourly)")
+        var gains = PacingGains.standard
+        gains.integral = 0
+        gains.dayEndIntegral = 5
+        let dayEnd = days(gains)
+        #expect(dayEnd.allSatisfy { abs($0 - 1) <= 0.03 }, "the day-end integral meets the target from day 8: \(dayEnd)")
+        let controller = PacingController(gains: gains)
+        let counters = PacingCounters(revenue: 90, sessions: 100)
+        let targets = RegionTargets(dailyRevenue: .total(100))
+        let closing = controller.update(
+            PacingState(), counters: counters, targets: targets, day: 1, activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24, closesDay: true)
+        let open = controller.update(PacingState(), counters: counters, targets: targets, day: 1, activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24)
+        #expect(abs(closing.integrals[0] - 5 * 0.1) < 1e-12 && open.integrals[0] == 0, "K_d · e once, at the close only")
     }
 
     @Test("a revenue schedule 10% above revenue that grows 4-fold over the month is met within ±3% from day 8; a flat target at its mean is not")
@@ -194,6 +221,11 @@ struct PacingControllerTests {
         #expect(targets.targets(region: "eu") == RegionTargets(dailyImpressionBudget: 50_000, minOrganicPerSession: 40))
         #expect(targets.targets(region: "apac") == RegionTargets())
         #expect(targets.gains == PacingGains(proportional: 0.5, integral: 2, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02))
+        #expect(targets.gains.dayEndIntegral == 0, "no day-end integral unless the file sets one")
+        let dayEnd = try RevenueTargets.parse(
+            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"day_end_integral_gain\": 3}").utf8),
+            file: "t.json")
+        #expect(dayEnd.gains.dayEndIntegral == 3)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
@@ -211,6 +243,8 @@ struct PacingControllerTests {
         ("\"max_negative_rate\": 0.02", "\"max_negative_rate\": 2", "t.json: key 'regions.na.max_negative_rate' has value 2: out of range"),
         ("\"total\": null", "\"total\": 5", "t.json: key 'regions.na.daily_revenue' must set exactly one of per_active_user and total"),
         ("\"interval_minutes\": 60,", "", "t.json: key 'pacing.interval_minutes' is missing"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"day_end_integral_gain\": -1}",
+         "t.json: key 'pacing.day_end_integral_gain' has value -1"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),

@@ -56,6 +56,9 @@ struct StoreFixture {
         var options = options
         options.keyPrefix = prefixed || server.isExternal ? keys("") : ""
         options.readTimeout = .seconds(2)
+        // The default 1 s write deadline is a service's; a test that writes for 1,000
+        // concurrent users on a loaded 2-core machine met it only most of the time.
+        options.writeTimeout = .seconds(5)
         store = RedisLiveStore(configuration: .init(address: server.address), options: options)
     }
 

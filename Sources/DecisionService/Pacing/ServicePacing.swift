@@ -192,7 +192,7 @@ package final class ServicePacing: Service, Sendable {
             guard total.sessions > 0 else { return state }
             return controller.update(
                 state, counters: total, targets: targets, day: day - 1, activeUsers: yesterday.activeUsers, dayShare: 1, revenueShare: 1,
-                impressionShare: 1, elapsedDays: elapsed)
+                impressionShare: 1, elapsedDays: elapsed, closesDay: true)
         }
         let today = try await store.pacingDay(region: region, day: day, activeThrough: interval * slotsPerInterval)
         let yesterday = try await store.pacingDay(region: region, day: day - 1, activeThrough: nil)
