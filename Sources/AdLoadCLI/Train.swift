@@ -332,7 +332,7 @@ struct TrainPolicyGradient: ParsableCommand {
     var json = false
 
     /// The default number of restarts with branches: one run in three ended below its
-    /// teacher on tuning seed 5 (docs/policy-gradient.md, "Restarts").
+    /// teacher on tuning seed 5 (docs/policy-gradient.md, "Restarts chosen on held-out users").
     static let defaultRestarts = 3
     /// The default branching: chosen on tuning seeds 5, 2 and 3 (docs/policy-gradient.md).
     static let defaultBranches = "16x4"
@@ -572,11 +572,13 @@ struct TrainPolicyGradient: ParsableCommand {
         let restarts = resolvedRestarts(config.training)
         // Checkpoints to go on from, one per restart (`nil`: that restart starts afresh).
         var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: restarts)
-        let shapeRun = makeRun(
-            restart: 0, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
-            iterations: iterations, episodes: episodes, warmStart: nil, pricing: pricing, averaging: averaging)
+        var runs = (0..<restarts).map { restart in
+            makeRun(
+                restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
+                iterations: iterations, episodes: episodes, pricing: pricing, averaging: averaging)
+        }
         if let resume {
-            let shape = shapeRun.shape
+            let shape = runs[0].shape
             for restart in 0..<restarts {
                 let path = Self.checkpointPath(restart: restart, of: resume)
                 guard restart == 0 || FileManager.default.fileExists(atPath: path) else { continue }
@@ -591,11 +593,7 @@ struct TrainPolicyGradient: ParsableCommand {
         let warmStart = try loadWarmStart(
             model: model, schema: schema, engagementWeight: weight, resuming: checkpoints.allSatisfy { $0 != nil },
             provenance: provisional, progress: progress)
-        let runs = (0..<restarts).map { restart in
-            makeRun(
-                restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
-                iterations: iterations, episodes: episodes, warmStart: warmStart, pricing: pricing, averaging: averaging)
-        }
+        for index in runs.indices { runs[index].warmStart = warmStart }
         if let resume {
             for (restart, checkpoint) in checkpoints.enumerated() {
                 guard let checkpoint else { continue }
@@ -688,17 +686,18 @@ struct TrainPolicyGradient: ParsableCommand {
         }
     }
 
-    /// One restart's run: the run of `restart` 0 trains on the population's own luck, each
-    /// further one on luck of its own (``restartLuckSeed(seed:restart:)``), from the same warm start.
+    /// One restart's run, without its warm start (every restart gets the same one): the run
+    /// of `restart` 0 trains on the population's own luck, each further one on luck of its
+    /// own (``restartLuckSeed(seed:restart:)``).
     func makeRun(
         restart: Int, model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
-        engagementWeight: Double, iterations: Int, episodes: Int, warmStart: WarmStart?, pricing: NetworkPricing?, averaging: WeightAveraging?
+        engagementWeight: Double, iterations: Int, episodes: Int, pricing: NetworkPricing?, averaging: WeightAveraging?
     ) -> PolicyGradientRun {
         var restartSetup = setup
         restartSetup.luckSeed = Self.restartLuckSeed(seed: seed, restart: restart)
         var run = PolicyGradientRun(
             model: model, schema: schema, setup: restartSetup, configuration: configuration, engagementWeight: engagementWeight,
-            iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads, warmStart: warmStart, pricing: pricing)
+            iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads, pricing: pricing)
         run.averaging = averaging
         return run
     }

@@ -79,11 +79,11 @@ enum Fixture {
         return logger
     }
 
-    /// Store options for these tests: 2 s for reads and writes, not the 100 ms read default.
+    /// Store options for these tests: 5 s for reads and writes, not the 100 ms read default.
     /// The suites run beside the CPU-heavy training tests on 2 cores, where a test's own read
-    /// was seen to time out; the service's decide path keeps its 200 ms budget (below), so
-    /// fallbacks are checked as before.
-    static let storeOptions = RedisLiveStore.Options(readTimeout: .seconds(2), writeTimeout: .seconds(2))
+    /// was seen to time out (and, on 2026-12-06, a call of the learning loop at 2 s); the
+    /// service's decide path keeps its 200 ms budget (below), so fallbacks are checked as before.
+    static let storeOptions = RedisLiveStore.Options(readTimeout: .seconds(5), writeTimeout: .seconds(5))
 
     static func server(store: RedisLiveStore, adminToken: String? = nil) async throws -> DecisionServer {
         let policy = try policy()
