@@ -1,6 +1,7 @@
 import AdLoadCore
 import ArgumentParser
 import Foundation
+import LinearAlgebra
 import Policies
 import PolicyGradient
 import Simulation
@@ -616,7 +617,11 @@ struct TrainPolicyGradient: ParsableCommand {
         let simulator = SimulationRunner(model: model, threads: simulation.threads)
         let yardstick = SimulationSetup(users: min(simulation.users, 400), days: simulation.days, seed: seed)
         let simulatorRate = try (0..<3).map { _ in try simulator.run(CadencePolicy.fixed(every: 12), setup: yardstick).sessionsPerSecond }.max() ?? 0
-        progress.finish(String(format: "the simulator alone: %.0f sessions/s on %d threads", simulatorRate, simulation.threads))
+        // The kernels OpenBLAS picked for this CPU set the update's speed (on a CPU it does not
+        // recognize it falls back to Prescott's SSE3 kernels: docs/policy-gradient.md).
+        let blasCore = openBLASCoreName()
+        progress.finish(String(
+            format: "the simulator alone: %.0f sessions/s on %d threads (OpenBLAS kernels: %@)", simulatorRate, simulation.threads, blasCore))
         let header = PolicyHeader(
             schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
         var results: [TrainedRestart] = []
@@ -676,7 +681,8 @@ struct TrainPolicyGradient: ParsableCommand {
         if json {
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
                 + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
-                + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate))"
+                + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate)), "
+                + "\"openblas_core\": \(JSONValue.quoted(blasCore))"
                 + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
                 + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1), \"restart_objectives\": [\(restartMeans.map(JSONNumber.json).joined(separator: ", "))]" : "")
                 + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")

@@ -90,6 +90,23 @@ package struct RolloutBatch: Sendable {
 
     package var count: Int { actions.count }
 
+    /// The batches one after another, each array allocated once at its final size.
+    package static func merging(_ batches: [RolloutBatch]) -> RolloutBatch {
+        var all = RolloutBatch()
+        func reserve<Element>(_ array: WritableKeyPath<RolloutBatch, [Element]>) {
+            all[keyPath: array].reserveCapacity(batches.reduce(0) { $0 + $1[keyPath: array].count })
+        }
+        reserve(\.observations)
+        reserve(\.masks)
+        for key in [\RolloutBatch.actions, \.episodeGroups] { reserve(key) }
+        for key in [\RolloutBatch.probabilities, \.rewards, \.discounts, \.values, \.bootstrapValues, \.episodeReturns, \.times, \.advantages] {
+            reserve(key)
+        }
+        for key in [\RolloutBatch.episodeEnds, \.terminals] { reserve(key) }
+        for batch in batches { all.append(batch) }
+        return all
+    }
+
     /// Appends `other` after this batch.
     package mutating func append(_ other: RolloutBatch) {
         observations += other.observations

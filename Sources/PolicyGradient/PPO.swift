@@ -453,6 +453,11 @@ package struct PolicyGradientTrainer: Sendable {
     /// minibatches shuffled with `random`. Each minibatch's gradient is the sum of
     /// ``updateBlocks`` block gradients, computed on up to `threads` threads; the result is the
     /// same whatever `threads` is.
+    ///
+    /// The threads live for the whole update and meet at a spinning barrier twice per
+    /// minibatch (after the blocks, after the step): a minibatch is a few hundred
+    /// microseconds of work, and forking and joining a dispatch pool for each one left a
+    /// third of the second core idle (docs/policy-gradient.md, training speed).
     package mutating func update(_ batch: RolloutBatch, random: CounterRandom, threads: Int = 1) -> UpdateStatistics {
         let ppo = configuration.algorithm == .ppo
         let measured = !batch.advantages.isEmpty
@@ -466,46 +471,81 @@ package struct PolicyGradientTrainer: Sendable {
         let variance = rawAdvantages.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rawAdvantages.count))
         let advantages = rawAdvantages.map { ($0 - mean) / (variance.squareRoot() + 1e-8) }
         let n = batch.count
+        guard n > 0 else { return UpdateStatistics() }
         let epochs = ppo ? configuration.epochs : 1
         let size = ppo ? min(configuration.minibatchSize, n) : n
-        var statistics = UpdateStatistics()
+        // Every epoch's minibatches, each cut into its blocks, in the order they are applied.
+        var cut: [(epoch: Int, blocks: [ArraySlice<Int>])] = []
         var order = Array(0..<n)
-        let blockCount = Self.updateBlocks
-        let workers = max(1, min(threads, blockCount))
         for epoch in 0..<epochs {
             Self.shuffle(&order, random: random.child(UInt64(epoch)))
-            var epochStatistics = UpdateStatistics()
             for start in stride(from: 0, to: n, by: size) {
                 let members = Array(order[start..<min(n, start + size)])
                 let m = members.count
-                let blockSize = (m + blockCount - 1) / blockCount
-                let blocks = stride(from: 0, to: m, by: blockSize).map { members[$0..<min(m, $0 + blockSize)] }
-                let partials = Mutex<[BlockGradients?]>(Array(repeating: nil, count: blocks.count))
-                let trainer = self
-                let scale = 1 / Double(m), share = 1 / Double(n)
-                let work: @Sendable (Int) -> Void = { worker in
-                    for block in stride(from: worker, to: blocks.count, by: workers) {
-                        let result = trainer.blockGradients(
-                            blocks[block], batch: batch, advantages: advantages, returns: returns, scale: scale, share: share, ppo: ppo,
-                            critic: critic)
-                        partials.withLock { $0[block] = result }
+                let blockSize = (m + Self.updateBlocks - 1) / Self.updateBlocks
+                cut.append((epoch, stride(from: 0, to: m, by: blockSize).map { members[$0..<min(m, $0 + blockSize)] }))
+            }
+        }
+        let minibatches = cut
+        let workers = max(1, min(threads, Self.updateBlocks))
+        let shared = Mutex(self)
+        let partials = Mutex<[BlockGradients?]>(Array(repeating: nil, count: Self.updateBlocks))
+        let epochStatistics = Mutex<[UpdateStatistics]>(Array(repeating: UpdateStatistics(), count: epochs))
+        let barrier = SpinBarrier(parties: workers)
+        let share = 1 / Double(n)
+        let work: @Sendable (Int) -> Void = { worker in
+            for minibatch in minibatches {
+                let blocks = minibatch.blocks
+                let trainer = shared.withLock { $0 }
+                let scale = 1 / Double(blocks.reduce(0) { $0 + $1.count })
+                for block in stride(from: worker, to: blocks.count, by: workers) {
+                    let result = trainer.blockGradients(
+                        blocks[block], batch: batch, advantages: advantages, returns: returns, scale: scale, share: share, ppo: ppo,
+                        critic: critic)
+                    partials.withLock { $0[block] = result }
+                }
+                barrier.arriveAndWait()
+                if worker == 0 {
+                    let results = partials.withLock { $0 }[..<blocks.count].compactMap { $0 }
+                    if var total = results.first {
+                        for partial in results.dropFirst() { total.add(partial) }
+                        epochStatistics.withLock { $0[minibatch.epoch].add(total.statistics) }
+                        shared.withLock { $0.step(&total, critic: critic) }
                     }
                 }
-                if workers == 1 {
-                    work(0)
-                } else {
-                    DispatchQueue.concurrentPerform(iterations: workers, execute: work)
-                }
-                let results = partials.withLock { $0 }.compactMap { $0 }
-                guard var total = results.first else { continue }
-                for partial in results.dropFirst() { total.add(partial) }
-                epochStatistics.add(total.statistics)
-                policyOptimizer.update(&model.policy, gradients: &total.policy)
-                if critic { valueOptimizer.update(&model.value, gradients: &total.value) }
+                barrier.arriveAndWait()
             }
-            statistics = epochStatistics
         }
-        return statistics
+        Self.run(workers: workers, work)
+        self = shared.withLock { $0 }
+        return epochStatistics.withLock { $0[epochs - 1] }
+    }
+
+    /// Runs `work(0)` on this thread and `work(1)` … `work(workers − 1)` on threads of their
+    /// own, and returns when all have. Dedicated threads, not a dispatch pool: the workers wait
+    /// for each other at a barrier, so they must all run at once, and a pool may run them
+    /// one after another (for instance when called from one of its own workers).
+    static func run(workers: Int, _ work: @escaping @Sendable (Int) -> Void) {
+        guard workers > 1 else { return work(0) }
+        let finished = DispatchSemaphore(value: 0)
+        for worker in 1..<workers {
+            let thread = Thread {
+                work(worker)
+                finished.signal()
+            }
+            thread.start()
+        }
+        work(0)
+        for _ in 1..<workers { finished.wait() }
+    }
+
+    /// One optimizer step with a minibatch's summed gradients (the value network's only
+    /// with the critic).
+    mutating func step(_ gradients: inout BlockGradients, critic: Bool) {
+        policyOptimizer.update(&model.policy, gradients: &gradients.policy)
+        if critic, var value = gradients.value {
+            valueOptimizer.update(&model.value, gradients: &value)
+        }
     }
 
     /// Fisher–Yates with counter-based draws: the same stream gives the same minibatches.
@@ -577,25 +617,57 @@ package struct PolicyGradientTrainer: Sendable {
             statistics.approximateKL += ((result.ratio - 1) - log(result.ratio)) * share
             statistics.clipFraction += (abs(result.ratio - 1) > configuration.clip ? 1 : 0) * share
         }
-        var gradients = BlockGradients(policy: MLP.Gradients(zeroFor: model.policy), value: MLP.Gradients(zeroFor: model.value), statistics: statistics)
+        var gradients = BlockGradients(policy: MLP.Gradients(zeroFor: model.policy), value: nil, statistics: statistics)
         model.policy.backward(Matrix(rows: m, columns: actionCount, elements: logitGradients), cache: policyCache, gradients: &gradients.policy)
         if let valueCache {
-            model.value.backward(Matrix(rows: m, columns: 1, elements: valueOutputGradients), cache: valueCache, gradients: &gradients.value)
+            var value = MLP.Gradients(zeroFor: model.value)
+            model.value.backward(Matrix(rows: m, columns: 1, elements: valueOutputGradients), cache: valueCache, gradients: &value)
+            gradients.value = value
         }
         return gradients
+    }
+}
+
+/// A barrier for a fixed number of threads that waits by spinning (and yielding the core
+/// after a while): the update's workers meet twice per minibatch, microseconds apart, where
+/// sleeping and waking a thread would cost more than the wait.
+final class SpinBarrier: Sendable {
+    private let parties: Int
+    private let arrived = Atomic<Int>(0)
+    private let generation = Atomic<Int>(0)
+
+    init(parties: Int) {
+        self.parties = parties
+    }
+
+    /// Returns once all `parties` threads have called it (for this round).
+    func arriveAndWait() {
+        guard parties > 1 else { return }
+        let round = generation.load(ordering: .acquiring)
+        if arrived.add(1, ordering: .acquiringAndReleasing).newValue == parties {
+            arrived.store(0, ordering: .relaxed)
+            generation.add(1, ordering: .releasing)
+            return
+        }
+        var spins = 0
+        while generation.load(ordering: .acquiring) == round {
+            spins += 1
+            if spins > 2_000 { sched_yield() }
+        }
     }
 }
 
 /// One minibatch block's gradients of both networks and its part of the statistics.
 struct BlockGradients: Sendable {
     var policy: MLP.Gradients
-    var value: MLP.Gradients
+    /// `nil` when the value network is not trained (paired or measured advantages).
+    var value: MLP.Gradients?
     var statistics: UpdateStatistics
 
     /// Adds `other` component by component.
     mutating func add(_ other: BlockGradients) {
         policy.add(other.policy)
-        value.add(other.value)
+        if let addend = other.value { value?.add(addend) }
         statistics.add(other.statistics)
     }
 }

@@ -233,11 +233,7 @@ package struct PolicyGradientRun: Sendable {
                 results.withLock { $0[index] = batch }
             }
         }
-        return results.withLock { batches in
-            var all = RolloutBatch()
-            for batch in batches { if let batch { all.append(batch) } }
-            return all
-        }
+        return RolloutBatch.merging(results.withLock { $0 }.compactMap { $0 })
     }
 
     /// The teacher's rollout over the first `count` users, in parallel, merged in user order.

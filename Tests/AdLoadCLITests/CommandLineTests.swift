@@ -274,6 +274,8 @@ struct CommandLineTests {
         #expect(settings["restarts"] == 2 && settings["restart_chosen"] == Double(chosen))
         #expect(objectives.count == 2 && objectives[chosen - 1] == objectives.max(), "the restart with the highest objective: \(objectives)")
         #expect(objectives[0] != objectives[1], "the restarts train on luck of their own")
+        let core = try #require(whole.output["openblas_core"] as? String, "the JSON names OpenBLAS's kernels: \(whole.output)")
+        #expect(!core.isEmpty && core != "unknown")
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("whole.restart-2.checkpoint").path))
 
         _ = try await train("part", iterations: 1)

@@ -337,4 +337,37 @@ struct PolicyGradientTests {
         let b = train(.ppo, iterations: 3, seed: 8)
         #expect(a.patience == b.patience)
     }
+
+    @Test("an update gives the same networks and statistics on 1, 2, 3 or 4 threads, with and without a critic",
+          arguments: [1, 3])
+    func updateIgnoresThreads(pairs: Int) {
+        var configuration = PolicyGradientConfiguration()
+        configuration.epochs = 3
+        configuration.minibatchSize = 13  // the last minibatch of each epoch is ragged
+        configuration.pairedRollouts = pairs
+        let trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 4)
+        var problem = TemptationProblem()
+        let random = CounterRandom(seed: 4, domain: 98)
+        var batch = RolloutBatch()
+        for episode in 0..<6 {
+            for replica in 0..<pairs {
+                var run = trainer.collect(&problem, episodes: episode..<(episode + 1), random: random.child(UInt64(replica)))
+                if pairs > 1 { run.episodeGroups = Array(repeating: episode, count: run.episodeReturns.count) }
+                batch.append(run)
+            }
+        }
+        #expect(batch.count % configuration.minibatchSize != 0)
+        var results: [(model: ActorCritic, statistics: UpdateStatistics)] = []
+        for threads in 1...4 {
+            var copy = trainer
+            let statistics = copy.update(batch, random: random.child(100), threads: threads)
+            results.append((copy.model, statistics))
+        }
+        #expect(results[0].model != trainer.model)
+        for result in results.dropFirst() {
+            #expect(result.model == results[0].model)
+            #expect(result.statistics.policyLoss == results[0].statistics.policyLoss)
+            #expect(result.statistics.approximateKL == results[0].statistics.approximateKL)
+        }
+    }
 }
