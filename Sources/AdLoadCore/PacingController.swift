@@ -86,6 +86,9 @@ package struct PacingState: Sendable, Equatable {
 /// - negative rate: (negatives / impressions − ceiling) / ceiling;
 /// - organic items: (floor − items / sessions) / floor.
 ///
+/// With a safety margin m (``PacingGains/safetyMargin``) the target counts as target · (1 + m)
+/// and the budget as budget · (1 − m).
+///
 /// price = clamp(default + K_p · e + I, 0, max), with I += K_i · e · Δ (Δ: days since the last
 /// update), and at the day's close also I += K_d · e with the whole day's error. Anti-windup
 /// by conditional integration: I does not move while the price sits at a bound and the
@@ -121,7 +124,8 @@ package struct PacingController: Sendable, Equatable {
         let current = [state.prices.revenue, state.prices.impressions, state.prices.negatives, state.prices.organic]
         let defaults = PacingPrices.defaults
         let bases = [defaults.revenue, defaults.impressions, defaults.negatives, defaults.organic]
-        let errors = Self.errors(counters: counters, targets: targets, day: day, activeUsers: activeUsers, shares: shares)
+        let errors = Self.errors(
+            counters: counters, targets: targets, day: day, activeUsers: activeUsers, shares: shares, margin: gains.safetyMargin)
         var prices = bases
         for index in 0..<4 {
             switch errors[index] {
@@ -153,18 +157,19 @@ package struct PacingController: Sendable, Equatable {
 
     /// The relative errors of the four constraints, in price order.
     static func errors(
-        counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, shares: (revenue: Double, impressions: Double)
+        counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, shares: (revenue: Double, impressions: Double),
+        margin: Double = 0
     ) -> [ConstraintError] {
         func relative(_ numerator: Double, over denominator: Double) -> ConstraintError {
             denominator > 0 && numerator.isFinite ? .error(numerator / denominator) : .noData
         }
         var errors: [ConstraintError] = [.unset, .unset, .unset, .unset]
         if let target = targets.dailyRevenue {
-            let expected = target.amount(activeUsers: activeUsers, day: day) * shares.revenue
+            let expected = target.amount(activeUsers: activeUsers, day: day) * (1 + margin) * shares.revenue
             errors[0] = relative(expected - counters.revenue, over: expected)
         }
         if let budget = targets.dailyImpressionBudget {
-            let expected = budget.on(day: day) * shares.impressions
+            let expected = budget.on(day: day) * (1 - margin) * shares.impressions
             errors[1] = relative(counters.impressions - expected, over: expected)
         }
         if let ceiling = targets.maxNegativeRate {

@@ -77,6 +77,11 @@ package struct PacingGains: Sendable, Equatable {
     /// none). The hourly integral settles where the day's hourly errors average 0, which need
     /// not be where the day's total meets its target; this term acts on the total itself.
     package var dayEndIntegral: Double
+    /// How far inside its limit each constraint is paced, as a fraction (0: on the limit):
+    /// revenue to target × (1 + margin), impressions to budget × (1 − margin). A day's
+    /// outcome scatters around where it is paced, so a limit that must hold every day (a
+    /// budget) is kept by aiming under it.
+    package var safetyMargin: Double
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
     package var maxPrice: Double
@@ -90,8 +95,10 @@ package struct PacingGains: Sendable, Equatable {
     package static let standard = PacingGains(proportional: 2, integral: 5, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02)
 
     package init(
-        proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0
+        proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0,
+        safetyMargin: Double = 0
     ) {
+        self.safetyMargin = safetyMargin
         self.proportional = proportional
         self.integral = integral
         self.dayEndIntegral = dayEndIntegral
@@ -148,14 +155,15 @@ package struct RevenueTargets: Sendable, Equatable {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
         let pacing = try top.object(
             "pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"],
-            optionalKeys: ["day_end_integral_gain"])
+            optionalKeys: ["day_end_integral_gain", "safety_margin"])
         let gains = PacingGains(
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
             maxPrice: try pacing.number("max_price", in: 0.001...1e6),
             intervalMinutes: try Self.intervalMinutes(pacing),
             minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5),
-            dayEndIntegral: pacing.has("day_end_integral_gain") ? try pacing.number("day_end_integral_gain", in: 0...1000) : 0)
+            dayEndIntegral: pacing.has("day_end_integral_gain") ? try pacing.number("day_end_integral_gain", in: 0...1000) : 0,
+            safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0)
         var regions: [(name: String, targets: RegionTargets)] = []
         for (name, reader) in try top.namedObjects("regions", keys: [
             "daily_revenue", "daily_impression_budget", "max_negative_rate", "min_organic_per_session",

@@ -213,6 +213,43 @@ struct PacingControllerTests {
          }}
         """
 
+    @Test("a budget kept on average is over it on some days; a safety margin keeps every day under it, and moves a revenue target up")
+    func safetyMargin() {
+        // Impressions fall as their price rises, 1,000 a day at the defaults; the day's last
+        // three hours move the day's total by up to ±1.5%, too late for the controller to
+        // answer. The budget is 800.
+        func noise(_ day: Int, _ hour: Int) -> Double { hour >= 21 ? 8 * 0.015 * sin(Double(day) * 2.3) : 0 }
+        func days(_ gains: PacingGains) -> [Double] {
+            let controller = PacingController(gains: gains)
+            var state = PacingState()
+            var totals: [Double] = []
+            for day in 1...30 {
+                var counters = PacingCounters()
+                for hour in 0..<24 {
+                    counters.impressions += 1_000 * exp(-state.prices.impressions) * (1 + noise(day, hour)) / 24
+                    counters.sessions += 100
+                    state = controller.update(
+                        state, counters: counters, targets: RegionTargets(dailyImpressionBudget: 800), day: day, activeUsers: 1_000,
+                        dayShare: Double(hour + 1) / 24, elapsedDays: 1.0 / 24, closesDay: hour == 23)
+                }
+                totals.append(counters.impressions / 800)
+            }
+            return Array(totals.dropFirst(7))
+        }
+        var gains = PacingGains.standard
+        let onBudget = days(gains)
+        #expect(onBudget.contains { $0 > 1.005 }, "paced onto the budget, noisy days go over it: \(onBudget)")
+        gains.safetyMargin = 0.02
+        let underBudget = days(gains)
+        #expect(underBudget.allSatisfy { $0 <= 1.0 }, "paced 2% under it, no day is over: \(underBudget)")
+        #expect(underBudget.allSatisfy { $0 >= 0.95 }, "and none far under: \(underBudget)")
+        let controller = PacingController(gains: gains)
+        let behind = controller.update(
+            PacingState(), counters: PacingCounters(revenue: 100, sessions: 100), targets: RegionTargets(dailyRevenue: .total(100)), day: 1,
+            activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24)
+        #expect(behind.prices.revenue > 1, "a revenue target met exactly is 2% short of target × 1.02: \(behind.prices)")
+    }
+
     @Test("a targets file loads strictly")
     func loads() throws {
         let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")
@@ -226,6 +263,11 @@ struct PacingControllerTests {
             Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"day_end_integral_gain\": 3}").utf8),
             file: "t.json")
         #expect(dayEnd.gains.dayEndIntegral == 3)
+        #expect(targets.gains.safetyMargin == 0, "no safety margin unless the file sets one")
+        let margin = try RevenueTargets.parse(
+            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"safety_margin\": 0.02}").utf8),
+            file: "t.json")
+        #expect(margin.gains.safetyMargin == 0.02)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
@@ -245,6 +287,8 @@ struct PacingControllerTests {
         ("\"interval_minutes\": 60,", "", "t.json: key 'pacing.interval_minutes' is missing"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"day_end_integral_gain\": -1}",
          "t.json: key 'pacing.day_end_integral_gain' has value -1"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"safety_margin\": 0.6}",
+         "t.json: key 'pacing.safety_margin' has value 0.6: out of range"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
