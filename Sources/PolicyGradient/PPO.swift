@@ -487,7 +487,9 @@ package struct PolicyGradientTrainer: Sendable {
             }
         }
         let minibatches = cut
-        let workers = max(1, min(threads, Self.updateBlocks))
+        // No more workers than cores: a worker waiting at the barrier for one that is not
+        // running would spin for nothing.
+        let workers = max(1, min(threads, Self.updateBlocks, ProcessInfo.processInfo.activeProcessorCount))
         let shared = Mutex(self)
         let partials = Mutex<[BlockGradients?]>(Array(repeating: nil, count: Self.updateBlocks))
         let epochStatistics = Mutex<[UpdateStatistics]>(Array(repeating: UpdateStatistics(), count: epochs))
