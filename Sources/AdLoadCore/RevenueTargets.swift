@@ -77,10 +77,11 @@ package struct PacingGains: Sendable, Equatable {
     /// none). The hourly integral settles where the day's hourly errors average 0, which need
     /// not be where the day's total meets its target; this term acts on the total itself.
     package var dayEndIntegral: Double
-    /// How far inside its limit each constraint is paced, as a fraction (0: on the limit):
-    /// revenue to target × (1 + margin), impressions to budget × (1 − margin). A day's
-    /// outcome scatters around where it is paced, so a limit that must hold every day (a
-    /// budget) is kept by aiming under it.
+    /// How far inside the revenue target and the impression budget they are paced, as a
+    /// fraction (0: on them): revenue to target × (1 + margin), impressions to budget ×
+    /// (1 − margin); the guardrails are paced on their limits. A day's outcome scatters
+    /// around where it is paced, so a limit that must hold every day (a budget) is kept by
+    /// aiming under it.
     package var safetyMargin: Double
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
