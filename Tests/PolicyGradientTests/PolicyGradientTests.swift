@@ -338,7 +338,7 @@ struct PolicyGradientTests {
         #expect(a.patience == b.patience)
     }
 
-    @Test("an update gives the same networks and statistics on 1, 2, 3 or 4 threads, with and without a critic",
+    @Test("an update asked for 1, 2, 3 or 4 threads gives the same networks and statistics, with and without a critic",
           arguments: [1, 3])
     func updateIgnoresThreads(pairs: Int) {
         var configuration = PolicyGradientConfiguration()
