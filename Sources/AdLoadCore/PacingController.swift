@@ -155,10 +155,11 @@ package struct PacingController: Sendable, Equatable {
         case error(Double)
     }
 
-    /// The relative errors of the four constraints, in price order.
+    /// The relative errors of the four constraints, in price order; the revenue target and the
+    /// impression budget moved inside by `margin` (``PacingGains/safetyMargin``).
     static func errors(
         counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, shares: (revenue: Double, impressions: Double),
-        margin: Double = 0
+        margin: Double
     ) -> [ConstraintError] {
         func relative(_ numerator: Double, over denominator: Double) -> ConstraintError {
             denominator > 0 && numerator.isFinite ? .error(numerator / denominator) : .noData
