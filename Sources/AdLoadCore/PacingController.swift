@@ -90,7 +90,10 @@ package struct PacingState: Sendable, Equatable {
 /// and the budget as budget · (1 − m).
 ///
 /// price = clamp(default + K_p · e + I, 0, max), with I += K_i · e · Δ (Δ: days since the last
-/// update), and at the day's close also I += K_d · e with the whole day's error. Anti-windup
+/// update), and at the day's close also I += K_d · e with the whole day's error. With
+/// ``PacingGains/catchUp`` the proportional term of the revenue target and the budget uses
+/// e · s / max(1 − s, Δ) instead of e within the day (s: the share of the day's amount
+/// expected so far): the relative change the rest of the day needs to end on target. Anti-windup
 /// by conditional integration: I does not move while the price sits at a bound and the
 /// error pushes it further out. A constraint without a target keeps its
 /// default price and a zero integral.
@@ -135,11 +138,16 @@ package struct PacingController: Sendable, Equatable {
                 prices[index] = current[index]
             case let .error(error):
                 let integral = state.integrals[index] + gains.integral * error * elapsedDays + (closesDay ? gains.dayEndIntegral * error : 0)
-                let unclamped = bases[index] + gains.proportional * error + integral
+                var proportional = gains.proportional * error
+                if gains.catchUp && !closesDay && index < 2 {
+                    let share = index == 0 ? shares.revenue : shares.impressions
+                    proportional *= share / max(1 - share, elapsedDays)
+                }
+                let unclamped = bases[index] + proportional + integral
                 let pushesOut = (unclamped > gains.maxPrice && error > 0) || (unclamped < 0 && error < 0)
                 let kept = pushesOut ? state.integrals[index] : integral
                 next.integrals[index] = kept
-                prices[index] = min(gains.maxPrice, max(0, bases[index] + gains.proportional * error + kept))
+                prices[index] = min(gains.maxPrice, max(0, bases[index] + proportional + kept))
             }
         }
         next.prices = PacingPrices(revenue: prices[0], impressions: prices[1], negatives: prices[2], organic: prices[3])

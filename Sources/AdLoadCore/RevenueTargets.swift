@@ -83,6 +83,14 @@ package struct PacingGains: Sendable, Equatable {
     /// around where it is paced, so a limit that must hold every day (a budget) is kept by
     /// aiming under it.
     package var safetyMargin: Double
+    /// Whether the proportional term of the revenue target and the impression budget acts on
+    /// what the rest of the day must do (false: on the error so far). With share s of the
+    /// day's amount expected so far, the rest of the day must earn (target − so far) /
+    /// (target · (1 − s)) of its expected amount: 1 + e · s / (1 − s) with e the error so far.
+    /// The same error weighs little early in the day, when there is time to recover it, and
+    /// more and more towards the day's end, when only the last hours can still answer it.
+    /// 1 − s is floored at one interval's share; the integral and the day's close use e.
+    package var catchUp: Bool
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
     package var maxPrice: Double
@@ -97,9 +105,10 @@ package struct PacingGains: Sendable, Equatable {
 
     package init(
         proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0,
-        safetyMargin: Double = 0
+        safetyMargin: Double = 0, catchUp: Bool = false
     ) {
         self.safetyMargin = safetyMargin
+        self.catchUp = catchUp
         self.proportional = proportional
         self.integral = integral
         self.dayEndIntegral = dayEndIntegral
@@ -156,7 +165,7 @@ package struct RevenueTargets: Sendable, Equatable {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
         let pacing = try top.object(
             "pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"],
-            optionalKeys: ["day_end_integral_gain", "safety_margin"])
+            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up"])
         let gains = PacingGains(
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
@@ -164,7 +173,8 @@ package struct RevenueTargets: Sendable, Equatable {
             intervalMinutes: try Self.intervalMinutes(pacing),
             minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5),
             dayEndIntegral: pacing.has("day_end_integral_gain") ? try pacing.number("day_end_integral_gain", in: 0...1000) : 0,
-            safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0)
+            safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0,
+            catchUp: pacing.has("catch_up") ? try pacing.bool("catch_up") : false)
         var regions: [(name: String, targets: RegionTargets)] = []
         for (name, reader) in try top.namedObjects("regions", keys: [
             "daily_revenue", "daily_impression_budget", "max_negative_rate", "min_organic_per_session",

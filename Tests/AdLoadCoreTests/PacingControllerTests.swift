@@ -250,6 +250,44 @@ struct PacingControllerTests {
         #expect(behind.prices.revenue > 1, "a revenue target met exactly is 2% short of target × 1.02: \(behind.prices)")
     }
 
+    @Test("catching up: a shortfall late in the day is made up by the day's end, where the error so far leaves it")
+    func catchUp() {
+        // Revenue is 100 × the revenue price a day, spread evenly over the hours; in hours
+        // 15–18 it moves the day's total by up to ±4% (luck that the price does not cause),
+        // and the five hours after them can still answer it. The target is 110.
+        func noise(_ day: Int, _ hour: Int) -> Double { (15...18).contains(hour) ? 6 * 0.04 * sin(Double(day) * 2.3) : 0 }
+        func days(_ gains: PacingGains) -> [Double] {
+            let controller = PacingController(gains: gains)
+            var state = PacingState()
+            var totals: [Double] = []
+            for day in 1...30 {
+                var counters = PacingCounters()
+                for hour in 0..<24 {
+                    counters.revenue += 100 * state.prices.revenue * (1 + noise(day, hour)) / 24
+                    counters.sessions += 100
+                    state = controller.update(
+                        state, counters: counters, targets: RegionTargets(dailyRevenue: .total(110)), day: day, activeUsers: 1_000,
+                        dayShare: Double(hour + 1) / 24, elapsedDays: 1.0 / 24, closesDay: hour == 23)
+                }
+                totals.append(counters.revenue / 110)
+            }
+            return Array(totals.dropFirst(7))
+        }
+        var gains = PacingGains.standard
+        let errorSoFar = days(gains)
+        #expect(errorSoFar.contains { abs($0 - 1) > 0.015 }, "on the error so far some days end more than 1.5% off: \(errorSoFar)")
+        gains.catchUp = true
+        let caughtUp = days(gains)
+        #expect(caughtUp.allSatisfy { abs($0 - 1) <= 0.01 }, "catching up, every day ends within 1%: \(caughtUp)")
+        let late = PacingController(gains: gains).update(
+            PacingState(), counters: PacingCounters(revenue: 99, sessions: 100), targets: RegionTargets(dailyRevenue: .total(100)), day: 1,
+            activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24, closesDay: true)
+        let early = PacingController(gains: PacingGains.standard).update(
+            PacingState(), counters: PacingCounters(revenue: 99, sessions: 100), targets: RegionTargets(dailyRevenue: .total(100)), day: 1,
+            activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24, closesDay: true)
+        #expect(late == early, "the day's close uses the day's error, with or without catching up")
+    }
+
     @Test("a targets file loads strictly")
     func loads() throws {
         let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")
@@ -268,6 +306,11 @@ struct PacingControllerTests {
             Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"safety_margin\": 0.02}").utf8),
             file: "t.json")
         #expect(margin.gains.safetyMargin == 0.02)
+        #expect(!targets.gains.catchUp, "the proportional term acts on the error so far unless the file says otherwise")
+        let catchUp = try RevenueTargets.parse(
+            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"catch_up\": true}").utf8),
+            file: "t.json")
+        #expect(catchUp.gains.catchUp)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
@@ -289,6 +332,8 @@ struct PacingControllerTests {
          "t.json: key 'pacing.day_end_integral_gain' has value -1"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"safety_margin\": 0.6}",
          "t.json: key 'pacing.safety_margin' has value 0.6: out of range"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up\": 1}",
+         "t.json: key 'pacing.catch_up' has value 1: expected a boolean, found a number"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
