@@ -205,21 +205,25 @@ package struct MLP: Sendable, Equatable {
 
     /// Runs one observation forward into `scratch` (its last buffer holds the output).
     /// Allocates nothing once `scratch` exists.
+    ///
+    /// The layers and the scratch buffers are reached in place (by index, through the scratch
+    /// array's own buffer), not copied out: copying a layer or a buffer out of its array
+    /// retained and released its storage, about 6% of a training rollout's time (perf).
     package func infer(_ input: Vector, scratch: inout Scratch) {
         precondition(input.count == layers[0].inputs, "MLP takes \(layers[0].inputs) inputs, got \(input.count)")
-        for (index, layer) in layers.enumerated() {
-            var output = scratch.values[index]
-            scratch.values[index] = Vector.zeros(0)  // keep `output` uniquely referenced
-            output.assign(layer.bias)
-            if index == 0 {
-                Kernels.gemv(layer.weights, input, beta: 1, into: &output)
-            } else {
-                Kernels.gemv(layer.weights, scratch.values[index - 1], beta: 1, into: &output)
+        let last = layers.count - 1
+        scratch.values.withUnsafeMutableBufferPointer { outputs in
+            for index in 0...last {
+                outputs[index].assign(layers[index].bias)
+                if index == 0 {
+                    Kernels.gemv(layers[index].weights, input, beta: 1, into: &outputs[index])
+                } else {
+                    Kernels.gemv(layers[index].weights, outputs[index - 1], beta: 1, into: &outputs[index])
+                }
+                if index < last {
+                    outputs[index].withUnsafeMutableBufferPointer { MLP.tanh($0) }
+                }
             }
-            if index < layers.count - 1 {
-                output.withUnsafeMutableBufferPointer { MLP.tanh($0) }
-            }
-            scratch.values[index] = output
         }
     }
 

@@ -153,7 +153,7 @@ public struct EnvironmentConfig: Sendable, Equatable {
     var hourAdValue: [Double]
     package var objective: ObjectiveParameters
     /// Length of the feed a session can scroll (positions); sessions end at the latest there.
-    var maxItems: Int
+    package internal(set) var maxItems: Int
     /// Training defaults for this environment (not part of the fingerprint: they do not
     /// change what the environment does).
     package var training = TrainingSettings.standard

@@ -29,6 +29,9 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
     let regionFirstSlot: [[Int]]
     /// The mask of a session whose daily cap is used up: only the no-ads spec.
     let noAdsMask: [Bool]
+    /// Per region, the mask of a session of the environment's feed length (every simulated
+    /// session's) whose daily cap allows another ad: made once, not per session.
+    let regionMasks: [[Bool]]
     let setup: SimulationSetup
     let engagementWeight: Double
     /// The pricing of a priced policy's training (`nil`: unpriced, prices are not observed).
@@ -61,6 +64,8 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
             specs.map { spec in spec.isEmpty ? Int.min : (catalog.hasPlan(spec, region: region) ? spec.first : Int.max) }
         }
         noAdsMask = specs.map(\.isEmpty)
+        let feedLength = model.config.maxItems
+        regionMasks = regionFirstSlot.map { firstSlots in firstSlots.map { $0 <= feedLength } }
         features = Array(repeating: 0, count: NetworkPolicy.inputCount(schema: schema, pricing: pricing))
     }
 
@@ -86,29 +91,31 @@ package struct SimulatedEpisodes: EpisodicEnvironment, Sendable {
             return EpisodeStep(observation: features, mask: noAdsMask)
         }
         let feedLength = session.feedLength
-        let mask = regionFirstSlot[session.region].map { $0 <= feedLength }
-        return EpisodeStep(observation: features, mask: mask)
+        guard feedLength != model.config.maxItems else { return EpisodeStep(observation: features, mask: regionMasks[session.region]) }
+        return EpisodeStep(observation: features, mask: regionFirstSlot[session.region].map { $0 <= feedLength })
     }
 
     package mutating func step(_ action: Int) -> StepResult {
-        guard var trajectory, let session = context else { preconditionFailure("step(_:) before reset(episode:)") }
-        let plan = catalog.plan(specs[action], region: session.region, feedLength: session.feedLength, adsToday: session.adsToday)
+        guard trajectory != nil, let region = context?.region, let feedLength = context?.feedLength, let adsToday = context?.adsToday else {
+            preconditionFailure("step(_:) before reset(episode:)")
+        }
+        let plan = catalog.plan(specs[action], region: region, feedLength: feedLength, adsToday: adsToday)
         precondition(plan != nil, "action \(specs[action]) is not allowed in this session (the mask says so)")
         var decider = PlanDecider(plan: plan ?? AdPlan())
         let outcome: SessionOutcome
         do {
-            outcome = try model.step(&trajectory, decider: &decider, policyName: "policy gradient")
+            // In place: a copy stepped and stored back copied the whole user state twice a session.
+            outcome = try model.step(&trajectory!, decider: &decider, policyName: "policy gradient")
         } catch {
             preconditionFailure("a catalog plan broke a placement rule: \(error)")
         }
-        self.trajectory = trajectory
         lastOutcome = outcome
         let reward = pricing.map { $0.objective(Self.priced(outcome), prices: prices, engagementWeight: engagementWeight) }
             ?? outcome.revenue + engagementWeight * Double(outcome.items)
         if outcome.churned {
             return StepResult(reward: reward, elapsed: 0, terminated: true, truncated: false, next: nil)
         }
-        guard trajectory.isActive else {
+        guard trajectory?.isActive == true else {
             return StepResult(reward: reward, elapsed: outcome.gapToNext, terminated: false, truncated: true, next: nil)
         }
         return StepResult(reward: reward, elapsed: outcome.gapToNext, terminated: false, truncated: false, next: observe())
