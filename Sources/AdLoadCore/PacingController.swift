@@ -92,7 +92,7 @@ package struct PacingState: Sendable, Equatable {
 /// price = clamp(default + K_p · e + I, 0, max), with I += K_i · e · Δ (Δ: days since the last
 /// update), and at the day's close also I += K_d · e with the whole day's error. With
 /// ``PacingGains/catchUp`` the proportional term of the revenue target and the budget uses
-/// e · s / max(1 − s, Δ) instead of e within the day (s: the share of the day's amount
+/// e · s / max(1 − s, 1/24) instead of e within the day (s: the share of the day's amount
 /// expected so far): the relative change the rest of the day needs to end on target. Anti-windup
 /// by conditional integration: I does not move while the price sits at a bound and the
 /// error pushes it further out. A constraint without a target keeps its
@@ -114,13 +114,14 @@ package struct PacingController: Sendable, Equatable {
     ///   - dayShare: the share of today's expected traffic (sessions) already seen, in (0, 1].
     ///   - revenueShare: the share of today's expected revenue already earned (`nil`: `dayShare`).
     ///   - impressionShare: the share of today's expected impressions already shown (`nil`: `dayShare`).
-    ///   - elapsedDays: time since the previous update, in days.
+    ///   - elapsedDays: time since the previous update, in days (positive).
     ///   - closesDay: the counters are the whole day's (its last update): the integral also
     ///     moves by the day-end gain times the day's error.
     package func update(
         _ state: PacingState, counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, dayShare: Double,
         revenueShare: Double? = nil, impressionShare: Double? = nil, elapsedDays: Double, closesDay: Bool = false
     ) -> PacingState {
+        precondition(elapsedDays > 0, "a pacing update comes a positive time after the previous one, got \(elapsedDays) days")
         guard dayShare >= gains.minimumDayShare, dayShare > 0 else { return state }
         var next = state
         let shares = (revenue: min(1, revenueShare ?? dayShare), impressions: min(1, impressionShare ?? dayShare))
@@ -139,9 +140,9 @@ package struct PacingController: Sendable, Equatable {
             case let .error(error):
                 let integral = state.integrals[index] + gains.integral * error * elapsedDays + (closesDay ? gains.dayEndIntegral * error : 0)
                 var proportional = gains.proportional * error
-                if gains.catchUp && !closesDay && index < 2 {
-                    let share = index == 0 ? shares.revenue : shares.impressions
-                    proportional *= share / max(1 - share, elapsedDays)
+                if gains.catchUp && !closesDay && (index == Self.revenueIndex || index == Self.impressionsIndex) {
+                    let share = index == Self.revenueIndex ? shares.revenue : shares.impressions
+                    proportional *= share / max(1 - share, PacingGains.catchUpFloor)
                 }
                 let unclamped = bases[index] + proportional + integral
                 let pushesOut = (unclamped > gains.maxPrice && error > 0) || (unclamped < 0 && error < 0)
@@ -153,6 +154,10 @@ package struct PacingController: Sendable, Equatable {
         next.prices = PacingPrices(revenue: prices[0], impressions: prices[1], negatives: prices[2], organic: prices[3])
         return next
     }
+
+    /// The revenue target's and the impression budget's places in the price order.
+    static let revenueIndex = 0
+    static let impressionsIndex = 1
 
     /// A constraint's error at one update.
     enum ConstraintError {

@@ -85,12 +85,17 @@ package struct PacingGains: Sendable, Equatable {
     package var safetyMargin: Double
     /// Whether the proportional term of the revenue target and the impression budget acts on
     /// what the rest of the day must do (false: on the error so far). With share s of the
-    /// day's amount expected so far, the rest of the day must earn (target − so far) /
-    /// (target · (1 − s)) of its expected amount: 1 + e · s / (1 − s) with e the error so far.
-    /// The same error weighs little early in the day, when there is time to recover it, and
-    /// more and more towards the day's end, when only the last hours can still answer it.
-    /// 1 − s is floored at one interval's share; the integral and the day's close use e.
+    /// day's amount expected so far and e the relative error so far, the rest of the day must
+    /// bring 1 + e · s / (1 − s) of its expected revenue ((target − so far) / (target · (1 − s)))
+    /// and 1 − e · s / (1 − s) of its expected impressions (e is positive when over budget), so
+    /// the term is K_p · e · s / (1 − s). The same error weighs little early in the day, when
+    /// there is time to recover it, and more and more towards the day's end, when only the
+    /// last hours can still answer it. 1 − s is floored at ``catchUpFloor`` (the multiplier
+    /// is at most 23); the integral and the day's close use e.
     package var catchUp: Bool
+    /// The least remaining share of the day that catching up divides by (an hour's): where the
+    /// expected shares reach 1 before the day's close, the multiplier stays bounded.
+    package static let catchUpFloor = 1.0 / 24
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
     package var maxPrice: Double

@@ -211,6 +211,7 @@ package struct MLP: Sendable, Equatable {
     /// retained and released its storage, about 6% of a training rollout's time (perf).
     package func infer(_ input: Vector, scratch: inout Scratch) {
         precondition(input.count == layers[0].inputs, "MLP takes \(layers[0].inputs) inputs, got \(input.count)")
+        precondition(scratch.values.count == layers.count, "the scratch has \(scratch.values.count) buffers for \(layers.count) layers")
         let last = layers.count - 1
         scratch.values.withUnsafeMutableBufferPointer { outputs in
             for index in 0...last {

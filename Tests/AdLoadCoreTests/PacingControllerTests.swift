@@ -279,13 +279,23 @@ struct PacingControllerTests {
         gains.catchUp = true
         let caughtUp = days(gains)
         #expect(caughtUp.allSatisfy { abs($0 - 1) <= 0.01 }, "catching up, every day ends within 1%: \(caughtUp)")
-        let late = PacingController(gains: gains).update(
-            PacingState(), counters: PacingCounters(revenue: 99, sessions: 100), targets: RegionTargets(dailyRevenue: .total(100)), day: 1,
-            activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24, closesDay: true)
-        let early = PacingController(gains: PacingGains.standard).update(
-            PacingState(), counters: PacingCounters(revenue: 99, sessions: 100), targets: RegionTargets(dailyRevenue: .total(100)), day: 1,
-            activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24, closesDay: true)
-        #expect(late == early, "the day's close uses the day's error, with or without catching up")
+        // The term itself: revenue 1% behind and impressions 1% over, at a share s of the day.
+        func prices(_ catchUp: Bool, share: Double, closes: Bool = false) -> PacingPrices {
+            var gains = PacingGains.standard
+            gains.catchUp = catchUp
+            return PacingController(gains: gains).update(
+                PacingState(), counters: PacingCounters(revenue: 99 * share, impressions: 101 * share, sessions: 100),
+                targets: RegionTargets(dailyRevenue: .total(100), dailyImpressionBudget: 100), day: 1, activeUsers: 1, dayShare: share,
+                revenueShare: share, impressionShare: share, elapsedDays: 1.0 / 24, closesDay: closes).prices
+        }
+        let k = PacingGains.standard.proportional
+        let integral = PacingGains.standard.integral * 0.01 / 24  // one hour of a 1% error
+        #expect(abs(prices(true, share: 0.5).revenue - prices(false, share: 0.5).revenue) < 1e-12, "at midday the rest of the day is as long as the day so far")
+        #expect(abs(prices(true, share: 0.8).revenue - (1 + k * 0.01 * 4 + integral)) < 1e-9, "at s = 0.8, 1% behind asks 4% more of the evening")
+        #expect(abs(prices(true, share: 0.8).impressions - (k * 0.01 * 4 + integral)) < 1e-9, "1% over the budget raises the impression price 4-fold too")
+        #expect(abs(prices(true, share: 0.2).revenue - (1 + k * 0.01 / 4 + integral)) < 1e-9, "at s = 0.2 the same error weighs a quarter")
+        #expect(abs(prices(true, share: 0.999).revenue - (1 + k * 0.01 * 0.999 * 24 + integral)) < 1e-9, "the remaining share is floored at an hour's")
+        #expect(prices(true, share: 1, closes: true) == prices(false, share: 1, closes: true), "the day's close uses the day's error, with or without catching up")
     }
 
     @Test("a targets file loads strictly")
