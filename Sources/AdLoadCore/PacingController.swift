@@ -155,26 +155,6 @@ package struct PacingController: Sendable, Equatable {
         return next
     }
 
-    /// The users expected to be active in a region today, which turns a per-user revenue
-    /// target into the day's total: yesterday's count scaled by how today's active users so
-    /// far compare with yesterday's by the same time, weighed by the share of the day seen
-    /// (a ratio of a few users early in the day is mostly noise), so that at the day's end it
-    /// is today's count. Yesterday's count alone missed a growing population's day by its
-    /// growth, up to 1% a day on the default preset's first weeks.
-    /// - Parameters:
-    ///   - activeSoFar: users active today so far.
-    ///   - yesterdaySoFar: users active yesterday by the same time of day (`nil`: not known).
-    ///   - yesterday: users active all yesterday (`nil` or 0: no yesterday, today's so far over
-    ///     the day's share instead).
-    ///   - dayShare: the share of today's expected sessions seen, in (0, 1].
-    package static func expectedActiveUsers(activeSoFar: Int, yesterdaySoFar: Int?, yesterday: Int?, dayShare: Double) -> Int {
-        let share = min(1, max(dayShare, 1e-9))
-        guard let yesterday, yesterday > 0 else { return Int((Double(activeSoFar) / share).rounded()) }
-        guard let yesterdaySoFar, yesterdaySoFar > 0 else { return yesterday }
-        let ratio = Double(activeSoFar) / Double(yesterdaySoFar)
-        return Int((Double(yesterday) * (1 + share * (ratio - 1))).rounded())
-    }
-
     /// The revenue target's and the impression budget's places in the price order.
     static let revenueIndex = 0
     static let impressionsIndex = 1

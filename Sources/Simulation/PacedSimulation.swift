@@ -73,12 +73,9 @@ package struct PacedSimulation: Sendable {
         // and impressions: the pace a day's counters are compared with.
         var yesterdayProfile: [[DayShares]]? = nil
         var yesterdayActive: [Int]? = nil
-        // Per region and interval, yesterday's users active by the interval's end.
-        var yesterdayActiveSoFar: [[Int]]? = nil
         for day in 0..<setup.days {
             var counters = Array(repeating: PacingCounters(), count: regionCount)
             var active = Array(repeating: 0, count: regionCount)
-            var activeSoFar = Array(repeating: Array(repeating: 0, count: perDay), count: regionCount)
             var byInterval = Array(repeating: Array(repeating: PacingCounters(), count: perDay), count: regionCount)
             for interval in 0..<perDay {
                 let end = Double(day) + Double(interval + 1) / Double(perDay)
@@ -138,10 +135,8 @@ package struct PacedSimulation: Sendable {
                     let evenShare = Double(interval + 1) / Double(perDay)
                     let profile = yesterdayProfile?[region][interval]
                     let share = profile?.sessions ?? evenShare
-                    activeSoFar[region][interval] = active[region]
-                    let expectedActive = PacingController.expectedActiveUsers(
-                        activeSoFar: active[region], yesterdaySoFar: yesterdayActiveSoFar?[region][interval], yesterday: yesterdayActive?[region],
-                        dayShare: share)
+                    // Expected active users today: yesterday's count, or on day 1 today's so far over the share.
+                    let expectedActive = yesterdayActive?[region] ?? Int((Double(active[region]) / max(share, 1e-9)).rounded())
                     states[region] = controller.update(
                         states[region], counters: counters[region], targets: regionTargets[region], day: day + 1, activeUsers: expectedActive,
                         dayShare: share, revenueShare: profile?.revenue ?? evenShare, impressionShare: profile?.impressions ?? evenShare,
@@ -158,7 +153,6 @@ package struct PacedSimulation: Sendable {
             }
             yesterdayProfile = byInterval.map(DayShares.profile(of:))
             yesterdayActive = active
-            yesterdayActiveSoFar = activeSoFar
             progress?(day + 1)
         }
         let outcomes = chunks.withLock { $0.flatMap { $0.map(\.outcome) } }

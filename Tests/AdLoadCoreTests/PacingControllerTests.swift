@@ -298,19 +298,6 @@ struct PacingControllerTests {
         #expect(prices(true, share: 1, closes: true) == prices(false, share: 1, closes: true), "the day's close uses the day's error, with or without catching up")
     }
 
-    @Test("today's active users: yesterday's, scaled by today's so far against yesterday's by the same time, weighed by the day's share")
-    func expectedActiveUsers() {
-        // 4% more users so far than yesterday by midday: half of it is trusted.
-        #expect(PacingController.expectedActiveUsers(activeSoFar: 520, yesterdaySoFar: 500, yesterday: 1_000, dayShare: 0.5) == 1_020)
-        // At the day's end, today's own count.
-        #expect(PacingController.expectedActiveUsers(activeSoFar: 1_013, yesterdaySoFar: 1_000, yesterday: 1_000, dayShare: 1) == 1_013)
-        // Early, a ratio of few users barely moves yesterday's count.
-        #expect(PacingController.expectedActiveUsers(activeSoFar: 30, yesterdaySoFar: 20, yesterday: 1_000, dayShare: 0.02) == 1_010)
-        // Nothing yesterday by this time: yesterday's count; no yesterday at all: today's so far over the share.
-        #expect(PacingController.expectedActiveUsers(activeSoFar: 30, yesterdaySoFar: 0, yesterday: 1_000, dayShare: 0.1) == 1_000)
-        #expect(PacingController.expectedActiveUsers(activeSoFar: 30, yesterdaySoFar: nil, yesterday: nil, dayShare: 0.1) == 300)
-    }
-
     @Test("a targets file loads strictly")
     func loads() throws {
         let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")

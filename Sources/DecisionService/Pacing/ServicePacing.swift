@@ -202,11 +202,8 @@ package final class ServicePacing: Service, Sendable {
         let hasYesterday = yesterday.slots.contains { $0.sessions > 0 }
         let profile = hasYesterday ? DayShares.profile(of: intervals(yesterday.slots))[interval - 1] : nil
         let share = profile?.sessions ?? even
-        let yesterdaySoFar = hasYesterday
-            ? try await store.pacingDay(region: region, day: day - 1, activeThrough: interval * slotsPerInterval).activeUsers : nil
-        let expectedActive = PacingController.expectedActiveUsers(
-            activeSoFar: today.activeUsers, yesterdaySoFar: yesterdaySoFar, yesterday: hasYesterday ? yesterday.activeUsers : nil,
-            dayShare: share)
+        // Expected active users today: yesterday's count, or today's so far over the share.
+        let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())
         return controller.update(
             state, counters: sofar, targets: targets, day: day, activeUsers: expectedActive, dayShare: share,
             revenueShare: profile?.revenue ?? even, impressionShare: profile?.impressions ?? even, elapsedDays: elapsed)
