@@ -91,7 +91,7 @@ package struct PacingGains: Sendable, Equatable {
     /// the term is K_p · e · s / (1 − s). The same error weighs little early in the day, when
     /// there is time to recover it, and more and more towards the day's end, when only the
     /// last hours can still answer it. 1 − s is floored at ``catchUpFloor`` (the multiplier
-    /// is at most 23); the integral and the day's close use e.
+    /// is at most 24); the integral and the day's close use e.
     package var catchUp: Bool
     /// The least remaining share of the day that catching up divides by (an hour's): where the
     /// expected shares reach 1 before the day's close, the multiplier stays bounded.
