@@ -93,7 +93,8 @@ package struct PacingState: Sendable, Equatable {
 /// update), and at the day's close also I += K_d · e with the whole day's error. With
 /// ``PacingGains/catchUp`` the proportional term of the revenue target and the budget uses
 /// e · s / max(1 − s, 1/24) instead of e within the day (s: the share of the day's amount
-/// expected so far): the relative change the rest of the day needs to end on target. Anti-windup
+/// expected so far, the multiplier at most ``PacingGains/catchUpLimit``): the relative change the
+/// rest of the day needs to end on target. Anti-windup
 /// by conditional integration: I does not move while the price sits at a bound and the
 /// error pushes it further out. A constraint without a target keeps its
 /// default price and a zero integral.
@@ -142,7 +143,7 @@ package struct PacingController: Sendable, Equatable {
                 var proportional = gains.proportional * error
                 if gains.catchUp && !closesDay && (index == Self.revenueIndex || index == Self.impressionsIndex) {
                     let share = index == Self.revenueIndex ? shares.revenue : shares.impressions
-                    proportional *= share / max(1 - share, PacingGains.catchUpFloor)
+                    proportional *= min(gains.catchUpLimit, share / max(1 - share, PacingGains.catchUpFloor))
                 }
                 let unclamped = bases[index] + proportional + integral
                 let pushesOut = (unclamped > gains.maxPrice && error > 0) || (unclamped < 0 && error < 0)

@@ -91,11 +91,17 @@ package struct PacingGains: Sendable, Equatable {
     /// the term is K_p · e · s / (1 − s). The same error weighs little early in the day, when
     /// there is time to recover it, and more and more towards the day's end, when only the
     /// last hours can still answer it. 1 − s is floored at ``catchUpFloor`` (the multiplier
-    /// is at most 24); the integral and the day's close use e.
+    /// is at most 24) and the multiplier at ``catchUpLimit``; the integral and the day's close
+    /// use e.
     package var catchUp: Bool
     /// The least remaining share of the day that catching up divides by (an hour's): where the
     /// expected shares reach 1 before the day's close, the multiplier stays bounded.
     package static let catchUpFloor = 1.0 / 24
+    /// The largest multiplier catching up applies (`pacing.catch_up_limit`, 1 to 24; without it,
+    /// `.infinity`: only ``catchUpFloor``'s bound of 24). A policy whose revenue answers a high
+    /// price far more than in proportion overshoots when the last hour's price multiplies a
+    /// late error 20-fold; a limit keeps the evening's price within reach of the day's.
+    package var catchUpLimit: Double
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
     package var maxPrice: Double
@@ -110,10 +116,11 @@ package struct PacingGains: Sendable, Equatable {
 
     package init(
         proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0,
-        safetyMargin: Double = 0, catchUp: Bool = false
+        safetyMargin: Double = 0, catchUp: Bool = false, catchUpLimit: Double = .infinity
     ) {
         self.safetyMargin = safetyMargin
         self.catchUp = catchUp
+        self.catchUpLimit = catchUpLimit
         self.proportional = proportional
         self.integral = integral
         self.dayEndIntegral = dayEndIntegral
@@ -170,7 +177,7 @@ package struct RevenueTargets: Sendable, Equatable {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
         let pacing = try top.object(
             "pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"],
-            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up"])
+            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up", "catch_up_limit"])
         let gains = PacingGains(
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
@@ -179,7 +186,8 @@ package struct RevenueTargets: Sendable, Equatable {
             minimumDayShare: try pacing.number("minimum_day_share", in: 0...0.5),
             dayEndIntegral: pacing.has("day_end_integral_gain") ? try pacing.number("day_end_integral_gain", in: 0...1000) : 0,
             safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0,
-            catchUp: pacing.has("catch_up") ? try pacing.bool("catch_up") : false)
+            catchUp: pacing.has("catch_up") ? try pacing.bool("catch_up") : false,
+            catchUpLimit: pacing.has("catch_up_limit") ? try pacing.number("catch_up_limit", in: 1...24) : .infinity)
         var regions: [(name: String, targets: RegionTargets)] = []
         for (name, reader) in try top.namedObjects("regions", keys: [
             "daily_revenue", "daily_impression_budget", "max_negative_rate", "min_organic_per_session",

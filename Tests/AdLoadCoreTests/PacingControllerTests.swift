@@ -280,9 +280,10 @@ struct PacingControllerTests {
         let caughtUp = days(gains)
         #expect(caughtUp.allSatisfy { abs($0 - 1) <= 0.01 }, "catching up, every day ends within 1%: \(caughtUp)")
         // The term itself: revenue 1% behind and impressions 1% over, at a share s of the day.
-        func prices(_ catchUp: Bool, share: Double, closes: Bool = false) -> PacingPrices {
+        func prices(_ catchUp: Bool, share: Double, closes: Bool = false, limit: Double = .infinity) -> PacingPrices {
             var gains = PacingGains.standard
             gains.catchUp = catchUp
+            gains.catchUpLimit = limit
             return PacingController(gains: gains).update(
                 PacingState(), counters: PacingCounters(revenue: 99 * share, impressions: 101 * share, sessions: 100),
                 targets: RegionTargets(dailyRevenue: .total(100), dailyImpressionBudget: 100), day: 1, activeUsers: 1, dayShare: share,
@@ -296,6 +297,10 @@ struct PacingControllerTests {
         #expect(abs(prices(true, share: 0.2).revenue - (1 + k * 0.01 / 4 + integral)) < 1e-9, "at s = 0.2 the same error weighs a quarter")
         #expect(abs(prices(true, share: 0.999).revenue - (1 + k * 0.01 * 0.999 * 24 + integral)) < 1e-9, "the remaining share is floored at an hour's")
         #expect(prices(true, share: 1, closes: true) == prices(false, share: 1, closes: true), "the day's close uses the day's error, with or without catching up")
+        #expect(abs(prices(true, share: 0.95, limit: 4).revenue - (1 + k * 0.01 * 4 + integral)) < 1e-9, "a limit of 4 holds the 19-fold multiplier at s = 0.95 to 4")
+        #expect(abs(prices(true, share: 0.95, limit: 4).impressions - (k * 0.01 * 4 + integral)) < 1e-9, "and the budget's as well")
+        #expect(prices(true, share: 0.6, limit: 4) == prices(true, share: 0.6), "below the limit (1.5 at s = 0.6) nothing changes")
+        #expect(prices(true, share: 0.999, limit: 24) == prices(true, share: 0.999), "a limit of 24 is the floor's own bound")
     }
 
     @Test("a targets file loads strictly")
@@ -321,6 +326,11 @@ struct PacingControllerTests {
             Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"catch_up\": true}").utf8),
             file: "t.json")
         #expect(catchUp.gains.catchUp)
+        #expect(catchUp.gains.catchUpLimit == .infinity, "no limit but the floor's unless the file sets one")
+        let limited = try RevenueTargets.parse(
+            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"catch_up\": true, \"catch_up_limit\": 4}").utf8),
+            file: "t.json")
+        #expect(limited.gains.catchUpLimit == 4)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
@@ -344,6 +354,8 @@ struct PacingControllerTests {
          "t.json: key 'pacing.safety_margin' has value 0.6: out of range"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up\": 1}",
          "t.json: key 'pacing.catch_up' has value 1: expected a boolean, found a number"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up_limit\": 0.5}",
+         "t.json: key 'pacing.catch_up_limit' has value 0.5: out of range"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
