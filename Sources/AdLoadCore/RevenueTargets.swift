@@ -188,6 +188,10 @@ package struct RevenueTargets: Sendable, Equatable {
             safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0,
             catchUp: pacing.has("catch_up") ? try pacing.bool("catch_up") : false,
             catchUpLimit: pacing.has("catch_up_limit") ? try pacing.number("catch_up_limit", in: 1...24) : .infinity)
+        if pacing.has("catch_up_limit") && !gains.catchUp {
+            throw pacing.error(
+                "catch_up_limit", .number(gains.catchUpLimit), "bounds catching up, which is off: set \"catch_up\": true as well, or leave the limit out")
+        }
         var regions: [(name: String, targets: RegionTargets)] = []
         for (name, reader) in try top.namedObjects("regions", keys: [
             "daily_revenue", "daily_impression_budget", "max_negative_rate", "min_organic_per_session",

@@ -356,6 +356,8 @@ struct PacingControllerTests {
          "t.json: key 'pacing.catch_up' has value 1: expected a boolean, found a number"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up_limit\": 0.5}",
          "t.json: key 'pacing.catch_up_limit' has value 0.5: out of range"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up_limit\": 8}",
+         "t.json: key 'pacing.catch_up_limit' has value 8: bounds catching up, which is off: set \"catch_up\": true as well"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),
