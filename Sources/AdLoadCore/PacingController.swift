@@ -219,4 +219,24 @@ package struct DayShares: Sendable, Equatable {
                 impressions: share(cumulative.impressions, total.impressions))
         }
     }
+
+    /// The mean of the profiles of the days in `days` (each a day's counters per interval,
+    /// every day with the same number of intervals) that had sessions; `nil` when none had.
+    /// Averaging several days keeps one day's luck, or one evening's price, from shaping the
+    /// next day's pace (``PacingGains/profileDays``).
+    package static func meanProfile(of days: [[PacingCounters]]) -> [DayShares]? {
+        let profiles = days.filter { $0.contains { $0.sessions > 0 } }.map(profile(of:))
+        guard let first = profiles.first else { return nil }
+        guard profiles.count > 1 else { return first }
+        let scale = 1 / Double(profiles.count)
+        return first.indices.map { interval in
+            var mean = DayShares(sessions: 0, revenue: 0, impressions: 0)
+            for profile in profiles {
+                mean.sessions += profile[interval].sessions * scale
+                mean.revenue += profile[interval].revenue * scale
+                mean.impressions += profile[interval].impressions * scale
+            }
+            return mean
+        }
+    }
 }

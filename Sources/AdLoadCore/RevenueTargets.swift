@@ -102,6 +102,12 @@ package struct PacingGains: Sendable, Equatable {
     /// price far more than in proportion overshoots when the last hour's price multiplies a
     /// late error 20-fold; a limit keeps the evening's price within reach of the day's.
     package var catchUpLimit: Double
+    /// How many days back the day's profile (the shares of its sessions, revenue and
+    /// impressions by the end of each interval, which targets are pro-rated by) is averaged
+    /// over (`pacing.profile_days`, 1 to 14; 1: yesterday's); days without sessions are left out. An evening's high price
+    /// pulls that evening's share of the day's revenue up; with one day, the next day is paced
+    /// as if it would come again.
+    package var profileDays: Int
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
     package var maxPrice: Double
@@ -116,8 +122,9 @@ package struct PacingGains: Sendable, Equatable {
 
     package init(
         proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0,
-        safetyMargin: Double = 0, catchUp: Bool = false, catchUpLimit: Double = .infinity
+        safetyMargin: Double = 0, catchUp: Bool = false, catchUpLimit: Double = .infinity, profileDays: Int = 1
     ) {
+        self.profileDays = profileDays
         self.safetyMargin = safetyMargin
         self.catchUp = catchUp
         self.catchUpLimit = catchUpLimit
@@ -177,7 +184,7 @@ package struct RevenueTargets: Sendable, Equatable {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
         let pacing = try top.object(
             "pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"],
-            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up", "catch_up_limit"])
+            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up", "catch_up_limit", "profile_days"])
         let gains = PacingGains(
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
@@ -187,7 +194,8 @@ package struct RevenueTargets: Sendable, Equatable {
             dayEndIntegral: pacing.has("day_end_integral_gain") ? try pacing.number("day_end_integral_gain", in: 0...1000) : 0,
             safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0,
             catchUp: pacing.has("catch_up") ? try pacing.bool("catch_up") : false,
-            catchUpLimit: pacing.has("catch_up_limit") ? try pacing.number("catch_up_limit", in: 1...24) : .infinity)
+            catchUpLimit: pacing.has("catch_up_limit") ? try pacing.number("catch_up_limit", in: 1...24) : .infinity,
+            profileDays: pacing.has("profile_days") ? try pacing.integer("profile_days", in: 1...14) : 1)
         if pacing.has("catch_up_limit") && !gains.catchUp {
             throw pacing.error(
                 "catch_up_limit", .number(gains.catchUpLimit), "bounds catching up, which is off: set \"catch_up\": true as well, or leave the limit out")

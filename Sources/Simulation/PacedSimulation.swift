@@ -69,9 +69,11 @@ package struct PacedSimulation: Sendable {
         })
         var states = Array(repeating: PacingState(), count: regionCount)
         var days: [PacedDay] = []
-        // Per region and interval, yesterday's cumulative shares of the day's sessions, revenue
+        // Per region, the latest days' counters per interval (newest first, at most the gains'
+        // profile days), and the mean of their cumulative shares of the day's sessions, revenue
         // and impressions: the pace a day's counters are compared with.
-        var yesterdayProfile: [[DayShares]]? = nil
+        var recentDays = Array(repeating: [[PacingCounters]](), count: regionCount)
+        var profiles: [[DayShares]?] = Array(repeating: nil, count: regionCount)
         var yesterdayActive: [Int]? = nil
         for day in 0..<setup.days {
             var counters = Array(repeating: PacingCounters(), count: regionCount)
@@ -130,10 +132,10 @@ package struct PacedSimulation: Sendable {
                     }
                 }
                 for region in 0..<regionCount {
-                    // The shares of today's sessions, revenue and impressions seen: yesterday's
-                    // profile, or the share of the day on day 1.
+                    // The shares of today's sessions, revenue and impressions seen: the recent
+                    // days' profile, or the share of the day on day 1.
                     let evenShare = Double(interval + 1) / Double(perDay)
-                    let profile = yesterdayProfile?[region][interval]
+                    let profile = profiles[region]?[interval]
                     let share = profile?.sessions ?? evenShare
                     // Expected active users today: yesterday's count, or on day 1 today's so far over the share.
                     let expectedActive = yesterdayActive?[region] ?? Int((Double(active[region]) / max(share, 1e-9)).rounded())
@@ -151,7 +153,10 @@ package struct PacedSimulation: Sendable {
                     impressionBudget: targets.dailyImpressionBudget?.on(day: day + 1), maxNegativeRate: targets.maxNegativeRate,
                     minOrganicPerSession: targets.minOrganicPerSession, prices: states[region].prices))
             }
-            yesterdayProfile = byInterval.map(DayShares.profile(of:))
+            for region in 0..<regionCount {
+                recentDays[region] = Array(([byInterval[region]] + recentDays[region]).prefix(controller.gains.profileDays))
+                profiles[region] = DayShares.meanProfile(of: recentDays[region])
+            }
             yesterdayActive = active
             progress?(day + 1)
         }

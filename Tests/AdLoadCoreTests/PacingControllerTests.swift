@@ -303,6 +303,23 @@ struct PacingControllerTests {
         #expect(prices(true, share: 0.999, limit: 24) == prices(true, share: 0.999), "a limit of 24 is the floor's own bound")
     }
 
+    @Test("a profile of several days is the interval-by-interval mean of the days that had sessions")
+    func meanProfile() throws {
+        func day(_ sessions: [Double], revenue: [Double]) -> [PacingCounters] {
+            zip(sessions, revenue).map { PacingCounters(revenue: $1, impressions: $0 * 2, negatives: 0, organicItems: 0, sessions: $0) }
+        }
+        let early = day([3, 1, 0, 0], revenue: [6, 2, 0, 0])
+        let even = day([1, 1, 1, 1], revenue: [1, 1, 1, 1])
+        let empty = day([0, 0, 0, 0], revenue: [0, 0, 0, 0])
+        #expect(DayShares.meanProfile(of: [early]) == DayShares.profile(of: early), "one day: its own profile")
+        #expect(DayShares.profile(of: early).map(\.sessions) == [0.75, 1, 1, 1])
+        let mean = try #require(DayShares.meanProfile(of: [early, empty, even]))
+        #expect(mean.map(\.sessions) == [0.5, 0.75, 0.875, 1], "(0.75 + 0.25) / 2, (1 + 0.5) / 2, …; the empty day left out")
+        #expect(mean.map(\.revenue) == mean.map(\.sessions) && mean.map(\.impressions) == mean.map(\.sessions))
+        #expect(DayShares.meanProfile(of: [empty, empty]) == nil, "no day with sessions: no profile")
+        #expect(DayShares.meanProfile(of: []) == nil)
+    }
+
     @Test("a targets file loads strictly")
     func loads() throws {
         let targets = try RevenueTargets.parse(Data(Self.valid.utf8), file: "t.json")
@@ -331,6 +348,11 @@ struct PacingControllerTests {
             Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"catch_up\": true, \"catch_up_limit\": 4}").utf8),
             file: "t.json")
         #expect(limited.gains.catchUpLimit == 4)
+        #expect(targets.gains.profileDays == 1, "yesterday's profile unless the file says otherwise")
+        let threeDays = try RevenueTargets.parse(
+            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"profile_days\": 3}").utf8),
+            file: "t.json")
+        #expect(threeDays.gains.profileDays == 3)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
@@ -358,6 +380,10 @@ struct PacingControllerTests {
          "t.json: key 'pacing.catch_up_limit' has value 0.5: out of range"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up_limit\": 8}",
          "t.json: key 'pacing.catch_up_limit' has value 8: bounds catching up, which is off: set \"catch_up\": true as well"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"profile_days\": 15}",
+         "t.json: key 'pacing.profile_days' has value 15: out of range"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"profile_days\": 2.5}",
+         "t.json: key 'pacing.profile_days' has value 2.5: expected an integer"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 7,", "t.json: key 'pacing.interval_minutes' has value 7: must be a multiple of 5 that divides 1440"),
         ("\"interval_minutes\": 60,", "\"interval_minutes\": 25,", "t.json: key 'pacing.interval_minutes' has value 25: must be a multiple of 5 that divides 1440"),
         ("\"min_organic_per_session\": 40}", "\"min_organic_per_session\": 40, \"budget\": 1}", "t.json: key 'regions.eu.budget' has value 1: unknown key"),

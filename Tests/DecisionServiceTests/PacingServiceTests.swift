@@ -13,10 +13,10 @@ struct PacingServiceTests {
     static let token = "test-admin-token-0123456789"
 
     /// Targets for the fixture's regions: an impression budget in na, nothing elsewhere.
-    static func targetsText(budget: Double = 100, intervalMinutes: Int = 60, budgetJSON: String? = nil) -> String {
+    static func targetsText(budget: Double = 100, intervalMinutes: Int = 60, budgetJSON: String? = nil, morePacing: String = "") -> String {
         """
         {"name": "test", "description": "service pacing test",
-         "pacing": {"proportional_gain": 2, "integral_gain": 5, "max_price": 10, "interval_minutes": \(intervalMinutes), "minimum_day_share": 0.02},
+         "pacing": {"proportional_gain": 2, "integral_gain": 5, "max_price": 10, "interval_minutes": \(intervalMinutes), "minimum_day_share": 0.02\(morePacing)},
          "regions": {
            "na": {"daily_revenue": null, "daily_impression_budget": \(budgetJSON ?? "\(budget)"), "max_negative_rate": null, "min_organic_per_session": null},
            "eu": {"daily_revenue": null, "daily_impression_budget": null, "max_negative_rate": null, "min_organic_per_session": null},
@@ -103,6 +103,48 @@ struct PacingServiceTests {
         for part in counted.slots { total.add(part) }
         #expect(total == PacingCounters(revenue: 0.502, impressions: 1, negatives: 1, organicItems: 1, sessions: 1))
         #expect(counted.activeUsers == 1)
+    }
+
+    @Test("the day is paced by the mean profile of the last profile_days days with sessions, read from the store", arguments: [
+        (nil, false), (3, false), (4, true), (5, false),
+    ] as [(Int?, Bool)])
+    func profileDays(days: Int?, overPace: Bool) async throws {
+        let store = InMemoryLiveStore()
+        let pacing = ServicePacing(store: store, regions: Fixtures.schema.regions, logger: Fixtures.logger, clock: ManualClock())
+        _ = try await pacing.setTargets(
+            Data(Self.targetsText(budget: 1000, morePacing: days.map { ", \"profile_days\": \($0)" } ?? "").utf8), source: "test")
+        let today = 20_000
+        /// A day's 1,000 impressions (and 24 sessions) in its first hour, or spread evenly over its 24 hours.
+        func addDay(_ day: Int, firstHourOnly: Bool) async throws {
+            for hour in 0..<(firstHourOnly ? 1 : 24) {
+                let share = firstHourOnly ? 1.0 : 1.0 / 24
+                try await store.addPacingCounters(
+                    PacingCounters(revenue: 0, impressions: 1000 * share, negatives: 0, organicItems: 0, sessions: 24 * share),
+                    userID: "u\(hour)", region: "na", day: day, slot: hour * 12 + 5)
+            }
+        }
+        // By the end of hour 2, yesterday had shown all its impressions; the day before had
+        // no sessions (left out, not counted as even shares); the two days before that had
+        // shown 2/24 of theirs, and the day before those all again.
+        try await addDay(today - 1, firstHourOnly: true)
+        try await addDay(today - 3, firstHourOnly: false)
+        try await addDay(today - 4, firstHourOnly: false)
+        try await addDay(today - 5, firstHourOnly: true)
+        // Half the budget in the first two hours: over the pace of the mean of days 1, 3 and 4
+        // back ((1 + 2 × 2/24) / 3 = 0.39); under yesterday's alone (1), days 1 and 3's
+        // (0.54; 0.39 if the empty day counted as even shares) and days 1–5's (0.54).
+        for hour in 0..<2 {
+            try await store.addPacingCounters(
+                PacingCounters(revenue: 0, impressions: 250, negatives: 0, organicItems: 0, sessions: 10), userID: "t\(hour)", region: "na",
+                day: today, slot: hour * 12 + 1)
+        }
+        try await pacing.tick(now: Double(today) + 2.5 / 24)
+        let price = try #require(pacing.prices(region: Fixtures.schema.regions.firstIndex(of: "na")!))
+        if overPace {
+            #expect(price.impressions > 0.4, "over the three days' pace: \(price)")
+        } else {
+            #expect(price.impressions == 0, "under the pace: \(price)")
+        }
     }
 
     @Test("a tick moves a region's price from the stored counters, once per interval, and decisions use and log it")

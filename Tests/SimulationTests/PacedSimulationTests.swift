@@ -39,6 +39,21 @@ struct PacedSimulationTests {
         #expect(one.days.contains { $0.prices != .defaults }, "the prices moved")
     }
 
+    @Test("profile_days: days 1 and 2 are paced as with yesterday's profile alone (there is no other day yet), day 3 on is not")
+    func profileOfSeveralDays() throws {
+        let setup = SimulationSetup(users: 50, days: 4, seed: 4)
+        let regions = [("na", RegionTargets(dailyRevenue: .perActiveUser(0.03), dailyImpressionBudget: 400))]
+        var threeDays = targets(regions)
+        threeDays.gains.profileDays = 3
+        let yesterday = try PacedSimulation(model: model, targets: targets(regions), threads: 2).run(PricedCadencePolicy(every: 12), setup: setup)
+        let mean = try PacedSimulation(model: model, targets: threeDays, threads: 2).run(PricedCadencePolicy(every: 12), setup: setup)
+        func na(_ run: (report: SimulationReport, days: [PacedDay]), _ day: Int) -> PacedDay? {
+            run.days.first { $0.region == "na" && $0.day == day }
+        }
+        #expect(na(yesterday, 1) == na(mean, 1) && na(yesterday, 2) == na(mean, 2))
+        #expect(na(yesterday, 3) != nil && na(yesterday, 3)?.prices != na(mean, 3)?.prices, "day 3 is paced by days 1 and 2")
+    }
+
     @Test("scheduled targets are the schedule's values on each simulated day (days from 1)")
     func scheduledTarget() throws {
         let regionTargets = RegionTargets(

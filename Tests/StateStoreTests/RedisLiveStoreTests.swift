@@ -260,6 +260,22 @@ extension RedisSerializedTests {
             await fixture.close()
         }
 
+        @Test("a region's pacing counters outlive the profile's 14 days (16 days); a slot's active users live 2 days")
+        func pacingRetention() async throws {
+            let fixture = try StoreFixture()
+            let store = fixture.store
+            let connection = try fixture.server.connect()
+            try await store.addPacingCounters(
+                PacingCounters(revenue: 2, impressions: 3, sessions: 1), userID: "alice", region: "na", day: 20_000, slot: 7)
+            let counters = try #require(try connection.command(["TTL", store.keys.pacingCounters(region: "na", day: 20_000)]).int)
+            #expect(counters > 15 * 86_400 && counters <= 16 * 86_400, "counters' TTL \(counters) s")
+            let users = try #require(try connection.command(["TTL", store.keys.pacingUsers(region: "na", day: 20_000, slot: 7)]).int)
+            #expect(users > 86_400 && users <= 2 * 86_400, "active users' TTL \(users) s")
+            let day = try await store.pacingDay(region: "na", day: 20_000, activeThrough: nil)
+            #expect(day.slots[7] == PacingCounters(revenue: 2, impressions: 3, sessions: 1) && day.activeUsers == 1)
+            await fixture.close()
+        }
+
         @Test("counted events take a few bytes per decision, a third of a hash of their identities")
         func countedEventsLayout() async throws {
             let fixture = try StoreFixture()

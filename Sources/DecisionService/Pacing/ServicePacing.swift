@@ -15,8 +15,9 @@ import Synchronization
 /// for an earlier interval than the current one, compute the prices for this interval from
 /// today's counters of the finished intervals and store them only if no replica has stored
 /// this interval yet (compare-and-set); then read the stored prices into the cache decisions
-/// read without waiting. Yesterday's counters give the day's profile (the shares the
-/// targets are pro-rated by) and the expected active users, as in the simulation.
+/// read without waiting. The latest days' counters give the day's profile (the shares the
+/// targets are pro-rated by; `profile_days` of them) and yesterday's the expected active
+/// users, as in the simulation.
 package final class ServicePacing: Service, Sendable {
     /// What the service paces to, and the prices it serves.
     struct Current: Sendable {
@@ -167,10 +168,10 @@ package final class ServicePacing: Service, Sendable {
     static let settleSeconds = 5.0
 
     /// The state for `interval` of `day`, as the simulation computes it: from the counters of
-    /// the day's finished intervals, pro-rated by yesterday's profile (or by the share of the
-    /// day when yesterday has no traffic). Interval 0 is the end-of-day update of the day
-    /// before, from all its counters. One interval of integration at most, so the integral
-    /// does not jump after downtime.
+    /// the day's finished intervals, pro-rated by the mean profile of those of the last
+    /// `profile_days` days that had sessions (or by the share of the day when none had).
+    /// Interval 0 is the end-of-day update of the day before, from all its counters. One
+    /// interval of integration at most, so the integral does not jump after downtime.
     func update(
         _ state: PacingState, region: String, day: Int, interval: Int, perDay: Int, controller: PacingController,
         targets: RegionTargets
@@ -196,11 +197,15 @@ package final class ServicePacing: Service, Sendable {
         }
         let today = try await store.pacingDay(region: region, day: day, activeThrough: interval * slotsPerInterval)
         let yesterday = try await store.pacingDay(region: region, day: day - 1, activeThrough: nil)
+        var recent = [intervals(yesterday.slots)]
+        for back in stride(from: 2, through: controller.gains.profileDays, by: 1) {
+            recent.append(intervals(try await store.pacingDay(region: region, day: day - back, activeThrough: nil).slots))
+        }
         var sofar = PacingCounters()
         for finished in today.slots.prefix(interval * slotsPerInterval) { sofar.add(finished) }
         let even = Double(interval) / Double(perDay)
         let hasYesterday = yesterday.slots.contains { $0.sessions > 0 }
-        let profile = hasYesterday ? DayShares.profile(of: intervals(yesterday.slots))[interval - 1] : nil
+        let profile = DayShares.meanProfile(of: recent)?[interval - 1]
         let share = profile?.sessions ?? even
         // Expected active users today: yesterday's count, or today's so far over the share.
         let expectedActive = hasYesterday ? yesterday.activeUsers : Int((Double(today.activeUsers) / max(share, 1e-9)).rounded())

@@ -66,16 +66,17 @@ extension PacingCounters {
 
 extension RedisLiveStore: PacingStore {
     /// HINCRBYFLOAT of the five counters of one slot, the slot's active users, and the keys'
-    /// expiry, in one step.
+    /// expiry, in one step. ARGV: slot, the counters' expiry, the users' expiry, the five
+    /// counters, the user.
     static let addCountersScript = RedisScript(
         """
         for i = 1, 5 do
-          local value = tonumber(ARGV[2 + i])
-          if value ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], ARGV[1] .. ':' .. i, ARGV[2 + i]) end
+          local value = tonumber(ARGV[3 + i])
+          if value ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], ARGV[1] .. ':' .. i, ARGV[3 + i]) end
         end
         redis.call('EXPIRE', KEYS[1], ARGV[2])
-        redis.call('PFADD', KEYS[2], ARGV[8])
-        redis.call('EXPIRE', KEYS[2], ARGV[2])
+        redis.call('PFADD', KEYS[2], ARGV[9])
+        redis.call('EXPIRE', KEYS[2], ARGV[3])
         return 1
         """
     )
@@ -99,7 +100,9 @@ extension RedisLiveStore: PacingStore {
     ) async throws(StoreError) {
         try RedisKeys.validate(region: region)
         guard (0..<pacingSlotsPerDay).contains(slot) else { throw .failed("pacing slot \(slot) is outside 0..<\(pacingSlotsPerDay)") }
-        let arguments = [String(slot), String(Self.seconds(options.dailyCounterRetention))] + counters.fieldValues.map { "\($0)" }
+        let arguments = [
+            String(slot), String(Self.seconds(options.pacingCounterRetention)), String(Self.seconds(options.dailyCounterRetention)),
+        ] + counters.fieldValues.map { "\($0)" }
             + [userID]
         _ = try await client.run(
             Self.addCountersScript,
@@ -184,9 +187,11 @@ extension RedisLiveStore: PacingStore {
 
 extension RedisKeys {
     /// One hash per region and day: field `SLOT:K` is counter K (1 revenue, 2 impressions,
-    /// 3 negatives, 4 organic items, 5 sessions) of that 5-minute slot.
+    /// 3 negatives, 4 organic items, 5 sessions) of that 5-minute slot; kept for
+    /// ``RedisLiveStore/Options/pacingCounterRetention`` (the profile reads up to 14 days back).
     func pacingCounters(region: String, day: Int) -> String { "\(prefix)adload:{pacing:\(region)}:counters:\(day)" }
-    /// The HyperLogLog of a region's users active in one slot of a day.
+    /// The HyperLogLog of a region's users active in one slot of a day; kept for
+    /// ``RedisLiveStore/Options/dailyCounterRetention`` (only today's and yesterday's are read).
     func pacingUsers(region: String, day: Int, slot: Int) -> String { "\(prefix)adload:{pacing:\(region)}:users:\(day):\(slot)" }
     /// The controller's state of a region (prices, integrals, the day and minute they are for).
     func pacingState(region: String) -> String { "\(prefix)adload:{pacing:\(region)}:state" }

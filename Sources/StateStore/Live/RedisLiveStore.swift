@@ -74,8 +74,11 @@ package final class RedisLiveStore: LiveStore {
         var streamMaxLength: Int
         /// How long the identities of counted events are kept: a repeat arriving later is counted again.
         var countedEventsRetention: Duration
-        /// How long a daily ad counter lives.
+        /// How long a daily ad counter lives (and a pacing slot's active users).
         var dailyCounterRetention: Duration
+        /// How long a region's daily pacing counters live: a day's profile is the mean of up to
+        /// 14 days before it (`pacing.profile_days`), so they outlive that by a day.
+        var pacingCounterRetention: Duration
         /// Longest `block` honoured by ``readStream(_:group:consumer:count:block:)``.
         var maxBlock: Duration
         /// Shards per stream; `nil` (the default) picks ``RedisLiveStore/clusterStreamShards``
@@ -91,6 +94,7 @@ package final class RedisLiveStore: LiveStore {
             streamMaxLength: Int = 1_000_000,
             countedEventsRetention: Duration = .seconds(7 * 86_400),
             dailyCounterRetention: Duration = .seconds(2 * 86_400),
+            pacingCounterRetention: Duration = .seconds(16 * 86_400),
             maxBlock: Duration = .seconds(5),
             streamShards: Int? = nil
         ) {
@@ -100,6 +104,7 @@ package final class RedisLiveStore: LiveStore {
             self.streamMaxLength = streamMaxLength
             self.countedEventsRetention = countedEventsRetention
             self.dailyCounterRetention = dailyCounterRetention
+            self.pacingCounterRetention = pacingCounterRetention
             self.maxBlock = maxBlock
             self.streamShards = streamShards.map { max(1, $0) }
         }
