@@ -87,7 +87,8 @@ package struct PacingState: Sendable, Equatable {
 /// - organic items: (floor − items / sessions) / floor.
 ///
 /// With a safety margin m (``PacingGains/safetyMargin``) the target counts as target · (1 + m)
-/// and the budget as budget · (1 − m).
+/// and the budget as budget · (1 − m); ``PacingGains/revenueMargin``, when set, is the
+/// target's m instead.
 ///
 /// price = clamp(default + K_p · e + I, 0, max), with I += K_i · e · Δ (Δ: days since the last
 /// update), and at the day's close also I += K_d · e with the whole day's error. With
@@ -130,7 +131,8 @@ package struct PacingController: Sendable, Equatable {
         let defaults = PacingPrices.defaults
         let bases = [defaults.revenue, defaults.impressions, defaults.negatives, defaults.organic]
         let errors = Self.errors(
-            counters: counters, targets: targets, day: day, activeUsers: activeUsers, shares: shares, margin: gains.safetyMargin)
+            counters: counters, targets: targets, day: day, activeUsers: activeUsers, shares: shares,
+            margins: (revenue: gains.revenueMargin ?? gains.safetyMargin, impressions: gains.safetyMargin))
         var prices = bases
         for index in 0..<4 {
             switch errors[index] {
@@ -170,21 +172,21 @@ package struct PacingController: Sendable, Equatable {
     }
 
     /// The relative errors of the four constraints, in price order; the revenue target and the
-    /// impression budget moved inside by `margin` (``PacingGains/safetyMargin``).
+    /// impression budget moved inside by their `margins`.
     static func errors(
         counters: PacingCounters, targets: RegionTargets, day: Int, activeUsers: Int, shares: (revenue: Double, impressions: Double),
-        margin: Double
+        margins: (revenue: Double, impressions: Double)
     ) -> [ConstraintError] {
         func relative(_ numerator: Double, over denominator: Double) -> ConstraintError {
             denominator > 0 && numerator.isFinite ? .error(numerator / denominator) : .noData
         }
         var errors: [ConstraintError] = [.unset, .unset, .unset, .unset]
         if let target = targets.dailyRevenue {
-            let expected = target.amount(activeUsers: activeUsers, day: day) * (1 + margin) * shares.revenue
+            let expected = target.amount(activeUsers: activeUsers, day: day) * (1 + margins.revenue) * shares.revenue
             errors[0] = relative(expected - counters.revenue, over: expected)
         }
         if let budget = targets.dailyImpressionBudget {
-            let expected = budget.on(day: day) * (1 - margin) * shares.impressions
+            let expected = budget.on(day: day) * (1 - margins.impressions) * shares.impressions
             errors[1] = relative(counters.impressions - expected, over: expected)
         }
         if let ceiling = targets.maxNegativeRate {

@@ -83,6 +83,11 @@ package struct PacingGains: Sendable, Equatable {
     /// around where it is paced, so a limit that must hold every day (a budget) is kept by
     /// aiming under it.
     package var safetyMargin: Double
+    /// The margin the revenue target alone is paced inside by (`pacing.revenue_margin`, 0 to
+    /// 0.5), in place of ``safetyMargin``; `nil`: ``safetyMargin``. A budget must hold on every
+    /// day, so it is paced under; a revenue target within a band either side is best paced
+    /// on its middle, and a margin that keeps budgets under would pace revenue above it.
+    package var revenueMargin: Double?
     /// Whether the proportional term of the revenue target and the impression budget acts on
     /// what the rest of the day must do (false: on the error so far). With share s of the
     /// day's amount expected so far and e the relative error so far, the rest of the day must
@@ -122,9 +127,11 @@ package struct PacingGains: Sendable, Equatable {
 
     package init(
         proportional: Double, integral: Double, maxPrice: Double, intervalMinutes: Double, minimumDayShare: Double, dayEndIntegral: Double = 0,
-        safetyMargin: Double = 0, catchUp: Bool = false, catchUpLimit: Double = .infinity, profileDays: Int = 1
+        safetyMargin: Double = 0, catchUp: Bool = false, catchUpLimit: Double = .infinity, profileDays: Int = 1,
+        revenueMargin: Double? = nil
     ) {
         self.profileDays = profileDays
+        self.revenueMargin = revenueMargin
         self.safetyMargin = safetyMargin
         self.catchUp = catchUp
         self.catchUpLimit = catchUpLimit
@@ -184,7 +191,7 @@ package struct RevenueTargets: Sendable, Equatable {
         let top = try ConfigReader(data: data, file: file, keys: ["name", "description", "pacing", "regions"])
         let pacing = try top.object(
             "pacing", keys: ["proportional_gain", "integral_gain", "max_price", "interval_minutes", "minimum_day_share"],
-            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up", "catch_up_limit", "profile_days"])
+            optionalKeys: ["day_end_integral_gain", "safety_margin", "catch_up", "catch_up_limit", "profile_days", "revenue_margin"])
         let gains = PacingGains(
             proportional: try pacing.number("proportional_gain", in: 0...1000),
             integral: try pacing.number("integral_gain", in: 0...1000),
@@ -195,7 +202,8 @@ package struct RevenueTargets: Sendable, Equatable {
             safetyMargin: pacing.has("safety_margin") ? try pacing.number("safety_margin", in: 0...0.5) : 0,
             catchUp: pacing.has("catch_up") ? try pacing.bool("catch_up") : false,
             catchUpLimit: pacing.has("catch_up_limit") ? try pacing.number("catch_up_limit", in: 1...24) : .infinity,
-            profileDays: pacing.has("profile_days") ? try pacing.integer("profile_days", in: 1...14) : 1)
+            profileDays: pacing.has("profile_days") ? try pacing.integer("profile_days", in: 1...14) : 1,
+            revenueMargin: pacing.has("revenue_margin") ? try pacing.number("revenue_margin", in: 0...0.5) : nil)
         if pacing.has("catch_up_limit") && !gains.catchUp {
             throw pacing.error(
                 "catch_up_limit", .number(gains.catchUpLimit), "bounds catching up, which is off: set \"catch_up\": true as well, or leave the limit out")

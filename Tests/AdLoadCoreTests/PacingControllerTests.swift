@@ -248,6 +248,24 @@ struct PacingControllerTests {
             PacingState(), counters: PacingCounters(revenue: 100, sessions: 100), targets: RegionTargets(dailyRevenue: .total(100)), day: 1,
             activeUsers: 1, dayShare: 1, elapsedDays: 1.0 / 24)
         #expect(behind.prices.revenue > 1, "a revenue target met exactly is 2% short of target × 1.02: \(behind.prices)")
+        // A revenue margin of its own: the target met exactly is on target with a margin of
+        // 0, and 1% short with 0.01; the budget keeps the safety margin either way.
+        func errors(revenueMargin: Double?) -> (revenue: Double, impressions: Double) {
+            var own = gains
+            own.revenueMargin = revenueMargin
+            let prices = PacingController(gains: own).update(
+                PacingState(), counters: PacingCounters(revenue: 100, impressions: 100, sessions: 100),
+                targets: RegionTargets(dailyRevenue: .total(100), dailyImpressionBudget: 100), day: 1, activeUsers: 1, dayShare: 1,
+                elapsedDays: 1.0 / 24).prices
+            return (prices.revenue, prices.impressions)
+        }
+        let perHour = gains.proportional + gains.integral / 24
+        #expect(errors(revenueMargin: 0).revenue == 1, "on target, paced on it: the default price")
+        #expect(abs(errors(revenueMargin: 0.01).revenue - (1 + perHour * 0.01 / 1.01)) < 1e-12, "1% short of target × 1.01")
+        #expect(abs(errors(revenueMargin: nil).revenue - (1 + perHour * 0.02 / 1.02)) < 1e-12, "no revenue margin: the safety margin's 2%")
+        let budgetPrice = perHour * 0.02 / 0.98
+        #expect([errors(revenueMargin: 0), errors(revenueMargin: 0.01), errors(revenueMargin: nil)].allSatisfy { abs($0.impressions - budgetPrice) < 1e-12 },
+                "the budget is paced 2% under in every case")
     }
 
     @Test("catching up: a shortfall late in the day is made up by the day's end, where the error so far leaves it")
@@ -353,6 +371,12 @@ struct PacingControllerTests {
             Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"profile_days\": 3}").utf8),
             file: "t.json")
         #expect(threeDays.gains.profileDays == 3)
+        #expect(targets.gains.revenueMargin == nil, "the revenue target takes the safety margin unless the file sets its own")
+        let revenueMargin = try RevenueTargets.parse(
+            Data(Self.valid.replacingOccurrences(
+                of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"safety_margin\": 0.02, \"revenue_margin\": 0}").utf8),
+            file: "t.json")
+        #expect(revenueMargin.gains.revenueMargin == 0 && revenueMargin.gains.safetyMargin == 0.02)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
@@ -380,6 +404,8 @@ struct PacingControllerTests {
          "t.json: key 'pacing.catch_up_limit' has value 0.5: out of range"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"catch_up_limit\": 8}",
          "t.json: key 'pacing.catch_up_limit' has value 8: bounds catching up, which is off: set \"catch_up\": true as well"),
+        ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"revenue_margin\": -0.01}",
+         "t.json: key 'pacing.revenue_margin' has value -0.01: out of range"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"profile_days\": 15}",
          "t.json: key 'pacing.profile_days' has value 15: out of range"),
         ("\"minimum_day_share\": 0.02}", "\"minimum_day_share\": 0.02, \"profile_days\": 2.5}",
