@@ -109,9 +109,9 @@ package struct PacingGains: Sendable, Equatable {
     package var catchUpLimit: Double
     /// How many days back the day's profile (the shares of its sessions, revenue and
     /// impressions by the end of each interval, which targets are pro-rated by) is averaged
-    /// over (`pacing.profile_days`, 1 to 14; 1: yesterday's); days without sessions are left out. An evening's high price
-    /// pulls that evening's share of the day's revenue up; with one day, the next day is paced
-    /// as if it would come again.
+    /// over (`pacing.profile_days`, 1 to 14; 1: yesterday's); days without sessions are left
+    /// out. An evening's high price pulls that evening's share of the day's revenue up; with
+    /// one day, the next day is paced as if it would come again.
     package var profileDays: Int
     /// Prices stay in [0, maxPrice]; the integral stops growing while a price is held at a
     /// bound by an error that pushes further (anti-windup).
