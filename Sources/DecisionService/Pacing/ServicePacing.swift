@@ -199,7 +199,8 @@ package final class ServicePacing: Service, Sendable {
         let yesterday = try await store.pacingDay(region: region, day: day - 1, activeThrough: nil)
         var recent = [intervals(yesterday.slots)]
         for back in stride(from: 2, through: controller.gains.profileDays, by: 1) {
-            recent.append(intervals(try await store.pacingDay(region: region, day: day - back, activeThrough: nil).slots))
+            // Only the counters: no active users are counted (their keys are gone after 2 days).
+            recent.append(intervals(try await store.pacingDay(region: region, day: day - back, activeThrough: 0).slots))
         }
         var sofar = PacingCounters()
         for finished in today.slots.prefix(interval * slotsPerInterval) { sofar.add(finished) }
