@@ -346,37 +346,25 @@ struct PacingControllerTests {
         #expect(targets.targets(region: "eu") == RegionTargets(dailyImpressionBudget: 50_000, minOrganicPerSession: 40))
         #expect(targets.targets(region: "apac") == RegionTargets())
         #expect(targets.gains == PacingGains(proportional: 0.5, integral: 2, maxPrice: 10, intervalMinutes: 60, minimumDayShare: 0.02))
+        /// The gains of the valid file with `keys` added to its pacing object.
+        func gains(adding keys: String) throws -> PacingGains {
+            let text = Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \(keys)}")
+            return try RevenueTargets.parse(Data(text.utf8), file: "t.json").gains
+        }
         #expect(targets.gains.dayEndIntegral == 0, "no day-end integral unless the file sets one")
-        let dayEnd = try RevenueTargets.parse(
-            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"day_end_integral_gain\": 3}").utf8),
-            file: "t.json")
-        #expect(dayEnd.gains.dayEndIntegral == 3)
+        #expect(try gains(adding: "\"day_end_integral_gain\": 3").dayEndIntegral == 3)
         #expect(targets.gains.safetyMargin == 0, "no safety margin unless the file sets one")
-        let margin = try RevenueTargets.parse(
-            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"safety_margin\": 0.02}").utf8),
-            file: "t.json")
-        #expect(margin.gains.safetyMargin == 0.02)
+        #expect(try gains(adding: "\"safety_margin\": 0.02").safetyMargin == 0.02)
         #expect(!targets.gains.catchUp, "the proportional term acts on the error so far unless the file says otherwise")
-        let catchUp = try RevenueTargets.parse(
-            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"catch_up\": true}").utf8),
-            file: "t.json")
-        #expect(catchUp.gains.catchUp)
-        #expect(catchUp.gains.catchUpLimit == .infinity, "no limit but the floor's unless the file sets one")
-        let limited = try RevenueTargets.parse(
-            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"catch_up\": true, \"catch_up_limit\": 4}").utf8),
-            file: "t.json")
-        #expect(limited.gains.catchUpLimit == 4)
+        let catchUp = try gains(adding: "\"catch_up\": true")
+        #expect(catchUp.catchUp)
+        #expect(catchUp.catchUpLimit == .infinity, "no limit but the floor's unless the file sets one")
+        #expect(try gains(adding: "\"catch_up\": true, \"catch_up_limit\": 4").catchUpLimit == 4)
         #expect(targets.gains.profileDays == 1, "yesterday's profile unless the file says otherwise")
-        let threeDays = try RevenueTargets.parse(
-            Data(Self.valid.replacingOccurrences(of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"profile_days\": 3}").utf8),
-            file: "t.json")
-        #expect(threeDays.gains.profileDays == 3)
+        #expect(try gains(adding: "\"profile_days\": 3").profileDays == 3)
         #expect(targets.gains.revenueMargin == nil, "the revenue target takes the safety margin unless the file sets its own")
-        let revenueMargin = try RevenueTargets.parse(
-            Data(Self.valid.replacingOccurrences(
-                of: "\"minimum_day_share\": 0.02}", with: "\"minimum_day_share\": 0.02, \"safety_margin\": 0.02, \"revenue_margin\": 0}").utf8),
-            file: "t.json")
-        #expect(revenueMargin.gains.revenueMargin == 0 && revenueMargin.gains.safetyMargin == 0.02)
+        let revenueMargin = try gains(adding: "\"safety_margin\": 0.02, \"revenue_margin\": 0")
+        #expect(revenueMargin.revenueMargin == 0 && revenueMargin.safetyMargin == 0.02)
         try targets.validate(regions: ["na", "eu", "apac"], file: "t.json")
     }
 
