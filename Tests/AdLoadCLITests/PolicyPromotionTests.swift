@@ -63,11 +63,15 @@ struct PolicyPromotionTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let env = repositoryFile("env/default.json")
-        // The served policy explores broadly (a softmax at temperature 1), as a team would
-        // before weighing candidates on its decisions; "no ads" is a greedy bandit trained to
-        // avoid revenue, which in the simulator shows no ads at all.
+        // The served policy is a poor one that explores: half its plans are drawn uniformly
+        // (overlap for the gate's estimates), the rest come from a bandit trained, and kept
+        // learning online, to avoid revenue. "No ads" is that bandit alone, greedy; it shows
+        // no ads at all. The shipped softmax is then better by a wide margin, not by luck
+        // (one run: active 0.0222, shipped softmax 0.0275 [0.0262, 0.0288], no ads 0.0189).
+        // A served softmax at temperature 1, nearly uniform, earned within 0.4–2% of the
+        // shipped softmax per session: too close for the gate's 2% tolerance to be stable.
         for (name, arguments) in [
-            ("hot", ["--algo", "softmax", "--hyper", "temperature=1"]),
+            ("hot", ["--algo", "softmax", "--hyper", "temperature=0.0001,exploration_floor=0.5", "--reward", "revenue=-1"]),
             ("no-ads", ["--algo", "egreedy", "--hyper", "epsilon=0", "--reward", "revenue=-1"]),
         ] {
             let train = try await runAdloadCapturing(
