@@ -47,6 +47,20 @@ struct PolicyPromotionTests {
         return try object(list.output)["active"] as? String
     }
 
+    /// Waits until the service's `GET /v1/policy` names `version` (services poll the registry
+    /// every 500 ms, then load the file; a loaded machine can take longer than any fixed sleep).
+    func awaitServed(_ version: String, port: Int) async throws {
+        var served: String?
+        for _ in 0..<300 where served != version {
+            if let (data, _) = try? await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/v1/policy")!),
+               let body = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                served = body["version"] as? String
+            }
+            if served != version { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(served == version, "after 30 s the service still serves \(served ?? "nothing"), not \(version)")
+    }
+
     /// The versions a short replay of new users sees in the service's answers (their last 8 characters).
     func servedVersions(port: Int, seed: Int) async throws -> [String] {
         let replay = try await runAdloadCapturing([
@@ -122,8 +136,7 @@ struct PolicyPromotionTests {
         let active = try #require(evidence["active"] as? [String: Any])
         #expect(try #require(candidate["value"] as? Double) > (try #require(active["value"] as? Double)), "the accepted policy is not better by the estimate")
         #expect(try await activeVersion(dataDir) == promoted)
-        // Services poll the registry every 500 ms.
-        try await Task.sleep(for: .milliseconds(1500))
+        try await awaitServed(promoted, port: port)
         #expect(try await servedVersions(port: port, seed: 901) == [String(promoted.suffix(8))])
 
         // The learner stops at its next publication over the promoted version; were it still
@@ -142,7 +155,7 @@ struct PolicyPromotionTests {
         #expect(events.first?["action"] as? String == "rollback")
         #expect((promotionEvent["evidence"] as? [String: Any])?["passed"] as? Bool == true)
         #expect(restored == before || events.contains { $0["version"] as? String == restored && $0["action"] as? String == "learn" })
-        try await Task.sleep(for: .milliseconds(1500))
+        try await awaitServed(restored, port: port)
         #expect(try await servedVersions(port: port, seed: 902) == [String(restored.suffix(8))])
 
         let again = try await runAdloadCapturing(["policy", "rollback", restored, "--data-dir", dataDir, "--env", env])
