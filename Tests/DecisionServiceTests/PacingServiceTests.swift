@@ -147,6 +147,46 @@ struct PacingServiceTests {
         }
     }
 
+    @Test("with 15-minute intervals a tick at 0:45 prices the day's first three quarter-hours; hourly ones have not moved yet")
+    func quarterHourIntervals() async throws {
+        let day = 20_000
+        /// Yesterday exactly on its budget of 960, 10 impressions in each quarter-hour; today 12 in
+        /// each of its first three: 20% over the pace of yesterday's (even) profile.
+        func pacing(intervalMinutes: Int) async throws -> (ServicePacing, InMemoryLiveStore) {
+            let store = InMemoryLiveStore()
+            let pacing = ServicePacing(store: store, regions: Fixtures.schema.regions, logger: Fixtures.logger, clock: ManualClock())
+            _ = try await pacing.setTargets(Data(Self.targetsText(budget: 960, intervalMinutes: intervalMinutes).utf8), source: "test")
+            for quarter in 0..<96 {
+                try await store.addPacingCounters(
+                    PacingCounters(revenue: 0, impressions: 10, negatives: 0, organicItems: 0, sessions: 1), userID: "y\(quarter)",
+                    region: "na", day: day - 1, slot: quarter * 3 + 1)
+            }
+            for quarter in 0..<3 {
+                try await store.addPacingCounters(
+                    PacingCounters(revenue: 0, impressions: 12, negatives: 0, organicItems: 0, sessions: 1), userID: "t\(quarter)",
+                    region: "na", day: day, slot: quarter * 3 + 1)
+            }
+            return (pacing, store)
+        }
+        let na = Fixtures.schema.regions.firstIndex(of: "na")!
+        let atQuarterToOne = Double(day) + (45 * 60 + 10) / 86_400.0
+        let (quarterly, store) = try await pacing(intervalMinutes: 15)
+        try await quarterly.tick(now: atQuarterToOne)
+        let stored = try #require(try await store.pacingState(region: "na"))
+        #expect(stored.day == day && stored.minute == 45)
+        // K_p·e + K_i·e·Δ with e = 0.2 and Δ a quarter-hour (1/96 day).
+        let expected = 2 * 0.2 + 5 * 0.2 / 96
+        let price = try #require(quarterly.prices(region: na)).impressions
+        #expect(abs(price - expected) < 1e-9, "impression price \(price), expected \(expected)")
+        try await quarterly.tick(now: Double(day) + 50 / 1440)
+        #expect(try await store.pacingState(region: "na") == stored, "one update per quarter-hour")
+
+        let (hourly, hourlyStore) = try await pacing(intervalMinutes: 60)
+        try await hourly.tick(now: atQuarterToOne)
+        #expect(try await hourlyStore.pacingState(region: "na")?.minute == 0, "hourly: only yesterday's close so far")
+        #expect(try #require(hourly.prices(region: na)).impressions == 0, "yesterday ended on its budget")
+    }
+
     @Test("a tick moves a region's price from the stored counters, once per interval, and decisions use and log it")
     func tickAndDecide() async throws {
         let store = InMemoryLiveStore()
