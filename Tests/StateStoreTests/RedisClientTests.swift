@@ -312,11 +312,26 @@ extension RedisSerializedTests {
             let client = RedisClient(configuration: .init(
                 address: RedisAddress(host: "127.0.0.1", port: port), connections: 1, initialBackoff: .milliseconds(50),
                 maxBackoff: .milliseconds(400), transport: .eventLoops(Transport.group)))
-            // The backoff under test is the client's own, in real time against a real socket: let a second pass.
+            // The backoff under test is the client's own, in real time against a real socket: let
+            // about a second pass, and measure how long it was (a loaded machine wakes late).
+            let clock = ContinuousClock()
+            let start = clock.now
             try await Task.sleep(for: .seconds(1))
-
             let statistics = client.statistics
-            #expect(statistics.connectFailures >= 3 && statistics.connectFailures <= 8, "\(statistics.connectFailures) attempts in 1 s")
+            let elapsed = start.duration(to: clock.now)
+            // Attempts at 0, 50, 150, 350, 750, 1150, … ms (the backoff doubles from 50 ms up to
+            // 400 ms): how many the schedule allows by `elapsed`. A tight loop makes hundreds.
+            var scheduled = 0
+            var at = Duration.zero
+            var backoff = Duration.milliseconds(50)
+            while at <= elapsed {
+                scheduled += 1
+                at += backoff
+                backoff = min(backoff * 2, .milliseconds(400))
+            }
+            #expect(
+                statistics.connectFailures >= 3 && statistics.connectFailures <= scheduled + 1,
+                "\(statistics.connectFailures) attempts in \(elapsed), the backoff allows \(scheduled)")
             #expect(statistics.reconnects == 0 && statistics.connectionErrors == 0, "never counted as up: \(statistics)")
             #expect(!client.isConnected)
             await #expect(throws: StoreError.self) { try await client.execute([["PING"]], timeout: .seconds(1)) }
