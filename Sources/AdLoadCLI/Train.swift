@@ -776,7 +776,7 @@ struct TrainPolicyGradient: ParsableCommand {
 
     /// The held-out population restarts are chosen on has this many times `--users` users: on
     /// 2 × (1,600) training seed 2 chose a restart 1.1% below another, which 4,000 users
-    /// separate (docs/policy-gradient.md, "Restarts chosen on held-out users").
+    /// separate (docs/policy-gradient.md, "Choosing on 8 × `--users`").
     static let selectionUsersScale = 8
 }
 
