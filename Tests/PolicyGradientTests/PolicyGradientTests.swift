@@ -182,6 +182,88 @@ struct PolicyGradientTests {
         #expect(again.actions == first.actions && again.advantages == first.advantages)
     }
 
+    @Test("the KL penalty's gradient with respect to the logits equals finite differences, and vanishes at the reference")
+    func klPenaltyGradient() {
+        let logits = [0.3, -0.2, 0.8, 0.1]
+        let reference = [-0.4, 0.6, 2.0, 0.2]
+        let mask = [true, true, false, true]
+        func penalty(_ z: [Double], gradient: inout [Double]) -> Double {
+            var probabilities = [Double](repeating: 0, count: z.count)
+            var referenceProbabilities = [Double](repeating: 0, count: z.count)
+            let referencePartition = reference.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: mask[...], into: &referenceProbabilities) }
+            return z.withUnsafeBufferPointer { z in
+                let logPartition = ActorCritic.softmax(z, mask: mask[...], into: &probabilities)
+                return reference.withUnsafeBufferPointer { reference in
+                    probabilities.withUnsafeBufferPointer { probabilities in
+                        gradient.withUnsafeMutableBufferPointer { gradient in
+                            KLPenalty.add(
+                                probabilities: probabilities, logits: z, logPartition: logPartition, referenceLogits: reference,
+                                referencePartition: referencePartition, weight: 1, gradient: gradient)
+                        }
+                    }
+                }
+            }
+        }
+        var gradient = [Double](repeating: 0, count: 4)
+        let divergence = penalty(logits, gradient: &gradient)
+        let p = softmax(logits, mask: mask), q = softmax(reference, mask: mask)
+        let direct = [0, 1, 3].map { p[$0] * log(p[$0] / q[$0]) }.reduce(0, +)
+        #expect(abs(divergence - direct) < 1e-12, "KL \(divergence), from the probabilities \(direct)")
+        for j in 0..<4 {
+            var plus = logits, minus = logits, unused = [Double](repeating: 0, count: 4)
+            plus[j] += 1e-6
+            minus[j] -= 1e-6
+            let numeric = (penalty(plus, gradient: &unused) - penalty(minus, gradient: &unused)) / 2e-6
+            #expect(abs(numeric - gradient[j]) < 1e-6, "∂KL/∂z\(j): numeric \(numeric), analytic \(gradient[j])")
+        }
+        #expect(gradient[2] == 0, "a masked action's logit gets no gradient")
+        // The reference's logits shifted by a constant are the same distribution: KL 0, no pull.
+        var atReference = [Double](repeating: 0, count: 4)
+        let zero = penalty(reference.map { $0 + 0.7 }, gradient: &atReference)
+        #expect(abs(zero) < 1e-12 && atReference.allSatisfy { abs($0) < 1e-12 }, "KL \(zero), gradient \(atReference)")
+    }
+
+    /// PPO with branches on the temptation problem from a fresh network, with `anchor` × KL to
+    /// that fresh network; returns P(patient action | fresh) and the KL to the reference there.
+    func anchoredRun(anchor: Double) -> (patience: Double, divergence: Double) {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [16]
+        configuration.gamma = 1
+        configuration.learningRate = 3e-3
+        configuration.minibatchSize = 64
+        configuration.maxGradientNorm = 1
+        configuration.anchor = anchor
+        var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 3)
+        trainer.reference = trainer.model.policy
+        var problem = TemptationProblem()
+        let random = CounterRandom(seed: 3, domain: 99)
+        for iteration in 0..<40 {
+            var batch = RolloutBatch()
+            for episode in (iteration * 16)..<((iteration + 1) * 16) {
+                batch.append(trainer.collectBranched(
+                    &problem, episode: episode, random: random.child(UInt64(iteration)), branching: Branching(points: 4, actions: 2)))
+            }
+            _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
+        }
+        let observation = problem.reset(episode: 0)!.observation
+        let mask = [true, true, false]
+        var scratch = MLP.Scratch(for: trainer.model.policy)
+        trainer.model.policy.infer(.init(observation), scratch: &scratch)
+        let p = softmax(Array(scratch.output), mask: mask)
+        trainer.reference!.infer(.init(observation), scratch: &scratch)
+        let q = softmax(Array(scratch.output), mask: mask)
+        return (p[1], [0, 1].map { p[$0] * log(p[$0] / q[$0]) }.reduce(0, +))
+    }
+
+    @Test("the anchor keeps PPO near its reference: without it the policy learns patience, with a heavy one it stays near the fresh network's even odds")
+    func anchorHoldsThePolicy() {
+        let free = anchoredRun(anchor: 0)
+        let held = anchoredRun(anchor: 20)
+        #expect(free.patience > 0.9, "P(patient action | fresh) without the anchor: \(free.patience)")
+        #expect(held.patience < 0.7, "P(patient action | fresh) with anchor 20: \(held.patience); the reference gives about 0.5")
+        #expect(held.divergence < free.divergence / 10, "KL to the reference: anchored \(held.divergence), free \(free.divergence)")
+    }
+
     @Test("PPO with branched advantages learns the long-run best action where the myopic one is wrong")
     func branchedPPOFindsPatience() {
         var configuration = PolicyGradientConfiguration()
