@@ -341,10 +341,8 @@ struct TrainPolicyGradient: ParsableCommand {
     var json = false
 
     /// The default number of restarts with branches: one run in three ended below its
-    /// teacher on tuning seed 5, and the best of six screened restarts beat the best of three
-    /// on training seeds 2 and 3 (docs/policy-gradient.md, "Restarts chosen on held-out users",
-    /// "Six restarts screened at iteration 60").
-    static let defaultRestarts = 6
+    /// teacher on tuning seed 5 (docs/policy-gradient.md, "Restarts chosen on held-out users").
+    static let defaultRestarts = 3
     /// The default number of iterations every restart runs before one is chosen to go on
     /// (``screenIterations``).
     static let defaultScreenIterations = 60
@@ -780,10 +778,10 @@ struct TrainPolicyGradient: ParsableCommand {
         let allSessions = results.reduce(0) { $0 + $1.sessions } + (continued.map { $0.sessions - (results[chosen].sessions) } ?? 0)
         progress.finish(String(
             format: "trained %@ for %d iterations on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
-            algo.rawValue, run.iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(allSessions) in all \(restarts))" : "",
+            algo.rawValue, iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(allSessions) in all \(restarts))" : "",
             last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
         if let averaging = run.averaging {
-            progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(run.iterations)")
+            progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(iterations)")
         }
         let heldOut = try heldOutCheck(policy, teacher: run.warmStart?.teacher, config: config, engagementWeight: weight, setup: setup, progress: progress)
         if json {

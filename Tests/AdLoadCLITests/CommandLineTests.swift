@@ -233,7 +233,7 @@ struct CommandLineTests {
                     "branches by default, at their learning rate: \(settings)")
             #expect(settings["paired_rollouts"] == nil)
             #expect(settings["average_from"] == 2 && settings["averaged_iterations"] == 1, "the second half averaged: \(settings)")
-            #expect(settings["restarts"] == 6 && (1...6).contains(settings["restart_chosen"] ?? 0) && settings["screen_iterations"] == 1, "six restarts screened by default (at iteration 1 of 2, the last before the averaged ones): \(settings)")
+            #expect(settings["restarts"] == 3 && (1...3).contains(settings["restart_chosen"] ?? 0), "three restarts by default: \(settings)")
             let provenance = try #require(policy["provenance"] as? [String: Any])
             #expect((provenance["env_fingerprint"] as? String)?.hasPrefix("fnv1a64:") == true && (provenance["sessions"] as? Int ?? 0) > 0)
             networks.append(try #require(policy["network"] as? NSDictionary))
