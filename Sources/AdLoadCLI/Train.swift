@@ -629,19 +629,6 @@ struct TrainPolicyGradient: ParsableCommand {
                 }
             }
         }
-        // The chosen restart's continuation after a screen keeps its checkpoints apart, so that
-        // every restart's state at the end of the screen stays on disk for the choice.
-        var continuedCheckpoint: PolicyGradientCheckpoint?
-        if let resume, screen != nil, FileManager.default.fileExists(atPath: Self.continuedCheckpointPath(of: resume)) {
-            let shape = runs[0].shape
-            do {
-                continuedCheckpoint = try PolicyGradientCheckpoint.load(
-                    path: Self.continuedCheckpointPath(of: resume), configuration: configuration, observationCount: shape.observations,
-                    actionCount: shape.actions)
-            } catch {
-                throw CLIError("--resume \(error.description)")
-            }
-        }
         // With a screen, every restart first runs `screen` iterations, judged by the average of
         // their second half; the chosen one then goes on as its run in `runs`.
         var screenRuns = screen.map { screen in
@@ -651,8 +638,10 @@ struct TrainPolicyGradient: ParsableCommand {
                     iterations: screen, episodes: episodes, pricing: pricing, averaging: WeightAveraging(from: screen / 2 + 1))
             }
         }
+        // A restart whose checkpoint is past the screen was chosen before the resume.
+        let continuing = screen.flatMap { screen in checkpoints.firstIndex { ($0?.iteration ?? 0) > screen } }
         let warmStart = try loadWarmStart(
-            model: model, schema: schema, engagementWeight: weight, resuming: checkpoints.allSatisfy { $0 != nil },
+            model: model, schema: schema, engagementWeight: weight, resuming: continuing != nil || checkpoints.allSatisfy { $0 != nil },
             provenance: provisional, progress: progress)
         for index in runs.indices { runs[index].warmStart = warmStart }
         for index in screenRuns?.indices ?? 0..<0 { screenRuns?[index].warmStart = warmStart }
@@ -660,22 +649,23 @@ struct TrainPolicyGradient: ParsableCommand {
             for (restart, checkpoint) in checkpoints.enumerated() {
                 guard let checkpoint else { continue }
                 let path = Self.checkpointPath(restart: restart, of: resume)
-                if let mismatch = checkpoint.mismatch(with: (screenRuns?[restart] ?? runs[restart]).identity) {
+                let run = screen.map { checkpoint.iteration <= $0 } == true ? screenRuns?[restart] ?? runs[restart] : runs[restart]
+                if let mismatch = checkpoint.mismatch(with: run.identity) {
                     throw CLIError("--resume \(path): \(mismatch); give the options of the run that wrote it, or start afresh")
                 }
-                if checkpoint.iteration > (screen ?? iterations) || (restarts == 1 && checkpoint.iteration == iterations) {
-                    throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that"
-                        + (screen.map { " (and a --screen-iterations of at least that: it was \($0))" } ?? ""))
+                if checkpoint.iteration > iterations || (restarts == 1 && checkpoint.iteration == iterations) {
+                    throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that")
                 }
             }
-            if let continuedCheckpoint, continuedCheckpoint.iteration >= iterations {
-                throw CLIError("--resume \(Self.continuedCheckpointPath(of: resume)): the chosen restart's checkpoint is at iteration \(continuedCheckpoint.iteration); ask for more --iterations than that")
+            if let continuing, checkpoints[continuing]?.iteration == iterations {
+                throw CLIError("--resume \(resume): the chosen restart's checkpoint is at iteration \(iterations); ask for more --iterations than that")
             }
             if screen == nil, checkpoints.allSatisfy({ $0?.iteration == iterations }) {
                 throw CLIError("--resume \(resume): every restart's checkpoint is at iteration \(iterations); ask for more --iterations than that")
             }
-            progress.finish("resuming from \(resume) after iteration \(continuedCheckpoint?.iteration ?? checkpoints[0]?.iteration ?? 0)"
-                + (continuedCheckpoint != nil ? " of the restart chosen after the screen" : restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : ""))
+            progress.finish("resuming from \(resume) after iteration \(checkpoints[continuing ?? 0]?.iteration ?? 0)"
+                + (continuing.map { " of restart \($0 + 1), chosen after the screen" }
+                    ?? (restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : "")))
         }
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
@@ -692,17 +682,19 @@ struct TrainPolicyGradient: ParsableCommand {
         func label(_ restart: Int) -> String { restarts > 1 ? "restart \(restart + 1)/\(restarts): " : "" }
         // The restarts' runs (with a screen: their screen iterations), each from its checkpoint.
         var results: [TrainedRestart] = []
-        for restart in 0..<restarts {
-            results.append(try train(
-                screenRuns?[restart] ?? runs[restart], label: label(restart), header: header, resume: checkpoints[restart],
-                checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
-        }
-        var chosen = 0
+        var chosen = continuing ?? 0
         var restartMeans: [Double] = []
-        let selection = HeldOutCheck(
-            config: config, engagementWeight: weight, training: setup, seed: seed, threads: simulation.threads, population: .selection,
-            users: Self.selectionUsersScale * setup.users)
-        if restarts > 1 {
+        if continuing == nil {
+            for restart in 0..<restarts {
+                results.append(try train(
+                    screenRuns?[restart] ?? runs[restart], label: label(restart), header: header, resume: checkpoints[restart],
+                    checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
+            }
+        }
+        if restarts > 1 && continuing == nil {
+            let selection = HeldOutCheck(
+                config: config, engagementWeight: weight, training: setup, seed: seed, threads: simulation.threads, population: .selection,
+                users: Self.selectionUsersScale * setup.users)
             let after = screen.map { " after \($0) iterations" } ?? ""
             progress.note("choosing among \(restarts) restarts\(after) on \(selection.setup.users) users of another population")
             do { (chosen, restartMeans) = try selection.best(of: results.map(\.policy), catalog: config.planCatalog()) } catch {
@@ -712,46 +704,32 @@ struct TrainPolicyGradient: ParsableCommand {
                 + restartMeans.enumerated().map { String(format: "%@%.4f", $0.offset == chosen ? "*" : "", $0.element) }.joined(separator: ", "))
         }
         // With a screen the chosen restart goes on from where its screen ended (its run is the
-        // same as without one: the screen's average is only what it was judged by), and the
-        // file is what it ends with only if that earns more on the same held-out users than
-        // the screen's average did: a run's later iterations can lose what its first ones found.
+        // same as without one: the screen's average is only what it was judged by).
         var continued: TrainedRestart?
-        var continuedMean: Double?
         if let screen {
             var state: PolicyGradientCheckpoint
-            if let continuedCheckpoint {
-                if let mismatch = continuedCheckpoint.mismatch(with: runs[chosen].identity) {
-                    throw CLIError("--resume \(Self.continuedCheckpointPath(of: checkpointPath)): \(mismatch); it is not restart \(chosen + 1)'s, the restart chosen after the screen")
-                }
-                state = continuedCheckpoint
+            if let continuing {
+                guard let checkpoint = checkpoints[continuing] else { throw CLIError("--resume: restart \(continuing + 1) has no checkpoint") }
+                state = checkpoint
+                progress.finish("restart \(chosen + 1) was chosen after \(screen) iterations before the resume; it goes on to iteration \(iterations)")
             } else {
                 guard let last = results[chosen].last else { throw CLIError("restart \(chosen + 1) has no state after its \(screen) iterations") }
                 state = last
                 state.average = nil
+                progress.finish("restart \(chosen + 1) goes on to iteration \(iterations)")
             }
-            progress.finish("restart \(chosen + 1) goes on to iteration \(iterations)")
-            let going = try train(
+            continued = try train(
                 runs[chosen], label: label(chosen), header: header, resume: state,
-                checkpointPath: Self.continuedCheckpointPath(of: checkpointPath), progress: progress)
-            continued = going
-            progress.note("the continuation against the screen's average on the same \(selection.setup.users) users")
-            do { continuedMean = try selection.best(of: [going.policy], catalog: config.planCatalog()).means.first } catch {
-                throw CLIError("judging the continuation: \(error)")
-            }
+                checkpointPath: Self.checkpointPath(restart: chosen, of: checkpointPath), progress: progress)
         }
-        let keepsContinuation = continuedMean.map { $0 > restartMeans[chosen] } ?? false
-        if let continuedMean {
-            progress.finish(String(
-                format: "restart %d after %d iterations: mean realized objective per held-out user %.4f against %.4f after the screen; the file holds %@",
-                chosen + 1, iterations, continuedMean, restartMeans[chosen], keepsContinuation ? "the continuation's average" : "the screen's average"))
-        }
-        let run = keepsContinuation ? runs[chosen] : screenRuns?[chosen] ?? runs[chosen]
-        let result = keepsContinuation ? continued ?? results[chosen] : results[chosen]
+        let run = runs[chosen]
+        let trained: TrainedRestart? = continued ?? (results.indices.contains(chosen) ? results[chosen] : nil)
+        guard let result = trained else { throw CLIError("restart \(chosen + 1) has no result") }
         let sessions = result.sessions
         var policy = result.policy
         let curve = result.curve
         if restarts > 1 { policy.settings += [("restarts", Double(restarts)), ("restart_chosen", Double(chosen + 1))] }
-        if let screen { policy.settings += [("screen_iterations", Double(screen)), ("continued", keepsContinuation ? 1 : 0)] }
+        if let screen { policy.settings += [("screen_iterations", Double(screen))] }
         policy.header.provenance.sessions = sessions
         policy.header.provenance.trainedAt = PolicyProvenance.now()
         let text: String
@@ -775,7 +753,7 @@ struct TrainPolicyGradient: ParsableCommand {
         let trainingSeconds = ran.reduce(0) { $0 + $1.seconds }
         let trainingRate = trainingSeconds > 0 ? Double(ran.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
         // Every restart's sessions: the screens' (or whole runs') and the chosen one's continuation.
-        let allSessions = results.reduce(0) { $0 + $1.sessions } + (continued.map { $0.sessions - (results[chosen].sessions) } ?? 0)
+        let allSessions = results.reduce(0) { $0 + $1.sessions } + (continued.map { continuing == nil ? $0.steps : $0.sessions } ?? 0)
         progress.finish(String(
             format: "trained %@ for %d iterations on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
             algo.rawValue, iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(allSessions) in all \(restarts))" : "",
@@ -791,8 +769,7 @@ struct TrainPolicyGradient: ParsableCommand {
                 + "\"openblas_core\": \(JSONValue.quoted(blasCore))"
                 + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
                 + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1), \"restart_objectives\": [\(restartMeans.map(JSONNumber.json).joined(separator: ", "))]" : "")
-                + (screen.map { ", \"screen_iterations\": \($0), \"continued\": \(keepsContinuation)" } ?? "")
-                + (continuedMean.map { ", \"continued_objective\": \(JSONNumber.json($0))" } ?? "")
+                + (screen.map { ", \"screen_iterations\": \($0)" } ?? "")
                 + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(checkpointPath))" : "") + "}")
         } else {
@@ -888,12 +865,6 @@ struct TrainPolicyGradient: ParsableCommand {
         guard restart > 0 else { return path }
         let stem = path.hasSuffix(".checkpoint") ? String(path.dropLast(".checkpoint".count)) : path
         return stem + ".restart-\(restart + 1).checkpoint"
-    }
-
-    /// Where the chosen restart's continuation after a screen keeps its checkpoints, next to
-    /// the first restart's: `NAME.continued.checkpoint`.
-    static func continuedCheckpointPath(of path: String) -> String {
-        (path.hasSuffix(".checkpoint") ? String(path.dropLast(".checkpoint".count)) : path) + ".continued.checkpoint"
     }
 
     /// The held-out population restarts are chosen on has this many times `--users` users: on
