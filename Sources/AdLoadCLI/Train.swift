@@ -291,11 +291,6 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Train this many times from the same warm start, each on its own luck, and write the run that earns the most on \(Self.selectionUsersScale) × --users users of another population (default \(Self.defaultRestarts) with branches, 1 with paired rollouts).")
     var restarts: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(
-        "With several restarts, every restart runs this many iterations and only the one that earns most on held-out users then goes on to --iterations (default \(Self.defaultScreenIterations) with branches, or the iteration before the averaged ones when that comes sooner; 0: every restart runs all iterations and the choice comes at the end).",
-        discussion: "A restart is judged by the average of its policy networks over the second half of those iterations, greedy, on the same held-out users as the choice among restarts."))
-    var screenIterations: Int?
-
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
     var entropy: Double?
 
@@ -343,9 +338,6 @@ struct TrainPolicyGradient: ParsableCommand {
     /// The default number of restarts with branches: one run in three ended below its
     /// teacher on tuning seed 5 (docs/policy-gradient.md, "Restarts chosen on held-out users").
     static let defaultRestarts = 3
-    /// The default number of iterations every restart runs before one is chosen to go on
-    /// (``screenIterations``).
-    static let defaultScreenIterations = 60
     /// The default branching: chosen on tuning seeds 5, 2 and 3 (docs/policy-gradient.md).
     static let defaultBranches = "16x4"
     /// The learning rate with branches: their advantages are measured on common random
@@ -402,17 +394,6 @@ struct TrainPolicyGradient: ParsableCommand {
     /// `--restarts`, or its default for how advantages are measured.
     func resolvedRestarts(_ training: TrainingSettings) -> Int { restarts ?? (usesBranches(training) ? Self.defaultRestarts : 1) }
 
-    /// The iterations every restart runs before the choice (`nil`: no screen, every restart
-    /// runs all iterations): `--screen-iterations`, or by default with branches and several
-    /// restarts ``defaultScreenIterations``, cut to end before the first averaged iteration.
-    func resolvedScreen(_ training: TrainingSettings) -> Int? {
-        guard resolvedRestarts(training) > 1 else { return nil }
-        let iterations = resolvedIterations(training)
-        let end = min(iterations, resolvedAveraging(training)?.from ?? iterations) - 1
-        let screen = screenIterations ?? (usesBranches(training) ? min(Self.defaultScreenIterations, end) : 0)
-        return screen > 0 ? screen : nil
-    }
-
     /// `--episodes`, or its default for how advantages are measured.
     func resolvedEpisodes(_ training: TrainingSettings) -> Int { episodesOption ?? (usesBranches(training) ? 32 : 64) }
 
@@ -421,7 +402,6 @@ struct TrainPolicyGradient: ParsableCommand {
         if let iterationsOption { try checkRange("--iterations", iterationsOption, 1...100_000) }
         if let averageFrom { try checkRange("--average-from", averageFrom, 0...100_000) }
         if let restarts { try checkRange("--restarts", restarts, 1...64) }
-        if let screenIterations { try checkRange("--screen-iterations", screenIterations, 0...100_000) }
         if let episodesOption { try checkRange("--episodes", episodesOption, 1...1_000_000) }
         try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
         _ = try networkConfiguration(training: .standard)
@@ -581,17 +561,6 @@ struct TrainPolicyGradient: ParsableCommand {
         if let averaging, averaging.from > iterations {
             throw ValidationError("--average-from \(averaging.from) is past the last iteration (\(iterations)); give at most --iterations, or 0 for the last iteration's policy")
         }
-        let restarts = resolvedRestarts(config.training)
-        if let screenIterations, screenIterations > 0 {
-            guard restarts > 1 else { throw ValidationError("--screen-iterations chooses among restarts: give --restarts above 1 with it") }
-            guard screenIterations < iterations else {
-                throw ValidationError("--screen-iterations \(screenIterations) must be below --iterations (\(iterations)), so that the chosen restart goes on")
-            }
-            if let averaging, screenIterations >= averaging.from {
-                throw ValidationError("--screen-iterations \(screenIterations) must end before the first averaged iteration (--average-from \(averaging.from))")
-            }
-        }
-        let screen = resolvedScreen(config.training)
         let model = EnvironmentModel(config: config)
         let progress = Progress(enabled: !quiet)
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
@@ -609,6 +578,7 @@ struct TrainPolicyGradient: ParsableCommand {
         let provisional = PolicyProvenance(
             environment: config.name, environmentFile: simulation.env, environmentFingerprint: config.fingerprint, seed: seed,
             sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
+        let restarts = resolvedRestarts(config.training)
         // Checkpoints to go on from, one per restart (`nil`: that restart starts afresh).
         var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: restarts)
         var runs = (0..<restarts).map { restart in
@@ -629,43 +599,26 @@ struct TrainPolicyGradient: ParsableCommand {
                 }
             }
         }
-        // With a screen, every restart first runs `screen` iterations, judged by the average of
-        // their second half; the chosen one then goes on as its run in `runs`.
-        var screenRuns = screen.map { screen in
-            (0..<restarts).map { restart in
-                makeRun(
-                    restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
-                    iterations: screen, episodes: episodes, pricing: pricing, averaging: WeightAveraging(from: screen / 2 + 1))
-            }
-        }
-        // A restart whose checkpoint is past the screen was chosen before the resume.
-        let continuing = screen.flatMap { screen in checkpoints.firstIndex { ($0?.iteration ?? 0) > screen } }
         let warmStart = try loadWarmStart(
-            model: model, schema: schema, engagementWeight: weight, resuming: continuing != nil || checkpoints.allSatisfy { $0 != nil },
+            model: model, schema: schema, engagementWeight: weight, resuming: checkpoints.allSatisfy { $0 != nil },
             provenance: provisional, progress: progress)
         for index in runs.indices { runs[index].warmStart = warmStart }
-        for index in screenRuns?.indices ?? 0..<0 { screenRuns?[index].warmStart = warmStart }
         if let resume {
             for (restart, checkpoint) in checkpoints.enumerated() {
                 guard let checkpoint else { continue }
                 let path = Self.checkpointPath(restart: restart, of: resume)
-                let run = screen.map { checkpoint.iteration <= $0 } == true ? screenRuns?[restart] ?? runs[restart] : runs[restart]
-                if let mismatch = checkpoint.mismatch(with: run.identity) {
+                if let mismatch = checkpoint.mismatch(with: runs[restart].identity) {
                     throw CLIError("--resume \(path): \(mismatch); give the options of the run that wrote it, or start afresh")
                 }
                 if checkpoint.iteration > iterations || (restarts == 1 && checkpoint.iteration == iterations) {
                     throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that")
                 }
             }
-            if let continuing, checkpoints[continuing]?.iteration == iterations {
-                throw CLIError("--resume \(resume): the chosen restart's checkpoint is at iteration \(iterations); ask for more --iterations than that")
-            }
-            if screen == nil, checkpoints.allSatisfy({ $0?.iteration == iterations }) {
+            if checkpoints.allSatisfy({ $0?.iteration == iterations }) {
                 throw CLIError("--resume \(resume): every restart's checkpoint is at iteration \(iterations); ask for more --iterations than that")
             }
-            progress.finish("resuming from \(resume) after iteration \(checkpoints[continuing ?? 0]?.iteration ?? 0)"
-                + (continuing.map { " of restart \($0 + 1), chosen after the screen" }
-                    ?? (restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : "")))
+            progress.finish("resuming from \(resume) after iteration \(checkpoints[0]?.iteration ?? 0)"
+                + (restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : ""))
         }
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
@@ -679,57 +632,31 @@ struct TrainPolicyGradient: ParsableCommand {
             format: "the simulator alone: %.0f sessions/s on %d threads (OpenBLAS kernels: %@)", simulatorRate, simulation.threads, blasCore))
         let header = PolicyHeader(
             schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
-        func label(_ restart: Int) -> String { restarts > 1 ? "restart \(restart + 1)/\(restarts): " : "" }
-        // The restarts' runs (with a screen: their screen iterations), each from its checkpoint.
         var results: [TrainedRestart] = []
-        var chosen = continuing ?? 0
-        var restartMeans: [Double] = []
-        if continuing == nil {
-            for restart in 0..<restarts {
-                results.append(try train(
-                    screenRuns?[restart] ?? runs[restart], label: label(restart), header: header, resume: checkpoints[restart],
-                    checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
-            }
+        for (restart, run) in runs.enumerated() {
+            results.append(try train(
+                run, label: restarts > 1 ? "restart \(restart + 1)/\(restarts): " : "", header: header, resume: checkpoints[restart],
+                checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
         }
-        if restarts > 1 && continuing == nil {
+        var chosen = 0
+        var restartMeans: [Double] = []
+        if restarts > 1 {
             let selection = HeldOutCheck(
                 config: config, engagementWeight: weight, training: setup, seed: seed, threads: simulation.threads, population: .selection,
                 users: Self.selectionUsersScale * setup.users)
-            let after = screen.map { " after \($0) iterations" } ?? ""
-            progress.note("choosing among \(restarts) restarts\(after) on \(selection.setup.users) users of another population")
+            progress.note("choosing among \(restarts) restarts on \(selection.setup.users) users of another population")
             do { (chosen, restartMeans) = try selection.best(of: results.map(\.policy), catalog: config.planCatalog()) } catch {
                 throw CLIError("choosing a restart: \(error)")
             }
-            progress.finish("chose restart \(chosen + 1) of \(restarts)\(after): mean realized objective per held-out user "
+            progress.finish("chose restart \(chosen + 1) of \(restarts): mean realized objective per held-out user "
                 + restartMeans.enumerated().map { String(format: "%@%.4f", $0.offset == chosen ? "*" : "", $0.element) }.joined(separator: ", "))
         }
-        // With a screen the chosen restart goes on from where its screen ended (its run is the
-        // same as without one: the screen's average is only what it was judged by).
-        var continued: TrainedRestart?
-        if let screen {
-            var state: PolicyGradientCheckpoint
-            if let continuing {
-                guard let checkpoint = checkpoints[continuing] else { throw CLIError("--resume: restart \(continuing + 1) has no checkpoint") }
-                state = checkpoint
-                progress.finish("restart \(chosen + 1) was chosen after \(screen) iterations before the resume; it goes on to iteration \(iterations)")
-            } else {
-                guard let last = results[chosen].last else { throw CLIError("restart \(chosen + 1) has no state after its \(screen) iterations") }
-                state = last
-                state.average = nil
-                progress.finish("restart \(chosen + 1) goes on to iteration \(iterations)")
-            }
-            continued = try train(
-                runs[chosen], label: label(chosen), header: header, resume: state,
-                checkpointPath: Self.checkpointPath(restart: chosen, of: checkpointPath), progress: progress)
-        }
         let run = runs[chosen]
-        let trained: TrainedRestart? = continued ?? (results.indices.contains(chosen) ? results[chosen] : nil)
-        guard let result = trained else { throw CLIError("restart \(chosen + 1) has no result") }
+        let result = results[chosen]
         let sessions = result.sessions
         var policy = result.policy
         let curve = result.curve
         if restarts > 1 { policy.settings += [("restarts", Double(restarts)), ("restart_chosen", Double(chosen + 1))] }
-        if let screen { policy.settings += [("screen_iterations", Double(screen))] }
         policy.header.provenance.sessions = sessions
         policy.header.provenance.trainedAt = PolicyProvenance.now()
         let text: String
@@ -749,14 +676,11 @@ struct TrainPolicyGradient: ParsableCommand {
         }
         let last = curve.last?.meanReturn ?? 0
         // Over every restart's iterations run by this invocation (not those of a checkpoint).
-        let ran = results + (continued.map { [$0] } ?? [])
-        let trainingSeconds = ran.reduce(0) { $0 + $1.seconds }
-        let trainingRate = trainingSeconds > 0 ? Double(ran.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
-        // Every restart's sessions: the screens' (or whole runs') and the chosen one's continuation.
-        let allSessions = results.reduce(0) { $0 + $1.sessions } + (continued.map { continuing == nil ? $0.steps : $0.sessions } ?? 0)
+        let trainingSeconds = results.reduce(0) { $0 + $1.seconds }
+        let trainingRate = trainingSeconds > 0 ? Double(results.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
         progress.finish(String(
             format: "trained %@ for %d iterations on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
-            algo.rawValue, iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(allSessions) in all \(restarts))" : "",
+            algo.rawValue, iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(results.reduce(0) { $0 + $1.sessions }) in all \(restarts))" : "",
             last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
         if let averaging = run.averaging {
             progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(iterations)")
@@ -769,7 +693,6 @@ struct TrainPolicyGradient: ParsableCommand {
                 + "\"openblas_core\": \(JSONValue.quoted(blasCore))"
                 + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
                 + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1), \"restart_objectives\": [\(restartMeans.map(JSONNumber.json).joined(separator: ", "))]" : "")
-                + (screen.map { ", \"screen_iterations\": \($0)" } ?? "")
                 + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(checkpointPath))" : "") + "}")
         } else {
@@ -801,9 +724,6 @@ struct TrainPolicyGradient: ParsableCommand {
         let sessions: Int
         let steps: Int
         let seconds: Double
-        /// The run's state after its last iteration (or the checkpoint it resumed from, when it
-        /// ran none), from which a screened restart goes on.
-        let last: PolicyGradientCheckpoint?
     }
 
     /// Trains `run` (from `resume` when given), with progress lines prefixed by `label` and
@@ -811,10 +731,7 @@ struct TrainPolicyGradient: ParsableCommand {
     func train(
         _ run: PolicyGradientRun, label: String, header: PolicyHeader, resume: PolicyGradientCheckpoint?, checkpointPath: String, progress: Progress
     ) throws -> TrainedRestart {
-        var last = resume
         let writeCheckpoint: (PolicyGradientCheckpoint) throws -> Void = { state in
-            last = state
-            guard checkpointEvery > 0 else { return }
             do { try state.write(to: checkpointPath) } catch {
                 throw CLIError("\(checkpointPath): cannot write the checkpoint (\(error.localizedDescription))")
             }
@@ -834,10 +751,8 @@ struct TrainPolicyGradient: ParsableCommand {
         var sessions = resume?.curve.reduce(0) { $0 + $1.steps } ?? 0
         var steps = 0
         var seconds = 0.0
-        // The state after the last iteration is kept in memory even when none is written.
         let result = try run.run(
-            header: header, resume: resume, checkpointEvery: checkpointEvery > 0 ? checkpointEvery : run.iterations,
-            checkpoint: writeCheckpoint, warmStarted: cloned
+            header: header, resume: resume, checkpointEvery: checkpointEvery, checkpoint: writeCheckpoint, warmStarted: cloned
         ) { point in
             sessions += point.steps
             steps += point.steps
@@ -849,7 +764,7 @@ struct TrainPolicyGradient: ParsableCommand {
                 point.iteration, point.iterations, point.stepsPerSecond, 100 * point.updateShare, point.meanReturn, point.statistics.approximateKL,
                 point.statistics.clipFraction, point.statistics.entropy) + valueLoss + String(format: "  ETA %.0f s", eta))
         }
-        return TrainedRestart(policy: result.policy, curve: result.curve, sessions: sessions, steps: steps, seconds: seconds, last: last)
+        return TrainedRestart(policy: result.policy, curve: result.curve, sessions: sessions, steps: steps, seconds: seconds)
     }
 
     /// Restart `restart`'s luck seed: the training seed for the first, so that a run with one

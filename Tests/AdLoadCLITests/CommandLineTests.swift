@@ -290,58 +290,6 @@ struct CommandLineTests {
                 "a restart without a checkpoint starts afresh from the same warm start")
     }
 
-    @Test("train pg --screen-iterations runs every restart that far, chooses one on held-out users and goes on with it alone; --resume after the choice gives the uninterrupted run's network")
-    func trainPolicyGradientScreen() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-screen-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        func train(_ name: String, iterations: Int, extra: [String] = [], resume: String? = nil) async throws -> (status: Int32, error: String, policy: [String: Any], output: [String: Any]) {
-            let out = folder.appendingPathComponent("\(name).json").path
-            let run = try await runAdloadCapturing([
-                "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "5", "--iterations", "\(iterations)",
-                "--episodes", "8", "--threads", "2", "--restarts", "2", "--average-from", "3", "--checkpoint-every", "1", "--quiet", "--json",
-                "--no-held-out-check", "--out", out,
-            ] + extra + (resume.map { ["--resume", $0] } ?? []))
-            guard run.status == 0 else { return (run.status, run.error, [:], [:]) }
-            let output = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
-            let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
-            return (run.status, run.error, policy, output)
-        }
-        let whole = try await train("whole", iterations: 4, extra: ["--screen-iterations", "2"])
-        try #require(whole.status == 0, "\(whole.error)")
-        let settings = try #require(whole.policy["hyperparameters"] as? [String: Double])
-        let chosen = try #require(whole.output["restart_chosen"] as? Int)
-        let objectives = try #require(whole.output["restart_objectives"] as? [Double])
-        #expect(whole.output["screen_iterations"] as? Int == 2 && settings["screen_iterations"] == 2, "\(whole.output)")
-        #expect(objectives.count == 2 && objectives[chosen - 1] == objectives.max(), "the restart that earned most after the screen: \(objectives)")
-        let curve = try String(contentsOfFile: folder.appendingPathComponent("whole.csv").path, encoding: .utf8)
-        #expect(curve.split(separator: "\n").count == 5, "the chosen restart's curve runs through all 4 iterations: \(curve)")
-        #expect(settings["average_from"] == 3 && settings["averaged_iterations"] == 2, "the file averages iterations 3–4: \(settings)")
-
-        // Stopped after the choice (the chosen restart's checkpoint is past the screen), then resumed.
-        let part = try await train("part", iterations: 3, extra: ["--screen-iterations", "2"])
-        try #require(part.status == 0, "\(part.error)")
-        #expect(part.output["restart_chosen"] as? Int == chosen)
-        let resumed = try await train("part", iterations: 4, extra: ["--screen-iterations", "2"], resume: folder.appendingPathComponent("part.checkpoint").path)
-        try #require(resumed.status == 0, "\(resumed.error)")
-        #expect((resumed.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary))
-        #expect(resumed.output["restart_chosen"] as? Int == chosen)
-
-        // Without a screen every restart runs all 4 iterations; the screen's choice, run to the
-        // end, is the same network as that restart's whole run when both choose it.
-        let unscreened = try await train("unscreened", iterations: 4, extra: ["--screen-iterations", "0"])
-        try #require(unscreened.status == 0, "\(unscreened.error)")
-        #expect(unscreened.output["screen_iterations"] == nil)
-        if unscreened.output["restart_chosen"] as? Int == chosen {
-            #expect((unscreened.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary))
-        }
-
-        let single = try await train("single", iterations: 4, extra: ["--screen-iterations", "2", "--restarts", "1"])
-        #expect(single.status != 0 && single.error.contains("--restarts above 1"), "\(single.error)")
-        let late = try await train("late", iterations: 4, extra: ["--screen-iterations", "3"])
-        #expect(late.status != 0 && late.error.contains("--average-from 3"), "\(late.error)")
-    }
-
     @Test("train pg --priced writes a priced policy (an organic item worth the revenue per item when the environment has no engagement weight); --resume gives the uninterrupted run's network")
     func trainPricedPolicyGradient() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-priced-\(UUID().uuidString)")
