@@ -297,9 +297,6 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Discount per day of simulated time (default \(PolicyGradientConfiguration().gamma)).")
     var gamma: Double?
 
-    @Option(parsing: .unconditional, help: "Weight of a KL penalty that keeps the policy near the warm start's clone (default \(PolicyGradientConfiguration().anchor); needs a warm start).")
-    var anchor: Double?
-
     @Option(parsing: .unconditional, help: "GAE λ per session (default \(PolicyGradientConfiguration().lambda); REINFORCE always uses 1).")
     var gaeLambda: Double?
 
@@ -504,11 +501,6 @@ struct TrainPolicyGradient: ParsableCommand {
         if let gamma {
             guard gamma > 0 && gamma <= 1 else { throw ValidationError("--gamma must be in (0, 1], got \(gamma)") }
             configuration.gamma = gamma
-        }
-        if let anchor {
-            guard anchor >= 0 && anchor <= 100 else { throw ValidationError("--anchor must be in [0, 100], got \(anchor)") }
-            guard anchor == 0 || warmStart != "none" else { throw ValidationError("--anchor keeps the policy near the warm start's clone, and --warm-start none has none") }
-            configuration.anchor = anchor
         }
         if let gaeLambda {
             guard gaeLambda >= 0 && gaeLambda <= 1 else { throw ValidationError("--gae-lambda must be in [0, 1], got \(gaeLambda)") }

@@ -47,9 +47,6 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
     package var pairedRollouts = 4
     /// Advantages from branches instead (``Branching``; `nil`: from returns, paired or not).
     package var branching: Branching?
-    /// Weight β of a KL(π ‖ ρ) penalty towards the reference policy ρ (the warm start's
-    /// clone), added to each sample's loss; 0: none.
-    package var anchor = 0.0
 
     package init() {}
 }
@@ -181,30 +178,6 @@ package enum SurrogateLoss {
     }
 }
 
-/// The penalty KL(π ‖ ρ) = Σ_j π_j (log π_j − log ρ_j) over the allowed actions, which keeps
-/// a policy near a reference ρ, as the KL term of fine-tuning from a reference policy does.
-/// ∂KL/∂z_j = π_j (log π_j − log ρ_j − KL).
-package enum KLPenalty {
-    /// Adds `weight` × ∂KL/∂z to `gradient` and returns KL. Both distributions are masked
-    /// softmaxes over the same actions (π_j = 0 where the mask forbids, and those terms are 0).
-    @discardableResult
-    package static func add(
-        probabilities: UnsafeBufferPointer<Double>, logits: UnsafeBufferPointer<Double>, logPartition: Double,
-        referenceLogits: UnsafeBufferPointer<Double>, referencePartition: Double, weight: Double,
-        gradient: UnsafeMutableBufferPointer<Double>
-    ) -> Double {
-        var divergence = 0.0
-        for j in probabilities.indices where probabilities[j] > 0 {
-            divergence += probabilities[j] * ((logits[j] - logPartition) - (referenceLogits[j] - referencePartition))
-        }
-        for j in probabilities.indices where probabilities[j] > 0 {
-            let logRatio = (logits[j] - logPartition) - (referenceLogits[j] - referencePartition)
-            gradient[j] += weight * probabilities[j] * (logRatio - divergence)
-        }
-        return divergence
-    }
-}
-
 /// PPO and REINFORCE-with-baseline updates of an ``ActorCritic`` from rollouts.
 package struct PolicyGradientTrainer: Sendable {
     package var model: ActorCritic
@@ -216,9 +189,6 @@ package struct PolicyGradientTrainer: Sendable {
     package private(set) var standardDeviation: [Double]
     package private(set) var policyOptimizer: Adam
     package private(set) var valueOptimizer: Adam
-    /// The policy network the ``PolicyGradientConfiguration/anchor`` penalty pulls towards
-    /// (it reads the same normalized observations); `nil`: no penalty.
-    package var reference: MLP?
 
     package init(observationCount: Int, actionCount: Int, configuration: PolicyGradientConfiguration, seed: UInt64) {
         self.configuration = configuration
@@ -606,20 +576,6 @@ package struct PolicyGradientTrainer: Sendable {
         return (policyCache, valueCache)
     }
 
-    /// The reference network's logits for the samples `rows` of `batch` (row-major, one row
-    /// of ``actionCount`` per sample).
-    func referenceForward(_ rows: ArraySlice<Int>, of batch: RolloutBatch, network: MLP) -> [Double] {
-        var observations = [Double](repeating: 0, count: rows.count * observationCount)
-        for (row, sample) in rows.enumerated() {
-            for column in 0..<observationCount {
-                observations[row * observationCount + column] = batch.observations[sample * observationCount + column]
-            }
-        }
-        var cache = MLP.Cache()
-        network.forward(Matrix(rows: rows.count, columns: observationCount, elements: observations), cache: &cache)
-        return cache.output.elements
-    }
-
     /// One block's share of a minibatch's gradients (already divided by the minibatch size
     /// `1/scale`) and of the epoch's statistics (each sample weighing `share`). The value
     /// network's gradients are computed only when `critic` is true (otherwise they stay zero).
@@ -629,9 +585,6 @@ package struct PolicyGradientTrainer: Sendable {
     ) -> BlockGradients {
         let m = rows.count
         let (policyCache, valueCache) = forward(rows, of: batch, critic: critic)
-        let anchor = configuration.anchor
-        let referenceLogits = anchor > 0 ? reference.map { referenceForward(rows, of: batch, network: $0) } : nil
-        var referenceProbabilities = [Double](repeating: 0, count: referenceLogits == nil ? 0 : actionCount)
         var probabilities = [Double](repeating: 0, count: actionCount)
         var logitGradients = [Double](repeating: 0, count: m * actionCount)
         var valueOutputGradients = [Double](repeating: 0, count: m)
@@ -646,24 +599,10 @@ package struct PolicyGradientTrainer: Sendable {
                 return probabilities.withUnsafeBufferPointer { probabilities in
                     logitGradients.withUnsafeMutableBufferPointer { all in
                         let gradient = UnsafeMutableBufferPointer(rebasing: all[(row * actionCount)..<((row + 1) * actionCount)])
-                        var result = SurrogateLoss.evaluate(
+                        let result = SurrogateLoss.evaluate(
                             probabilities: probabilities, logits: rowLogits, logPartition: logPartition, action: batch.actions[sample],
                             oldProbability: batch.probabilities[sample], advantage: advantages[sample], clip: ppo ? configuration.clip : nil,
                             entropyCoefficient: configuration.entropyCoefficient, gradient: gradient)
-                        if let referenceLogits {
-                            let mask = batch.masks[(sample * actionCount)..<((sample + 1) * actionCount)]
-                            let referencePartition = referenceLogits.withUnsafeBufferPointer { all in
-                                ActorCritic.softmax(
-                                    UnsafeBufferPointer(rebasing: all[(row * actionCount)..<((row + 1) * actionCount)]), mask: mask,
-                                    into: &referenceProbabilities)
-                            }
-                            result.loss += anchor * referenceLogits.withUnsafeBufferPointer { all in
-                                KLPenalty.add(
-                                    probabilities: probabilities, logits: rowLogits, logPartition: logPartition,
-                                    referenceLogits: UnsafeBufferPointer(rebasing: all[(row * actionCount)..<((row + 1) * actionCount)]),
-                                    referencePartition: referencePartition, weight: anchor, gradient: gradient)
-                            }
-                        }
                         for action in 0..<actionCount { gradient[action] *= scale }
                         return result
                     }

@@ -26,8 +26,6 @@ package struct PolicyGradientCheckpoint: Sendable {
     package var curve: [PolicyGradientIteration]
     /// The average of the policy networks so far (``WeightAveraging``), if any.
     package var average: NetworkAverage?
-    /// The network the anchor pulls towards (``PolicyGradientTrainer/reference``), if any.
-    package var reference: MLP?
 
     static let magic = Array("ADLOADPG".utf8)
     static let version = 1
@@ -42,7 +40,6 @@ package struct PolicyGradientCheckpoint: Sendable {
         standardDeviation = trainer.standardDeviation
         policyOptimizer = trainer.policyOptimizer
         valueOptimizer = trainer.valueOptimizer
-        reference = trainer.reference
         self.curve = curve
     }
 
@@ -62,8 +59,7 @@ package struct PolicyGradientCheckpoint: Sendable {
                    point.statistics.approximateKL, point.statistics.clipFraction, point.stepsPerSecond, point.elapsedSeconds]
                 .map(JSONNumber.json).joined(separator: ", ") + "]"
         }.joined(separator: ", ")
-        header += "], \"averaged\": \(average?.count ?? 0)"
-        header += reference == nil ? "}" : ", \"reference\": 1}"
+        header += "], \"averaged\": \(average?.count ?? 0)}"
         var bytes = Self.magic
         let headerBytes = Array(header.utf8)
         Self.append(UInt64(headerBytes.count), to: &bytes)
@@ -82,8 +78,7 @@ package struct PolicyGradientCheckpoint: Sendable {
 
     /// Every parameter in file order: policy network, value network, policy optimizer's
     /// first and second moments, the value optimizer's, then mean and standard deviation;
-    /// then, when iterations are being averaged, their average policy network; then the
-    /// anchor's reference network, when there is one.
+    /// then, when iterations are being averaged, their average policy network.
     func payload() -> [Double] {
         var values: [Double] = []
         func add(_ layers: [MLP.Layer]) {
@@ -100,7 +95,6 @@ package struct PolicyGradientCheckpoint: Sendable {
         add(valueOptimizer.moments.second.layers)
         values += mean + standardDeviation
         if let average { add(average.network.layers) }
-        if let reference { add(reference.layers) }
         return values
     }
 
@@ -197,11 +191,8 @@ package struct PolicyGradientCheckpoint: Sendable {
         var averaged = 0
         if header["averaged"] != nil { averaged = try integer("averaged") }
         let average = averaged > 0 ? NetworkAverage(network: MLP(layers: try layers(like: model.policy)), count: averaged) : nil
-        // Checkpoints of runs without an anchor have no "reference" key.
-        let reference = header["reference"] != nil ? MLP(layers: try layers(like: model.policy)) : nil
         guard values.isEmpty else { throw fail("parameter block has the wrong length") }
         trainer.restore(model: model, mean: mean, standardDeviation: deviation, policyOptimizer: policyOptimizer, valueOptimizer: valueOptimizer)
-        trainer.reference = reference
         guard case let .array(points)? = header["curve"] else { throw fail("header has no curve") }
         var curve: [PolicyGradientIteration] = []
         for point in points {

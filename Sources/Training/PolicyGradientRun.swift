@@ -145,7 +145,6 @@ package struct PolicyGradientRun: Sendable {
                 policyOptimizer: resume.policyOptimizer, valueOptimizer: resume.valueOptimizer)
             curve = resume.curve
             average = resume.average
-            trainer.reference = resume.reference
             first = resume.iteration + 1
         } else if let warmStart {
             guard let teacher = warmStart.teacher else {
@@ -158,7 +157,6 @@ package struct PolicyGradientRun: Sendable {
                 batch, epochs: warmStart.epochs, smoothing: warmStart.smoothing, learningRate: warmStart.learningRate,
                 random: random.child(UInt64(1 << 33)))
             warmStarted?(statistics, batch.count)
-            if configuration.anchor > 0 { trainer.reference = trainer.model.policy }
         } else {
             // Normalization from a first rollout of the untrained (near-uniform) policy.
             trainer.fitNormalization(collect(trainer, episodes: episodes, iteration: 0, random: random.child(0)))
@@ -271,7 +269,7 @@ package struct PolicyGradientRun: Sendable {
             ("gamma_per_day", configuration.gamma), ("lambda", configuration.lambda), ("learning_rate", configuration.learningRate),
             ("max_gradient_norm", configuration.maxGradientNorm), ("minibatch_size", Double(configuration.minibatchSize)),
             ("value_coefficient", configuration.valueCoefficient),
-        ] + (configuration.anchor > 0 ? [("anchor", configuration.anchor)] : []) + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
+        ] + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
             + (configuration.branching.map { [("branch_points", Double($0.points)), ("branch_actions", Double($0.actions))] } ?? [])
     }
 

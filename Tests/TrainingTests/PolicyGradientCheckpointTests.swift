@@ -67,47 +67,6 @@ struct PolicyGradientCheckpointTests {
         #expect(restarted.policy.network != uninterrupted.policy.network)
     }
 
-    @Test("an anchored run resumed from a checkpoint ends with the uninterrupted run's policy: the checkpoint keeps the clone it is anchored to")
-    func anchoredResumeIsExact() throws {
-        let config = try defaultEnvironment()
-        let header = Self.header(config)
-        let catalog = config.planCatalog()
-        let plans = config.regions.indices.map { region in catalog.specs(region: region).first { !$0.isEmpty } ?? .empty }
-        func anchoredRun(iterations: Int, threads: Int, resuming: Bool = false) -> PolicyGradientRun {
-            var run = Self.makeRun(config: config, iterations: iterations, threads: threads, branching: Branching(points: 2, actions: 2))
-            var configuration = run.configuration
-            configuration.anchor = 0.5
-            configuration.learningRate = 1e-2
-            run = PolicyGradientRun(
-                model: run.model, schema: run.schema, setup: run.setup, configuration: configuration, engagementWeight: 0,
-                iterations: iterations, episodesPerIteration: 6, threads: threads,
-                warmStart: WarmStart(teacher: resuming ? nil : .regionPlans(plans), fingerprint: "test-plans", episodes: 6))
-            return run
-        }
-        let uninterrupted = try anchoredRun(iterations: 4, threads: 2).run(header: header)
-        var saved: [UInt8] = []
-        _ = try anchoredRun(iterations: 2, threads: 2).run(header: header, checkpointEvery: 2) { saved = $0.encoded() }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).checkpoint").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try Data(saved).write(to: URL(fileURLWithPath: path))
-        let second = anchoredRun(iterations: 4, threads: 1, resuming: true)
-        let shape = second.shape
-        let checkpoint = try PolicyGradientCheckpoint.load(
-            path: path, configuration: second.configuration, observationCount: shape.observations, actionCount: shape.actions)
-        #expect(checkpoint.reference != nil, "the checkpoint holds the anchor's reference network")
-        #expect(checkpoint.mismatch(with: second.identity) == nil)
-        let resumed = try second.run(header: header, resume: checkpoint)
-        #expect(resumed.policy.network == uninterrupted.policy.network)
-        // Without the reference the anchor has nothing to pull towards, and the run differs.
-        var forgetful = checkpoint
-        forgetful.reference = nil
-        let unanchored = try second.run(header: header, resume: forgetful)
-        #expect(unanchored.policy.network != uninterrupted.policy.network)
-        // The anchor is part of the run's identity, and a run without one keeps the old identity.
-        #expect(second.identity.contains { $0.name == "anchor" && $0.value == "0.5" })
-        #expect(!Self.makeRun(config: config, iterations: 4, threads: 1).identity.contains { $0.name == "anchor" })
-    }
-
     @Test("paired rollouts run each user several times on its luck with its own draws, whatever the thread count")
     func pairedRollouts() throws {
         let config = try defaultEnvironment()
