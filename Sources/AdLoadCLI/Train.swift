@@ -375,17 +375,18 @@ struct TrainPolicyGradient: ParsableCommand {
         progress.finish(String(
             format: "held-out check: the policy written earns %.3f× its teacher (%@), 95%% interval [%.3f, %.3f], both greedy on %d users of another population",
             ratio.ratio, teacherPolicy.algorithm, low, high, setup.users))
-        if let advice = Self.heldOutAdvice(ratio: ratio.ratio, low: low, high: high) {
+        if let advice = Self.heldOutAdvice(ratio: ratio.ratio, high: high) {
             FileHandle.standardError.write(Data((advice + "\n").utf8))
         }
         return ratio
     }
 
-    /// What the held-out check tells the user beyond its ratio: a warning when the policy is
-    /// below its teacher (the whole interval under 1), a note when it earns less but the
+    /// What the held-out check tells the user beyond its ratio, from the ratio and its
+    /// interval's upper end: a warning when the policy is below its teacher (the whole
+    /// interval under 1), a note when it earns less but the
     /// interval reaches 1 (two training seeds in five wrote such files on the default
     /// preset, docs/policy-gradient.md), nothing otherwise.
-    static func heldOutAdvice(ratio: Double, low: Double, high: Double) -> String? {
+    static func heldOutAdvice(ratio: Double, high: Double) -> String? {
         if high < 1 {
             return "warning: the policy written is below its teacher on held-out users; train again with another --seed, or serve the teacher"
         }

@@ -292,12 +292,12 @@ struct CommandLineTests {
 
     @Test("the held-out check warns when the policy is below its teacher, notes when it earns less within the interval, and is silent otherwise")
     func heldOutAdvice() throws {
-        let below = try #require(TrainPolicyGradient.heldOutAdvice(ratio: 0.97, low: 0.95, high: 0.99))
+        let below = try #require(TrainPolicyGradient.heldOutAdvice(ratio: 0.97, high: 0.99))
         #expect(below.hasPrefix("warning: the policy written is below its teacher"))
-        let less = try #require(TrainPolicyGradient.heldOutAdvice(ratio: 0.988, low: 0.973, high: 1.002))
+        let less = try #require(TrainPolicyGradient.heldOutAdvice(ratio: 0.988, high: 1.002))
         #expect(less.hasPrefix("note: the policy written earns less than its teacher") && less.contains("0.988×") && less.contains("--seed"))
-        #expect(TrainPolicyGradient.heldOutAdvice(ratio: 1.012, low: 0.995, high: 1.03) == nil)
-        #expect(TrainPolicyGradient.heldOutAdvice(ratio: 1.047, low: 1.03, high: 1.064) == nil)
+        #expect(TrainPolicyGradient.heldOutAdvice(ratio: 1.012, high: 1.03) == nil)
+        #expect(TrainPolicyGradient.heldOutAdvice(ratio: 1.047, high: 1.064) == nil)
     }
 
     @Test("train pg --priced writes a priced policy (an organic item worth the revenue per item when the environment has no engagement weight); --resume gives the uninterrupted run's network")
