@@ -33,18 +33,20 @@ package final class RedisClusterTestServer: Sendable {
     /// - Throws: ``RedisTestServerError/failedToStart(executable:reason:log:)`` with the script's output.
     package static func start(repository: URL) throws(RedisTestServerError) -> RedisClusterTestServer {
         let script = repository.appendingPathComponent("scripts/redis-cluster")
-        var lastOutput = ""
-        // Node ports and their cluster bus ports (+10000) must be free: try a few random bases.
+        var outputs: [String] = []
+        // Node ports and their cluster bus ports (+10000) must be free: try a few random bases,
+        // all below Linux's ephemeral range (32768 and up), where other tests' servers and
+        // every client connection take their ports.
         for _ in 0..<4 {
-            let base = Int.random(in: 21_000...29_000)
+            let base = Int.random(in: 20_000...22_700)
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("adload-cluster-\(UUID().uuidString)")
             let server = RedisClusterTestServer(ports: [base, base + 1, base + 2], directory: directory, script: script)
             let (status, output) = server.run(["start"])
             if status == 0 { return server }
-            lastOutput = output
+            outputs.append("ports \(base)–\(base + 2): \(output)")
             server.stop()
         }
-        throw .failedToStart(executable: script.path, reason: "scripts/redis-cluster start failed", log: lastOutput)
+        throw .failedToStart(executable: script.path, reason: "scripts/redis-cluster start failed", log: outputs.joined(separator: "\n"))
     }
 
     /// Runs the script with this cluster's ports and folder; returns its status and output.
