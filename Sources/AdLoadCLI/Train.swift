@@ -383,9 +383,9 @@ struct TrainPolicyGradient: ParsableCommand {
 
     /// What the held-out check tells the user beyond its ratio, from the ratio and its
     /// interval's upper end: a warning when the policy is below its teacher (the whole
-    /// interval under 1), a note when it earns less but the
-    /// interval reaches 1 (two training seeds in five wrote such files on the default
-    /// preset, docs/policy-gradient.md), nothing otherwise.
+    /// interval under 1), a note when it earns less but the interval reaches 1 (two training
+    /// seeds in five wrote such files on the default preset, docs/policy-gradient.md), and
+    /// nothing otherwise.
     static func heldOutAdvice(ratio: Double, high: Double) -> String? {
         if high < 1 {
             return "warning: the policy written is below its teacher on held-out users; train again with another --seed, or serve the teacher"
