@@ -55,6 +55,7 @@ package struct Cholesky: Sendable, Hashable {
     /// - Precondition: `b.rows == dimension`.
     /// - Complexity: O(n² × k) for k columns; allocates (LAPACKE transposes row-major operands).
     package func solve(_ b: Matrix) throws(LinearAlgebraError) -> Matrix {
+        _ = pinnedToOneThread
         precondition(b.rows == dimension, "Cholesky.solve: B has \(b.rows) rows, expected \(dimension)")
         var x = b
         let n = Int32(dimension)
@@ -126,6 +127,7 @@ extension Cholesky {
     ///   factor diagonal came out NaN or infinite (a non-finite input).
     /// - Complexity: O(n³/3).
     package static func factorInPlace(_ a: inout Matrix) throws(LinearAlgebraError) {
+        _ = pinnedToOneThread
         precondition(a.isSquare, "Cholesky needs a square matrix, got \(a.rows)×\(a.columns)")
         let n = a.rows
         let info = a.withUnsafeMutableBufferPointer { buffer in
@@ -157,6 +159,7 @@ extension Cholesky {
     /// - Precondition: `factor` is square with `b.count` rows.
     /// - Complexity: O(n²).
     package static func solveInPlace(factor: Matrix, _ b: inout Vector) throws(LinearAlgebraError) {
+        _ = pinnedToOneThread
         precondition(
             factor.isSquare && factor.rows == b.count,
             "Cholesky.solveInPlace: factor is \(factor.rows)×\(factor.columns), b has \(b.count) elements"
@@ -179,6 +182,7 @@ extension Cholesky {
     /// - Throws: `LinearAlgebraError.singular(info:)` if a diagonal element of L is zero.
     /// - Complexity: O(n³ × 2/3).
     package static func invertInPlace(_ factor: inout Matrix) throws(LinearAlgebraError) {
+        _ = pinnedToOneThread
         precondition(factor.isSquare, "Cholesky.invertInPlace needs a square matrix, got \(factor.rows)×\(factor.columns)")
         let n = Int32(factor.rows)
         let info = factor.withUnsafeMutableBufferPointer { buffer in

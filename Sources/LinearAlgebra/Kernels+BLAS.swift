@@ -6,6 +6,7 @@ extension Kernels {
     /// - Complexity: O(n).
     public static func blasDot(_ x: Vector, _ y: Vector) -> Double {
         checkSameCount(x, y, "dot")
+        _ = pinnedToOneThread
         return x.withUnsafeBufferPointer { xs in
             y.withUnsafeBufferPointer { ys in
                 cblas_ddot(blasInt(xs.count), xs.baseAddress, 1, ys.baseAddress, 1)
@@ -33,6 +34,7 @@ extension Kernels {
         alpha: Double = 1, _ a: Matrix, transposeA: Bool = false, _ x: Vector, beta: Double = 0, into y: inout Vector
     ) {
         checkGemv(a, transposeA: transposeA, x, y)
+        _ = pinnedToOneThread
         a.withUnsafeBufferPointer { As in
             x.withUnsafeBufferPointer { xs in
                 y.withUnsafeMutableBufferPointer { ys in
@@ -102,6 +104,7 @@ extension Kernels {
             k == kb && c.rows == m && c.columns == n,
             "gemm: op(A) is \(m)×\(k), op(B) is \(kb)×\(n), C is \(c.rows)×\(c.columns)"
         )
+        _ = pinnedToOneThread
         let ldc = leadingDimension(c)
         a.withUnsafeBufferPointer { As in
             b.withUnsafeBufferPointer { Bs in

@@ -12,4 +12,19 @@ struct OpenBLASTests {
         #expect(openBLASThreadCount() == 1)
         #expect(openblas_get_num_threads() == 1)
     }
+
+    /// Without the pin, a process that never called `configureSingleThreadedBLAS()` ran
+    /// LAPACK on one thread per core until another test pinned it, and a ridge model's
+    /// refresh and the same model restored differed in the last bits (RidgeModelTests).
+    @Test("the first Cholesky factorization pins OpenBLAS to one thread, so a factorization repeats bit for bit")
+    func choleskyPinsOneThread() throws {
+        var generator = SplitMix64(seed: 0xB1A5)
+        let x = Matrix.random(rows: 64, columns: 32, using: &generator)
+        var a = Matrix.identity(32)
+        Kernels.gemm(x, transposeA: true, x, beta: 1, into: &a)
+        let first = try Cholesky(a)
+        #expect(openBLASThreadCount() == 1)
+        #expect(try Cholesky(a) == first)
+        #expect(try first.inverse() == Cholesky(a).inverse())
+    }
 }
