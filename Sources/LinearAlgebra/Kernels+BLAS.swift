@@ -19,6 +19,7 @@ extension Kernels {
     /// - Complexity: O(n).
     public static func blasAxpy(alpha: Double, _ x: Vector, into y: inout Vector) {
         checkSameCount(x, y, "axpy")
+        _ = pinnedToOneThread
         x.withUnsafeBufferPointer { xs in
             y.withUnsafeMutableBufferPointer { ys in
                 cblas_daxpy(blasInt(xs.count), alpha, xs.baseAddress, 1, ys.baseAddress, 1)
@@ -54,6 +55,7 @@ extension Kernels {
     /// - Complexity: O(m × n).
     public static func blasGer(alpha: Double = 1, _ x: Vector, _ y: Vector, into a: inout Matrix) {
         checkGer(x, y, a)
+        _ = pinnedToOneThread
         let lda = leadingDimension(a)
         x.withUnsafeBufferPointer { xs in
             y.withUnsafeBufferPointer { ys in
@@ -73,6 +75,7 @@ extension Kernels {
     /// - Complexity: O(n²).
     public static func blasSyr(alpha: Double = 1, _ x: Vector, triangle: Triangle, into a: inout Matrix) {
         checkSyr(x, a)
+        _ = pinnedToOneThread
         let lda = leadingDimension(a)
         x.withUnsafeBufferPointer { xs in
             a.withUnsafeMutableBufferPointer { As in
@@ -156,6 +159,7 @@ extension Kernels {
     static func uncheckedTrsv(
         _ a: Matrix, triangle: Triangle, transposeA: Bool, unitDiagonal: Bool, solving x: inout Vector
     ) {
+        _ = pinnedToOneThread
         let lda = leadingDimension(a)
         a.withUnsafeBufferPointer { As in
             x.withUnsafeMutableBufferPointer { xs in

@@ -11,8 +11,8 @@ public func configureSingleThreadedBLAS() -> String {
     return openBLASCoreName()
 }
 
-/// OpenBLAS pinned to one thread, once per process, before this module's first LAPACK,
-/// `ddot`, `dgemv` or `dgemm` call (each of those wrappers reads it).
+/// OpenBLAS pinned to one thread, once per process, before this module's first LAPACK or
+/// BLAS call (every wrapper reads it).
 ///
 /// Threaded, OpenBLAS's `dpotrf` and `dpotri` block by thread count and its `ddot` and
 /// `dgemv` split their sums, so the same inputs on two threads and on one differ in the

@@ -6,14 +6,6 @@ import Testing
 /// Tolerance: `kernelTolerance` (1e-10 absolute) on inputs uniform in [-1, 1].
 @Suite("BLAS kernels: naive and BLAS paths")
 struct KernelsTests {
-    /// One OpenBLAS thread for every kernel test, as the service and trainers run. With the
-    /// default (one per core), a threaded gemv sums in another order than an unthreaded
-    /// one, and OpenBLASTests pinning the process to one thread midway made two calls of the
-    /// same product differ in the last bit.
-    init() {
-        configureSingleThreadedBLAS()
-    }
-
     @Test("dot: naive and BLAS agree with a reference sum", arguments: kernelSizes)
     func dot(n: Int) {
         var generator = SplitMix64(seed: 0xD07 + UInt64(n))
