@@ -306,6 +306,14 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Advantages from branches, POINTSxACTIONS: at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws, and a plan's advantage is its return minus the others' (default \(Self.defaultBranches), unless --paired-rollouts or --priced is given or the environment's training.pg_advantages is paired).")
     var branches: String?
 
+    @Option(help: "With branches, how a point's plans are drawn: replacement (from the policy, so a sharp policy often compares a plan with itself) or distinct (without replacement, each weighted by its probability over its inclusion probability; docs/policy-gradient.md).")
+    var branchPlans: BranchPlans?
+
+    /// How a branch point's plans are drawn (``Branching/distinct``).
+    enum BranchPlans: String, ExpressibleByArgument, CaseIterable {
+        case replacement, distinct
+    }
+
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
         discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another bandit algorithm or best-plan, the best catalog plan per region found by search), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3); a file clones any policy with the environment's plan family."))
@@ -533,8 +541,10 @@ struct TrainPolicyGradient: ParsableCommand {
                 throw ValidationError("--branches must be POINTSxACTIONS with POINTS in 1...256 and ACTIONS in 2...16, e.g. 8x2; got \(branches)")
             }
             guard pairedRollouts == nil else { throw ValidationError("--branches and --paired-rollouts are two ways to measure advantages: give one of them") }
-            configuration.branching = Branching(points: points, actions: actions)
+            configuration.branching = Branching(points: points, actions: actions, distinct: branchPlans == .distinct)
             configuration.pairedRollouts = 1
+        } else if branchPlans != nil {
+            throw ValidationError("--branch-plans needs branches: it is not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
         }
         let episodes = resolvedEpisodes(training)
         guard episodes % configuration.pairedRollouts == 0 else {
@@ -770,7 +780,9 @@ struct TrainPolicyGradient: ParsableCommand {
             progress.note(label + String(
                 format: "iteration %d/%d  %.0f sessions/s (update %.0f%%)  return %.4f  KL %.4f  clip %.3f  entropy %.3f",
                 point.iteration, point.iterations, point.stepsPerSecond, 100 * point.updateShare, point.meanReturn, point.statistics.approximateKL,
-                point.statistics.clipFraction, point.statistics.entropy) + valueLoss + String(format: "  ETA %.0f s", eta))
+                point.statistics.clipFraction, point.statistics.entropy) + valueLoss
+                + (point.plansPerPoint > 0 ? String(format: "  plans/point %.2f", point.plansPerPoint) : "")
+                + String(format: "  ETA %.0f s", eta))
         }
         return TrainedRestart(policy: result.policy, curve: result.curve, sessions: sessions, steps: steps, seconds: seconds)
     }

@@ -82,6 +82,13 @@ package struct RolloutBatch: Sendable {
     /// Advantages measured while collecting (branches on common random numbers: one per
     /// step); empty when the update estimates them from the returns.
     package var advantages: [Double] = []
+    /// Weights of the steps in the update (distinct branch actions, ``Branching/distinct``);
+    /// empty when every step weighs 1.
+    package var weights: [Double] = []
+    /// Branch points measured, and the distinct actions followed at them in all: their ratio
+    /// is how many different actions a point compared (1: the point carried nothing).
+    package var branchPoints = 0
+    package var branchPlans = 0
     /// Sessions simulated to collect the batch: its steps, and with branches also the
     /// branches' own continuations, which are simulated but not trained on.
     package var simulatedSteps = 0
@@ -99,7 +106,7 @@ package struct RolloutBatch: Sendable {
         reserve(\.observations)
         reserve(\.masks)
         for key in [\RolloutBatch.actions, \.episodeGroups] { reserve(key) }
-        for key in [\RolloutBatch.probabilities, \.rewards, \.discounts, \.values, \.bootstrapValues, \.episodeReturns, \.times, \.advantages] {
+        for key in [\RolloutBatch.probabilities, \.rewards, \.discounts, \.values, \.bootstrapValues, \.episodeReturns, \.times, \.advantages, \.weights] {
             reserve(key)
         }
         for key in [\RolloutBatch.episodeEnds, \.terminals] { reserve(key) }
@@ -123,7 +130,22 @@ package struct RolloutBatch: Sendable {
         times += other.times
         episodeGroups += other.episodeGroups
         advantages += other.advantages
+        weights += other.weights
+        branchPoints += other.branchPoints
+        branchPlans += other.branchPlans
         simulatedSteps += other.simulatedSteps
+    }
+
+    /// The fields a measured step (a branch point's sample) does not use: no reward,
+    /// discount or value of its own, and an episode of its own.
+    mutating func appendMeasuredStep() {
+        rewards.append(0)
+        discounts.append(1)
+        times.append(0)
+        values.append(0)
+        episodeEnds.append(true)
+        terminals.append(true)
+        bootstrapValues.append(0)
     }
 }
 

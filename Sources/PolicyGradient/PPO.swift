@@ -58,15 +58,24 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
 /// and the same action draws afterwards. An action's advantage is its discounted return
 /// from the step minus the mean of the others' there: the luck and the later decisions
 /// they share cancel, and what is left is that one action's effect, now and on the long run.
+///
+/// With `distinct`, a point's actions are drawn without replacement instead (Gumbel-top-k),
+/// so a sharp policy's point still compares different actions; each action's sample is
+/// then weighted by its probability over its estimated inclusion probability, self-normalized
+/// over the point (Kool, van Hoof and Welling, 2019, "Stochastic beams and where to find
+/// them", §4), and its advantage is its return minus the weighted mean of the point's.
 package struct Branching: Sendable, Equatable {
     /// Steps per episode where the rollout branches (every step of a shorter episode).
     package var points: Int
-    /// Actions tried at each point, the rollout's own included (at least 2).
+    /// Actions tried at each point, the rollout's own included with replacement (at least 2).
     package var actions: Int
+    /// Whether a point's actions are drawn without replacement (and weighted).
+    package var distinct: Bool
 
-    package init(points: Int, actions: Int) {
+    package init(points: Int, actions: Int, distinct: Bool = false) {
         self.points = max(1, points)
         self.actions = max(2, actions)
+        self.distinct = distinct
     }
 }
 
@@ -373,12 +382,43 @@ package struct PolicyGradientTrainer: Sendable {
         let count = branching.actions
         var tried = [Int](repeating: 0, count: count)
         var values = [Double](repeating: 0, count: count)
+        var weights = [Double](repeating: 0, count: count)
+        var keys = [Double](repeating: 0, count: count + 1)
         for t in points {
             let step = steps[t]
             policy(at: step)
             // The branches overwrite both while they follow the policy.
             let pointObservation = observation
             let pointProbabilities = probabilities
+            batch.branchPoints += 1
+            if branching.distinct {
+                let drawn = Self.drawDistinct(
+                    pointProbabilities, count: count, random: branchDraws.child(UInt64(t) + 1), actions: &tried, weights: &weights,
+                    keys: &keys)
+                var baseline = 0.0
+                for k in 0..<drawn {
+                    if tried[k] == actions[t] {
+                        values[k] = returns[t]  // the rollout's own action, on the same luck and draws
+                    } else {
+                        var branch = snapshots[t]
+                        let followed = follow(&branch, from: step, index: t, first: tried[k])
+                        values[k] = followed.value
+                        batch.simulatedSteps += followed.steps
+                    }
+                    baseline += weights[k] * values[k]
+                }
+                batch.branchPlans += drawn
+                for k in 0..<drawn {
+                    pointObservation.withUnsafeBufferPointer { batch.observations.append(contentsOf: $0) }
+                    batch.masks += step.mask
+                    batch.actions.append(tried[k])
+                    batch.probabilities.append(pointProbabilities[tried[k]])
+                    batch.advantages.append(values[k] - baseline)
+                    batch.weights.append(Double(count) * weights[k])
+                    batch.appendMeasuredStep()
+                }
+                continue
+            }
             tried[0] = actions[t]
             values[0] = returns[t]
             let draws = branchDraws.child(UInt64(t) + 1)
@@ -393,6 +433,7 @@ package struct PolicyGradientTrainer: Sendable {
                 values[k] = followed.value
                 batch.simulatedSteps += followed.steps
             }
+            batch.branchPlans += Set(tried).count
             let total = values.reduce(0, +)
             for k in 0..<count {
                 pointObservation.withUnsafeBufferPointer { batch.observations.append(contentsOf: $0) }
@@ -400,17 +441,56 @@ package struct PolicyGradientTrainer: Sendable {
                 batch.actions.append(tried[k])
                 batch.probabilities.append(pointProbabilities[tried[k]])
                 batch.advantages.append(values[k] - (total - values[k]) / Double(count - 1))
-                batch.rewards.append(0)
-                batch.discounts.append(1)
-                batch.times.append(0)
-                batch.values.append(0)
-                batch.episodeEnds.append(true)
-                batch.terminals.append(true)
-                batch.bootstrapValues.append(0)
+                batch.appendMeasuredStep()
             }
         }
         return batch
     }
+
+    /// Draws up to `count` distinct actions from `probabilities` without replacement by the
+    /// Gumbel-top-k trick (the actions with the largest log π + Gumbel noise, the noise keyed
+    /// by action in `random`), into `actions` in the order of their keys, and writes each
+    /// one's self-normalized weight into `weights`: π(a)/q(a) over their sum, where
+    /// q(a) = 1 − exp(−π(a)·e^(−κ)) is the probability that a's key exceeds κ, the largest key
+    /// not drawn (1 when every action with a positive probability is drawn). The weights sum
+    /// to 1, and to π(a) over the drawn actions' total when all are drawn.
+    /// - Parameter keys: scratch of at least `count + 1` elements.
+    /// - Returns: how many actions were drawn (fewer than `count` when fewer have a positive probability).
+    static func drawDistinct(
+        _ probabilities: [Double], count: Int, random: CounterRandom, actions: inout [Int], weights: inout [Double], keys: inout [Double]
+    ) -> Int {
+        // The `count + 1` largest keys so far, in descending order (insertion: the last one
+        // drops off when all are kept), and the actions of the first `count`.
+        var kept = 0
+        for (action, p) in probabilities.enumerated() where p > 0 {
+            let key = log(p) - log(-log(random.uniform(UInt64(action) + gumbelKeyOffset)))
+            if kept == count + 1 && key <= keys[count] { continue }
+            var position = min(kept, count)
+            while position > 0 && keys[position - 1] < key {
+                keys[position] = keys[position - 1]
+                if position < count { actions[position] = actions[position - 1] }
+                position -= 1
+            }
+            keys[position] = key
+            if position < count { actions[position] = action }
+            kept = min(kept + 1, count + 1)
+        }
+        let drawn = min(kept, count)
+        let threshold = kept > count ? keys[count] : -Double.infinity
+        var total = 0.0
+        for k in 0..<drawn {
+            let p = probabilities[actions[k]]
+            let inclusion = threshold == -.infinity ? 1 : -expm1(-exp(log(p) - threshold))
+            weights[k] = p / inclusion
+            total += weights[k]
+        }
+        for k in 0..<drawn { weights[k] /= total }
+        return drawn
+    }
+
+    /// Where ``drawDistinct(_:count:random:actions:weights:keys:)``'s Gumbel noise is keyed
+    /// in a point's stream (apart from the draws with replacement, keyed 1…actions − 1).
+    static let gumbelKeyOffset = UInt64(1) << 20
 
     /// The policy at `step`: writes the normalized observation into `observation` and the
     /// masked softmax of the logits into `probabilities`, with no allocation.
@@ -467,8 +547,11 @@ package struct PolicyGradientTrainer: Sendable {
             : critic
             ? AdvantageEstimation.compute(batch, lambda: ppo ? configuration.lambda : 1)
             : AdvantageEstimation.paired(batch, gamma: configuration.gamma)
-        let mean = rawAdvantages.reduce(0, +) / Double(max(1, rawAdvantages.count))
-        let variance = rawAdvantages.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rawAdvantages.count))
+        // Normalized with the steps' weights (all 1 unless the batch has weights).
+        let weights = batch.weights.isEmpty ? Array(repeating: 1.0, count: rawAdvantages.count) : batch.weights
+        let totalWeight = max(1e-12, weights.reduce(0, +))
+        let mean = zip(rawAdvantages, weights).reduce(0) { $0 + $1.0 * $1.1 } / totalWeight
+        let variance = zip(rawAdvantages, weights).reduce(0) { $0 + $1.1 * ($1.0 - mean) * ($1.0 - mean) } / totalWeight
         let advantages = rawAdvantages.map { ($0 - mean) / (variance.squareRoot() + 1e-8) }
         let n = batch.count
         guard n > 0 else { return UpdateStatistics() }
@@ -603,7 +686,8 @@ package struct PolicyGradientTrainer: Sendable {
                             probabilities: probabilities, logits: rowLogits, logPartition: logPartition, action: batch.actions[sample],
                             oldProbability: batch.probabilities[sample], advantage: advantages[sample], clip: ppo ? configuration.clip : nil,
                             entropyCoefficient: configuration.entropyCoefficient, gradient: gradient)
-                        for action in 0..<actionCount { gradient[action] *= scale }
+                        let weighted = batch.weights.isEmpty ? scale : scale * batch.weights[sample]
+                        for action in 0..<actionCount { gradient[action] *= weighted }
                         return result
                     }
                 }
@@ -613,7 +697,7 @@ package struct PolicyGradientTrainer: Sendable {
                 valueOutputGradients[row] = 2 * configuration.valueCoefficient * valueError * scale
                 statistics.valueLoss += valueError * valueError * share
             }
-            statistics.policyLoss += result.loss * share
+            statistics.policyLoss += result.loss * share * (batch.weights.isEmpty ? 1 : batch.weights[sample])
             statistics.entropy += result.entropy * share
             // k3 estimator of KL(old ‖ new): (r − 1) − log r.
             statistics.approximateKL += ((result.ratio - 1) - log(result.ratio)) * share

@@ -21,6 +21,9 @@ package struct PolicyGradientIteration: Sendable {
     /// Share of the iteration's wall time spent updating the networks (the rest is rollouts);
     /// for progress lines only (0 for points read back from a checkpoint).
     package var updateShare = 0.0
+    /// With branches, the distinct plans a branch point compared, on average (0 without
+    /// branches); for progress lines only.
+    package var plansPerPoint = 0.0
 
     /// `iteration,steps,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,steps_per_second`.
     package static let csvHeader = "iteration,steps,mean_return,policy_loss,value_loss,entropy,approx_kl,clip_fraction,steps_per_second"
@@ -177,6 +180,7 @@ package struct PolicyGradientRun: Sendable {
                 statistics: statistics, stepsPerSecond: seconds > 0 ? Double(batch.simulatedSteps) / seconds : 0,
                 elapsedSeconds: elapsedBefore + Self.seconds(clock.now - start))
             point.updateShare = seconds > 0 ? Self.seconds(clock.now - collected) / seconds : 0
+            point.plansPerPoint = batch.branchPoints > 0 ? Double(batch.branchPlans) / Double(batch.branchPoints) : 0
             curve.append(point)
             progress?(point)
             if let averaging, iteration >= averaging.from {
@@ -271,6 +275,7 @@ package struct PolicyGradientRun: Sendable {
             ("value_coefficient", configuration.valueCoefficient),
         ] + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
             + (configuration.branching.map { [("branch_points", Double($0.points)), ("branch_actions", Double($0.actions))] } ?? [])
+            + (configuration.branching?.distinct == true ? [("branch_distinct", 1)] : [])
     }
 
     /// The child of an iteration's stream that draws its episodes' prices (apart from the

@@ -182,6 +182,93 @@ struct PolicyGradientTests {
         #expect(again.actions == first.actions && again.advantages == first.advantages)
     }
 
+    @Test("distinct branch plans: Gumbel-top-k draws distinct actions, the first in proportion to π, with unbiased inclusion weights")
+    func distinctDraws() {
+        let probabilities = [0.5, 0.2, 0, 0.15, 0.1, 0.04, 0.01]
+        let values = [1.0, -2.0, 50, 3.0, 7.0, -20.0, 100.0]
+        let exact = zip(probabilities, values).reduce(0) { $0 + $1.0 * $1.1 }  // 2.2
+        var actions = [Int](repeating: 0, count: 3), weights = [Double](repeating: 0, count: 3), keys = [Double](repeating: 0, count: 4)
+        var firstCounts = [Double](repeating: 0, count: probabilities.count)
+        var horvitzThompson = 0.0
+        let draws = 40_000
+        for draw in 0..<draws {
+            let random = CounterRandom(seed: UInt64(draw), domain: 7)
+            let drawn = PolicyGradientTrainer.drawDistinct(probabilities, count: 3, random: random, actions: &actions, weights: &weights, keys: &keys)
+            #expect(drawn == 3)
+            #expect(Set(actions).count == 3 && !actions.contains(2), "distinct allowed actions: \(actions)")
+            #expect(abs(weights.reduce(0, +) - 1) < 1e-12)
+            firstCounts[actions[0]] += 1 / Double(draws)
+            // The unnormalized estimate Σ π(a)/q(a)·f(a) over the drawn actions is unbiased for
+            // Σ π·f; q from the largest key not drawn, which the scratch holds after the drawn ones.
+            let total = (0..<3).reduce(0.0) { $0 + weights[$1] * values[actions[$1]] }
+            let inclusion = { (action: Int) -> Double in
+                let threshold = keys[3]
+                return -expm1(-exp(log(probabilities[action]) - threshold))
+            }
+            let unnormalized = (0..<3).reduce(0.0) { $0 + probabilities[actions[$1]] / inclusion(actions[$1]) * values[actions[$1]] }
+            let sum = (0..<3).reduce(0.0) { $0 + probabilities[actions[$1]] / inclusion(actions[$1]) }
+            #expect(abs(total - unnormalized / sum) < 1e-9, "the weights are π/q over their sum")
+            horvitzThompson += unnormalized / Double(draws)
+        }
+        for (action, p) in probabilities.enumerated() {
+            #expect(abs(firstCounts[action] - p) < 0.01, "the first drawn is a draw from π: \(action) \(firstCounts[action]) vs \(p)")
+        }
+        // The estimate's spread per draw is about 8 here, so its standard error over 40,000 draws about 0.04.
+        #expect(abs(horvitzThompson - exact) < 0.15, "E[Σ π/q·f] = \(horvitzThompson), Σ π·f = \(exact)")
+        // With room for every allowed action, all are drawn and the weights are π itself.
+        var all = [Int](repeating: 0, count: 8), allWeights = [Double](repeating: 0, count: 8), allKeys = [Double](repeating: 0, count: 9)
+        let drawn = PolicyGradientTrainer.drawDistinct(
+            probabilities, count: 8, random: CounterRandom(seed: 1, domain: 7), actions: &all, weights: &allWeights, keys: &allKeys)
+        #expect(drawn == 6)
+        for k in 0..<drawn { #expect(abs(allWeights[k] - probabilities[all[k]]) < 1e-12) }
+    }
+
+    @Test("distinct branch plans: a point's advantages are returns minus their weighted mean, and PPO learns patience from them")
+    func distinctBranches() {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [4]
+        configuration.gamma = 1
+        let fresh = PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 5)
+        var deferred = DeferredPayoffProblem()
+        for episode in 0..<10 {
+            let batch = fresh.collectBranched(
+                &deferred, episode: episode, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2, distinct: true))
+            #expect(batch.count == 8 && batch.weights.count == 8 && batch.branchPoints == 4 && batch.branchPlans == 8)
+            for point in stride(from: 0, to: batch.count, by: 2) {
+                let (a, b) = (batch.actions[point], batch.actions[point + 1])
+                #expect(a != b, "both actions at every point")
+                // Both drawn: the weights are π (times 2), so the advantages are ±2 weighted by the other's π.
+                let patient = a == 1 ? point : point + 1
+                let grabbing = a == 1 ? point + 1 : point
+                #expect(abs(batch.weights[patient] + batch.weights[grabbing] - 2) < 1e-12)
+                #expect(abs(batch.advantages[patient] - 2 * batch.weights[grabbing] / 2) < 1e-9, "\(batch.advantages[patient])")
+                #expect(abs(batch.advantages[grabbing] + 2 * batch.weights[patient] / 2) < 1e-9)
+                #expect(abs(batch.weights[point] * batch.advantages[point] + batch.weights[point + 1] * batch.advantages[point + 1]) < 1e-9)
+            }
+        }
+        configuration.hidden = [16]
+        configuration.learningRate = 3e-3
+        configuration.minibatchSize = 64
+        configuration.maxGradientNorm = 1
+        var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 3)
+        var problem = TemptationProblem()
+        let random = CounterRandom(seed: 3, domain: 99)
+        for iteration in 0..<40 {
+            var batch = RolloutBatch()
+            for episode in (iteration * 16)..<((iteration + 1) * 16) {
+                batch.append(trainer.collectBranched(
+                    &problem, episode: episode, random: random.child(UInt64(iteration)), branching: Branching(points: 4, actions: 2, distinct: true)))
+            }
+            #expect(!batch.actions.contains(2))
+            _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
+        }
+        var scratch = MLP.Scratch(for: trainer.model.policy)
+        var probabilities = [Double](repeating: 0, count: 3)
+        trainer.model.policy.infer(.init(problem.reset(episode: 0)!.observation), scratch: &scratch)
+        _ = scratch.output.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: [true, true, false][...], into: &probabilities) }
+        #expect(probabilities[1] > 0.9, "P(patient action | fresh) = \(probabilities[1])")
+    }
+
     @Test("PPO with branched advantages learns the long-run best action where the myopic one is wrong")
     func branchedPPOFindsPatience() {
         var configuration = PolicyGradientConfiguration()
