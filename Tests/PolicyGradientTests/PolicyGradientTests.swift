@@ -223,7 +223,7 @@ struct PolicyGradientTests {
         for k in 0..<drawn { #expect(abs(allWeights[k] - probabilities[all[k]]) < 1e-12) }
     }
 
-    @Test("distinct branch plans: a point's advantages are returns minus their weighted mean, and PPO learns patience from them")
+    @Test("distinct branch plans: a point's advantages are returns minus their weighted mean")
     func distinctBranches() {
         var configuration = PolicyGradientConfiguration()
         configuration.hidden = [4]
@@ -246,31 +246,11 @@ struct PolicyGradientTests {
                 #expect(abs(batch.weights[point] * batch.advantages[point] + batch.weights[point + 1] * batch.advantages[point + 1]) < 1e-9)
             }
         }
-        configuration.hidden = [16]
-        configuration.learningRate = 3e-3
-        configuration.minibatchSize = 64
-        configuration.maxGradientNorm = 1
-        var trainer = PolicyGradientTrainer(observationCount: 2, actionCount: 3, configuration: configuration, seed: 3)
-        var problem = TemptationProblem()
-        let random = CounterRandom(seed: 3, domain: 99)
-        for iteration in 0..<40 {
-            var batch = RolloutBatch()
-            for episode in (iteration * 16)..<((iteration + 1) * 16) {
-                batch.append(trainer.collectBranched(
-                    &problem, episode: episode, random: random.child(UInt64(iteration)), branching: Branching(points: 4, actions: 2, distinct: true)))
-            }
-            #expect(!batch.actions.contains(2))
-            _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
-        }
-        var scratch = MLP.Scratch(for: trainer.model.policy)
-        var probabilities = [Double](repeating: 0, count: 3)
-        trainer.model.policy.infer(.init(problem.reset(episode: 0)!.observation), scratch: &scratch)
-        _ = scratch.output.withUnsafeBufferPointer { ActorCritic.softmax($0, mask: [true, true, false][...], into: &probabilities) }
-        #expect(probabilities[1] > 0.9, "P(patient action | fresh) = \(probabilities[1])")
     }
 
-    @Test("PPO with branched advantages learns the long-run best action where the myopic one is wrong")
-    func branchedPPOFindsPatience() {
+    @Test("PPO with branched advantages learns the long-run best action where the myopic one is wrong, plans drawn with replacement or distinct",
+          arguments: [false, true])
+    func branchedPPOFindsPatience(distinct: Bool) {
         var configuration = PolicyGradientConfiguration()
         configuration.hidden = [16]
         configuration.gamma = 1
@@ -284,9 +264,10 @@ struct PolicyGradientTests {
             var batch = RolloutBatch()
             for episode in (iteration * 16)..<((iteration + 1) * 16) {
                 batch.append(trainer.collectBranched(
-                    &problem, episode: episode, random: random.child(UInt64(iteration)), branching: Branching(points: 4, actions: 2)))
+                    &problem, episode: episode, random: random.child(UInt64(iteration)), branching: Branching(points: 4, actions: 2, distinct: distinct)))
             }
             #expect(!batch.actions.contains(2))
+            #expect(batch.weights.isEmpty != distinct)
             _ = trainer.update(batch, random: random.child(UInt64(1_000_000 + iteration)))
         }
         var scratch = MLP.Scratch(for: trainer.model.policy)
