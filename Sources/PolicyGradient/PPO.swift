@@ -433,7 +433,7 @@ package struct PolicyGradientTrainer: Sendable {
                 values[k] = followed.value
                 batch.simulatedSteps += followed.steps
             }
-            batch.branchPlans += Set(tried).count
+            batch.branchPlans += (0..<count).reduce(0) { $0 + (tried[..<$1].contains(tried[$1]) ? 0 : 1) }
             let total = values.reduce(0, +)
             for k in 0..<count {
                 pointObservation.withUnsafeBufferPointer { batch.observations.append(contentsOf: $0) }
@@ -453,7 +453,7 @@ package struct PolicyGradientTrainer: Sendable {
     /// one's self-normalized weight into `weights`: π(a)/q(a) over their sum, where
     /// q(a) = 1 − exp(−π(a)·e^(−κ)) is the probability that a's key exceeds κ, the largest key
     /// not drawn (1 when every action with a positive probability is drawn). The weights sum
-    /// to 1, and to π(a) over the drawn actions' total when all are drawn.
+    /// to 1; when every such action is drawn, each is π(a) itself.
     /// - Parameter keys: scratch of at least `count + 1` elements.
     /// - Returns: how many actions were drawn (fewer than `count` when fewer have a positive probability).
     static func drawDistinct(

@@ -365,6 +365,8 @@ struct CommandLineTests {
             (["--branches", "8x2", "--paired-rollouts", "4"], "--branches and --paired-rollouts are two ways to measure advantages"),
             (["--branches", "8"], "--branches must be POINTSxACTIONS"),
             (["--branches", "8x1"], "--branches must be POINTSxACTIONS"),
+            (["--paired-rollouts", "4", "--branch-plans", "distinct"], "--branch-plans needs branches"),
+            (["--branch-plans", "some"], "--branch-plans"),
         ] {
             #expect {
                 try AdLoad.parseAsRoot(base + bad)

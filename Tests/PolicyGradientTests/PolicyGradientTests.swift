@@ -166,6 +166,8 @@ struct PolicyGradientTests {
             let batch = trainer.collectBranched(&problem, episode: episode, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2))
             #expect(batch.count == 8 && batch.advantages.count == 8, "4 points × 2 actions")
             #expect(batch.simulatedSteps >= 6 && batch.simulatedSteps <= 6 + 4 * 6)
+            let pairsCompared = stride(from: 0, to: batch.count, by: 2).filter { batch.actions[$0] != batch.actions[$0 + 1] }.count
+            #expect(batch.branchPoints == 4 && batch.branchPlans == 4 + pairsCompared, "a point with one action tried counts one plan")
             for point in stride(from: 0, to: batch.count, by: 2) {
                 let (a, b) = (batch.actions[point], batch.actions[point + 1])
                 let expected = a == b ? 0.0 : (a == 1 ? 2.0 : -2.0)
