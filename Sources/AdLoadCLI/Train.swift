@@ -306,7 +306,7 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Advantages from branches, POINTSxACTIONS: at POINTS sessions of each episode, ACTIONS plans drawn from the policy, its own among them, are each followed to the horizon on the same luck and later draws, and a plan's advantage is its return minus the others' (default \(Self.defaultBranches), unless --paired-rollouts or --priced is given or the environment's training.pg_advantages is paired).")
     var branches: String?
 
-    @Option(help: "With branches, how a point's plans are drawn: replacement (from the policy, so a sharp policy often compares a plan with itself) or distinct (without replacement, each weighted by its probability over its inclusion probability; docs/policy-gradient.md).")
+    @Option(help: "With branches, how a point's plans are drawn: replacement (from the policy, so a sharp policy often compares a plan with itself) or distinct (without replacement, each weighted by its probability over its inclusion probability; about three times the run's time; docs/policy-gradient.md). Default replacement.")
     var branchPlans: BranchPlans?
 
     /// How a branch point's plans are drawn (``Branching/distinct``).

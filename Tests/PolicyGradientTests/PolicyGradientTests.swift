@@ -154,12 +154,18 @@ struct PolicyGradientTests {
         for (value, expected) in zip(paired.advantages, [-2.0, 0, 2, 4, 4]) { #expect(abs(value - expected) < 1e-12) }
     }
 
-    @Test("branches: each tried action's advantage is its return minus the other's on the same luck and later draws")
-    func branchedAdvantages() {
+    /// A fresh (near-uniform) trainer for ``DeferredPayoffProblem`` with γ = 1, so an action's
+    /// advantage there is exactly ±2.
+    func deferredPayoffTrainer() -> PolicyGradientTrainer {
         var configuration = PolicyGradientConfiguration()
         configuration.hidden = [4]
         configuration.gamma = 1
-        let trainer = PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 5)
+        return PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 5)
+    }
+
+    @Test("branches: each tried action's advantage is its return minus the other's on the same luck and later draws")
+    func branchedAdvantages() {
+        let trainer = deferredPayoffTrainer()
         var problem = DeferredPayoffProblem()
         var distinct = 0
         for episode in 0..<20 {
@@ -227,10 +233,7 @@ struct PolicyGradientTests {
 
     @Test("distinct branch plans: a point's advantages are returns minus their weighted mean")
     func distinctBranches() {
-        var configuration = PolicyGradientConfiguration()
-        configuration.hidden = [4]
-        configuration.gamma = 1
-        let fresh = PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 5)
+        let fresh = deferredPayoffTrainer()
         var deferred = DeferredPayoffProblem()
         for episode in 0..<10 {
             let batch = fresh.collectBranched(
@@ -239,12 +242,13 @@ struct PolicyGradientTests {
             for point in stride(from: 0, to: batch.count, by: 2) {
                 let (a, b) = (batch.actions[point], batch.actions[point + 1])
                 #expect(a != b, "both actions at every point")
-                // Both drawn: the weights are π (times 2), so the advantages are ±2 weighted by the other's π.
+                // Both drawn: the sample weights are 2π, so the advantages, ±2 times the other's π,
+                // are ± the other's sample weight.
                 let patient = a == 1 ? point : point + 1
                 let grabbing = a == 1 ? point + 1 : point
                 #expect(abs(batch.weights[patient] + batch.weights[grabbing] - 2) < 1e-12)
-                #expect(abs(batch.advantages[patient] - 2 * batch.weights[grabbing] / 2) < 1e-9, "\(batch.advantages[patient])")
-                #expect(abs(batch.advantages[grabbing] + 2 * batch.weights[patient] / 2) < 1e-9)
+                #expect(abs(batch.advantages[patient] - batch.weights[grabbing]) < 1e-9, "\(batch.advantages[patient])")
+                #expect(abs(batch.advantages[grabbing] + batch.weights[patient]) < 1e-9)
                 #expect(abs(batch.weights[point] * batch.advantages[point] + batch.weights[point + 1] * batch.advantages[point + 1]) < 1e-9)
             }
         }
