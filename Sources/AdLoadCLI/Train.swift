@@ -241,8 +241,11 @@ struct TrainPolicyGradient: ParsableCommand {
         a few sessions to measure advantages (--branches), or with --paired-rollouts runs \
         --episodes / --paired-rollouts users that many times each on its own luck; then it \
         updates the networks. With branches it trains --restarts times (3 by default), each \
-        restart on its own luck, and keeps the restart that earns most on held-out users. \
-        Writes the policy file (with branches, by default, the mean of the policy networks over the second half of the iterations) and its learning curve (CSV, one row per iteration of the restart written, \
+        restart on its own luck; each restart offers the policies of --stops points of its run \
+        (by default after 200 and after 400 iterations), and it keeps the one that earns most on \
+        held-out users. Writes the policy file (with branches, by default, the mean of the policy \
+        networks over the second half of the iterations up to its stop) and its learning curve \
+        (CSV, one row per iteration of the restart written, up to its stop, \
         and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
         that --resume goes on from.
         """)
@@ -256,7 +259,7 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "Training seed (population, luck, network and decisions).")
     var seed: UInt64 = 1
 
-    @Option(name: .customLong("iterations"), parsing: .unconditional, help: "Iterations (rollouts + update); default 200 with branches, 100 with paired rollouts.")
+    @Option(name: .customLong("iterations"), parsing: .unconditional, help: "Iterations (rollouts + update); default \(Self.defaultBranchIterations) with branches, 100 with paired rollouts.")
     var iterationsOption: Int?
 
     @Option(name: .customLong("episodes"), parsing: .unconditional, help: "User episodes per iteration; default 32 with branches, 64 with paired rollouts.")
@@ -290,6 +293,9 @@ struct TrainPolicyGradient: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Train this many times from the same warm start, each on its own luck, and write the run that earns the most on \(Self.selectionUsersScale) × --users users of another population (default \(Self.defaultRestarts) with branches, 1 with paired rollouts).")
     var restarts: Int?
+
+    @Option(parsing: .unconditional, help: "Offer this many policies per restart to choose from on the same held-out users: what runs of --iterations × j / N iterations (j = 1…N) would write, each with its own averaging, since a run's first iterations are the shorter run's (default \(Self.defaultStops) with branches and the default averaging, otherwise 1).")
+    var stops: Int?
 
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
     var entropy: Double?
@@ -343,6 +349,12 @@ struct TrainPolicyGradient: ParsableCommand {
     /// The default number of restarts with branches: one run in three ended below its
     /// teacher on tuning seed 5 (docs/policy-gradient.md, "Restarts chosen on held-out users").
     static let defaultRestarts = 3
+    /// The default number of stops per restart with branches, and the iterations with
+    /// branches: 400 iterations offer the 200-iteration policy and their own, and the choice
+    /// among both lowered no training seed of five on tuning seed 5 (docs/policy-gradient.md,
+    /// "Stops chosen on held-out users").
+    static let defaultStops = 2
+    static let defaultBranchIterations = 400
     /// The default branching: chosen on tuning seeds 5, 2 and 3 (docs/policy-gradient.md).
     static let defaultBranches = "16x4"
     /// The learning rate with branches: their advantages are measured on common random
@@ -358,7 +370,21 @@ struct TrainPolicyGradient: ParsableCommand {
     }
 
     /// `--iterations`, or its default for how advantages are measured.
-    func resolvedIterations(_ training: TrainingSettings) -> Int { iterationsOption ?? (usesBranches(training) ? 200 : 100) }
+    func resolvedIterations(_ training: TrainingSettings) -> Int {
+        iterationsOption ?? (usesBranches(training) ? Self.defaultBranchIterations : 100)
+    }
+
+    /// `--stops`, or its default: with branches and the default averaging, two (one when
+    /// there is a single iteration); otherwise one, the run's own policy.
+    func resolvedStops(_ training: TrainingSettings) -> Int {
+        stops ?? (usesBranches(training) && averageFrom == nil ? min(Self.defaultStops, resolvedIterations(training)) : 1)
+    }
+
+    /// The last iteration of each stop, ascending; the last is `--iterations`.
+    func stopIterations(_ training: TrainingSettings) -> [Int] {
+        let iterations = resolvedIterations(training), count = resolvedStops(training)
+        return (1...count).map { iterations * $0 / count }
+    }
 
     /// The policy written against its warm start's teacher on held-out users (`nil` when
     /// skipped: `--no-held-out-check`, a resumed run, or a teacher that is not a policy).
@@ -406,9 +432,9 @@ struct TrainPolicyGradient: ParsableCommand {
         return nil
     }
 
-    /// `--average-from`, or its default (`nil`: the last iteration's policy).
-    func resolvedAveraging(_ training: TrainingSettings) -> WeightAveraging? {
-        let from = averageFrom ?? (usesBranches(training) ? resolvedIterations(training) / 2 + 1 : 0)
+    /// `--average-from`, or its default for a run of `iterations` (`nil`: the last iteration's policy).
+    func resolvedAveraging(_ training: TrainingSettings, iterations: Int) -> WeightAveraging? {
+        let from = averageFrom ?? (usesBranches(training) ? iterations / 2 + 1 : 0)
         return from > 0 ? WeightAveraging(from: from) : nil
     }
 
@@ -423,6 +449,7 @@ struct TrainPolicyGradient: ParsableCommand {
         if let iterationsOption { try checkRange("--iterations", iterationsOption, 1...100_000) }
         if let averageFrom { try checkRange("--average-from", averageFrom, 0...100_000) }
         if let restarts { try checkRange("--restarts", restarts, 1...64) }
+        if let stops { try checkRange("--stops", stops, 1...16) }
         if let episodesOption { try checkRange("--episodes", episodesOption, 1...1_000_000) }
         try checkRange("--checkpoint-every", checkpointEvery, 0...100_000)
         _ = try networkConfiguration(training: .standard)
@@ -575,10 +602,18 @@ struct TrainPolicyGradient: ParsableCommand {
         let configuration = try networkConfiguration(training: config.training)
         let iterations = resolvedIterations(config.training)
         let episodes = resolvedEpisodes(config.training)
-        let averaging = resolvedAveraging(config.training)
+        let averaging = resolvedAveraging(config.training, iterations: iterations)
         if let averaging, averaging.from > iterations {
             throw ValidationError("--average-from \(averaging.from) is past the last iteration (\(iterations)); give at most --iterations, or 0 for the last iteration's policy")
         }
+        let stopIterations = stopIterations(config.training)
+        guard resolvedStops(config.training) <= iterations else {
+            throw ValidationError("--stops \(resolvedStops(config.training)) is more than --iterations \(iterations): each stop needs an iteration of its own")
+        }
+        if let averageFrom, averageFrom > stopIterations[0] {
+            throw ValidationError("--average-from \(averageFrom) is past the first stop's last iteration (\(stopIterations[0]) of \(iterations) with --stops \(stopIterations.count)); give at most \(stopIterations[0]), or fewer --stops")
+        }
+        let earlierStops = stopIterations.dropLast().map { EarlierStop(iteration: $0, averaging: resolvedAveraging(config.training, iterations: $0)) }
         let model = EnvironmentModel(config: config)
         let progress = Progress(enabled: !quiet)
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
@@ -602,7 +637,7 @@ struct TrainPolicyGradient: ParsableCommand {
         var runs = (0..<restarts).map { restart in
             makeRun(
                 restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
-                iterations: iterations, episodes: episodes, pricing: pricing, averaging: averaging)
+                iterations: iterations, episodes: episodes, pricing: pricing, averaging: averaging, earlierStops: earlierStops)
         }
         if let resume {
             let shape = runs[0].shape
@@ -656,25 +691,42 @@ struct TrainPolicyGradient: ParsableCommand {
                 run, label: restarts > 1 ? "restart \(restart + 1)/\(restarts): " : "", header: header, resume: checkpoints[restart],
                 checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
         }
-        var chosen = 0
-        var restartMeans: [Double] = []
-        if restarts > 1 {
+        // The candidates, restart by restart, each restart's stops in order (its last is its own policy).
+        let stopCount = stopIterations.count
+        let candidates = results.flatMap { $0.earlier + [$0.policy] }
+        var chosenCandidate = candidates.count - 1
+        var means: [Double] = []
+        if candidates.count > 1 {
             let selection = HeldOutCheck(
                 config: config, engagementWeight: weight, training: setup, seed: seed, threads: simulation.threads, population: .selection,
                 users: Self.selectionUsersScale * setup.users)
-            progress.note("choosing among \(restarts) restarts on \(selection.setup.users) users of another population")
-            do { (chosen, restartMeans) = try selection.best(of: results.map(\.policy), catalog: config.planCatalog()) } catch {
+            let what = restarts > 1 ? "\(restarts) restarts" + (stopCount > 1 ? " × \(stopCount) stops" : "") : "\(stopCount) stops"
+            progress.note("choosing among \(what) on \(selection.setup.users) users of another population")
+            do { (chosenCandidate, means) = try selection.best(of: candidates, catalog: config.planCatalog()) } catch {
                 throw CLIError("choosing a restart: \(error)")
             }
-            progress.finish("chose restart \(chosen + 1) of \(restarts): mean realized objective per held-out user "
-                + restartMeans.enumerated().map { String(format: "%@%.4f", $0.offset == chosen ? "*" : "", $0.element) }.joined(separator: ", "))
+        }
+        let chosen = chosenCandidate / stopCount
+        let chosenStop = stopIterations[chosenCandidate % stopCount]
+        if candidates.count > 1 {
+            let listed = means.enumerated().map { index, mean in
+                String(format: "%@%.4f", index == chosenCandidate ? "*" : "", mean) + (stopCount > 1 ? " (\(stopIterations[index % stopCount]))" : "")
+            }
+            let perRestart = (0..<restarts).map { restart in
+                (restarts > 1 && stopCount > 1 ? "restart \(restart + 1): " : "") + listed[(restart * stopCount)..<((restart + 1) * stopCount)].joined(separator: ", ")
+            }
+            progress.finish((restarts > 1 ? "chose restart \(chosen + 1) of \(restarts)" : "chose")
+                + (stopCount > 1 ? (restarts > 1 ? "," : "") + " the policy of iteration \(chosenStop) of \(iterations)" : "")
+                + ": mean realized objective per held-out user" + (stopCount > 1 ? " (at iteration)" : "") + " "
+                + perRestart.joined(separator: "; "))
         }
         let run = runs[chosen]
         let result = results[chosen]
-        let sessions = result.sessions
-        var policy = result.policy
-        let curve = result.curve
+        var policy = candidates[chosenCandidate]
+        let curve = Array(result.curve.prefix { $0.iteration <= chosenStop })
+        let sessions = curve.reduce(0) { $0 + $1.steps }
         if restarts > 1 { policy.settings += [("restarts", Double(restarts)), ("restart_chosen", Double(chosen + 1))] }
+        if stopCount > 1 { policy.settings += [("stops", Double(stopCount)), ("stop_chosen", Double(chosenStop))] }
         policy.header.provenance.sessions = sessions
         policy.header.provenance.trainedAt = PolicyProvenance.now()
         let text: String
@@ -698,19 +750,30 @@ struct TrainPolicyGradient: ParsableCommand {
         let trainingRate = trainingSeconds > 0 ? Double(results.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
         progress.finish(String(
             format: "trained %@ for %d iterations on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
-            algo.rawValue, iterations, sessions, restarts > 1 ? " (restart \(chosen + 1); \(results.reduce(0) { $0 + $1.sessions }) in all \(restarts))" : "",
+            algo.rawValue, iterations, sessions,
+            candidates.count > 1
+                ? " (" + (restarts > 1 ? "restart \(chosen + 1)" : "") + (restarts > 1 && stopCount > 1 ? ", " : "")
+                    + (stopCount > 1 ? "up to iteration \(chosenStop)" : "") + "; \(results.reduce(0) { $0 + $1.sessions }) in all"
+                    + (restarts > 1 ? " \(restarts)" : "") + ")"
+                : "",
             last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
-        if let averaging = run.averaging {
-            progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(iterations)")
+        let chosenAveraging = chosenStop == iterations ? run.averaging : run.earlierStops[chosenCandidate % stopCount].averaging
+        if let averaging = chosenAveraging {
+            progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(chosenStop)")
         }
         let heldOut = try heldOutCheck(policy, teacher: run.warmStart?.teacher, config: config, engagementWeight: weight, setup: setup, progress: progress)
         if json {
+            let listed: [String] = means.enumerated().map { index, mean in
+                "{\"restart\": \(index / stopCount + 1), \"iterations\": \(stopIterations[index % stopCount]), \"objective\": \(JSONNumber.json(mean))}"
+            }
+            let candidatesJSON = listed.isEmpty ? "" : ", \"candidates\": [" + listed.joined(separator: ", ") + "]"
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
-                + "\"iterations\": \(iterations), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
+                + "\"iterations\": \(iterations), \"iterations_chosen\": \(chosenStop), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
                 + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate)), "
                 + "\"openblas_core\": \(JSONValue.quoted(blasCore))"
-                + (run.averaging.map { ", \"average_from\": \($0.from)" } ?? "")
-                + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1), \"restart_objectives\": [\(restartMeans.map(JSONNumber.json).joined(separator: ", "))]" : "")
+                + (chosenAveraging.map { ", \"average_from\": \($0.from)" } ?? "")
+                + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1)" : "")
+                + candidatesJSON
                 + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(checkpointPath))" : "") + "}")
         } else {
@@ -723,7 +786,8 @@ struct TrainPolicyGradient: ParsableCommand {
     /// own (``restartLuckSeed(seed:restart:)``).
     func makeRun(
         restart: Int, model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
-        engagementWeight: Double, iterations: Int, episodes: Int, pricing: NetworkPricing?, averaging: WeightAveraging?
+        engagementWeight: Double, iterations: Int, episodes: Int, pricing: NetworkPricing?, averaging: WeightAveraging?,
+        earlierStops: [EarlierStop]
     ) -> PolicyGradientRun {
         var restartSetup = setup
         restartSetup.luckSeed = Self.restartLuckSeed(seed: seed, restart: restart)
@@ -731,6 +795,7 @@ struct TrainPolicyGradient: ParsableCommand {
             model: model, schema: schema, setup: restartSetup, configuration: configuration, engagementWeight: engagementWeight,
             iterations: iterations, episodesPerIteration: episodes, threads: simulation.threads, pricing: pricing)
         run.averaging = averaging
+        run.earlierStops = earlierStops
         return run
     }
 
@@ -738,6 +803,8 @@ struct TrainPolicyGradient: ParsableCommand {
     /// all, and the sessions and seconds of the iterations this invocation ran.
     struct TrainedRestart {
         let policy: NetworkPolicy
+        /// The policies kept at the run's earlier stops, in order.
+        let earlier: [NetworkPolicy]
         let curve: [PolicyGradientIteration]
         let sessions: Int
         let steps: Int
@@ -784,7 +851,7 @@ struct TrainPolicyGradient: ParsableCommand {
                 + (point.plansPerPoint > 0 ? String(format: "  plans/point %.2f", point.plansPerPoint) : "")
                 + String(format: "  ETA %.0f s", eta))
         }
-        return TrainedRestart(policy: result.policy, curve: result.curve, sessions: sessions, steps: steps, seconds: seconds)
+        return TrainedRestart(policy: result.policy, earlier: result.earlier, curve: result.curve, sessions: sessions, steps: steps, seconds: seconds)
     }
 
     /// Restart `restart`'s luck seed: the training seed for the first, so that a run with one

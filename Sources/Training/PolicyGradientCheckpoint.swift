@@ -26,6 +26,8 @@ package struct PolicyGradientCheckpoint: Sendable {
     package var curve: [PolicyGradientIteration]
     /// The average of the policy networks so far (``WeightAveraging``), if any.
     package var average: NetworkAverage?
+    /// What each of the run's earlier stops has kept so far (``EarlierStop``), in order.
+    package var earlierAverages: [NetworkAverage?] = []
 
     static let magic = Array("ADLOADPG".utf8)
     static let version = 1
@@ -59,7 +61,9 @@ package struct PolicyGradientCheckpoint: Sendable {
                    point.statistics.approximateKL, point.statistics.clipFraction, point.stepsPerSecond, point.elapsedSeconds]
                 .map(JSONNumber.json).joined(separator: ", ") + "]"
         }.joined(separator: ", ")
-        header += "], \"averaged\": \(average?.count ?? 0)}"
+        header += "], \"averaged\": \(average?.count ?? 0)"
+        if !earlierAverages.isEmpty { header += ", \"earlier_averaged\": [\(earlierAverages.map { String($0?.count ?? 0) }.joined(separator: ", "))]" }
+        header += "}"
         var bytes = Self.magic
         let headerBytes = Array(header.utf8)
         Self.append(UInt64(headerBytes.count), to: &bytes)
@@ -78,7 +82,8 @@ package struct PolicyGradientCheckpoint: Sendable {
 
     /// Every parameter in file order: policy network, value network, policy optimizer's
     /// first and second moments, the value optimizer's, then mean and standard deviation;
-    /// then, when iterations are being averaged, their average policy network.
+    /// then, when iterations are being averaged, their average policy network; then what each
+    /// earlier stop has kept, in order.
     func payload() -> [Double] {
         var values: [Double] = []
         func add(_ layers: [MLP.Layer]) {
@@ -95,6 +100,7 @@ package struct PolicyGradientCheckpoint: Sendable {
         add(valueOptimizer.moments.second.layers)
         values += mean + standardDeviation
         if let average { add(average.network.layers) }
+        for kept in earlierAverages { if let kept { add(kept.network.layers) } }
         return values
     }
 
@@ -191,6 +197,14 @@ package struct PolicyGradientCheckpoint: Sendable {
         var averaged = 0
         if header["averaged"] != nil { averaged = try integer("averaged") }
         let average = averaged > 0 ? NetworkAverage(network: MLP(layers: try layers(like: model.policy)), count: averaged) : nil
+        // Checkpoints of runs without earlier stops have no "earlier_averaged" key.
+        var earlierAverages: [NetworkAverage?] = []
+        if header["earlier_averaged"] != nil {
+            for count in try integers("earlier_averaged") {
+                guard count >= 0 else { throw fail("earlier_averaged holds a negative count") }
+                earlierAverages.append(count > 0 ? NetworkAverage(network: MLP(layers: try layers(like: model.policy)), count: count) : nil)
+            }
+        }
         guard values.isEmpty else { throw fail("parameter block has the wrong length") }
         trainer.restore(model: model, mean: mean, standardDeviation: deviation, policyOptimizer: policyOptimizer, valueOptimizer: valueOptimizer)
         guard case let .array(points)? = header["curve"] else { throw fail("header has no curve") }
@@ -210,6 +224,7 @@ package struct PolicyGradientCheckpoint: Sendable {
         }
         var checkpoint = PolicyGradientCheckpoint(identity: identity, iteration: try integer("iteration"), trainer: trainer, curve: curve)
         checkpoint.average = average
+        checkpoint.earlierAverages = earlierAverages
         return checkpoint
     }
 

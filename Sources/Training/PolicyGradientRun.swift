@@ -1,6 +1,7 @@
 import AdLoadCore
 import Dispatch
 import Foundation
+import Networks
 import Policies
 import PolicyGradient
 import Simulation
@@ -56,6 +57,10 @@ package struct PolicyGradientRun: Sendable {
     package var pricing: NetworkPricing?
     /// The returned policy averages the iterations from `averaging.from` on (`nil`: the last iteration's).
     package var averaging: WeightAveraging?
+    /// Earlier points at which the run also keeps the policy a shorter run would write
+    /// (ascending, each before `iterations`); ``run(header:resume:checkpointEvery:checkpoint:warmStarted:progress:)``
+    /// returns them as `earlier`.
+    package var earlierStops: [EarlierStop] = []
 
     package init(
         model: EnvironmentModel, schema: FeatureSchema, setup: SimulationSetup, configuration: PolicyGradientConfiguration,
@@ -88,6 +93,7 @@ package struct PolicyGradientRun: Sendable {
             ("luck_seed", "\(setup.luckSeed)"), ("episodes", "\(episodesPerIteration)"), ("engagement_weight", number(engagementWeight)),
         ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity + pricingIdentity
             + (averaging.map { [("average_from", "\($0.from)")] } ?? [])
+            + (earlierStops.isEmpty ? [] : [("earlier_stops", earlierStops.map(\.identity).joined(separator: ","))])
     }
 
     /// The pricing's part of ``identity`` (none for an unpriced run, so the checkpoints of
@@ -128,12 +134,13 @@ package struct PolicyGradientRun: Sendable {
     ///   - checkpoint: stores a checkpoint (the CLI writes it next to the policy).
     ///   - warmStarted: called after the warm start's cloning with its statistics and sample count.
     /// - Returns: the trained policy (its `header` as given; with ``averaging``, the average
-    ///   of its iterations' policy networks) and the per-iteration curve.
+    ///   of its iterations' policy networks), the per-iteration curve, and the policy kept at
+    ///   each of ``earlierStops`` (what a run of that many iterations would have written).
     package func run(
         header: PolicyHeader, resume: PolicyGradientCheckpoint? = nil, checkpointEvery: Int = 0,
         checkpoint: ((PolicyGradientCheckpoint) throws -> Void)? = nil,
         warmStarted: ((ImitationStatistics, Int) -> Void)? = nil, progress: ((PolicyGradientIteration) -> Void)? = nil
-    ) throws -> (policy: NetworkPolicy, curve: [PolicyGradientIteration]) {
+    ) throws -> (policy: NetworkPolicy, curve: [PolicyGradientIteration], earlier: [NetworkPolicy]) {
         let episodes = SimulatedEpisodes(model: model, schema: schema, setup: setup, engagementWeight: engagementWeight, pricing: pricing)
         var trainer = PolicyGradientTrainer(
             observationCount: episodes.observationCount, actionCount: episodes.actionCount, configuration: configuration,
@@ -141,8 +148,13 @@ package struct PolicyGradientRun: Sendable {
         let random = CounterRandom(seed: setup.luckSeed, domain: 0x7067) // "pg"
         var curve: [PolicyGradientIteration] = []
         var average: NetworkAverage?
+        var kept: [NetworkAverage?] = Array(repeating: nil, count: earlierStops.count)
         var first = 1
         if let resume {
+            guard resume.earlierAverages.count == earlierStops.count else {
+                throw TrainingError("the checkpoint keeps \(resume.earlierAverages.count) earlier stops; this run has \(earlierStops.count)")
+            }
+            kept = resume.earlierAverages
             trainer.restore(
                 model: resume.model, mean: resume.mean, standardDeviation: resume.standardDeviation,
                 policyOptimizer: resume.policyOptimizer, valueOptimizer: resume.valueOptimizer)
@@ -186,21 +198,27 @@ package struct PolicyGradientRun: Sendable {
             if let averaging, iteration >= averaging.from {
                 if average == nil { average = NetworkAverage(first: trainer.model.policy) } else { average?.add(trainer.model.policy) }
             }
+            for index in earlierStops.indices { earlierStops[index].keep(trainer.model.policy, after: iteration, in: &kept[index]) }
             if let checkpoint, checkpointEvery > 0, iteration % checkpointEvery == 0 || iteration == last {
                 var state = PolicyGradientCheckpoint(identity: identity, iteration: iteration, trainer: trainer, curve: curve)
                 state.average = average
+                state.earlierAverages = kept
                 try checkpoint(state)
             }
         }
-        var settings = Self.settings(configuration)
-        if let averaging, let average {
-            settings += [("average_from", Double(averaging.from)), ("averaged_iterations", Double(average.count))]
+        func policy(network: MLP, averaging: WeightAveraging?, averaged: Int) -> NetworkPolicy {
+            var settings = Self.settings(configuration)
+            if let averaging { settings += [("average_from", Double(averaging.from)), ("averaged_iterations", Double(averaged))] }
+            return NetworkPolicy(
+                algorithm: configuration.algorithm.rawValue, settings: settings, header: header,
+                actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation, network: network, pricing: pricing)
         }
-        let policy = NetworkPolicy(
-            algorithm: configuration.algorithm.rawValue, settings: settings, header: header,
-            actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation,
-            network: average?.network ?? trainer.model.policy, pricing: pricing)
-        return (policy, curve)
+        let earlier = try zip(earlierStops, kept).map { stop, network in
+            guard let network else { throw TrainingError("the earlier stop after iteration \(stop.iteration) kept no network") }
+            return policy(network: network.network, averaging: stop.averaging, averaged: network.count)
+        }
+        return (policy(network: average?.network ?? trainer.model.policy, averaging: average == nil ? nil : averaging, averaged: average?.count ?? 0),
+                curve, earlier)
     }
 
     /// The episodes of one iteration, collected in parallel and merged in user order. With

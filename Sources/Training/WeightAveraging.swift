@@ -52,3 +52,36 @@ package struct NetworkAverage: Sendable, Equatable {
         })
     }
 }
+
+/// An earlier point at which a run also keeps the policy it would have written had it been
+/// asked for `iteration` iterations: with `averaging`, the average of the policy networks
+/// after iterations `averaging.from`…`iteration`, otherwise the network after `iteration`.
+///
+/// Why: nothing in a run depends on its iteration count, so its first `iteration`
+/// iterations are those of the shorter run, and a run of 400 iterations offers both the
+/// 200-iteration file and its own to choose from on held-out users (docs/policy-gradient.md,
+/// "Stops chosen on held-out users").
+package struct EarlierStop: Sendable, Equatable {
+    /// The last iteration of the shorter run (at least 1).
+    package var iteration: Int
+    /// What the shorter run averages (`nil`: its last iteration's network).
+    package var averaging: WeightAveraging?
+
+    package init(iteration: Int, averaging: WeightAveraging?) {
+        self.iteration = max(1, iteration)
+        self.averaging = averaging
+    }
+
+    /// The stop in a run's ``PolicyGradientRun/identity``: `ITERATION/FROM` (FROM 0 without averaging).
+    var identity: String { "\(iteration)/\(averaging?.from ?? 0)" }
+
+    /// Takes the policy network after `iteration` into `kept` when this stop keeps it.
+    func keep(_ network: MLP, after iteration: Int, in kept: inout NetworkAverage?) {
+        if let averaging {
+            guard iteration >= averaging.from, iteration <= self.iteration else { return }
+            if kept == nil { kept = NetworkAverage(first: network) } else { kept?.add(network) }
+        } else if iteration == self.iteration {
+            kept = NetworkAverage(first: network)
+        }
+    }
+}

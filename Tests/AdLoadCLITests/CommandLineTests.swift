@@ -232,16 +232,19 @@ struct CommandLineTests {
             #expect(settings["branch_points"] == 16 && settings["branch_actions"] == 4 && settings["learning_rate"] == 0.01,
                     "branches by default, at their learning rate: \(settings)")
             #expect(settings["paired_rollouts"] == nil)
-            #expect(settings["average_from"] == 2 && settings["averaged_iterations"] == 1, "the second half averaged: \(settings)")
             #expect(settings["restarts"] == 3 && (1...3).contains(settings["restart_chosen"] ?? 0), "three restarts by default: \(settings)")
+            let stop = try #require(settings["stop_chosen"].map(Int.init), "two stops by default: \(settings)")
+            #expect(settings["stops"] == 2 && (1...2).contains(stop), "two stops by default: \(settings)")
+            #expect(settings["average_from"] == Double(stop / 2 + 1) && settings["averaged_iterations"] == 1,
+                    "the second half of the iterations up to the stop averaged: \(settings)")
             let provenance = try #require(policy["provenance"] as? [String: Any])
             #expect((provenance["env_fingerprint"] as? String)?.hasPrefix("fnv1a64:") == true && (provenance["sessions"] as? Int ?? 0) > 0)
             networks.append(try #require(policy["network"] as? NSDictionary))
             let curve = try String(contentsOfFile: folder.appendingPathComponent("ppo-\(threads).csv").path, encoding: .utf8)
-            #expect(curve.split(separator: "\n").count == 3, "a header and one row per iteration")
+            #expect(curve.split(separator: "\n").count == stop + 1, "a header and one row per iteration up to the stop")
             let plot = try String(contentsOfFile: folder.appendingPathComponent("ppo-\(threads).svg").path, encoding: .utf8)
-            #expect(plot.hasPrefix("<svg") && plot.contains("<path d=\"M") && plot.components(separatedBy: " L").count == 2,
-                    "an SVG line through the two iterations: \(plot)")
+            #expect(plot.hasPrefix("<svg") && plot.contains("<path d=\"M") && plot.components(separatedBy: " L").count == stop,
+                    "an SVG line through the iterations up to the stop: \(plot)")
             var simulate = try AdLoad.parseAsRoot([
                 "simulate", "--policy", out, "--env", repositoryFile("env/default.json"), "--users", "5", "--days", "2",
                 "--threads", "1", "--quiet", "--json",
@@ -269,7 +272,10 @@ struct CommandLineTests {
         }
         let whole = try await train("whole", iterations: 2)
         let settings = try #require(whole.policy["hyperparameters"] as? [String: Double])
-        let objectives = try #require(whole.output["restart_objectives"] as? [Double])
+        let candidates = try #require(whole.output["candidates"] as? [[String: Any]])
+        #expect(candidates.map { $0["restart"] as? Int } == [1, 2] && candidates.allSatisfy { $0["iterations"] as? Int == 2 },
+                "one candidate per restart with --average-from (one stop): \(candidates)")
+        let objectives = candidates.compactMap { $0["objective"] as? Double }
         let chosen = try #require(whole.output["restart_chosen"] as? Int)
         #expect(settings["restarts"] == 2 && settings["restart_chosen"] == Double(chosen))
         #expect(objectives.count == 2 && objectives[chosen - 1] == objectives.max(), "the restart with the highest objective: \(objectives)")
@@ -281,13 +287,58 @@ struct CommandLineTests {
         _ = try await train("part", iterations: 1)
         let resumed = try await train("part", iterations: 2, resume: folder.appendingPathComponent("part.checkpoint").path)
         #expect((resumed.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary))
-        #expect(resumed.output["restart_objectives"] as? [Double] == objectives)
+        #expect((resumed.output["candidates"] as? [[String: Any]])?.compactMap { $0["objective"] as? Double } == objectives)
 
         _ = try await train("lost", iterations: 1)
         try FileManager.default.removeItem(at: folder.appendingPathComponent("lost.restart-2.checkpoint"))
         let restarted = try await train("lost", iterations: 2, resume: folder.appendingPathComponent("lost.checkpoint").path)
         #expect((restarted.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary),
                 "a restart without a checkpoint starts afresh from the same warm start")
+    }
+
+    @Test("train pg --stops writes the stop that earns most on held-out users, as the shorter run writes it; impossible stops are refused")
+    func trainPolicyGradientStops() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-stops-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func train(_ name: String, _ options: [String]) async throws -> (policy: [String: Any], output: [String: Any]) {
+            let out = folder.appendingPathComponent("\(name).json").path
+            let run = try await runAdloadCapturing([
+                "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "5", "--episodes", "8", "--threads", "2",
+                "--restarts", "1", "--checkpoint-every", "0", "--no-held-out-check", "--quiet", "--json", "--out", out,
+            ] + options)
+            try #require(run.status == 0, "\(run.error)")
+            let output = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+            return (policy, output)
+        }
+        let stopped = try await train("stopped", ["--iterations", "4", "--stops", "2"])
+        let candidates = try #require(stopped.output["candidates"] as? [[String: Any]])
+        #expect(candidates.map { $0["iterations"] as? Int } == [2, 4], "\(candidates)")
+        let objectives = candidates.compactMap { $0["objective"] as? Double }
+        #expect(objectives.count == 2 && objectives[0] != objectives[1])
+        let chosen = try #require(stopped.output["iterations_chosen"] as? Int)
+        #expect(chosen == (objectives[0] > objectives[1] ? 2 : 4), "the stop with the highest objective: \(objectives)")
+        let settings = try #require(stopped.policy["hyperparameters"] as? [String: Double])
+        #expect(settings["stops"] == 2 && settings["stop_chosen"] == Double(chosen) && settings["restarts"] == nil)
+        // Each stop is what a run of that many iterations writes (its own second half averaged).
+        let short = try await train("short", ["--iterations", "2", "--stops", "1"])
+        let long = try await train("long", ["--iterations", "4", "--stops", "1"])
+        let expected = chosen == 2 ? short : long
+        #expect((stopped.policy["network"] as? NSDictionary) == (expected.policy["network"] as? NSDictionary))
+        #expect((short.policy["network"] as? NSDictionary) != (long.policy["network"] as? NSDictionary))
+        #expect(stopped.output["sessions"] as? Int == expected.output["sessions"] as? Int)
+        let rows = try String(contentsOfFile: folder.appendingPathComponent("stopped.csv").path, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == chosen + 1, "the curve up to the stop written")
+
+        let common = [
+            "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "8", "--days", "2", "--episodes", "4", "--threads", "1",
+            "--quiet", "--checkpoint-every", "0", "--out", folder.appendingPathComponent("never.json").path,
+        ]
+        let many = try await runFailure(common + ["--iterations", "2", "--stops", "3"])
+        #expect(many.contains("--stops 3 is more than --iterations 2"), "\(many)")
+        let late = try await runFailure(common + ["--iterations", "4", "--stops", "2", "--average-from", "3"])
+        #expect(late.contains("--average-from 3 is past the first stop's last iteration (2 of 4 with --stops 2)"), "\(late)")
     }
 
     @Test("the held-out check warns when the policy is below its teacher, notes when it earns less within the interval, and is silent otherwise")
