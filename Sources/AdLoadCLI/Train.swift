@@ -241,9 +241,9 @@ struct TrainPolicyGradient: ParsableCommand {
         a few sessions to measure advantages (--branches), or with --paired-rollouts runs \
         --episodes / --paired-rollouts users that many times each on its own luck; then it \
         updates the networks. With branches it trains --restarts times (3 by default), each \
-        restart on its own luck; each restart offers the policies of --stops points of its run \
-        (by default after 200 and after 400 iterations), and it keeps the one that earns most on \
-        held-out users. Writes the policy file (with branches, by default, the mean of the policy \
+        restart on its own luck; each restart offers --stops policies, by default those of runs \
+        of --iterations / 2 and --iterations iterations, and the one of all of them that earns \
+        most on held-out users is written. Writes the policy file (with branches, by default, the mean of the policy \
         networks over the second half of the iterations up to its stop) and its learning curve \
         (CSV, one row per iteration of the restart written, up to its stop, \
         and an SVG plot of the mean return), and a checkpoint every --checkpoint-every iterations \
@@ -288,13 +288,13 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam learning rate (default \(Self.branchLearningRate) with branches, \(PolicyGradientConfiguration().learningRate) with paired rollouts, \(PolicyGradientConfiguration.scratchLearningRate) with --warm-start none).")
     var learningRate: Double?
 
-    @Option(parsing: .unconditional, help: "Write the average of the policy networks after each iteration from this one on, instead of the last iteration's (default with branches: the second half, --iterations / 2 + 1; 0: the last iteration's, the default with paired rollouts).")
+    @Option(parsing: .unconditional, help: "Write the average of the policy networks after each iteration from this one on, instead of the last iteration's (default with branches: the second half, --iterations / 2 + 1, and each stop's own second half; 0: the last iteration's, the default with paired rollouts). Giving it makes --stops default to 1.")
     var averageFrom: Int?
 
-    @Option(parsing: .unconditional, help: "Train this many times from the same warm start, each on its own luck, and write the run that earns the most on \(Self.selectionUsersScale) × --users users of another population (default \(Self.defaultRestarts) with branches, 1 with paired rollouts).")
+    @Option(parsing: .unconditional, help: "Train this many times from the same warm start, each on its own luck, and write the policy that earns the most on \(Self.selectionUsersScale) × --users users of another population (default \(Self.defaultRestarts) with branches, 1 with paired rollouts).")
     var restarts: Int?
 
-    @Option(parsing: .unconditional, help: "Offer this many policies per restart to choose from on the same held-out users: what runs of --iterations × j / N iterations (j = 1…N) would write, each with its own averaging, since a run's first iterations are the shorter run's (default \(Self.defaultStops) with branches and the default averaging, otherwise 1).")
+    @Option(parsing: .unconditional, help: "Policies each restart offers to the choice on held-out users (--restarts): with N stops, what runs of --iterations × j / N iterations (rounded down, j = 1…N) would write, each with that run's own averaging, since a run's first iterations are the shorter run's; the last is the run's own (default \(Self.defaultStops) with branches unless --average-from is given, otherwise 1).")
     var stops: Int?
 
     @Option(parsing: .unconditional, help: "Entropy bonus coefficient (default \(PolicyGradientConfiguration().entropyCoefficient)).")
@@ -334,7 +334,7 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "Write a checkpoint (OUT without .json, plus .checkpoint) every N iterations and after the last; 0 writes none.")
     var checkpointEvery = 10
 
-    @Option(help: "Go on from a checkpoint of the same run (same options but --iterations, which may be larger, and --threads); the result equals an uninterrupted run's.")
+    @Option(help: "Go on from a checkpoint of the same run (same options but --threads, and --iterations, which may be larger when --stops 1 and --average-from are given, since their defaults follow it); the result equals an uninterrupted run's.")
     var resume: String?
 
     @Flag(help: "No progress on stderr.")
@@ -354,6 +354,10 @@ struct TrainPolicyGradient: ParsableCommand {
     /// among both lowered no training seed of five on tuning seed 5 (docs/policy-gradient.md,
     /// "Stops chosen on held-out users").
     static let defaultStops = 2
+    /// What a `--resume` error adds: the defaults of `--stops` and `--average-from` follow
+    /// `--iterations`, so a run extended with more iterations must give both.
+    static let extendHint = " (to extend a run, give --stops 1 and the --average-from it was trained with: the defaults of both follow --iterations)"
+    /// The default iterations with branches (see ``defaultStops``).
     static let defaultBranchIterations = 400
     /// The default branching: chosen on tuning seeds 5, 2 and 3 (docs/policy-gradient.md).
     static let defaultBranches = "16x4"
@@ -380,8 +384,9 @@ struct TrainPolicyGradient: ParsableCommand {
         stops ?? (usesBranches(training) && averageFrom == nil ? min(Self.defaultStops, resolvedIterations(training)) : 1)
     }
 
-    /// The last iteration of each stop, ascending; the last is `--iterations`.
-    func stopIterations(_ training: TrainingSettings) -> [Int] {
+    /// The last iteration of each stop, ascending (`--iterations` × j / N rounded down, j =
+    /// 1…N); the last is `--iterations`.
+    func stopPoints(_ training: TrainingSettings) -> [Int] {
         let iterations = resolvedIterations(training), count = resolvedStops(training)
         return (1...count).map { iterations * $0 / count }
     }
@@ -417,9 +422,9 @@ struct TrainPolicyGradient: ParsableCommand {
 
     /// What the held-out check tells the user beyond its ratio, from the ratio and its
     /// interval's upper end: a warning when the policy is below its teacher (the whole
-    /// interval under 1), a note when it earns less but the interval reaches 1 (two training
-    /// seeds in five wrote such files on the default preset, docs/policy-gradient.md), and
-    /// nothing otherwise.
+    /// interval under 1), a note when it earns less but the interval reaches 1 (training seeds
+    /// 4 and 6 wrote such files on the default preset with 200 iterations,
+    /// docs/policy-gradient.md), and nothing otherwise.
     static func heldOutAdvice(ratio: Double, high: Double) -> String? {
         if high < 1 {
             return "warning: the policy written is below its teacher on held-out users; train again with another --seed, or serve the teacher"
@@ -606,10 +611,11 @@ struct TrainPolicyGradient: ParsableCommand {
         if let averaging, averaging.from > iterations {
             throw ValidationError("--average-from \(averaging.from) is past the last iteration (\(iterations)); give at most --iterations, or 0 for the last iteration's policy")
         }
-        let stopIterations = stopIterations(config.training)
-        guard resolvedStops(config.training) <= iterations else {
-            throw ValidationError("--stops \(resolvedStops(config.training)) is more than --iterations \(iterations): each stop needs an iteration of its own")
+        let stopCount = resolvedStops(config.training)
+        guard stopCount <= iterations else {
+            throw ValidationError("--stops \(stopCount) is more than --iterations \(iterations): each stop needs an iteration of its own")
         }
+        let stopIterations = stopPoints(config.training)
         if let averageFrom, averageFrom > stopIterations[0] {
             throw ValidationError("--average-from \(averageFrom) is past the first stop's last iteration (\(stopIterations[0]) of \(iterations) with --stops \(stopIterations.count)); give at most \(stopIterations[0]), or fewer --stops")
         }
@@ -661,14 +667,16 @@ struct TrainPolicyGradient: ParsableCommand {
                 guard let checkpoint else { continue }
                 let path = Self.checkpointPath(restart: restart, of: resume)
                 if let mismatch = checkpoint.mismatch(with: runs[restart].identity) {
-                    throw CLIError("--resume \(path): \(mismatch); give the options of the run that wrote it, or start afresh")
+                    let followsIterations = mismatch.contains("earlier_stops") || mismatch.contains("average_from")
+                    throw CLIError("--resume \(path): \(mismatch); give the options of the run that wrote it, or start afresh"
+                        + (followsIterations ? Self.extendHint : ""))
                 }
                 if checkpoint.iteration > iterations || (restarts == 1 && checkpoint.iteration == iterations) {
-                    throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that")
+                    throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that" + Self.extendHint)
                 }
             }
             if checkpoints.allSatisfy({ $0?.iteration == iterations }) {
-                throw CLIError("--resume \(resume): every restart's checkpoint is at iteration \(iterations); ask for more --iterations than that")
+                throw CLIError("--resume \(resume): every restart's checkpoint is at iteration \(iterations); ask for more --iterations than that" + Self.extendHint)
             }
             progress.finish("resuming from \(resume) after iteration \(checkpoints[0]?.iteration ?? 0)"
                 + (restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : ""))
@@ -692,7 +700,6 @@ struct TrainPolicyGradient: ParsableCommand {
                 checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
         }
         // The candidates, restart by restart, each restart's stops in order (its last is its own policy).
-        let stopCount = stopIterations.count
         let candidates = results.flatMap { $0.earlier + [$0.policy] }
         var chosenCandidate = candidates.count - 1
         var means: [Double] = []
@@ -703,24 +710,25 @@ struct TrainPolicyGradient: ParsableCommand {
             let what = restarts > 1 ? "\(restarts) restarts" + (stopCount > 1 ? " × \(stopCount) stops" : "") : "\(stopCount) stops"
             progress.note("choosing among \(what) on \(selection.setup.users) users of another population")
             do { (chosenCandidate, means) = try selection.best(of: candidates, catalog: config.planCatalog()) } catch {
-                throw CLIError("choosing a restart: \(error)")
+                throw CLIError("choosing among the restarts' stops: \(error)")
             }
         }
         let chosen = chosenCandidate / stopCount
         let chosenStop = stopIterations[chosenCandidate % stopCount]
+        let run = runs[chosen]
+        let chosenAveraging = chosenStop == iterations ? run.averaging : run.earlierStops[chosenCandidate % stopCount].averaging
         if candidates.count > 1 {
             let listed = means.enumerated().map { index, mean in
-                String(format: "%@%.4f", index == chosenCandidate ? "*" : "", mean) + (stopCount > 1 ? " (\(stopIterations[index % stopCount]))" : "")
+                String(format: "%@%.4f", index == chosenCandidate ? "*" : "", mean) + (stopCount > 1 ? " (stop \(stopIterations[index % stopCount]))" : "")
             }
             let perRestart = (0..<restarts).map { restart in
                 (restarts > 1 && stopCount > 1 ? "restart \(restart + 1): " : "") + listed[(restart * stopCount)..<((restart + 1) * stopCount)].joined(separator: ", ")
             }
+            let stopChosen = " stop \(chosenStop) of \(iterations)" + (chosenAveraging.map { " (iterations \($0.from)–\(chosenStop) averaged)" } ?? "")
             progress.finish((restarts > 1 ? "chose restart \(chosen + 1) of \(restarts)" : "chose")
-                + (stopCount > 1 ? (restarts > 1 ? "," : "") + " the policy of iteration \(chosenStop) of \(iterations)" : "")
-                + ": mean realized objective per held-out user" + (stopCount > 1 ? " (at iteration)" : "") + " "
-                + perRestart.joined(separator: "; "))
+                + (stopCount > 1 ? (restarts > 1 ? "," : "") + stopChosen : "")
+                + ": mean realized objective per held-out user " + perRestart.joined(separator: stopCount > 1 ? "; " : ", "))
         }
-        let run = runs[chosen]
         let result = results[chosen]
         var policy = candidates[chosenCandidate]
         let curve = Array(result.curve.prefix { $0.iteration <= chosenStop })
@@ -749,26 +757,24 @@ struct TrainPolicyGradient: ParsableCommand {
         let trainingSeconds = results.reduce(0) { $0 + $1.seconds }
         let trainingRate = trainingSeconds > 0 ? Double(results.reduce(0) { $0 + $1.steps }) / trainingSeconds : 0
         progress.finish(String(
-            format: "trained %@ for %d iterations on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
-            algo.rawValue, iterations, sessions,
+            format: "trained %@ for %d iterations%@ on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
+            algo.rawValue, iterations, chosenStop < iterations ? ", the policy written for its first \(chosenStop)," : "", sessions,
             candidates.count > 1
-                ? " (" + (restarts > 1 ? "restart \(chosen + 1)" : "") + (restarts > 1 && stopCount > 1 ? ", " : "")
-                    + (stopCount > 1 ? "up to iteration \(chosenStop)" : "") + "; \(results.reduce(0) { $0 + $1.sessions }) in all"
+                ? " (" + (restarts > 1 ? "restart \(chosen + 1); " : "") + "\(results.reduce(0) { $0 + $1.sessions }) in all"
                     + (restarts > 1 ? " \(restarts)" : "") + ")"
                 : "",
             last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
-        let chosenAveraging = chosenStop == iterations ? run.averaging : run.earlierStops[chosenCandidate % stopCount].averaging
         if let averaging = chosenAveraging {
             progress.finish("the policy written averages the policy networks after iterations \(averaging.from)–\(chosenStop)")
         }
         let heldOut = try heldOutCheck(policy, teacher: run.warmStart?.teacher, config: config, engagementWeight: weight, setup: setup, progress: progress)
         if json {
             let listed: [String] = means.enumerated().map { index, mean in
-                "{\"restart\": \(index / stopCount + 1), \"iterations\": \(stopIterations[index % stopCount]), \"objective\": \(JSONNumber.json(mean))}"
+                "{\"restart\": \(index / stopCount + 1), \"stop\": \(stopIterations[index % stopCount]), \"objective\": \(JSONNumber.json(mean))}"
             }
             let candidatesJSON = listed.isEmpty ? "" : ", \"candidates\": [" + listed.joined(separator: ", ") + "]"
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
-                + "\"iterations\": \(iterations), \"iterations_chosen\": \(chosenStop), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
+                + "\"iterations\": \(iterations), \"stop_chosen\": \(chosenStop), \"sessions\": \(sessions), \"mean_return\": \(JSONNumber.json(last)), "
                 + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate)), "
                 + "\"openblas_core\": \(JSONValue.quoted(blasCore))"
                 + (chosenAveraging.map { ", \"average_from\": \($0.from)" } ?? "")

@@ -100,7 +100,7 @@ package struct PolicyGradientCheckpoint: Sendable {
         add(valueOptimizer.moments.second.layers)
         values += mean + standardDeviation
         if let average { add(average.network.layers) }
-        for kept in earlierAverages { if let kept { add(kept.network.layers) } }
+        for case let kept? in earlierAverages { add(kept.network.layers) }
         return values
     }
 

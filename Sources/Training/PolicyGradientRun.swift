@@ -149,12 +149,20 @@ package struct PolicyGradientRun: Sendable {
         var curve: [PolicyGradientIteration] = []
         var average: NetworkAverage?
         var kept: [NetworkAverage?] = Array(repeating: nil, count: earlierStops.count)
+        for (index, stop) in earlierStops.enumerated() where stop.iteration >= iterations || (index > 0 && stop.iteration <= earlierStops[index - 1].iteration) {
+            throw TrainingError("earlier stops must ascend and come before the last iteration (\(iterations)); got \(earlierStops.map(\.iteration))")
+        }
         var first = 1
         if let resume {
-            guard resume.earlierAverages.count == earlierStops.count else {
-                throw TrainingError("the checkpoint keeps \(resume.earlierAverages.count) earlier stops; this run has \(earlierStops.count)")
+            // A run without earlier stops does not need what the checkpoint's kept (its own
+            // policy does not depend on them), so it may go on from one that had some.
+            if !earlierStops.isEmpty {
+                guard resume.earlierAverages.count == earlierStops.count else {
+                    throw TrainingError(
+                        "the checkpoint keeps \(resume.earlierAverages.count) earlier stop(s); this run has \(earlierStops.count) (give the --stops it was trained with)")
+                }
+                kept = resume.earlierAverages
             }
-            kept = resume.earlierAverages
             trainer.restore(
                 model: resume.model, mean: resume.mean, standardDeviation: resume.standardDeviation,
                 policyOptimizer: resume.policyOptimizer, valueOptimizer: resume.valueOptimizer)
@@ -213,9 +221,9 @@ package struct PolicyGradientRun: Sendable {
                 algorithm: configuration.algorithm.rawValue, settings: settings, header: header,
                 actions: episodes.specs, mean: trainer.mean, standardDeviation: trainer.standardDeviation, network: network, pricing: pricing)
         }
-        let earlier = try zip(earlierStops, kept).map { stop, network in
-            guard let network else { throw TrainingError("the earlier stop after iteration \(stop.iteration) kept no network") }
-            return policy(network: network.network, averaging: stop.averaging, averaged: network.count)
+        let earlier = try zip(earlierStops, kept).map { stop, kept in
+            guard let kept else { throw TrainingError("the earlier stop after iteration \(stop.iteration) kept no network") }
+            return policy(network: kept.network, averaging: stop.averaging, averaged: kept.count)
         }
         return (policy(network: average?.network ?? trainer.model.policy, averaging: average == nil ? nil : averaging, averaged: average?.count ?? 0),
                 curve, earlier)

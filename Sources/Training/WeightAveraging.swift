@@ -67,6 +67,7 @@ package struct EarlierStop: Sendable, Equatable {
     /// What the shorter run averages (`nil`: its last iteration's network).
     package var averaging: WeightAveraging?
 
+    /// A stop after `iteration` (at least 1) that keeps what a run of that many iterations with `averaging` writes.
     package init(iteration: Int, averaging: WeightAveraging?) {
         self.iteration = max(1, iteration)
         self.averaging = averaging

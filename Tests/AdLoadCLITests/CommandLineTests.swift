@@ -273,7 +273,7 @@ struct CommandLineTests {
         let whole = try await train("whole", iterations: 2)
         let settings = try #require(whole.policy["hyperparameters"] as? [String: Double])
         let candidates = try #require(whole.output["candidates"] as? [[String: Any]])
-        #expect(candidates.map { $0["restart"] as? Int } == [1, 2] && candidates.allSatisfy { $0["iterations"] as? Int == 2 },
+        #expect(candidates.map { $0["restart"] as? Int } == [1, 2] && candidates.allSatisfy { $0["stop"] as? Int == 2 },
                 "one candidate per restart with --average-from (one stop): \(candidates)")
         let objectives = candidates.compactMap { $0["objective"] as? Double }
         let chosen = try #require(whole.output["restart_chosen"] as? Int)
@@ -314,10 +314,10 @@ struct CommandLineTests {
         }
         let stopped = try await train("stopped", ["--iterations", "4", "--stops", "2"])
         let candidates = try #require(stopped.output["candidates"] as? [[String: Any]])
-        #expect(candidates.map { $0["iterations"] as? Int } == [2, 4], "\(candidates)")
+        #expect(candidates.map { $0["stop"] as? Int } == [2, 4], "\(candidates)")
         let objectives = candidates.compactMap { $0["objective"] as? Double }
         #expect(objectives.count == 2 && objectives[0] != objectives[1])
-        let chosen = try #require(stopped.output["iterations_chosen"] as? Int)
+        let chosen = try #require(stopped.output["stop_chosen"] as? Int)
         #expect(chosen == (objectives[0] > objectives[1] ? 2 : 4), "the stop with the highest objective: \(objectives)")
         let settings = try #require(stopped.policy["hyperparameters"] as? [String: Double])
         #expect(settings["stops"] == 2 && settings["stop_chosen"] == Double(chosen) && settings["restarts"] == nil)
@@ -330,6 +330,22 @@ struct CommandLineTests {
         #expect(stopped.output["sessions"] as? Int == expected.output["sessions"] as? Int)
         let rows = try String(contentsOfFile: folder.appendingPathComponent("stopped.csv").path, encoding: .utf8).split(separator: "\n")
         #expect(rows.count == chosen + 1, "the curve up to the stop written")
+
+        // Restarts × stops: every restart's stops are candidates, and the best of all is written.
+        let grid = try await train("grid", ["--iterations", "2", "--stops", "2", "--restarts", "2"])
+        let entries = try #require(grid.output["candidates"] as? [[String: Any]])
+        #expect(entries.map { $0["restart"] as? Int } == [1, 1, 2, 2] && entries.map { $0["stop"] as? Int } == [1, 2, 1, 2], "\(entries)")
+        let scores = entries.compactMap { $0["objective"] as? Double }
+        let best = try #require(scores.indices.max { scores[$0] < scores[$1] })
+        #expect(grid.output["restart_chosen"] as? Int == best / 2 + 1 && grid.output["stop_chosen"] as? Int == best % 2 + 1, "\(grid.output)")
+
+        // A run with stops resumed from its checkpoint writes the uninterrupted run's file.
+        let whole = try await train("whole", ["--iterations", "3", "--stops", "2", "--checkpoint-every", "1"])
+        _ = try await train("part", ["--iterations", "2", "--stops", "2", "--checkpoint-every", "1"])
+        let resumed = try await train(
+            "part", ["--iterations", "3", "--stops", "2", "--resume", folder.appendingPathComponent("part.checkpoint").path])
+        #expect((resumed.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary))
+        #expect(resumed.output["stop_chosen"] as? Int == whole.output["stop_chosen"] as? Int)
 
         let common = [
             "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "8", "--days", "2", "--episodes", "4", "--threads", "1",

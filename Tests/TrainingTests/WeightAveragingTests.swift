@@ -85,51 +85,63 @@ struct WeightAveragingTests {
         #expect(try second.run(header: header, resume: forgetful).policy.network != uninterrupted.policy.network)
     }
 
-    @Test("an earlier stop keeps the policy the shorter run writes, averaged or not, and a resumed run keeps it too")
+    @Test("an earlier stop keeps the policy the shorter run writes, averaged or not, and a run resumed mid-stop keeps it too")
     func earlierStops() throws {
         let config = try defaultEnvironment()
         let header = PolicyGradientCheckpointTests.header(config)
-        func run(iterations: Int, stops: [EarlierStop]) -> PolicyGradientRun {
-            var run = Self.makeRun(config: config, iterations: iterations, threads: 2, averageFrom: iterations / 2 + 1)
+        func run(stops: [EarlierStop]) -> PolicyGradientRun {
+            var run = Self.makeRun(config: config, iterations: 4, threads: 2, averageFrom: 3)
             run.earlierStops = stops
             return run
         }
-        let stops = [EarlierStop(iteration: 2, averaging: WeightAveraging(from: 2)), EarlierStop(iteration: 3, averaging: nil)]
-        let long = try run(iterations: 4, stops: stops).run(header: header)
+        let stops = [EarlierStop(iteration: 2, averaging: nil), EarlierStop(iteration: 3, averaging: WeightAveraging(from: 2))]
+        let long = try run(stops: stops).run(header: header)
         #expect(long.earlier.count == 2)
-        let short = try run(iterations: 2, stops: []).run(header: header)
-        #expect(long.earlier[0].network == short.policy.network, "the 2-iteration run's average of iteration 2")
-        #expect(long.earlier[0].settings.contains { $0.name == "average_from" && $0.value == 2 })
-        let plain = try Self.makeRun(config: config, iterations: 3, threads: 1, averageFrom: nil).run(header: header)
-        #expect(long.earlier[1].network == plain.policy.network, "the network after iteration 3")
-        #expect(!long.earlier[1].settings.contains { $0.name == "average_from" })
-        #expect(long.policy.network == (try run(iterations: 4, stops: []).run(header: header)).policy.network,
+        let plain = try Self.makeRun(config: config, iterations: 2, threads: 1, averageFrom: nil).run(header: header)
+        #expect(long.earlier[0].network == plain.policy.network, "the network after iteration 2")
+        #expect(!long.earlier[0].settings.contains { $0.name == "average_from" })
+        let short = try Self.makeRun(config: config, iterations: 3, threads: 1, averageFrom: 2).run(header: header)
+        #expect(long.earlier[1].network == short.policy.network, "the 3-iteration run's average of iterations 2 and 3")
+        #expect(long.earlier[1].settings.contains { $0.name == "average_from" && $0.value == 2 })
+        #expect(long.earlier[1].settings.contains { $0.name == "averaged_iterations" && $0.value == 2 })
+        #expect(long.policy.network == (try run(stops: []).run(header: header)).policy.network,
                 "the stops do not change the run's own policy")
         #expect(long.earlier[0].network != long.policy.network && long.earlier[1].network != long.policy.network)
 
-        // Resumed after iteration 3 (both stops reached), from a checkpoint read back from disk.
-        var partial = run(iterations: 3, stops: stops)
-        partial.averaging = WeightAveraging(from: 3)
+        // Interrupted after iteration 2: the first stop is reached, the second's average half made.
+        struct Interrupted: Error {}
         var saved: [UInt8] = []
-        _ = try partial.run(header: header, checkpointEvery: 3) { saved = $0.encoded() }
+        #expect(throws: Interrupted.self) {
+            try run(stops: stops).run(header: header, checkpointEvery: 1) { state in
+                guard state.iteration < 2 else {
+                    saved = state.encoded()
+                    throw Interrupted()
+                }
+            }
+        }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("pg-\(UUID().uuidString).checkpoint").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(saved).write(to: URL(fileURLWithPath: path))
-        let second = run(iterations: 4, stops: stops)
+        let second = run(stops: stops)
         let shape = second.shape
         let checkpoint = try PolicyGradientCheckpoint.load(
             path: path, configuration: second.configuration, observationCount: shape.observations, actionCount: shape.actions)
-        #expect(checkpoint.earlierAverages.map { $0?.count } == [1, 1])
+        #expect(checkpoint.iteration == 2 && checkpoint.earlierAverages.map { $0?.count } == [1, 1])
         #expect(checkpoint.mismatch(with: second.identity) == nil)
-        #expect(checkpoint.mismatch(with: run(iterations: 4, stops: Array(stops.prefix(1))).identity)
-            == "it was trained with earlier_stops=2/2,3/0; this run has earlier_stops=2/2")
+        #expect(checkpoint.mismatch(with: run(stops: Array(stops.prefix(1))).identity)
+            == "it was trained with earlier_stops=2/0,3/2; this run has earlier_stops=2/0")
         let resumed = try second.run(header: header, resume: checkpoint)
         #expect(resumed.earlier.map(\.network) == long.earlier.map(\.network))
         #expect(resumed.policy.network == long.policy.network)
+        // A run without stops goes on from it: its own policy does not need what the stops kept.
+        #expect(try run(stops: []).run(header: header, resume: checkpoint).policy.network == long.policy.network)
         var forgetful = checkpoint
         forgetful.earlierAverages = [nil, nil]
         #expect(throws: TrainingError.self) { try second.run(header: header, resume: forgetful) }
         forgetful.earlierAverages = []
         #expect(throws: TrainingError.self) { try second.run(header: header, resume: forgetful) }
+        // Stops out of order, or at or past the last iteration, are refused before any training.
+        #expect(throws: TrainingError.self) { try run(stops: stops.reversed()).run(header: header) }
+        #expect(throws: TrainingError.self) { try run(stops: [EarlierStop(iteration: 4, averaging: nil)]).run(header: header) }
     }
 }
