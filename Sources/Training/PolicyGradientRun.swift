@@ -149,8 +149,13 @@ package struct PolicyGradientRun: Sendable {
         var curve: [PolicyGradientIteration] = []
         var average: NetworkAverage?
         var kept: [NetworkAverage?] = Array(repeating: nil, count: earlierStops.count)
-        for (index, stop) in earlierStops.enumerated() where stop.iteration >= iterations || (index > 0 && stop.iteration <= earlierStops[index - 1].iteration) {
-            throw TrainingError("earlier stops must ascend and come before the last iteration (\(iterations)); got \(earlierStops.map(\.iteration))")
+        for (index, stop) in earlierStops.enumerated() {
+            if stop.iteration >= iterations || (index > 0 && stop.iteration <= earlierStops[index - 1].iteration) {
+                throw TrainingError("earlier stops must ascend and come before the last iteration (\(iterations)); got \(earlierStops.map(\.iteration))")
+            }
+            if let averaging = stop.averaging, averaging.from > stop.iteration {
+                throw TrainingError("the earlier stop after iteration \(stop.iteration) would average from iteration \(averaging.from), after it")
+            }
         }
         var first = 1
         if let resume {

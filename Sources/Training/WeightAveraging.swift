@@ -57,10 +57,10 @@ package struct NetworkAverage: Sendable, Equatable {
 /// asked for `iteration` iterations: with `averaging`, the average of the policy networks
 /// after iterations `averaging.from`…`iteration`, otherwise the network after `iteration`.
 ///
-/// Why: nothing in a run depends on its iteration count, so its first `iteration`
-/// iterations are those of the shorter run, and a run of 400 iterations offers both the
-/// 200-iteration file and its own to choose from on held-out users (docs/policy-gradient.md,
-/// "Stops chosen on held-out users").
+/// Why: nothing in a run but its averaging depends on its iteration count, so its first
+/// `iteration` iterations are those of the shorter run, and a run of 400 iterations offers
+/// both the 200-iteration file and its own to choose from on held-out users
+/// (docs/policy-gradient.md, "Stops chosen on held-out users").
 package struct EarlierStop: Sendable, Equatable {
     /// The last iteration of the shorter run (at least 1).
     package var iteration: Int

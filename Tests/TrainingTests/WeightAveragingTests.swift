@@ -140,8 +140,9 @@ struct WeightAveragingTests {
         #expect(throws: TrainingError.self) { try second.run(header: header, resume: forgetful) }
         forgetful.earlierAverages = []
         #expect(throws: TrainingError.self) { try second.run(header: header, resume: forgetful) }
-        // Stops out of order, or at or past the last iteration, are refused before any training.
+        // Stops out of order, at or past the last iteration, or averaging from after themselves are refused before any training.
         #expect(throws: TrainingError.self) { try run(stops: stops.reversed()).run(header: header) }
         #expect(throws: TrainingError.self) { try run(stops: [EarlierStop(iteration: 4, averaging: nil)]).run(header: header) }
+        #expect(throws: TrainingError.self) { try run(stops: [EarlierStop(iteration: 2, averaging: WeightAveraging(from: 3))]).run(header: header) }
     }
 }
