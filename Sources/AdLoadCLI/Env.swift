@@ -74,4 +74,5 @@ struct EnvCommand: ParsableCommand {
 }
 
 extension EnvironmentProtocol.Encoding: ExpressibleByArgument {}
+extension AdDrawKeys: ExpressibleByArgument {}
 extension EnvironmentSession.InvalidAction: ExpressibleByArgument {}
