@@ -228,14 +228,9 @@ package struct PolicyGradientCheckpoint: Sendable {
         return checkpoint
     }
 
-    /// Identity entries added after checkpoints were first written, with the value every
-    /// earlier checkpoint ran with.
-    static let settingsBeforeTheyWereRecorded = [("ad_draws", "position")]
-
     /// Why this checkpoint cannot continue a run with `identity`, or `nil` if it can.
     package func mismatch(with identity: [(name: String, value: String)]) -> String? {
-        var mine = Dictionary(self.identity.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
-        for (name, value) in Self.settingsBeforeTheyWereRecorded where mine[name] == nil { mine[name] = value }
+        let mine = Dictionary(self.identity.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
         for (name, value) in identity where mine[name] != value {
             return "it was trained with \(name)=\(mine[name] ?? "(absent)"); this run has \(name)=\(value)"
         }

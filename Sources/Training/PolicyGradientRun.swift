@@ -94,7 +94,7 @@ package struct PolicyGradientRun: Sendable {
         ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity + pricingIdentity
             + (averaging.map { [("average_from", "\($0.from)")] } ?? [])
             + (earlierStops.isEmpty ? [] : [("earlier_stops", earlierStops.map(\.identity).joined(separator: ","))])
-            + [("ad_draws", model.adDrawKeys.rawValue)]
+            + (model.adDrawKeys == .position ? [] : [("ad_draws", model.adDrawKeys.rawValue)])
     }
 
     /// The pricing's part of ``identity`` (none for an unpriced run, so the checkpoints of

@@ -132,22 +132,6 @@ struct PolicyGradientCheckpointTests {
         let other = Self.makeRun(config: config, users: 13, iterations: 3, threads: 1)
         #expect(checkpoint.mismatch(with: other.identity) == "it was trained with users=12; this run has users=13")
 
-        // The ad draws' keys are part of the identity; a checkpoint from before they were
-        // recorded ran with the position keys.
-        let byNumber = PolicyGradientRun(
-            model: EnvironmentModel(config: config, adDrawKeys: .number), schema: run.schema, setup: run.setup,
-            configuration: run.configuration, engagementWeight: 0, iterations: 3, episodesPerIteration: 6, threads: 1)
-        #expect(checkpoint.mismatch(with: byNumber.identity) == "it was trained with ad_draws=position; this run has ad_draws=number")
-        var numbered = checkpoint
-        numbered.identity = byNumber.identity
-        #expect(numbered.mismatch(with: byNumber.identity) == nil)
-        #expect(numbered.mismatch(with: run.identity) == "it was trained with ad_draws=number; this run has ad_draws=position")
-        var legacy = checkpoint
-        legacy.identity = run.identity.filter { $0.name != "ad_draws" }
-        #expect(legacy.identity.count == run.identity.count - 1)
-        #expect(legacy.mismatch(with: run.identity) == nil)
-        #expect(legacy.mismatch(with: byNumber.identity) == "it was trained with ad_draws=position; this run has ad_draws=number")
-
         bytes[bytes.count / 2] ^= 1
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         #expect {
