@@ -74,5 +74,4 @@ struct EnvCommand: ParsableCommand {
 }
 
 extension EnvironmentProtocol.Encoding: ExpressibleByArgument {}
-extension AdDrawKeys: ExpressibleByArgument {}
 extension EnvironmentSession.InvalidAction: ExpressibleByArgument {}

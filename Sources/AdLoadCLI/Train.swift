@@ -320,9 +320,6 @@ struct TrainPolicyGradient: ParsableCommand {
         case replacement, distinct
     }
 
-    @Option(help: "Which random numbers an ad's click and hide draws use in the training's rollouts: position (by its feed position, as in every evaluation) or number (by its number in the session, so the plans compared at a branch point share their n-th ad's click and hide luck; the same model in law). Default position.")
-    var adDraws: AdDrawKeys?
-
     @Option(help: ArgumentHelp(
         "What the networks start from: bandit, none, or a policy file to clone (default bandit).",
         discussion: "bandit trains the environment's teacher first (Thompson sampling unless the environment file's training.teacher names another bandit algorithm or best-plan, the best catalog plan per region found by search), as `train bandit --algo NAME` does with no tuning flag, on the same users, days, seed and --features, and clones its greedy choices (behaviour cloning on its rollouts); none starts from a near-uniform policy (and the learning rate defaults to 3e-3); a file clones any policy with the environment's plan family."))
@@ -624,9 +621,6 @@ struct TrainPolicyGradient: ParsableCommand {
         }
         let earlierStops = stopIterations.dropLast().map { EarlierStop(iteration: $0, averaging: resolvedAveraging(config.training, iterations: $0)) }
         let model = EnvironmentModel(config: config)
-        // The restarts' rollouts; the teacher, the yardstick and the held-out users keep the
-        // position keys every evaluation uses.
-        let trainingModel = EnvironmentModel(config: config, adDrawKeys: adDraws ?? .position)
         let progress = Progress(enabled: !quiet)
         let setup = SimulationSetup(users: simulation.users, days: simulation.days, seed: seed)
         var pricing: NetworkPricing?
@@ -648,7 +642,7 @@ struct TrainPolicyGradient: ParsableCommand {
         var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: restarts)
         var runs = (0..<restarts).map { restart in
             makeRun(
-                restart: restart, model: trainingModel, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
+                restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
                 iterations: iterations, episodes: episodes, pricing: pricing, averaging: averaging, earlierStops: earlierStops)
         }
         if let resume {

@@ -22,8 +22,6 @@ public struct EnvironmentModel: Sendable {
     /// terms (satisfaction never falls, fatigue only decays, both push exit the usual way),
     /// so a bound taken after an ad holds until the next one (see `runSession`).
     let organicExitIsBounded: Bool
-    /// Whose random numbers an ad's click and hide draws are (see ``AdDrawKeys``).
-    public let adDrawKeys: AdDrawKeys
 
     /// Prepares `config` for simulation.
     /// - Parameters:
@@ -31,11 +29,8 @@ public struct EnvironmentModel: Sendable {
     ///   - exitShortcut: Skip the exit test's `exp` at organic positions when the draw is
     ///     above a bound on the exit probability (the default). The results are the same
     ///     either way; `false` exists so tests can check that.
-    ///   - adDrawKeys: Key an ad's click and hide draws by its feed position (the default,
-    ///     which every reported figure uses) or by its number in the session.
-    public init(config: EnvironmentConfig, exitShortcut: Bool = true, adDrawKeys: AdDrawKeys = .position) {
+    public init(config: EnvironmentConfig, exitShortcut: Bool = true) {
         self.config = config
-        self.adDrawKeys = adDrawKeys
         d = config.dynamics
         returns = config.returns
         hourExitShift = config.hourExitShift
@@ -199,21 +194,19 @@ public struct EnvironmentModel: Sendable {
                         violation: tracker.violation() ?? .positionOutOfRange(position: position, feedLength: config.maxItems))
                 }
                 let adNumber = session.ads + 1
-                // Ad numbers' counters start past the last position's, so no two draws share one.
-                let adCounter = adDrawKeys == .position ? counter : UInt64(AdPlan.maxPosition + 1 + adNumber) &<< 2
                 fatigue += 1
                 blindness += d.blindnessPerAd
                 var penalty = 1.0
                 if position <= d.earlyPositions { penalty += d.earlyPenalty }
                 if session.ads > 0 && tracker.organicSinceLastAd < d.backToBackGap { penalty += d.backToBackPenalty }
                 let clickProbability = 1 / (1 + exp(-(user.clickLogit - d.clickBlindness * blindness - d.clickFatigue * fatigue)))
-                let clicked = luck.uniform(adCounter | 1) < clickProbability
+                let clicked = luck.uniform(counter | 1) < clickProbability
                 if clicked { session.clicks += 1 }
                 let slotValue = inventoryValue[adNumber] * adValue
                 revenue += slotValue * (d.revenuePerImpression + (clicked ? d.revenuePerClick : 0))
                 expectedRevenue += slotValue * (d.revenuePerImpression + d.revenuePerClick * clickProbability)
                 let negativeLogit = d.negativeBase + d.negativeFatigue * fatigue - user.logTolerance
-                let negative = luck.uniform(adCounter | 2) * (1 + exp(-negativeLogit)) < 1
+                let negative = luck.uniform(counter | 2) * (1 + exp(-negativeLogit)) < 1
                 if negative {
                     session.negatives += 1
                     satisfaction -= d.negativeSatisfactionDrop
@@ -248,18 +241,6 @@ public struct EnvironmentModel: Sendable {
             position += 1
         }
     }
-}
-
-/// Which counters of a session's luck an ad's click and hide draws use. Either way each
-/// draw is a fresh uniform, so the model's law is the same; what differs is which draws two
-/// runs of the same session with different plans share.
-public enum AdDrawKeys: String, Sendable, CaseIterable {
-    /// By the ad's feed position, like the exit and dwell draws: what every reported figure uses.
-    case position
-    /// By the ad's number in the session: two plans' n-th ads share their click and hide
-    /// luck wherever they stand, so a comparison of plans (a training branch point) sees
-    /// the difference their positions and counts make rather than independent clicks.
-    case number
 }
 
 /// tanh through one `exp` (glibc's `tanh` is several times slower); absolute error below

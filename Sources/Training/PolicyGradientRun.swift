@@ -94,7 +94,6 @@ package struct PolicyGradientRun: Sendable {
         ] + Self.settings(c).map { ($0.name, number($0.value)) } + warmStartIdentity + pricingIdentity
             + (averaging.map { [("average_from", "\($0.from)")] } ?? [])
             + (earlierStops.isEmpty ? [] : [("earlier_stops", earlierStops.map(\.identity).joined(separator: ","))])
-            + (model.adDrawKeys == .position ? [] : [("ad_draws", model.adDrawKeys.rawValue)])
     }
 
     /// The pricing's part of ``identity`` (none for an unpriced run, so the checkpoints of

@@ -115,46 +115,6 @@ struct SimulatorTests {
         }
     }
 
-    @Test("keyed by number, two plans' n-th ads share their click and hide draws; keyed by position they do not")
-    func adDrawsByNumberAreShared() throws {
-        let early = try AdPlan(positions: [12]), late = try AdPlan(positions: [16])
-        func sessionPairs(_ keys: AdDrawKeys) throws -> (compared: Int, differing: Int) {
-            let model = EnvironmentModel(config: config, adDrawKeys: keys)
-            var compared = 0, differing = 0
-            for index in 0..<3000 {
-                let start = model.startTrajectory(model.user(index, populationSeed: 7), luckSeed: 8, days: 5)
-                guard start.isActive else { continue }
-                var first = start, second = start
-                var earlyDecider = PlanDecider(plan: early), lateDecider = PlanDecider(plan: late)
-                let a = try model.step(&first, decider: &earlyDecider, policyName: "early")
-                let b = try model.step(&second, decider: &lateDecider, policyName: "late")
-                // The first ad meets the same fatigue and blindness at either position, so its
-                // click and hide probabilities are the same; compare sessions that reached it.
-                guard a.ads == 1 && b.ads == 1 else { continue }
-                compared += 1
-                if a.clicks != b.clicks || a.negatives != b.negatives { differing += 1 }
-            }
-            return (compared, differing)
-        }
-        let byNumber = try sessionPairs(.number), byPosition = try sessionPairs(.position)
-        #expect(byNumber.compared > 1000)
-        #expect(byNumber.differing == 0)
-        #expect(byPosition.differing > 10, "independent draws at positions 12 and 16 should differ in some sessions")
-    }
-
-    @Test("keyed by number or by position, ads meet the same law: the same click and hide rates within their noise")
-    func adDrawKeysKeepTheLaw() throws {
-        let setup = SimulationSetup(users: 1500, days: 30, seed: 21)
-        let policy = CadencePolicy.fixed(every: 6)
-        let byPosition = try SimulationRunner(model: EnvironmentModel(config: config), threads: testThreads).run(policy, setup: setup)
-        let byNumber = try SimulationRunner(model: EnvironmentModel(config: config, adDrawKeys: .number), threads: testThreads)
-            .run(policy, setup: setup)
-        #expect(byNumber.ctr != byPosition.ctr, "the keys should change which draws an ad gets")
-        #expect(abs(byNumber.ctr / byPosition.ctr - 1) < 0.03)
-        #expect(abs(byNumber.negativeFeedbackRate / byPosition.negativeFeedbackRate - 1) < 0.05)
-        #expect(abs(byNumber.adsPerSession / byPosition.adsPerSession - 1) < 0.01)
-    }
-
     @Test("the per-position mode sees the session so far and stays within the rules")
     func perPositionMode() throws {
         let runner = SimulationRunner(model: EnvironmentModel(config: config), threads: testThreads)
