@@ -315,6 +315,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "With branches, how a point's plans are drawn: replacement (from the policy, so a sharp policy often compares a plan with itself) or distinct (without replacement, each weighted by its probability over its inclusion probability; about three times the run's time; docs/policy-gradient.md). Default replacement.")
     var branchPlans: BranchPlans?
 
+    @Option(parsing: .unconditional, help: "With branches, count a plan's return over this many days from its point instead of to the horizon (fewer later sessions' luck in the comparison, and no effect counted after them). Default: to the horizon.")
+    var branchDays: Double?
+
     /// How a branch point's plans are drawn (``Branching/distinct``).
     enum BranchPlans: String, ExpressibleByArgument, CaseIterable {
         case replacement, distinct
@@ -573,10 +576,13 @@ struct TrainPolicyGradient: ParsableCommand {
                 throw ValidationError("--branches must be POINTSxACTIONS with POINTS in 1...256 and ACTIONS in 2...16, e.g. 8x2; got \(branches)")
             }
             guard pairedRollouts == nil else { throw ValidationError("--branches and --paired-rollouts are two ways to measure advantages: give one of them") }
-            configuration.branching = Branching(points: points, actions: actions, distinct: branchPlans == .distinct)
+            if let branchDays, !(branchDays > 0 && branchDays.isFinite) {
+                throw ValidationError("--branch-days must be a positive number of days, got \(branchDays)")
+            }
+            configuration.branching = Branching(points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays)
             configuration.pairedRollouts = 1
-        } else if branchPlans != nil {
-            throw ValidationError("--branch-plans needs branches: it is not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
+        } else if branchPlans != nil || branchDays != nil {
+            throw ValidationError("--branch-plans and --branch-days need branches: they are not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
         }
         let episodes = resolvedEpisodes(training)
         guard episodes % configuration.pairedRollouts == 0 else {

@@ -71,11 +71,15 @@ package struct Branching: Sendable, Equatable {
     package var actions: Int
     /// Whether a point's actions are drawn without replacement (and weighted).
     package var distinct: Bool
+    /// How far in the environment's time a plan's return is counted from its point: the
+    /// steps that start less than this after the point (`nil`: to the episode's end).
+    package var horizon: Double?
 
-    package init(points: Int, actions: Int, distinct: Bool = false) {
+    package init(points: Int, actions: Int, distinct: Bool = false, horizon: Double? = nil) {
         self.points = max(1, points)
         self.actions = max(2, actions)
         self.distinct = distinct
+        self.horizon = horizon.map { max(0, $0) }
     }
 }
 
@@ -319,13 +323,14 @@ package struct PolicyGradientTrainer: Sendable {
         func policy(at step: EpisodeStep) {
             act(on: step, observation: &observation, scratch: &policyScratch, probabilities: &probabilities)
         }
+        let horizon = branching.horizon ?? .infinity
         /// Takes `first` at `step` (index `index`), then follows the policy to the episode's
-        /// end; the discounted return from `step` and the sessions run.
+        /// end or the branches' horizon; the discounted return from `step` and the sessions run.
         func follow(_ environment: inout E, from step: EpisodeStep, index: Int, first: Int) -> (value: Double, steps: Int) {
             var current: EpisodeStep? = step
             var stepIndex = UInt64(index)
-            var value = 0.0, weight = 1.0, steps = 0
-            while let step = current {
+            var value = 0.0, weight = 1.0, steps = 0, elapsed = 0.0
+            while let step = current, elapsed < horizon {
                 let chosen: Int
                 if stepIndex == UInt64(index) {
                     chosen = first
@@ -336,6 +341,7 @@ package struct PolicyGradientTrainer: Sendable {
                 let result = environment.step(chosen)
                 value += weight * result.reward
                 weight *= pow(configuration.gamma, result.elapsed)
+                elapsed += result.elapsed
                 steps += 1
                 current = result.terminated || result.truncated ? nil : result.next
                 stepIndex += 1
@@ -348,6 +354,7 @@ package struct PolicyGradientTrainer: Sendable {
         var actions: [Int] = []
         var rewards: [Double] = []
         var discounts: [Double] = []
+        var elapsed: [Double] = []
         var current = environment.reset(episode: episode)
         while let step = current {
             snapshots.append(environment)
@@ -358,18 +365,32 @@ package struct PolicyGradientTrainer: Sendable {
             actions.append(action)
             rewards.append(result.reward)
             discounts.append(pow(configuration.gamma, result.elapsed))
+            elapsed.append(result.elapsed)
             current = result.terminated || result.truncated ? nil : result.next
         }
         let n = actions.count
         batch.simulatedSteps = n
         batch.episodeReturns.append(rewards.reduce(0, +))
         guard n > 0 else { return batch }
-        // Discounted returns from each step of the rollout.
+        // Discounted returns from each step of the rollout (within the horizon, as `follow` counts).
         var returns = [Double](repeating: 0, count: n)
-        var later = 0.0
-        for t in stride(from: n - 1, through: 0, by: -1) {
-            later = rewards[t] + discounts[t] * later
-            returns[t] = later
+        if branching.horizon == nil {
+            var later = 0.0
+            for t in stride(from: n - 1, through: 0, by: -1) {
+                later = rewards[t] + discounts[t] * later
+                returns[t] = later
+            }
+        }
+        func rolloutReturn(from t: Int) -> Double {
+            guard branching.horizon != nil else { return returns[t] }
+            var value = 0.0, weight = 1.0, since = 0.0, s = t
+            while s < n && since < horizon {
+                value += weight * rewards[s]
+                weight *= discounts[s]
+                since += elapsed[s]
+                s += 1
+            }
+            return value
         }
         // The points: a partial Fisher–Yates shuffle of the steps, sorted.
         var order = Array(0..<n)
@@ -398,7 +419,7 @@ package struct PolicyGradientTrainer: Sendable {
                 var baseline = 0.0
                 for k in 0..<drawn {
                     if tried[k] == actions[t] {
-                        values[k] = returns[t]  // the rollout's own action, on the same luck and draws
+                        values[k] = rolloutReturn(from: t)  // the rollout's own action, on the same luck and draws
                     } else {
                         var branch = snapshots[t]
                         let followed = follow(&branch, from: step, index: t, first: tried[k])
@@ -420,7 +441,7 @@ package struct PolicyGradientTrainer: Sendable {
                 continue
             }
             tried[0] = actions[t]
-            values[0] = returns[t]
+            values[0] = rolloutReturn(from: t)
             let draws = branchDraws.child(UInt64(t) + 1)
             for k in 1..<count {
                 tried[k] = Self.sample(pointProbabilities, uniform: draws.uniform(UInt64(k)))

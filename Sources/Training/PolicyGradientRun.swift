@@ -307,6 +307,7 @@ package struct PolicyGradientRun: Sendable {
         ] + (configuration.pairedRollouts > 1 ? [("paired_rollouts", Double(configuration.pairedRollouts))] : [])
             + (configuration.branching.map { [("branch_points", Double($0.points)), ("branch_actions", Double($0.actions))] } ?? [])
             + (configuration.branching?.distinct == true ? [("branch_distinct", 1)] : [])
+            + (configuration.branching?.horizon.map { [("branch_days", $0)] } ?? [])
     }
 
     /// The child of an iteration's stream that draws its episodes' prices (apart from the

@@ -64,6 +64,26 @@ struct DeferredPayoffProblem: EpisodicEnvironment {
     }
 }
 
+/// ``DeferredPayoffProblem`` whose observation is the step's time, so a branch point's
+/// samples say where in the episode they were measured.
+struct TimedDeferredPayoffProblem: EpisodicEnvironment {
+    var inner = DeferredPayoffProblem()
+    var observationCount: Int { 1 }
+    var actionCount: Int { 2 }
+
+    mutating func reset(episode: Int) -> EpisodeStep? {
+        _ = inner.reset(episode: episode)
+        return EpisodeStep(observation: [0], mask: [true, true])
+    }
+
+    mutating func step(_ action: Int) -> StepResult {
+        let result = inner.step(action)
+        return StepResult(
+            reward: result.reward, elapsed: result.elapsed, terminated: result.terminated, truncated: result.truncated,
+            next: result.next.map { _ in EpisodeStep(observation: [Double(inner.time)], mask: [true, true]) })
+    }
+}
+
 @Suite("Policy gradient: PPO and REINFORCE")
 struct PolicyGradientTests {
     func softmax(_ logits: [Double], mask: [Bool]) -> [Double] {
@@ -188,6 +208,37 @@ struct PolicyGradientTests {
         let again = trainer.collectBranched(&problem, episode: 3, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2))
         let first = trainer.collectBranched(&problem, episode: 3, random: CounterRandom(seed: 5, domain: 1), branching: Branching(points: 4, actions: 2))
         #expect(again.actions == first.actions && again.advantages == first.advantages)
+    }
+
+    @Test("branches with a horizon count a plan's return only over the steps that start within it from the point")
+    func branchHorizon() {
+        let trainer = deferredPayoffTrainer()
+        var problem = TimedDeferredPayoffProblem()
+        let whole = Branching(points: 6, actions: 2)
+        var compared = 0, shortSteps = 0, wholeSteps = 0
+        for episode in 0..<20 {
+            let random = CounterRandom(seed: 5, domain: 1)
+            let short = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: 2))
+            let long = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: 6))
+            let untruncated = trainer.collectBranched(&problem, episode: episode, random: random, branching: whole)
+            #expect(long.advantages == untruncated.advantages && long.actions == untruncated.actions, "a horizon past the episode's end changes nothing")
+            #expect(short.actions == untruncated.actions, "the horizon does not change which plans are drawn")
+            #expect(short.simulatedSteps <= untruncated.simulatedSteps)
+            shortSteps += short.simulatedSteps
+            wholeSteps += untruncated.simulatedSteps
+            for point in stride(from: 0, to: short.count, by: 2) {
+                let time = Int(short.observations[point].rounded())
+                let (a, b) = (short.actions[point], short.actions[point + 1])
+                // Within 2 steps of time t the deferred 3 arrives (at the last step, time 5)
+                // only from t = 4 on; before, the patient action only forgoes the 1.
+                let patientGain = time >= 4 ? 2.0 : -1.0
+                let expected = a == b ? 0.0 : (a == 1 ? patientGain : -patientGain)
+                #expect(abs(short.advantages[point] - expected) < 1e-12, "time \(time), actions \(a), \(b): \(short.advantages[point])")
+                if a != b { compared += 1 }
+            }
+        }
+        #expect(compared > 20)
+        #expect(shortSteps < wholeSteps, "branches stop at their horizon")
     }
 
     @Test("distinct branch plans: Gumbel-top-k draws distinct actions, the first in proportion to π, with unbiased inclusion weights")
