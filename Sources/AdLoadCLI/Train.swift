@@ -581,8 +581,8 @@ struct TrainPolicyGradient: ParsableCommand {
             }
             configuration.branching = Branching(points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays)
             configuration.pairedRollouts = 1
-        } else if branchPlans != nil || branchDays != nil {
-            throw ValidationError("--branch-plans and --branch-days need branches: they are not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
+        } else if let flag = branchPlans != nil ? "--branch-plans" : branchDays != nil ? "--branch-days" : nil {
+            throw ValidationError("\(flag) needs branches: it is not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
         }
         let episodes = resolvedEpisodes(training)
         guard episodes % configuration.pairedRollouts == 0 else {

@@ -434,6 +434,9 @@ struct CommandLineTests {
             (["--branches", "8x1"], "--branches must be POINTSxACTIONS"),
             (["--paired-rollouts", "4", "--branch-plans", "distinct"], "--branch-plans needs branches"),
             (["--branch-plans", "some"], "--branch-plans"),
+            (["--paired-rollouts", "4", "--branch-days", "30"], "--branch-days needs branches"),
+            (["--branch-days", "0"], "--branch-days must be a positive number of days, got 0"),
+            (["--branch-days", "inf"], "--branch-days must be a positive number of days"),
         ] {
             #expect {
                 try AdLoad.parseAsRoot(base + bad)
