@@ -315,7 +315,7 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(help: "With branches, how a point's plans are drawn: replacement (from the policy, so a sharp policy often compares a plan with itself) or distinct (without replacement, each weighted by its probability over its inclusion probability; about three times the run's time; docs/policy-gradient.md). Default replacement.")
     var branchPlans: BranchPlans?
 
-    @Option(parsing: .unconditional, help: "With branches, count a plan's return over this many days from its point instead of to the horizon (fewer later sessions' luck in the comparison, and no effect counted after them). Default: to the horizon.")
+    @Option(parsing: .unconditional, help: "With branches, count a plan's return over the sessions that start within this many days of its point instead of to the horizon (less of the later sessions' luck in the comparison, and no effect counted after them; docs/policy-gradient.md, \"The n-th ad's draws shared, and branches cut short\"). Default: to the horizon.")
     var branchDays: Double?
 
     /// How a branch point's plans are drawn (``Branching/distinct``).
