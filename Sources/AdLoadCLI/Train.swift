@@ -577,7 +577,7 @@ struct TrainPolicyGradient: ParsableCommand {
             }
             guard pairedRollouts == nil else { throw ValidationError("--branches and --paired-rollouts are two ways to measure advantages: give one of them") }
             if let branchDays, !(branchDays > 0 && branchDays.isFinite) {
-                throw ValidationError("--branch-days must be a positive number of days, got \(branchDays)")
+                throw ValidationError("--branch-days must be a positive number of days, got \(JSONNumber.compact(branchDays))")
             }
             configuration.branching = Branching(points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays)
             configuration.pairedRollouts = 1

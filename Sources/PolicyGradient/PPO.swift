@@ -58,6 +58,9 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
 /// and the same action draws afterwards. An action's advantage is its discounted return
 /// from the step minus the mean of the others' there: the luck and the later decisions
 /// they share cancel, and what is left is that one action's effect, now and on the long run.
+/// With a `horizon`, every return from a point (the rollout's own too) counts only the steps
+/// that start less than `horizon` units of time after it: less of the later luck, and none
+/// of the effects that come later.
 ///
 /// With `distinct`, a point's actions are drawn without replacement instead (Gumbel-top-k),
 /// so a sharp policy's point still compares different actions; each action's sample is
@@ -354,7 +357,7 @@ package struct PolicyGradientTrainer: Sendable {
         var actions: [Int] = []
         var rewards: [Double] = []
         var discounts: [Double] = []
-        var elapsed: [Double] = []
+        var gaps: [Double] = []
         var current = environment.reset(episode: episode)
         while let step = current {
             snapshots.append(environment)
@@ -365,7 +368,7 @@ package struct PolicyGradientTrainer: Sendable {
             actions.append(action)
             rewards.append(result.reward)
             discounts.append(pow(configuration.gamma, result.elapsed))
-            elapsed.append(result.elapsed)
+            gaps.append(result.elapsed)
             current = result.terminated || result.truncated ? nil : result.next
         }
         let n = actions.count
@@ -387,7 +390,7 @@ package struct PolicyGradientTrainer: Sendable {
             while s < n && since < horizon {
                 value += weight * rewards[s]
                 weight *= discounts[s]
-                since += elapsed[s]
+                since += gaps[s]
                 s += 1
             }
             return value

@@ -234,8 +234,17 @@ package struct PolicyGradientCheckpoint: Sendable {
         for (name, value) in identity where mine[name] != value {
             return "it was trained with \(name)=\(mine[name] ?? "(absent)"); this run has \(name)=\(value)"
         }
+        // A setting only the checkpoint has changed its training too, unless it only says
+        // which averages it kept (a run may write the last iteration's policy, or no earlier stops).
+        let theirs = Set(identity.map(\.name))
+        for (name, value) in self.identity where !theirs.contains(name) && !Self.keptPolicyOnly.contains(name) {
+            return "it was trained with \(name)=\(value); this run has no \(name)"
+        }
         return nil
     }
+
+    /// Identity entries that say which policies a run keeps, not how it trains.
+    static let keptPolicyOnly: Set<String> = ["average_from", "earlier_stops"]
 }
 
 /// A checkpoint that cannot be read.

@@ -417,10 +417,13 @@ struct CommandLineTests {
             "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "20", "--days", "5", "--iterations", "1",
             "--episodes", "8", "--threads", "1", "--quiet", "--checkpoint-every", "0", "--out", out,
         ]
-        var command = try AdLoad.parseAsRoot(base + ["--warm-start", repositoryFile("policies/default-thompson.json"), "--warm-start-episodes", "10"])
+        var command = try AdLoad.parseAsRoot(
+            base + ["--warm-start", repositoryFile("policies/default-thompson.json"), "--warm-start-episodes", "10", "--branch-days", "2.5"])
         try command.run()
         let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         #expect(policy["algorithm"] as? String == "ppo")
+        let settings = try #require(policy["hyperparameters"] as? [String: Double])
+        #expect(settings["branch_days"] == 2.5, "the file records the branches' cut: \(settings)")
 
         let missing = folder.appendingPathComponent("no-such-teacher.json").path
         let line = try await runFailure(base + ["--warm-start", missing])

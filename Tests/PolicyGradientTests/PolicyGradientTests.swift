@@ -64,23 +64,29 @@ struct DeferredPayoffProblem: EpisodicEnvironment {
     }
 }
 
-/// ``DeferredPayoffProblem`` whose observation is the step's time, so a branch point's
-/// samples say where in the episode they were measured.
+/// ``DeferredPayoffProblem`` whose steps last `stepDays` (step by step) and whose
+/// observation is the step's start time, so a branch point's samples say where in the
+/// episode they were measured.
 struct TimedDeferredPayoffProblem: EpisodicEnvironment {
     var inner = DeferredPayoffProblem()
+    let stepDays: [Double]
+    var time = 0.0
     var observationCount: Int { 1 }
     var actionCount: Int { 2 }
 
     mutating func reset(episode: Int) -> EpisodeStep? {
         _ = inner.reset(episode: episode)
+        time = 0
         return EpisodeStep(observation: [0], mask: [true, true])
     }
 
     mutating func step(_ action: Int) -> StepResult {
+        let days = stepDays[inner.time]
         let result = inner.step(action)
+        time += days
         return StepResult(
-            reward: result.reward, elapsed: result.elapsed, terminated: result.terminated, truncated: result.truncated,
-            next: result.next.map { _ in EpisodeStep(observation: [Double(inner.time)], mask: [true, true]) })
+            reward: result.reward, elapsed: days, terminated: result.terminated, truncated: result.truncated,
+            next: result.next.map { _ in EpisodeStep(observation: [time], mask: [true, true]) })
     }
 }
 
@@ -210,16 +216,18 @@ struct PolicyGradientTests {
         #expect(again.actions == first.actions && again.advantages == first.advantages)
     }
 
-    @Test("branches with a horizon count a plan's return only over the steps that start within it from the point")
-    func branchHorizon() {
+    @Test("branches with a horizon count a plan's return only over the steps that start within it from the point",
+          arguments: [([1.0, 1, 1, 1, 1, 1], 2.0), ([1.0, 2, 1, 2, 1, 2], 3.5)])
+    func branchHorizon(stepDays: [Double], horizon: Double) throws {
         let trainer = deferredPayoffTrainer()
-        var problem = TimedDeferredPayoffProblem()
+        var problem = TimedDeferredPayoffProblem(stepDays: stepDays)
+        let starts = stepDays.indices.map { stepDays[..<$0].reduce(0, +) }
         let whole = Branching(points: 6, actions: 2)
-        var compared = 0, shortSteps = 0, wholeSteps = 0
+        var comparedAt = Set<Int>(), shortSteps = 0, wholeSteps = 0
         for episode in 0..<20 {
             let random = CounterRandom(seed: 5, domain: 1)
-            let short = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: 2))
-            let long = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: 6))
+            let short = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: horizon))
+            let long = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: 100))
             let untruncated = trainer.collectBranched(&problem, episode: episode, random: random, branching: whole)
             #expect(long.advantages == untruncated.advantages && long.actions == untruncated.actions, "a horizon past the episode's end changes nothing")
             #expect(short.actions == untruncated.actions, "the horizon does not change which plans are drawn")
@@ -227,17 +235,19 @@ struct PolicyGradientTests {
             shortSteps += short.simulatedSteps
             wholeSteps += untruncated.simulatedSteps
             for point in stride(from: 0, to: short.count, by: 2) {
-                let time = Int(short.observations[point].rounded())
+                let start = short.observations[point]
+                let index = try #require(starts.firstIndex(of: start))
                 let (a, b) = (short.actions[point], short.actions[point + 1])
-                // Within 2 steps of time t the deferred 3 arrives (at the last step, time 5)
-                // only from t = 4 on; before, the patient action only forgoes the 1.
-                let patientGain = time >= 4 ? 2.0 : -1.0
+                // The deferred 3 arrives at the last step; it counts from a point only when
+                // that step starts less than the horizon after it. Otherwise the patient
+                // action only forgoes the 1 (the later steps' actions are shared).
+                let patientGain = starts[5] - start < horizon ? 2.0 : -1.0
                 let expected = a == b ? 0.0 : (a == 1 ? patientGain : -patientGain)
-                #expect(abs(short.advantages[point] - expected) < 1e-12, "time \(time), actions \(a), \(b): \(short.advantages[point])")
-                if a != b { compared += 1 }
+                #expect(abs(short.advantages[point] - expected) < 1e-12, "step \(index), actions \(a), \(b): \(short.advantages[point])")
+                if a != b { comparedAt.insert(index) }
             }
         }
-        #expect(compared > 20)
+        #expect(comparedAt == Set(0..<6), "every step compared two plans in some episode: \(comparedAt.sorted())")
         #expect(shortSteps < wholeSteps, "branches stop at their horizon")
     }
 

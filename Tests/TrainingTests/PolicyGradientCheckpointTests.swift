@@ -132,6 +132,22 @@ struct PolicyGradientCheckpointTests {
         let other = Self.makeRun(config: config, users: 13, iterations: 3, threads: 1)
         #expect(checkpoint.mismatch(with: other.identity) == "it was trained with users=12; this run has users=13")
 
+        // A setting on one side only is refused either way: branches cut short, or drawn distinct.
+        let whole = Self.makeRun(config: config, iterations: 3, threads: 1, branching: Branching(points: 3, actions: 2))
+        for (setting, branching) in [
+            ("branch_days=5.0", Branching(points: 3, actions: 2, horizon: 5)), ("branch_distinct=1.0", Branching(points: 3, actions: 2, distinct: true)),
+        ] {
+            var trained = checkpoint
+            trained.identity = Self.makeRun(config: config, iterations: 1, threads: 1, branching: branching).identity
+            let name = String(setting.prefix { $0 != "=" })
+            #expect(trained.mismatch(with: whole.identity) == "it was trained with \(setting); this run has no \(name)")
+            var plain = checkpoint
+            plain.identity = whole.identity
+            let cut = Self.makeRun(config: config, iterations: 3, threads: 1, branching: branching)
+            #expect(plain.mismatch(with: cut.identity) == "it was trained with \(name)=(absent); this run has \(setting)")
+            #expect(trained.mismatch(with: cut.identity) == nil)
+        }
+
         bytes[bytes.count / 2] ^= 1
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         #expect {
