@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "COpenBLAS"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "AdLoadCore", "LinearAlgebra"]),
-        .testTarget(name: "PolicyGradientTests", dependencies: ["PolicyGradient", "Networks", "AdLoadCore"]),
+        .testTarget(name: "PolicyGradientTests", dependencies: ["PolicyGradient", "Networks", "LinearAlgebra", "AdLoadCore"]),
         .testTarget(name: "AdLoadCoreTests", dependencies: ["AdLoadCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "AdLoadCore", "AdLoadTestSupport"]),
         .testTarget(name: "PoliciesTests", dependencies: ["Policies", "AdLoadCore", "LinearAlgebra", "Networks"]),

@@ -318,6 +318,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "With branches, count a plan's return over the sessions that start within this many days of its point instead of to the horizon (less of the later sessions' luck in the comparison, and no effect counted after them; docs/policy-gradient.md, \"The n-th ad's draws shared, and branches cut short\"). Default: to the horizon.")
     var branchDays: Double?
 
+    @Flag(help: "With --branch-days, add to a return cut there the value network's estimate of the state reached (discounted): a critic that sees the observation and the episode's time (the policy never sees the time), fitted on the teacher's and the rollouts' returns to the horizon. The later effects come back through it, without the later sessions' luck (docs/policy-gradient.md).")
+    var branchValue = false
+
     /// How a branch point's plans are drawn (``Branching/distinct``).
     enum BranchPlans: String, ExpressibleByArgument, CaseIterable {
         case replacement, distinct
@@ -579,9 +582,13 @@ struct TrainPolicyGradient: ParsableCommand {
             if let branchDays, !(branchDays > 0 && branchDays.isFinite) {
                 throw ValidationError("--branch-days must be a positive number of days, got \(JSONNumber.compact(branchDays))")
             }
-            configuration.branching = Branching(points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays)
+            if branchValue && branchDays == nil {
+                throw ValidationError("--branch-value needs --branch-days: without a cut there is no state to value")
+            }
+            configuration.branching = Branching(
+                points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays, valuedAtCut: branchValue)
             configuration.pairedRollouts = 1
-        } else if let flag = branchPlans != nil ? "--branch-plans" : branchDays != nil ? "--branch-days" : nil {
+        } else if let flag = branchPlans != nil ? "--branch-plans" : branchDays != nil ? "--branch-days" : branchValue ? "--branch-value" : nil {
             throw ValidationError("\(flag) needs branches: it is not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
         }
         let episodes = resolvedEpisodes(training)

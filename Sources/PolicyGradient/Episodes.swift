@@ -89,6 +89,11 @@ package struct RolloutBatch: Sendable {
     /// is how many different actions a point compared (1: the point carried nothing).
     package var branchPoints = 0
     package var branchPlans = 0
+    /// States of the rollouts (the value network's input rows, one after another) on which it
+    /// is fitted, and their discounted returns to the episode's end: filled only with
+    /// branches cut at a horizon and valued there (``Branching/valuedAtCut``).
+    package var valueObservations: [Double] = []
+    package var valueTargets: [Double] = []
     /// Sessions simulated to collect the batch: its steps, and with branches also the
     /// branches' own continuations, which are simulated but not trained on.
     package var simulatedSteps = 0
@@ -106,7 +111,10 @@ package struct RolloutBatch: Sendable {
         reserve(\.observations)
         reserve(\.masks)
         for key in [\RolloutBatch.actions, \.episodeGroups] { reserve(key) }
-        for key in [\RolloutBatch.probabilities, \.rewards, \.discounts, \.values, \.bootstrapValues, \.episodeReturns, \.times, \.advantages, \.weights] {
+        for key in [
+            \RolloutBatch.probabilities, \.rewards, \.discounts, \.values, \.bootstrapValues, \.episodeReturns, \.times, \.advantages, \.weights,
+            \.valueObservations, \.valueTargets,
+        ] {
             reserve(key)
         }
         for key in [\RolloutBatch.episodeEnds, \.terminals] { reserve(key) }
@@ -131,6 +139,8 @@ package struct RolloutBatch: Sendable {
         episodeGroups += other.episodeGroups
         advantages += other.advantages
         weights += other.weights
+        valueObservations += other.valueObservations
+        valueTargets += other.valueTargets
         branchPoints += other.branchPoints
         branchPlans += other.branchPlans
         simulatedSteps += other.simulatedSteps

@@ -18,7 +18,7 @@ package struct ImitationStatistics: Sendable, Equatable {
 extension PolicyGradientTrainer {
     /// Warm start by behaviour cloning: fits the policy network to the actions of `batch`
     /// (a teacher's rollout, observations already normalized) and, when the run's advantages
-    /// use a critic (no paired rollouts), the value network to the batch's discounted returns
+    /// use a critic on the observation alone (no paired rollouts, no branches valued at their cut: that one sees the time too and is fitted by ``criticSamples(_:)`` and ``fitValue(observations:targets:random:)``), the value network to the batch's discounted returns
     /// (GAE with λ = 1 on zero values, so truncated episodes bootstrap nothing).
     ///
     /// The policy's target is the teacher's action smoothed over the allowed actions,
@@ -37,7 +37,7 @@ extension PolicyGradientTrainer {
         let returns = AdvantageEstimation.compute(zeroValued, lambda: 1).advantages
         var policyAdam = Adam(for: model.policy, learningRate: learningRate, maxGradientNorm: configuration.maxGradientNorm)
         var valueAdam = Adam(for: model.value, learningRate: learningRate, maxGradientNorm: configuration.maxGradientNorm)
-        let critic = configuration.pairedRollouts <= 1
+        let critic = configuration.pairedRollouts <= 1 && configuration.branching?.valuedAtCut != true
         let size = min(configuration.minibatchSize, n)
         var order = Array(0..<n)
         var statistics = ImitationStatistics()

@@ -62,6 +62,11 @@ package struct PolicyGradientConfiguration: Sendable, Equatable {
 /// that start less than `horizon` units of time after it: less of the later luck, and none
 /// of the effects that come later.
 ///
+/// With `valuedAtCut` as well, a return cut at the horizon gets the value network's estimate
+/// of the state reached there, discounted (an n-step return in simulated time): the later
+/// effects come back through the critic, fitted on the rollouts' own returns to the
+/// episode's end, without the later luck.
+///
 /// With `distinct`, a point's actions are drawn without replacement instead (Gumbel-top-k),
 /// so a sharp policy's point still compares different actions; each action's sample is
 /// then weighted by its probability over its estimated inclusion probability, self-normalized
@@ -77,13 +82,21 @@ package struct Branching: Sendable, Equatable {
     /// How far in the environment's time a plan's return is counted from its point: the
     /// steps that start less than this after the point (`nil`: to the episode's end).
     package var horizon: Double?
+    /// Whether a return cut at the horizon adds the critic's value of the state reached
+    /// (only with a `horizon`).
+    package var valuedAtCut: Bool
 
-    package init(points: Int, actions: Int, distinct: Bool = false, horizon: Double? = nil) {
+    package init(points: Int, actions: Int, distinct: Bool = false, horizon: Double? = nil, valuedAtCut: Bool = false) {
         self.points = max(1, points)
         self.actions = max(2, actions)
         self.distinct = distinct
         self.horizon = horizon.map { max(0, $0) }
+        self.valuedAtCut = valuedAtCut && horizon != nil
     }
+
+    /// Rollout steps per episode, at most, on which the critic is fitted when it values the
+    /// cut (evenly spaced): enough for a small network, a small share of the update's work.
+    package static let valueSamplesPerEpisode = 64
 }
 
 /// The policy and value networks: logits over every action (masked to the allowed ones,
@@ -94,9 +107,11 @@ package struct ActorCritic: Sendable, Equatable {
 
     /// Fresh networks: the policy's last layer starts small (gain 0.01), so the first policy
     /// is near uniform over the allowed actions.
-    package init(observationCount: Int, actionCount: Int, hidden: [Int], random: CounterRandom) {
+    /// - Parameter criticInputs: inputs of the value network after the observation's (the
+    ///   episode's time, for a critic that values the branches' cut).
+    package init(observationCount: Int, actionCount: Int, hidden: [Int], random: CounterRandom, criticInputs: Int = 0) {
         policy = MLP(sizes: [observationCount] + hidden + [actionCount], random: random.child(1), outputGain: 0.01)
-        value = MLP(sizes: [observationCount] + hidden + [1], random: random.child(2), outputGain: 1)
+        value = MLP(sizes: [observationCount + criticInputs] + hidden + [1], random: random.child(2), outputGain: 1)
     }
 
     /// The masked softmax of `logits` into `probabilities` (0 where the mask forbids).
@@ -214,9 +229,47 @@ package struct PolicyGradientTrainer: Sendable {
         standardDeviation = Array(repeating: 1, count: observationCount)
         model = ActorCritic(
             observationCount: observationCount, actionCount: actionCount, hidden: configuration.hidden,
-            random: CounterRandom(seed: seed, domain: 0x6E6574)) // "net"
+            random: CounterRandom(seed: seed, domain: 0x6E6574), // "net"
+            criticInputs: configuration.branching?.valuedAtCut == true ? 1 : 0)
         policyOptimizer = Adam(for: model.policy, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
-        valueOptimizer = Adam(for: model.value, learningRate: configuration.learningRate, maxGradientNorm: configuration.maxGradientNorm)
+        valueOptimizer = Adam(
+            for: model.value, learningRate: configuration.branching?.valuedAtCut == true ? Self.cutValueLearningRate : configuration.learningRate,
+            maxGradientNorm: configuration.maxGradientNorm)
+    }
+
+    /// The critic's learning rate when it values the branches' cut: a regression on
+    /// returns, slower than the policy's 1e-2 (whose steps the gradient clipping bounds).
+    package static let cutValueLearningRate = 1e-3
+
+    /// Days per unit of the critic's time input (``criticRow(_:time:into:)``).
+    package static let criticTimeScale = 100.0
+
+    /// The value network's input row for a state that valued cuts use: the normalized
+    /// observation, then the time since the episode's first step in units of
+    /// ``criticTimeScale``. A return to the episode's end shrinks as the end nears, which the
+    /// observation does not say; the critic alone sees the time (the policy never does).
+    func criticRow(_ observation: [Double], time: Double, into row: UnsafeMutableBufferPointer<Double>) {
+        for feature in 0..<observationCount {
+            row[feature] = (observation[feature] - mean[feature]) / standardDeviation[feature]
+        }
+        row[observationCount] = time / Self.criticTimeScale
+    }
+
+    /// The critic's rows and targets for a rollout `batch` whose observations are already
+    /// normalized (a teacher's): each step's row with its time, and its discounted return to
+    /// the episode's end.
+    package func criticSamples(_ batch: RolloutBatch) -> (observations: [Double], targets: [Double]) {
+        var zeroValued = batch
+        zeroValued.values = Array(repeating: 0, count: batch.count)
+        zeroValued.bootstrapValues = Array(repeating: 0, count: batch.count)
+        let targets = AdvantageEstimation.compute(zeroValued, lambda: 1).advantages
+        var rows: [Double] = []
+        rows.reserveCapacity(batch.count * (observationCount + 1))
+        for step in 0..<batch.count {
+            rows += batch.observations[(step * observationCount)..<((step + 1) * observationCount)]
+            rows.append(batch.times[step] / Self.criticTimeScale)
+        }
+        return (rows, targets)
     }
 
     /// Puts back a checkpointed state (networks, normalization, both optimizers) into a
@@ -327,9 +380,18 @@ package struct PolicyGradientTrainer: Sendable {
             act(on: step, observation: &observation, scratch: &policyScratch, probabilities: &probabilities)
         }
         let horizon = branching.horizon ?? .infinity
+        let valued = branching.valuedAtCut
+        var valueScratch = MLP.Scratch(for: model.value)
+        var valueInput = Vector.zeros(valued ? observationCount + 1 : observationCount)
+        /// The critic's value of `step`'s state, `time` after the episode's first step.
+        func stateValue(_ step: EpisodeStep, time: Double) -> Double {
+            valueInput.withUnsafeMutableBufferPointer { criticRow(step.observation, time: time, into: $0) }
+            model.value.infer(valueInput, scratch: &valueScratch)
+            return valueScratch.output[0]
+        }
         /// Takes `first` at `step` (index `index`), then follows the policy to the episode's
         /// end or the branches' horizon; the discounted return from `step` and the sessions run.
-        func follow(_ environment: inout E, from step: EpisodeStep, index: Int, first: Int) -> (value: Double, steps: Int) {
+        func follow(_ environment: inout E, from step: EpisodeStep, index: Int, first: Int, time: Double) -> (value: Double, steps: Int) {
             var current: EpisodeStep? = step
             var stepIndex = UInt64(index)
             var value = 0.0, weight = 1.0, steps = 0, elapsed = 0.0
@@ -349,6 +411,7 @@ package struct PolicyGradientTrainer: Sendable {
                 current = result.terminated || result.truncated ? nil : result.next
                 stepIndex += 1
             }
+            if valued, let cut = current { value += weight * stateValue(cut, time: time + elapsed) }
             return (value, steps)
         }
         // The rollout, with a copy of the environment before every step.
@@ -358,6 +421,8 @@ package struct PolicyGradientTrainer: Sendable {
         var rewards: [Double] = []
         var discounts: [Double] = []
         var gaps: [Double] = []
+        var times: [Double] = []
+        var time = 0.0
         var current = environment.reset(episode: episode)
         while let step = current {
             snapshots.append(environment)
@@ -369,6 +434,8 @@ package struct PolicyGradientTrainer: Sendable {
             rewards.append(result.reward)
             discounts.append(pow(configuration.gamma, result.elapsed))
             gaps.append(result.elapsed)
+            times.append(time)
+            time += result.elapsed
             current = result.terminated || result.truncated ? nil : result.next
         }
         let n = actions.count
@@ -377,7 +444,7 @@ package struct PolicyGradientTrainer: Sendable {
         guard n > 0 else { return batch }
         // Discounted returns from each step of the rollout (within the horizon, as `follow` counts).
         var returns = [Double](repeating: 0, count: n)
-        if branching.horizon == nil {
+        if branching.horizon == nil || valued {
             var later = 0.0
             for t in stride(from: n - 1, through: 0, by: -1) {
                 later = rewards[t] + discounts[t] * later
@@ -393,7 +460,21 @@ package struct PolicyGradientTrainer: Sendable {
                 since += gaps[s]
                 s += 1
             }
+            if valued && s < n { value += weight * stateValue(steps[s], time: times[s]) }
             return value
+        }
+        if valued {
+            // The critic's samples: evenly spaced steps with their returns to the episode's end.
+            let spacing = max(1, (n + Branching.valueSamplesPerEpisode - 1) / Branching.valueSamplesPerEpisode)
+            let width = observationCount + 1
+            for t in stride(from: 0, to: n, by: spacing) {
+                let start = batch.valueObservations.count
+                batch.valueObservations += repeatElement(0, count: width)
+                batch.valueObservations.withUnsafeMutableBufferPointer { all in
+                    criticRow(steps[t].observation, time: times[t], into: UnsafeMutableBufferPointer(rebasing: all[start..<(start + width)]))
+                }
+                batch.valueTargets.append(returns[t])
+            }
         }
         // The points: a partial Fisher–Yates shuffle of the steps, sorted.
         var order = Array(0..<n)
@@ -425,7 +506,7 @@ package struct PolicyGradientTrainer: Sendable {
                         values[k] = rolloutReturn(from: t)  // the rollout's own action, on the same luck and draws
                     } else {
                         var branch = snapshots[t]
-                        let followed = follow(&branch, from: step, index: t, first: tried[k])
+                        let followed = follow(&branch, from: step, index: t, first: tried[k], time: times[t])
                         values[k] = followed.value
                         batch.simulatedSteps += followed.steps
                     }
@@ -453,7 +534,7 @@ package struct PolicyGradientTrainer: Sendable {
                     continue
                 }
                 var branch = snapshots[t]
-                let followed = follow(&branch, from: step, index: t, first: tried[k])
+                let followed = follow(&branch, from: step, index: t, first: tried[k], time: times[t])
                 values[k] = followed.value
                 batch.simulatedSteps += followed.steps
             }
@@ -627,7 +708,50 @@ package struct PolicyGradientTrainer: Sendable {
         }
         Self.run(workers: workers, work)
         self = shared.withLock { $0 }
-        return epochStatistics.withLock { $0[epochs - 1] }
+        var statistics = epochStatistics.withLock { $0[epochs - 1] }
+        if !batch.valueTargets.isEmpty {
+            statistics.valueLoss = fitValue(
+                observations: batch.valueObservations, targets: batch.valueTargets, random: random.child(Self.valueFitDomain))
+        }
+        return statistics
+    }
+
+    /// The child of an update's stream that shuffles the critic's samples.
+    static let valueFitDomain = UInt64(1) << 45
+
+    /// One pass of the value network over `targets` (the discounted returns of the states in
+    /// `observations`: the network's input rows, one after another) in shuffled minibatches, each an Adam step
+    /// of the squared error. On one thread: it is a small share of the update.
+    /// - Returns: the mean squared error over the pass, before each minibatch's step.
+    package mutating func fitValue(observations: [Double], targets: [Double], random: CounterRandom) -> Double {
+        let n = targets.count
+        guard n > 0 else { return 0 }
+        var order = Array(0..<n)
+        Self.shuffle(&order, random: random)
+        let size = min(configuration.minibatchSize, n)
+        var squaredError = 0.0
+        var cache = MLP.Cache()
+        let width = model.value.sizes[0]
+        for start in stride(from: 0, to: n, by: size) {
+            let rows = order[start..<min(n, start + size)]
+            var input = [Double](repeating: 0, count: rows.count * width)
+            for (row, sample) in rows.enumerated() {
+                for column in 0..<width {
+                    input[row * width + column] = observations[sample * width + column]
+                }
+            }
+            model.value.forward(Matrix(rows: rows.count, columns: width, elements: input), cache: &cache)
+            var outputGradients = [Double](repeating: 0, count: rows.count)
+            for (row, sample) in rows.enumerated() {
+                let error = cache.output[row, 0] - targets[sample]
+                outputGradients[row] = 2 * error / Double(rows.count)
+                squaredError += error * error
+            }
+            var gradients = MLP.Gradients(zeroFor: model.value)
+            model.value.backward(Matrix(rows: rows.count, columns: 1, elements: outputGradients), cache: cache, gradients: &gradients)
+            valueOptimizer.update(&model.value, gradients: &gradients)
+        }
+        return squaredError / Double(n)
     }
 
     /// Runs `work(0)` on this thread and `work(1)` … `work(workers − 1)` on threads of their

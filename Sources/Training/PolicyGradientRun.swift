@@ -184,6 +184,14 @@ package struct PolicyGradientRun: Sendable {
             let statistics = trainer.imitate(
                 batch, epochs: warmStart.epochs, smoothing: warmStart.smoothing, learningRate: warmStart.learningRate,
                 random: random.child(UInt64(1 << 33)))
+            if configuration.branching?.valuedAtCut == true {
+                // The critic that values the branches' cut, fitted on the teacher's returns too.
+                let samples = trainer.criticSamples(batch)
+                for epoch in 0..<warmStart.epochs {
+                    _ = trainer.fitValue(
+                        observations: samples.observations, targets: samples.targets, random: random.child(UInt64(1 << 34) + UInt64(epoch)))
+                }
+            }
             warmStarted?(statistics, batch.count)
         } else {
             // Normalization from a first rollout of the untrained (near-uniform) policy.
@@ -308,6 +316,7 @@ package struct PolicyGradientRun: Sendable {
             + (configuration.branching.map { [("branch_points", Double($0.points)), ("branch_actions", Double($0.actions))] } ?? [])
             + (configuration.branching?.distinct == true ? [("branch_distinct", 1)] : [])
             + (configuration.branching?.horizon.map { [("branch_days", $0)] } ?? [])
+            + (configuration.branching?.valuedAtCut == true ? [("branch_value", 1)] : [])
     }
 
     /// The child of an iteration's stream that draws its episodes' prices (apart from the

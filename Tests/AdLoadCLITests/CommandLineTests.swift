@@ -418,12 +418,12 @@ struct CommandLineTests {
             "--episodes", "8", "--threads", "1", "--quiet", "--checkpoint-every", "0", "--out", out,
         ]
         var command = try AdLoad.parseAsRoot(
-            base + ["--warm-start", repositoryFile("policies/default-thompson.json"), "--warm-start-episodes", "10", "--branch-days", "2.5"])
+            base + ["--warm-start", repositoryFile("policies/default-thompson.json"), "--warm-start-episodes", "10", "--branch-days", "2.5", "--branch-value"])
         try command.run()
         let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         #expect(policy["algorithm"] as? String == "ppo")
         let settings = try #require(policy["hyperparameters"] as? [String: Double])
-        #expect(settings["branch_days"] == 2.5, "the file records the branches' cut: \(settings)")
+        #expect(settings["branch_days"] == 2.5 && settings["branch_value"] == 1, "the file records the branches' cut and its critic: \(settings)")
 
         let missing = folder.appendingPathComponent("no-such-teacher.json").path
         let line = try await runFailure(base + ["--warm-start", missing])
@@ -440,6 +440,8 @@ struct CommandLineTests {
             (["--paired-rollouts", "4", "--branch-days", "30"], "--branch-days needs branches"),
             (["--branch-days", "0"], "--branch-days must be a positive number of days, got 0"),
             (["--branch-days", "inf"], "--branch-days must be a positive number of days"),
+            (["--branch-value"], "--branch-value needs --branch-days"),
+            (["--paired-rollouts", "4", "--branch-value"], "--branch-value needs branches"),
         ] {
             #expect {
                 try AdLoad.parseAsRoot(base + bad)

@@ -1,5 +1,6 @@
 import AdLoadCore
 import Foundation
+import LinearAlgebra
 import Networks
 @testable import PolicyGradient
 import Testing
@@ -61,6 +62,27 @@ struct DeferredPayoffProblem: EpisodicEnvironment {
         let done = time == horizon
         if done { reward += pending }
         return StepResult(reward: reward, elapsed: 1, terminated: false, truncated: done, next: done ? nil : EpisodeStep(observation: [1], mask: [true, true]))
+    }
+}
+
+/// Action 0 ("many ads") pays 1 and ends the episode (churn, terminal); action 1 pays 0 and
+/// goes on. Each step lasts a day and the observation is the step's index, so branches cut
+/// after one day stop at a known state (or at the episode's end after the sixth step).
+struct ChurnProblem: EpisodicEnvironment {
+    let observationCount = 1
+    let actionCount = 2
+    var time = 0
+
+    mutating func reset(episode: Int) -> EpisodeStep? {
+        time = 0
+        return EpisodeStep(observation: [0], mask: [true, true])
+    }
+
+    mutating func step(_ action: Int) -> StepResult {
+        time += 1
+        if action == 0 { return StepResult(reward: 1, elapsed: 1, terminated: true, truncated: false, next: nil) }
+        let done = time == 6
+        return StepResult(reward: 0, elapsed: 1, terminated: false, truncated: done, next: done ? nil : EpisodeStep(observation: [Double(time)], mask: [true, true]))
     }
 }
 
@@ -249,6 +271,72 @@ struct PolicyGradientTests {
         }
         #expect(comparedAt == Set(0..<6), "every step compared two plans in some episode: \(comparedAt.sorted())")
         #expect(shortSteps < wholeSteps, "branches stop at their horizon")
+    }
+
+    @Test("branches valued at their cut: a plan that keeps the user gets the critic's value of the state and time reached, discounted; none past the episode's end or after churn")
+    func branchValuedAtCut() throws {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [4]
+        configuration.gamma = 0.9
+        configuration.branching = Branching(points: 6, actions: 2, horizon: 1, valuedAtCut: true)
+        let trainer = PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 5)
+        var scratch = MLP.Scratch(for: trainer.model.value)
+        /// The critic sees the observation (the step's index) and the time, in 100 days.
+        func value(at time: Double) -> Double {
+            trainer.model.value.infer(Vector([time, time / 100]), scratch: &scratch)
+            return scratch.output[0]
+        }
+        #expect(abs(value(at: 1) - value(at: 3)) > 1e-3, "the fresh critic tells the states apart")
+        var problem = ChurnProblem()
+        var compared = Set<Int>(), sampledSteps = 0
+        for episode in 0..<200 {
+            let random = CounterRandom(seed: 5, domain: 1)
+            let valued = trainer.collectBranched(&problem, episode: episode, random: random, branching: try #require(configuration.branching))
+            let plain = trainer.collectBranched(&problem, episode: episode, random: random, branching: Branching(points: 6, actions: 2, horizon: 1))
+            #expect(valued.actions == plain.actions, "the critic does not change which plans are drawn")
+            #expect(plain.valueTargets.isEmpty, "without the critic at the cut no samples are kept for it")
+            for point in stride(from: 0, to: valued.count, by: 2) {
+                let time = valued.observations[point]
+                let (a, b) = (valued.actions[point], valued.actions[point + 1])
+                // Churn pays 1 and ends the episode; staying pays 0 and, before the last step,
+                // reaches the next step's state after one day, where the cut is.
+                let stay = time < 5 ? 0.9 * value(at: time + 1) : 0
+                let expected = a == b ? 0.0 : (a == 1 ? stay - 1 : 1 - stay)
+                #expect(abs(valued.advantages[point] - expected) < 1e-12, "step \(time), actions \(a), \(b): \(valued.advantages[point]) against \(expected)")
+                #expect(abs(plain.advantages[point] - (a == b ? 0 : a == 1 ? -1 : 1)) < 1e-12, "no value without the flag")
+                if a != b { compared.insert(Int(time)) }
+            }
+            // Every rollout step is a critic sample (fewer than 64), with its return to the end.
+            let steps = valued.valueTargets.count
+            sampledSteps += steps
+            let rows: [Double] = (0..<steps).flatMap { (step: Int) -> [Double] in [Double(step), Double(step) / 100] }
+            #expect(valued.valueObservations == rows, "the rollout's states and times in order")
+            let churned = valued.episodeReturns[0] == 1
+            let discounts = (0..<steps).map { churned ? pow(0.9, Double(steps - 1 - $0)) : 0 }
+            for (target, expected) in zip(valued.valueTargets, discounts) {
+                #expect(abs(target - expected) < 1e-12, "episode \(episode): \(valued.valueTargets) against \(discounts)")
+            }
+        }
+        #expect(compared == Set(0..<6), "the last step's plans were compared too: \(compared.sorted())")
+        #expect(sampledSteps > 300, "a near-uniform policy churns half the time: about two steps per episode")
+    }
+
+    @Test("the critic's fit: passes over a known regression bring its squared error down to near zero")
+    func valueFit() {
+        var configuration = PolicyGradientConfiguration()
+        configuration.hidden = [8]
+        configuration.minibatchSize = 32
+        var trainer = PolicyGradientTrainer(observationCount: 1, actionCount: 2, configuration: configuration, seed: 3)
+        let inputs = (0..<200).map { Double($0) / 100 - 1 }
+        let targets = inputs.map { 2 * $0 - 1 }
+        let first = trainer.fitValue(observations: inputs, targets: targets, random: CounterRandom(seed: 1, domain: 0))
+        var last = first
+        for pass in 1..<300 { last = trainer.fitValue(observations: inputs, targets: targets, random: CounterRandom(seed: 1, domain: UInt64(pass))) }
+        #expect(first > 0.3, "a fresh critic does not know the answer: \(first)")
+        #expect(last < 0.01, "the fitted critic does: \(last)")
+        var scratch = MLP.Scratch(for: trainer.model.value)
+        trainer.model.value.infer(Vector([0.5]), scratch: &scratch)
+        #expect(abs(scratch.output[0] - 0) < 0.1, "V(0.5) = 2·0.5 − 1 = 0: \(scratch.output[0])")
     }
 
     @Test("distinct branch plans: Gumbel-top-k draws distinct actions, the first in proportion to π, with unbiased inclusion weights")

@@ -147,6 +147,10 @@ struct PolicyGradientCheckpointTests {
             #expect(plain.mismatch(with: cut.identity) == "it was trained with \(name)=(absent); this run has \(setting)")
             #expect(trained.mismatch(with: cut.identity) == nil)
         }
+        let cut = Self.makeRun(config: config, iterations: 3, threads: 1, branching: Branching(points: 3, actions: 2, horizon: 5))
+        var valued = checkpoint
+        valued.identity = Self.makeRun(config: config, iterations: 1, threads: 1, branching: Branching(points: 3, actions: 2, horizon: 5, valuedAtCut: true)).identity
+        #expect(valued.mismatch(with: cut.identity) == "it was trained with branch_value=1.0; this run has no branch_value")
 
         bytes[bytes.count / 2] ^= 1
         try Data(bytes).write(to: URL(fileURLWithPath: path))
