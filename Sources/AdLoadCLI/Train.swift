@@ -318,6 +318,9 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "With branches, count a plan's return over the sessions that start within this many days of its point instead of to the horizon (less of the later sessions' luck in the comparison, and no effect counted after them; docs/policy-gradient.md, \"The n-th ad's draws shared, and branches cut short\"). Default: to the horizon.")
     var branchDays: Double?
 
+    @Flag(help: "With branches, train every restart three ways, with the branches' returns counted to the horizon, cut at 60 days, and cut at 30 days with the critic's value there (--branch-days, --branch-value), each on the restart's own luck, and write the best of all their stops on the held-out users: three times the restarts' time. Which cut trains best differs from one training seed to another (docs/policy-gradient.md, \"A critic's value at the cut, and a portfolio of cuts\").")
+    var branchPortfolio = false
+
     @Flag(help: "With --branch-days, add to a return cut there the value network's estimate of the state reached (discounted): a critic that sees the observation and the episode's time (the policy never sees the time), fitted on the teacher's and the rollouts' returns to the horizon. The later effects come back through it, without the later sessions' luck (docs/policy-gradient.md).")
     var branchValue = false
 
@@ -582,13 +585,17 @@ struct TrainPolicyGradient: ParsableCommand {
             if let branchDays, !(branchDays > 0 && branchDays.isFinite) {
                 throw ValidationError("--branch-days must be a positive number of days, got \(JSONNumber.compact(branchDays))")
             }
+            if branchPortfolio, let flag = branchDays != nil ? "--branch-days" : branchValue ? "--branch-value" : nil {
+                throw ValidationError("--branch-portfolio trains its own cuts; drop \(flag)")
+            }
             if branchValue && branchDays == nil {
                 throw ValidationError("--branch-value needs --branch-days: without a cut there is no state to value")
             }
             configuration.branching = Branching(
                 points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays, valuedAtCut: branchValue)
             configuration.pairedRollouts = 1
-        } else if let flag = branchPlans != nil ? "--branch-plans" : branchDays != nil ? "--branch-days" : branchValue ? "--branch-value" : nil {
+        } else if let flag = branchPlans != nil ? "--branch-plans" : branchDays != nil ? "--branch-days" : branchValue ? "--branch-value"
+            : branchPortfolio ? "--branch-portfolio" : nil {
             throw ValidationError("\(flag) needs branches: it is not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
         }
         let episodes = resolvedEpisodes(training)
@@ -652,20 +659,36 @@ struct TrainPolicyGradient: ParsableCommand {
             sessions: 0, users: simulation.users, days: simulation.days, trainedAt: PolicyProvenance.now(), source: .simulation)
         let restarts = resolvedRestarts(config.training)
         // Checkpoints to go on from, one per restart (`nil`: that restart starts afresh).
-        var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: restarts)
-        var runs = (0..<restarts).map { restart in
-            makeRun(
-                restart: restart, model: model, schema: schema, setup: setup, configuration: configuration, engagementWeight: weight,
-                iterations: iterations, episodes: episodes, pricing: pricing, averaging: averaging, earlierStops: earlierStops)
+        // With --branch-portfolio each cut trains the same restarts (the same luck), one after another.
+        let cuts: [PortfolioCut?] = branchPortfolio ? Self.portfolioCuts : [nil]
+        let runCount = restarts * cuts.count
+        var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: runCount)
+        var runs = cuts.flatMap { cut in
+            (0..<restarts).map { restart in
+                var cutConfiguration = configuration
+                if let cut {
+                    cutConfiguration.branching?.horizon = cut.days
+                    cutConfiguration.branching?.valuedAtCut = cut.valued
+                }
+                return makeRun(
+                    restart: restart, model: model, schema: schema, setup: setup, configuration: cutConfiguration, engagementWeight: weight,
+                    iterations: iterations, episodes: episodes, pricing: pricing, averaging: averaging, earlierStops: earlierStops)
+            }
+        }
+        /// "restart 2/3" or "restart 2/3, 60 days" (nothing for a single run), for progress.
+        let runNames = cuts.flatMap { cut in
+            (0..<restarts).map { restart in
+                (restarts > 1 ? "restart \(restart + 1)/\(restarts)" : "") + (cut.map { (restarts > 1 ? ", " : "") + $0.label } ?? "")
+            }
         }
         if let resume {
             let shape = runs[0].shape
-            for restart in 0..<restarts {
-                let path = Self.checkpointPath(restart: restart, of: resume)
-                guard restart == 0 || FileManager.default.fileExists(atPath: path) else { continue }
+            for index in runs.indices {
+                let path = Self.checkpointPath(restart: index, of: resume)
+                guard index == 0 || FileManager.default.fileExists(atPath: path) else { continue }
                 do {
-                    checkpoints[restart] = try PolicyGradientCheckpoint.load(
-                        path: path, configuration: configuration, observationCount: shape.observations, actionCount: shape.actions)
+                    checkpoints[index] = try PolicyGradientCheckpoint.load(
+                        path: path, configuration: runs[index].configuration, observationCount: shape.observations, actionCount: shape.actions)
                 } catch {
                     throw CLIError("--resume \(error.description)")
                 }
@@ -684,7 +707,7 @@ struct TrainPolicyGradient: ParsableCommand {
                     throw CLIError("--resume \(path): \(mismatch); give the options of the run that wrote it, or start afresh"
                         + (followsIterations ? Self.extendHint : ""))
                 }
-                if checkpoint.iteration > iterations || (restarts == 1 && checkpoint.iteration == iterations) {
+                if checkpoint.iteration > iterations || (runCount == 1 && checkpoint.iteration == iterations) {
                     throw CLIError("--resume \(path): the checkpoint is at iteration \(checkpoint.iteration); ask for more --iterations than that" + Self.extendHint)
                 }
             }
@@ -692,7 +715,7 @@ struct TrainPolicyGradient: ParsableCommand {
                 throw CLIError("--resume \(resume): every restart's checkpoint is at iteration \(iterations); ask for more --iterations than that" + Self.extendHint)
             }
             progress.finish("resuming from \(resume) after iteration \(checkpoints[0]?.iteration ?? 0)"
-                + (restarts > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(restarts) restarts have a checkpoint)" : ""))
+                + (runCount > 1 ? " (\(checkpoints.compactMap { $0 }.count) of \(runCount) runs have a checkpoint)" : ""))
         }
         // The yardstick for the training speed: the simulator alone, same users and threads,
         // the fastest of three runs (a single sub-second run varied by a third between runs).
@@ -707,10 +730,10 @@ struct TrainPolicyGradient: ParsableCommand {
         let header = PolicyHeader(
             schema: schema, planFamily: config.planCatalog().family, reward: ["revenue": 1, "items": weight], provenance: provisional)
         var results: [TrainedRestart] = []
-        for (restart, run) in runs.enumerated() {
+        for (index, run) in runs.enumerated() {
             results.append(try train(
-                run, label: restarts > 1 ? "restart \(restart + 1)/\(restarts): " : "", header: header, resume: checkpoints[restart],
-                checkpointPath: Self.checkpointPath(restart: restart, of: checkpointPath), progress: progress))
+                run, label: runCount > 1 ? runNames[index] + ": " : "", header: header, resume: checkpoints[index],
+                checkpointPath: Self.checkpointPath(restart: index, of: checkpointPath), progress: progress))
         }
         // The candidates, restart by restart, each restart's stops in order (its last is its own policy).
         let candidates = results.flatMap { $0.earlier + [$0.policy] }
@@ -720,7 +743,9 @@ struct TrainPolicyGradient: ParsableCommand {
             let selection = HeldOutCheck(
                 config: config, engagementWeight: weight, training: setup, seed: seed, threads: simulation.threads, population: .selection,
                 users: Self.selectionUsersScale * setup.users)
-            let what = restarts > 1 ? "\(restarts) restarts" + (stopCount > 1 ? " × \(stopCount) stops" : "") : "\(stopCount) stops"
+            let what = runCount > 1
+                ? "\(restarts) restarts" + (cuts.count > 1 ? " × \(cuts.count) cuts" : "") + (stopCount > 1 ? " × \(stopCount) stops" : "")
+                : "\(stopCount) stops"
             progress.note("choosing among \(what) on \(selection.setup.users) users of another population")
             do { (chosenCandidate, means) = try selection.best(of: candidates, catalog: config.planCatalog()) } catch {
                 throw CLIError("choosing among the restarts' stops: \(error)")
@@ -734,19 +759,20 @@ struct TrainPolicyGradient: ParsableCommand {
             let listed = means.enumerated().map { index, mean in
                 String(format: "%@%.4f", index == chosenCandidate ? "*" : "", mean) + (stopCount > 1 ? " (stop \(stopIterations[index % stopCount]))" : "")
             }
-            let perRestart = (0..<restarts).map { restart in
-                (restarts > 1 && stopCount > 1 ? "restart \(restart + 1): " : "") + listed[(restart * stopCount)..<((restart + 1) * stopCount)].joined(separator: ", ")
+            let perRestart = runs.indices.map { index in
+                (runCount > 1 && stopCount > 1 ? runNames[index] + ": " : "") + listed[(index * stopCount)..<((index + 1) * stopCount)].joined(separator: ", ")
             }
             let stopChosen = " stop \(chosenStop) of \(iterations)" + (chosenAveraging.map { " (iterations \($0.from)–\(chosenStop) averaged)" } ?? "")
-            progress.finish((restarts > 1 ? "chose restart \(chosen + 1) of \(restarts)" : "chose")
-                + (stopCount > 1 ? (restarts > 1 ? "," : "") + stopChosen : "")
+            progress.finish((runCount > 1 ? "chose " + runNames[chosen] : "chose")
+                + (stopCount > 1 ? (runCount > 1 ? "," : "") + stopChosen : "")
                 + ": mean realized objective per held-out user " + perRestart.joined(separator: stopCount > 1 ? "; " : ", "))
         }
         let result = results[chosen]
         var policy = candidates[chosenCandidate]
         let curve = Array(result.curve.prefix { $0.iteration <= chosenStop })
         let sessions = curve.reduce(0) { $0 + $1.steps }
-        if restarts > 1 { policy.settings += [("restarts", Double(restarts)), ("restart_chosen", Double(chosen + 1))] }
+        if restarts > 1 { policy.settings += [("restarts", Double(restarts)), ("restart_chosen", Double(chosen % restarts + 1))] }
+        if cuts.count > 1 { policy.settings += [("branch_portfolio", Double(cuts.count)), ("cut_chosen", Double(chosen / restarts + 1))] }
         if stopCount > 1 { policy.settings += [("stops", Double(stopCount)), ("stop_chosen", Double(chosenStop))] }
         policy.header.provenance.sessions = sessions
         policy.header.provenance.trainedAt = PolicyProvenance.now()
@@ -773,8 +799,8 @@ struct TrainPolicyGradient: ParsableCommand {
             format: "trained %@ for %d iterations%@ on %d sessions%@, last mean return %.4f; %.0f sessions/s, %.1f%% of the simulator's rate",
             algo.rawValue, iterations, chosenStop < iterations ? ", the policy written for its first \(chosenStop)," : "", sessions,
             candidates.count > 1
-                ? " (" + (restarts > 1 ? "restart \(chosen + 1); " : "") + "\(results.reduce(0) { $0 + $1.sessions }) in all"
-                    + (restarts > 1 ? " \(restarts)" : "") + ")"
+                ? " (" + (runCount > 1 ? runNames[chosen] + "; " : "") + "\(results.reduce(0) { $0 + $1.sessions }) in all"
+                    + (runCount > 1 ? " \(runCount) runs" : "") + ")"
                 : "",
             last, trainingRate, 100 * trainingRate / max(simulatorRate, 1e-9)))
         if let averaging = chosenAveraging {
@@ -783,7 +809,8 @@ struct TrainPolicyGradient: ParsableCommand {
         let heldOut = try heldOutCheck(policy, teacher: run.warmStart?.teacher, config: config, engagementWeight: weight, setup: setup, progress: progress)
         if json {
             let listed: [String] = means.enumerated().map { index, mean in
-                "{\"restart\": \(index / stopCount + 1), \"stop\": \(stopIterations[index % stopCount]), \"objective\": \(JSONNumber.json(mean))}"
+                "{\"restart\": \(index / stopCount % restarts + 1), " + (cuts.count > 1 ? "\"cut\": \(index / stopCount / restarts + 1), " : "")
+                    + "\"stop\": \(stopIterations[index % stopCount]), \"objective\": \(JSONNumber.json(mean))}"
             }
             let candidatesJSON = listed.isEmpty ? "" : ", \"candidates\": [" + listed.joined(separator: ", ") + "]"
             print("{\"policy\": \(JSONValue.quoted(out)), \"curve\": \(JSONValue.quoted(curvePath)), \"algorithm\": \"\(algo.rawValue)\", "
@@ -791,12 +818,13 @@ struct TrainPolicyGradient: ParsableCommand {
                 + "\"sessions_per_second\": \(JSONNumber.json(trainingRate)), \"simulator_sessions_per_second\": \(JSONNumber.json(simulatorRate)), "
                 + "\"openblas_core\": \(JSONValue.quoted(blasCore))"
                 + (chosenAveraging.map { ", \"average_from\": \($0.from)" } ?? "")
-                + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen + 1)" : "")
+                + (restarts > 1 ? ", \"restarts\": \(restarts), \"restart_chosen\": \(chosen % restarts + 1)" : "")
+                + (cuts.count > 1 ? ", \"cut_chosen\": \(chosen / restarts + 1)" : "")
                 + candidatesJSON
                 + (heldOut.map { ", \"held_out_ratio_to_teacher\": [\(JSONNumber.json($0.ratio)), \(JSONNumber.json($0.interval95.low)), \(JSONNumber.json($0.interval95.high))]" } ?? "")
                 + (checkpointEvery > 0 ? ", \"checkpoint\": \(JSONValue.quoted(checkpointPath))" : "") + "}")
         } else {
-            print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(checkpointPath)" + (restarts > 1 ? " and one per further restart" : "") : ""))
+            print("wrote \(out), \(curvePath) and \(stem).svg" + (checkpointEvery > 0 ? "; checkpoint \(checkpointPath)" + (runCount > 1 ? " and one per further run" : "") : ""))
         }
     }
 
@@ -887,6 +915,23 @@ struct TrainPolicyGradient: ParsableCommand {
         let stem = path.hasSuffix(".checkpoint") ? String(path.dropLast(".checkpoint".count)) : path
         return stem + ".restart-\(restart + 1).checkpoint"
     }
+
+    /// One way of counting the branches' returns that `--branch-portfolio` trains.
+    struct PortfolioCut {
+        /// ``Branching/horizon``: `nil` to the episode's end.
+        let days: Double?
+        /// ``Branching/valuedAtCut``.
+        let valued: Bool
+        let label: String
+    }
+
+    /// The cuts of `--branch-portfolio`, in order: on tuning seed 5 each was the best of
+    /// the three for some training seed (docs/policy-gradient.md).
+    static let portfolioCuts = [
+        PortfolioCut(days: nil, valued: false, label: "to the horizon"),
+        PortfolioCut(days: 60, valued: false, label: "60 days"),
+        PortfolioCut(days: 30, valued: true, label: "30 days valued"),
+    ]
 
     /// The held-out population restarts are chosen on has this many times `--users` users: on
     /// 2 × (1,600) training seed 2 chose a restart 1.1% below another, which 4,000 users

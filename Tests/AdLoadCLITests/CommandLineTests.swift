@@ -296,15 +296,15 @@ struct CommandLineTests {
                 "a restart without a checkpoint starts afresh from the same warm start")
     }
 
-    @Test("train pg --stops writes the stop that earns most on held-out users, as the shorter run writes it; impossible stops are refused")
+    @Test("train pg --stops and --branch-portfolio write the stop and cut that earn most on held-out users, as the shorter or single-cut run writes it; impossible ones are refused")
     func trainPolicyGradientStops() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adload-stops-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        func train(_ name: String, _ options: [String]) async throws -> (policy: [String: Any], output: [String: Any]) {
+        func train(_ name: String, days: Int = 5, _ options: [String]) async throws -> (policy: [String: Any], output: [String: Any]) {
             let out = folder.appendingPathComponent("\(name).json").path
             let run = try await runAdloadCapturing([
-                "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "5", "--episodes", "8", "--threads", "2",
+                "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "\(days)", "--episodes", "8", "--threads", "2",
                 "--restarts", "1", "--checkpoint-every", "0", "--no-held-out-check", "--quiet", "--json", "--out", out,
             ] + options)
             try #require(run.status == 0, "\(run.error)")
@@ -347,10 +347,37 @@ struct CommandLineTests {
         #expect((resumed.policy["network"] as? NSDictionary) == (whole.policy["network"] as? NSDictionary))
         #expect(resumed.output["stop_chosen"] as? Int == whole.output["stop_chosen"] as? Int)
 
+        // A portfolio of cuts: each cut's run is the run with that cut's flags, and the best is written.
+        let portfolio = try await train("portfolio", days: 70, ["--iterations", "2", "--stops", "1", "--branch-portfolio"])
+        let cuts = try #require(portfolio.output["candidates"] as? [[String: Any]])
+        #expect(cuts.map { $0["cut"] as? Int } == [1, 2, 3] && cuts.allSatisfy { $0["restart"] as? Int == 1 }, "\(cuts)")
+        let cutScores = cuts.compactMap { $0["objective"] as? Double }
+        let chosenCut = try #require(portfolio.output["cut_chosen"] as? Int)
+        #expect(cutScores.count == 3 && cutScores[chosenCut - 1] == cutScores.max(), "the best cut on held-out users: \(cutScores)")
+        let cutSettings = try #require(portfolio.policy["hyperparameters"] as? [String: Double])
+        #expect(cutSettings["branch_portfolio"] == 3 && cutSettings["cut_chosen"] == Double(chosenCut), "\(cutSettings)")
+        var singles: [NSDictionary] = []
+        for (index, flags) in [[], ["--branch-days", "60"], ["--branch-days", "30", "--branch-value"]].enumerated() {
+            let single = try await train("single-\(index)", days: 70, ["--iterations", "2", "--stops", "1"] + flags)
+            singles.append(try #require(single.policy["network"] as? NSDictionary))
+        }
+        #expect(singles[0] != singles[1] && singles[1] != singles[2] && singles[0] != singles[2], "over 70 days each cut trains its own network")
+        #expect((portfolio.policy["network"] as? NSDictionary) == singles[chosenCut - 1], "the cut written is the run with its flags alone")
+
         let common = [
             "train", "pg", "--env", repositoryFile("env/default.json"), "--users", "8", "--days", "2", "--episodes", "4", "--threads", "1",
             "--quiet", "--checkpoint-every", "0", "--out", folder.appendingPathComponent("never.json").path,
         ]
+        for (flags, expected) in [
+            (["--branch-portfolio", "--branch-days", "30"], "--branch-portfolio trains its own cuts; drop --branch-days"),
+            (["--branch-portfolio", "--paired-rollouts", "4"], "--branch-portfolio needs branches"),
+        ] {
+            #expect {
+                try AdLoad.parseAsRoot(common + ["--iterations", "2"] + flags)
+            } throws: { error in
+                AdLoad.message(for: error).contains(expected)
+            }
+        }
         let many = try await runFailure(common + ["--iterations", "2", "--stops", "3"])
         #expect(many.contains("--stops 3 is more than --iterations 2"), "\(many)")
         let late = try await runFailure(common + ["--iterations", "4", "--stops", "2", "--average-from", "3"])
