@@ -18,8 +18,11 @@ package struct ImitationStatistics: Sendable, Equatable {
 extension PolicyGradientTrainer {
     /// Warm start by behaviour cloning: fits the policy network to the actions of `batch`
     /// (a teacher's rollout, observations already normalized) and, when the run's advantages
-    /// use a critic on the observation alone (no paired rollouts, no branches valued at their cut: that one sees the time too and is fitted by ``criticSamples(_:)`` and ``fitValue(observations:targets:random:)``), the value network to the batch's discounted returns
-    /// (GAE with λ = 1 on zero values, so truncated episodes bootstrap nothing).
+    /// use a critic on the observation alone, the value network to the batch's discounted
+    /// returns (GAE with λ = 1 on zero values, so truncated episodes bootstrap nothing). That
+    /// is without paired rollouts and without branches valued at their cut, whose critic also
+    /// sees the time and is fitted by ``criticSamples(_:)`` and
+    /// ``fitValue(observations:targets:random:)``.
     ///
     /// The policy's target is the teacher's action smoothed over the allowed actions,
     /// (1 − `smoothing`)·1[a = teacher] + `smoothing`/|allowed|, so the cloned policy keeps
