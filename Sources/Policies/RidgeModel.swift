@@ -151,12 +151,17 @@ public struct RidgeModel: Sendable {
         Kernels.axpy(alpha: weight * residual / denominator, gain, into: &theta)
         Kernels.axpy(alpha: weight * reward, features, into: &b)
 
-        // Rank-one terms as u·uᵀ with one vector u, so A and A⁻¹ stay exactly symmetric
-        // (floating-point products commute).
+        // Rank-one terms as u·uᵀ with one vector u. That alone does not keep A and A⁻¹
+        // exactly symmetric: OpenBLAS's kernels for CPUs with FMA (Haswell and later) round
+        // some elements of a row once (fused) and the rest twice, so (i, j) and (j, i) can
+        // differ in the last bit, and a policy file with such an A is refused on loading.
+        // The lower triangle is copied onto the upper, as LAPACK reads it.
         copy(gain, scaledBy: (weight / denominator).squareRoot(), into: &spare)
         Kernels.ger(alpha: -1, spare, spare, into: &inverse)
+        inverse.symmetrize(from: .lower)
         copy(features, scaledBy: weight.squareRoot(), into: &spare)
         Kernels.ger(alpha: 1, spare, spare, into: &a)
+        a.symmetrize(from: .lower)
         choleskyRankOneUpdate()
 
         updateCount += 1
