@@ -165,6 +165,16 @@ package struct RolloutBatch: Sendable {
 /// δ_t = r_t + d_t·V(s_{t+1})·[not terminal] − V(s_t);  A_t = δ_t + d_t·λ·A_{t+1} within an
 /// episode. The return target is A_t + V(s_t).
 package enum AdvantageEstimation {
+    /// Each step's discounted return to its episode's end, with nothing bootstrapped at a
+    /// truncation (GAE with λ = 1 on zero values): the targets a critic is fitted on from a
+    /// rollout that was run without one.
+    package static func discountedReturns(_ batch: RolloutBatch) -> [Double] {
+        var zeroValued = batch
+        zeroValued.values = Array(repeating: 0, count: batch.count)
+        zeroValued.bootstrapValues = Array(repeating: 0, count: batch.count)
+        return compute(zeroValued, lambda: 1).advantages
+    }
+
     /// Advantages and return targets for `batch`.
     package static func compute(_ batch: RolloutBatch, lambda: Double) -> (advantages: [Double], returns: [Double]) {
         let n = batch.count

@@ -34,10 +34,7 @@ extension PolicyGradientTrainer {
     ) -> ImitationStatistics {
         let n = batch.count
         guard n > 0 else { return ImitationStatistics() }
-        var zeroValued = batch
-        zeroValued.values = Array(repeating: 0, count: n)
-        zeroValued.bootstrapValues = Array(repeating: 0, count: n)
-        let returns = AdvantageEstimation.compute(zeroValued, lambda: 1).advantages
+        let returns = AdvantageEstimation.discountedReturns(batch)
         var policyAdam = Adam(for: model.policy, learningRate: learningRate, maxGradientNorm: configuration.maxGradientNorm)
         var valueAdam = Adam(for: model.value, learningRate: learningRate, maxGradientNorm: configuration.maxGradientNorm)
         let critic = configuration.pairedRollouts <= 1 && configuration.branching?.valuedAtCut != true

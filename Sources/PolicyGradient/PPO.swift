@@ -259,10 +259,7 @@ package struct PolicyGradientTrainer: Sendable {
     /// normalized (a teacher's): each step's row with its time, and its discounted return to
     /// the episode's end.
     package func criticSamples(_ batch: RolloutBatch) -> (observations: [Double], targets: [Double]) {
-        var zeroValued = batch
-        zeroValued.values = Array(repeating: 0, count: batch.count)
-        zeroValued.bootstrapValues = Array(repeating: 0, count: batch.count)
-        let targets = AdvantageEstimation.compute(zeroValued, lambda: 1).advantages
+        let targets = AdvantageEstimation.discountedReturns(batch)
         var rows: [Double] = []
         rows.reserveCapacity(batch.count * (observationCount + 1))
         for step in 0..<batch.count {
@@ -720,8 +717,8 @@ package struct PolicyGradientTrainer: Sendable {
     static let valueFitDomain = UInt64(1) << 45
 
     /// One pass of the value network over `targets` (the discounted returns of the states in
-    /// `observations`: the network's input rows, one after another) in shuffled minibatches, each an Adam step
-    /// of the squared error. On one thread: it is a small share of the update.
+    /// `observations`: the network's input rows, one after another) in shuffled minibatches,
+    /// each an Adam step of the squared error. On one thread: it is a small share of the update.
     /// - Returns: the mean squared error over the pass, before each minibatch's step.
     package mutating func fitValue(observations: [Double], targets: [Double], random: CounterRandom) -> Double {
         let n = targets.count
