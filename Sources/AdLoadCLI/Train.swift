@@ -318,8 +318,8 @@ struct TrainPolicyGradient: ParsableCommand {
     @Option(parsing: .unconditional, help: "With branches, count a plan's return over the sessions that start within this many days of its point instead of to the horizon (less of the later sessions' luck in the comparison, and no effect counted after them; docs/policy-gradient.md, \"The n-th ad's draws shared, and branches cut short\"). Default: to the horizon.")
     var branchDays: Double?
 
-    @Flag(help: "With branches, train every restart three ways, with the branches' returns counted to the horizon, cut at 60 days, and cut at 30 days with the critic's value there (--branch-days, --branch-value), each on the restart's own luck, and write the best of all their stops on the held-out users: about 2.5 times the run's time (18 min 46 s on 2 cores for 800 users × 120 days, training seed 4). Which cut trains best differs from one training seed to another (docs/policy-gradient.md, \"A critic's value at the cut, and a portfolio of cuts\").")
-    var branchPortfolio = false
+    @Flag(inversion: .prefixedNo, help: "With branches, train every restart three ways, with the branches' returns counted to the horizon, cut at 60 days, and cut at 30 days with the critic's value there (--branch-days, --branch-value), each on the restart's own luck, and write the best of all their stops on the held-out users: about 2.5 times a single cut's time (18 min 46 s on 2 cores for 800 users × 120 days, training seed 4). Which cut trains best differs from one training seed to another (docs/policy-gradient.md, \"A critic's value at the cut, and a portfolio of cuts\"). The default with branches, unless --branch-days or --branch-value is given; --no-branch-portfolio trains the branches to the horizon only.")
+    var branchPortfolio: Bool?
 
     @Flag(help: "With --branch-days, add to a return cut there the value network's estimate of the state reached (discounted): a critic that sees the observation and the episode's time (the policy never sees the time), fitted on the teacher's and the rollouts' returns to the horizon. The later effects come back through it, without the later sessions' luck (docs/policy-gradient.md).")
     var branchValue = false
@@ -380,6 +380,12 @@ struct TrainPolicyGradient: ParsableCommand {
     /// `training.pg_advantages` is `paired` (the field-calibrated preset's).
     func usesBranches(_ training: TrainingSettings) -> Bool {
         branches != nil || (pairedRollouts == nil && !priced && training.policyGradientAdvantages == .branches)
+    }
+
+    /// Whether the run trains the portfolio of cuts: with branches, when asked for, or by
+    /// default unless one cut is given (`--branch-days`, `--branch-value`).
+    func usesPortfolio(_ training: TrainingSettings) -> Bool {
+        usesBranches(training) && (branchPortfolio ?? (branchDays == nil && !branchValue))
     }
 
     /// `--iterations`, or its default for how advantages are measured.
@@ -585,7 +591,7 @@ struct TrainPolicyGradient: ParsableCommand {
             if let branchDays, !(branchDays > 0 && branchDays.isFinite) {
                 throw ValidationError("--branch-days must be a positive number of days, got \(JSONNumber.compact(branchDays))")
             }
-            if branchPortfolio, let flag = branchDays != nil ? "--branch-days" : branchValue ? "--branch-value" : nil {
+            if branchPortfolio == true, let flag = branchDays != nil ? "--branch-days" : branchValue ? "--branch-value" : nil {
                 throw ValidationError("--branch-portfolio trains its own cuts; drop \(flag)")
             }
             if branchValue && branchDays == nil {
@@ -595,7 +601,7 @@ struct TrainPolicyGradient: ParsableCommand {
                 points: points, actions: actions, distinct: branchPlans == .distinct, horizon: branchDays, valuedAtCut: branchValue)
             configuration.pairedRollouts = 1
         } else if let flag = branchPlans != nil ? "--branch-plans" : branchDays != nil ? "--branch-days" : branchValue ? "--branch-value"
-            : branchPortfolio ? "--branch-portfolio" : nil {
+            : branchPortfolio == true ? "--branch-portfolio" : nil {
             throw ValidationError("\(flag) needs branches: it is not used with --paired-rollouts, --priced or an environment whose training.pg_advantages is paired")
         }
         let episodes = resolvedEpisodes(training)
@@ -660,7 +666,7 @@ struct TrainPolicyGradient: ParsableCommand {
         let restarts = resolvedRestarts(config.training)
         // Checkpoints to go on from, one per restart (`nil`: that restart starts afresh).
         // With --branch-portfolio each cut trains the same restarts (the same luck), one after another.
-        let cuts: [PortfolioCut?] = branchPortfolio ? Self.portfolioCuts : [nil]
+        let cuts: [PortfolioCut?] = usesPortfolio(config.training) ? Self.portfolioCuts : [nil]
         let runCount = restarts * cuts.count
         var checkpoints: [PolicyGradientCheckpoint?] = Array(repeating: nil, count: runCount)
         var runs = cuts.flatMap { cut in

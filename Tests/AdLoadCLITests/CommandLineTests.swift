@@ -233,6 +233,7 @@ struct CommandLineTests {
                     "branches by default, at their learning rate: \(settings)")
             #expect(settings["paired_rollouts"] == nil)
             #expect(settings["restarts"] == 3 && (1...3).contains(settings["restart_chosen"] ?? 0), "three restarts by default: \(settings)")
+            #expect(settings["branch_portfolio"] == 3 && (1...3).contains(settings["cut_chosen"] ?? 0), "the portfolio of three cuts by default: \(settings)")
             let stop = try #require(settings["stop_chosen"].map(Int.init), "two stops by default: \(settings)")
             #expect(settings["stops"] == 2 && (1...2).contains(stop), "two stops by default: \(settings)")
             #expect(settings["average_from"] == Double(stop / 2 + 1) && settings["averaged_iterations"] == 1,
@@ -263,7 +264,8 @@ struct CommandLineTests {
             let out = folder.appendingPathComponent("\(name).json").path
             let run = try await runAdloadCapturing([
                 "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "5", "--iterations", "\(iterations)",
-                "--episodes", "8", "--threads", "2", "--restarts", "2", "--average-from", "1", "--checkpoint-every", "1", "--quiet", "--json", "--out", out,
+                "--episodes", "8", "--threads", "2", "--restarts", "2", "--average-from", "1", "--checkpoint-every", "1", "--no-branch-portfolio",
+                "--quiet", "--json", "--out", out,
             ] + (resume.map { ["--resume", $0] } ?? []))
             try #require(run.status == 0, "\(run.error)")
             let output = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
@@ -277,7 +279,8 @@ struct CommandLineTests {
                 "one candidate per restart with --average-from (one stop): \(candidates)")
         let objectives = candidates.compactMap { $0["objective"] as? Double }
         let chosen = try #require(whole.output["restart_chosen"] as? Int)
-        #expect(settings["restarts"] == 2 && settings["restart_chosen"] == Double(chosen))
+        #expect(settings["restarts"] == 2 && settings["restart_chosen"] == Double(chosen) && settings["branch_portfolio"] == nil,
+                "--no-branch-portfolio trains one cut: \(settings)")
         #expect(objectives.count == 2 && objectives[chosen - 1] == objectives.max(), "the restart with the highest objective: \(objectives)")
         #expect(objectives[0] != objectives[1], "the restarts train on luck of their own")
         let core = try #require(whole.output["openblas_core"] as? String, "the JSON names OpenBLAS's kernels: \(whole.output)")
@@ -303,10 +306,12 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         func train(_ name: String, days: Int = 5, _ options: [String]) async throws -> (policy: [String: Any], output: [String: Any]) {
             let out = folder.appendingPathComponent("\(name).json").path
+            // One cut (to the horizon) unless the portfolio is asked for or a cut is given.
+            let cut = options.contains("--branch-portfolio") || options.contains("--branch-days") ? [] : ["--no-branch-portfolio"]
             let run = try await runAdloadCapturing([
                 "train", "pg", "--env", "env/default.json", "--users", "24", "--days", "\(days)", "--episodes", "8", "--threads", "2",
                 "--restarts", "1", "--checkpoint-every", "0", "--no-held-out-check", "--quiet", "--json", "--out", out,
-            ] + options)
+            ] + cut + options)
             try #require(run.status == 0, "\(run.error)")
             let output = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
             let policy = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
